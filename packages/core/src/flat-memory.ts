@@ -1,0 +1,789 @@
+/**
+ * FlatMemory: an address space that is one buffer, for allocators that run
+ * without an MMU — over an ArrayBuffer, a SharedArrayBuffer or a
+ * WebAssembly.Memory, where address N is byte N of the buffer, so a pointer
+ * handed out here is usable as is by JavaScript typed arrays or by Wasm code.
+ *
+ * Implements {@link VirtualMemory}, {@link ProgramBreak} and {@link Mapper}.
+ * Neighbours: libc and win32 run on these ports; a kernel process implements
+ * the same ports with page tables, a TLB and demand paging.
+ *
+ * Layout:
+ *
+ *     0        brkBase            brk                         lowest mmap    limit
+ *     |reserved|[heap] ──grows──► |       free (never mapped)   ◄── mmaps ──|
+ *     (caller's data, e.g. Wasm static data; below mmapMinAddr)
+ *
+ * The program break starts at `brkBase` and moves with brk(2) semantics:
+ * Linux's rules for shrinking below the start, for keeping one free page
+ * between the new break and the next mapping, and for returning the
+ * unchanged break on failure. mmap places mappings top-down from `limit`
+ * (the highest free gap that fits, as Linux's default layout does), honours
+ * hints, MAP_FIXED and MAP_FIXED_NOREPLACE, and checks its arguments in
+ * Linux's order, returning the same negated errno.
+ *
+ * Simplifies: there is no MMU. Protection is recorded (mprotect checks its
+ * range and splits regions as Linux does) but not enforced, and every byte
+ * of the buffer is accessible; only accesses outside the buffer fault. The
+ * buffer grows (where it can) to cover the highest mapped byte, so the
+ * first mmap grows a growable buffer to `limit`: a resizable ArrayBuffer or
+ * WebAssembly.Memory commits host pages only when they are written.
+ *
+ * Zero fill: memory handed out by mmap, mremap or brk reads as zeros, as on
+ * Linux. FlatMemory tracks which ranges are known to be zero (a buffer it
+ * created itself, or one the caller declares with `assumeZeroed`) and
+ * clears only the rest when it hands them out.
+ */
+
+import { PAGE_SIZE, type VirtAddr } from "./address.js";
+import type { FlatBacking, FlatMemoryOptions, FlatRegion, WasmMemoryLike } from "./api.js";
+import { CorruptionError, Fault, UsageError } from "./errors.js";
+import {
+  EEXIST,
+  EFAULT,
+  EINVAL,
+  ENOMEM,
+  EPERM,
+  MADV_DONTNEED,
+  MADV_FREE,
+  MADV_NORMAL,
+  MADV_RANDOM,
+  MADV_SEQUENTIAL,
+  MADV_WILLNEED,
+  MAP_FIXED,
+  MAP_FIXED_NOREPLACE,
+  MAP_NORESERVE,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  MAP_TYPE,
+  MREMAP_DONTUNMAP,
+  MREMAP_FIXED,
+  MREMAP_MAYMOVE,
+  PROT_EXEC,
+  PROT_GROWSDOWN,
+  PROT_GROWSUP,
+  PROT_READ,
+  PROT_WRITE,
+} from "./linux-abi.js";
+import type { Mapper } from "./ports/mapper.js";
+import type { ProgramBreak } from "./ports/program-break.js";
+import type { VirtualMemory } from "./ports/virtual-memory.js";
+
+const PKG = "@memstack/core";
+/**
+ * Advice FlatMemory accepts (include/uapi/asm-generic/mman-common.h). Only
+ * MADV_DONTNEED acts; the others are hints about paging, forking or dumping
+ * that an address space without paging or processes has no use for.
+ * Anything else (MADV_REMOVE, MADV_MERGEABLE, ...) is EINVAL.
+ */
+const MADVICE: ReadonlySet<number> = new Set([
+  MADV_NORMAL,
+  MADV_RANDOM,
+  MADV_SEQUENTIAL,
+  MADV_WILLNEED,
+  MADV_DONTNEED,
+  MADV_FREE,
+  10, // MADV_DONTFORK
+  11, // MADV_DOFORK
+  14, // MADV_HUGEPAGE
+  15, // MADV_NOHUGEPAGE
+  16, // MADV_DONTDUMP
+  17, // MADV_DODUMP
+  20, // MADV_COLD
+  21, // MADV_PAGEOUT
+]);
+const WASM_PAGE = 65536;
+/** PROT_SEM: accepted by mprotect on every architecture (arch_validate_prot). */
+const PROT_SEM = 0x8;
+
+// A mapping. `account` and `noreserve` mirror Linux's VM_ACCOUNT and
+// VM_NORESERVE: they take part in merging exactly as in vma_merge(), so a
+// private writable mapping made read-only still does not merge with a
+// neighbour that was never writable.
+interface Region {
+  start: number;
+  end: number;
+  prot: number;
+  shared: boolean;
+  heap: boolean;
+  account: boolean;
+  noreserve: boolean;
+}
+
+function pageUp(n: number): number {
+  const r = n % PAGE_SIZE;
+  return r === 0 ? n : n + (PAGE_SIZE - r);
+}
+
+function isWasmMemory(m: FlatBacking): m is WasmMemoryLike {
+  return typeof (m as WasmMemoryLike).grow === "function" && "buffer" in m;
+}
+
+/**
+ * An address space over one ArrayBuffer, SharedArrayBuffer or
+ * WebAssembly.Memory, without an MMU: loads and stores, brk and anonymous
+ * mmap with Linux's semantics and error codes.
+ */
+export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
+  /** The top of the address space; mmap places mappings below it. */
+  readonly limit: number;
+  /** The initial program break. */
+  readonly brkBase: number;
+  /** The lowest address mmap may use. */
+  readonly mmapMinAddr: number;
+
+  readonly #backing: FlatBacking;
+  #buffer!: ArrayBuffer | SharedArrayBuffer;
+  #u8!: Uint8Array;
+  #dv!: DataView;
+  #size = 0;
+  #brk: number;
+  #regions: Region[] = [];
+  // Disjoint, sorted [start, end) ranges known to hold only zeros.
+  #zero: number[] = [];
+
+  /**
+   * @throws {UsageError} naming the option that is out of range.
+   */
+  constructor(options: FlatMemoryOptions = {}) {
+    let created = false;
+    let backing = options.memory;
+    if (backing === undefined) {
+      const sizeBytes = options.sizeBytes ?? 1024 * 1024;
+      const maxBytes = options.maxBytes ?? Math.max(sizeBytes, 1024 * 1024 * 1024);
+      checkSize(sizeBytes, "sizeBytes");
+      checkSize(maxBytes, "maxBytes");
+      if (maxBytes < sizeBytes) {
+        throw new UsageError(
+          PKG,
+          `FlatMemory: maxBytes ${maxBytes} is below sizeBytes ${sizeBytes}`,
+          "maxBytes",
+        );
+      }
+      backing = new ArrayBuffer(sizeBytes, { maxByteLength: maxBytes });
+      created = true;
+    }
+    this.#backing = backing;
+    this.#refresh();
+    const capacity = isWasmMemory(backing)
+      ? Number.POSITIVE_INFINITY
+      : backing instanceof ArrayBuffer
+        ? backing.maxByteLength
+        : backing.maxByteLength;
+    if (options.maxBytes !== undefined) checkSize(options.maxBytes, "maxBytes");
+    const wanted = options.maxBytes ?? (isWasmMemory(backing) ? this.#size : capacity);
+    if (wanted > capacity) {
+      throw new UsageError(
+        PKG,
+        `FlatMemory: maxBytes ${wanted} exceeds what the memory can hold (${capacity})`,
+        "maxBytes",
+      );
+    }
+    this.limit = wanted - (wanted % PAGE_SIZE);
+    const brkBase = options.brkBase ?? 65536;
+    if (!Number.isSafeInteger(brkBase) || brkBase < 0 || brkBase % PAGE_SIZE !== 0 || brkBase >= this.limit) {
+      throw new UsageError(
+        PKG,
+        `FlatMemory: brkBase must be a multiple of 4096 below the limit 0x${this.limit.toString(16)}, got ${brkBase}`,
+        "brkBase",
+      );
+    }
+    this.brkBase = brkBase;
+    this.#brk = brkBase;
+    const mmapMinAddr = options.mmapMinAddr ?? brkBase;
+    if (!Number.isSafeInteger(mmapMinAddr) || mmapMinAddr < 0 || mmapMinAddr > this.limit) {
+      throw new UsageError(
+        PKG,
+        `FlatMemory: mmapMinAddr must be in [0, limit], got ${mmapMinAddr}`,
+        "mmapMinAddr",
+      );
+    }
+    this.mmapMinAddr = pageUp(mmapMinAddr);
+    if (created || options.assumeZeroed === true) this.#zero = [brkBase, this.limit];
+  }
+
+  /** The buffer behind the memory now (a WebAssembly.Memory replaces it when it grows). */
+  get buffer(): ArrayBuffer | SharedArrayBuffer {
+    return this.#buffer;
+  }
+
+  /** Current size of the buffer in bytes. */
+  get sizeBytes(): number {
+    return this.#size;
+  }
+
+  /** The mappings, lowest first, the brk heap among them. */
+  regions(): readonly FlatRegion[] {
+    return this.#regions.map(({ start, end, prot, shared, heap }) => ({ start, end, prot, shared, heap }));
+  }
+
+  #refresh(): void {
+    const b = this.#backing;
+    this.#buffer = isWasmMemory(b) ? b.buffer : b;
+    this.#u8 = new Uint8Array(this.#buffer);
+    this.#dv = new DataView(this.#buffer);
+    this.#size = this.#buffer.byteLength;
+  }
+
+  // Grows the buffer to cover [0, end). Returns false when it cannot.
+  #ensure(end: number): boolean {
+    if (end <= this.#size) return true;
+    if (end > this.limit) return false;
+    const b = this.#backing;
+    try {
+      if (isWasmMemory(b)) {
+        b.grow(Math.ceil((end - this.#size) / WASM_PAGE));
+      } else if (b instanceof ArrayBuffer) {
+        if (!b.resizable) return false;
+        b.resize(end);
+      } else {
+        if (!b.growable) return false;
+        b.grow(end);
+      }
+    } catch {
+      return false;
+    }
+    this.#refresh();
+    return this.#size >= end;
+  }
+
+  // ---------------------------------------------------------------- access
+
+  // Turns a failed bounds check into the right error: a RangeError for an
+  // address that is no address at all, a Fault for one outside the buffer.
+  #refuse(addr: number, size: number, access: "read" | "write"): never {
+    if (!Number.isSafeInteger(addr) || addr < 0) {
+      throw new UsageError(PKG, `FlatMemory: addr must be a non-negative safe integer, got ${addr}`, "addr");
+    }
+    throw new Fault(
+      PKG,
+      addr + size > this.#size && addr < this.#size ? this.#size : addr,
+      access,
+      "not-mapped",
+    );
+  }
+
+  loadU8(addr: VirtAddr): number {
+    if (!(addr >= 0 && addr < this.#size && addr % 1 === 0)) this.#refuse(addr, 1, "read");
+    return this.#u8[addr]!;
+  }
+
+  loadU16(addr: VirtAddr): number {
+    if (!(addr >= 0 && addr <= this.#size - 2 && addr % 1 === 0)) this.#refuse(addr, 2, "read");
+    return this.#dv.getUint16(addr, true);
+  }
+
+  loadU32(addr: VirtAddr): number {
+    if (!(addr >= 0 && addr <= this.#size - 4 && addr % 1 === 0)) this.#refuse(addr, 4, "read");
+    return this.#dv.getUint32(addr, true);
+  }
+
+  loadU64(addr: VirtAddr): number {
+    if (!(addr >= 0 && addr <= this.#size - 8 && addr % 1 === 0)) this.#refuse(addr, 8, "read");
+    const hi = this.#dv.getUint32(addr + 4, true);
+    if (hi >= 0x200000) {
+      throw new UsageError(
+        PKG,
+        `FlatMemory.loadU64: the u64 at 0x${addr.toString(16)} exceeds 2^53 - 1; load it as two u32 words`,
+        "addr",
+      );
+    }
+    return hi * 4294967296 + this.#dv.getUint32(addr, true);
+  }
+
+  storeU8(addr: VirtAddr, value: number): void {
+    if (!(addr >= 0 && addr < this.#size && addr % 1 === 0)) this.#refuse(addr, 1, "write");
+    this.#u8[addr] = value;
+  }
+
+  storeU16(addr: VirtAddr, value: number): void {
+    if (!(addr >= 0 && addr <= this.#size - 2 && addr % 1 === 0)) this.#refuse(addr, 2, "write");
+    this.#dv.setUint16(addr, value, true);
+  }
+
+  storeU32(addr: VirtAddr, value: number): void {
+    if (!(addr >= 0 && addr <= this.#size - 4 && addr % 1 === 0)) this.#refuse(addr, 4, "write");
+    this.#dv.setUint32(addr, value, true);
+  }
+
+  storeU64(addr: VirtAddr, value: number): void {
+    if (!(addr >= 0 && addr <= this.#size - 8 && addr % 1 === 0)) this.#refuse(addr, 8, "write");
+    if (!(value >= 0 && value <= Number.MAX_SAFE_INTEGER && value % 1 === 0)) {
+      throw new UsageError(
+        PKG,
+        `FlatMemory.storeU64: value must be a non-negative safe integer, got ${value}`,
+        "value",
+      );
+    }
+    const lo = value >>> 0;
+    this.#dv.setUint32(addr, lo, true);
+    this.#dv.setUint32(addr + 4, (value - lo) / 4294967296, true);
+  }
+
+  #checkRange(addr: number, length: number, access: "read" | "write"): void {
+    if (!Number.isSafeInteger(length) || length < 0) {
+      throw new UsageError(
+        PKG,
+        `FlatMemory: length must be a non-negative safe integer, got ${length}`,
+        "length",
+      );
+    }
+    if (!(addr >= 0 && addr + length <= this.#size && addr % 1 === 0)) this.#refuse(addr, length, access);
+  }
+
+  loadBytes(addr: VirtAddr, dest: Uint8Array): void {
+    this.#checkRange(addr, dest.length, "read");
+    dest.set(this.#u8.subarray(addr, addr + dest.length));
+  }
+
+  storeBytes(addr: VirtAddr, src: Uint8Array): void {
+    this.#checkRange(addr, src.length, "write");
+    this.#u8.set(src, addr);
+  }
+
+  fill(addr: VirtAddr, length: number, byte: number): void {
+    this.#checkRange(addr, length, "write");
+    this.#u8.fill(byte, addr, addr + length);
+  }
+
+  copy(dest: VirtAddr, src: VirtAddr, length: number): void {
+    this.#checkRange(src, length, "read");
+    this.#checkRange(dest, length, "write");
+    this.#u8.copyWithin(dest, src, src + length);
+  }
+
+  // --------------------------------------------------------------- regions
+
+  // Index of the first region whose end is above addr.
+  #find(addr: number): number {
+    let lo = 0;
+    let hi = this.#regions.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.#regions[mid]!.end <= addr) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  #overlaps(start: number, end: number): boolean {
+    const r = this.#regions[this.#find(start)];
+    return r !== undefined && r.start < end;
+  }
+
+  // Removes [start, end) from the region list, splitting regions at its edges.
+  #remove(start: number, end: number): void {
+    const i = this.#find(start);
+    const keep: Region[] = [];
+    let j = i;
+    for (; j < this.#regions.length; j++) {
+      const r = this.#regions[j]!;
+      if (r.start >= end) break;
+      if (r.start < start) keep.push({ ...r, end: start });
+      if (r.end > end) keep.push({ ...r, start: end });
+    }
+    this.#regions.splice(i, j - i, ...keep);
+  }
+
+  // Inserts a region into a free range and merges it with equal neighbours.
+  #insert(region: Region): void {
+    const i = this.#find(region.start);
+    this.#regions.splice(i, 0, region);
+    this.#mergeAround(i);
+  }
+
+  #mergeable(a: Region, b: Region): boolean {
+    return (
+      a.end === b.start &&
+      a.prot === b.prot &&
+      a.shared === b.shared &&
+      a.heap === b.heap &&
+      a.account === b.account &&
+      a.noreserve === b.noreserve
+    );
+  }
+
+  // Merges region i with its right neighbour, then its left one.
+  #mergeAround(i: number): void {
+    const rs = this.#regions;
+    if (i + 1 < rs.length && this.#mergeable(rs[i]!, rs[i + 1]!)) {
+      rs[i]!.end = rs[i + 1]!.end;
+      rs.splice(i + 1, 1);
+    }
+    if (i > 0 && this.#mergeable(rs[i - 1]!, rs[i]!)) {
+      rs[i - 1]!.end = rs[i]!.end;
+      rs.splice(i, 1);
+    }
+  }
+
+  // Makes [start, end) read as zeros, clearing only what is not known zero,
+  // and marks it as in use (no longer known zero).
+  #handOut(start: number, end: number): void {
+    const z = this.#zero;
+    const next: number[] = [];
+    let cursor = start;
+    for (let k = 0; k < z.length; k += 2) {
+      const zs = z[k]!;
+      const ze = z[k + 1]!;
+      if (ze <= start || zs >= end) {
+        next.push(zs, ze);
+        continue;
+      }
+      if (zs > cursor) this.#u8.fill(0, cursor, zs);
+      cursor = Math.max(cursor, ze);
+      if (zs < start) next.push(zs, start);
+      if (ze > end) next.push(end, ze);
+    }
+    if (cursor < end) this.#u8.fill(0, cursor, end);
+    this.#zero = next;
+  }
+
+  // The highest free gap in [low, limit) that holds `length` bytes; -1 if none.
+  #topDown(length: number): number {
+    let ceiling = this.limit;
+    for (let i = this.#regions.length - 1; i >= -1; i--) {
+      const floor = i >= 0 ? this.#regions[i]!.end : this.mmapMinAddr;
+      const lowest = Math.max(floor, this.mmapMinAddr);
+      if (ceiling - lowest >= length) return ceiling - length;
+      if (i >= 0) ceiling = Math.min(ceiling, this.#regions[i]!.start);
+      if (ceiling <= this.mmapMinAddr) break;
+    }
+    return -1;
+  }
+
+  // ---------------------------------------------------------------- brk(2)
+
+  brk(addr: number): number {
+    checkArg(addr, "addr", "brk");
+    const old = this.#brk;
+    // mm/mmap.c: a break below the start of the heap is refused.
+    if (addr < this.brkBase) return old;
+    const newTop = pageUp(addr);
+    const oldTop = pageUp(old);
+    if (newTop === oldTop) {
+      this.#brk = addr;
+      return addr;
+    }
+    if (addr <= old) {
+      this.#remove(newTop, oldTop);
+      this.#brk = addr;
+      return addr;
+    }
+    // Growing: the new top plus one guard page must stay below the next mapping.
+    const next = this.#regions[this.#find(oldTop)];
+    if (next !== undefined && next.start < newTop + PAGE_SIZE) return old;
+    if (newTop > this.limit || !this.#ensure(newTop)) return old;
+    this.#handOut(oldTop, newTop);
+    this.#insert({
+      start: oldTop,
+      end: newTop,
+      prot: PROT_READ | PROT_WRITE,
+      shared: false,
+      heap: true,
+      account: true,
+      noreserve: false,
+    });
+    this.#brk = addr;
+    return addr;
+  }
+
+  /**
+   * sbrk(3): moves the break by `increment` bytes.
+   *
+   * @returns the previous break, or -1 when the move was refused.
+   */
+  sbrk(increment: number): number {
+    if (!Number.isSafeInteger(increment)) {
+      throw new UsageError(PKG, `sbrk: increment must be a safe integer, got ${increment}`, "increment");
+    }
+    const old = this.#brk;
+    if (increment === 0) return old;
+    const wanted = old + increment;
+    if (wanted < 0) return -1;
+    return this.brk(wanted) < wanted ? -1 : old;
+  }
+
+  // --------------------------------------------------------------- mmap(2)
+
+  mmap(addr: number, length: number, prot: number, flags: number): number {
+    checkArg(addr, "addr", "mmap");
+    checkArg(length, "length", "mmap");
+    checkArg(prot, "prot", "mmap");
+    checkArg(flags, "flags", "mmap");
+    // The order of checks follows do_mmap() and __get_unmapped_area().
+    if (length === 0) return -EINVAL;
+    let fixed = (flags & MAP_FIXED) !== 0;
+    let hint = addr;
+    if (!fixed) {
+      hint -= hint % PAGE_SIZE;
+      if (hint !== 0 && hint < this.mmapMinAddr) hint = this.mmapMinAddr;
+    }
+    const len = pageUp(length);
+    if (len > this.limit) return -ENOMEM;
+    if ((flags & MAP_FIXED_NOREPLACE) !== 0) fixed = true;
+    const start = fixed ? addr : this.#place(hint, len);
+    if (start < 0) return -ENOMEM;
+    if (start > this.limit - len) return -ENOMEM;
+    if (start % PAGE_SIZE !== 0) return -EINVAL;
+    if (start < this.mmapMinAddr) return -EPERM;
+    if ((flags & MAP_FIXED_NOREPLACE) !== 0 && this.#overlaps(start, start + len)) return -EEXIST;
+    const type = flags & MAP_TYPE;
+    // An anonymous mapping takes MAP_SHARED or MAP_PRIVATE; anything else,
+    // MAP_SHARED_VALIDATE included, is EINVAL (do_mmap's anonymous branch).
+    if (type !== MAP_SHARED && type !== MAP_PRIVATE) return -EINVAL;
+    if (!this.#ensure(start + len)) return -ENOMEM;
+    this.#remove(start, start + len);
+    this.#handOut(start, start + len);
+    const shared = type === MAP_SHARED;
+    // do_mmap(): MAP_NORESERVE sets VM_NORESERVE (overcommit is never "never"
+    // here); a private writable mapping without it is charged: VM_ACCOUNT.
+    const noreserve = (flags & MAP_NORESERVE) !== 0;
+    const account = !shared && !noreserve && (prot & PROT_WRITE) !== 0;
+    this.#insert({ start, end: start + len, prot: prot & 7, shared, heap: false, account, noreserve });
+    return start;
+  }
+
+  munmap(addr: number, length: number): number {
+    checkArg(addr, "addr", "munmap");
+    checkArg(length, "length", "munmap");
+    // do_vmi_munmap(): unaligned start, empty or out-of-range length are EINVAL.
+    if (addr % PAGE_SIZE !== 0 || addr > this.limit || length > this.limit - addr) return -EINVAL;
+    const len = pageUp(length);
+    if (len === 0) return -EINVAL;
+    this.#remove(addr, addr + len);
+    return 0;
+  }
+
+  mprotect(addr: number, length: number, prot: number): number {
+    checkArg(addr, "addr", "mprotect");
+    checkArg(length, "length", "mprotect");
+    checkArg(prot, "prot", "mprotect");
+    // Order of do_mprotect_pkey() in mm/mprotect.c.
+    const grows = prot & (PROT_GROWSDOWN | PROT_GROWSUP);
+    if (grows === (PROT_GROWSDOWN | PROT_GROWSUP)) return -EINVAL;
+    if (addr % PAGE_SIZE !== 0) return -EINVAL;
+    if (length === 0) return 0;
+    const end = addr + pageUp(length);
+    const bits = prot & ~grows;
+    if ((bits & ~(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM)) !== 0) return -EINVAL;
+    let i = this.#find(addr);
+    if (i >= this.#regions.length || this.#regions[i]!.start > addr) return -ENOMEM;
+    // Change region by region; a hole stops the walk with ENOMEM, leaving the
+    // regions before it changed, as Linux does.
+    let cursor = addr;
+    while (cursor < end) {
+      const r = this.#regions[i];
+      if (r === undefined || r.start > cursor) return -ENOMEM;
+      const stop = Math.min(r.end, end);
+      if (r.prot !== (bits & 7)) {
+        const pieces: Region[] = [];
+        if (r.start < cursor) pieces.push({ ...r, end: cursor });
+        // mprotect_fixup(): making a private, uncharged mapping writable charges it.
+        const account = r.account || ((bits & PROT_WRITE) !== 0 && !r.shared && !r.noreserve);
+        pieces.push({ ...r, start: cursor, end: stop, prot: bits & 7, account });
+        if (r.end > stop) pieces.push({ ...r, start: stop });
+        this.#regions.splice(i, 1, ...pieces);
+        const changed = r.start < cursor ? i + 1 : i;
+        this.#mergeAround(changed);
+      }
+      cursor = stop;
+      i = this.#find(cursor);
+    }
+    return 0;
+  }
+
+  madvise(addr: number, length: number, advice: number): number {
+    checkArg(addr, "addr", "madvise");
+    checkArg(length, "length", "madvise");
+    checkArg(advice, "advice", "madvise");
+    if (!MADVICE.has(advice)) return -EINVAL;
+    if (addr % PAGE_SIZE !== 0) return -EINVAL;
+    const len = pageUp(length);
+    const end = addr + len;
+    if (end < addr) return -EINVAL;
+    if (len === 0) return 0;
+    let unmapped = false;
+    let cursor = addr;
+    for (let i = this.#find(addr); cursor < end; i++) {
+      const r = this.#regions[i];
+      if (r === undefined || r.start >= end) {
+        unmapped = true;
+        break;
+      }
+      if (r.start > cursor) unmapped = true;
+      const from = Math.max(r.start, cursor);
+      const to = Math.min(r.end, end);
+      // Private anonymous pages are dropped and read back as zeros; shared
+      // ones keep their contents. MADV_FREE may drop them lazily: FlatMemory
+      // never runs short of memory, so they keep their contents.
+      if (advice === MADV_DONTNEED && !r.shared) this.#u8.fill(0, from, to);
+      cursor = to;
+    }
+    return unmapped ? -ENOMEM : 0;
+  }
+
+  mremap(oldAddr: number, oldLength: number, newLength: number, flags: number, newAddr = 0): number {
+    checkArg(oldAddr, "oldAddr", "mremap");
+    checkArg(oldLength, "oldLength", "mremap");
+    checkArg(newLength, "newLength", "mremap");
+    checkArg(flags, "flags", "mremap");
+    checkArg(newAddr, "newAddr", "mremap");
+    // The order of the checks in the mremap syscall, mm/mremap.c.
+    if ((flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP)) !== 0) return -EINVAL;
+    if ((flags & MREMAP_FIXED) !== 0 && (flags & MREMAP_MAYMOVE) === 0) return -EINVAL;
+    // DONTUNMAP always moves and never resizes (compared before rounding).
+    if ((flags & MREMAP_DONTUNMAP) !== 0 && ((flags & MREMAP_MAYMOVE) === 0 || oldLength !== newLength)) {
+      return -EINVAL;
+    }
+    if (oldAddr % PAGE_SIZE !== 0) return -EINVAL;
+    let oldLen = pageUp(oldLength);
+    const newLen = pageUp(newLength);
+    if (newLen === 0) return -EINVAL;
+    let i = this.#find(oldAddr);
+    let r = this.#regions[i];
+    if (r === undefined || r.start > oldAddr) return -EFAULT;
+    if ((flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) !== 0) {
+      if (newAddr % PAGE_SIZE !== 0) return -EINVAL;
+      if (newLen > this.limit || newAddr > this.limit - newLen) return -EINVAL;
+      if (oldAddr + oldLen > newAddr && newAddr + newLen > oldAddr) return -EINVAL;
+      if ((flags & MREMAP_FIXED) !== 0) this.#remove(newAddr, newAddr + newLen);
+      if (oldLen > newLen) {
+        this.#remove(oldAddr + newLen, oldAddr + oldLen);
+        oldLen = newLen;
+      }
+      i = this.#find(oldAddr);
+      r = this.#regions[i];
+      const resizable = this.#resizable(r, oldAddr, oldLen);
+      if (resizable !== 0) return resizable;
+      let to: number;
+      if ((flags & MREMAP_FIXED) !== 0) {
+        if (newAddr < this.mmapMinAddr) return -EPERM;
+        to = newAddr;
+      } else {
+        to = this.#place(newAddr, newLen);
+        if (to < 0) return -ENOMEM;
+      }
+      if (!this.#ensure(to + newLen)) return -ENOMEM;
+      return this.#move(r!, oldAddr, oldLen, to, newLen, flags);
+    }
+    if (oldLen >= newLen) {
+      if (oldLen > newLen) this.#remove(oldAddr + newLen, oldAddr + oldLen);
+      return oldAddr;
+    }
+    const resizable = this.#resizable(r, oldAddr, oldLen);
+    if (resizable !== 0) return resizable;
+    // Grow in place when the old range ends the mapping and the space after it is free.
+    const growEnd = oldAddr + newLen;
+    if (
+      oldAddr + oldLen === r.end &&
+      growEnd <= this.limit &&
+      !this.#overlaps(r.end, growEnd) &&
+      this.#ensure(growEnd)
+    ) {
+      this.#handOut(r.end, growEnd);
+      this.#insert({ ...r, start: r.end, end: growEnd, heap: false });
+      return oldAddr;
+    }
+    if ((flags & MREMAP_MAYMOVE) === 0) return -ENOMEM;
+    const to = this.#topDown(newLen);
+    if (to < 0 || !this.#ensure(to + newLen)) return -ENOMEM;
+    return this.#move(r, oldAddr, oldLen, to, newLen, flags);
+  }
+
+  // vma_to_resize(): the old range must lie inside one mapping; a zero old
+  // length would duplicate a shared mapping, which one flat buffer cannot
+  // alias, so it is refused like a private one.
+  #resizable(r: Region | undefined, oldAddr: number, oldLen: number): number {
+    if (r === undefined || r.start > oldAddr) return -EFAULT;
+    if (oldLen === 0) return -EINVAL;
+    if (oldLen > r.end - oldAddr) return -EFAULT;
+    return 0;
+  }
+
+  // A free range for `length` bytes: the hint if it is free, else top-down; -1 if none.
+  #place(hint: number, length: number): number {
+    if (
+      hint !== 0 &&
+      hint >= this.mmapMinAddr &&
+      hint + length <= this.limit &&
+      !this.#overlaps(hint, hint + length)
+    ) {
+      return hint;
+    }
+    return this.#topDown(length);
+  }
+
+  // Moves the contents of [oldAddr, oldAddr + oldLen) to the free range at `to`.
+  #move(r: Region, oldAddr: number, oldLen: number, to: number, newLen: number, flags: number): number {
+    this.#handOut(to, to + newLen);
+    this.#u8.copyWithin(to, oldAddr, oldAddr + Math.min(oldLen, newLen));
+    const moved: Region = { ...r, start: to, end: to + newLen, heap: false };
+    if ((flags & MREMAP_DONTUNMAP) !== 0) {
+      // The old range stays mapped but empty: its private pages read as zeros.
+      this.#u8.fill(0, oldAddr, oldAddr + oldLen);
+    } else {
+      this.#remove(oldAddr, oldAddr + oldLen);
+    }
+    this.#insert(moved);
+    return to;
+  }
+
+  /**
+   * Verifies the region list: sorted, disjoint, page-aligned, inside
+   * [mmapMinAddr or brkBase, limit), equal neighbours merged, the heap
+   * covering exactly [brkBase, page-rounded break), and the known-zero
+   * ranges disjoint from every mapping.
+   *
+   * @throws {CorruptionError} describing the first violation.
+   */
+  check(): void {
+    const fail = (what: string): never => {
+      throw new CorruptionError(PKG, `FlatMemory: ${what}`);
+    };
+    let prev: Region | undefined;
+    let heapBytes = 0;
+    for (const r of this.#regions) {
+      if (r.start % PAGE_SIZE !== 0 || r.end % PAGE_SIZE !== 0 || r.start >= r.end) {
+        fail(`region [0x${r.start.toString(16)}, 0x${r.end.toString(16)}) is empty or unaligned`);
+      }
+      if (r.end > this.limit || r.end > this.#size)
+        fail(`region ending at 0x${r.end.toString(16)} passes the memory`);
+      if (r.start < Math.min(this.mmapMinAddr, this.brkBase))
+        fail(`region at 0x${r.start.toString(16)} is below the minimum`);
+      if (prev !== undefined) {
+        if (prev.end > r.start) fail(`regions overlap at 0x${r.start.toString(16)}`);
+        if (this.#mergeable(prev, r)) fail(`equal regions meet unmerged at 0x${r.start.toString(16)}`);
+      }
+      if (r.heap) {
+        if (r.start < this.brkBase || r.end > pageUp(this.#brk)) fail(`heap region outside [brkBase, brk)`);
+        heapBytes += r.end - r.start;
+      }
+      prev = r;
+    }
+    if (this.#brk < this.brkBase) fail(`break 0x${this.#brk.toString(16)} is below brkBase`);
+    // The heap may have lost pages to MAP_FIXED mappings, never gained extra ones.
+    if (heapBytes > pageUp(this.#brk) - this.brkBase) fail("heap regions exceed the break");
+    const z = this.#zero;
+    for (let k = 0; k < z.length; k += 2) {
+      if (z[k]! >= z[k + 1]! || (k > 0 && z[k - 1]! > z[k]!))
+        fail("known-zero ranges are not sorted and disjoint");
+      if (this.#overlaps(z[k]!, z[k + 1]!)) fail(`known-zero range at 0x${z[k]!.toString(16)} is mapped`);
+    }
+  }
+}
+
+function checkSize(n: number, name: string): void {
+  if (!Number.isSafeInteger(n) || n <= 0) {
+    throw new UsageError(PKG, `FlatMemory: ${name} must be a positive safe integer, got ${n}`, name);
+  }
+}
+
+function checkArg(n: number, name: string, fn: string): void {
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new UsageError(
+      PKG,
+      `FlatMemory.${fn}: ${name} must be a non-negative safe integer, got ${n}`,
+      name,
+    );
+  }
+}

@@ -1,0 +1,90 @@
+export type { Pfn, PhysAddr, VirtAddr } from "./address.js";
+export {
+  alignDown,
+  alignUp,
+  hi32,
+  isAligned,
+  isPowerOfTwo,
+  joinWords,
+  lo32,
+  log2,
+  MAX_SAFE_ADDRESS,
+  PAGE_SHIFT,
+  PAGE_SIZE,
+  PAGE_SIZE_1G,
+  PAGE_SIZE_2M,
+  PAGE_SIZE_4K,
+  pageNumber,
+  pageOffset,
+  pfn,
+  pfnToPhys,
+  physAddr,
+  physToPfn,
+  TWO_POW_32,
+  toHex,
+  virtAddr,
+} from "./address.js";
+export type {
+  Access,
+  BitmapFrameAllocatorOptions,
+  FaultReason,
+  FlatBacking,
+  FlatMemoryOptions,
+  FlatRegion,
+  SparseRamOptions,
+  WasmMemoryLike,
+} from "./api.js";
+export { BitmapFrameAllocator } from "./bitmap-frame-allocator.js";
+export type { Checkable } from "./checkable.js";
+export { CorruptionError, Fault, UsageError } from "./errors.js";
+export { FlatMemory } from "./flat-memory.js";
+export {
+  EACCES,
+  EAGAIN,
+  EBADF,
+  EBUSY,
+  EEXIST,
+  EFAULT,
+  EINVAL,
+  ENODEV,
+  ENOENT,
+  ENOMEM,
+  EOPNOTSUPP,
+  EPERM,
+  errnoName,
+  isSyscallError,
+  MADV_DONTNEED,
+  MADV_FREE,
+  MADV_NORMAL,
+  MADV_RANDOM,
+  MADV_SEQUENTIAL,
+  MADV_WILLNEED,
+  MAP_ANONYMOUS,
+  MAP_FIXED,
+  MAP_FIXED_NOREPLACE,
+  MAP_NORESERVE,
+  MAP_POPULATE,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  MAP_SHARED_VALIDATE,
+  MAP_TYPE,
+  MREMAP_DONTUNMAP,
+  MREMAP_FIXED,
+  MREMAP_MAYMOVE,
+  PROT_EXEC,
+  PROT_GROWSDOWN,
+  PROT_GROWSUP,
+  PROT_NONE,
+  PROT_READ,
+  PROT_WRITE,
+} from "./linux-abi.js";
+export type { FrameAllocator } from "./ports/frame-allocator.js";
+export type { Mapper } from "./ports/mapper.js";
+export type { PhysicalMemory } from "./ports/physical-memory.js";
+export type { ProgramBreak } from "./ports/program-break.js";
+export type { VirtualMemory } from "./ports/virtual-memory.js";
+export type { Rng } from "./rng.js";
+export { createRng } from "./rng.js";
+export { sbrk } from "./sbrk.js";
+export { formatSize, parseSize } from "./size.js";
+export { SparseRam } from "./sparse-ram.js";

@@ -1,0 +1,120 @@
+/**
+ * The Linux x86-64 constants that the {@link Mapper} and {@link ProgramBreak}
+ * ports speak: protection bits, mmap flags, madvise advice, mremap flags and
+ * errno values, with their real numbers so a value can be compared with the
+ * kernel's.
+ *
+ * Sources: include/uapi/asm-generic/mman-common.h, mman.h,
+ * include/uapi/linux/mman.h, include/uapi/asm-generic/errno-base.h and
+ * errno.h in the Linux tree.
+ */
+
+/** Page may not be accessed. */
+export const PROT_NONE = 0x0;
+/** Page may be read. */
+export const PROT_READ = 0x1;
+/** Page may be written. */
+export const PROT_WRITE = 0x2;
+/** Page may be executed. */
+export const PROT_EXEC = 0x4;
+/** mprotect: extend the change to the start of a grows-down mapping. */
+export const PROT_GROWSDOWN = 0x01000000;
+/** mprotect: extend the change to the end of a grows-up mapping. */
+export const PROT_GROWSUP = 0x02000000;
+
+/** Share changes with every other mapping of the same object. */
+export const MAP_SHARED = 0x01;
+/** Changes are private (copy-on-write). */
+export const MAP_PRIVATE = 0x02;
+/** MAP_SHARED that also rejects unknown flags (EOPNOTSUPP). */
+export const MAP_SHARED_VALIDATE = 0x03;
+/** The mask of the mapping-type field. */
+export const MAP_TYPE = 0x0f;
+/** Place the mapping exactly at addr, replacing what was there. */
+export const MAP_FIXED = 0x10;
+/** Not backed by a file; zero-filled. */
+export const MAP_ANONYMOUS = 0x20;
+/** Do not reserve swap / commit charge. */
+export const MAP_NORESERVE = 0x4000;
+/** Populate (prefault) the page tables. */
+export const MAP_POPULATE = 0x8000;
+/** Like MAP_FIXED, but fail with EEXIST instead of replacing (Linux 4.17). */
+export const MAP_FIXED_NOREPLACE = 0x100000;
+
+/** No special treatment (the default). */
+export const MADV_NORMAL = 0;
+/** Expect random page references. */
+export const MADV_RANDOM = 1;
+/** Expect sequential page references. */
+export const MADV_SEQUENTIAL = 2;
+/** Will need these pages soon. */
+export const MADV_WILLNEED = 3;
+/** Drop the pages now; private anonymous memory reads back as zeros. */
+export const MADV_DONTNEED = 4;
+/** Pages may be freed lazily under memory pressure (Linux 4.5). */
+export const MADV_FREE = 8;
+
+/** mremap: the mapping may move to a new address. */
+export const MREMAP_MAYMOVE = 1;
+/** mremap: move to exactly new_address (needs MREMAP_MAYMOVE). */
+export const MREMAP_FIXED = 2;
+/** mremap: move, but leave the old range mapped and empty (Linux 5.7). */
+export const MREMAP_DONTUNMAP = 4;
+
+/** Operation not permitted. */
+export const EPERM = 1;
+/** No such file or directory. */
+export const ENOENT = 2;
+/** Bad file descriptor. */
+export const EBADF = 9;
+/** Try again. */
+export const EAGAIN = 11;
+/** Out of memory. */
+export const ENOMEM = 12;
+/** Permission denied. */
+export const EACCES = 13;
+/** Bad address. */
+export const EFAULT = 14;
+/** Device or resource busy. */
+export const EBUSY = 16;
+/** File exists. */
+export const EEXIST = 17;
+/** No such device. */
+export const ENODEV = 19;
+/** Invalid argument. */
+export const EINVAL = 22;
+/** Operation not supported. */
+export const EOPNOTSUPP = 95;
+
+const ERRNO_NAMES: Readonly<Record<number, string>> = {
+  [EPERM]: "EPERM",
+  [ENOENT]: "ENOENT",
+  [EBADF]: "EBADF",
+  [EAGAIN]: "EAGAIN",
+  [ENOMEM]: "ENOMEM",
+  [EACCES]: "EACCES",
+  [EFAULT]: "EFAULT",
+  [EBUSY]: "EBUSY",
+  [EEXIST]: "EEXIST",
+  [ENODEV]: "ENODEV",
+  [EINVAL]: "EINVAL",
+  [EOPNOTSUPP]: "EOPNOTSUPP",
+};
+
+/**
+ * The name of an errno value, as the script formats print it: `errnoName(22)`
+ * is `"EINVAL"`; a value without a name here prints as `"E<n>"`. A negative
+ * value (a raw syscall return) names its magnitude.
+ */
+export function errnoName(errno: number): string {
+  const n = Math.abs(errno);
+  return ERRNO_NAMES[n] ?? `E${n}`;
+}
+
+/**
+ * Whether a raw syscall return value is an error: Linux returns -4095..-1
+ * for errors, so anything else (including large addresses) is a result.
+ */
+export function isSyscallError(ret: number): boolean {
+  return ret < 0 && ret >= -4095;
+}

@@ -1,0 +1,12 @@
+export { expectSameBytes } from "./bytes.js";
+export type { FrameAllocatorFixture } from "./frame-allocator-suite.js";
+export { describeFrameAllocator } from "./frame-allocator-suite.js";
+export type { MapperFixture } from "./mapper-suite.js";
+export { describeMapper } from "./mapper-suite.js";
+export { describePhysicalMemory } from "./physical-memory-suite.js";
+export type { SequenceOptions, Step } from "./sequences.js";
+export { checkSequences, step } from "./sequences.js";
+export type { VirtualMemoryFixture } from "./virtual-memory-suite.js";
+export { describeVirtualMemory } from "./virtual-memory-suite.js";
+export type { VmScriptTarget } from "./vm-script.js";
+export { mapsPerms, parseVmScript, runVmScript, VmScriptError } from "./vm-script.js";

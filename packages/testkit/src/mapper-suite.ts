@@ -1,0 +1,211 @@
+/**
+ * Conformance suite of the Mapper and ProgramBreak ports: the Linux rules
+ * that hold for every implementation, with or without an MMU — argument
+ * errors and their errno, placement without overlap, zero-filled memory,
+ * MAP_FIXED replacement, MADV_DONTNEED, and brk's refusals. (Faults on
+ * unmapped or protected memory need an MMU; the kernel's own tests check
+ * those against the real kernel.)
+ */
+import {
+  EEXIST,
+  EINVAL,
+  ENOMEM,
+  MADV_DONTNEED,
+  MAP_FIXED,
+  MAP_FIXED_NOREPLACE,
+  MAP_PRIVATE,
+  type Mapper,
+  PROT_READ,
+  PROT_WRITE,
+  type ProgramBreak,
+  type VirtualMemory,
+  virtAddr,
+} from "@memstack/core";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { checkSequences, step } from "./sequences.js";
+
+/** What a Mapper factory hands the suite: one fresh address space, three views of it. */
+export interface MapperFixture {
+  /** The mmap family. */
+  mapper: Mapper;
+  /** brk. */
+  programBreak: ProgramBreak;
+  /** Loads and stores into the same space. */
+  memory: VirtualMemory;
+  /** The implementation's invariant check, if it has one. */
+  check?: () => void;
+}
+
+const RW = PROT_READ | PROT_WRITE;
+const PAGE = 4096;
+
+function fillPage(m: VirtualMemory, addr: number, byte: number): void {
+  m.fill(virtAddr(addr), PAGE, byte);
+}
+
+function isZero(m: VirtualMemory, addr: number, length: number): boolean {
+  const bytes = new Uint8Array(length);
+  m.loadBytes(virtAddr(addr), bytes);
+  return bytes.every((b) => b === 0);
+}
+
+/** Runs the Mapper and ProgramBreak conformance tests on fixtures made by `create`. */
+export function describeMapper(name: string, create: () => MapperFixture): void {
+  describe(`Mapper conformance: ${name}`, () => {
+    it("refuses a zero length, a missing type and an unaligned MAP_FIXED with EINVAL", () => {
+      const { mapper, check } = create();
+      expect(mapper.mmap(0, 0, RW, MAP_PRIVATE)).toBe(-EINVAL);
+      expect(mapper.mmap(0, PAGE, RW, 0)).toBe(-EINVAL);
+      const a = mapper.mmap(0, 4 * PAGE, RW, MAP_PRIVATE);
+      expect(a).toBeGreaterThan(0);
+      expect(mapper.mmap(a + 1, PAGE, RW, MAP_PRIVATE | MAP_FIXED)).toBe(-EINVAL);
+      check?.();
+    });
+
+    it("places page-aligned, disjoint, zero-filled mappings", () => {
+      const { mapper, memory, check } = create();
+      const a = mapper.mmap(0, 3 * PAGE, RW, MAP_PRIVATE);
+      const b = mapper.mmap(0, 5000, RW, MAP_PRIVATE);
+      expect(a % PAGE).toBe(0);
+      expect(b % PAGE).toBe(0);
+      expect(b + 2 * PAGE <= a || a + 3 * PAGE <= b).toBe(true);
+      expect(isZero(memory, a, 3 * PAGE)).toBe(true);
+      expect(isZero(memory, b, 2 * PAGE)).toBe(true);
+      check?.();
+    });
+
+    it("honours a free hint, and gives fresh zeros where memory was unmapped", () => {
+      const { mapper, memory, check } = create();
+      const a = mapper.mmap(0, 4 * PAGE, RW, MAP_PRIVATE);
+      fillPage(memory, a + PAGE, 0x77);
+      expect(mapper.munmap(a, 4 * PAGE)).toBe(0);
+      expect(mapper.mmap(a, 4 * PAGE, RW, MAP_PRIVATE)).toBe(a);
+      expect(isZero(memory, a, 4 * PAGE)).toBe(true);
+      check?.();
+    });
+
+    it("replaces with MAP_FIXED (zeroing) and refuses with MAP_FIXED_NOREPLACE (EEXIST)", () => {
+      const { mapper, memory, check } = create();
+      const a = mapper.mmap(0, 4 * PAGE, RW, MAP_PRIVATE);
+      fillPage(memory, a + PAGE, 0x55);
+      fillPage(memory, a + 2 * PAGE, 0x66);
+      expect(mapper.mmap(a + PAGE, PAGE, RW, MAP_PRIVATE | MAP_FIXED_NOREPLACE)).toBe(-EEXIST);
+      expect(memory.loadU8(virtAddr(a + PAGE))).toBe(0x55);
+      expect(mapper.mmap(a + PAGE, PAGE, RW, MAP_PRIVATE | MAP_FIXED)).toBe(a + PAGE);
+      expect(isZero(memory, a + PAGE, PAGE)).toBe(true);
+      expect(memory.loadU8(virtAddr(a + 2 * PAGE))).toBe(0x66);
+      check?.();
+    });
+
+    it("checks munmap's arguments and accepts an unmapped range", () => {
+      const { mapper, check } = create();
+      const a = mapper.mmap(0, 2 * PAGE, RW, MAP_PRIVATE);
+      expect(mapper.munmap(a + 1, PAGE)).toBe(-EINVAL);
+      expect(mapper.munmap(a, 0)).toBe(-EINVAL);
+      expect(mapper.munmap(a, 2 * PAGE)).toBe(0);
+      expect(mapper.munmap(a, 2 * PAGE)).toBe(0);
+      check?.();
+    });
+
+    it("checks mprotect's arguments and refuses unmapped pages with ENOMEM", () => {
+      const { mapper, check } = create();
+      const a = mapper.mmap(0, 2 * PAGE, RW, MAP_PRIVATE);
+      expect(mapper.mprotect(a + 1, PAGE, PROT_READ)).toBe(-EINVAL);
+      expect(mapper.mprotect(a, 0, PROT_READ)).toBe(0);
+      expect(mapper.mprotect(a, PAGE, 0x40)).toBe(-EINVAL);
+      expect(mapper.mprotect(a, PAGE, PROT_READ)).toBe(0);
+      expect(mapper.munmap(a, 2 * PAGE)).toBe(0);
+      expect(mapper.mprotect(a, PAGE, PROT_READ)).toBe(-ENOMEM);
+      check?.();
+    });
+
+    it("zeroes private pages on MADV_DONTNEED and refuses unknown advice", () => {
+      const { mapper, memory, check } = create();
+      const a = mapper.mmap(0, 2 * PAGE, RW, MAP_PRIVATE);
+      fillPage(memory, a, 0x11);
+      fillPage(memory, a + PAGE, 0x22);
+      expect(mapper.madvise(a, PAGE, 0x7fff)).toBe(-EINVAL);
+      expect(mapper.madvise(a + 1, PAGE, MADV_DONTNEED)).toBe(-EINVAL);
+      expect(mapper.madvise(a, PAGE, MADV_DONTNEED)).toBe(0);
+      expect(isZero(memory, a, PAGE)).toBe(true);
+      expect(memory.loadU8(virtAddr(a + PAGE))).toBe(0x22);
+      check?.();
+    });
+
+    it("moves the break with brk(2)'s rules and hands out zeroed memory", () => {
+      const { programBreak: pb, memory, check } = create();
+      const start = pb.brk(0);
+      expect(start).toBeGreaterThan(0);
+      expect(pb.brk(start + 3 * PAGE + 5)).toBe(start + 3 * PAGE + 5);
+      expect(isZero(memory, start, 3 * PAGE)).toBe(true);
+      fillPage(memory, start + PAGE, 0x99);
+      // Below the start of the heap: refused, the break stays.
+      expect(pb.brk(start - PAGE)).toBe(start + 3 * PAGE + 5);
+      expect(pb.brk(start)).toBe(start);
+      expect(pb.brk(start + 2 * PAGE)).toBe(start + 2 * PAGE);
+      expect(isZero(memory, start, 2 * PAGE)).toBe(true);
+      expect(pb.brk(0)).toBe(start + 2 * PAGE);
+      check?.();
+    });
+
+    it("keeps its invariants under random mmap, munmap, mprotect, madvise and brk", () => {
+      type S = { fx: MapperFixture; maps: number[] };
+      checkSequences<S>({
+        setup: () => ({ fx: create(), maps: [] }),
+        check: (s) => s.fx.check?.(),
+        numRuns: 60,
+        steps: fc.oneof(
+          fc.integer({ min: 1, max: 6 * PAGE }).map((len) =>
+            step(`mmap(${len})`, (s: S) => {
+              const a = s.fx.mapper.mmap(0, len, RW, MAP_PRIVATE);
+              expect(a).toBeGreaterThan(0);
+              expect(isZero(s.fx.memory, a, len)).toBe(true);
+              s.fx.memory.storeU8(virtAddr(a), 1);
+              s.maps.push(a);
+            }),
+          ),
+          fc
+            .tuple(fc.nat(), fc.integer({ min: -2, max: 6 }), fc.integer({ min: 1, max: 4 }))
+            .map(([k, off, pages]) =>
+              step(`munmap(#${k}${off >= 0 ? "+" : ""}${off}p, ${pages}p)`, (s: S) => {
+                if (s.maps.length === 0) return;
+                const a = s.maps[k % s.maps.length]! + off * PAGE;
+                if (a <= 0) return;
+                expect([0, -EINVAL]).toContain(s.fx.mapper.munmap(a, pages * PAGE));
+              }),
+            ),
+          fc
+            .tuple(
+              fc.nat(),
+              fc.integer({ min: 0, max: 4 }),
+              fc.integer({ min: 1, max: 3 }),
+              fc.integer({ min: 0, max: 7 }),
+            )
+            .map(([k, off, pages, prot]) =>
+              step(`mprotect(#${k}+${off}p, ${pages}p, ${prot})`, (s: S) => {
+                if (s.maps.length === 0) return;
+                const r = s.fx.mapper.mprotect(s.maps[k % s.maps.length]! + off * PAGE, pages * PAGE, prot);
+                expect([0, -ENOMEM]).toContain(r);
+              }),
+            ),
+          fc.tuple(fc.nat(), fc.integer({ min: 1, max: 3 })).map(([k, pages]) =>
+            step(`madvise(#${k}, ${pages}p, DONTNEED)`, (s: S) => {
+              if (s.maps.length === 0) return;
+              const r = s.fx.mapper.madvise(s.maps[k % s.maps.length]!, pages * PAGE, MADV_DONTNEED);
+              expect([0, -ENOMEM]).toContain(r);
+            }),
+          ),
+          fc.integer({ min: -3 * PAGE, max: 5 * PAGE }).map((delta) =>
+            step(`brk(+${delta})`, (s: S) => {
+              const pb = s.fx.programBreak;
+              const old = pb.brk(0);
+              const got = pb.brk(Math.max(0, old + delta));
+              expect([old, Math.max(0, old + delta)]).toContain(got);
+            }),
+          ),
+        ),
+      });
+    });
+  });
+}

@@ -1,0 +1,319 @@
+/**
+ * The `# memstack vm script v1` format (../shared/formats/README.md, section
+ * 2), run against any address space that offers the Mapper, ProgramBreak and
+ * VirtualMemory ports, so its output can be compared line for line with the
+ * real kernel's (../shared/oracles/linux/run-vm-script).
+ *
+ * The whole script is parsed before anything runs; a malformed line throws a
+ * {@link VmScriptError} carrying the line number and reason. Expressions
+ * follow the oracle: numbers are unsigned 64-bit, so `brk0-0x1000` below 0
+ * wraps; such an address is handed to the ports as 2^53 - 1, which every
+ * call refuses as the kernel refuses an address near 2^64.
+ */
+import {
+  errnoName,
+  Fault,
+  isSyscallError,
+  MADV_DONTNEED,
+  MADV_NORMAL,
+  MADV_WILLNEED,
+  MAP_FIXED,
+  MAP_FIXED_NOREPLACE,
+  MAP_NORESERVE,
+  MAP_POPULATE,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  type Mapper,
+  PROT_EXEC,
+  PROT_READ,
+  PROT_WRITE,
+  type ProgramBreak,
+  type VirtualMemory,
+  virtAddr,
+} from "@memstack/core";
+
+/** An address space a VM script can run on. */
+export interface VmScriptTarget {
+  mapper: Mapper;
+  programBreak: ProgramBreak;
+  memory: VirtualMemory;
+  /** The current mappings, lowest first, with /proc/PID/maps permissions (`rw-p`). */
+  maps(): readonly { start: number; end: number; perms: string }[];
+}
+
+/** A malformed script line: `error LINE: REASON`, as the oracle prints it. */
+export class VmScriptError extends Error {
+  override readonly name = "VmScriptError";
+  constructor(
+    readonly line: number,
+    readonly reason: string,
+  ) {
+    super(`error ${line}: ${reason}`);
+  }
+}
+
+type Expr = { base: string | null; brk0: boolean; off: bigint };
+type Op =
+  | { kind: "mmap"; line: number; name: string; at: Expr; len: bigint; prot: number; flags: number }
+  | { kind: "munmap"; line: number; at: Expr; len: bigint }
+  | { kind: "mprotect"; line: number; at: Expr; len: bigint; prot: number }
+  | { kind: "madvise"; line: number; at: Expr; len: bigint; advice: number }
+  | { kind: "brk" | "read"; line: number; at: Expr }
+  | { kind: "write"; line: number; at: Expr; byte: number }
+  | { kind: "maps"; line: number };
+
+const U64 = (1n << 64n) - 1n;
+const FIELDS: Record<string, number> = {
+  mmap: 6,
+  munmap: 3,
+  mprotect: 4,
+  madvise: 4,
+  brk: 2,
+  read: 2,
+  write: 3,
+  maps: 1,
+};
+const FLAGS: Record<string, number> = {
+  private: MAP_PRIVATE,
+  shared: MAP_SHARED,
+  fixed: MAP_FIXED,
+  fixed_noreplace: MAP_FIXED_NOREPLACE,
+  populate: MAP_POPULATE,
+  noreserve: MAP_NORESERVE,
+  anonymous: 0,
+};
+const ADVICE: Record<string, number> = {
+  dontneed: MADV_DONTNEED,
+  willneed: MADV_WILLNEED,
+  normal: MADV_NORMAL,
+};
+const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+function parseNumber(s: string, line: number): bigint {
+  const m = /^(0[xX][0-9a-fA-F]+|[0-9]+)([KMG]?)$/.exec(s);
+  if (m === null) throw new VmScriptError(line, "bad number");
+  const v = BigInt(m[1]!) << BigInt(m[2] === "K" ? 10 : m[2] === "M" ? 20 : m[2] === "G" ? 30 : 0);
+  if (v > U64) throw new VmScriptError(line, "bad number");
+  return v;
+}
+
+function parseExpr(s: string, line: number): Expr {
+  if (/^[0-9]/.test(s)) return { base: null, brk0: false, off: parseNumber(s, line) };
+  const cut = s.search(/[+-]/);
+  const head = cut < 0 ? s : s.slice(0, cut);
+  const off = cut < 0 ? 0n : (s[cut] === "+" ? 1n : -1n) * parseNumber(s.slice(cut + 1), line);
+  if (head === "brk0") return { base: null, brk0: true, off };
+  if (!NAME_RE.test(head)) throw new VmScriptError(line, "bad name");
+  return { base: head, brk0: false, off };
+}
+
+function parseProt(s: string, line: number): number {
+  if (s === "none") return 0;
+  let p = 0;
+  for (const c of s) {
+    if (c === "r") p |= PROT_READ;
+    else if (c === "w") p |= PROT_WRITE;
+    else if (c === "x") p |= PROT_EXEC;
+    else throw new VmScriptError(line, "bad prot");
+  }
+  if (p === 0) throw new VmScriptError(line, "bad prot");
+  return p;
+}
+
+/**
+ * Parses a VM script.
+ *
+ * @throws {VmScriptError} at the first malformed line.
+ */
+export function parseVmScript(text: string): Op[] {
+  const ops: Op[] = [];
+  const mapped = new Set<string>();
+  let header = false;
+  text.split("\n").forEach((raw, i) => {
+    const line = i + 1;
+    const s = raw.trim();
+    if (s === "") return;
+    if (!header) {
+      if (s !== "# memstack vm script v1") throw new VmScriptError(line, "missing header");
+      header = true;
+      return;
+    }
+    if (s.startsWith("#")) return;
+    const t = s.split(/[ \t]+/);
+    if (t.length > 7) throw new VmScriptError(line, "too many fields");
+    const kind = t[0]!;
+    const want = FIELDS[kind];
+    if (want === undefined) throw new VmScriptError(line, "unknown call");
+    if (t.length !== want) throw new VmScriptError(line, "wrong number of fields");
+    switch (kind) {
+      case "mmap": {
+        const name = t[1]!;
+        if (name === "brk0") throw new VmScriptError(line, "brk0 is not a name to bind");
+        if (!NAME_RE.test(name)) throw new VmScriptError(line, "bad name");
+        if (mapped.has(name)) throw new VmScriptError(line, "name already bound by an earlier mmap");
+        mapped.add(name);
+        const at = parseExpr(t[2]!, line);
+        const len = parseNumber(t[3]!, line);
+        const prot = parseProt(t[4]!, line);
+        let flags = 0;
+        for (const f of t[5]!.split("|")) {
+          const v = FLAGS[f];
+          if (v === undefined) throw new VmScriptError(line, "bad flag");
+          flags |= v;
+        }
+        ops.push({ kind, line, name, at, len, prot, flags });
+        break;
+      }
+      case "munmap":
+        ops.push({ kind, line, at: parseExpr(t[1]!, line), len: parseNumber(t[2]!, line) });
+        break;
+      case "mprotect":
+        ops.push({
+          kind,
+          line,
+          at: parseExpr(t[1]!, line),
+          len: parseNumber(t[2]!, line),
+          prot: parseProt(t[3]!, line),
+        });
+        break;
+      case "madvise": {
+        const advice = ADVICE[t[3]!];
+        const at = parseExpr(t[1]!, line);
+        const len = parseNumber(t[2]!, line);
+        if (advice === undefined) throw new VmScriptError(line, "bad advice");
+        ops.push({ kind, line, at, len, advice });
+        break;
+      }
+      case "write": {
+        const byte = parseNumber(t[2]!, line);
+        if (byte > 255n) throw new VmScriptError(line, "byte above 255");
+        ops.push({ kind, line, at: parseExpr(t[1]!, line), byte: Number(byte) });
+        break;
+      }
+      case "brk":
+      case "read":
+        ops.push({ kind, line, at: parseExpr(t[1]!, line) });
+        break;
+      default:
+        ops.push({ kind: "maps", line });
+    }
+  });
+  if (!header) throw new VmScriptError(text.split("\n").length, "missing header");
+  return ops;
+}
+
+// A 64-bit value as a port argument: values the ports cannot hold become 2^53 - 1.
+function arg(v: bigint): number {
+  return v > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(v);
+}
+
+/** The permissions column of /proc/PID/maps for PROT_* bits: `mapsPerms(3, false)` is `rw-p`. */
+export function mapsPerms(prot: number, shared: boolean): string {
+  return `${prot & PROT_READ ? "r" : "-"}${prot & PROT_WRITE ? "w" : "-"}${prot & PROT_EXEC ? "x" : "-"}${shared ? "s" : "p"}`;
+}
+
+// One load or store: its result line, or "segv" when the space faults.
+function touch(access: () => string): string {
+  try {
+    return access();
+  } catch (e) {
+    if (e instanceof Fault) return "segv";
+    throw e;
+  }
+}
+
+/**
+ * Runs a VM script on a fresh address space and returns its output lines,
+ * one per call, in the format the real-kernel oracle prints.
+ *
+ * @throws {VmScriptError} for a malformed script, before running anything.
+ */
+export function runVmScript(text: string, target: VmScriptTarget): string[] {
+  const ops = parseVmScript(text);
+  const out: string[] = [];
+  const bound = new Map<string, bigint>();
+  const brk0 = BigInt(target.programBreak.brk(0));
+  let first: string | null = null;
+  let spanLo = U64;
+  let spanHi = 0n;
+
+  const evaluate = (e: Expr): bigint | null => {
+    let base = e.brk0 ? brk0 : 0n;
+    if (e.base !== null) {
+      const v = bound.get(e.base);
+      if (v === undefined) {
+        out.push(`unbound ${e.base}`);
+        return null;
+      }
+      base = v;
+    }
+    return (base + e.off) & U64;
+  };
+  const rel = (a: bigint): string => {
+    const b = bound.get(first!)!;
+    if (a === b) return first!;
+    return a > b ? `${first}+0x${(a - b).toString(16)}` : `${first}-0x${(b - a).toString(16)}`;
+  };
+  const status = (r: number): string => (isSyscallError(r) ? `err ${errnoName(r)}` : "ok");
+
+  for (const op of ops) {
+    if (op.kind === "maps") {
+      const shown =
+        spanLo < spanHi
+          ? target
+              .maps()
+              .filter((m) => BigInt(m.end) > spanLo && BigInt(m.start) < spanHi)
+              .map((m) => `${rel(BigInt(m.start))}-${rel(BigInt(m.end))} ${m.perms}`)
+          : [];
+      out.push(shown.length > 0 ? `maps ${shown.join(" ; ")}` : "maps none");
+      continue;
+    }
+    const at = evaluate(op.at);
+    if (at === null) continue;
+    switch (op.kind) {
+      case "mmap": {
+        const r = target.mapper.mmap(arg(at), arg(op.len), op.prot, op.flags);
+        if (isSyscallError(r)) {
+          out.push(`err ${errnoName(r)}`);
+          break;
+        }
+        const p = BigInt(r);
+        bound.set(op.name, p);
+        first ??= op.name;
+        const end = p + ((op.len + 4095n) & ~4095n);
+        if (p < spanLo) spanLo = p;
+        if (end > spanHi) spanHi = end;
+        out.push(`ok ${op.name}=${rel(p)}`);
+        break;
+      }
+      case "munmap":
+        out.push(status(target.mapper.munmap(arg(at), arg(op.len))));
+        break;
+      case "mprotect":
+        out.push(status(target.mapper.mprotect(arg(at), arg(op.len), op.prot)));
+        break;
+      case "madvise":
+        out.push(status(target.mapper.madvise(arg(at), arg(op.len), op.advice)));
+        break;
+      case "brk": {
+        const now = BigInt(target.programBreak.brk(arg(at)));
+        out.push(now >= brk0 ? `brk0+0x${(now - brk0).toString(16)}` : `brk0-0x${(brk0 - now).toString(16)}`);
+        break;
+      }
+      case "read":
+        out.push(touch(() => `ok ${target.memory.loadU8(virtAddr(arg(at)))}`));
+        break;
+      case "write": {
+        const byte = op.byte;
+        out.push(
+          touch(() => {
+            target.memory.storeU8(virtAddr(arg(at)), byte);
+            return "ok";
+          }),
+        );
+        break;
+      }
+    }
+  }
+  return out;
+}
