@@ -1,0 +1,78 @@
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+import { type CliIo, EXIT_USAGE, main } from "../src/index.js";
+
+function capture(): CliIo & { stdout: () => string; stderr: () => string } {
+  let out = "";
+  let err = "";
+  return {
+    out: (t) => {
+      out += t;
+    },
+    err: (t) => {
+      err += t;
+    },
+    stdout: () => out,
+    stderr: () => err,
+  };
+}
+
+const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+  version: string;
+};
+
+describe("memstack CLI", () => {
+  it("prints its version and help, exiting 0", async () => {
+    const io = capture();
+    expect(await main(["--version"], io)).toBe(0);
+    expect(io.stdout()).toBe(`${version}\n`);
+    const help = capture();
+    expect(await main(["--help"], help)).toBe(0);
+    expect(help.stdout()).toMatch(/^Usage: memstack \[options\] \[command\]/);
+    expect(help.stdout()).toContain("demo");
+  });
+
+  it("answers an unknown command or option with one error line and the usage, exit 2", async () => {
+    for (const argv of [["bogus"], ["--frob"], ["demo", "--frob"], ["demo", "extra"]]) {
+      const io = capture();
+      expect(await main(argv, io), argv.join(" ")).toBe(EXIT_USAGE);
+      expect(io.stdout()).toBe("");
+      const lines = io.stderr().trimEnd().split("\n");
+      expect(lines[0]).toMatch(/^memstack: (unknown command|unknown option|too many arguments)/);
+      expect(lines[1]).toMatch(/^Usage: memstack/);
+    }
+  });
+
+  it("shows the help on stderr and exits 2 when given no command", async () => {
+    const io = capture();
+    expect(await main([], io)).toBe(EXIT_USAGE);
+    expect(io.stderr()).toMatch(/^Usage: memstack/);
+  });
+
+  it("runs the demo: brk, mmap errors, the regions and a fault, all on stdout", async () => {
+    const io = capture();
+    expect(await main(["demo"], io)).toBe(0);
+    const out = io.stdout();
+    expect(io.stderr()).toBe("");
+    expect(out).toMatch(/brk\(0\)\s+0x10000/);
+    expect(out).toMatch(/mmap\(NULL, 10000, rw-, MAP_PRIVATE\)\s+0x3ffd000/);
+    expect(out).toMatch(/MAP_FIXED_NOREPLACE\)\s+-EEXIST/);
+    expect(out).toMatch(/mmap\(NULL, 0, rw-, MAP_PRIVATE\)\s+-EINVAL/);
+    expect(out).toMatch(/0x3ffe000-0x3fff000\s+r--p/);
+    expect(out).toMatch(/0x10000-0x15000\s+rw-p\s+20K\s+\[heap\]/);
+    expect(out).toMatch(/loadU8\(0x4000000\)\s+Fault\s+read of 0x4000000: not-mapped/);
+    expect(out).toContain("All invariants hold");
+  });
+
+  it("runs as a command through the root script, as the README says", async () => {
+    const run = promisify(execFile);
+    const root = new URL("../../../", import.meta.url).pathname;
+    const { stdout } = await run("pnpm", ["--silent", "memstack", "--version"], { cwd: root });
+    expect(stdout).toBe(`${version}\n`);
+    const failed = await run("pnpm", ["--silent", "memstack", "nope"], { cwd: root }).catch((e) => e);
+    expect(failed.code).toBe(EXIT_USAGE);
+    expect(failed.stderr).toMatch(/^memstack: unknown command 'nope'/);
+  });
+});
