@@ -43,7 +43,8 @@ export interface FlatMemoryOptions {
   sizeBytes?: number;
   /**
    * The top of the address space (Linux's TASK_SIZE), where mmap starts
-   * placing: at most what the buffer can grow to; rounded down to a page.
+   * placing: at most what the buffer can grow to, and at most 4 GiB
+   * (addresses are 32-bit, as in wasm32); rounded down to a page.
    * @defaultValue the buffer's maximum size (for a WebAssembly.Memory, its current size), or 1 GiB for a created buffer
    */
   maxBytes?: number;

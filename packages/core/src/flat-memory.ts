@@ -93,6 +93,9 @@ const MADVICE: ReadonlySet<number> = new Set([
   21, // MADV_PAGEOUT
 ]);
 const WASM_PAGE = 65536;
+/** Addresses are 32-bit, as in wasm32: the typed-array fast paths index with `>>>`. */
+const MAX_FLAT_BYTES = 2 ** 32;
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 /** PROT_SEM: accepted by mprotect on every architecture (arch_validate_prot). */
 const PROT_SEM = 0x8;
 
@@ -135,8 +138,14 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
   readonly #backing: FlatBacking;
   #buffer!: ArrayBuffer | SharedArrayBuffer;
   #u8!: Uint8Array;
+  #u16!: Uint16Array;
+  #u32!: Uint32Array;
   #dv!: DataView;
   #size = 0;
+  // Highest address where an access of 2, 4 or 8 bytes fits (negative when none does).
+  #last2 = -1;
+  #last4 = -1;
+  #last8 = -1;
   #brk: number;
   #regions: Region[] = [];
   // Disjoint, sorted [start, end) ranges known to hold only zeros.
@@ -146,6 +155,13 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
    * @throws {UsageError} naming the option that is out of range.
    */
   constructor(options: FlatMemoryOptions = {}) {
+    if (!LITTLE_ENDIAN_HOST) {
+      throw new UsageError(
+        PKG,
+        "FlatMemory: this host is big-endian; FlatMemory needs a little-endian one",
+        "options",
+      );
+    }
     let created = false;
     let backing = options.memory;
     if (backing === undefined) {
@@ -171,7 +187,15 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
         ? backing.maxByteLength
         : backing.maxByteLength;
     if (options.maxBytes !== undefined) checkSize(options.maxBytes, "maxBytes");
-    const wanted = options.maxBytes ?? (isWasmMemory(backing) ? this.#size : capacity);
+    if (options.maxBytes !== undefined && options.maxBytes > MAX_FLAT_BYTES) {
+      throw new UsageError(
+        PKG,
+        `FlatMemory: addresses are 32-bit; maxBytes must be at most 4 GiB, got ${options.maxBytes}`,
+        "maxBytes",
+      );
+    }
+    const wanted =
+      options.maxBytes ?? Math.min(isWasmMemory(backing) ? this.#size : capacity, MAX_FLAT_BYTES);
     if (wanted > capacity) {
       throw new UsageError(
         PKG,
@@ -220,9 +244,16 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
   #refresh(): void {
     const b = this.#backing;
     this.#buffer = isWasmMemory(b) ? b.buffer : b;
-    this.#u8 = new Uint8Array(this.#buffer);
-    this.#dv = new DataView(this.#buffer);
-    this.#size = this.#buffer.byteLength;
+    // Fixed-length views, made again after every growth: length-tracking ones are slower.
+    const size = this.#buffer.byteLength;
+    this.#u8 = new Uint8Array(this.#buffer, 0, size);
+    this.#u16 = new Uint16Array(this.#buffer, 0, size >>> 1);
+    this.#u32 = new Uint32Array(this.#buffer, 0, size >>> 2);
+    this.#dv = new DataView(this.#buffer, 0, size);
+    this.#size = size;
+    this.#last2 = size - 2;
+    this.#last4 = size - 4;
+    this.#last8 = size - 8;
   }
 
   // Grows the buffer to cover [0, end). Returns false when it cannot.
@@ -249,6 +280,14 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
 
   // ---------------------------------------------------------------- access
 
+  // The fast paths below use typed arrays indexed by address / width: one
+  // test `(addr >>> k) * 2^k === addr` proves the address aligned, integral,
+  // non-negative and below 4 GiB at once. (A DataView call through a method
+  // costs several times a typed-array load in V8, and a length-tracking one
+  // over a resizable buffer more still, so DataView serves only unaligned
+  // accesses.) Typed arrays use the host's byte order: the constructor
+  // refuses a big-endian host.
+
   // Turns a failed bounds check into the right error: a RangeError for an
   // address that is no address at all, a Fault for one outside the buffer.
   #refuse(addr: number, size: number, access: "read" | "write"): never {
@@ -263,24 +302,41 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
     );
   }
 
+  // An unaligned access inside the buffer goes through the DataView; anything else is refused.
+  #unaligned(addr: number, size: number, access: "read" | "write"): DataView {
+    if (addr >>> 0 !== addr || addr > this.#size - size) this.#refuse(addr, size, access);
+    return this.#dv;
+  }
+
   loadU8(addr: VirtAddr): number {
-    if (!(addr >= 0 && addr < this.#size && addr % 1 === 0)) this.#refuse(addr, 1, "read");
-    return this.#u8[addr]!;
+    if (addr >>> 0 === addr && addr < this.#size) return this.#u8[addr]!;
+    this.#refuse(addr, 1, "read");
   }
 
   loadU16(addr: VirtAddr): number {
-    if (!(addr >= 0 && addr <= this.#size - 2 && addr % 1 === 0)) this.#refuse(addr, 2, "read");
-    return this.#dv.getUint16(addr, true);
+    const i = addr >>> 1;
+    if (i * 2 === addr && addr <= this.#last2) return this.#u16[i]!;
+    return this.#unaligned(addr, 2, "read").getUint16(addr, true);
   }
 
   loadU32(addr: VirtAddr): number {
-    if (!(addr >= 0 && addr <= this.#size - 4 && addr % 1 === 0)) this.#refuse(addr, 4, "read");
-    return this.#dv.getUint32(addr, true);
+    const i = addr >>> 2;
+    if (i * 4 === addr && addr <= this.#last4) return this.#u32[i]!;
+    return this.#unaligned(addr, 4, "read").getUint32(addr, true);
   }
 
   loadU64(addr: VirtAddr): number {
-    if (!(addr >= 0 && addr <= this.#size - 8 && addr % 1 === 0)) this.#refuse(addr, 8, "read");
-    const hi = this.#dv.getUint32(addr + 4, true);
+    const i = addr >>> 2;
+    let lo: number;
+    let hi: number;
+    if (i * 4 === addr && addr <= this.#last8) {
+      lo = this.#u32[i]!;
+      hi = this.#u32[i + 1]!;
+    } else {
+      const dv = this.#unaligned(addr, 8, "read");
+      lo = dv.getUint32(addr, true);
+      hi = dv.getUint32(addr + 4, true);
+    }
     if (hi >= 0x200000) {
       throw new UsageError(
         PKG,
@@ -288,26 +344,33 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
         "addr",
       );
     }
-    return hi * 4294967296 + this.#dv.getUint32(addr, true);
+    return hi * 4294967296 + lo;
   }
 
   storeU8(addr: VirtAddr, value: number): void {
-    if (!(addr >= 0 && addr < this.#size && addr % 1 === 0)) this.#refuse(addr, 1, "write");
-    this.#u8[addr] = value;
+    if (addr >>> 0 === addr && addr < this.#size) {
+      this.#u8[addr] = value;
+      return;
+    }
+    this.#refuse(addr, 1, "write");
   }
 
   storeU16(addr: VirtAddr, value: number): void {
-    if (!(addr >= 0 && addr <= this.#size - 2 && addr % 1 === 0)) this.#refuse(addr, 2, "write");
-    this.#dv.setUint16(addr, value, true);
+    const i = addr >>> 1;
+    if (i * 2 === addr && addr <= this.#last2) this.#u16[i] = value;
+    else this.#unaligned(addr, 2, "write").setUint16(addr, value, true);
   }
 
   storeU32(addr: VirtAddr, value: number): void {
-    if (!(addr >= 0 && addr <= this.#size - 4 && addr % 1 === 0)) this.#refuse(addr, 4, "write");
-    this.#dv.setUint32(addr, value, true);
+    const i = addr >>> 2;
+    if (i * 4 === addr && addr <= this.#last4) this.#u32[i] = value;
+    else this.#unaligned(addr, 4, "write").setUint32(addr, value, true);
   }
 
   storeU64(addr: VirtAddr, value: number): void {
-    if (!(addr >= 0 && addr <= this.#size - 8 && addr % 1 === 0)) this.#refuse(addr, 8, "write");
+    const i = addr >>> 2;
+    const aligned = i * 4 === addr && addr <= this.#last8;
+    const dv = aligned ? null : this.#unaligned(addr, 8, "write");
     if (!(value >= 0 && value <= Number.MAX_SAFE_INTEGER && value % 1 === 0)) {
       throw new UsageError(
         PKG,
@@ -316,8 +379,14 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
       );
     }
     const lo = value >>> 0;
-    this.#dv.setUint32(addr, lo, true);
-    this.#dv.setUint32(addr + 4, (value - lo) / 4294967296, true);
+    const hi = (value - lo) / 4294967296;
+    if (dv === null) {
+      this.#u32[i] = lo;
+      this.#u32[i + 1] = hi;
+    } else {
+      dv.setUint32(addr, lo, true);
+      dv.setUint32(addr + 4, hi, true);
+    }
   }
 
   #checkRange(addr: number, length: number, access: "read" | "write"): void {
