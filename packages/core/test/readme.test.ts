@@ -7,7 +7,7 @@ describe("README usage", () => {
   it("shows examples/usage.ts verbatim, and it runs as written", async () => {
     const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
     const example = readFileSync(new URL("../examples/usage.ts", import.meta.url), "utf8");
-    expect(readme).toContain("```ts\n" + example + "```");
+    expect(readme).toContain(`\`\`\`ts\n${example}\`\`\``);
     const lines: string[] = [];
     vi.spyOn(console, "log").mockImplementation((...args: unknown[]) => {
       lines.push(args.join(" "));
