@@ -1,7 +1,7 @@
 import {
   EINVAL,
-  FlatMemory,
   Fault,
+  FlatMemory,
   MAP_PRIVATE,
   PROT_READ,
   PROT_WRITE,
