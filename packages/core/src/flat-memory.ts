@@ -100,9 +100,11 @@ const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const PROT_SEM = 0x8;
 
 // A mapping. `account` and `noreserve` mirror Linux's VM_ACCOUNT and
-// VM_NORESERVE: they take part in merging exactly as in vma_merge(), so a
-// private writable mapping made read-only still does not merge with a
-// neighbour that was never writable.
+// VM_NORESERVE, which take part in merging as in vma_merge(): a private
+// writable mapping is charged, a MAP_NORESERVE one is not, and the two do not
+// merge. Linux keeps the charge of a mapping made read-only once one of its
+// pages was written (it has an anon_vma); FlatMemory sees no writes, so it
+// behaves as Linux does for mappings never written.
 interface Region {
   start: number;
   end: number;
@@ -111,6 +113,10 @@ interface Region {
   heap: boolean;
   account: boolean;
   noreserve: boolean;
+  // The object behind a shared mapping (Linux: its own shmem file); 0 for
+  // private memory. Pieces of one shared mapping merge again; two shared
+  // mappings never do.
+  object: number;
 }
 
 function pageUp(n: number): number {
@@ -148,6 +154,7 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
   #last8 = -1;
   #brk: number;
   #regions: Region[] = [];
+  #objects = 0;
   // Disjoint, sorted [start, end) ranges known to hold only zeros.
   #zero: number[] = [];
 
@@ -468,7 +475,8 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
       a.shared === b.shared &&
       a.heap === b.heap &&
       a.account === b.account &&
-      a.noreserve === b.noreserve
+      a.noreserve === b.noreserve &&
+      a.object === b.object
     );
   }
 
@@ -551,6 +559,7 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
       heap: true,
       account: true,
       noreserve: false,
+      object: 0,
     });
     this.#brk = addr;
     return addr;
@@ -608,7 +617,17 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
     // here); a private writable mapping without it is charged: VM_ACCOUNT.
     const noreserve = (flags & MAP_NORESERVE) !== 0;
     const account = !shared && !noreserve && (prot & PROT_WRITE) !== 0;
-    this.#insert({ start, end: start + len, prot: prot & 7, shared, heap: false, account, noreserve });
+    const object = shared ? ++this.#objects : 0;
+    this.#insert({
+      start,
+      end: start + len,
+      prot: prot & 7,
+      shared,
+      heap: false,
+      account,
+      noreserve,
+      object,
+    });
     return start;
   }
 
@@ -647,8 +666,11 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
       if (r.prot !== (bits & 7)) {
         const pieces: Region[] = [];
         if (r.start < cursor) pieces.push({ ...r, end: cursor });
-        // mprotect_fixup(): making a private, uncharged mapping writable charges it.
-        const account = r.account || ((bits & PROT_WRITE) !== 0 && !r.shared && !r.noreserve);
+        // mprotect_fixup(): making a private, uncharged mapping writable charges
+        // it (VM_ACCOUNT); making it unwritable again drops the charge only
+        // while no page has been faulted in (no anon_vma). FlatMemory has no
+        // page faults, so it is always in that case.
+        const account = (bits & PROT_WRITE) !== 0 && !r.shared && !r.noreserve;
         pieces.push({ ...r, start: cursor, end: stop, prot: bits & 7, account });
         if (r.end > stop) pieces.push({ ...r, start: stop });
         this.#regions.splice(i, 1, ...pieces);
