@@ -129,8 +129,10 @@ export function x86_64Zones(frameCount: number): ZoneSpec[] {
 
 /** Linux's zoned buddy page allocator over typed arrays; see the package README. */
 export class BuddyAllocator implements FrameAllocator, Checkable {
-  /** Frames under management, numbered 0 … frameCount − 1 (the port's count). */
+  /** Frames the allocator manages (zones' managed pages): the port's count. */
   readonly frameCount: number;
+  /** Frames of the machine, numbered 0 … machineFrames − 1, managed or not. */
+  readonly machineFrames: number;
   /** Largest order (MAX_PAGE_ORDER). */
   readonly maxOrder: number;
   /** Order of a pageblock. */
@@ -216,7 +218,8 @@ export class BuddyAllocator implements FrameAllocator, Checkable {
     const watermarks: ZoneWatermarks[] = computeWatermarks(wmZones, { ...tunables, minFreeKbytes: minFree });
     const totalManaged = zones.filter((z) => z.type <= ZONE_MOVABLE).reduce((n, z) => n + z.managed, 0);
     const groupByMobility = options.groupByMobility ?? totalManaged >= 2 ** pageblockOrder * MIGRATE_TYPES;
-    this.frameCount = frameCount;
+    this.machineFrames = frameCount;
+    this.frameCount = zones.reduce((n, z) => n + z.managed, 0);
     this.maxOrder = maxOrder;
     this.pageblockOrder = pageblockOrder;
     this.minFreeKbytes = minFree;
@@ -430,7 +433,7 @@ export class BuddyAllocator implements FrameAllocator, Checkable {
 
   /** `page_ref_count(page)`: references held on an allocated head; 0 for anything else. */
   page_ref_count(pfn: Pfn): number {
-    if (!Number.isSafeInteger(pfn) || pfn < 0 || pfn >= this.frameCount) return 0;
+    if (!Number.isSafeInteger(pfn) || pfn < 0 || pfn >= this.machineFrames) return 0;
     const order = this.#e.allocOrderAt(pfn);
     return order < 0 ? 0 : Math.floor(this.#e.blockInfo(pfn, order) / 8);
   }
@@ -444,10 +447,10 @@ export class BuddyAllocator implements FrameAllocator, Checkable {
    */
   frameInfo(pfn: number): FrameInfo {
     const e = this.#e;
-    if (!Number.isSafeInteger(pfn) || pfn < 0 || pfn >= this.frameCount) {
+    if (!Number.isSafeInteger(pfn) || pfn < 0 || pfn >= this.machineFrames) {
       throw new UsageError(
         PKG,
-        `frameInfo: pfn ${hex(pfn)} is outside the machine's ${this.frameCount} frames`,
+        `frameInfo: pfn ${hex(pfn)} is outside the machine's ${this.machineFrames} frames`,
         "pfn",
       );
     }
@@ -746,7 +749,7 @@ export class BuddyAllocator implements FrameAllocator, Checkable {
 
   /** Order of the allocated block headed at `pfn`; throws otherwise. */
   #allocatedHead(fn: string, pfn: number): number {
-    if (!Number.isSafeInteger(pfn) || pfn < 0 || pfn >= this.frameCount || this.#e.zoneOf(pfn) < 0) {
+    if (!Number.isSafeInteger(pfn) || pfn < 0 || pfn >= this.machineFrames || this.#e.zoneOf(pfn) < 0) {
       throw new UsageError(PKG, `${fn}: pfn ${hex(pfn)} is outside every zone`, "pfn");
     }
     const order = this.#e.allocOrderAt(pfn);
@@ -766,7 +769,7 @@ export class BuddyAllocator implements FrameAllocator, Checkable {
 
   #checkFree(fn: string, pfn: number, order: number): void {
     this.#checkOrder(fn, order, true);
-    if (!Number.isSafeInteger(pfn) || pfn < 0 || pfn >= this.frameCount || this.#e.zoneOf(pfn) < 0) {
+    if (!Number.isSafeInteger(pfn) || pfn < 0 || pfn >= this.machineFrames || this.#e.zoneOf(pfn) < 0) {
       throw new UsageError(PKG, `${fn}: pfn ${hex(pfn)} order ${order} is outside every zone`, "pfn");
     }
     if (this.#e.allocOrderAt(pfn) === order) return;
