@@ -1,7 +1,12 @@
 // Parsers for the real /proc files recorded under fixtures/linux, and a
 // small allocator factory shared by the tests.
 import { readFileSync } from "node:fs";
-import { type BuddyOptions, createBuddyAllocator, type ProcZone, type ZoneinfoNumbers } from "../src/index.js";
+import {
+  type BuddyOptions,
+  createBuddyAllocator,
+  type ProcZone,
+  type ZoneinfoNumbers,
+} from "../src/index.js";
 
 export const FIXTURES = new URL("./fixtures/linux/", import.meta.url);
 
@@ -16,12 +21,21 @@ export function parseBuddyinfo(text: string): ProcZone[] {
     .filter((l) => l.startsWith("Node"))
     .map((l) => {
       const m = /^Node (\d+), zone\s+(\S+)\s+(.*)$/.exec(l)!;
-      return { node: Number(m[1]), name: m[2]!, populated: true, nrFree: m[3]!.trim().split(/\s+/).map(Number) };
+      return {
+        node: Number(m[1]),
+        name: m[2]!,
+        populated: true,
+        nrFree: m[3]!.trim().split(/\s+/).map(Number),
+      };
     });
 }
 
 /** /proc/pagetypeinfo → zones with per-type free counts and block counts. */
-export function parsePagetypeinfo(text: string): { pageblockOrder: number; types: string[]; zones: ProcZone[] } {
+export function parsePagetypeinfo(text: string): {
+  pageblockOrder: number;
+  types: string[];
+  zones: ProcZone[];
+} {
   const lines = text.split("\n");
   const pageblockOrder = Number(/Page block order: (\d+)/.exec(text)![1]);
   const zones = new Map<string, { nrFreeByType: number[][]; blocksByType: number[] }>();
@@ -81,14 +95,19 @@ export function parseZoneinfo(text: string): ProcZone[] {
 /** The lines of a real /proc/zoneinfo that formatZoneinfo prints. */
 export function modelledZoneinfoLines(text: string): string {
   const keep =
-    /^(Node \d+, zone|  pages free|        (boost|min|low|high|promo|spanned|present|managed|cma) |        protection:|      nr_free_pages |      nr_free_pages_blocks |      nr_free_cma |  start_pfn:)/;
+    /^(Node \d+, zone| {2}pages free| {8}(boost|min|low|high|promo|spanned|present|managed|cma) | {8}protection:| {6}nr_free_pages | {6}nr_free_pages_blocks | {6}nr_free_cma | {2}start_pfn:)/;
   return `${text
     .split("\n")
     .filter((l) => keep.test(l))
     .join("\n")}\n`;
 }
 
-export function vmSysctls(): { minFreeKbytes: number; watermarkScaleFactor: number; lowmemReserveRatio: number[]; thp: string } {
+export function vmSysctls(): {
+  minFreeKbytes: number;
+  watermarkScaleFactor: number;
+  lowmemReserveRatio: number[];
+  thp: string;
+} {
   const t = fixture("vm.txt");
   const get = (k: string): string => new RegExp(`^${k} (.*)$`, "m").exec(t)![1]!;
   return {

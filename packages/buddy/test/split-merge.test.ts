@@ -98,7 +98,8 @@ describe("merge: __free_one_page", () => {
   it("returns to the boot state after freeing everything in any order", () => {
     const b = smallBuddy({ frameCount: 64 });
     const blocks: [Pfn, number][] = [];
-    for (const order of [0, 1, 0, 2, 0, 3, 1, 0, 0, 2]) blocks.push([b.alloc({ order, gfp: MOVABLE })!, order]);
+    for (const order of [0, 1, 0, 2, 0, 3, 1, 0, 0, 2])
+      blocks.push([b.alloc({ order, gfp: MOVABLE })!, order]);
     for (const [p, o] of blocks.reverse()) b.free(p, o);
     expect(b.buddyinfo()).toBe("Node 0, zone   Normal      0      0      0      8 \n");
     expect(b.freeFrameCount).toBe(64);

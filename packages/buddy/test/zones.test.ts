@@ -49,7 +49,8 @@ describe("zone fallback", () => {
   it("GFP_DMA32 never goes up to Normal, GFP_DMA never leaves DMA", () => {
     const b = threeZones();
     const dma32: string[] = [];
-    for (let p = b.alloc({ gfp: GFP_DMA32 }); p !== null; p = b.alloc({ gfp: GFP_DMA32 })) dma32.push(zoneName(b, p));
+    for (let p = b.alloc({ gfp: GFP_DMA32 }); p !== null; p = b.alloc({ gfp: GFP_DMA32 }))
+      dma32.push(zoneName(b, p));
     expect(dma32.length).toBe(128);
     expect(new Set(dma32)).toEqual(new Set(["DMA32", "DMA"]));
     expect(b.alloc({ gfp: GFP_DMA })).toBeNull();
@@ -180,7 +181,12 @@ describe("watermarks and the slow path", () => {
     });
     // Order 4 > PAGE_ALLOC_COSTLY_ORDER (3). The third block passes the min
     // check (32 free − (16 − 1) = 17 > 16); the fourth cannot.
-    expect([0, 1, 2, 3].map(() => b.alloc({ order: 4, gfp: GFP_KERNEL | __GFP_NOWARN }))).toEqual([0, 16, 32, null]);
+    expect([0, 1, 2, 3].map(() => b.alloc({ order: 4, gfp: GFP_KERNEL | __GFP_NOWARN }))).toEqual([
+      0,
+      16,
+      32,
+      null,
+    ]);
     expect(oom).toEqual([]);
     // Order 0 is not costly: the killer is asked.
     while (b.alloc({ gfp: GFP_KERNEL | __GFP_NOWARN }) !== null);
@@ -190,7 +196,12 @@ describe("watermarks and the slow path", () => {
 
 describe("watermark queries for kswapd", () => {
   it("zoneWatermarkOk compares against min/low/high", () => {
-    const b = createBuddyAllocator({ frameCount: 64, maxOrder: 3, minFreeKbytes: 64, zones: [{ name: "Normal", endPfn: 64 }] });
+    const b = createBuddyAllocator({
+      frameCount: 64,
+      maxOrder: 3,
+      minFreeKbytes: 64,
+      zones: [{ name: "Normal", endPfn: 64 }],
+    });
     for (let i = 0; i < 40; i++) b.alloc({ gfp: GFP_KERNEL });
     expect(b.freeFrameCount).toBe(24);
     expect(b.zoneWatermarkOk("Normal", 0, "high")).toBe(false); // 24 <= 24
