@@ -87,7 +87,7 @@ describe("merge: __free_one_page", () => {
 
   it("puts an ordinary free at the head: last freed, first reused", () => {
     const b = smallBuddy();
-    [0, 0, 0, 0].forEach(() => b.alloc({ order: 0, gfp: MOVABLE })); // 0x0..0x3
+    expect([0, 0, 0, 0].map(() => b.alloc({ order: 0, gfp: MOVABLE }))).toEqual([0x0, 0x1, 0x2, 0x3]);
     b.free(0x0 as Pfn, 0); // order-1 buddy 0x2 allocated -> head
     b.free(0x3 as Pfn, 0); // buddy 0x2 allocated; order-1 buddy 0x0-0x1 is not free at order 1 -> head
     expect(b.alloc({ order: 0, gfp: MOVABLE })).toBe(0x3);
