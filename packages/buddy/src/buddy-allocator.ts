@@ -147,6 +147,10 @@ export class BuddyAllocator implements FrameAllocator, Checkable {
   readonly faultInjection: FailPageAlloc;
   readonly #e: Engine;
   readonly #memory: PhysicalMemory | undefined;
+  // defaultGfp resolved once: highest zone type, free-list type, allocation info bits.
+  #defHighest = 0;
+  #defMt = 0;
+  #defType = 0;
 
   /** @throws {UsageError} naming the option that is out of range or inconsistent. */
   constructor(options: BuddyOptions) {
@@ -246,6 +250,9 @@ export class BuddyAllocator implements FrameAllocator, Checkable {
       fail: this.faultInjection,
       hooks: { ...options.hooks },
     });
+    this.#defHighest = gfpZone(defaultGfp, this.#e.hasDma, this.#e.hasDma32, this.#e.hasHighmem);
+    this.#defMt = groupByMobility ? gfpMigratetype(defaultGfp) : MIGRATE_UNMOVABLE;
+    this.#defType = defaultGfp & __GFP_MOVABLE ? 1 : defaultGfp & __GFP_RECLAIMABLE ? 2 : 0;
     this.#e.compactor = (z, order, gfp) => {
       const mt = this.groupByMobility ? gfpMigratetype(gfp) : MIGRATE_UNMOVABLE;
       return compactZone(this.#e, z, order, mt).status === "success";
@@ -286,8 +293,12 @@ export class BuddyAllocator implements FrameAllocator, Checkable {
    * @throws {UsageError} for an order outside [0, maxOrder].
    */
   allocFrames(order: number): Pfn | null {
-    this.#checkOrder("allocFrames", order, true);
-    return this.#alloc(this.defaultGfp, order);
+    if (!(order >= 0 && order <= this.maxOrder && (order | 0) === order))
+      this.#checkOrder("allocFrames", order, true);
+    const gfp = this.defaultGfp;
+    const info = 8 + (order > 0 && gfp & __GFP_COMP ? 4 : 0) + this.#defType;
+    const pfn = this.#e.allocPages(gfp, order, this.#defHighest, this.#defMt, info);
+    return pfn < 0 ? null : (pfn as Pfn);
   }
 
   /**

@@ -1,3 +1,4 @@
+export type { Pfn, PhysicalMemory } from "@memstack/core";
 export type {
   AllocOptions,
   BuddyHooks,

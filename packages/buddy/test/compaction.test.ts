@@ -2,7 +2,7 @@
 // 256 frames of one Normal zone, pageblocks of 8, every frame allocated as a
 // movable page that records its own number; the even frames are then freed:
 // 128 free pages, not one free pair.
-import { type Pfn, SparseRam } from "@memstack/core";
+import { type Pfn, physAddr, SparseRam } from "@memstack/core";
 import { describe, expect, it } from "vitest";
 import {
   __GFP_MOVABLE,
@@ -26,7 +26,7 @@ function fragmented() {
   const owner = new Map<number, number>();
   for (let i = 0; i < 256; i++) {
     const p = b.alloc({ gfp: GFP_HIGHUSER_MOVABLE })!;
-    memory.writeU32(p * 4096 + 100, 0xa5a50000 + p);
+    memory.writeU32(physAddr(p * 4096 + 100), 0xa5a50000 + p);
     owner.set(p, p);
   }
   for (let p = 0; p < 256; p += 2) {
@@ -74,7 +74,7 @@ describe("fragmentation and compaction", () => {
     expect(b.buddyinfo()).toBe("Node 0, zone   Normal      8      0      0      1      7 \n");
     expect(b.fragmentationIndex("Normal", 2)).toBe(-1000);
     // Every page kept its contents across the move.
-    for (const [h, at] of owner) expect(memory.readU32(at * 4096 + 100)).toBe(0xa5a50000 + h);
+    for (const [h, at] of owner) expect(memory.readU32(physAddr(at * 4096 + 100))).toBe(0xa5a50000 + h);
     expect(b.stats()).toMatchObject({ pgmigrateSuccess: 60, pgmigrateFail: 4 });
     expect(b.alloc_pages(GFP_NOWAIT | __GFP_MOVABLE, 2)).toBe(0x70);
     b.check();

@@ -27,7 +27,14 @@ interface S {
   live: Map<number, Block>;
 }
 
-const GFPS = [GFP_KERNEL, GFP_HIGHUSER_MOVABLE, GFP_ATOMIC, GFP_DMA, GFP_DMA32, GFP_KERNEL | __GFP_RECLAIMABLE];
+const GFPS = [
+  GFP_KERNEL,
+  GFP_HIGHUSER_MOVABLE,
+  GFP_ATOMIC,
+  GFP_DMA,
+  GFP_DMA32,
+  GFP_KERNEL | __GFP_RECLAIMABLE,
+];
 
 function setup(): S {
   const live = new Map<number, Block>();
@@ -61,16 +68,18 @@ function pick(s: S, k: number): [number, Block] | undefined {
 }
 
 const steps = fc.oneof(
-  fc.record({ order: fc.integer({ min: 0, max: 4 }), g: fc.nat(GFPS.length - 1), comp: fc.boolean() }).map(({ order, g, comp }) =>
-    step(`alloc(order ${order}, gfp #${g}${comp ? "|COMP" : ""})`, (s: S) => {
-      const gfp = GFPS[g]! | __GFP_NOWARN | (comp ? __GFP_COMP : 0);
-      const p = s.b.alloc({ order, gfp });
-      if (p === null) return;
-      expect(p % 2 ** order).toBe(0);
-      for (const [q, blk] of s.live) expect(p + 2 ** order <= q || q + 2 ** blk.order <= p).toBe(true);
-      s.live.set(p, { order, rc: 1, compound: comp && order > 0 });
-    }),
-  ),
+  fc
+    .record({ order: fc.integer({ min: 0, max: 4 }), g: fc.nat(GFPS.length - 1), comp: fc.boolean() })
+    .map(({ order, g, comp }) =>
+      step(`alloc(order ${order}, gfp #${g}${comp ? "|COMP" : ""})`, (s: S) => {
+        const gfp = GFPS[g]! | __GFP_NOWARN | (comp ? __GFP_COMP : 0);
+        const p = s.b.alloc({ order, gfp });
+        if (p === null) return;
+        expect(p % 2 ** order).toBe(0);
+        for (const [q, blk] of s.live) expect(p + 2 ** order <= q || q + 2 ** blk.order <= p).toBe(true);
+        s.live.set(p, { order, rc: 1, compound: comp && order > 0 });
+      }),
+    ),
   fc.nat().map((k) =>
     step(`free(#${k})`, (s: S) => {
       const e = pick(s, k);
@@ -138,20 +147,25 @@ describe("random sequences keep every invariant", () => {
 
   it("returns to the boot buddyinfo once everything is freed", () => {
     fc.assert(
-      fc.property(fc.array(fc.record({ order: fc.integer({ min: 0, max: 4 }), g: fc.nat(GFPS.length - 1) }), { maxLength: 60 }), (reqs) => {
-        const s = setup();
-        const boot = s.b.buddyinfo();
-        const got: [Pfn, number][] = [];
-        for (const { order, g } of reqs) {
-          const p = s.b.alloc({ order, gfp: GFPS[g]! | __GFP_NOWARN });
-          if (p !== null) got.push([p, order]);
-        }
-        for (const [p, o] of got.reverse()) s.b.free(p, o);
-        s.b.check();
-        expect(s.b.freeFrameCount).toBe(s.b.frameCount);
-        // Stealing may have changed pageblock types, but every block merges back.
-        expect(s.b.buddyinfo()).toBe(boot);
-      }),
+      fc.property(
+        fc.array(fc.record({ order: fc.integer({ min: 0, max: 4 }), g: fc.nat(GFPS.length - 1) }), {
+          maxLength: 60,
+        }),
+        (reqs) => {
+          const s = setup();
+          const boot = s.b.buddyinfo();
+          const got: [Pfn, number][] = [];
+          for (const { order, g } of reqs) {
+            const p = s.b.alloc({ order, gfp: GFPS[g]! | __GFP_NOWARN });
+            if (p !== null) got.push([p, order]);
+          }
+          for (const [p, o] of got.reverse()) s.b.free(p, o);
+          s.b.check();
+          expect(s.b.freeFrameCount).toBe(s.b.frameCount);
+          // Stealing may have changed pageblock types, but every block merges back.
+          expect(s.b.buddyinfo()).toBe(boot);
+        },
+      ),
       { numRuns: 100 },
     );
   });

@@ -1,7 +1,7 @@
 // Reference counts: get_page/put_page, __free_pages on a still-referenced
 // block (Linux's ___free_pages frees the upper parts), compound pages, the
 // refcount overflow slot of an order-0 page whose buddy is free.
-import { type Pfn, SparseRam } from "@memstack/core";
+import { type Pfn, physAddr, SparseRam } from "@memstack/core";
 import { describe, expect, it } from "vitest";
 import { __GFP_COMP, __GFP_ZERO, createBuddyAllocator, GFP_KERNEL } from "../src/index.js";
 import { smallBuddy } from "./helpers.js";
@@ -82,17 +82,17 @@ describe("zeroed pages with a memory", () => {
       zones: [{ name: "Normal", endPfn: 16 }],
     });
     const p = b.alloc({ order: 1, gfp: GFP_KERNEL })!;
-    memory.writeU32(p * 4096 + 8, 0xdeadbeef);
-    memory.writeU32((p + 1) * 4096 + 4092, 0xfeedface);
+    memory.writeU32(physAddr(p * 4096 + 8), 0xdeadbeef);
+    memory.writeU32(physAddr((p + 1) * 4096 + 4092), 0xfeedface);
     b.free(p, 1);
     const q = b.alloc({ order: 1, gfp: GFP_KERNEL | __GFP_ZERO })!;
     expect(q).toBe(p);
-    expect(memory.readU32(q * 4096 + 8)).toBe(0);
-    expect(memory.readU32((q + 1) * 4096 + 4092)).toBe(0);
-    memory.writeU8(0x3000, 7);
+    expect(memory.readU32(physAddr(q * 4096 + 8))).toBe(0);
+    expect(memory.readU32(physAddr((q + 1) * 4096 + 4092))).toBe(0);
+    memory.writeU8(physAddr(0x3000), 7);
     const addr = b.get_zeroed_page(GFP_KERNEL);
     expect(addr % 4096).toBe(0);
-    expect(memory.readU8(addr)).toBe(0);
+    expect(memory.readU8(physAddr(addr))).toBe(0);
     b.free_pages(addr, 0);
     b.free_pages(0, 3); // free_pages(0, …) is a no-op
     const block = b.__get_free_pages(GFP_KERNEL, 2);

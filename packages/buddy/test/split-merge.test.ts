@@ -12,7 +12,7 @@ import { smallBuddy } from "./helpers.js";
 
 const MOVABLE = GFP_HIGHUSER_MOVABLE;
 
-function free0(b: ReturnType<typeof smallBuddy>): number[] {
+function free0(b: ReturnType<typeof smallBuddy>): readonly number[] {
   return b.zoneStats(0).nrFree;
 }
 

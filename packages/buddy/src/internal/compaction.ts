@@ -107,9 +107,9 @@ export function compactZone(e: Engine, z: number, order: number, mt: number): Co
           break;
         }
         isolated[o]!.push(p);
-        nrFreepages += 2 ** o;
-        e.counters[G_COMPACT_ISOLATED]! += 2 ** o;
-        p += 2 ** o;
+        nrFreepages += 1 << o;
+        e.counters[G_COMPACT_ISOLATED]! += 1 << o;
+        p += 1 << o;
         if (nrFreepages >= nrMigratepages) break;
       }
       isolateStart = Math.min(p, be);
@@ -129,7 +129,7 @@ export function compactZone(e: Engine, z: number, order: number, mt: number): Co
         const list = isolated[so]!;
         if (list.length === 0) continue;
         const page = list.shift()!;
-        let size = 2 ** so;
+        let size = 1 << so;
         // The isolated block is held as one allocation; re-head the halves it gives up.
         let cur = so;
         while (cur > o) {
@@ -138,7 +138,7 @@ export function compactZone(e: Engine, z: number, order: number, mt: number): Co
           splitHeld(page, cur + 1);
           isolated[cur]!.unshift(page + size);
         }
-        nrFreepages -= 2 ** o;
+        nrFreepages -= 1 << o;
         return page;
       }
       if (pass === 0) isolateFreepages();
@@ -183,7 +183,7 @@ export function compactZone(e: Engine, z: number, order: number, mt: number): Co
       migrateScanned++;
       const fo = e.freeOrderAt(p);
       if (fo >= 0) {
-        p += 2 ** fo;
+        p += 1 << fo;
         continue;
       }
       const ao = e.allocOrderAt(p);
@@ -196,26 +196,26 @@ export function compactZone(e: Engine, z: number, order: number, mt: number): Co
       const skipOrder = (order >= 0 && ao >= order) || ao >= e.pbOrder;
       if (movable && !skipOrder) {
         candidates.push(p, ao);
-        nrMigratepages += 2 ** ao;
+        nrMigratepages += 1 << ao;
       }
-      p += 2 ** ao;
+      p += 1 << ao;
     }
     migratePfn = be;
     for (let i = 0; i < candidates.length; i += 2) {
       const src = candidates[i]!;
       const o = candidates[i + 1]!;
       const dst = compactionAlloc(o);
-      nrMigratepages -= 2 ** o;
+      nrMigratepages -= 1 << o;
       if (dst < 0) {
         failed++;
         e.counters[G_PGMIGRATE_FAIL]!++;
         continue;
       }
-      if (e.memory) for (let k = 0; k < 2 ** o; k++) e.memory.copyFrame((dst + k) as Pfn, (src + k) as Pfn);
+      if (e.memory) for (let k = 0; k < 1 << o; k++) e.memory.copyFrame((dst + k) as Pfn, (src + k) as Pfn);
       if (!migrate(src as Pfn, dst as Pfn, o)) {
         // compaction_free: the target goes back to the isolated list's head.
         isolated[o]!.unshift(dst);
-        nrFreepages += 2 ** o;
+        nrFreepages += 1 << o;
         failed++;
         e.counters[G_PGMIGRATE_FAIL]!++;
         continue;
@@ -223,7 +223,7 @@ export function compactZone(e: Engine, z: number, order: number, mt: number): Co
       e.markAllocated(dst, o, e.blockInfo(src, o));
       e.freeBlock(src, o, z, false);
       migrated++;
-      e.counters[G_PGMIGRATE_SUCCESS]! += 2 ** o;
+      e.counters[G_PGMIGRATE_SUCCESS]! += 1 << o;
     }
   }
   // release_free_list: order by order, in list order.

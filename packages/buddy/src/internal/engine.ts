@@ -216,6 +216,11 @@ export class Engine {
   readonly hasHighmem: boolean;
   /** Index of the first populated zone of each type, -1 if none. */
   readonly zoneOfType: Int32Array;
+  /** Zone type and populated flag by zone index, for the zone walk. */
+  readonly zType: Int32Array;
+  readonly zPopulated: Uint8Array;
+  /** ALLOC_NOFRAGMENT for a request whose highest zone type is the index (alloc_flags_nofragment). */
+  readonly nofragment: Int32Array;
 
   constructor(config: EngineConfig) {
     this.frameCount = config.frameCount;
@@ -281,7 +286,15 @@ export class Engine {
     this.hasDma = hasDma;
     this.hasDma32 = hasDma32;
     this.hasHighmem = hasHighmem;
-    this.#boot(config.managedRanges);
+    this.zType = Int32Array.from(config.zones, (z) => z.type);
+    this.zPopulated = Uint8Array.from(config.zones, (z) => (z.populated ? 1 : 0));
+    this.nofragment = new Int32Array(ZONE_NAMES.length);
+    for (let t = 0; t < ZONE_NAMES.length; t++) {
+      const preferred = this._preferredZone(t);
+      if (preferred >= 0 && this.zones[preferred]!.type === ZONE_NORMAL && hasDma32)
+        this.nofragment[t] = ALLOC_NOFRAGMENT;
+    }
+    this._boot(config.managedRanges);
   }
 
   // ---------------------------------------------------------------- slots
@@ -303,7 +316,7 @@ export class Engine {
 
   // ------------------------------------------------------------ boot time
 
-  #boot(managed: readonly (readonly [number, number])[][]): void {
+  _boot(managed: readonly (readonly [number, number])[][]): void {
     // Every pair touching an unmanaged frame becomes an order-0 pair: the
     // unmanaged frame reserved, a managed partner "allocated" until the
     // boot frees below release it.
@@ -341,9 +354,9 @@ export class Engine {
         let start = s;
         while (start < e) {
           let order = start === 0 ? this.maxOrder : Math.min(this.maxOrder, ctz(start));
-          while (start + 2 ** order > e) order--;
+          while (start + (1 << order) > e) order--;
           this.freeBlock(start, order, z, true);
-          start += 2 ** order;
+          start += 1 << order;
         }
       }
     });
@@ -410,7 +423,7 @@ export class Engine {
 
   // ----------------------------------------------------------- free lists
 
-  #listAdd(li: number, j: number, tail: boolean): void {
+  _listAdd(li: number, j: number, tail: boolean): void {
     const v = j + 1;
     if (tail) {
       const t = this.tail[li]!;
@@ -429,7 +442,7 @@ export class Engine {
     }
   }
 
-  #listDel(li: number, j: number): void {
+  _listDel(li: number, j: number): void {
     const n = this.getA(j);
     const p = this.getB(j);
     if (p !== 0) this.setA(p - 1, n);
@@ -443,25 +456,25 @@ export class Engine {
   }
 
   /** __add_to_free_list: links a block whose head state is already set; counts it. */
-  #addToFreeList(z: number, pfn: number, order: number, mt: number, tail: boolean): void {
+  _addToFreeList(z: number, pfn: number, order: number, mt: number, tail: boolean): void {
     const li = (z * this.nOrders + order) * NT + mt;
-    this.#listAdd(li, pfn >>> 1, tail);
+    this._listAdd(li, pfn >>> 1, tail);
     this.nrFree[z * this.nOrders + order]!++;
     this.nrFreeType[li]!++;
-    if (order >= this.pbOrder) this.zoneFreeBlocks[z]! += 2 ** order;
+    if (order >= this.pbOrder) this.zoneFreeBlocks[z]! += 1 << order;
   }
 
   /** __del_page_from_free_list: unlinks and uncounts a free block (head state left as is). */
-  #delFromFreeList(z: number, pfn: number, order: number, mt: number): void {
+  _delFromFreeList(z: number, pfn: number, order: number, mt: number): void {
     const li = (z * this.nOrders + order) * NT + mt;
-    this.#listDel(li, pfn >>> 1);
+    this._listDel(li, pfn >>> 1);
     this.nrFree[z * this.nOrders + order]!--;
     this.nrFreeType[li]!--;
-    if (order >= this.pbOrder) this.zoneFreeBlocks[z]! -= 2 ** order;
+    if (order >= this.pbOrder) this.zoneFreeBlocks[z]! -= 1 << order;
   }
 
   /** Marks `pfn` as the head of a free block of `order` (set_buddy_order). */
-  #setFreeHead(pfn: number, order: number): void {
+  _setFreeHead(pfn: number, order: number): void {
     const j = pfn >>> 1;
     if (order > 0) {
       this.st[j] = (K_FREE << 5) | order;
@@ -483,7 +496,7 @@ export class Engine {
    * be cleared (TAIL for order ≥ 1; for order 0 the pair is PAIR or FREE_x).
    */
   freeOnePage(pfn: number, order: number, z: number, mt: number, toTail: boolean): void {
-    this.zoneFree[z]! += 2 ** order;
+    this.zoneFree[z]! += 1 << order;
     const zs = this.zoneStart[z]!;
     const ze = this.zoneEnd[z]!;
     let buddy = 0;
@@ -492,8 +505,8 @@ export class Engine {
       if (buddy < zs || buddy >= ze || !this.isFreeHead(buddy, order)) break;
       let buddyMt = mt;
       if (order >= this.pbOrder) buddyMt = this.pbType[Math.floor(buddy / this.pbPages)]!;
-      this.#delFromFreeList(z, buddy, order, buddyMt);
-      if (buddyMt !== mt) this.#changePageblockRange(buddy, order, mt);
+      this._delFromFreeList(z, buddy, order, buddyMt);
+      if (buddyMt !== mt) this._changePageblockRange(buddy, order, mt);
       this.counters[G_MERGES]!++;
       // Both heads fall inside the merged block.
       this.st[buddy >>> 1] = K_TAIL;
@@ -501,13 +514,13 @@ export class Engine {
       pfn &= buddy;
       order++;
     }
-    this.#setFreeHead(pfn, order);
-    const tail = toTail || this.#buddyMergeLikely(pfn, buddy, order, zs, ze);
-    this.#addToFreeList(z, pfn, order, mt, tail);
+    this._setFreeHead(pfn, order);
+    const tail = toTail || this._buddyMergeLikely(pfn, buddy, order, zs, ze);
+    this._addToFreeList(z, pfn, order, mt, tail);
   }
 
   /** buddy_merge_likely: is the order+1 buddy of the would-be merged block free? */
-  #buddyMergeLikely(pfn: number, buddy: number, order: number, zs: number, ze: number): boolean {
+  _buddyMergeLikely(pfn: number, buddy: number, order: number, zs: number, ze: number): boolean {
     if (order >= this.maxOrder - 1) return false;
     const higher = buddy & pfn;
     const higherBuddy = higher ^ (1 << (order + 1));
@@ -520,13 +533,14 @@ export class Engine {
    */
   freeBlock(pfn: number, order: number, z: number, toTail: boolean): void {
     if (order > 0) this.st[pfn >>> 1] = K_TAIL;
-    else if (this.st[pfn >>> 1]! >>> 5 !== K_PAIR) this.table.overflow.delete(pfn);
-    this.zoneCounters[z * NZC + C_PGFREE]! += 2 ** order;
+    else if (this.table.overflow.size !== 0 && this.st[pfn >>> 1]! >>> 5 !== K_PAIR)
+      this.table.overflow.delete(pfn);
+    this.zoneCounters[z * NZC + C_PGFREE]! += 1 << order;
     if (order <= this.pbOrder) {
       this.freeOnePage(pfn, order, z, this.pbType[Math.floor(pfn / this.pbPages)]!, toTail);
       return;
     }
-    const end = pfn + 2 ** order;
+    const end = pfn + (1 << order);
     for (let p = pfn; p < end; p += this.pbPages) {
       this.freeOnePage(p, this.pbOrder, z, this.pbType[Math.floor(p / this.pbPages)]!, toTail);
     }
@@ -562,26 +576,26 @@ export class Engine {
     this.st[j] = K_PAIR << 5;
     this.setA(j, rest & ~4);
     this.setB(j, 8 + (info & 3));
-    for (let o = order - 1; o >= 0; o--) this.freeBlock(pfn + 2 ** o, o, z, false);
+    for (let o = order - 1; o >= 0; o--) this.freeBlock(pfn + (1 << o), o, z, false);
   }
 
   // ------------------------------------------------------------ allocation
 
   /** page_del_and_expand: takes the block off its list and splits it down to `low`. */
-  #delAndExpand(z: number, pfn: number, low: number, high: number, mt: number): void {
-    this.#delFromFreeList(z, pfn, high, mt);
+  _delAndExpand(z: number, pfn: number, low: number, high: number, mt: number): void {
+    this._delFromFreeList(z, pfn, high, mt);
     if (high === 0) {
-      this.#take0(pfn);
+      this._take0(pfn);
     } else {
       this.st[pfn >>> 1] = K_TAIL;
-      this.#expand(z, pfn, low, high, mt);
+      this._expand(z, pfn, low, high, mt);
     }
-    this.zoneFree[z]! -= 2 ** low;
+    this.zoneFree[z]! -= 1 << low;
   }
 
   /** expand: puts the upper halves of an order-`high` block on the lists of orders high−1 … low. */
-  #expand(z: number, pfn: number, low: number, high: number, mt: number): number {
-    let size = 2 ** high;
+  _expand(z: number, pfn: number, low: number, high: number, mt: number): number {
+    let size = 1 << high;
     let added = 0;
     while (high > low) {
       high--;
@@ -593,7 +607,7 @@ export class Engine {
       } else {
         this.st[half >>> 1] = (K_FREE << 5) | high;
       }
-      this.#addToFreeList(z, half, high, mt, false);
+      this._addToFreeList(z, half, high, mt, false);
       this.counters[G_SPLITS]!++;
       added += size;
     }
@@ -601,11 +615,11 @@ export class Engine {
   }
 
   /** An order-0 free block leaves its list: its pair becomes PAIR, the partner's info moves to its slot. */
-  #take0(pfn: number): void {
+  _take0(pfn: number): void {
     const j = pfn >>> 1;
     const other = pfn ^ 1;
     const otherInfo = this.info0(other);
-    this.table.overflow.delete(other);
+    if (this.table.overflow.size !== 0) this.table.overflow.delete(other);
     this.st[j] = K_PAIR << 5;
     if ((other & 1) === 1) this.setB(j, otherInfo);
     else this.setA(j, otherInfo);
@@ -627,15 +641,15 @@ export class Engine {
       const h = this.head[(z * this.nOrders + co) * NT + mt]!;
       if (h === 0) continue;
       const pfn = this.nodePfn(h - 1, co);
-      this.#delAndExpand(z, pfn, order, co, mt);
+      this._delAndExpand(z, pfn, order, co, mt);
       return pfn;
     }
     return -1;
   }
 
   /** find_suitable_fallback: the first fallback type with a block of `order`, or -1 (-2 = do not claim). */
-  #findFallback(z: number, order: number, startMt: number, claimable: boolean): number {
-    if (claimable && !this.#shouldTryClaim(order, startMt)) return -2;
+  _findFallback(z: number, order: number, startMt: number, claimable: boolean): number {
+    if (claimable && !this._shouldTryClaim(order, startMt)) return -2;
     if (this.nrFree[z * this.nOrders + order] === 0) return -1;
     const fb = FALLBACKS[startMt]!;
     for (let i = 0; i < fb.length; i++) {
@@ -645,7 +659,7 @@ export class Engine {
   }
 
   /** should_try_claim_block. */
-  #shouldTryClaim(order: number, startMt: number): boolean {
+  _shouldTryClaim(order: number, startMt: number): boolean {
     if (order >= this.pbOrder) return true;
     if (order >= this.pbOrder >>> 1) return true;
     if (startMt === MIGRATE_RECLAIMABLE || startMt === MIGRATE_UNMOVABLE) return true;
@@ -653,14 +667,14 @@ export class Engine {
   }
 
   /** __rmqueue_claim: steal the largest fallback block, claiming its pageblock when it pays. */
-  #rmqueueClaim(z: number, order: number, startMt: number, flags: number): number {
+  _rmqueueClaim(z: number, order: number, startMt: number, flags: number): number {
     const minOrder = order < this.pbOrder && flags & ALLOC_NOFRAGMENT ? this.pbOrder : order;
     for (let co = this.maxOrder; co >= minOrder; co--) {
-      const fb = this.#findFallback(z, co, startMt, true);
+      const fb = this._findFallback(z, co, startMt, true);
       if (fb === -1) continue;
       if (fb === -2) break;
       const h = this.head[(z * this.nOrders + co) * NT + fb]!;
-      const page = this.#tryToClaimBlock(z, this.nodePfn(h - 1, co), co, order, startMt, fb, flags);
+      const page = this._tryToClaimBlock(z, this.nodePfn(h - 1, co), co, order, startMt, fb, flags);
       if (page >= 0) {
         this.counters[G_FALLBACKS]!++;
         return page;
@@ -670,7 +684,7 @@ export class Engine {
   }
 
   /** try_to_claim_block. */
-  #tryToClaimBlock(
+  _tryToClaimBlock(
     z: number,
     pfn: number,
     co: number,
@@ -680,14 +694,14 @@ export class Engine {
     flags: number,
   ): number {
     if (co >= this.pbOrder) {
-      this.#delFromFreeList(z, pfn, co, blockMt);
+      this._delFromFreeList(z, pfn, co, blockMt);
       this.st[pfn >>> 1] = K_TAIL;
-      this.#changePageblockRange(pfn, co, startMt);
-      this.#expand(z, pfn, order, co, startMt);
-      this.zoneFree[z]! -= 2 ** order;
+      this._changePageblockRange(pfn, co, startMt);
+      this._expand(z, pfn, order, co, startMt);
+      this.zoneFree[z]! -= 1 << order;
       return pfn;
     }
-    if (this.#boostWatermark(z) && flags & ALLOC_KSWAPD) this.boosted[z] = 1;
+    if (this._boostWatermark(z) && flags & ALLOC_KSWAPD) this.boosted[z] = 1;
     const start = pfn - (pfn % this.pbPages);
     const end = start + this.pbPages;
     if (start < this.zoneStart[z]! || end > this.zoneEnd[z]!) return -1;
@@ -696,8 +710,8 @@ export class Engine {
     for (let p = start; p < end; ) {
       const o = this.freeOrderAt(p);
       if (o >= 0) {
-        freePages += 2 ** o;
-        p += 2 ** o;
+        freePages += 1 << o;
+        p += 1 << o;
         continue;
       }
       if (this.allocTypeAt(p) === MIGRATE_MOVABLE) movablePages++;
@@ -707,7 +721,7 @@ export class Engine {
     if (startMt === MIGRATE_MOVABLE) alike = movablePages;
     else alike = blockMt === MIGRATE_MOVABLE ? this.pbPages - (freePages + movablePages) : 0;
     if (freePages + alike >= this.pbPages / 2 || !this.groupByMobility) {
-      this.#moveFreepagesBlock(z, start, blockMt, startMt);
+      this._moveFreepagesBlock(z, start, blockMt, startMt);
       this.pbType[start / this.pbPages] = startMt;
       return this.rmqueueSmallest(z, order, startMt);
     }
@@ -748,7 +762,7 @@ export class Engine {
   /** Head pfn of the allocated block containing `pfn`, or -1. */
   allocHeadOf(pfn: number): number {
     for (let o = 0; o <= this.maxOrder; o++) {
-      const h = pfn - (pfn % 2 ** o);
+      const h = pfn - (pfn % (1 << o));
       const ao = this.allocOrderAt(h);
       if (ao >= 0) return ao >= o ? h : -1;
       if (this.freeOrderAt(h) >= 0) return -1;
@@ -757,7 +771,7 @@ export class Engine {
   }
 
   /** __move_freepages_block: moves every free block of a pageblock to the `newMt` list's tail. */
-  #moveFreepagesBlock(z: number, start: number, oldMt: number, newMt: number): void {
+  _moveFreepagesBlock(z: number, start: number, oldMt: number, newMt: number): void {
     const end = start + this.pbPages;
     for (let p = start; p < end; ) {
       const o = this.freeOrderAt(p);
@@ -765,14 +779,14 @@ export class Engine {
         p++;
         continue;
       }
-      this.#delFromFreeList(z, p, o, oldMt);
-      this.#addToFreeList(z, p, o, newMt, true);
-      p += 2 ** o;
+      this._delFromFreeList(z, p, o, oldMt);
+      this._addToFreeList(z, p, o, newMt, true);
+      p += 1 << o;
     }
   }
 
   /** change_pageblock_range. */
-  #changePageblockRange(pfn: number, order: number, mt: number): void {
+  _changePageblockRange(pfn: number, order: number, mt: number): void {
     if (order < this.pbOrder) return;
     const n = 2 ** (order - this.pbOrder);
     const first = pfn / this.pbPages;
@@ -780,7 +794,7 @@ export class Engine {
   }
 
   /** boost_watermark. */
-  #boostWatermark(z: number): boolean {
+  _boostWatermark(z: number): boolean {
     if (this.watermarkBoostFactor === 0) return false;
     if (this.pbPages * 4 > this.zones[z]!.managed) return false;
     const maxBoostRaw = Math.floor((this.wmark[z * 4 + 2]! * this.watermarkBoostFactor) / 10000);
@@ -791,13 +805,13 @@ export class Engine {
   }
 
   /** __rmqueue_steal: take one block of a fallback type without claiming its pageblock. */
-  #rmqueueSteal(z: number, order: number, startMt: number): number {
+  _rmqueueSteal(z: number, order: number, startMt: number): number {
     for (let co = order; co < this.nOrders; co++) {
-      const fb = this.#findFallback(z, co, startMt, false);
+      const fb = this._findFallback(z, co, startMt, false);
       if (fb < 0) continue;
       const h = this.head[(z * this.nOrders + co) * NT + fb]!;
       const pfn = this.nodePfn(h - 1, co);
-      this.#delAndExpand(z, pfn, order, co, fb);
+      this._delAndExpand(z, pfn, order, co, fb);
       this.counters[G_FALLBACKS]!++;
       return pfn;
     }
@@ -805,13 +819,13 @@ export class Engine {
   }
 
   /** rmqueue → __rmqueue: normal, then claim, then steal. */
-  #rmqueue(z: number, order: number, mt: number, flags: number, gfp: number, highest: number): number {
+  _rmqueue(z: number, order: number, mt: number, flags: number, gfp: number, highest: number): number {
     let page = this.rmqueueSmallest(z, order, mt);
-    if (page < 0) page = this.#rmqueueClaim(z, order, mt, flags);
-    if (page < 0 && (flags & ALLOC_NOFRAGMENT) === 0) page = this.#rmqueueSteal(z, order, mt);
+    if (page < 0) page = this._rmqueueClaim(z, order, mt, flags);
+    if (page < 0 && (flags & ALLOC_NOFRAGMENT) === 0) page = this._rmqueueSteal(z, order, mt);
     if (flags & ALLOC_KSWAPD && this.boosted[z] === 1) {
       this.boosted[z] = 0;
-      this.#wakeKswapd(gfp, 0, highest);
+      this._wakeKswapd(gfp, 0, highest);
     }
     return page;
   }
@@ -827,7 +841,7 @@ export class Engine {
     flags: number,
     free?: number,
   ): boolean {
-    const freePages = (free ?? this.zoneFree[z]!) - (2 ** order - 1);
+    const freePages = (free ?? this.zoneFree[z]!) - ((1 << order) - 1);
     let min = mark;
     if (flags & ALLOC_RESERVES) {
       if (flags & ALLOC_MIN_RESERVE) {
@@ -853,7 +867,7 @@ export class Engine {
   }
 
   /** zone_watermark_fast. */
-  #watermarkFast(z: number, order: number, mark: number, highest: number, flags: number): boolean {
+  _watermarkFast(z: number, order: number, mark: number, highest: number, flags: number): boolean {
     if (this.zoneWatermarkOk(z, order, mark, highest, flags)) return true;
     if (order === 0 && flags & ALLOC_MIN_RESERVE && this.boost[z]! > 0 && (flags & ALLOC_WMARK_MASK) === 0) {
       return this.zoneWatermarkOk(z, order, this.wmark[z * 4]!, highest, flags);
@@ -865,15 +879,14 @@ export class Engine {
   getPageFromFreelist(gfp: number, order: number, flags: number, highest: number, mt: number): number {
     for (;;) {
       for (let z = this.nz - 1; z >= 0; z--) {
-        const zone = this.zones[z]!;
-        if (zone.type > highest || !zone.populated) continue;
+        if (this.zType[z]! > highest || this.zPopulated[z] === 0) continue;
         if ((flags & ALLOC_NO_WATERMARKS) === 0) {
           const mark = this.wmarkPages(z, flags & ALLOC_WMARK_MASK);
-          if (!this.#watermarkFast(z, order, mark, highest, flags)) continue;
+          if (!this._watermarkFast(z, order, mark, highest, flags)) continue;
         }
-        const page = this.#rmqueue(z, order, mt, flags, gfp, highest);
+        const page = this._rmqueue(z, order, mt, flags, gfp, highest);
         if (page >= 0) {
-          this.zoneCounters[z * NZC + C_PGALLOC]! += 2 ** order;
+          this.zoneCounters[z * NZC + C_PGALLOC]! += 1 << order;
           return page;
         }
       }
@@ -883,15 +896,15 @@ export class Engine {
   }
 
   /** alloc_flags_nofragment: avoid fragmenting fallbacks in Normal while DMA32 exists. */
-  #allocFlagsNofragment(gfp: number, highest: number): number {
+  _allocFlagsNofragment(gfp: number, highest: number): number {
     let flags = gfp & __GFP_KSWAPD_RECLAIM ? ALLOC_KSWAPD : 0;
-    const preferred = this.#preferredZone(highest);
+    const preferred = this._preferredZone(highest);
     if (preferred >= 0 && this.zones[preferred]!.type === ZONE_NORMAL && this.hasDma32)
       flags |= ALLOC_NOFRAGMENT;
     return flags;
   }
 
-  #preferredZone(highest: number): number {
+  _preferredZone(highest: number): number {
     for (let z = this.nz - 1; z >= 0; z--) {
       const zone = this.zones[z]!;
       if (zone.type <= highest && zone.populated) return z;
@@ -900,7 +913,7 @@ export class Engine {
   }
 
   /** alloc_flags_slowpath. */
-  #allocFlagsSlowpath(gfp: number, order: number): number {
+  _allocFlagsSlowpath(gfp: number, order: number): number {
     let flags = ALLOC_WMARK_MIN;
     if (gfp & __GFP_HIGH) flags |= ALLOC_MIN_RESERVE;
     if (gfp & __GFP_KSWAPD_RECLAIM) flags |= ALLOC_KSWAPD;
@@ -909,13 +922,13 @@ export class Engine {
     return flags;
   }
 
-  #request(gfp: number, order: number, highest: number): ReclaimRequest {
+  _request(gfp: number, order: number, highest: number): ReclaimRequest {
     return { gfp, order, highestZone: ZONE_NAMES[highest]! };
   }
 
-  #wakeKswapd(gfp: number, order: number, highest: number): void {
+  _wakeKswapd(gfp: number, order: number, highest: number): void {
     this.counters[G_KSWAPD]!++;
-    this.hooks.wakeKswapd?.(this.#request(gfp, order, highest));
+    this.hooks.wakeKswapd?.(this._request(gfp, order, highest));
   }
 
   /**
@@ -931,11 +944,11 @@ export class Engine {
     let page = this.getPageFromFreelist(
       gfp,
       order,
-      ALLOC_WMARK_LOW | this.#allocFlagsNofragment(gfp, highest),
+      ALLOC_WMARK_LOW | this._allocFlagsNofragment(gfp, highest),
       highest,
       mt,
     );
-    if (page < 0) page = this.#slowpath(gfp, order, highest, mt);
+    if (page < 0) page = this._slowpath(gfp, order, highest, mt);
     if (page < 0) {
       this.counters[G_FAILS]!++;
       return -1;
@@ -943,24 +956,24 @@ export class Engine {
     this.markAllocated(page, order, info);
     this.counters[G_ALLOCS]!++;
     if (gfp & __GFP_ZERO) {
-      const n = 2 ** order;
+      const n = 1 << order;
       for (let i = 0; i < n; i++) this.memory!.zeroFrame((page + i) as Pfn);
     }
     return page;
   }
 
   /** __alloc_pages_slowpath, with the loops bounded (see the README). */
-  #slowpath(gfp: number, order: number, highest: number, mt: number): number {
+  _slowpath(gfp: number, order: number, highest: number, mt: number): number {
     this.counters[G_SLOWPATH]!++;
     const costly = order > PAGE_ALLOC_COSTLY_ORDER;
     const canDirectReclaim = (gfp & __GFP_DIRECT_RECLAIM) !== 0 && !(costly && gfp & __GFP_NORETRY);
     const canCompact = canDirectReclaim && (gfp & __GFP_IO) !== 0 && this.compactor !== undefined;
     let compactFirst = canCompact && (costly || (order > 0 && mt !== MIGRATE_MOVABLE));
-    let flags = this.#allocFlagsSlowpath(gfp, order);
+    let flags = this._allocFlagsSlowpath(gfp, order);
     let noProgressLoops = 0;
     let reserveRetried = false;
     for (let round = 0; round < 4 * MAX_RECLAIM_RETRIES; round++) {
-      if (flags & ALLOC_KSWAPD) this.#wakeKswapd(gfp, order, highest);
+      if (flags & ALLOC_KSWAPD) this._wakeKswapd(gfp, order, highest);
       let page = this.getPageFromFreelist(gfp, order, flags, highest, mt);
       if (page >= 0) return page;
       if (gfp & __GFP_MEMALLOC && (gfp & __GFP_NOMEMALLOC) === 0 && !reserveRetried) {
@@ -972,12 +985,12 @@ export class Engine {
       let progress = 0;
       if (!compactFirst) {
         this.counters[G_ALLOCSTALL]!++;
-        progress = this.hooks.reclaim?.(this.#request(gfp, order, highest)) ?? 0;
+        progress = this.hooks.reclaim?.(this._request(gfp, order, highest)) ?? 0;
         page = this.getPageFromFreelist(gfp, order, flags, highest, mt);
         if (page >= 0) return page;
       }
       if (canCompact && order > 0) {
-        page = this.#directCompact(gfp, order, flags, highest, mt);
+        page = this._directCompact(gfp, order, flags, highest, mt);
         if (page >= 0) return page;
       }
       if (compactFirst) {
@@ -1000,7 +1013,7 @@ export class Engine {
       if (page >= 0) return page;
       if (costly || gfp & (__GFP_RETRY_MAYFAIL | __GFP_THISNODE) || highest < ZONE_NORMAL) break;
       this.counters[G_OOM]!++;
-      const killed = this.hooks.outOfMemory?.(this.#request(gfp, order, highest)) ?? false;
+      const killed = this.hooks.outOfMemory?.(this._request(gfp, order, highest)) ?? false;
       if (!killed) break;
       noProgressLoops = 0;
     }
@@ -1024,7 +1037,7 @@ export class Engine {
   }
 
   /** __alloc_pages_direct_compact, through the compaction module. */
-  #directCompact(gfp: number, order: number, flags: number, highest: number, mt: number): number {
+  _directCompact(gfp: number, order: number, flags: number, highest: number, mt: number): number {
     this.counters[G_COMPACT_STALL]!++;
     for (let z = this.nz - 1; z >= 0; z--) {
       const zone = this.zones[z]!;
@@ -1040,7 +1053,7 @@ export class Engine {
 
   /** compaction_suitable: enough order-0 pages to migrate into, and (costly orders) fragmentation to blame. */
   compactionSuitable(z: number, order: number, watermark: number, highest: number): boolean {
-    let mark = watermark + 2 * 2 ** order;
+    let mark = watermark + 2 * (1 << order);
     if (order > PAGE_ALLOC_COSTLY_ORDER) mark += this.wmark[z * 4 + 1]! - this.wmark[z * 4]!;
     if (!this.zoneWatermarkOk(z, 0, mark, highest, 0)) return false;
     if (order > PAGE_ALLOC_COSTLY_ORDER) {
@@ -1074,22 +1087,22 @@ export class Engine {
    * allocation, as Linux holds isolated pages outside the buddy lists.
    */
   isolateFreePage(z: number, pfn: number, order: number): boolean {
-    const mark = this.wmark[z * 4]! + 2 ** order;
+    const mark = this.wmark[z * 4]! + (1 << order);
     if (!this.zoneWatermarkOk(z, 0, mark, 0, 0)) return false;
     const mt = this.pbType[Math.floor(pfn / this.pbPages)]!;
-    this.#delFromFreeList(z, pfn, order, mt);
-    if (order === 0) this.#take0(pfn);
+    this._delFromFreeList(z, pfn, order, mt);
+    if (order === 0) this._take0(pfn);
     else this.st[pfn >>> 1] = K_TAIL;
-    this.zoneFree[z]! -= 2 ** order;
+    this.zoneFree[z]! -= 1 << order;
     this.markAllocated(pfn, order, 8 + MIGRATE_MOVABLE);
     if (order >= this.pbOrder - 1) {
       // Blocks of at least half a pageblock turn their pageblocks movable.
       const first = Math.floor(pfn / this.pbPages);
-      const last = Math.floor((pfn + 2 ** order - 1) / this.pbPages);
+      const last = Math.floor((pfn + (1 << order) - 1) / this.pbPages);
       for (let b = first; b <= last; b++) {
         const old = this.pbType[b]!;
         if (old !== MIGRATE_MOVABLE) {
-          this.#moveFreepagesBlock(z, b * this.pbPages, old, MIGRATE_MOVABLE);
+          this._moveFreepagesBlock(z, b * this.pbPages, old, MIGRATE_MOVABLE);
           this.pbType[b] = MIGRATE_MOVABLE;
         }
       }
@@ -1101,7 +1114,7 @@ export class Engine {
   suitablePageExists(z: number, order: number, mt: number): boolean {
     for (let o = order; o < this.nOrders; o++) {
       if (this.head[(z * this.nOrders + o) * NT + mt] !== 0) return true;
-      if (this.#findFallback(z, o, mt, true) >= 0) return true;
+      if (this._findFallback(z, o, mt, true) >= 0) return true;
     }
     return false;
   }
@@ -1133,8 +1146,8 @@ export class Engine {
         const o = s & 31;
         if ((p & 1) !== 0 || o < 1 || o > this.maxOrder)
           fail(`pair ${j} holds a bad ${k === K_FREE ? "free" : "allocated"} head (order ${o})`);
-        if (p % 2 ** o !== 0) fail(`block at pfn 0x${p.toString(16)} is not aligned to its order ${o}`);
-        const end = p + 2 ** o;
+        if (p % (1 << o) !== 0) fail(`block at pfn 0x${p.toString(16)} is not aligned to its order ${o}`);
+        const end = p + (1 << o);
         if (z < 0 || end > this.zoneEnd[z]!)
           fail(`block at pfn 0x${p.toString(16)} order ${o} leaves its zone`);
         for (let q = p + 2; q < end; q += 2) {
@@ -1145,9 +1158,9 @@ export class Engine {
           const mt = this.pbType[Math.floor(p / this.pbPages)]!;
           nrFree[z * this.nOrders + o]!++;
           nrFreeType[(z * this.nOrders + o) * NT + mt]!++;
-          zoneFree[z]! += 2 ** o;
-          if (o >= this.pbOrder) zoneFreeBlocks[z]! += 2 ** o;
-          this.#checkNotMergeable(p, o, z, fail);
+          zoneFree[z]! += 1 << o;
+          if (o >= this.pbOrder) zoneFreeBlocks[z]! += 1 << o;
+          this._checkNotMergeable(p, o, z, fail);
         } else {
           const info = this.getA(j);
           if (info < 8 || (info & 3) === TYPE_RESERVED)
@@ -1233,7 +1246,7 @@ export class Engine {
     }
   }
 
-  #checkNotMergeable(p: number, o: number, z: number, fail: (m: string) => never): void {
+  _checkNotMergeable(p: number, o: number, z: number, fail: (m: string) => never): void {
     if (o >= this.maxOrder) return;
     const b = p ^ (1 << o);
     if (b >= this.zoneStart[z]! && b < this.zoneEnd[z]! && this.isFreeHead(b, o)) {
