@@ -130,6 +130,12 @@ export interface BuddyOptions {
   readonly extfragThreshold?: number;
   /** GFP flags of the port's `allocFrames` and of `alloc` without flags. @defaultValue GFP_KERNEL */
   readonly defaultGfp?: number;
+  /**
+   * Keep Linux's per-CPU page lists (one CPU) for order-0 pages: frees
+   * rest there, LIFO, and go back to the buddy lists `batch` at a time.
+   * @defaultValue true
+   */
+  readonly pcp?: boolean;
   /** fail_page_alloc attributes. @defaultValue no injected failures */
   readonly faultInjection?: FailPageAllocOptions;
   /** Reclaim, OOM, migration and log hooks. @defaultValue none */
@@ -150,8 +156,11 @@ export interface FrameInfo {
   readonly pfn: number;
   /** Index of its zone in `zones()`, or -1 outside every zone. */
   readonly zone: number;
-  /** "free" or "allocated" for a block head, "tail" inside a block, "reserved" when unmanaged. */
-  readonly state: "free" | "allocated" | "tail" | "reserved";
+  /**
+   * "free" or "allocated" for a block head, "tail" inside a block, "pcp" for
+   * a free page held on a per-CPU list, "reserved" when unmanaged.
+   */
+  readonly state: "free" | "allocated" | "tail" | "pcp" | "reserved";
   /** Order of the block this frame heads (or belongs to, for a tail). */
   readonly order: number;
   /** First frame of the block. */
@@ -204,6 +213,12 @@ export interface ZoneStats {
   readonly pgalloc: number;
   /** Pages freed to the zone so far. */
   readonly pgfree: number;
+  /** Free pages held on the zone's per-CPU lists (not counted in freePages). */
+  readonly pcpCount: number;
+  /** pcp->high: at this many pages the lists give `pcpBatch` pages back. */
+  readonly pcpHigh: number;
+  /** pcp->batch: pages moved per refill or give-back. */
+  readonly pcpBatch: number;
 }
 
 /** Allocator-wide event counters, named after /proc/vmstat where Linux has one. */

@@ -248,6 +248,7 @@ export class BuddyAllocator implements FrameAllocator, Checkable {
       extfragThreshold: checkInt(options.extfragThreshold ?? 500, "extfragThreshold", 0, 1000),
       memory,
       fail: this.faultInjection,
+      pcp: options.pcp ?? true,
       hooks: { ...options.hooks },
     });
     this.#defHighest = gfpZone(defaultGfp, this.#e.hasDma, this.#e.hasDma32, this.#e.hasHighmem);
@@ -262,8 +263,18 @@ export class BuddyAllocator implements FrameAllocator, Checkable {
   /** Frames currently free, across zones. */
   get freeFrameCount(): number {
     let n = 0;
-    for (let z = 0; z < this.#e.nz; z++) n += this.#e.zoneFree[z]!;
+    for (let z = 0; z < this.#e.nz; z++) n += this.#e.zoneFree[z]! + this.#e.pcpPages(z);
     return n;
+  }
+
+  /**
+   * `drain_all_pages`: returns the pages held on the per-CPU lists of one
+   * zone (or of all zones) to the buddy lists, where they can merge.
+   *
+   * @throws {UsageError} for an unknown zone.
+   */
+  drainPages(zone?: number | ZoneName): void {
+    this.#e.drainPages(zone === undefined ? -1 : this.#zoneIndex("drainPages", zone));
   }
 
   /** Bytes of typed arrays holding frame metadata and free lists. */
@@ -296,8 +307,16 @@ export class BuddyAllocator implements FrameAllocator, Checkable {
     if (!(order >= 0 && order <= this.maxOrder && (order | 0) === order))
       this.#checkOrder("allocFrames", order, true);
     const gfp = this.defaultGfp;
-    const info = 8 + (order > 0 && gfp & __GFP_COMP ? 4 : 0) + this.#defType;
-    const pfn = this.#e.allocPages(gfp, order, this.#defHighest, this.#defMt, info);
+    const pfn =
+      order === 0
+        ? this.#e.alloc0(gfp, this.#defHighest, this.#defMt, 8 + this.#defType)
+        : this.#e.allocPages(
+            gfp,
+            order,
+            this.#defHighest,
+            this.#defMt,
+            8 + (gfp & __GFP_COMP ? 4 : 0) + this.#defType,
+          );
     return pfn < 0 ? null : (pfn as Pfn);
   }
 
@@ -307,6 +326,7 @@ export class BuddyAllocator implements FrameAllocator, Checkable {
    * @throws {UsageError} naming the pfn and order for a double free, a wrong order, a reserved or foreign frame.
    */
   freeFrames(frame: Pfn, order: number): void {
+    if (order === 0 && frame >= 0 && frame < this.machineFrames && this.#e.free0(frame)) return;
     this.#checkFree("freeFrames", frame, order);
     this.#e.freePages(frame, order);
   }
@@ -330,6 +350,7 @@ export class BuddyAllocator implements FrameAllocator, Checkable {
 
   /** Frees a block of 2^order frames: same as {@link BuddyAllocator.freeFrames}. */
   free(pfn: Pfn, order = 0): void {
+    if (order === 0 && pfn >= 0 && pfn < this.machineFrames && this.#e.free0(pfn)) return;
     this.#checkFree("free", pfn, order);
     this.#e.freePages(pfn, order);
   }
@@ -383,6 +404,7 @@ export class BuddyAllocator implements FrameAllocator, Checkable {
    * @throws {UsageError} naming the pfn and order when the block is not allocated at that order.
    */
   __free_pages(pfn: Pfn, order: number): void {
+    if (order === 0 && pfn >= 0 && pfn < this.machineFrames && this.#e.free0(pfn)) return;
     this.#checkFree("__free_pages", pfn, order);
     this.#e.freePages(pfn, order);
   }
@@ -495,10 +517,11 @@ export class BuddyAllocator implements FrameAllocator, Checkable {
           compound: (info & 4) !== 0,
         };
       }
-      if (o === 0 && e.info0(pfn) === 3) {
+      if (o === 0 && e.info0(pfn) >= 0 && e.info0(pfn) <= 3) {
+        // info 0..2: a free page on a per-CPU list; 3: an unmanaged frame.
         return {
           ...base,
-          state: "reserved",
+          state: e.info0(pfn) === 3 ? "reserved" : "pcp",
           order: 0,
           headPfn: pfn,
           refcount: 0,
@@ -560,6 +583,9 @@ export class BuddyAllocator implements FrameAllocator, Checkable {
       blocksByType,
       pgalloc: e.zoneCounters[z * 2 + C_PGALLOC]!,
       pgfree: e.zoneCounters[z * 2 + C_PGFREE]!,
+      pcpCount: e.pcpPages(z),
+      pcpHigh: e.pcpHigh[z]!,
+      pcpBatch: e.pcpBatch[z]!,
     };
   }
 
@@ -729,7 +755,7 @@ export class BuddyAllocator implements FrameAllocator, Checkable {
     const mt = this.groupByMobility ? gfpMigratetype(gfp) : MIGRATE_UNMOVABLE;
     const type = gfp & __GFP_MOVABLE ? 1 : gfp & __GFP_RECLAIMABLE ? 2 : 0;
     const info = 8 + (order > 0 && gfp & __GFP_COMP ? 4 : 0) + type;
-    const pfn = e.allocPages(gfp, order, highest, mt, info);
+    const pfn = order === 0 ? e.alloc0(gfp, highest, mt, info) : e.allocPages(gfp, order, highest, mt, info);
     return pfn < 0 ? null : (pfn as Pfn);
   }
 
@@ -771,6 +797,7 @@ export class BuddyAllocator implements FrameAllocator, Checkable {
   #describe(pfn: number): string {
     const info = this.frameInfo(pfn);
     if (info.state === "free") return `is free (order ${info.order})`;
+    if (info.state === "pcp") return "is free (on a per-CPU list)";
     if (info.state === "reserved") return "is reserved, not managed by the allocator";
     if (info.state === "tail") {
       return `is inside the ${info.refcount > 0 ? "allocated" : "free"} order-${info.order} block at ${hex(info.headPfn)}`;

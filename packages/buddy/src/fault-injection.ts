@@ -71,6 +71,11 @@ export class FailPageAlloc {
     return this.#failNth;
   }
 
+  /** Whether any failure can be injected (probability set or a fail-nth pending). */
+  get armed(): boolean {
+    return this.probability !== 0 || this.#failNth !== 0;
+  }
+
   /** Whether to fail an allocation of `2^order` pages with `gfp`; counts and consumes as Linux does. */
   shouldFail(gfp: number, order: number): boolean {
     if (order < this.minOrder) return false;

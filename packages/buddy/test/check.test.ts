@@ -19,6 +19,7 @@ function engine(): Engine {
     extfragThreshold: 500,
     memory: undefined,
     fail: new FailPageAlloc(),
+    pcp: false,
     hooks: {},
   });
 }

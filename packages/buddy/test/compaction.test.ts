@@ -20,6 +20,8 @@ function fragmented() {
     pageblockOrder: 3,
     minFreeKbytes: 0,
     groupByMobility: true,
+    // Freed pages go straight to the buddy lists (no per-CPU lists holding them back).
+    pcp: false,
     zones: [{ name: "Normal", endPfn: 256 }],
   });
   // owner: handle (the page's original pfn) -> where the page is now.

@@ -126,6 +126,7 @@ export function smallBuddy(options: Partial<BuddyOptions> = {}) {
     pageblockOrder: 3,
     minFreeKbytes: 0,
     groupByMobility: true,
+    pcp: false,
     zones: [{ name: "Normal", startPfn: 0, endPfn: options.frameCount ?? 16 }],
     ...options,
   });

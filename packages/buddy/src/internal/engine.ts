@@ -71,6 +71,7 @@ import {
   K_PAIR,
   K_TAIL,
   packPayload,
+  payloadUsesOverflow,
   TYPE_RESERVED,
 } from "./frame-table.js";
 
@@ -161,6 +162,8 @@ export interface EngineConfig {
   readonly extfragThreshold: number;
   readonly memory: PhysicalMemory | undefined;
   readonly fail: FailPageAlloc;
+  /** Keep per-CPU page lists for order-0 pages (one CPU). */
+  readonly pcp: boolean;
   hooks: BuddyHooks;
 }
 
@@ -221,6 +224,16 @@ export class Engine {
   readonly zPopulated: Uint8Array;
   /** ALLOC_NOFRAGMENT for a request whose highest zone type is the index (alloc_flags_nofragment). */
   readonly nofragment: Int32Array;
+  /** Per-CPU page lists: on or off. */
+  readonly pcpOn: boolean;
+  /** pcp->batch and pcp->high by zone. */
+  readonly pcpBatch: Int32Array;
+  readonly pcpHigh: Int32Array;
+  /** Ring buffers of the pcp lists, by zone · NT + mt; head index, count and mask alike. */
+  readonly pcpBuf: Int32Array[];
+  readonly pcpHead: Int32Array;
+  readonly pcpCount: Int32Array;
+  readonly pcpMask: Int32Array;
 
   constructor(config: EngineConfig) {
     this.frameCount = config.frameCount;
@@ -293,6 +306,26 @@ export class Engine {
       const preferred = this._preferredZone(t);
       if (preferred >= 0 && this.zones[preferred]!.type === ZONE_NORMAL && hasDma32)
         this.nofragment[t] = ALLOC_NOFRAGMENT;
+    }
+    // zone_batchsize and zone_highsize for one CPU, high_min = the low watermark.
+    this.pcpOn = config.pcp;
+    this.pcpBatch = new Int32Array(this.nz);
+    this.pcpHigh = new Int32Array(this.nz);
+    this.pcpHead = new Int32Array(this.nz * NT);
+    this.pcpCount = new Int32Array(this.nz * NT);
+    this.pcpMask = new Int32Array(this.nz * NT);
+    this.pcpBuf = [];
+    for (let z = 0; z < this.nz; z++) {
+      let batch = Math.min(Math.floor(config.zones[z]!.managed / 4096), 64);
+      if (batch <= 1) batch = 1;
+      else batch = 2 ** Math.floor(Math.log2(batch + (batch >>> 1))) - 1;
+      this.pcpBatch[z] = batch;
+      this.pcpHigh[z] = Math.max(this.wmark[z * 4 + 1]!, batch * 4);
+      const cap = this.pcpOn ? 2 ** Math.ceil(Math.log2(this.pcpHigh[z]! + batch + 2)) : 1;
+      for (let mt = 0; mt < NT; mt++) {
+        this.pcpBuf.push(new Int32Array(cap));
+        this.pcpMask[z * NT + mt] = cap - 1;
+      }
     }
     this._boot(config.managedRanges);
   }
@@ -397,7 +430,7 @@ export class Engine {
       if ((pfn & 1) === (k === K_FREE_HI ? 1 : 0)) return -1;
       const payload = s & 31;
       const type = payload >>> 3;
-      if (type === TYPE_RESERVED) return INFO_RESERVED;
+      if (type === TYPE_RESERVED) return (payload & 7) === 0 ? INFO_RESERVED : (payload & 7) - 1;
       const code = payload & 7;
       const rc = code === 0 ? this.table.overflow.get(pfn)! : code;
       return rc * 8 + type;
@@ -416,8 +449,7 @@ export class Engine {
     }
     const payload = packPayload(info);
     this.st[j] = (k << 5) | payload;
-    if ((info & 3) !== TYPE_RESERVED && (payload & 7) === 0)
-      this.table.overflow.set(pfn, Math.floor(info / 8));
+    if (payloadUsesOverflow(payload)) this.table.overflow.set(pfn, Math.floor(info / 8));
     else this.table.overflow.delete(pfn);
   }
 
@@ -558,7 +590,8 @@ export class Engine {
     const rc = Math.floor(info / 8);
     this.counters[G_FREES]!++;
     if (rc <= 1) {
-      this.freeBlock(pfn, order, z, false);
+      if (order === 0 && this.pcpOn) this._freePcp(pfn, z);
+      else this.freeBlock(pfn, order, z, false);
       return;
     }
     const rest = info - 8;
@@ -576,7 +609,9 @@ export class Engine {
     this.st[j] = K_PAIR << 5;
     this.setA(j, rest & ~4);
     this.setB(j, 8 + (info & 3));
-    for (let o = order - 1; o >= 0; o--) this.freeBlock(pfn + (1 << o), o, z, false);
+    for (let o = order - 1; o >= 1; o--) this.freeBlock(pfn + (1 << o), o, z, false);
+    if (this.pcpOn) this._freePcp(pfn + 1, z);
+    else this.freeBlock(pfn + 1, 0, z, false);
   }
 
   // ------------------------------------------------------------ allocation
@@ -820,14 +855,102 @@ export class Engine {
 
   /** rmqueue → __rmqueue: normal, then claim, then steal. */
   _rmqueue(z: number, order: number, mt: number, flags: number, gfp: number, highest: number): number {
-    let page = this.rmqueueSmallest(z, order, mt);
-    if (page < 0) page = this._rmqueueClaim(z, order, mt, flags);
-    if (page < 0 && (flags & ALLOC_NOFRAGMENT) === 0) page = this._rmqueueSteal(z, order, mt);
+    let page = -1;
+    if (order === 0 && this.pcpOn) page = this._rmqueuePcplist(z, mt, flags);
+    if (page < 0) page = this._rmqueueBuddy(z, order, mt, flags);
     if (flags & ALLOC_KSWAPD && this.boosted[z] === 1) {
       this.boosted[z] = 0;
       this._wakeKswapd(gfp, 0, highest);
     }
     return page;
+  }
+
+  /** __rmqueue: the requested type's lists, then claiming, then stealing. */
+  _rmqueueBuddy(z: number, order: number, mt: number, flags: number): number {
+    let page = this.rmqueueSmallest(z, order, mt);
+    if (page < 0) page = this._rmqueueClaim(z, order, mt, flags);
+    if (page < 0 && (flags & ALLOC_NOFRAGMENT) === 0) page = this._rmqueueSteal(z, order, mt);
+    return page;
+  }
+
+  // ------------------------------------------------------- per-CPU lists
+
+  /**
+   * rmqueue_pcplist: the head of the zone's pcp list for `mt`, refilled
+   * with `batch` pages from the buddy lists (rmqueue_bulk) when empty.
+   */
+  _rmqueuePcplist(z: number, mt: number, flags: number): number {
+    const li = z * NT + mt;
+    if (this.pcpCount[li] === 0) {
+      const n = this.pcpBatch[z]!;
+      for (let i = 0; i < n; i++) {
+        const p = this._rmqueueBuddy(z, 0, mt, flags);
+        if (p < 0) break;
+        this.setInfo0(p, mt);
+        // rmqueue_bulk: list_add_tail, so the pages keep their split order.
+        this.pcpBuf[li]![(this.pcpHead[li]! + this.pcpCount[li]!) & this.pcpMask[li]!] = p;
+        this.pcpCount[li]!++;
+      }
+      if (this.pcpCount[li] === 0) return -1;
+    }
+    const h = this.pcpHead[li]!;
+    const p = this.pcpBuf[li]![h]!;
+    this.pcpHead[li] = (h + 1) & this.pcpMask[li]!;
+    this.pcpCount[li]!--;
+    return p;
+  }
+
+  /**
+   * free_frozen_page_commit: an order-0 page goes to the head of its pcp
+   * list; at pcp->high, `batch` pages go back to the buddy lists from the
+   * tails (free_pcppages_bulk).
+   */
+  _freePcp(pfn: number, z: number): void {
+    const mt = this.pbType[Math.floor(pfn / this.pbPages)]!;
+    const li = z * NT + mt;
+    this.setInfo0(pfn, mt);
+    this.zoneCounters[z * NZC + C_PGFREE]! += 1;
+    const h = (this.pcpHead[li]! - 1) & this.pcpMask[li]!;
+    this.pcpBuf[li]![h] = pfn;
+    this.pcpHead[li] = h;
+    this.pcpCount[li]!++;
+    if (this.pcpCount[li]! >= this.pcpHigh[z]!) this.freePcppagesBulk(z, this.pcpBatch[z]!, mt);
+  }
+
+  /** free_pcppages_bulk: frees `count` pages from the list tails, the `first` type's list first. */
+  freePcppagesBulk(z: number, count: number, first: number): void {
+    let mt = first;
+    while (count > 0) {
+      let tries = 0;
+      while (this.pcpCount[z * NT + mt] === 0 && tries < NT) {
+        mt = (mt + 1) % NT;
+        tries++;
+      }
+      const li = z * NT + mt;
+      if (this.pcpCount[li] === 0) return;
+      this.pcpCount[li]!--;
+      const p = this.pcpBuf[li]![(this.pcpHead[li]! + this.pcpCount[li]!) & this.pcpMask[li]!]!;
+      // The pageblock's type now, as free_pcppages_bulk reads it again.
+      this.freeOnePage(p, 0, z, this.pbType[Math.floor(p / this.pbPages)]!, false);
+      count--;
+    }
+  }
+
+  /** drain_all_pages: every pcp page of zone `z` (or of all zones, -1) back to the buddy lists. */
+  drainPages(z: number): void {
+    for (let zz = 0; zz < this.nz; zz++) {
+      if (z >= 0 && zz !== z) continue;
+      let n = 0;
+      for (let mt = 0; mt < NT; mt++) n += this.pcpCount[zz * NT + mt]!;
+      if (n > 0) this.freePcppagesBulk(zz, n, 0);
+    }
+  }
+
+  /** Pages held on zone `z`'s pcp lists. */
+  pcpPages(z: number): number {
+    let n = 0;
+    for (let mt = 0; mt < NT; mt++) n += this.pcpCount[z * NT + mt]!;
+    return n;
   }
 
   // ------------------------------------------------------------ watermarks
@@ -962,6 +1085,57 @@ export class Engine {
     return page;
   }
 
+  /**
+   * The order-0 fast path, folded into one function: the first allowed zone
+   * above its low watermark (plus lowmem_reserve) with a page on its pcp
+   * list gives that page. Anything else — an empty list, a boosted zone,
+   * fault injection armed, no zone above low — takes the general path,
+   * which computes the same answer the long way.
+   */
+  alloc0(gfp: number, highest: number, mt: number, info: number): number {
+    if (this.pcpOn && !this.fail.armed) {
+      for (let z = this.nz - 1; z >= 0; z--) {
+        if (this.zType[z]! > highest || this.zPopulated[z] === 0) continue;
+        const free = this.zoneFree[z]!;
+        if (free <= this.wmark[z * 4 + 1]! + this.boost[z]! + this.reserve[z * 6 + highest]!) break;
+        const li = z * NT + mt;
+        if (this.pcpCount[li] === 0 || this.boosted[z] === 1) break;
+        const h = this.pcpHead[li]!;
+        const p = this.pcpBuf[li]![h]!;
+        this.pcpHead[li] = (h + 1) & this.pcpMask[li]!;
+        this.pcpCount[li]!--;
+        this.zoneCounters[z * NZC + C_PGALLOC]!++;
+        this.setInfo0(p, info);
+        this.counters[G_ALLOCS]!++;
+        if (gfp & __GFP_ZERO) this.memory!.zeroFrame(p as Pfn);
+        return p;
+      }
+    }
+    return this.allocPages(gfp, 0, highest, mt, info);
+  }
+
+  /**
+   * The order-0 free fast path: drops the last reference of an order-0
+   * page onto its pcp list. Returns false, changing nothing, when `pfn` is
+   * not an allocated order-0 page (the caller reports the misuse) or holds
+   * more references (the caller takes the general path).
+   */
+  free0(pfn: number): boolean {
+    const j = pfn >>> 1;
+    const s = this.st[j]!;
+    const k = s >>> 5;
+    let info: number;
+    if (k === K_PAIR) info = (pfn & 1) === 1 ? this.getB(j) : this.getA(j);
+    else if (k === K_FREE_LO || k === K_FREE_HI) info = this.info0(pfn);
+    else return false;
+    if (info < 8 || info >= 16 || !this.pcpOn) return false;
+    const z = this.zoneOf(pfn);
+    if (z < 0) return false;
+    this.counters[G_FREES]!++;
+    this._freePcp(pfn, z);
+    return true;
+  }
+
   /** __alloc_pages_slowpath, with the loops bounded (see the README). */
   _slowpath(gfp: number, order: number, highest: number, mt: number): number {
     this.counters[G_SLOWPATH]!++;
@@ -986,8 +1160,14 @@ export class Engine {
       if (!compactFirst) {
         this.counters[G_ALLOCSTALL]!++;
         progress = this.hooks.reclaim?.(this._request(gfp, order, highest)) ?? 0;
-        page = this.getPageFromFreelist(gfp, order, flags, highest, mt);
-        if (page >= 0) return page;
+        if (progress > 0) {
+          page = this.getPageFromFreelist(gfp, order, flags, highest, mt);
+          if (page >= 0) return page;
+          // __alloc_pages_direct_reclaim: pages may sit on the pcp lists.
+          this.drainPages(-1);
+          page = this.getPageFromFreelist(gfp, order, flags, highest, mt);
+          if (page >= 0) return page;
+        }
       }
       if (canCompact && order > 0) {
         page = this._directCompact(gfp, order, flags, highest, mt);
@@ -1136,6 +1316,20 @@ export class Engine {
     const zoneFree = new Float64Array(this.nz);
     const zoneFreeBlocks = new Float64Array(this.nz);
     const overflowSeen = new Set<number>();
+    // Pages on the pcp lists, with the list's type; each must be an order-0 frame holding that type.
+    const pcp = new Map<number, number>();
+    for (let z = 0; z < this.nz; z++) {
+      for (let mt = 0; mt < NT; mt++) {
+        const li = z * NT + mt;
+        for (let i = 0; i < this.pcpCount[li]!; i++) {
+          const pfn = this.pcpBuf[li]![(this.pcpHead[li]! + i) & this.pcpMask[li]!]!;
+          if (pcp.has(pfn)) fail(`pfn 0x${pfn.toString(16)} is twice on the pcp lists`);
+          if (this.zoneOf(pfn) !== z) fail(`pfn 0x${pfn.toString(16)} is on another zone's pcp list`);
+          pcp.set(pfn, mt);
+        }
+      }
+    }
+    let pcpSeen = 0;
     let p = 0;
     while (p < this.frameCount) {
       const z = this.zoneOf(p);
@@ -1184,15 +1378,17 @@ export class Engine {
         } else if (info === undefined || Number.isNaN(info) || info < 0) {
           fail(`pfn 0x${q.toString(16)} has no info`);
         } else if ((info & 3) !== TYPE_RESERVED && info < 8) {
-          fail(`allocated pfn 0x${q.toString(16)} has refcount 0`);
+          if (pcp.get(q) !== info) fail(`allocated pfn 0x${q.toString(16)} has refcount 0`);
+          pcpSeen++;
         }
         if (k !== K_PAIR && info !== -1) {
           const payload = s & 31;
-          if (payload >>> 3 !== TYPE_RESERVED && (payload & 7) === 0) overflowSeen.add(q);
+          if (payloadUsesOverflow(payload)) overflowSeen.add(q);
         }
       }
       p += 2 - (p & 1);
     }
+    if (pcpSeen !== pcp.size) fail(`${pcp.size} pages on the pcp lists, ${pcpSeen} frames marked so`);
     for (const pfn of this.table.overflow.keys()) {
       if (!overflowSeen.has(pfn)) fail(`overflow refcount for pfn 0x${pfn.toString(16)} belongs to no pair`);
       if (this.table.overflow.get(pfn)! < 8)

@@ -30,7 +30,9 @@
  * A link is a pair index + 1 (0 = none): a list node is a pair. The info of
  * an allocated or reserved frame is `refcount·8 + compound·4 + type`, type
  * being the allocation's migrate type (0..2) or 3 for a frame the allocator
- * does not manage (a hole, a reserved range, or outside every zone). In a
+ * does not manage (a hole, a reserved range, or outside every zone). A page
+ * resting on a per-CPU list has refcount 0 and its list's type (info 0..2),
+ * as Linux's pcp pages have a zero refcount and no PageBuddy. In a
  * FREE_LO/FREE_HI pair the non-free frame's info must fit the 5-bit payload:
  * `type·8 + min(refcount, 7)`, with refcounts ≥ 8 kept in a small overflow
  * map (a page with 8 references whose buddy happens to be free is rare).
@@ -102,9 +104,21 @@ export class FrameTable {
   }
 }
 
-/** Packs the info of the non-free frame of a FREE_LO/HI pair into 5 bits (refcount code 0 = see overflow). */
+/**
+ * Packs the info of the non-free frame of a FREE_LO/HI pair into 5 bits:
+ * `type·8 + refcount` for refcounts 1..7, `type·8 + 0` for refcounts ≥ 8
+ * (kept in the overflow map); refcount 0 (a page held on a per-CPU list,
+ * info = its list's migrate type) as `3·8 + type + 1`, and an unmanaged
+ * frame as `3·8 + 0`.
+ */
 export function packPayload(info: number): number {
   const type = info & 3;
+  if (info < 8) return (TYPE_RESERVED << 3) | (type === TYPE_RESERVED ? 0 : type + 1);
   const rc = Math.floor(info / 8);
-  return (type << 3) | (type === TYPE_RESERVED ? 0 : rc >= 8 ? 0 : rc);
+  return (type << 3) | (rc >= 8 ? 0 : rc);
+}
+
+/** Whether a packed payload defers its refcount to the overflow map. */
+export function payloadUsesOverflow(payload: number): boolean {
+  return payload >>> 3 !== TYPE_RESERVED && (payload & 7) === 0;
 }
