@@ -74,6 +74,15 @@ async function pairs(): Promise<void> {
   }, BATCH);
   const f1 = fresh.stats();
   fresh.check();
+  // The same batch with the buddy lists alone (no per-CPU lists): every pair splits and merges.
+  const bare = createBuddyAllocator({ frameCount: 262144, pcp: false });
+  const g0 = bare.stats();
+  const bareRate = await perSecond(() => {
+    for (let i = 0; i < BATCH; i++) got[i] = bare.allocFrames(0)!;
+    for (let i = BATCH - 1; i >= 0; i--) bare.freeFrames(got[i]!, 0);
+  }, BATCH);
+  const g1 = bare.stats();
+  bare.check();
   const perPair = (a: typeof s0, b: typeof s0) =>
     ((b.splits - a.splits + b.merges - a.merges) / Math.max(1, b.allocations - a.allocations)).toFixed(2);
   line("| pattern | buddy pairs/s | Int32Array stack pairs/s | ratio | splits+merges per pair |");
@@ -83,6 +92,9 @@ async function pairs(): Promise<void> {
   );
   line(
     `| batch 1024 alloc, 1024 free | ${fmt(batchRate)} | ${fmt(baselineBatch)} | ${(batchRate / baselineBatch).toFixed(3)} | ${perPair(f0, f1)} |`,
+  );
+  line(
+    `| batch, buddy lists only (pcp: false) | ${fmt(bareRate)} | ${fmt(baselineBatch)} | ${(bareRate / baselineBatch).toFixed(3)} | ${perPair(g0, g1)} |`,
   );
 }
 
@@ -117,19 +129,18 @@ function init64(): void {
 
 async function orders(): Promise<void> {
   line("");
-  line("## 3. one allocate+free pair by order and machine size (ns, median)");
+  line("## 3. one allocate+free pair by order and machine size, buddy lists only: ns (splits+merges)");
   const sizes: [string, number][] = [
     ["16 MiB", 4096],
     ["1 GiB", 262144],
     ["64 GiB", 2 ** 24],
   ];
-  const ords = [0, 4, 8, 10];
-  line(`| machine | ${ords.map((o) => `order ${o}`).join(" | ")} | splits+merges per pair (order 0) |`);
-  line(`|---|${ords.map(() => "---").join("|")}|---|`);
+  const ords = [0, 3, 6, 9, 10];
+  line(`| machine | ${ords.map((o) => `order ${o}`).join(" | ")} |`);
+  line(`|---|${ords.map(() => "---").join("|")}|`);
   for (const [name, frames] of sizes) {
-    const b = createBuddyAllocator({ frameCount: frames });
+    const b = createBuddyAllocator({ frameCount: frames, pcp: false });
     const cells: string[] = [];
-    let ops = "";
     for (const o of ords) {
       const before = b.stats();
       const s = await measure(
@@ -140,15 +151,13 @@ async function orders(): Promise<void> {
         { min_cpu_time: 150e6 },
       );
       const after = b.stats();
-      if (o === 0)
-        ops = (
-          (after.splits - before.splits + after.merges - before.merges) /
-          (after.allocations - before.allocations)
-        ).toFixed(1);
-      cells.push(s.p50.toFixed(0));
+      const ops =
+        (after.splits - before.splits + after.merges - before.merges) /
+        (after.allocations - before.allocations);
+      cells.push(`${s.p50.toFixed(0)} (${ops.toFixed(0)})`);
     }
     b.check();
-    line(`| ${name} | ${cells.join(" | ")} | ${ops} |`);
+    line(`| ${name} | ${cells.join(" | ")} |`);
   }
 }
 

@@ -277,10 +277,11 @@ export class BuddyAllocator implements FrameAllocator, Checkable {
     this.#e.drainPages(zone === undefined ? -1 : this.#zoneIndex("drainPages", zone));
   }
 
-  /** Bytes of typed arrays holding frame metadata and free lists. */
+  /** Bytes of typed arrays holding frame metadata, free lists and per-CPU lists. */
   get metadataBytes(): number {
     const e = this.#e;
     return (
+      e.pcpBuf.reduce((n, b) => n + b.byteLength, 0) +
       e.table.byteLength +
       e.pbType.byteLength +
       e.head.byteLength +
