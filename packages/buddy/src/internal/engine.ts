@@ -364,12 +364,15 @@ export class Engine {
     const all: [number, number][] = managed.flat().map(([s, e]) => [s, e] as [number, number]);
     all.sort((x, y) => x[0] - y[0]);
     const markGap = (s: number, e: number): void => {
-      for (let p = s; p < e; p++) {
-        const j = p >>> 1;
-        const lo = p & ~1;
+      // Pairs inside the gap hold two unmanaged frames; a pair at either
+      // edge may hold a managed partner, "allocated" until boot frees it.
+      const last = Math.ceil(e / 2);
+      for (let j = s >>> 1; j < last; j++) {
+        const lo = 2 * j;
+        const hi = lo + 1;
         this.st[j] = K_PAIR << 5;
-        this.setA(j, isManaged(lo) ? 8 : INFO_RESERVED);
-        this.setB(j, lo + 1 < this.frameCount && isManaged(lo + 1) ? 8 : INFO_RESERVED);
+        this.setA(j, lo >= s || !isManaged(lo) ? INFO_RESERVED : 8);
+        this.setB(j, hi < e || hi >= this.frameCount || !isManaged(hi) ? INFO_RESERVED : 8);
       }
     };
     for (const [s, e] of all) {
@@ -378,7 +381,11 @@ export class Engine {
     }
     if (cursor < this.frameCount) markGap(cursor, this.frameCount);
     if (this.frameCount % 2 === 1 && cursor >= this.frameCount) {
-      markGap(this.frameCount, this.frameCount + 1);
+      // The last pair's high frame does not exist.
+      const j = this.frameCount >>> 1;
+      this.st[j] = K_PAIR << 5;
+      this.setA(j, 8);
+      this.setB(j, INFO_RESERVED);
     }
     // memblock_free_all → __free_pages_memory: largest aligned chunks, in
     // ascending pfn order, freed to the tail (FPI_TO_TAIL).
