@@ -11,7 +11,7 @@ it("runs the README usage example", async () => {
   writeFileSync(file, usage.replace('"@memstack/buddy"', '"../src/index.js"'));
   const log = vi.spyOn(console, "log").mockImplementation(() => {});
   await import(/* @vite-ignore */ file.href);
-  expect(log.mock.calls[0]![0]).toMatch(/^Node 0, zone      DMA /);
+  expect(log.mock.calls[0]![0]).toMatch(/^Node 0, zone {6}DMA /);
   expect(log.mock.calls[1]![0]).toMatchObject({ name: "DMA32", managedPages: 258048 });
   log.mockRestore();
 });
