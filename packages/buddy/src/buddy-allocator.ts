@@ -327,9 +327,7 @@ export class BuddyAllocator implements FrameAllocator, Checkable {
    * @throws {UsageError} naming the pfn and order for a double free, a wrong order, a reserved or foreign frame.
    */
   freeFrames(frame: Pfn, order: number): void {
-    if (order === 0 && frame >= 0 && frame < this.machineFrames && this.#e.free0(frame)) return;
-    this.#checkFree("freeFrames", frame, order);
-    this.#e.freePages(frame, order);
+    this.#free("freeFrames", frame, order);
   }
 
   // ------------------------------------------------------ TypeScript API
@@ -351,9 +349,7 @@ export class BuddyAllocator implements FrameAllocator, Checkable {
 
   /** Frees a block of 2^order frames: same as {@link BuddyAllocator.freeFrames}. */
   free(pfn: Pfn, order = 0): void {
-    if (order === 0 && pfn >= 0 && pfn < this.machineFrames && this.#e.free0(pfn)) return;
-    this.#checkFree("free", pfn, order);
-    this.#e.freePages(pfn, order);
+    this.#free("free", pfn, order);
   }
 
   // --------------------------------------------------------- Linux names
@@ -405,9 +401,7 @@ export class BuddyAllocator implements FrameAllocator, Checkable {
    * @throws {UsageError} naming the pfn and order when the block is not allocated at that order.
    */
   __free_pages(pfn: Pfn, order: number): void {
-    if (order === 0 && pfn >= 0 && pfn < this.machineFrames && this.#e.free0(pfn)) return;
-    this.#checkFree("__free_pages", pfn, order);
-    this.#e.freePages(pfn, order);
+    this.#free("__free_pages", pfn, order);
   }
 
   /** `__free_page(page)`: `__free_pages(page, 0)`. @throws {UsageError} as `__free_pages`. */
@@ -760,6 +754,14 @@ export class BuddyAllocator implements FrameAllocator, Checkable {
     return pfn < 0 ? null : (pfn as Pfn);
   }
 
+  /** Every free entry point: the order-0 per-CPU fast path, else validation and the general path. */
+  #free(fn: string, pfn: number, order: number): void {
+    if (order === 0 && (pfn | 0) === pfn && pfn >= 0 && pfn < this.machineFrames && this.#e.free0(pfn))
+      return;
+    this.#checkFree(fn, pfn, order);
+    this.#e.freePages(pfn, order);
+  }
+
   #checkOrder(fn: string, order: number, bounded: boolean): void {
     if (!Number.isInteger(order) || order < 0 || (bounded && order > this.maxOrder)) {
       throw new UsageError(
@@ -807,7 +809,13 @@ export class BuddyAllocator implements FrameAllocator, Checkable {
   }
 
   #checkFree(fn: string, pfn: number, order: number): void {
-    this.#checkOrder(fn, order, true);
+    if (!Number.isInteger(order) || order < 0 || order > this.maxOrder) {
+      throw new UsageError(
+        PKG,
+        `${fn}: pfn ${hex(pfn)} order ${order}: order must be an integer in [0, ${this.maxOrder}]`,
+        "order",
+      );
+    }
     if (!Number.isSafeInteger(pfn) || pfn < 0 || pfn >= this.machineFrames || this.#e.zoneOf(pfn) < 0) {
       throw new UsageError(PKG, `${fn}: pfn ${hex(pfn)} order ${order} is outside every zone`, "pfn");
     }

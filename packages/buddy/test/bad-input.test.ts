@@ -72,10 +72,31 @@ describe("bad frees", () => {
     expectRejected(b, () => b.free(16 as Pfn, 0), /pfn 0x10 order 0 is outside every zone/);
     expectRejected(b, () => b.free(-1 as Pfn, 0), /pfn -1 order 0 is outside every zone/);
     expectRejected(b, () => b.free(0.5 as Pfn, 0), /pfn 0.5 order 0/);
-    expectRejected(b, () => b.free(0 as Pfn, 4), /order must be an integer in \[0, 3\], got 4/);
+    expectRejected(
+      b,
+      () => b.free(0 as Pfn, 4),
+      /free: pfn 0x0 order 4: order must be an integer in \[0, 3\]/,
+    );
     expectRejected(b, () => b.allocFrames(4), /allocFrames: order must be an integer in \[0, 3\], got 4/);
     expectRejected(b, () => b.alloc({ order: -1 }), /order/);
     expectRejected(b, () => b.alloc_pages(GFP_KERNEL, 1.5), /alloc_pages: order/);
+  });
+
+  it("refuses a fractional pfn on the per-CPU fast path too", () => {
+    const b = createBuddyAllocator({
+      frameCount: 64,
+      maxOrder: 3,
+      minFreeKbytes: 0,
+      zones: [{ name: "Normal", endPfn: 64 }],
+    });
+    const p = b.allocFrames(0)!;
+    expect(p).toBe(0);
+    const before = b.buddyinfo();
+    expect(() => b.freeFrames(0.5 as Pfn, 0)).toThrow(/freeFrames: pfn 0.5 order 0/);
+    expect(() => b.free(-0 as Pfn, 1)).toThrow(/was allocated at order 0/);
+    expect(b.buddyinfo()).toBe(before);
+    expect(b.frameInfo(0).state).toBe("allocated");
+    b.check();
   });
 
   it("refuses reserved frames", () => {
