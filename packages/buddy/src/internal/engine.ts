@@ -217,8 +217,6 @@ export class Engine {
   readonly hasDma: boolean;
   readonly hasDma32: boolean;
   readonly hasHighmem: boolean;
-  /** Index of the first populated zone of each type, -1 if none. */
-  readonly zoneOfType: Int32Array;
   /** Zone type and populated flag by zone index, for the zone walk. */
   readonly zType: Int32Array;
   readonly zPopulated: Uint8Array;
@@ -271,7 +269,6 @@ export class Engine {
     this.memory = config.memory;
     this.fail = config.fail;
     this.hooks = config.hooks;
-    this.zoneOfType = new Int32Array(ZONE_NAMES.length).fill(-1);
     let hasDma = false;
     let hasDma32 = false;
     let hasHighmem = false;
@@ -294,7 +291,6 @@ export class Engine {
       if (z.type === 0) hasDma = true;
       if (z.type === ZONE_DMA32) hasDma32 = true;
       if (z.type === 3) hasHighmem = true;
-      if (this.zoneOfType[z.type] === -1) this.zoneOfType[z.type] = i;
     });
     this.hasDma = hasDma;
     this.hasDma32 = hasDma32;
@@ -457,7 +453,7 @@ export class Engine {
     const payload = packPayload(info);
     this.st[j] = (k << 5) | payload;
     if (payloadUsesOverflow(payload)) this.table.overflow.set(pfn, Math.floor(info / 8));
-    else this.table.overflow.delete(pfn);
+    else if (this.table.overflow.size !== 0) this.table.overflow.delete(pfn);
   }
 
   // ----------------------------------------------------------- free lists
@@ -1027,11 +1023,7 @@ export class Engine {
 
   /** alloc_flags_nofragment: avoid fragmenting fallbacks in Normal while DMA32 exists. */
   _allocFlagsNofragment(gfp: number, highest: number): number {
-    let flags = gfp & __GFP_KSWAPD_RECLAIM ? ALLOC_KSWAPD : 0;
-    const preferred = this._preferredZone(highest);
-    if (preferred >= 0 && this.zones[preferred]!.type === ZONE_NORMAL && this.hasDma32)
-      flags |= ALLOC_NOFRAGMENT;
-    return flags;
+    return (gfp & __GFP_KSWAPD_RECLAIM ? ALLOC_KSWAPD : 0) | this.nofragment[highest]!;
   }
 
   _preferredZone(highest: number): number {
@@ -1043,12 +1035,11 @@ export class Engine {
   }
 
   /** alloc_flags_slowpath. */
-  _allocFlagsSlowpath(gfp: number, order: number): number {
+  _allocFlagsSlowpath(gfp: number): number {
     let flags = ALLOC_WMARK_MIN;
     if (gfp & __GFP_HIGH) flags |= ALLOC_MIN_RESERVE;
     if (gfp & __GFP_KSWAPD_RECLAIM) flags |= ALLOC_KSWAPD;
     if ((gfp & __GFP_DIRECT_RECLAIM) === 0 && (gfp & __GFP_NOMEMALLOC) === 0) flags |= ALLOC_NON_BLOCK;
-    void order;
     return flags;
   }
 
@@ -1150,7 +1141,7 @@ export class Engine {
     const canDirectReclaim = (gfp & __GFP_DIRECT_RECLAIM) !== 0 && !(costly && gfp & __GFP_NORETRY);
     const canCompact = canDirectReclaim && (gfp & __GFP_IO) !== 0 && this.compactor !== undefined;
     let compactFirst = canCompact && (costly || (order > 0 && mt !== MIGRATE_MOVABLE));
-    let flags = this._allocFlagsSlowpath(gfp, order);
+    let flags = this._allocFlagsSlowpath(gfp);
     let noProgressLoops = 0;
     let reserveRetried = false;
     for (let round = 0; round < 4 * MAX_RECLAIM_RETRIES; round++) {
