@@ -63,6 +63,7 @@ import {
   ZONE_NORMAL,
   type ZoneName,
 } from "./gfp.js";
+import { checkIntOption } from "./internal/check-option.js";
 import { compactZone } from "./internal/compaction.js";
 import {
   C_PGALLOC,
@@ -836,14 +837,7 @@ export function createBuddyAllocator(options: BuddyOptions): BuddyAllocator {
 }
 
 function checkInt(value: number, name: string, min: number, max: number): number {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new UsageError(
-      PKG,
-      `BuddyAllocator: ${name} must be an integer in [${min}, ${max}], got ${value}`,
-      name,
-    );
-  }
-  return value;
+  return checkIntOption("BuddyAllocator", name, value, min, max);
 }
 
 function checkGfp(fn: string, gfp: number, name: string): void {

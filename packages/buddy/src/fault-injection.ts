@@ -16,11 +16,10 @@
  * and before touching any zone; a true answer makes the allocation return
  * failure without a "page allocation failure" warning, as in Linux.
  */
-import { createRng, type Rng, UsageError } from "@memstack/core";
+import { createRng, type Rng } from "@memstack/core";
 import type { FailPageAllocOptions } from "./api.js";
 import { __GFP_DIRECT_RECLAIM, __GFP_HIGHMEM, __GFP_NOFAIL } from "./gfp.js";
-
-const PKG = "@memstack/buddy";
+import { checkIntOption } from "./internal/check-option.js";
 
 /** A fail_page_alloc fault attribute: decides which allocations fail on purpose. */
 export class FailPageAlloc {
@@ -113,12 +112,5 @@ export class FailPageAlloc {
 }
 
 function check(value: number, name: string, min: number, max: number): number {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new UsageError(
-      PKG,
-      `FailPageAlloc: ${name} must be an integer in [${min}, ${max}], got ${value}`,
-      name,
-    );
-  }
-  return value;
+  return checkIntOption("FailPageAlloc", name, value, min, max);
 }

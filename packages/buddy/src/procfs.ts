@@ -179,26 +179,28 @@ function thousandths(index: number, width: number): string {
   return `${pad(`${sign}${whole}`, width)}.${String(frac).padStart(3, "0")}`;
 }
 
-/** debugfs extfrag/extfrag_index: the fragmentation index per order (mm/vmstat.c `extfrag_show_print`). */
-export function formatExtfragIndex(zones: readonly ProcZone[]): string {
+// One line per populated zone: the zone, then an index per order in thousandths.
+function formatIndexLines(
+  zones: readonly ProcZone[],
+  index: (nrFree: readonly number[], order: number) => number,
+  width: number,
+): string {
   let out = "";
   for (const z of zones) {
     if (!z.populated) continue;
     out += `Node ${z.node}, zone ${pad(z.name, 8)} `;
-    for (let o = 0; o < z.nrFree.length; o++) out += `${thousandths(fragmentationIndex(z.nrFree, o), 2)} `;
+    for (let o = 0; o < z.nrFree.length; o++) out += `${thousandths(index(z.nrFree, o), width)} `;
     out += "\n";
   }
   return out;
 }
 
-/** debugfs extfrag/unusable_index: the unusable free index per order (mm/vmstat.c `unusable_show_print`). */
+/** debugfs extfrag/extfrag_index: the fragmentation index per order, "%2d.%03d " (mm/vmstat.c `extfrag_show_print`). */
+export function formatExtfragIndex(zones: readonly ProcZone[]): string {
+  return formatIndexLines(zones, fragmentationIndex, 2);
+}
+
+/** debugfs extfrag/unusable_index: the unusable free index per order, "%d.%03d " (mm/vmstat.c `unusable_show_print`). */
 export function formatUnusableIndex(zones: readonly ProcZone[]): string {
-  let out = "";
-  for (const z of zones) {
-    if (!z.populated) continue;
-    out += `Node ${z.node}, zone ${pad(z.name, 8)} `;
-    for (let o = 0; o < z.nrFree.length; o++) out += `${thousandths(unusableFreeIndex(z.nrFree, o), 1)} `;
-    out += "\n";
-  }
-  return out;
+  return formatIndexLines(zones, unusableFreeIndex, 1);
 }
