@@ -62,9 +62,10 @@ export interface ReclaimRequest {
 export interface BuddyHooks {
   /**
    * kswapd's wake-up: an allocation found every allowed zone below its low
-   * watermark (or stole a pageblock and boosted a watermark). Called once
-   * per slow-path entry, before the retry at the min watermark; pages it
-   * frees at once are used by that retry.
+   * watermark (or stole a pageblock and boosted a watermark). Called at the
+   * start of each slow-path round, before the retry at the min watermark
+   * (Linux keeps kswapd awake while an allocation loops); pages it frees at
+   * once are used by that retry.
    */
   wakeKswapd?(request: ReclaimRequest): void;
   /**

@@ -9,7 +9,7 @@
  * /proc views. The algorithms live in ./internal/engine.ts (split, merge,
  * zone walk, slow path) and ./internal/compaction.ts.
  *
- * Simplifies: one NUMA node; no per-CPU page lists; "struct page *" and the
+ * Simplifies: one NUMA node and one CPU; "struct page *" and the
  * kernel's direct-map addresses are both expressed through the frame
  * number (`__get_free_pages` returns the physical address, an identity
  * direct map).

@@ -27,9 +27,13 @@
  *   lowmem_reserve, ALLOC_NOFRAGMENT), the slow path (`alloc_flags_slowpath`,
  *   kswapd wake-up, direct reclaim, direct compaction, OOM).
  *
- * Simplifies: no per-CPU page lists (every free goes straight to the buddy
- * lists, as Linux does for orders above PAGE_ALLOC_COSTLY_ORDER), no
- * HIGHATOMIC/CMA/ISOLATE free lists, no page shuffling, a single NUMA node.
+ * - Per-CPU lists for order-0 pages (`rmqueue_pcplist`, `rmqueue_bulk`,
+ *   `free_frozen_page_commit`, `free_pcppages_bulk`, `drain_all_pages`).
+ *
+ * Simplifies: one CPU, so one set of per-CPU lists per zone, holding order-0
+ * pages only (Linux also keeps orders 1–3 and the THP order there), with
+ * fixed batch and high (no auto-tuning); no HIGHATOMIC/CMA/ISOLATE free
+ * lists, no page shuffling, a single NUMA node.
  *
  * Frame metadata lives in ./frame-table.ts (3.5 bytes per frame); the list
  * nodes are frame pairs. Invariants are listed and verified in `check()`.
