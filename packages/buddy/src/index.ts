@@ -83,11 +83,12 @@ export {
   formatUnusableIndex,
   formatZoneinfo,
 } from "./procfs.js";
-export type { WatermarkTunables, WatermarkZone, ZoneWatermarks } from "./watermarks.js";
+export type { PcpSizes, WatermarkTunables, WatermarkZone, ZoneWatermarks } from "./watermarks.js";
 export {
   calculateMinFreeKbytes,
   computeWatermarks,
   DEFAULT_LOWMEM_RESERVE_RATIO,
   intSqrt,
   thpMinFreeKbytes,
+  zonePcpSizes,
 } from "./watermarks.js";

@@ -159,3 +159,28 @@ export function computeWatermarks(
     return { min, low, high, promo, lowmemReserve: reserve };
   });
 }
+
+/** The per-CPU list sizes of a zone (zoneinfo "pagesets"). */
+export interface PcpSizes {
+  /** pcp->batch: pages moved between the buddy lists and a per-CPU list at a time. */
+  readonly batch: number;
+  /** pcp->high_min: the list's high mark before auto-tuning raises it. */
+  readonly highMin: number;
+  /** pcp->high_max: the most auto-tuning lets a list hold. */
+  readonly highMax: number;
+}
+
+/**
+ * Per-CPU list sizes as mm/page_alloc.c `zone_batchsize` and `zone_highsize`
+ * compute them: batch = 2^⌊log2(b + b/2)⌋ − 1 for b = min(managed/4096, 64)
+ * (1 when b ≤ 1); high_min = max(low watermark / cpus, 4·batch); high_max =
+ * max(managed/8 / cpus, 4·batch). This machine's DMA32 zone (managed 772808,
+ * low 13951, 2 CPUs): batch 63, high_min 6975, high_max 48300.
+ */
+export function zonePcpSizes(managedPages: number, lowWatermark: number, cpus: number): PcpSizes {
+  let batch = Math.min(Math.floor(managedPages / 4096), 64);
+  batch = batch <= 1 ? 1 : 2 ** Math.floor(Math.log2(batch + Math.floor(batch / 2))) - 1;
+  const highMin = Math.max(Math.floor(lowWatermark / cpus), batch * 4);
+  const highMax = Math.max(Math.floor(Math.floor(managedPages / 8) / cpus), batch * 4);
+  return { batch, highMin, highMax };
+}

@@ -13,6 +13,7 @@ import {
   MIGRATETYPE_NAMES,
   thpMinFreeKbytes,
   type ZoneName,
+  zonePcpSizes,
 } from "../src/index.js";
 import {
   fixture,
@@ -72,6 +73,22 @@ describe("watermarks derived as the real kernel derived them", () => {
         lowmemReserve: z.protection,
       });
     });
+  });
+
+  it("per-CPU list batch, high_min and high_max of every populated zone (zone_batchsize, zone_highsize)", () => {
+    const text = fixture("zoneinfo.txt");
+    const blocks = text.split(/^(?=Node \d+, zone)/m).filter((b) => /pagesets/.test(b));
+    const cpus = (blocks[0]!.match(/\n {4}cpu: \d+/g) ?? []).length;
+    expect(cpus).toBeGreaterThan(0);
+    for (const b of blocks) {
+      const num = (re: RegExp): number => Number(re.exec(b)![1]);
+      const real = {
+        batch: num(/\n\s+batch:\s+(\d+)/),
+        highMin: num(/\n\s+high_min:\s+(\d+)/),
+        highMax: num(/\n\s+high_max:\s+(\d+)/),
+      };
+      expect(zonePcpSizes(num(/\n\s+managed\s+(\d+)/), num(/\n\s+low\s+(\d+)/), cpus)).toEqual(real);
+    }
   });
 
   it("min_free_kbytes is khugepaged's recommendation when THP is enabled", () => {

@@ -65,6 +65,7 @@ import {
   ZONE_NORMAL,
   type ZoneName,
 } from "../gfp.js";
+import { zonePcpSizes } from "../watermarks.js";
 import {
   FrameTable,
   INFO_RESERVED,
@@ -316,11 +317,9 @@ export class Engine {
     this.pcpMask = new Int32Array(this.nz * NT);
     this.pcpBuf = [];
     for (let z = 0; z < this.nz; z++) {
-      let batch = Math.min(Math.floor(config.zones[z]!.managed / 4096), 64);
-      if (batch <= 1) batch = 1;
-      else batch = 2 ** Math.floor(Math.log2(batch + (batch >>> 1))) - 1;
+      const { batch, highMin } = zonePcpSizes(config.zones[z]!.managed, this.wmark[z * 4 + 1]!, 1);
       this.pcpBatch[z] = batch;
-      this.pcpHigh[z] = Math.max(this.wmark[z * 4 + 1]!, batch * 4);
+      this.pcpHigh[z] = highMin;
       const cap = this.pcpOn ? 2 ** Math.ceil(Math.log2(this.pcpHigh[z]! + batch + 2)) : 1;
       for (let mt = 0; mt < NT; mt++) {
         this.pcpBuf.push(new Int32Array(cap));
