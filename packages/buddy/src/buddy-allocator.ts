@@ -194,6 +194,13 @@ export class BuddyAllocator implements FrameAllocator, Checkable {
     }
     const defaultGfp = options.defaultGfp ?? GFP_KERNEL;
     checkGfp("BuddyAllocator", defaultGfp, "defaultGfp");
+    if (defaultGfp & __GFP_ZERO && memory === undefined) {
+      throw new UsageError(
+        PKG,
+        "BuddyAllocator: defaultGfp has __GFP_ZERO but there is no memory option",
+        "defaultGfp",
+      );
+    }
     const zones = buildZones(
       options.zones ?? x86_64Zones(frameCount),
       frameCount,

@@ -6,8 +6,9 @@ import { FailPageAlloc } from "../src/fault-injection.js";
 import { Engine } from "../src/internal/engine.js";
 import { K_FREE, K_PAIR } from "../src/internal/frame-table.js";
 
-function engine(): Engine {
+function engine(wideSlots = false): Engine {
   return new Engine({
+    wideSlots,
     frameCount: 16,
     maxOrder: 3,
     pageblockOrder: 3,
@@ -72,5 +73,26 @@ describe("check() reports corrupted metadata", () => {
     const e = allocated();
     e.zoneFree[0]!--;
     expect(() => e.check()).toThrow(/NR_FREE_PAGES says 13/);
+  });
+});
+
+describe("the 32-bit slot layout of machines above 2^25 frames", () => {
+  it("splits, merges, counts references beyond 2^21 and checks as the 24-bit layout does", () => {
+    const e = engine(true);
+    expect(e.table.slotMax).toBe(2 ** 32 - 1);
+    const got: number[] = [];
+    for (let p = e.allocPages(0, 0, 2, 1, 9); p >= 0; p = e.allocPages(0, 0, 2, 1, 9)) {
+      got.push(p);
+      e.check();
+    }
+    expect(got).toEqual([...Array(16).keys()]);
+    // A refcount above 2^21 (the 24-bit layout's limit) fits a 32-bit slot.
+    e.setA(0, 2 ** 24 * 8 + 1);
+    e.check();
+    e.setA(0, 9);
+    for (const p of got.filter((_, i) => i % 2 === 0)) e.freePages(p, 0);
+    for (const p of got.filter((_, i) => i % 2 === 1)) e.freePages(p, 0);
+    e.check();
+    expect(e.zoneNrFree(0)).toEqual([0, 0, 0, 2]);
   });
 });

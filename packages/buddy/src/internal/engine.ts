@@ -169,6 +169,8 @@ export interface EngineConfig {
   readonly fail: FailPageAlloc;
   /** Keep per-CPU page lists for order-0 pages (one CPU). */
   readonly pcp: boolean;
+  /** Use the 32-bit slots of machines above 2^25 frames regardless of size (tests). */
+  readonly wideSlots?: boolean;
   hooks: BuddyHooks;
 }
 
@@ -246,7 +248,7 @@ export class Engine {
     this.pbPages = 2 ** config.pageblockOrder;
     this.zones = config.zones;
     this.nz = config.zones.length;
-    this.table = new FrameTable(config.frameCount);
+    this.table = new FrameTable(config.frameCount, config.wideSlots);
     this.st = this.table.st;
     this.aLo = this.table.aLo;
     this.aHi = this.table.aHi;

@@ -80,13 +80,14 @@ export class FrameTable {
   /** Refcounts ≥ 8 of the non-free frame of a FREE_LO/FREE_HI pair, by pfn. */
   readonly overflow = new Map<number, number>();
 
-  constructor(frameCount: number) {
+  /** @param wide 32-bit slots even for a small machine (tests of the large-machine layout). */
+  constructor(frameCount: number, wide = false) {
     this.pairCount = Math.ceil(frameCount / 2);
     this.st = new Uint8Array(this.pairCount);
     this.aLo = new Uint16Array(this.pairCount);
     this.bLo = new Uint16Array(this.pairCount);
     // 24-bit slots hold pair links up to 2^24 - 1 and refcounts up to 2^21.
-    const wide = this.pairCount + 1 >= 2 ** 24;
+    wide ||= this.pairCount + 1 >= 2 ** 24;
     this.aHi = wide ? new Uint16Array(this.pairCount) : new Uint8Array(this.pairCount);
     this.bHi = wide ? new Uint16Array(this.pairCount) : new Uint8Array(this.pairCount);
     this.slotMax = wide ? 2 ** 32 - 1 : 2 ** 24 - 1;
