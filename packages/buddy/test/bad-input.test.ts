@@ -182,6 +182,9 @@ describe("bad frees", () => {
     expect(() => createBuddyAllocator({ frameCount: 16, defaultGfp: __GFP_DMA | __GFP_DMA32 })).toThrow(
       /defaultGfp/,
     );
+    expect(() => createBuddyAllocator({ frameCount: 16, defaultGfp: GFP_KERNEL | __GFP_ZERO })).toThrow(
+      /__GFP_ZERO but there is no memory/,
+    );
     expect(() =>
       createBuddyAllocator({ frameCount: 16, memory: new SparseRam({ sizeBytes: 4096 * 8 }) }),
     ).toThrow(/memory/);
