@@ -544,7 +544,7 @@ export class Engine {
       buddy = pfn ^ (1 << order);
       if (buddy < zs || buddy >= ze || !this.isFreeHead(buddy, order)) break;
       let buddyMt = mt;
-      if (order >= this.pbOrder) buddyMt = this.pbType[Math.floor(buddy / this.pbPages)]!;
+      if (order >= this.pbOrder) buddyMt = this.pbType[buddy >>> this.pbOrder]!;
       this._delFromFreeList(z, buddy, order, buddyMt);
       if (buddyMt !== mt) this._changePageblockRange(buddy, order, mt);
       this.counters[G_MERGES]!++;
@@ -577,12 +577,12 @@ export class Engine {
       this.table.overflow.delete(pfn);
     this.zoneCounters[z * NZC + C_PGFREE]! += 1 << order;
     if (order <= this.pbOrder) {
-      this.freeOnePage(pfn, order, z, this.pbType[Math.floor(pfn / this.pbPages)]!, toTail);
+      this.freeOnePage(pfn, order, z, this.pbType[pfn >>> this.pbOrder]!, toTail);
       return;
     }
     const end = pfn + (1 << order);
     for (let p = pfn; p < end; p += this.pbPages) {
-      this.freeOnePage(p, this.pbOrder, z, this.pbType[Math.floor(p / this.pbPages)]!, toTail);
+      this.freeOnePage(p, this.pbOrder, z, this.pbType[p >>> this.pbOrder]!, toTail);
     }
   }
 
@@ -914,7 +914,7 @@ export class Engine {
    * tails (free_pcppages_bulk).
    */
   _freePcp(pfn: number, z: number): void {
-    const mt = this.pbType[Math.floor(pfn / this.pbPages)]!;
+    const mt = this.pbType[pfn >>> this.pbOrder]!;
     const li = z * NT + mt;
     this.setInfo0(pfn, mt);
     this.zoneCounters[z * NZC + C_PGFREE]! += 1;
@@ -939,7 +939,7 @@ export class Engine {
       this.pcpCount[li]!--;
       const p = this.pcpBuf[li]![(this.pcpHead[li]! + this.pcpCount[li]!) & this.pcpMask[li]!]!;
       // The pageblock's type now, as free_pcppages_bulk reads it again.
-      this.freeOnePage(p, 0, z, this.pbType[Math.floor(p / this.pbPages)]!, false);
+      this.freeOnePage(p, 0, z, this.pbType[p >>> this.pbOrder]!, false);
       count--;
     }
   }
@@ -1272,7 +1272,7 @@ export class Engine {
   isolateFreePage(z: number, pfn: number, order: number): boolean {
     const mark = this.wmark[z * 4]! + (1 << order);
     if (!this.zoneWatermarkOk(z, 0, mark, 0, 0)) return false;
-    const mt = this.pbType[Math.floor(pfn / this.pbPages)]!;
+    const mt = this.pbType[pfn >>> this.pbOrder]!;
     this._delFromFreeList(z, pfn, order, mt);
     if (order === 0) this._take0(pfn);
     else this.st[pfn >>> 1] = K_TAIL;
@@ -1280,7 +1280,7 @@ export class Engine {
     this.markAllocated(pfn, order, 8 + MIGRATE_MOVABLE);
     if (order >= this.pbOrder - 1) {
       // Blocks of at least half a pageblock turn their pageblocks movable.
-      const first = Math.floor(pfn / this.pbPages);
+      const first = pfn >>> this.pbOrder;
       const last = Math.floor((pfn + (1 << order) - 1) / this.pbPages);
       for (let b = first; b <= last; b++) {
         const old = this.pbType[b]!;
@@ -1352,7 +1352,7 @@ export class Engine {
             fail(`pfn 0x${q.toString(16)} inside the block at 0x${p.toString(16)} is not a tail`);
         }
         if (k === K_FREE) {
-          const mt = this.pbType[Math.floor(p / this.pbPages)]!;
+          const mt = this.pbType[p >>> this.pbOrder]!;
           nrFree[z * this.nOrders + o]!++;
           nrFreeType[(z * this.nOrders + o) * NT + mt]!++;
           zoneFree[z]! += 1 << o;
@@ -1373,7 +1373,7 @@ export class Engine {
         const info = this.info0(q);
         if (info === -1) {
           if (zq < 0) fail(`free pfn 0x${q.toString(16)} is outside every zone`);
-          const mt = this.pbType[Math.floor(q / this.pbPages)]!;
+          const mt = this.pbType[q >>> this.pbOrder]!;
           nrFree[zq * this.nOrders]!++;
           nrFreeType[zq * this.nOrders * NT + mt]!++;
           zoneFree[zq]! += 1;
@@ -1434,9 +1434,9 @@ export class Engine {
         if (!this.isFreeHead(pfn, o))
           fail(`list order ${o} holds pfn 0x${pfn.toString(16)}, which is not a free block of that order`);
         if (this.zoneOf(pfn) !== z) fail(`pfn 0x${pfn.toString(16)} is on another zone's list`);
-        if (this.pbType[Math.floor(pfn / this.pbPages)] !== mt)
+        if (this.pbType[pfn >>> this.pbOrder] !== mt)
           fail(
-            `pfn 0x${pfn.toString(16)} is on the type-${mt} list of a type-${this.pbType[Math.floor(pfn / this.pbPages)]} pageblock`,
+            `pfn 0x${pfn.toString(16)} is on the type-${mt} list of a type-${this.pbType[pfn >>> this.pbOrder]} pageblock`,
           );
         prev = v;
       }
