@@ -1,6 +1,6 @@
 // Migrate types: per-type free lists, pageblock claiming and stealing
-import type { Pfn } from "@memstack/core";
 // (__rmqueue_claim / try_to_claim_block / __rmqueue_steal).
+import type { Pfn } from "@memstack/core";
 import { describe, expect, it } from "vitest";
 import { GFP_HIGHUSER_MOVABLE, GFP_KERNEL, MIGRATE_MOVABLE, MIGRATE_UNMOVABLE } from "../src/index.js";
 import { smallBuddy } from "./helpers.js";
