@@ -1144,7 +1144,12 @@ export class Engine {
     this.counters[G_SLOWPATH]!++;
     const costly = order > PAGE_ALLOC_COSTLY_ORDER;
     const canDirectReclaim = (gfp & __GFP_DIRECT_RECLAIM) !== 0 && !(costly && gfp & __GFP_NORETRY);
-    const canCompact = canDirectReclaim && (gfp & __GFP_IO) !== 0 && this.compactor !== undefined;
+    // Without a migration hook nothing can move: as a kernel without CONFIG_COMPACTION.
+    const canCompact =
+      canDirectReclaim &&
+      (gfp & __GFP_IO) !== 0 &&
+      this.compactor !== undefined &&
+      this.hooks.migratePage !== undefined;
     let compactFirst = canCompact && (costly || (order > 0 && mt !== MIGRATE_MOVABLE));
     let flags = this._allocFlagsSlowpath(gfp);
     let noProgressLoops = 0;
