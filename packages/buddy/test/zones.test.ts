@@ -4,6 +4,7 @@ import { type Pfn, UsageError } from "@memstack/core";
 import { describe, expect, it } from "vitest";
 import {
   __GFP_MEMALLOC,
+  __GFP_NOFAIL,
   __GFP_NOWARN,
   createBuddyAllocator,
   GFP_ATOMIC,
@@ -168,6 +169,20 @@ describe("watermarks and the slow path", () => {
     expect(b.alloc({ gfp: GFP_KERNEL })).not.toBeNull();
     expect(calls).toEqual(["reclaim order 0 Normal", "oom gfp 0xcc0"]);
     expect(b.stats().oomCalls).toBe(1);
+    b.check();
+  });
+
+  it("__GFP_NOFAIL falls back to half the min reserve; beyond that it fails with the warning (Linux would loop)", () => {
+    const { b, warnings } = zone64();
+    while (b.alloc({ gfp: GFP_KERNEL | __GFP_NOWARN }) !== null);
+    expect(b.freeFrameCount).toBe(16);
+    let nofail = 0;
+    while (b.alloc({ gfp: GFP_KERNEL | __GFP_NOFAIL }) !== null) nofail++;
+    // ALLOC_MIN_RESERVE: min − min/2 = 8, so free pages 16 … 9 go.
+    expect(nofail).toBe(8);
+    expect(warnings).toEqual([
+      "page allocation failure: order:0, mode:0x8cc0(GFP_KERNEL|__GFP_NOFAIL), nodemask=(null)",
+    ]);
     b.check();
   });
 
