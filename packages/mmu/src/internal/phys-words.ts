@@ -1,0 +1,47 @@
+/**
+ * PhysWords: 32-bit reads and writes of physical memory for the page walker
+ * and the table editor, through {@link HostFrames} when the memory offers
+ * frame views (one typed-array access) and through the `PhysicalMemory`
+ * port otherwise. Entries are 8-byte aligned, so both words of an entry are
+ * whole aligned u32s inside one frame.
+ */
+import { type PhysicalMemory, physAddr } from "@memstack/core";
+import { HostFrames } from "./host-frames.js";
+
+const PAGE = 4096;
+
+/** Aligned u32 access to physical memory, fast where the memory allows. */
+export class PhysWords {
+  readonly memory: PhysicalMemory;
+  readonly host: HostFrames;
+  readonly #fast: boolean;
+
+  constructor(memory: PhysicalMemory) {
+    this.memory = memory;
+    this.host = new HostFrames(memory);
+    this.#fast = this.host.available;
+  }
+
+  /** Reads the aligned u32 at physical address `addr` (inside the RAM). */
+  read(addr: number): number {
+    if (this.#fast) {
+      const h = this.host;
+      const off = addr % PAGE;
+      if (h.lookup((addr - off) / PAGE, false)) return h.u32[h.frame]![off >>> 2]!;
+    }
+    return this.memory.readU32(physAddr(addr));
+  }
+
+  /** Writes the aligned u32 `value` at physical address `addr` (inside the RAM). */
+  write(addr: number, value: number): void {
+    if (this.#fast) {
+      const h = this.host;
+      const off = addr % PAGE;
+      if (h.lookup((addr - off) / PAGE, true)) {
+        h.u32[h.frame]![off >>> 2] = value;
+        return;
+      }
+    }
+    this.memory.writeU32(physAddr(addr), value >>> 0);
+  }
+}
