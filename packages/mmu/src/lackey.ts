@@ -76,65 +76,10 @@ export function replayLackey(trace: Uint8Array, options: LackeyOptions = {}): La
   });
 
   const counts = { I: 0, L: 0, S: 0, M: 0 };
-  let lookups = 0;
-  const n = trace.length;
-  for (let round = 0; round < repeat; round++) {
-    let line = 1;
-    for (let i = 0; i < n; line++) {
-      const start = i;
-      let end = trace.indexOf(NL, i);
-      if (end < 0) end = n;
-      i = end + 1;
-      let kind = 0;
-      let p = start;
-      if (trace[p] === 73 && trace[p + 1] === SPACE && trace[p + 2] === SPACE) {
-        kind = 73; // 'I'
-        p += 3;
-      } else if (trace[p] === SPACE && trace[p + 2] === SPACE) {
-        const k = trace[p + 1]!;
-        if (k === 76 || k === 83 || k === 77) kind = k; // 'L' 'S' 'M'
-        p += 3;
-      }
-      if (kind === 0) continue;
-      let hi = 0;
-      let lo = 0;
-      let digits = 0;
-      for (; p < end; p++) {
-        const d = hexDigit(trace[p]!);
-        if (d < 0) break;
-        hi = hi * 16 + (lo >>> 28);
-        lo = ((lo << 4) | d) >>> 0;
-        digits++;
-      }
-      let size = 0;
-      if (trace[p] === COMMA) {
-        for (p++; p < end && trace[p]! >= 48 && trace[p]! <= 57; p++) size = size * 10 + trace[p]! - 48;
-      }
-      if (p < end && trace[p] === CR) p++;
-      if (digits === 0 || digits > 16 || size === 0 || p !== end) {
-        throw new UsageError(PKG, `replayLackey: line ${line} is not a lackey access line`, "trace");
-      }
-      const addr = hi >= 2 ** 31 ? (hi - TWO_32) * TWO_32 + lo : hi * TWO_32 + lo;
-      if (kind === 73) {
-        if (!instructions) continue;
-        counts.I++;
-        mmu.touch(addr, size, "execute");
-      } else if (kind === 76) {
-        counts.L++;
-        mmu.touch(addr, size, "read");
-      } else if (kind === 83) {
-        counts.S++;
-        mmu.touch(addr, size, "write");
-      } else {
-        counts.M++;
-        mmu.touch(addr, size, "read");
-        mmu.touch(addr, size, "write");
-      }
-    }
-  }
+  for (let round = 0; round < repeat; round++) replayOnce(trace, mmu, instructions, counts);
   const stats = mmu.stats();
   const first = stats.levels[0]!;
-  lookups = first.hits + first.misses;
+  const lookups = first.hits + first.misses;
   return {
     counts,
     lookups,
@@ -143,4 +88,69 @@ export function replayLackey(trace: Uint8Array, options: LackeyOptions = {}): La
     hitRates: stats.levels.map((l) => (l.hits + l.misses === 0 ? 0 : l.hits / (l.hits + l.misses))),
     walkRefsPerLookup: lookups === 0 ? 0 : stats.walkMemoryRefs / lookups,
   };
+}
+
+// One pass over the trace: each access line is parsed in place (the kind
+// from its first three bytes, hex address, comma, decimal size, newline)
+// and translated; any other line is skipped to its newline.
+function replayOnce(
+  trace: Uint8Array,
+  mmu: Mmu,
+  instructions: boolean,
+  counts: { I: number; L: number; S: number; M: number },
+): void {
+  const n = trace.length;
+  let line = 0;
+  for (let i = 0; i < n; ) {
+    line++;
+    let kind = 0;
+    const c0 = trace[i]!;
+    if (c0 === 73 && trace[i + 1] === SPACE && trace[i + 2] === SPACE)
+      kind = 73; // 'I'
+    else if (c0 === SPACE && trace[i + 2] === SPACE) {
+      const k = trace[i + 1]!;
+      if (k === 76 || k === 83 || k === 77) kind = k; // 'L' 'S' 'M'
+    }
+    if (kind === 0) {
+      while (i < n && trace[i] !== NL) i++;
+      i++;
+      continue;
+    }
+    let p = i + 3;
+    let hi = 0;
+    let lo = 0;
+    let digits = 0;
+    for (; p < n; p++) {
+      const d = hexDigit(trace[p]!);
+      if (d < 0) break;
+      hi = hi * 16 + (lo >>> 28);
+      lo = ((lo << 4) | d) >>> 0;
+      digits++;
+    }
+    let size = 0;
+    if (trace[p] === COMMA) {
+      for (p++; p < n && trace[p]! >= 48 && trace[p]! <= 57; p++) size = size * 10 + trace[p]! - 48;
+    }
+    if (trace[p] === CR) p++;
+    if (digits === 0 || digits > 16 || size === 0 || (p < n && trace[p] !== NL)) {
+      throw new UsageError(PKG, `replayLackey: line ${line} is not a lackey access line`, "trace");
+    }
+    i = p + 1;
+    const addr = hi >= 2 ** 31 ? (hi - TWO_32) * TWO_32 + lo : hi * TWO_32 + lo;
+    if (kind === 73) {
+      if (!instructions) continue;
+      counts.I++;
+      mmu.touch(addr, size, "execute");
+    } else if (kind === 76) {
+      counts.L++;
+      mmu.touch(addr, size, "read");
+    } else if (kind === 83) {
+      counts.S++;
+      mmu.touch(addr, size, "write");
+    } else {
+      counts.M++;
+      mmu.touch(addr, size, "read");
+      mmu.touch(addr, size, "write");
+    }
+  }
 }

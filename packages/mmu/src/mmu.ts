@@ -148,6 +148,11 @@ export class Mmu implements MemoryManagementUnit {
   private regU32: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
   private regSlot = -1;
   private regHits = 0;
+  // The same register as seen by touch(), which needs no host bytes: page
+  // bases for read, write (D cached) and execute, NaN when not allowed.
+  private touchReadBase = Number.NaN;
+  private touchWriteBase = Number.NaN;
+  private touchExecBase = Number.NaN;
 
   #walks = 0;
   #walkRefs = 0;
@@ -467,6 +472,9 @@ export class Mmu implements MemoryManagementUnit {
     if (clear) {
       this.regReadBase = Number.NaN;
       this.regWriteBase = Number.NaN;
+      this.touchReadBase = Number.NaN;
+      this.touchWriteBase = Number.NaN;
+      this.touchExecBase = Number.NaN;
       this.regSlot = -1;
     }
   }
@@ -484,6 +492,9 @@ export class Mmu implements MemoryManagementUnit {
     const base = this.#hTag[e]!;
     this.regReadBase = rights & 1 ? base : Number.NaN;
     this.regWriteBase = rights & 2 ? base : Number.NaN;
+    this.touchReadBase = Number.NaN;
+    this.touchWriteBase = Number.NaN;
+    this.touchExecBase = Number.NaN;
     this.regSlot = this.#hSlot[e]!;
     this.regHits = 0;
     return true;
@@ -656,13 +667,29 @@ export class Mmu implements MemoryManagementUnit {
    * @throws {PageFault} as a load or store would; {@link UsageError} for a bad address or size.
    */
   touch(addr: number, size: number, access: Access): void {
-    const code = accessCode(access, "touch");
+    const code: AccessCode =
+      access === "read" ? 0 : access === "write" ? 1 : access === "execute" ? 2 : accessCode(access, "touch");
+    const off =
+      addr - (code === 0 ? this.touchReadBase : code === 1 ? this.touchWriteBase : this.touchExecBase);
+    // A hit on the register: an integer offset with the whole access inside the page.
+    if ((off | 0) === off && off >= 0 && off <= PAGE - size && size >= 1) {
+      this.regHits++;
+      return;
+    }
     if (!Number.isSafeInteger(addr) || !Number.isSafeInteger(size) || size < 1) {
       throw new UsageError(PKG, `touch: [${addr}, +${size}) is not an address and a positive size`, "addr");
     }
-    this.#resolve(addr, code);
+    let e = this.#resolve(addr, code);
     const last = addr + size - 1;
-    for (let page = addr - (addr & 0xfff) + PAGE; page <= last; page += PAGE) this.#resolve(page, code);
+    for (let page = addr - (addr & 0xfff) + PAGE; page <= last; page += PAGE) e = this.#resolve(page, code);
+    // Load the register for the last page, without host bytes.
+    const rights = this.#hRights[e]! >> (this.#user ? 0 : SUPERVISOR_SHIFT);
+    const base = this.#hTag[e]!;
+    this.touchReadBase = rights & 1 ? base : Number.NaN;
+    this.touchWriteBase = rights & 2 ? base : Number.NaN;
+    this.touchExecBase = rights & 4 ? base : Number.NaN;
+    this.regSlot = this.#hSlot[e]!;
+    this.regHits = 0;
   }
 
   /**
@@ -942,9 +969,16 @@ export class Mmu implements MemoryManagementUnit {
         throw new CorruptionError(PKG, `Mmu: host-table entry ${e} disagrees with TLB slot ${slot}`);
       }
     }
-    if (!Number.isNaN(this.regReadBase) || !Number.isNaN(this.regWriteBase)) {
+    const bases = [
+      this.regReadBase,
+      this.regWriteBase,
+      this.touchReadBase,
+      this.touchWriteBase,
+      this.touchExecBase,
+    ];
+    const base = bases.find((b) => !Number.isNaN(b));
+    if (base !== undefined) {
       const slot = this.regSlot;
-      const base = Number.isNaN(this.regReadBase) ? this.regWriteBase : this.regReadBase;
       const la = base < 0 ? base + this.#full : base;
       if (
         slot < 0 ||
