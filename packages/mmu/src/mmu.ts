@@ -279,7 +279,7 @@ export class Mmu implements MemoryManagementUnit {
 
   #load(addr: number, size: number): number {
     this.#checkAddr(addr, `loadU${size * 8}`);
-    const off = addr % PAGE;
+    const off = addr & 0xfff;
     if (off + size > PAGE) {
       // Crossing into the next page: one lookup per page, lowest first, so a
       // fault in the second page reports its first byte.
@@ -289,7 +289,7 @@ export class Mmu implements MemoryManagementUnit {
       let hi = 0;
       for (let i = 0; i < size; i++) {
         if (i === split) e = this.#resolve(addr + i, 0);
-        const b = this.#byteAt(e, (addr + i) % PAGE);
+        const b = this.#byteAt(e, (addr + i) & 0xfff);
         if (i < 4) lo += b * 2 ** (8 * i);
         else hi += b * 2 ** (8 * (i - 4));
       }
@@ -341,7 +341,7 @@ export class Mmu implements MemoryManagementUnit {
 
   #store(addr: number, size: number, value: number): void {
     this.#checkAddr(addr, `storeU${size * 8}`);
-    const off = addr % PAGE;
+    const off = addr & 0xfff;
     let lo =
       size === 8 ? value >>> 0 : (value >>> 0) & (size === 4 ? 0xffffffff : size === 2 ? 0xffff : 0xff);
     lo >>>= 0;
@@ -354,7 +354,7 @@ export class Mmu implements MemoryManagementUnit {
       const second = this.#resolve(addr + split, 1);
       for (let i = 0; i < size; i++) {
         const b = i < 4 ? Math.floor(lo / 2 ** (8 * i)) & 0xff : Math.floor(hi / 2 ** (8 * (i - 4))) & 0xff;
-        this.#setByteAt(i < split ? first : second, (addr + i) % PAGE, b);
+        this.#setByteAt(i < split ? first : second, (addr + i) & 0xfff, b);
       }
       return;
     }
@@ -381,7 +381,7 @@ export class Mmu implements MemoryManagementUnit {
     const n = dest.length;
     for (let done = 0; done < n; ) {
       const a = addr + done;
-      const off = a % PAGE;
+      const off = a & 0xfff;
       const chunk = Math.min(PAGE - off, n - done);
       const e = this.#resolve(a, 0);
       if (this.#loadRegister(e)) {
@@ -398,7 +398,7 @@ export class Mmu implements MemoryManagementUnit {
     const n = src.length;
     for (let done = 0; done < n; ) {
       const a = addr + done;
-      const off = a % PAGE;
+      const off = a & 0xfff;
       const chunk = Math.min(PAGE - off, n - done);
       const e = this.#resolve(a, 1);
       if (this.#loadRegister(e)) {
@@ -421,7 +421,7 @@ export class Mmu implements MemoryManagementUnit {
     }
     for (let done = 0; done < length; ) {
       const a = addr + done;
-      const off = a % PAGE;
+      const off = a & 0xfff;
       const chunk = Math.min(PAGE - off, length - done);
       const e = this.#resolve(a, 1);
       if (this.#loadRegister(e)) {
@@ -574,7 +574,7 @@ export class Mmu implements MemoryManagementUnit {
     this.#hSlot[e] = slot;
     this.#hGen[e] = tlb.gen[slot]!;
     this.#hRights[e] = rights;
-    this.#hPhys[e] = tlb.phys[slot]! + (la - (la % PAGE) - tlb.tag[slot]!);
+    this.#hPhys[e] = tlb.phys[slot]! + (la - (la & 0xfff) - tlb.tag[slot]!);
     return e;
   }
 
@@ -625,7 +625,7 @@ export class Mmu implements MemoryManagementUnit {
     const k = tlb.pageSizes.indexOf(r.pageSize);
     for (let l = 0; l < missed; l++) tlb.miss(l, k);
     const flags = this.#globalPages ? r.flags : r.flags & ~ENTRY_GLOBAL;
-    const pageLa = la - (la % r.pageSize);
+    const pageLa = la - (la & (r.pageSize - 1));
     let slot = -1;
     for (let l = tlb.levelCount - 1; l >= 0; l--) {
       slot = tlb.fill(l, pageLa, this.#currentPcid, k, r.pagePhys, flags, this.#current);
@@ -652,7 +652,7 @@ export class Mmu implements MemoryManagementUnit {
     if (r < 0) return { phys: -1, pageSize: 0, errorCode: -r - 2, source };
     const la = addr < 0 ? addr + this.#full : addr;
     return {
-      phys: this.#hPhys[r]! + (la % PAGE),
+      phys: this.#hPhys[r]! + (la & 0xfff),
       pageSize: this.tlb.pageSizes[this.tlb.size[this.#hSlot[r]!]!]!,
       errorCode: -1,
       source,

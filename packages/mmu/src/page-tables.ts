@@ -66,6 +66,12 @@ export function rightsToFlags(rights: PageRights): number {
   return f;
 }
 
+// x mod size for a non-negative integer x and a power-of-two size: a mask below
+// 2^31 (float % is a slow library call), a division above.
+function modPow2(x: number, size: number): number {
+  return size <= 2 ** 30 ? x & (size - 1) : x % size;
+}
+
 function hex(n: number): string {
   return n < 0 ? `-0x${(-n).toString(16)}` : `0x${n.toString(16)}`;
 }
@@ -238,7 +244,7 @@ export class PageTables {
         const hi = words.read(e + 4);
         if (!f.isPresent(lo, hi)) {
           // Nothing below: skip to the end of what this entry covers.
-          skipTo = la - (la % this.#levelSize[level]!) + this.#levelSize[level]!;
+          skipTo = la - modPow2(la, this.#levelSize[level]!) + this.#levelSize[level]!;
           break;
         }
         if (f.isLeaf(lo, hi, level)) {
@@ -313,7 +319,7 @@ export class PageTables {
     const words = this.#words;
     for (let i = undoEntry.length - 1; i >= 0; i--) {
       const e = undoEntry[i]!;
-      const table = e - (e % PAGE);
+      const table = e - (e & 0xfff);
       if (!f.isPresent(undoLo[i]!, undoHi[i]!)) this.#info(table).count--;
       words.write(e, undoLo[i]!);
       words.write(e + 4, undoHi[i]!);
@@ -325,7 +331,7 @@ export class PageTables {
       const child = f.address(lo, hi, 0) / PAGE;
       words.write(e, 0);
       words.write(e + 4, 0);
-      this.#info(e - (e % PAGE)).count--;
+      this.#info(e - (e & 0xfff)).count--;
       this.#tables.delete(child);
       this.#frames.freeFrames(pfn(child), 0);
     }
@@ -365,7 +371,7 @@ export class PageTables {
         const lo = words.read(e);
         const hi = words.read(e + 4);
         const size = this.#levelSize[level]!;
-        const pageStart = la - (la % size);
+        const pageStart = la - modPow2(la, size);
         if (!f.isPresent(lo, hi)) {
           la = pageStart + size;
           break;

@@ -53,18 +53,18 @@ export class PageWalker {
     memoryRefs: 0,
     adWrites: 0,
   };
-  readonly #words: PhysWords;
-  readonly #format: PageTableFormat;
-  readonly #divisors: Float64Array;
-  readonly #pathAddr: Float64Array;
-  readonly #pathLo: Float64Array;
+  private readonly words: PhysWords;
+  private readonly format: PageTableFormat;
+  private readonly divisors: Float64Array;
+  private readonly pathAddr: Float64Array;
+  private readonly pathLo: Float64Array;
 
   constructor(words: PhysWords, format: PageTableFormat) {
-    this.#words = words;
-    this.#format = format;
-    this.#divisors = Float64Array.from(format.levelShifts, (s) => 2 ** s);
-    this.#pathAddr = new Float64Array(format.levels);
-    this.#pathLo = new Float64Array(format.levels);
+    this.words = words;
+    this.format = format;
+    this.divisors = Float64Array.from(format.levelShifts, (s) => 2 ** s);
+    this.pathAddr = new Float64Array(format.levels);
+    this.pathLo = new Float64Array(format.levels);
   }
 
   /**
@@ -76,8 +76,8 @@ export class PageWalker {
    * @returns whether it translated; details in {@link PageWalker.result}.
    */
   walk(root: number, la: number, access: AccessCode, user: boolean, sideEffects: boolean): boolean {
-    const f = this.#format;
-    const words = this.#words;
+    const f = this.format;
+    const words = this.words;
     const r = this.result;
     const levels = f.levels;
     r.ok = false;
@@ -92,9 +92,9 @@ export class PageWalker {
     let rights = ENTRY_RIGHTS;
     for (let level = 0; level < levels; level++) {
       // ToInt32 of the positive quotient truncates it, i.e. floors it, and keeps its low 9 bits exact.
-      const entry = table + ((la / this.#divisors[level]!) & 511) * 8;
-      const lo = words.read(entry);
-      const hi = words.read(entry + 4);
+      const entry = table + ((la / this.divisors[level]!) & 511) * 8;
+      const lo = words.readEntry(entry);
+      const hi = words.hi;
       r.memoryRefs++;
       r.level = level;
       r.entryAddress = entry;
@@ -106,8 +106,8 @@ export class PageWalker {
         r.errorCode = base | PF_PRESENT | PF_RESERVED;
         return false;
       }
-      this.#pathAddr[level] = entry;
-      this.#pathLo[level] = lo;
+      this.pathAddr[level] = entry;
+      this.pathLo[level] = lo;
       const flags = f.flags(lo, hi, level);
       if (!f.isLeaf(lo, hi, level)) {
         rights &= flags | NON_RIGHTS;
@@ -116,7 +116,7 @@ export class PageWalker {
       }
       const eff = (rights & flags) | (flags & NON_RIGHTS);
       r.pagePhys = f.address(lo, hi, level);
-      r.pageSize = this.#divisors[level]!;
+      r.pageSize = this.divisors[level]!;
       r.flags = eff;
       if (!f.permits(eff, access, user)) {
         r.errorCode = base | PF_PRESENT;
@@ -125,10 +125,10 @@ export class PageWalker {
       if (sideEffects) {
         const write = access === 1;
         for (let l = 0; l <= level; l++) {
-          const old = this.#pathLo[l]!;
+          const old = this.pathLo[l]!;
           const now = (old | f.accessedBits(l, l === level, write)) >>> 0;
           if (now !== old) {
-            words.write(this.#pathAddr[l]!, now);
+            words.write(this.pathAddr[l]!, now);
             r.adWrites++;
           }
         }

@@ -115,13 +115,13 @@ export function createSv39Format(options: Sv39FormatOptions = {}): PageTableForm
 
     encodeTable(tablePhys, out) {
       const ppn = tablePhys / PAGE;
-      out[0] = (((ppn % TWO_22) << 10) | SV39_V) >>> 0;
+      out[0] = (((ppn & 0x3fffff) << 10) | SV39_V) >>> 0;
       out[1] = Math.floor(ppn / TWO_22);
     },
 
     encodeLeaf(phys, flags, _level, out) {
       const ppn = phys / PAGE;
-      let lo = ((ppn % TWO_22) << 10) | SV39_V | SV39_R;
+      let lo = ((ppn & 0x3fffff) << 10) | SV39_V | SV39_R;
       if (flags & ENTRY_WRITE) lo |= SV39_W;
       if (flags & ENTRY_EXECUTE) lo |= SV39_X;
       if (flags & ENTRY_USER) lo |= SV39_U;

@@ -254,7 +254,7 @@ export class Tlb {
       const size = this.pageSizes[k]!;
       const ways = this.#arrWays[a]!;
       const first = this.#arrBase[a]! + ((la / size) & (this.#arrSets[a]! - 1)) * ways;
-      const pageLa = la - (la % size);
+      const pageLa = la - (la & (size - 1));
       for (let s = first; s < first + ways; s++) {
         if (
           this.tag[s] === pageLa &&
@@ -399,7 +399,7 @@ export class Tlb {
         const size = this.pageSizes[k]!;
         const ways = this.#arrWays[a]!;
         const first = this.#arrBase[a]! + ((la / size) & (this.#arrSets[a]! - 1)) * ways;
-        const pageLa = la - (la % size);
+        const pageLa = la - (la & (size - 1));
         for (let s = first; s < first + ways; s++) {
           if (this.tag[s] !== pageLa || this.size[s] !== k) continue;
           const global = (this.flags[s]! & ENTRY_GLOBAL) !== 0;

@@ -140,12 +140,12 @@ export function createX86_64Format(options: X86_64FormatOptions = {}): PageTable
 
     encodeTable(tablePhys, out) {
       // Linux's _PAGE_TABLE: tables grant everything, the leaf decides.
-      out[0] = ((tablePhys % TWO_32) | PTE_P | PTE_RW | PTE_US) >>> 0;
+      out[0] = (tablePhys | PTE_P | PTE_RW | PTE_US) >>> 0; // | keeps the low 32 bits
       out[1] = Math.floor(tablePhys / TWO_32);
     },
 
     encodeLeaf(phys, flags, level, out) {
-      let lo = (phys % TWO_32) | PTE_P;
+      let lo = phys | PTE_P;
       if (flags & ENTRY_WRITE) lo |= PTE_RW;
       if (flags & ENTRY_USER) lo |= PTE_US;
       if (flags & ENTRY_GLOBAL) lo |= PTE_G;

@@ -42,18 +42,18 @@ export class HostFrames {
   /** Handle of the frame found by the last successful {@link HostFrames.lookup}. */
   frame = -1;
 
-  readonly #memory: PhysicalMemory;
-  readonly #frames = new Map<number, number>();
-  readonly #frontPfn = new Float64Array(FRONT).fill(-1);
-  readonly #frontHandle = new Int32Array(FRONT);
+  private readonly memory: PhysicalMemory;
+  private readonly frames = new Map<number, number>();
+  private readonly frontPfn = new Float64Array(FRONT).fill(-1);
+  private readonly frontHandle = new Int32Array(FRONT);
 
   constructor(memory: PhysicalMemory) {
-    this.#memory = memory;
+    this.memory = memory;
   }
 
   /** Whether the memory offers `frameView` at all. */
   get available(): boolean {
-    return this.#memory.frameView !== undefined;
+    return this.memory.frameView !== undefined;
   }
 
   /**
@@ -65,22 +65,22 @@ export class HostFrames {
    */
   lookup(pfn: number, forWrite: boolean): boolean {
     const f = pfn & FRONT_MASK;
-    if (this.#frontPfn[f] === pfn) {
-      this.frame = this.#frontHandle[f]!;
+    if (this.frontPfn[f] === pfn) {
+      this.frame = this.frontHandle[f]!;
       return true;
     }
-    let handle = this.#frames.get(pfn);
+    let handle = this.frames.get(pfn);
     if (handle === undefined) {
-      const view = this.#memory.frameView?.(toPfn(pfn), forWrite) ?? null;
+      const view = this.memory.frameView?.(toPfn(pfn), forWrite) ?? null;
       if (view === null) return false;
       handle = this.u8.length;
       this.u8.push(view);
       this.u16.push(new Uint16Array(view.buffer, view.byteOffset, view.length >>> 1));
       this.u32.push(new Uint32Array(view.buffer, view.byteOffset, view.length >>> 2));
-      this.#frames.set(pfn, handle);
+      this.frames.set(pfn, handle);
     }
-    this.#frontPfn[f] = pfn;
-    this.#frontHandle[f] = handle;
+    this.frontPfn[f] = pfn;
+    this.frontHandle[f] = handle;
     this.frame = handle;
     return true;
   }

@@ -14,29 +14,50 @@ const PAGE = 4096;
 export class PhysWords {
   readonly memory: PhysicalMemory;
   readonly host: HostFrames;
-  readonly #fast: boolean;
+  private readonly fast: boolean;
 
   constructor(memory: PhysicalMemory) {
     this.memory = memory;
     this.host = new HostFrames(memory);
-    this.#fast = this.host.available;
+    this.fast = this.host.available;
   }
 
   /** Reads the aligned u32 at physical address `addr` (inside the RAM). */
   read(addr: number): number {
-    if (this.#fast) {
+    if (this.fast) {
       const h = this.host;
-      const off = addr % PAGE;
+      const off = addr & 0xfff;
       if (h.lookup((addr - off) / PAGE, false)) return h.u32[h.frame]![off >>> 2]!;
     }
     return this.memory.readU32(physAddr(addr));
   }
 
+  /** High word of the entry read by the last {@link PhysWords.readEntry}. */
+  hi = 0;
+
+  /**
+   * Reads the 8-byte entry at `addr` (8-aligned) with one frame lookup:
+   * returns its low word and leaves the high word in {@link PhysWords.hi}.
+   */
+  readEntry(addr: number): number {
+    if (this.fast) {
+      const h = this.host;
+      const off = addr & 0xfff;
+      if (h.lookup((addr - off) / PAGE, false)) {
+        const words = h.u32[h.frame]!;
+        this.hi = words[(off >>> 2) + 1]!;
+        return words[off >>> 2]!;
+      }
+    }
+    this.hi = this.memory.readU32(physAddr(addr + 4));
+    return this.memory.readU32(physAddr(addr));
+  }
+
   /** Writes the aligned u32 `value` at physical address `addr` (inside the RAM). */
   write(addr: number, value: number): void {
-    if (this.#fast) {
+    if (this.fast) {
       const h = this.host;
-      const off = addr % PAGE;
+      const off = addr & 0xfff;
       if (h.lookup((addr - off) / PAGE, true)) {
         h.u32[h.frame]![off >>> 2] = value;
         return;
