@@ -83,6 +83,7 @@ import { createX86_64Format } from "./x86-64-format.js";
 
 const PKG = "@memstack/mmu";
 const PAGE = 4096;
+const INV_PAGE = 1 / 4096;
 const HOST = 1024;
 const HOST_MASK = HOST - 1;
 const TWO_32 = 4294967296;
@@ -317,14 +318,14 @@ export class Mmu implements MemoryManagementUnit {
   #byteAt(e: number, off: number): number {
     const h = this.#host;
     const phys = this.#hPhys[e]!;
-    if (h.lookup(phys / PAGE, false)) return h.u8[h.frame]![off]!;
+    if (h.lookup(phys * INV_PAGE, false)) return h.u8[h.frame]![off]!;
     return this.#memory.readU8(physAddr(phys + off));
   }
 
   #setByteAt(e: number, off: number, value: number): void {
     const h = this.#host;
     const phys = this.#hPhys[e]!;
-    if (h.lookup(phys / PAGE, true)) h.u8[h.frame]![off] = value;
+    if (h.lookup(phys * INV_PAGE, true)) h.u8[h.frame]![off] = value;
     else this.#memory.writeU8(physAddr(phys + off), value);
   }
 
@@ -484,7 +485,7 @@ export class Mmu implements MemoryManagementUnit {
   // a never-written frame costs host memory once it is read through the MMU.
   #loadRegister(e: number): boolean {
     const h = this.#host;
-    if (!h.lookup(this.#hPhys[e]! / PAGE, true)) return false;
+    if (!h.lookup(this.#hPhys[e]! * INV_PAGE, true)) return false;
     this.regU8 = h.u8[h.frame]!;
     this.regU16 = h.u16[h.frame]!;
     this.regU32 = h.u32[h.frame]!;

@@ -39,23 +39,64 @@ import type { PhysWords } from "./internal/phys-words.js";
 
 const NON_RIGHTS = ENTRY_GLOBAL | ENTRY_ACCESSED | ENTRY_DIRTY;
 
+// Slots of the walk's outputs in WalkOutput's Float64Array.
+const OK = 0;
+const ERROR_CODE = 1;
+const PAGE_PHYS = 2;
+const PAGE_SIZE = 3;
+const FLAGS = 4;
+const LEVEL = 5;
+const ENTRY_ADDRESS = 6;
+const MEMORY_REFS = 7;
+const AD_WRITES = 8;
+
+/**
+ * The outputs of a walk, kept in a Float64Array: storing a physical address
+ * (a double above 2^31) into a plain object field would allocate a heap
+ * number on every walk. Read through the {@link WalkResult} getters.
+ */
+class WalkOutput implements WalkResult {
+  readonly v = new Float64Array(9);
+  get ok(): boolean {
+    return this.v[OK] === 1;
+  }
+  get errorCode(): number {
+    return this.v[ERROR_CODE]!;
+  }
+  get pagePhys(): number {
+    return this.v[PAGE_PHYS]!;
+  }
+  get pageSize(): number {
+    return this.v[PAGE_SIZE]!;
+  }
+  get flags(): number {
+    return this.v[FLAGS]!;
+  }
+  get level(): number {
+    return this.v[LEVEL]!;
+  }
+  get entryAddress(): number {
+    return this.v[ENTRY_ADDRESS]!;
+  }
+  get memoryRefs(): number {
+    return this.v[MEMORY_REFS]!;
+  }
+  get adWrites(): number {
+    return this.v[AD_WRITES]!;
+  }
+}
+
 /** Translates addresses by reading page tables in RAM; one per MMU, allocation-free. */
 export class PageWalker {
   /** The result of the last walk (the same object every time). */
-  readonly result: WalkResult = {
-    ok: false,
-    errorCode: -1,
-    pagePhys: -1,
-    pageSize: 0,
-    flags: 0,
-    level: 0,
-    entryAddress: -1,
-    memoryRefs: 0,
-    adWrites: 0,
-  };
+  readonly result: WalkResult = new WalkOutput();
+  private readonly out: Float64Array = (this.result as WalkOutput).v;
   private readonly words: PhysWords;
   private readonly format: PageTableFormat;
   private readonly divisors: Float64Array;
+  // 2^-shift per level: multiplying is exact for powers of two, and a
+  // division by a value loaded from memory is a slow instruction.
+  private readonly reciprocals: Float64Array;
   private readonly pathAddr: Float64Array;
   private readonly pathLo: Float64Array;
 
@@ -63,6 +104,7 @@ export class PageWalker {
     this.words = words;
     this.format = format;
     this.divisors = Float64Array.from(format.levelShifts, (s) => 2 ** s);
+    this.reciprocals = Float64Array.from(format.levelShifts, (s) => 2 ** -s);
     this.pathAddr = new Float64Array(format.levels);
     this.pathLo = new Float64Array(format.levels);
   }
@@ -78,32 +120,33 @@ export class PageWalker {
   walk(root: number, la: number, access: AccessCode, user: boolean, sideEffects: boolean): boolean {
     const f = this.format;
     const words = this.words;
-    const r = this.result;
+    const r = this.out;
     const levels = f.levels;
-    r.ok = false;
-    r.errorCode = -1;
-    r.pagePhys = -1;
-    r.pageSize = 0;
-    r.flags = 0;
-    r.memoryRefs = 0;
-    r.adWrites = 0;
+    r[OK] = 0;
+    r[ERROR_CODE] = -1;
+    r[PAGE_PHYS] = -1;
+    r[PAGE_SIZE] = 0;
+    r[FLAGS] = 0;
+    r[MEMORY_REFS] = 0;
+    r[AD_WRITES] = 0;
     const base = (access === 1 ? PF_WRITE : 0) | (user ? PF_USER : 0) | (access === 2 ? PF_INSTRUCTION : 0);
     let table = root;
     let rights = ENTRY_RIGHTS;
     for (let level = 0; level < levels; level++) {
       // ToInt32 of the positive quotient truncates it, i.e. floors it, and keeps its low 9 bits exact.
-      const entry = table + ((la / this.divisors[level]!) & 511) * 8;
-      const lo = words.readEntry(entry);
-      const hi = words.hi;
-      r.memoryRefs++;
-      r.level = level;
-      r.entryAddress = entry;
+      const entry = table + ((la * this.reciprocals[level]!) & 511) * 8;
+      words.readEntry(entry);
+      const lo = words.entry[0]!;
+      const hi = words.entry[1]!;
+      r[MEMORY_REFS] = level + 1;
+      r[LEVEL] = level;
+      r[ENTRY_ADDRESS] = entry;
       if (!f.isPresent(lo, hi)) {
-        r.errorCode = base;
+        r[ERROR_CODE] = base;
         return false;
       }
       if (f.isReserved(lo, hi, level)) {
-        r.errorCode = base | PF_PRESENT | PF_RESERVED;
+        r[ERROR_CODE] = base | PF_PRESENT | PF_RESERVED;
         return false;
       }
       this.pathAddr[level] = entry;
@@ -114,31 +157,34 @@ export class PageWalker {
         table = f.address(lo, hi, level);
         continue;
       }
-      const eff = (rights & flags) | (flags & NON_RIGHTS);
-      r.pagePhys = f.address(lo, hi, level);
-      r.pageSize = this.divisors[level]!;
-      r.flags = eff;
+      let eff = (rights & flags) | (flags & NON_RIGHTS);
+      r[PAGE_PHYS] = f.address(lo, hi, level);
+      r[PAGE_SIZE] = this.divisors[level]!;
+      r[FLAGS] = eff;
       if (!f.permits(eff, access, user)) {
-        r.errorCode = base | PF_PRESENT;
+        r[ERROR_CODE] = base | PF_PRESENT;
         return false;
       }
       if (sideEffects) {
         const write = access === 1;
+        let writes = 0;
         for (let l = 0; l <= level; l++) {
           const old = this.pathLo[l]!;
           const now = (old | f.accessedBits(l, l === level, write)) >>> 0;
           if (now !== old) {
             words.write(this.pathAddr[l]!, now);
-            r.adWrites++;
+            writes++;
           }
         }
-        r.flags |= write ? ENTRY_ACCESSED | ENTRY_DIRTY : ENTRY_ACCESSED;
+        r[AD_WRITES] = writes;
+        eff |= write ? ENTRY_ACCESSED | ENTRY_DIRTY : ENTRY_ACCESSED;
+        r[FLAGS] = eff;
       }
-      r.ok = true;
+      r[OK] = 1;
       return true;
     }
     // Unreachable with a well-formed format: the last level is always a leaf or reserved.
-    r.errorCode = base | PF_PRESENT | PF_RESERVED;
+    r[ERROR_CODE] = base | PF_PRESENT | PF_RESERVED;
     return false;
   }
 }

@@ -123,6 +123,9 @@ export class Tlb {
   readonly #arrSetBase: number[] = [];
   // Array holding page-size index k at level l: #arrayFor[l * sizes + k].
   readonly #arrayFor: Int32Array;
+  // 1 / page size, by size index: set numbers come from a multiplication
+  // (exact for powers of two) rather than a division.
+  readonly #inverse: Float64Array;
   readonly #slotArray: Int32Array;
   readonly #stamp: Float64Array;
   readonly #plruBits: Int32Array;
@@ -154,6 +157,7 @@ export class Tlb {
       throw new UsageError(PKG, "Tlb: levels must list at least one level", "levels");
     }
     this.pageSizes = pageSizes;
+    this.#inverse = Float64Array.from(pageSizes, (s) => 1 / s);
     this.levelCount = levels.length;
     this.#plru = replacement === "plru";
     this.#names = levels.map((l) => String(l.name));
@@ -253,7 +257,7 @@ export class Tlb {
       const a = this.#arrayFor[level * nSizes + k]!;
       const size = this.pageSizes[k]!;
       const ways = this.#arrWays[a]!;
-      const first = this.#arrBase[a]! + ((la / size) & (this.#arrSets[a]! - 1)) * ways;
+      const first = this.#arrBase[a]! + ((la * this.#inverse[k]!) & (this.#arrSets[a]! - 1)) * ways;
       const pageLa = la - (la & (size - 1));
       for (let s = first; s < first + ways; s++) {
         if (
@@ -354,7 +358,7 @@ export class Tlb {
     const a = this.#arrayFor[level * nSizes + sizeIndex]!;
     const size = this.pageSizes[sizeIndex]!;
     const ways = this.#arrWays[a]!;
-    const first = this.#arrBase[a]! + ((pageLa / size) & (this.#arrSets[a]! - 1)) * ways;
+    const first = this.#arrBase[a]! + ((pageLa * this.#inverse[sizeIndex]!) & (this.#arrSets[a]! - 1)) * ways;
     let slot = -1;
     for (let s = first; s < first + ways; s++) {
       if (this.tag[s] === pageLa && this.size[s] === sizeIndex && this.pcid[s] === pcid) slot = s;
@@ -398,7 +402,7 @@ export class Tlb {
         const a = this.#arrayFor[level * this.pageSizes.length + k]!;
         const size = this.pageSizes[k]!;
         const ways = this.#arrWays[a]!;
-        const first = this.#arrBase[a]! + ((la / size) & (this.#arrSets[a]! - 1)) * ways;
+        const first = this.#arrBase[a]! + ((la * this.#inverse[k]!) & (this.#arrSets[a]! - 1)) * ways;
         const pageLa = la - (la & (size - 1));
         for (let s = first; s < first + ways; s++) {
           if (this.tag[s] !== pageLa || this.size[s] !== k) continue;

@@ -8,7 +8,7 @@
 import { type PhysicalMemory, physAddr } from "@memstack/core";
 import { HostFrames } from "./host-frames.js";
 
-const PAGE = 4096;
+const INV_PAGE = 1 / 4096;
 
 /** Aligned u32 access to physical memory, fast where the memory allows. */
 export class PhysWords {
@@ -27,30 +27,36 @@ export class PhysWords {
     if (this.fast) {
       const h = this.host;
       const off = addr & 0xfff;
-      if (h.lookup((addr - off) / PAGE, false)) return h.u32[h.frame]![off >>> 2]!;
+      if (h.lookup((addr - off) * INV_PAGE, false)) return h.u32[h.frame]![off >>> 2]!;
     }
     return this.memory.readU32(physAddr(addr));
   }
 
-  /** High word of the entry read by the last {@link PhysWords.readEntry}. */
-  hi = 0;
+  /**
+   * The two words of the entry read by the last {@link PhysWords.readEntry}.
+   * A typed array, not a field: a word of 2^31 or more (NX set) would be
+   * boxed as a heap number on every store into a plain field.
+   */
+  readonly entry = new Uint32Array(2);
 
   /**
-   * Reads the 8-byte entry at `addr` (8-aligned) with one frame lookup:
-   * returns its low word and leaves the high word in {@link PhysWords.hi}.
+   * Reads the 8-byte entry at `addr` (8-aligned) with one frame lookup
+   * into {@link PhysWords.entry}.
    */
-  readEntry(addr: number): number {
+  readEntry(addr: number): void {
+    const out = this.entry;
     if (this.fast) {
       const h = this.host;
       const off = addr & 0xfff;
-      if (h.lookup((addr - off) / PAGE, false)) {
+      if (h.lookup((addr - off) * INV_PAGE, false)) {
         const words = h.u32[h.frame]!;
-        this.hi = words[(off >>> 2) + 1]!;
-        return words[off >>> 2]!;
+        out[0] = words[off >>> 2]!;
+        out[1] = words[(off >>> 2) + 1]!;
+        return;
       }
     }
-    this.hi = this.memory.readU32(physAddr(addr + 4));
-    return this.memory.readU32(physAddr(addr));
+    out[0] = this.memory.readU32(physAddr(addr));
+    out[1] = this.memory.readU32(physAddr(addr + 4));
   }
 
   /** Writes the aligned u32 `value` at physical address `addr` (inside the RAM). */
@@ -58,7 +64,7 @@ export class PhysWords {
     if (this.fast) {
       const h = this.host;
       const off = addr & 0xfff;
-      if (h.lookup((addr - off) / PAGE, true)) {
+      if (h.lookup((addr - off) * INV_PAGE, true)) {
         h.u32[h.frame]![off >>> 2] = value;
         return;
       }
