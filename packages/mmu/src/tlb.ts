@@ -356,7 +356,6 @@ export class Tlb {
   ): number {
     const nSizes = this.pageSizes.length;
     const a = this.#arrayFor[level * nSizes + sizeIndex]!;
-    const size = this.pageSizes[sizeIndex]!;
     const ways = this.#arrWays[a]!;
     const first = this.#arrBase[a]! + ((pageLa * this.#inverse[sizeIndex]!) & (this.#arrSets[a]! - 1)) * ways;
     let slot = -1;
