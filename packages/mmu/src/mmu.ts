@@ -77,7 +77,7 @@ import type { HostFrames } from "./internal/host-frames.js";
 import { PhysWords } from "./internal/phys-words.js";
 import { PageFault } from "./page-fault.js";
 import { PageTables, rightsToFlags } from "./page-tables.js";
-import { PageWalker } from "./page-walk.js";
+import { accessErrorBits, PageWalker } from "./page-walk.js";
 import { Tlb } from "./tlb.js";
 import { createX86_64Format } from "./x86-64-format.js";
 
@@ -557,7 +557,7 @@ export class Mmu implements MemoryManagementUnit {
       // The cached entry forbids the access: a page fault, which drops the
       // address's TLB entries (Intel SDM vol. 3A §4.10.4.1), so a retry walks.
       this.#invalidated += tlb.invalidatePage(la, this.#currentPcid, true);
-      return -(PF_PRESENT | this.#errorBits(access, user)) - 2;
+      return -(PF_PRESENT | accessErrorBits(access, user)) - 2;
     }
     if (access === 1 && (flags & ENTRY_DIRTY) === 0) {
       // Cached clean: the write walks again to set D in RAM, then refills.
@@ -577,10 +577,6 @@ export class Mmu implements MemoryManagementUnit {
     this.#hRights[e] = rights;
     this.#hPhys[e] = tlb.phys[slot]! + (la - (la & 0xfff) - tlb.tag[slot]!);
     return e;
-  }
-
-  #errorBits(access: AccessCode, user: boolean): number {
-    return (access === 1 ? 2 : 0) | (user ? 4 : 0) | (access === 2 ? 16 : 0);
   }
 
   // An L1 miss: try the lower levels, then walk. Returns the L1 slot or -(error code) - 2.

@@ -39,6 +39,11 @@ import type { PhysWords } from "./internal/phys-words.js";
 
 const NON_RIGHTS = ENTRY_GLOBAL | ENTRY_ACCESSED | ENTRY_DIRTY;
 
+/** The #PF error-code bits that describe an access: W/R, U/S and I/D (P and RSVD describe the entry). */
+export function accessErrorBits(access: AccessCode, user: boolean): number {
+  return (access === 1 ? PF_WRITE : 0) | (user ? PF_USER : 0) | (access === 2 ? PF_INSTRUCTION : 0);
+}
+
 // Slots of the walk's outputs in WalkOutput's Float64Array.
 const OK = 0;
 const ERROR_CODE = 1;
@@ -129,7 +134,7 @@ export class PageWalker {
     r[FLAGS] = 0;
     r[MEMORY_REFS] = 0;
     r[AD_WRITES] = 0;
-    const base = (access === 1 ? PF_WRITE : 0) | (user ? PF_USER : 0) | (access === 2 ? PF_INSTRUCTION : 0);
+    const base = accessErrorBits(access, user);
     let table = root;
     let rights = ENTRY_RIGHTS;
     for (let level = 0; level < levels; level++) {
