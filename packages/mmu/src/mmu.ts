@@ -140,6 +140,10 @@ export class Mmu implements MemoryManagementUnit {
   private readonly hGen = new Int32Array(HOST);
   private readonly hRights = new Uint8Array(HOST);
   private readonly hPhys = new Float64Array(HOST);
+  // Host-table rights for each value of an entry's 7 ENTRY_* bits, from the
+  // format's permission rules, computed once: bit a (0 read, 1 write with D
+  // cached, 2 execute) for user mode, bit a + 3 for supervisor mode.
+  private readonly hostRights = new Uint8Array(128);
 
   // The register: one page, readable at regReadBase and writable at
   // regWriteBase (NaN when not).
@@ -179,6 +183,15 @@ export class Mmu implements MemoryManagementUnit {
     this.pcidEnabled = pcid;
     this.globalPages = globalPages;
     this.pcidOwner = new Int32Array(format.maxTag + 1).fill(-1);
+    for (let flags = 0; flags < 128; flags++) {
+      let rights = 0;
+      for (let a = 0 as AccessCode; a <= 2; a++) {
+        const ok = a !== 1 || (flags & ENTRY_DIRTY) !== 0;
+        if (ok && format.permits(flags, a, true)) rights |= 1 << a;
+        if (ok && format.permits(flags, a, false)) rights |= 1 << (a + SUPERVISOR_SHIFT);
+      }
+      this.hostRights[flags] = rights;
+    }
   }
 
   // ---------------------------------------------------------------- VirtualMemory: hot paths
@@ -566,12 +579,7 @@ export class Mmu implements MemoryManagementUnit {
       if (slot < 0) return slot;
       flags = tlb.flags[slot]!;
     }
-    let rights = 0;
-    for (let a = 0 as AccessCode; a <= 2; a++) {
-      const ok = a !== 1 || (flags & ENTRY_DIRTY) !== 0;
-      if (ok && this.format.permits(flags, a, true)) rights |= 1 << a;
-      if (ok && this.format.permits(flags, a, false)) rights |= 1 << (a + SUPERVISOR_SHIFT);
-    }
+    const rights = this.hostRights[flags]!;
     this.hTag[e] = pageBase;
     this.hSlot[e] = slot;
     this.hGen[e] = tlb.gen[slot]!;
