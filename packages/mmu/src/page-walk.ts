@@ -127,33 +127,29 @@ export class PageWalker {
     const words = this.words;
     const r = this.out;
     const levels = f.levels;
-    r[OK] = 0;
-    r[ERROR_CODE] = -1;
-    r[PAGE_PHYS] = -1;
-    r[PAGE_SIZE] = 0;
-    r[FLAGS] = 0;
-    r[MEMORY_REFS] = 0;
-    r[AD_WRITES] = 0;
     const base = accessErrorBits(access, user);
     let table = root;
     let rights = ENTRY_RIGHTS;
-    for (let level = 0; level < levels; level++) {
-      // ToInt32 of the positive quotient truncates it, i.e. floors it, and keeps its low 9 bits exact.
-      const entry = table + ((la * this.reciprocals[level]!) & 511) * 8;
+    let level = 0;
+    let entry = -1;
+    let error = base | PF_PRESENT | PF_RESERVED; // what a walk that runs off the last level reports
+    r[PAGE_PHYS] = -1;
+    r[PAGE_SIZE] = 0;
+    r[FLAGS] = 0;
+    r[AD_WRITES] = 0;
+    // The outputs are written once, after the loop: typed-array stores per
+    // level would cost more than the rest of the level.
+    for (; level < levels; level++) {
+      // ToInt32 of the positive product truncates it, i.e. floors it, and keeps its low 9 bits exact.
+      entry = table + ((la * this.reciprocals[level]!) & 511) * 8;
       words.readEntry(entry);
       const lo = words.entry[0]!;
       const hi = words.entry[1]!;
-      r[MEMORY_REFS] = level + 1;
-      r[LEVEL] = level;
-      r[ENTRY_ADDRESS] = entry;
       if (!f.isPresent(lo, hi)) {
-        r[ERROR_CODE] = base;
-        return false;
+        error = base;
+        break;
       }
-      if (f.isReserved(lo, hi, level)) {
-        r[ERROR_CODE] = base | PF_PRESENT | PF_RESERVED;
-        return false;
-      }
+      if (f.isReserved(lo, hi, level)) break;
       this.pathAddr[level] = entry;
       this.pathLo[level] = lo;
       const flags = f.flags(lo, hi, level);
@@ -165,10 +161,10 @@ export class PageWalker {
       let eff = (rights & flags) | (flags & NON_RIGHTS);
       r[PAGE_PHYS] = f.address(lo, hi, level);
       r[PAGE_SIZE] = this.divisors[level]!;
-      r[FLAGS] = eff;
       if (!f.permits(eff, access, user)) {
-        r[ERROR_CODE] = base | PF_PRESENT;
-        return false;
+        r[FLAGS] = eff;
+        error = base | PF_PRESENT;
+        break;
       }
       if (sideEffects) {
         const write = access === 1;
@@ -183,13 +179,23 @@ export class PageWalker {
         }
         r[AD_WRITES] = writes;
         eff |= write ? ENTRY_ACCESSED | ENTRY_DIRTY : ENTRY_ACCESSED;
-        r[FLAGS] = eff;
       }
+      r[FLAGS] = eff;
       r[OK] = 1;
+      r[ERROR_CODE] = -1;
+      r[LEVEL] = level;
+      r[ENTRY_ADDRESS] = entry;
+      r[MEMORY_REFS] = level + 1;
       return true;
     }
-    // Unreachable with a well-formed format: the last level is always a leaf or reserved.
-    r[ERROR_CODE] = base | PF_PRESENT | PF_RESERVED;
+    // A fault: the walk stopped at `level` (with a well-formed format it never
+    // runs past the last level, which is always a leaf or reserved).
+    const last = Math.min(level, levels - 1);
+    r[OK] = 0;
+    r[ERROR_CODE] = error;
+    r[LEVEL] = last;
+    r[ENTRY_ADDRESS] = entry;
+    r[MEMORY_REFS] = last + 1;
     return false;
   }
 }
