@@ -575,8 +575,12 @@ export class Mmu implements MemoryManagementUnit {
     }
     if (access === 1 && (flags & ENTRY_DIRTY) === 0) {
       // Cached clean: the write walks again to set D in RAM, then refills.
+      // If the tables no longer allow it, the fault drops the stale entry too.
       slot = this.walkAndFill(la, 1, user, 0);
-      if (slot < 0) return slot;
+      if (slot < 0) {
+        this.invalidated += tlb.invalidatePage(la, this.currentPcid, true);
+        return slot;
+      }
       flags = tlb.flags[slot]!;
     }
     const rights = this.hostRights[flags]!;

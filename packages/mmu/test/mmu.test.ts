@@ -300,3 +300,19 @@ describe("bad input", () => {
     mmu.check();
   });
 });
+
+describe("the Dirty-bit walk", () => {
+  it("faults, and drops the stale entry, when a page cached clean was write-protected meanwhile", () => {
+    const { mmu, space, frame } = machine();
+    mmu.map(space, USER_BASE, frame(), 4096, 4096, RW_USER);
+    mmu.loadU8(V(USER_BASE)); // cached writable but clean
+    mmu.protect(space, USER_BASE, 4096, RO_USER); // no invalidation
+    expect(() => mmu.storeU8(V(USER_BASE), 1)).toThrow(
+      expect.objectContaining({ reason: "not-permitted", errorCode: 7 }),
+    );
+    const walks = mmu.stats().walks;
+    mmu.loadU8(V(USER_BASE)); // the fault dropped the entry: this walks
+    expect(mmu.stats().walks).toBe(walks + 1);
+    mmu.check();
+  });
+});
