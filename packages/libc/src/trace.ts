@@ -182,7 +182,7 @@ export interface ReplayResult {
 
 /** Options of {@link replayMallocTrace}. */
 export interface ReplayOptions {
-  /** Called every `progressEvery` calls with the number done. */
+  /** Called after every `progressEvery` calls, and at the end, with the number done. */
   onProgress?: (done: number, total: number) => void;
   /** @defaultValue 16384 */
   progressEvery?: number;
@@ -197,20 +197,36 @@ export interface ReplayOptions {
  *
  * @throws {MallocAbort} when the trace corrupts the heap the way glibc detects.
  */
-export function replayMallocTrace(
-  malloc: Malloc,
-  trace: MallocTrace,
-  options: ReplayOptions = {},
-): ReplayResult {
-  const { op, id, old, a, b, length } = trace;
+export function replayMallocTrace(malloc: Malloc, trace: MallocTrace, options: ReplayOptions = {}): ReplayResult {
   const live = options.live ?? new Float64Array(trace.maxId + 1);
-  const record = options.record ?? true;
-  const placements = new Float64Array(record ? trace.placements : 0);
+  const placements = new Float64Array(options.record === false ? 0 : trace.placements);
   const every = options.progressEvery ?? 16384;
   const onProgress = options.onProgress;
-  const base = malloc.heapBase;
   let out = 0;
-  for (let i = 0; i < length; i++) {
+  for (let from = 0; from < trace.length; from += every) {
+    const to = Math.min(trace.length, from + every);
+    out = replayRange(malloc, trace, from, to, live, placements, out);
+    if (onProgress !== undefined) onProgress(to, trace.length);
+  }
+  return { placements, live };
+}
+
+// One stretch of calls; kept apart so the hot loop is compiled once and
+// entered afresh for every stretch (no on-stack replacement per pass).
+function replayRange(
+  malloc: Malloc,
+  trace: MallocTrace,
+  from: number,
+  to: number,
+  live: Float64Array,
+  placements: Float64Array,
+  start: number,
+): number {
+  const { op, id, old, a, b } = trace;
+  const record = placements.length > 0;
+  const base = malloc.heapBase;
+  let out = start;
+  for (let i = from; i < to; i++) {
     const code = op[i]!;
     const target = id[i]!;
     let p: number;
@@ -222,7 +238,8 @@ export function replayMallocTrace(
         malloc.free(0);
       }
       continue;
-    } else if (code === TRACE_MALLOC) {
+    }
+    if (code === TRACE_MALLOC) {
       p = malloc.malloc(a[i]!);
     } else if (code === TRACE_REALLOC) {
       const o = old[i]!;
@@ -236,10 +253,8 @@ export function replayMallocTrace(
     }
     if (target !== TRACE_NONE) live[target] = p;
     if (record) placements[out++] = placement(malloc, base, p);
-    if (onProgress !== undefined && i % every === 0) onProgress(i, length);
   }
-  if (onProgress !== undefined) onProgress(length, length);
-  return { placements, live };
+  return out;
 }
 
 function placement(malloc: Malloc, base: number, p: number): number {

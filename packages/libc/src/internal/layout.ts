@@ -125,16 +125,26 @@ export function checkedRequest2size(req: number): number {
 
 /** csize2tidx: the tcache bin of a chunk size; huge for sizes below MINSIZE, as size_t would wrap. */
 export function csize2tidx(size: number): number {
-  return size < MINSIZE ? Number.MAX_SAFE_INTEGER : Math.floor((size - MINSIZE + MALLOC_ALIGN_MASK) / 16);
+  if (size < MINSIZE) return Number.MAX_SAFE_INTEGER;
+  return size < 0x7fffffff ? (size - 17) >>> 4 : Math.floor((size - MINSIZE + MALLOC_ALIGN_MASK) / 16);
 }
 
 /** fastbin_index: (unsigned int)size >> 4, minus 2, as an unsigned int. */
 export function fastbinIndex(size: number): number {
-  return (((size % TWO_32) >>> 4) - 2) >>> 0;
+  // ToUint32 keeps the low 32 bits of any safe integer, as the C cast does.
+  return ((size >>> 4) - 2) >>> 0;
 }
 
 /** largebin_index_64: 64-byte spacing to 0xc40, then 512 B, 4 KiB, 32 KiB, 256 KiB, then one last bin. */
 export function largebinIndex(size: number): number {
+  if (size < 0x7fffffff) {
+    if (size >>> 6 <= 48) return 48 + (size >>> 6);
+    if (size >>> 9 <= 20) return 91 + (size >>> 9);
+    if (size >>> 12 <= 10) return 110 + (size >>> 12);
+    if (size >>> 15 <= 4) return 119 + (size >>> 15);
+    if (size >>> 18 <= 2) return 124 + (size >>> 18);
+    return 126;
+  }
   const s6 = Math.floor(size / 64);
   if (s6 <= 48) return 48 + s6;
   const s9 = Math.floor(size / 512);

@@ -384,25 +384,28 @@ export class Ptmalloc extends HeapAccess {
     this.w32(a, this.r32(a) | (1 << (i & 31)));
   }
 
-  // PROTECT_PTR(pos, ptr): ptr ^ (pos >> 12), stored at pos.
+  // PROTECT_PTR(pos, ptr): ptr ^ (pos >> 12), stored at pos. Below 4 GiB
+  // (every FlatMemory address) it is one 32-bit xor.
   protectStore(pos: number, ptr: number): void {
-    const shifted = Math.floor(pos / PAGE);
-    if (ptr < TWO_32 && shifted < TWO_32) {
-      this.w32(pos, (ptr ^ shifted) >>> 0);
+    if (pos < TWO_32 && ptr < TWO_32) {
+      this.w32(pos, (ptr ^ (pos >>> 12)) >>> 0);
       this.w32(pos + 4, 0);
       return;
     }
-    const pLo = ptr % TWO_32;
-    const sLo = shifted % TWO_32;
-    this.w32(pos, (pLo ^ sLo) >>> 0);
-    this.w32(pos + 4, ((Math.floor(ptr / TWO_32) ^ Math.floor(shifted / TWO_32)) >>> 0) % TWO_32);
+    const shifted = Math.floor(pos / PAGE);
+    this.w32(pos, ((ptr % TWO_32) ^ (shifted % TWO_32)) >>> 0);
+    this.w32(pos + 4, (Math.floor(ptr / TWO_32) ^ Math.floor(shifted / TWO_32)) >>> 0);
   }
 
   // REVEAL_PTR: the pointer stored at pos, unmasked.
   revealLoad(pos: number): number {
-    const shifted = Math.floor(pos / PAGE);
     const lo = this.r32(pos);
     const hi = this.r32(pos + 4);
+    if (pos < TWO_32) {
+      const rLo = (lo ^ (pos >>> 12)) >>> 0;
+      return hi === 0 ? rLo : hi * TWO_32 + rLo;
+    }
+    const shifted = Math.floor(pos / PAGE);
     const rLo = (lo ^ (shifted % TWO_32)) >>> 0;
     const rHi = (hi ^ Math.floor(shifted / TWO_32)) >>> 0;
     return rHi === 0 ? rLo : rHi * TWO_32 + rLo;
@@ -500,6 +503,65 @@ export class Ptmalloc extends HeapAccess {
     return e;
   }
 
+  // The tcache hit of malloc on the typed-array view, in one piece: what
+  // tcacheGet does, with the words read once. 0 when it does not apply (no
+  // view, an empty bin, a word above 4 GiB, a misaligned entry); the general
+  // path then does the same work, checks and aborts included.
+  private tcacheGetFast(bytes: number): number {
+    const tc = this.tcache;
+    const end4 = this.end4;
+    if (tc === 0 || tc + TCACHE_ENTRIES + 512 > end4 || bytes % 1 !== 0) return 0;
+    // csize2tidx(request2size(bytes)): 0..24 → 0, 25..40 → 1, ...
+    const idx = bytes < 9 ? 0 : ((bytes + SIZE_SZ + MALLOC_ALIGN_MASK) >>> 4) - 2;
+    if (idx >= this.tcacheBins) return 0;
+    const u32 = this.u32;
+    const half = (tc >>> 1) + idx;
+    const count = this.u16[half]!;
+    if (count === 0) return 0;
+    const slot = (tc + TCACHE_ENTRIES + idx * 8) >>> 2;
+    const e = u32[slot]!;
+    if (u32[slot + 1] !== 0 || (e & MALLOC_ALIGN_MASK) !== 0 || e + 16 > end4) return 0;
+    const w = e >>> 2;
+    if (u32[w + 1] !== 0) return 0;
+    u32[slot] = (u32[w]! ^ (e >>> 12)) >>> 0;
+    this.u16[half] = count - 1;
+    u32[w + 2] = 0;
+    u32[w + 3] = 0;
+    return e;
+  }
+
+  // The tcache put of free on the typed-array view, for a chunk whose header
+  // passes every check of _int_free and whose bin has room; false otherwise
+  // (the general path then decides, aborts included).
+  private tcachePutFast(mem: number): boolean {
+    const tc = this.tcache;
+    const end4 = this.end4;
+    if (tc === 0 || mem > end4 - 8 || (mem & MALLOC_ALIGN_MASK) !== 0 || mem < CHUNK_HDR_SZ) return false;
+    if (tc + TCACHE_ENTRIES + 512 > end4) return false;
+    const u32 = this.u32;
+    const w = mem >>> 2;
+    if (u32[w - 1] !== 0) return false;
+    const raw = u32[w - 2]!;
+    if ((raw & IS_MMAPPED) !== 0) return false;
+    const size = (raw & ~7) >>> 0;
+    if (size < MINSIZE || (size & MALLOC_ALIGN_MASK) !== 0) return false;
+    const idx = (size - 17) >>> 4;
+    if (idx >= this.tcacheBins) return false;
+    if (u32[w + 2] === this.keyLo && u32[w + 3] === this.keyHi) return false;
+    const half = (tc >>> 1) + idx;
+    const count = this.u16[half]!;
+    if (count >= this.tcacheCount) return false;
+    const slot = (tc + TCACHE_ENTRIES + idx * 8) >>> 2;
+    if (u32[slot + 1] !== 0) return false;
+    u32[w + 2] = this.keyLo;
+    u32[w + 3] = this.keyHi;
+    u32[w] = (u32[slot]! ^ (mem >>> 12)) >>> 0;
+    u32[w + 1] = 0;
+    u32[slot] = mem;
+    this.u16[half] = count + 1;
+    return true;
+  }
+
   private tcacheInit(): void {
     const victim = this.intMalloc(TCACHE_STRUCT_SIZE);
     if (victim !== 0) {
@@ -511,6 +573,10 @@ export class Ptmalloc extends HeapAccess {
   // ------------------------------------------------------------ public API
 
   malloc(bytes: number): number {
+    if (bytes <= MAX_TCACHE_SIZE && bytes >= 0) {
+      const e = this.tcacheGetFast(bytes);
+      if (e !== 0) return e;
+    }
     checkSize(bytes, "size", "malloc");
     const tbytes = checkedRequest2size(bytes);
     if (tbytes === 0) {
@@ -526,6 +592,7 @@ export class Ptmalloc extends HeapAccess {
   }
 
   free(mem: number): void {
+    if (mem > 0 && this.tcachePutFast(mem)) return;
     checkPtr(mem, "free");
     if (mem === 0) return;
     const p = mem - CHUNK_HDR_SZ;
@@ -1221,7 +1288,7 @@ export class Ptmalloc extends HeapAccess {
     let size = this.chunksize(p);
     if (size === 0 ? p > 0 : p + size > TWO_64) this.abort("free(): invalid pointer");
     if ((p & MALLOC_ALIGN_MASK) !== 0) this.abort("free(): invalid pointer");
-    if (size < MINSIZE || size % MALLOC_ALIGNMENT !== 0) this.abort("free(): invalid size");
+    if (size < MINSIZE || (size & MALLOC_ALIGN_MASK) !== 0) this.abort("free(): invalid size");
 
     const tc = this.tcache;
     const tcIdx = size < 0x7fffffff ? (size - 17) >>> 4 : TCACHE_MAX_BINS;
