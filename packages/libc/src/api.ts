@@ -93,7 +93,7 @@ export interface Mallinfo2 {
 export interface MallocCounters {
   /** brk calls that moved the break (growth and trimming). */
   brkCalls: number;
-  /** mmap calls (chunks, fallback heap, the arena page). */
+  /** mmap calls for chunks and for heap space when brk fails (the arena's own page not counted). */
   mmapCalls: number;
   /** munmap calls. */
   munmapCalls: number;

@@ -238,7 +238,6 @@ export class Ptmalloc extends HeapAccess {
     if (isSyscallError(page)) {
       throw new UsageError(PKG, `createMalloc: cannot map a page for the arena (errno ${-page})`, "mapper");
     }
-    this.stats.mmapCalls++;
     this.refresh();
     this.arenaAddress = page;
     this.av = page;
