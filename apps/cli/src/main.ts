@@ -34,9 +34,15 @@ function buildProgram(io: CliIo): Command {
   const malloc = program.command("malloc").description("glibc 2.36's malloc (@memstack/libc)");
   malloc
     .command("replay")
-    .description("replay a malloc trace (# memstack malloc trace v1, plain or gzipped, - for stdin); placements on stdout")
+    .description(
+      "replay a malloc trace (# memstack malloc trace v1, plain or gzipped, - for stdin); placements on stdout",
+    )
     .argument("<file>", "the trace")
-    .option("--backend <backend>", "where the process runs: flat (FlatMemory) or process (a kernel process)", "flat")
+    .option(
+      "--backend <backend>",
+      "where the process runs: flat (FlatMemory) or process (a kernel process)",
+      "flat",
+    )
     .option("--memory <size>", "size of the flat address space", "1G")
     .option("--progress", "draw a progress bar on stderr even when it is not a terminal")
     .action((file: string, options: { backend: string; memory: string; progress?: boolean }) => {

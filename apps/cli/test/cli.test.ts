@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { gunzipSync } from "node:zlib";
 import { promisify } from "node:util";
+import { gunzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { type CliIo, EXIT_USAGE, main } from "../src/index.js";
 
@@ -85,7 +85,9 @@ describe("memstack malloc replay", () => {
     const io = capture();
     expect(await main(["malloc", "replay", `${traces}sort.trace`], io)).toBe(0);
     expect(io.stdout()).toBe(readFileSync(`${traces}sort.expected`, "utf8"));
-    expect(io.stderr()).toMatch(/^malloc replay: 295 calls in [\d.]+ ms .*peak heap 132K, brk calls 1, mmaps 1 /);
+    expect(io.stderr()).toMatch(
+      /^malloc replay: 295 calls in [\d.]+ ms .*peak heap 132K, brk calls 1, mmaps 1 /,
+    );
   });
 
   it("reads a gzipped trace and draws a progress bar with --progress", async () => {
@@ -97,7 +99,9 @@ describe("memstack malloc replay", () => {
 
   it("refuses the process backend for now, with exit 2", async () => {
     const io = capture();
-    expect(await main(["malloc", "replay", "--backend", "process", `${traces}sort.trace`], io)).toBe(EXIT_USAGE);
+    expect(await main(["malloc", "replay", "--backend", "process", `${traces}sort.trace`], io)).toBe(
+      EXIT_USAGE,
+    );
     expect(io.stdout()).toBe("");
     expect(io.stderr()).toMatch(/--backend process is not available yet/);
     const bad = capture();

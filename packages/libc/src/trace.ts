@@ -197,7 +197,11 @@ export interface ReplayOptions {
  *
  * @throws {MallocAbort} when the trace corrupts the heap the way glibc detects.
  */
-export function replayMallocTrace(malloc: Malloc, trace: MallocTrace, options: ReplayOptions = {}): ReplayResult {
+export function replayMallocTrace(
+  malloc: Malloc,
+  trace: MallocTrace,
+  options: ReplayOptions = {},
+): ReplayResult {
   const live = options.live ?? new Float64Array(trace.maxId + 1);
   const placements = new Float64Array(options.record === false ? 0 : trace.placements);
   const every = options.progressEvery ?? 16384;

@@ -28,7 +28,9 @@ describe("the first allocation", () => {
     const c = m.malloc(25);
     const d = m.malloc(100);
     expect([b, c, d]).toEqual([a + 0x20, a + 0x40, a + 0x70]);
-    expect([m.malloc_usable_size(a), m.malloc_usable_size(c), m.malloc_usable_size(d)]).toEqual([24, 40, 104]);
+    expect([m.malloc_usable_size(a), m.malloc_usable_size(c), m.malloc_usable_size(d)]).toEqual([
+      24, 40, 104,
+    ]);
     const chunks = m.chunks();
     expect(chunks.map((k) => [k.address - HEAP, k.size, k.state])).toEqual([
       [0, TCACHE_CHUNK, "in-use"],
@@ -48,7 +50,9 @@ describe("tcache and fastbins", () => {
     const p = Array.from({ length: 9 }, () => m.malloc(0x18));
     for (const x of p) m.free(x);
     let bins = m.bins();
-    expect(bins.tcache).toEqual([{ index: 0, size: 0x20, chunks: [6, 5, 4, 3, 2, 1, 0].map((i) => chunk(p[i]!)) }]);
+    expect(bins.tcache).toEqual([
+      { index: 0, size: 0x20, chunks: [6, 5, 4, 3, 2, 1, 0].map((i) => chunk(p[i]!)) },
+    ]);
     expect(bins.fastbins).toEqual([{ index: 0, size: 0x20, chunks: [chunk(p[8]!), chunk(p[7]!)] }]);
     m.check();
     // LIFO out of the tcache, then the fastbin's head, stashing the rest in the tcache.

@@ -26,12 +26,12 @@ describe("calloc", () => {
     const h = newHeap();
     const { m } = h;
     const t = m.malloc(100);
-    h.mem.fill(t, 100, 0xab);
+    h.fill(t, 100, 0xab);
     m.free(t);
     expect(m.calloc(1, 100)).not.toBe(t);
     const p = m.malloc(0x500);
     m.malloc(0x18);
-    h.mem.fill(p, 0x500, 0xab);
+    h.fill(p, 0x500, 0xab);
     m.free(p);
     const q = m.calloc(0x10, 0x50);
     expect(q).toBe(p);
@@ -69,7 +69,7 @@ describe("realloc", () => {
     expect(m.malloc_usable_size(a)).toBe(0x108);
     const s = m.malloc(0x18);
     m.malloc(0x18);
-    h.mem.fill(s, 0x18, 0x5c);
+    h.fill(s, 0x18, 0x5c);
     const moved = m.realloc(s, 0x2000);
     expect(moved).not.toBe(s);
     expect(bytesAt(h, moved, 0x18).every((x) => x === 0x5c)).toBe(true);
@@ -85,7 +85,7 @@ describe("realloc", () => {
     expect(m.bins().tcache[0]?.chunks[0]).toBe(p - 16 + 0);
     const q = m.realloc(0, 40);
     expect(q).toBe(p);
-    h.mem.fill(q, 40, 7);
+    h.fill(q, 40, 7);
     m.errno = 0;
     expect(m.realloc(q, 2 ** 63)).toBe(0);
     expect(m.errno).toBe(ENOMEM);
@@ -99,7 +99,7 @@ describe("realloc", () => {
     const h = newHeap();
     const { m } = h;
     const p = m.malloc(0x30000);
-    h.mem.fill(p, 0x30000, 0x11);
+    h.fill(p, 0x30000, 0x11);
     const q = m.realloc(p, 0x50000);
     expect(m.isMmapped(q)).toBe(true);
     expect(m.counters().mremapCalls).toBe(1);

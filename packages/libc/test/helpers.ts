@@ -21,6 +21,8 @@ export interface Heap {
   copyWord(to: number, from: number, i: number): void;
   /** glibc's PROTECT_PTR(pos, ptr), for addresses below 4 GiB. */
   protect(pos: number, ptr: number): number;
+  /** memset(p, byte, n) in the simulated memory. */
+  fill(p: number, n: number, byte: number): void;
 }
 
 /** A fresh process: 64 MiB of flat memory, heap at 0x10000, and glibc's malloc over it. */
@@ -46,6 +48,7 @@ export function newHeap(options: Partial<MallocOptions> = {}, sizeBytes = 64 << 
       mem.storeU32(virtAddr(to + i * 8 + 4), mem.loadU32(virtAddr(from + i * 8 + 4)));
     },
     protect: (pos, ptr) => (Math.floor(pos / 4096) ^ ptr) >>> 0,
+    fill: (p, n, byte) => mem.fill(virtAddr(p), n, byte),
   };
 }
 

@@ -230,13 +230,13 @@ const scenarios: Record<string, (h: Heap) => void> = {
   "overflow-caught": (h) => {
     const a = h.m.malloc(0x18);
     const b = h.m.malloc(0x18);
-    h.mem.fill(a, 0x18 + 8, 0x41);
+    h.fill(a, 0x18 + 8, 0x41);
     h.m.free(b);
   },
   "overflow-unnoticed": (h) => {
     const a = h.m.malloc(0x28);
     const b = h.m.malloc(0x18);
-    h.mem.fill(a, 0x28, 0x41);
+    h.fill(a, 0x28, 0x41);
     h.m.free(b);
     h.m.free(a);
   },

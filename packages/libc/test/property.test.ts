@@ -84,7 +84,9 @@ const steps = fc.oneof(
       tagBlock(s, p, n);
     }),
   ),
-  fc.integer({ min: 0, max: 0x20000 }).map((pad) => step<State>(`malloc_trim(${pad})`, (s) => s.h.m.malloc_trim(pad))),
+  fc
+    .integer({ min: 0, max: 0x20000 })
+    .map((pad) => step<State>(`malloc_trim(${pad})`, (s) => s.h.m.malloc_trim(pad))),
 );
 
 describe("random call sequences keep every heap invariant", () => {

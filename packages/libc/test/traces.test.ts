@@ -2,7 +2,7 @@
 // placement must be the one glibc chose (recorded with the tracer of
 // ../shared/oracles/glibc; see fixtures/traces/record.sh).
 import { existsSync } from "node:fs";
-import { type Mapper, type ProgramBreak, type VirtualMemory, FlatMemory } from "@memstack/core";
+import { FlatMemory, type Mapper, type ProgramBreak, type VirtualMemory } from "@memstack/core";
 import { describe, expect, it } from "vitest";
 import { createMalloc, formatPlacements, parseMallocTrace, replayMallocTrace } from "../src/index.js";
 import { fixture } from "./helpers.js";
@@ -13,7 +13,8 @@ function load(name: string): { trace: string; expected: string } {
   if (name.startsWith("shared:")) {
     const base = name.slice(7);
     const gz = existsSync(new URL(`${base}.trace.gz`, SHARED));
-    const read = (suffix: string): string => fixture(`../../../../../shared/traces/${base}${suffix}${gz ? ".gz" : ""}`);
+    const read = (suffix: string): string =>
+      fixture(`../../../../../shared/traces/${base}${suffix}${gz ? ".gz" : ""}`);
     return { trace: read(".trace"), expected: read(".expected") };
   }
   return { trace: fixture(`traces/${name}.trace.gz`), expected: fixture(`traces/${name}.expected.gz`) };
@@ -22,7 +23,11 @@ function load(name: string): { trace: string; expected: string } {
 // The three ports of a FlatMemory seen through plain objects, so the
 // allocator cannot use its typed-array fast path: every word goes through
 // the VirtualMemory port, as it will on a kernel process.
-function throughPorts(flat: FlatMemory): { memory: VirtualMemory; programBreak: ProgramBreak; mapper: Mapper } {
+function throughPorts(flat: FlatMemory): {
+  memory: VirtualMemory;
+  programBreak: ProgramBreak;
+  mapper: Mapper;
+} {
   const memory: VirtualMemory = {
     loadU8: (a) => flat.loadU8(a),
     loadU16: (a) => flat.loadU16(a),

@@ -85,7 +85,6 @@ import { MallocAbort } from "../errors.js";
 import { HeapAccess } from "./heap-access.js";
 import { checkHeap, listChunks, snapshotBins } from "./inspect.js";
 import {
-  ARENA_SIZE,
   AV_ATTACHED_THREADS,
   AV_BINMAP,
   AV_FASTBINS,
