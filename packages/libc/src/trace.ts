@@ -21,12 +21,16 @@ const HEADER = "# memstack malloc trace v1";
 /** The ID written `-`: NULL. */
 export const TRACE_NONE = 0xffffffff;
 
-/** Op codes of a parsed trace (the line's letter). */
-export const TRACE_MALLOC = 109; // m
-export const TRACE_CALLOC = 99; // c
-export const TRACE_REALLOC = 114; // r
-export const TRACE_MEMALIGN = 97; // a
-export const TRACE_FREE = 102; // f
+/** Op code of an `m` line (malloc) in {@link MallocTrace.op}: the letter's char code. */
+export const TRACE_MALLOC = 109;
+/** Op code of a `c` line (calloc). */
+export const TRACE_CALLOC = 99;
+/** Op code of an `r` line (realloc). */
+export const TRACE_REALLOC = 114;
+/** Op code of an `a` line (memalign). */
+export const TRACE_MEMALIGN = 97;
+/** Op code of an `f` line (free). */
+export const TRACE_FREE = 102;
 
 /** A parsed trace: one entry per call, in order. */
 export interface MallocTrace {
@@ -65,7 +69,8 @@ export class TraceSyntaxError extends UsageError {
 const U64_MAX = 2n ** 64n - 1n;
 
 function parseNumber(field: string | undefined, line: number): number {
-  if (field === undefined) throw new TraceSyntaxError(line, "missing fields");
+  // replay.c reads a missing number as a bad one.
+  if (field === undefined) throw new TraceSyntaxError(line, "bad number");
   let text = field;
   let shift = 0n;
   const last = text[text.length - 1];
@@ -82,7 +87,7 @@ function parseNumber(field: string | undefined, line: number): number {
 }
 
 function parseId(field: string | undefined, line: number): number {
-  if (field === undefined) throw new TraceSyntaxError(line, "missing fields");
+  if (field === undefined) throw new TraceSyntaxError(line, "bad number");
   if (field === "-") return TRACE_NONE;
   const v = parseNumber(field, line);
   if (v >= TRACE_NONE) throw new TraceSyntaxError(line, "ID too large");
@@ -155,7 +160,8 @@ export function parseMallocTrace(text: string): MallocTrace {
     if (call !== "f") placements++;
     count++;
   }
-  if (!header) throw new TraceSyntaxError(Math.max(1, n - (text.endsWith("\n") ? 1 : 0)), "missing header");
+  // With no header at all, replay.c reports the number of lines it read.
+  if (!header) throw new TraceSyntaxError(n - (text.endsWith("\n") || text === "" ? 1 : 0), "missing header");
   return {
     length: count,
     op: op.subarray(0, count),
@@ -168,8 +174,9 @@ export function parseMallocTrace(text: string): MallocTrace {
   };
 }
 
-/** Placement codes in {@link ReplayResult.placements}: an offset ≥ 0, or one of these. */
+/** Placement of a block outside the brk heap (its own mmap), in {@link ReplayResult.placements}; printed `mmap`. */
 export const PLACEMENT_MMAP = -1;
+/** Placement of a call that returned NULL; printed `null`. */
 export const PLACEMENT_NULL = -2;
 
 /** What a replay produced. */
