@@ -306,17 +306,45 @@ export class Ptmalloc extends HeapAccess {
     this.w32(a, this.r32(a) & ~PREV_INUSE);
   }
 
+  // fd, bk and their setters are the busiest words of all: they read the
+  // view directly, one call shallower than r64/w64 when not inlined.
   fd(p: number): number {
-    return this.r64(p + FD);
+    const a = p + FD;
+    if (a >= 0 && a < this.end4 && (a & 3) === 0) {
+      const i = a >>> 2;
+      const hi = this.u32[i + 1]!;
+      return hi === 0 ? this.u32[i]! : hi * TWO_32 + this.u32[i]!;
+    }
+    return this.r64(a);
   }
   bk(p: number): number {
-    return this.r64(p + BK);
+    const a = p + BK;
+    if (a >= 0 && a < this.end4 && (a & 3) === 0) {
+      const i = a >>> 2;
+      const hi = this.u32[i + 1]!;
+      return hi === 0 ? this.u32[i]! : hi * TWO_32 + this.u32[i]!;
+    }
+    return this.r64(a);
   }
   setFd(p: number, v: number): void {
-    this.w64(p + FD, v);
+    const a = p + FD;
+    if (a >= 0 && a < this.end4 && (a & 3) === 0 && v < TWO_32) {
+      const i = a >>> 2;
+      this.u32[i] = v;
+      this.u32[i + 1] = 0;
+      return;
+    }
+    this.w64(a, v);
   }
   setBk(p: number, v: number): void {
-    this.w64(p + BK, v);
+    const a = p + BK;
+    if (a >= 0 && a < this.end4 && (a & 3) === 0 && v < TWO_32) {
+      const i = a >>> 2;
+      this.u32[i] = v;
+      this.u32[i + 1] = 0;
+      return;
+    }
+    this.w64(a, v);
   }
   fdNext(p: number): number {
     return this.r64(p + FD_NEXTSIZE);
