@@ -536,7 +536,8 @@ export class Ptmalloc extends HeapAccess {
   private tcacheGetFast(bytes: number): number {
     const tc = this.tcache;
     const end4 = this.end4;
-    if (tc === 0 || tc + TCACHE_ENTRIES + 512 > end4 || bytes % 1 !== 0) return 0;
+    // (bytes | 0) !== bytes: not an integer (a % 1 on a double would call fmod).
+    if (tc === 0 || tc + TCACHE_ENTRIES + 512 > end4 || (bytes | 0) !== bytes) return 0;
     // csize2tidx(request2size(bytes)): 0..24 → 0, 25..40 → 1, ...
     const idx = bytes < 9 ? 0 : ((bytes + SIZE_SZ + MALLOC_ALIGN_MASK) >>> 4) - 2;
     if (idx >= this.tcacheBins) return 0;
