@@ -2,6 +2,7 @@
 // the layout: the heap starts at FlatMemory's initial break (0x10000), the
 // tcache_perthread_struct takes the first 0x290 bytes, and every chunk
 // header is 16 bytes before the pointer handed out.
+import { MAP_FIXED_NOREPLACE, MAP_PRIVATE, PROT_READ, PROT_WRITE, sbrk } from "@memstack/core";
 import { describe, expect, it } from "vitest";
 import { fixture, newHeap } from "./helpers.js";
 
@@ -231,6 +232,55 @@ describe("malloc_stats and mallinfo2", () => {
       `mallinfo2 arena=${mi.arena} ordblks=${mi.ordblks} smblks=${mi.smblks} hblks=${mi.hblks} hblkhd=${mi.hblkhd}` +
       ` usmblks=${mi.usmblks} fsmblks=${mi.fsmblks} uordblks=${mi.uordblks} fordblks=${mi.fordblks} keepcost=${mi.keepcost}\n`;
     expect(err + line).toBe(fixture("glibc/stats.expected"));
+    m.check();
+  });
+});
+
+describe("when brk is not malloc's alone (fixtures/glibc/*.expected, recorded with scenarios.c)", () => {
+  // "NAME heap+OFF" from the initial break, or "NAME region+OFF" from the
+  // start of the mmap region that stood in for brk, as scenarios.c writes them.
+  const place = (name: string, p: number, region = 0): string =>
+    region !== 0 && p >= region && p - region < 1 << 20
+      ? `${name} region+0x${(p - region).toString(16)}`
+      : `${name} heap+0x${(p - HEAP).toString(16)}`;
+
+  it("a foreign sbrk: the old top is fenced off and freed, top moves past the foreign space", () => {
+    const { m, mem } = newHeap();
+    const a = m.malloc(0x18);
+    const b = m.malloc(0x1f000);
+    expect(sbrk(mem, 4096)).not.toBe(-1);
+    const c = m.malloc(0x1f000);
+    const d = m.malloc(0x100);
+    const got = [place("a", a), place("b", b), place("c", c), place("d", d), "ok"].join("\n");
+    expect(`${got}\n`).toBe(fixture("glibc/foreign-sbrk.expected"));
+    expect(m.chunks().filter((k) => k.state === "fencepost")).toHaveLength(2);
+    m.check();
+  });
+
+  it("brk blocked by a mapping: a 1 MiB mmap stands in for the heap, which is no longer contiguous", () => {
+    const { m, mem } = newHeap();
+    const a = m.malloc(0x18);
+    const b = m.malloc(0x1f000);
+    expect(mem.mmap(HEAP + 0x22000, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED_NOREPLACE)).toBe(
+      HEAP + 0x22000,
+    );
+    const c = m.malloc(0x1f000);
+    const region = c - 16;
+    const d = m.malloc(0x100);
+    const e = m.malloc(0x3000);
+    m.free(b);
+    const f = m.malloc(0x10000);
+    const got = [
+      place("a", a),
+      place("b", b),
+      place("c", c, region),
+      place("d", d, region),
+      place("e", e, region),
+      place("f", f, region),
+      "ok",
+    ].join("\n");
+    expect(`${got}\n`).toBe(fixture("glibc/brk-blocked.expected"));
+    expect(m.counters().mmapCalls).toBe(1);
     m.check();
   });
 });
