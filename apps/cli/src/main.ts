@@ -9,12 +9,16 @@ import { UsageError } from "@memstack/core";
 import { Command, CommanderError } from "commander";
 import { runDemo } from "./commands/demo.js";
 import { type LackeyCommandOptions, runLackey } from "./commands/lackey.js";
+import { runMallocReplay } from "./commands/malloc-replay.js";
 import { type CliIo, processIo } from "./io.js";
 
 const { version } = createRequire(import.meta.url)("../package.json") as { version: string };
 
 /** Exit status of a usage error, as for shell builtins and most Unix tools. */
 export const EXIT_USAGE = 2;
+
+// Exit status set by a command's action (commander's actions return nothing).
+let status = 0;
 
 function buildProgram(io: CliIo): Command {
   const program = new Command("memstack")
@@ -39,6 +43,23 @@ function buildProgram(io: CliIo): Command {
     .option("--format <format>", "page-table format: x86-64 or sv39", "x86-64")
     .option("--instructions", "replay instruction fetches (I lines) through the TLB too", false)
     .action((trace: string, options: LackeyCommandOptions) => runLackey(trace, options, io));
+  const malloc = program.command("malloc").description("glibc 2.36's malloc (@memstack/libc)");
+  malloc
+    .command("replay")
+    .description(
+      "replay a malloc trace (# memstack malloc trace v1, plain or gzipped, - for stdin); placements on stdout",
+    )
+    .argument("<file>", "the trace")
+    .option(
+      "--backend <backend>",
+      "where the process runs: flat (FlatMemory) or process (a kernel process)",
+      "flat",
+    )
+    .option("--memory <size>", "size of the flat address space", "1G")
+    .option("--progress", "draw a progress bar on stderr even when it is not a terminal")
+    .action((file: string, options: { backend: string; memory: string; progress?: boolean }) => {
+      status = runMallocReplay(file, options, io);
+    });
   return program;
 }
 
@@ -48,6 +69,7 @@ function buildProgram(io: CliIo): Command {
  * @returns the process exit status.
  */
 export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
+  status = 0;
   const program = buildProgram(io);
   if (argv.length === 0) {
     io.err(program.helpInformation());
@@ -55,7 +77,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
   }
   try {
     await program.parseAsync([...argv], { from: "user" });
-    return 0;
+    return status;
   } catch (e) {
     // A command's own bad input (a page size the format lacks, a malformed
     // trace line) is a usage error; a file it cannot read is its failure.

@@ -1,6 +1,7 @@
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { promisify } from "node:util";
+import { gunzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { type CliIo, EXIT_USAGE, main } from "../src/index.js";
 
@@ -100,5 +101,47 @@ describe("memstack lackey", () => {
     const missing = capture();
     expect(await main(["lackey", `${dir}/none.lackey`], missing)).toBe(1);
     expect(missing.stderr()).toMatch(/^memstack: ENOENT/);
+  });
+});
+
+describe("memstack malloc replay", () => {
+  const traces = new URL("../../../../shared/traces/", import.meta.url).pathname;
+
+  it("prints glibc's placements for a real trace on stdout, and a summary on stderr", async () => {
+    const io = capture();
+    expect(await main(["malloc", "replay", `${traces}sort.trace`], io)).toBe(0);
+    expect(io.stdout()).toBe(readFileSync(`${traces}sort.expected`, "utf8"));
+    expect(io.stderr()).toMatch(
+      /^malloc replay: 295 calls in [\d.]+ ms .*peak heap 132K, brk calls 1, mmaps 1 /,
+    );
+  });
+
+  it("reads a gzipped trace and draws a progress bar with --progress", async () => {
+    const io = capture();
+    expect(await main(["malloc", "replay", "--progress", `${traces}awk.trace.gz`], io)).toBe(0);
+    expect(io.stdout()).toBe(gunzipSync(readFileSync(`${traces}awk.expected.gz`)).toString("utf8"));
+    expect(io.stderr()).toContain("] 100% 442038/442038 calls");
+  });
+
+  it("refuses the process backend for now, with exit 2", async () => {
+    const io = capture();
+    expect(await main(["malloc", "replay", "--backend", "process", `${traces}sort.trace`], io)).toBe(
+      EXIT_USAGE,
+    );
+    expect(io.stdout()).toBe("");
+    expect(io.stderr()).toMatch(/--backend process is not available yet/);
+    const bad = capture();
+    expect(await main(["malloc", "replay", "--backend", "mmu", `${traces}sort.trace`], bad)).toBe(EXIT_USAGE);
+  });
+
+  it("answers a malformed line with error LINE: REASON and exit 2, running nothing", async () => {
+    const io = capture();
+    const { writeFileSync, mkdtempSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const file = `${mkdtempSync(`${tmpdir()}/memstack-`)}/malformed.trace`;
+    writeFileSync(file, "# memstack malloc trace v1\nm 1 10\n\nm 2 12Q\n");
+    expect(await main(["malloc", "replay", file], io)).toBe(EXIT_USAGE);
+    expect(io.stdout()).toBe("");
+    expect(io.stderr()).toBe("error 4: bad number\n");
   });
 });

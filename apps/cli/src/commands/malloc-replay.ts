@@ -1,0 +1,123 @@
+/**
+ * `memstack malloc replay FILE [--backend flat|process] [--progress]`:
+ * replays a `# memstack malloc trace v1` (plain or gzipped; `-` for stdin)
+ * through @memstack/libc's glibc malloc and prints one placement per call on
+ * stdout, in the format of ../shared/oracles/glibc/run-replay, so the two can
+ * be diffed. Progress (when stderr is a terminal, or with --progress) and a
+ * summary go to stderr. A malformed line prints `error LINE: REASON` and
+ * exits 2 before anything runs; a heap corruption glibc would detect prints
+ * glibc's message and exits 134, as the aborted process would.
+ */
+import { readFileSync } from "node:fs";
+import { gunzipSync } from "node:zlib";
+import { FlatMemory, formatSize, parseSize } from "@memstack/core";
+import {
+  createMalloc,
+  formatPlacements,
+  MallocAbort,
+  parseMallocTrace,
+  replayMallocTrace,
+  TraceSyntaxError,
+} from "@memstack/libc";
+import type { CliIo } from "../io.js";
+
+/** Options of `memstack malloc replay`. */
+export interface MallocReplayOptions {
+  /** Where the process runs: `flat` (FlatMemory) or `process` (a kernel process, not available yet). */
+  backend: string;
+  /** Show a progress bar on stderr even when it is not a terminal. */
+  progress?: boolean;
+  /** Size of the flat address space, e.g. `1G`. */
+  memory: string;
+}
+
+/** Exit status of a process killed by SIGABRT, as a shell reports it. */
+export const EXIT_ABORT = 134;
+
+function readTrace(file: string): string {
+  let buf = readFileSync(file === "-" ? 0 : file);
+  if (buf[0] === 0x1f && buf[1] === 0x8b) buf = gunzipSync(buf);
+  return buf.toString("utf8");
+}
+
+function bar(done: number, total: number): string {
+  const width = 30;
+  const filled = total === 0 ? width : Math.round((done / total) * width);
+  const pct = total === 0 ? 100 : Math.floor((done / total) * 100);
+  return `\r[${"#".repeat(filled)}${".".repeat(width - filled)}] ${String(pct).padStart(3)}% ${done}/${total} calls`;
+}
+
+/**
+ * Runs the command.
+ *
+ * @returns the exit status: 0, 2 for a usage error or a malformed trace, 134 for a simulated abort.
+ */
+export function runMallocReplay(file: string, options: MallocReplayOptions, io: CliIo): number {
+  if (options.backend === "process") {
+    io.err(
+      "memstack: --backend process is not available yet: it needs the kernel process of @memstack/kernel; use --backend flat\n",
+    );
+    return 2;
+  }
+  if (options.backend !== "flat") {
+    io.err(`memstack: unknown backend '${options.backend}' (expected flat or process)\n`);
+    return 2;
+  }
+  let memoryBytes: number;
+  try {
+    memoryBytes = parseSize(options.memory);
+  } catch {
+    io.err(`memstack: --memory: not a size: '${options.memory}'\n`);
+    return 2;
+  }
+  if (memoryBytes < 1 << 20 || memoryBytes > 2 ** 32 || memoryBytes % 65536 !== 0) {
+    io.err("memstack: --memory must be a multiple of 64K between 1M and 4G\n");
+    return 2;
+  }
+  let text: string;
+  try {
+    text = readTrace(file);
+  } catch (e) {
+    io.err(`memstack: cannot read ${file}: ${(e as Error).message}\n`);
+    return 2;
+  }
+  let trace: ReturnType<typeof parseMallocTrace>;
+  try {
+    trace = parseMallocTrace(text);
+  } catch (e) {
+    if (e instanceof TraceSyntaxError) {
+      io.err(`error ${e.line}: ${e.reason}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  // A fixed ArrayBuffer: typed arrays over a resizable one are several times slower.
+  const memory = new FlatMemory({ memory: new ArrayBuffer(memoryBytes), assumeZeroed: true });
+  const malloc = createMalloc({ memory, programBreak: memory, mapper: memory });
+  const showProgress = options.progress === true || io.errIsTty === true;
+  const started = performance.now();
+  let placements: Float64Array;
+  try {
+    placements = replayMallocTrace(malloc, trace, {
+      onProgress: showProgress ? (done, total) => io.err(bar(done, total)) : undefined,
+      progressEvery: 65536,
+    }).placements;
+  } catch (e) {
+    if (showProgress) io.err("\n");
+    if (e instanceof MallocAbort) {
+      io.err(`${e.detail}\n`);
+      return EXIT_ABORT;
+    }
+    throw e;
+  }
+  const ms = performance.now() - started;
+  if (showProgress) io.err("\n");
+  io.out(formatPlacements(placements));
+  const c = malloc.counters();
+  io.err(
+    `malloc replay: ${trace.length} calls in ${ms.toFixed(1)} ms (${((ms * 1e6) / Math.max(1, trace.length)).toFixed(0)} ns/call);` +
+      ` peak heap ${formatSize(c.peakHeapBytes)}, brk calls ${c.brkCalls},` +
+      ` mmaps ${c.mmapCalls} (munmaps ${c.munmapCalls}, mremaps ${c.mremapCalls}), peak mmapped ${formatSize(c.peakMmappedBytes)}\n`,
+  );
+  return 0;
+}

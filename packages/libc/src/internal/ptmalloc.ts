@@ -1,0 +1,1779 @@
+/**
+ * Ptmalloc: glibc 2.36's malloc (ptmalloc2) for one single-threaded
+ * process: the main arena, the per-thread cache, and nothing else.
+ *
+ * Models malloc/malloc.c of glibc 2.36 (Debian 2.36-9) on x86-64, the
+ * algorithm rewritten, every decision the same, so that a sequence of calls
+ * lands every block at the same offset from the initial program break and
+ * calls brk and mmap at the same moments as the real library:
+ *
+ *   malloc ──► tcache bin (LIFO, ≤ 7 chunks of one size, ≤ 0x410)
+ *      │ empty
+ *      ▼
+ *   _int_malloc ──► fastbin (≤ 0x80, LIFO; refills the tcache)
+ *      │        ──► small bin (exact size; refills the tcache)
+ *      │        ──► large request: malloc_consolidate if fastbins hold chunks
+ *      │        ──► unsorted bin: last remainder split for small requests,
+ *      │            exact fits into the tcache, the rest sorted into bins
+ *      │        ──► large bin best fit, then the next non-empty bin (binmap)
+ *      │        ──► top chunk; else consolidate and retry; else
+ *      ▼
+ *   sysmalloc ──► own mmap when nb ≥ mmap_threshold; else brk by
+ *                 nb + top_pad + MINSIZE − top, page-rounded; mmap fallback
+ *
+ * free ──► mmapped: munmap (and raise the dynamic mmap threshold)
+ *      ──► tcache (if its bin has room) ──► fastbin (≤ max_fast)
+ *      ──► coalesce with free neighbours, into the unsorted bin or top;
+ *          a result ≥ 64 KiB consolidates fastbins and trims top above
+ *          trim_threshold with brk
+ *
+ * Every check that leads glibc to malloc_printerr is made at the same point
+ * with the same message (a {@link MallocAbort}); every other corruption goes
+ * unnoticed, as it does in glibc.
+ *
+ * Simplifies: one thread, so one arena and no locks; no memory tagging, no
+ * huge pages (glibc.malloc.hugetlb), no malloc_info. The arena is not in
+ * libc's data segment but in one page mmapped at start-up; its layout is
+ * glibc's (see layout.ts), so chunk links into it look as they do in gdb.
+ * tcache_key comes from a seeded generator instead of getrandom.
+ *
+ * Neighbours: below are the VirtualMemory, ProgramBreak and Mapper ports
+ * (a kernel process or FlatMemory); inspect.ts walks what this builds.
+ *
+ * Invariants (checked by check()): chunks tile the heap from the first
+ * chunk to top; a chunk is free exactly when the next chunk's PREV_INUSE is
+ * clear, and then it is in exactly one normal bin with its footer set; no
+ * two free normal chunks touch; small bins hold one size, large bins their
+ * range sorted largest first; tcache and fastbin chunks look in use; the
+ * binmap has a bit for every non-empty bin.
+ */
+import {
+  createRng,
+  EINVAL,
+  ENOMEM,
+  isSyscallError,
+  MADV_DONTNEED,
+  MAP_PRIVATE,
+  type Mapper,
+  MREMAP_MAYMOVE,
+  PROT_READ,
+  PROT_WRITE,
+  type ProgramBreak,
+  sbrk,
+  UsageError,
+} from "@memstack/core";
+import type {
+  BinsSnapshot,
+  ChunkInfo,
+  Mallinfo2,
+  MallocCounters,
+  MallocOptions,
+  MallocTunables,
+} from "../api.js";
+import {
+  M_ARENA_MAX,
+  M_ARENA_TEST,
+  M_CHECK_ACTION,
+  M_MMAP_MAX,
+  M_MMAP_THRESHOLD,
+  M_MXFAST,
+  M_PERTURB,
+  M_TOP_PAD,
+  M_TRIM_THRESHOLD,
+} from "../api.js";
+import { MallocAbort } from "../errors.js";
+import { HeapAccess } from "./heap-access.js";
+import { checkHeap, listChunks, snapshotBins } from "./inspect.js";
+import {
+  AV_ATTACHED_THREADS,
+  AV_BINMAP,
+  AV_FASTBINS,
+  AV_FLAGS,
+  AV_HAVE_FASTCHUNKS,
+  AV_LAST_REMAINDER,
+  AV_MAX_SYSTEM_MEM,
+  AV_NEXT,
+  AV_SYSTEM_MEM,
+  AV_TOP,
+  BINMAPSIZE,
+  BK,
+  BK_NEXTSIZE,
+  binIndex,
+  CHUNK_HDR_SZ,
+  checkedRequest2size,
+  csize2tidx,
+  DEFAULT_MMAP_MAX,
+  DEFAULT_MMAP_THRESHOLD,
+  DEFAULT_MMAP_THRESHOLD_MAX,
+  DEFAULT_MXFAST,
+  DEFAULT_TOP_PAD,
+  DEFAULT_TRIM_THRESHOLD,
+  FASTBIN_CONSOLIDATION_THRESHOLD,
+  FD,
+  FD_NEXTSIZE,
+  fastbinIndex,
+  IS_MMAPPED,
+  largebinIndex,
+  MALLOC_ALIGN_MASK,
+  MALLOC_ALIGNMENT,
+  MALLOC_CHUNK_SIZE,
+  MAX_FAST_SIZE,
+  MAX_TCACHE_COUNT,
+  MAX_TCACHE_SIZE,
+  MIN_LARGE_SIZE,
+  MINSIZE,
+  MMAP_AS_MORECORE_SIZE,
+  maxFastFor,
+  NBINS,
+  NFASTBINS,
+  NONCONTIGUOUS_BIT,
+  PAGE,
+  PKG,
+  PREV_INUSE,
+  PTRDIFF_LIMIT,
+  request2size,
+  SIZE_SZ,
+  TCACHE_ENTRIES,
+  TCACHE_FILL_COUNT,
+  TCACHE_MAX_BINS,
+  TCACHE_STRUCT_SIZE,
+  TWO_32,
+  TWO_64,
+} from "./layout.js";
+
+const RW = PROT_READ | PROT_WRITE;
+
+function alignUp(n: number, a: number): number {
+  const r = n % a;
+  return r === 0 ? n : n + (a - r);
+}
+
+function checkSize(n: number, name: string, fn: string): void {
+  if (!(n >= 0 && Number.isInteger(n))) {
+    throw new UsageError(PKG, `${fn}: ${name} must be a non-negative integer, got ${n}`, name);
+  }
+}
+
+function checkPtr(p: number, fn: string): void {
+  if (!(p >= 0 && Number.isSafeInteger(p))) {
+    throw new UsageError(PKG, `${fn}: ptr must be a non-negative safe integer, got ${p}`, "ptr");
+  }
+}
+
+/** The allocator. Public methods are the C API; the rest is glibc's internals. */
+export class Ptmalloc extends HeapAccess {
+  errno = 0;
+  readonly heapBase: number;
+  readonly arenaAddress: number;
+  /** The arena (main_arena), as `av` in glibc. */
+  readonly av: number;
+  readonly programBreak: ProgramBreak;
+  readonly mapper: Mapper;
+  private readonly stderr: (text: string) => void;
+
+  // struct malloc_par (mp_) and the globals beside it.
+  trimThreshold = DEFAULT_TRIM_THRESHOLD;
+  topPad = DEFAULT_TOP_PAD;
+  mmapThreshold = DEFAULT_MMAP_THRESHOLD;
+  nMmaps = 0;
+  nMmapsMax = DEFAULT_MMAP_MAX;
+  maxNMmaps = 0;
+  noDynThreshold = false;
+  mmappedMem = 0;
+  maxMmappedMem = 0;
+  sbrkBase = 0;
+  tcacheBins = TCACHE_MAX_BINS;
+  tcacheMaxBytes = MAX_TCACHE_SIZE;
+  tcacheCount = TCACHE_FILL_COUNT;
+  tcacheUnsortedLimit = 0;
+  arenaTest = 8;
+  arenaMax = 0;
+  globalMaxFast = 0;
+  perturbByte = 0;
+
+  // Per-thread state: the tcache (0 until tcache_init) and its key.
+  tcache = 0;
+  readonly keyLo: number;
+  readonly keyHi: number;
+
+  /** Heap segments [start, end) owned by the arena: the brk heap, then mmap fallbacks. */
+  readonly segments: number[] = [];
+  /** Live mmapped chunks: chunk address → mapping size (for check() and inspection). */
+  readonly mmapped = new Map<number, number>();
+  readonly stats: MallocCounters = {
+    brkCalls: 0,
+    mmapCalls: 0,
+    munmapCalls: 0,
+    mremapCalls: 0,
+    madviseCalls: 0,
+    peakHeapBytes: 0,
+    peakMmappedBytes: 0,
+  };
+  /** Highest address the brk heap reached, for placement reports. */
+  heapEnd: number;
+
+  constructor(options: MallocOptions) {
+    super(options.memory);
+    this.programBreak = options.programBreak;
+    this.mapper = options.mapper;
+    this.stderr =
+      options.stderr ??
+      ((text: string) => {
+        const proc = (globalThis as { process?: { stderr?: { write(t: string): unknown } } }).process;
+        if (proc?.stderr) proc.stderr.write(text);
+        else console.error(text.replace(/\n$/, ""));
+      });
+    const seed = options.seed ?? 1;
+    if (!Number.isInteger(seed))
+      throw new UsageError(PKG, `createMalloc: seed must be an integer, got ${seed}`, "seed");
+    const rng = createRng(seed);
+    this.keyLo = rng.nextU32();
+    this.keyHi = rng.nextU32();
+    this.heapBase = this.programBreak.brk(0);
+    this.heapEnd = this.heapBase;
+    // The arena's page: glibc's main_arena lives in libc's .data; here it is
+    // one private page of its own.
+    const page = this.mapper.mmap(0, PAGE, RW, MAP_PRIVATE);
+    if (isSyscallError(page)) {
+      throw new UsageError(PKG, `createMalloc: cannot map a page for the arena (errno ${-page})`, "mapper");
+    }
+    this.refresh();
+    this.arenaAddress = page;
+    this.av = page;
+    this.mallocInitState();
+    if (options.tunables) this.applyTunables(options.tunables);
+  }
+
+  // ------------------------------------------------------------ fields
+
+  private abort(message: string): never {
+    throw new MallocAbort(PKG, message);
+  }
+
+  /** chunksize: the size field without its three flag bits. */
+  chunksize(p: number): number {
+    const a = p + 8;
+    if (a >= 0 && a < this.end4 && (a & 3) === 0) {
+      const i = a >>> 2;
+      const hi = this.u32[i + 1]!;
+      const lo = (this.u32[i]! & ~7) >>> 0;
+      return hi === 0 ? lo : hi * TWO_32 + lo;
+    }
+    const lo = (this.r32(a) & ~7) >>> 0;
+    return this.r32(a + 4) * TWO_32 + lo;
+  }
+
+  /** chunksize_nomask: the raw size field. */
+  sizeRaw(p: number): number {
+    return this.r64(p + 8);
+  }
+
+  /** The three flag bits of the size field. */
+  flags(p: number): number {
+    return this.r32(p + 8) & 7;
+  }
+
+  setHead(p: number, v: number): void {
+    this.w64(p + 8, v);
+  }
+
+  /** set_head_size: new size, flags kept. */
+  setHeadSize(p: number, s: number): void {
+    this.w64(p + 8, s + (this.r32(p + 8) & 7));
+  }
+
+  prevSize(p: number): number {
+    return this.r64(p);
+  }
+
+  /** set_foot: the next chunk's prev_size. */
+  setFoot(p: number, s: number): void {
+    this.w64(p + s, s);
+  }
+
+  /** inuse_bit_at_offset(p, s): PREV_INUSE of the chunk at p + s. */
+  inuseAt(p: number, s: number): boolean {
+    return (this.r32(p + s + 8) & PREV_INUSE) !== 0;
+  }
+
+  setInuseAt(p: number, s: number): void {
+    const a = p + s + 8;
+    this.w32(a, this.r32(a) | PREV_INUSE);
+  }
+
+  clearInuseAt(p: number, s: number): void {
+    const a = p + s + 8;
+    this.w32(a, this.r32(a) & ~PREV_INUSE);
+  }
+
+  // fd, bk and their setters are the busiest words of all: they read the
+  // view directly, one call shallower than r64/w64 when not inlined.
+  fd(p: number): number {
+    const a = p + FD;
+    if (a >= 0 && a < this.end4 && (a & 3) === 0) {
+      const i = a >>> 2;
+      const hi = this.u32[i + 1]!;
+      return hi === 0 ? this.u32[i]! : hi * TWO_32 + this.u32[i]!;
+    }
+    return this.r64(a);
+  }
+  bk(p: number): number {
+    const a = p + BK;
+    if (a >= 0 && a < this.end4 && (a & 3) === 0) {
+      const i = a >>> 2;
+      const hi = this.u32[i + 1]!;
+      return hi === 0 ? this.u32[i]! : hi * TWO_32 + this.u32[i]!;
+    }
+    return this.r64(a);
+  }
+  setFd(p: number, v: number): void {
+    const a = p + FD;
+    if (a >= 0 && a < this.end4 && (a & 3) === 0 && v < TWO_32) {
+      const i = a >>> 2;
+      this.u32[i] = v;
+      this.u32[i + 1] = 0;
+      return;
+    }
+    this.w64(a, v);
+  }
+  setBk(p: number, v: number): void {
+    const a = p + BK;
+    if (a >= 0 && a < this.end4 && (a & 3) === 0 && v < TWO_32) {
+      const i = a >>> 2;
+      this.u32[i] = v;
+      this.u32[i + 1] = 0;
+      return;
+    }
+    this.w64(a, v);
+  }
+  fdNext(p: number): number {
+    return this.r64(p + FD_NEXTSIZE);
+  }
+  bkNext(p: number): number {
+    return this.r64(p + BK_NEXTSIZE);
+  }
+  setFdNext(p: number, v: number): void {
+    this.w64(p + FD_NEXTSIZE, v);
+  }
+  setBkNext(p: number, v: number): void {
+    this.w64(p + BK_NEXTSIZE, v);
+  }
+
+  /** bin_at(i): the pseudo-chunk whose fd/bk are bins[2i-2], bins[2i-1]. */
+  binAt(i: number): number {
+    return this.av + AV_TOP + (i - 1) * 16;
+  }
+
+  get top(): number {
+    return this.r64(this.av + AV_TOP);
+  }
+  set top(p: number) {
+    this.w64(this.av + AV_TOP, p);
+  }
+  get lastRemainder(): number {
+    return this.r64(this.av + AV_LAST_REMAINDER);
+  }
+  set lastRemainder(p: number) {
+    this.w64(this.av + AV_LAST_REMAINDER, p);
+  }
+  get systemMem(): number {
+    return this.r64(this.av + AV_SYSTEM_MEM);
+  }
+  set systemMem(v: number) {
+    this.w64(this.av + AV_SYSTEM_MEM, v);
+  }
+  get maxSystemMem(): number {
+    return this.r64(this.av + AV_MAX_SYSTEM_MEM);
+  }
+  set maxSystemMem(v: number) {
+    this.w64(this.av + AV_MAX_SYSTEM_MEM, v);
+  }
+  get haveFastchunks(): boolean {
+    return this.r32(this.av + AV_HAVE_FASTCHUNKS) !== 0;
+  }
+  set haveFastchunks(v: boolean) {
+    this.w32(this.av + AV_HAVE_FASTCHUNKS, v ? 1 : 0);
+  }
+  get contiguous(): boolean {
+    return (this.r32(this.av + AV_FLAGS) & NONCONTIGUOUS_BIT) === 0;
+  }
+  setNoncontiguous(): void {
+    this.w32(this.av + AV_FLAGS, this.r32(this.av + AV_FLAGS) | NONCONTIGUOUS_BIT);
+  }
+
+  fastbinAddr(idx: number): number {
+    return this.av + AV_FASTBINS + idx * 8;
+  }
+
+  markBin(i: number): void {
+    const a = this.av + AV_BINMAP + (i >>> 5) * 4;
+    this.w32(a, this.r32(a) | (1 << (i & 31)));
+  }
+
+  // PROTECT_PTR(pos, ptr): ptr ^ (pos >> 12), stored at pos. Below 4 GiB
+  // (every FlatMemory address) it is one 32-bit xor.
+  protectStore(pos: number, ptr: number): void {
+    if (pos < TWO_32 && ptr < TWO_32) {
+      this.w32(pos, (ptr ^ (pos >>> 12)) >>> 0);
+      this.w32(pos + 4, 0);
+      return;
+    }
+    const shifted = Math.floor(pos / PAGE);
+    this.w32(pos, ((ptr % TWO_32) ^ (shifted % TWO_32)) >>> 0);
+    this.w32(pos + 4, (Math.floor(ptr / TWO_32) ^ Math.floor(shifted / TWO_32)) >>> 0);
+  }
+
+  // REVEAL_PTR: the pointer stored at pos, unmasked.
+  revealLoad(pos: number): number {
+    const lo = this.r32(pos);
+    const hi = this.r32(pos + 4);
+    if (pos < TWO_32) {
+      const rLo = (lo ^ (pos >>> 12)) >>> 0;
+      return hi === 0 ? rLo : hi * TWO_32 + rLo;
+    }
+    const shifted = Math.floor(pos / PAGE);
+    const rLo = (lo ^ (shifted % TWO_32)) >>> 0;
+    const rHi = (hi ^ Math.floor(shifted / TWO_32)) >>> 0;
+    return rHi === 0 ? rLo : rHi * TWO_32 + rLo;
+  }
+
+  // ------------------------------------------------------------ set-up
+
+  private mallocInitState(): void {
+    for (let i = 1; i < NBINS; i++) {
+      const bin = this.binAt(i);
+      this.setFd(bin, bin);
+      this.setBk(bin, bin);
+    }
+    // main_arena.next points to itself; one thread is attached.
+    this.w64(this.av + AV_NEXT, this.av);
+    this.w64(this.av + AV_ATTACHED_THREADS, 1);
+    this.globalMaxFast = maxFastFor(DEFAULT_MXFAST);
+    this.haveFastchunks = false;
+    this.top = this.binAt(1);
+  }
+
+  private applyTunables(t: MallocTunables): void {
+    const take = (v: number | undefined, name: string, max: number): number | undefined => {
+      if (v === undefined) return undefined;
+      if (!(Number.isSafeInteger(v) && v >= 0 && v <= max)) {
+        throw new UsageError(
+          PKG,
+          `createMalloc: tunables.${name} must be an integer in [0, ${max}], got ${v}`,
+          name,
+        );
+      }
+      return v;
+    };
+    const big = Number.MAX_SAFE_INTEGER;
+    const topPad = take(t.topPad, "topPad", big);
+    const trim = take(t.trimThreshold, "trimThreshold", big);
+    const mmapThreshold = take(t.mmapThreshold, "mmapThreshold", big);
+    const mmapMax = take(t.mmapMax, "mmapMax", 2 ** 31 - 1);
+    const mxfast = take(t.mxfast, "mxfast", MAX_FAST_SIZE);
+    const perturb = take(t.perturb, "perturb", 255);
+    const tcacheCount = take(t.tcacheCount, "tcacheCount", MAX_TCACHE_COUNT);
+    const tcacheMax = take(t.tcacheMax, "tcacheMax", MAX_TCACHE_SIZE);
+    const unsorted = take(t.tcacheUnsortedLimit, "tcacheUnsortedLimit", big);
+    if (topPad !== undefined) this.setParam(M_TOP_PAD, topPad);
+    if (trim !== undefined) this.setParam(M_TRIM_THRESHOLD, trim);
+    if (mmapThreshold !== undefined) this.setParam(M_MMAP_THRESHOLD, mmapThreshold);
+    if (mmapMax !== undefined) this.setParam(M_MMAP_MAX, mmapMax);
+    if (mxfast !== undefined) this.globalMaxFast = maxFastFor(mxfast);
+    if (perturb !== undefined) this.perturbByte = perturb;
+    if (tcacheCount !== undefined) this.tcacheCount = tcacheCount;
+    if (tcacheMax !== undefined) {
+      this.tcacheMaxBytes = tcacheMax;
+      this.tcacheBins = csize2tidx(request2size(tcacheMax)) + 1;
+    }
+    if (unsorted !== undefined) this.tcacheUnsortedLimit = unsorted;
+  }
+
+  // ------------------------------------------------------------ perturb
+
+  private allocPerturb(p: number, n: number): void {
+    if (this.perturbByte !== 0) this.fill(p, n, (this.perturbByte ^ 0xff) & 0xff);
+  }
+
+  private freePerturb(p: number, n: number): void {
+    if (this.perturbByte !== 0) this.fill(p, n, this.perturbByte & 0xff);
+  }
+
+  // ------------------------------------------------------------ tcache
+
+  tcacheCountAt(idx: number): number {
+    return this.r16(this.tcache + idx * 2);
+  }
+
+  private tcachePut(chunk: number, idx: number): void {
+    const e = chunk + CHUNK_HDR_SZ;
+    const tc = this.tcache;
+    this.w32(e + 8, this.keyLo);
+    this.w32(e + 12, this.keyHi);
+    const slot = tc + TCACHE_ENTRIES + idx * 8;
+    this.protectStore(e, this.r64(slot));
+    this.w64(slot, e);
+    const c = tc + idx * 2;
+    this.w16(c, this.r16(c) + 1);
+  }
+
+  private tcacheGet(idx: number): number {
+    const tc = this.tcache;
+    const slot = tc + TCACHE_ENTRIES + idx * 8;
+    const e = this.r64(slot);
+    if ((e & MALLOC_ALIGN_MASK) !== 0) this.abort("malloc(): unaligned tcache chunk detected");
+    this.w64(slot, this.revealLoad(e));
+    const c = tc + idx * 2;
+    this.w16(c, this.r16(c) - 1);
+    this.w64(e + 8, 0);
+    return e;
+  }
+
+  // The tcache hit of malloc on the typed-array view, in one piece: what
+  // tcacheGet does, with the words read once. 0 when it does not apply (no
+  // view, an empty bin, a word above 4 GiB, a misaligned entry); the general
+  // path then does the same work, checks and aborts included.
+  private tcacheGetFast(bytes: number): number {
+    const tc = this.tcache;
+    const end4 = this.end4;
+    // (bytes | 0) !== bytes: not an integer (a % 1 on a double would call fmod).
+    if (tc === 0 || tc + TCACHE_ENTRIES + 512 > end4 || (bytes | 0) !== bytes) return 0;
+    // csize2tidx(request2size(bytes)): 0..24 → 0, 25..40 → 1, ...
+    const idx = bytes < 9 ? 0 : ((bytes + SIZE_SZ + MALLOC_ALIGN_MASK) >>> 4) - 2;
+    if (idx >= this.tcacheBins) return 0;
+    const u32 = this.u32;
+    const half = (tc >>> 1) + idx;
+    const count = this.u16[half]!;
+    if (count === 0) return 0;
+    const slot = (tc + TCACHE_ENTRIES + idx * 8) >>> 2;
+    const e = u32[slot]!;
+    if (u32[slot + 1] !== 0 || (e & MALLOC_ALIGN_MASK) !== 0 || e + 16 > end4) return 0;
+    const w = e >>> 2;
+    if (u32[w + 1] !== 0) return 0;
+    u32[slot] = (u32[w]! ^ (e >>> 12)) >>> 0;
+    this.u16[half] = count - 1;
+    u32[w + 2] = 0;
+    u32[w + 3] = 0;
+    return e;
+  }
+
+  // The tcache put of free on the typed-array view, for a chunk whose header
+  // passes every check of _int_free and whose bin has room; false otherwise
+  // (the general path then decides, aborts included).
+  private tcachePutFast(mem: number): boolean {
+    const tc = this.tcache;
+    const end4 = this.end4;
+    if (tc === 0 || mem > end4 - 8 || (mem & MALLOC_ALIGN_MASK) !== 0 || mem < CHUNK_HDR_SZ) return false;
+    if (tc + TCACHE_ENTRIES + 512 > end4) return false;
+    const u32 = this.u32;
+    const w = mem >>> 2;
+    if (u32[w - 1] !== 0) return false;
+    const raw = u32[w - 2]!;
+    if ((raw & IS_MMAPPED) !== 0) return false;
+    const size = (raw & ~7) >>> 0;
+    if (size < MINSIZE || (size & MALLOC_ALIGN_MASK) !== 0) return false;
+    const idx = (size - 17) >>> 4;
+    if (idx >= this.tcacheBins) return false;
+    if (u32[w + 2] === this.keyLo && u32[w + 3] === this.keyHi) return false;
+    const half = (tc >>> 1) + idx;
+    const count = this.u16[half]!;
+    if (count >= this.tcacheCount) return false;
+    const slot = (tc + TCACHE_ENTRIES + idx * 8) >>> 2;
+    if (u32[slot + 1] !== 0) return false;
+    u32[w + 2] = this.keyLo;
+    u32[w + 3] = this.keyHi;
+    u32[w] = (u32[slot]! ^ (mem >>> 12)) >>> 0;
+    u32[w + 1] = 0;
+    u32[slot] = mem;
+    this.u16[half] = count + 1;
+    return true;
+  }
+
+  private tcacheInit(): void {
+    const victim = this.intMalloc(TCACHE_STRUCT_SIZE);
+    if (victim !== 0) {
+      this.tcache = victim;
+      this.fill(victim, TCACHE_STRUCT_SIZE, 0);
+    }
+  }
+
+  // ------------------------------------------------------------ public API
+
+  malloc(bytes: number): number {
+    if (bytes <= MAX_TCACHE_SIZE && bytes >= 0) {
+      const e = this.tcacheGetFast(bytes);
+      if (e !== 0) return e;
+    }
+    checkSize(bytes, "size", "malloc");
+    const tbytes = checkedRequest2size(bytes);
+    if (tbytes === 0) {
+      this.errno = ENOMEM;
+      return 0;
+    }
+    // csize2tidx; sizes past the tcache give an index past every bin.
+    const idx = tbytes < 0x7fffffff ? (tbytes - 17) >>> 4 : TCACHE_MAX_BINS;
+    if (this.tcache === 0) this.tcacheInit();
+    const tc = this.tcache;
+    if (idx < this.tcacheBins && tc !== 0 && this.r16(tc + idx * 2) > 0) return this.tcacheGet(idx);
+    return this.intMalloc(bytes);
+  }
+
+  free(mem: number): void {
+    if (mem > 0 && this.tcachePutFast(mem)) return;
+    checkPtr(mem, "free");
+    if (mem === 0) return;
+    const p = mem - CHUNK_HDR_SZ;
+    if ((this.r32(p + 8) & IS_MMAPPED) !== 0) {
+      const raw = this.sizeRaw(p);
+      if (!this.noDynThreshold && raw > this.mmapThreshold && raw <= DEFAULT_MMAP_THRESHOLD_MAX) {
+        this.mmapThreshold = this.chunksize(p);
+        this.trimThreshold = 2 * this.mmapThreshold;
+      }
+      this.munmapChunk(p);
+      return;
+    }
+    if (this.tcache === 0) this.tcacheInit();
+    this.intFree(p, false);
+  }
+
+  calloc(n: number, elemSize: number): number {
+    checkSize(n, "nmemb", "calloc");
+    checkSize(elemSize, "size", "calloc");
+    const bytes = n * elemSize;
+    if (bytes >= 2 ** 53 && BigInt(n) * BigInt(elemSize) >= 2n ** 63n) {
+      this.errno = ENOMEM;
+      return 0;
+    }
+    if (this.tcache === 0) this.tcacheInit();
+    const oldtop = this.top;
+    let oldtopsize = this.chunksize(oldtop);
+    // Only memory above the highest break ever reached is known to be zero.
+    const fresh = this.sbrkBase + this.maxSystemMem - oldtop;
+    const freshU = fresh < 0 ? Number.POSITIVE_INFINITY : fresh;
+    if (oldtopsize < freshU) oldtopsize = freshU;
+    const mem = this.intMalloc(bytes);
+    if (mem === 0) return 0;
+    const p = mem - CHUNK_HDR_SZ;
+    if ((this.r32(p + 8) & IS_MMAPPED) !== 0) {
+      if (this.perturbByte !== 0) this.fill(mem, bytes, 0);
+      return mem;
+    }
+    let csz = this.chunksize(p);
+    if (this.perturbByte === 0 && p === oldtop && csz > oldtopsize) csz = oldtopsize;
+    this.fill(mem, csz - SIZE_SZ, 0);
+    return mem;
+  }
+
+  realloc(oldmem: number, bytes: number): number {
+    checkPtr(oldmem, "realloc");
+    checkSize(bytes, "size", "realloc");
+    if (bytes === 0 && oldmem !== 0) {
+      this.free(oldmem);
+      return 0;
+    }
+    if (oldmem === 0) return this.malloc(bytes);
+    const oldp = oldmem - CHUNK_HDR_SZ;
+    const oldsize = this.chunksize(oldp);
+    const mmapped = (this.r32(oldp + 8) & IS_MMAPPED) !== 0;
+    if (!mmapped && this.tcache === 0) this.tcacheInit();
+    if (oldsize === 0 || oldp + oldsize > TWO_64 || (oldp & MALLOC_ALIGN_MASK) !== 0) {
+      this.abort("realloc(): invalid pointer");
+    }
+    const nb = checkedRequest2size(bytes);
+    if (nb === 0) {
+      this.errno = ENOMEM;
+      return 0;
+    }
+    if (mmapped) {
+      if (this.mapper.mremap !== undefined) {
+        const newp = this.mremapChunk(oldp, nb);
+        if (newp !== 0) return newp + CHUNK_HDR_SZ;
+      }
+      if (oldsize - SIZE_SZ >= nb) return oldmem;
+      const newmem = this.malloc(bytes);
+      if (newmem === 0) return 0;
+      this.move(newmem, oldmem, oldsize - CHUNK_HDR_SZ);
+      this.munmapChunk(oldp);
+      return newmem;
+    }
+    return this.intRealloc(oldp, oldsize, nb);
+  }
+
+  reallocarray(ptr: number, nmemb: number, size: number): number {
+    checkSize(nmemb, "nmemb", "reallocarray");
+    checkSize(size, "size", "reallocarray");
+    const bytes = nmemb * size;
+    if (bytes >= 2 ** 53 && BigInt(nmemb) * BigInt(size) >= 2n ** 64n) {
+      this.errno = ENOMEM;
+      return 0;
+    }
+    return this.realloc(ptr, bytes);
+  }
+
+  memalign(alignment: number, bytes: number): number {
+    checkSize(alignment, "alignment", "memalign");
+    checkSize(bytes, "size", "memalign");
+    return this.midMemalign(alignment, bytes);
+  }
+
+  aligned_alloc(alignment: number, bytes: number): number {
+    checkSize(alignment, "alignment", "aligned_alloc");
+    checkSize(bytes, "size", "aligned_alloc");
+    return this.midMemalign(alignment, bytes);
+  }
+
+  posix_memalign(memptr: number, alignment: number, size: number): number {
+    checkPtr(memptr, "posix_memalign");
+    checkSize(alignment, "alignment", "posix_memalign");
+    checkSize(size, "size", "posix_memalign");
+    const words = alignment / SIZE_SZ;
+    if (alignment % SIZE_SZ !== 0 || !isPowerOf2(words) || alignment === 0) return EINVAL;
+    const mem = this.midMemalign(alignment, size);
+    if (mem === 0) return ENOMEM;
+    this.w64(memptr, mem);
+    return 0;
+  }
+
+  valloc(bytes: number): number {
+    checkSize(bytes, "size", "valloc");
+    return this.midMemalign(PAGE, bytes);
+  }
+
+  pvalloc(bytes: number): number {
+    checkSize(bytes, "size", "pvalloc");
+    const rounded = bytes + PAGE - 1;
+    if (rounded >= TWO_64) {
+      this.errno = ENOMEM;
+      return 0;
+    }
+    // glibc 2.36 masks with -(pagesize - 1), which keeps bit 0: pvalloc(2)
+    // asks for 4097 bytes. Faithful, if odd.
+    const masked = rounded < TWO_32 ? (rounded & ~0xffe) >>> 0 : rounded - (rounded % 4096) + (rounded % 2);
+    return this.midMemalign(PAGE, masked);
+  }
+
+  malloc_usable_size(mem: number): number {
+    checkPtr(mem, "malloc_usable_size");
+    if (mem === 0) return 0;
+    const p = mem - CHUNK_HDR_SZ;
+    if ((this.r32(p + 8) & IS_MMAPPED) !== 0) return this.chunksize(p) - CHUNK_HDR_SZ;
+    const size = this.chunksize(p);
+    if (this.inuseAt(p, size)) return size - SIZE_SZ;
+    return 0;
+  }
+
+  mallopt(param: number, value: number): number {
+    if (!Number.isInteger(param))
+      throw new UsageError(PKG, `mallopt: param must be an integer, got ${param}`, "param");
+    if (!(Number.isInteger(value) && value >= -(2 ** 31) && value < 2 ** 31)) {
+      throw new UsageError(PKG, `mallopt: value must be a C int, got ${value}`, "value");
+    }
+    this.mallocConsolidate();
+    return this.setParam(param, value);
+  }
+
+  // The switch of __libc_mallopt; int values wrap to size_t as in C.
+  private setParam(param: number, value: number): number {
+    const asSize = value < 0 ? TWO_64 + value : value;
+    switch (param) {
+      case M_MXFAST:
+        if (asSize <= MAX_FAST_SIZE) {
+          this.globalMaxFast = maxFastFor(asSize);
+          return 1;
+        }
+        return 0;
+      case M_TRIM_THRESHOLD:
+        this.trimThreshold = asSize;
+        this.noDynThreshold = true;
+        return 1;
+      case M_TOP_PAD:
+        this.topPad = asSize;
+        this.noDynThreshold = true;
+        return 1;
+      case M_MMAP_THRESHOLD:
+        this.mmapThreshold = asSize;
+        this.noDynThreshold = true;
+        return 1;
+      case M_MMAP_MAX:
+        this.nMmapsMax = value;
+        this.noDynThreshold = true;
+        return 1;
+      case M_CHECK_ACTION:
+        return 1;
+      case M_PERTURB:
+        this.perturbByte = value;
+        return 1;
+      case M_ARENA_TEST:
+        if (value > 0) this.arenaTest = value;
+        return 1;
+      case M_ARENA_MAX:
+        if (value > 0) this.arenaMax = value;
+        return 1;
+      default:
+        return 1;
+    }
+  }
+
+  malloc_trim(pad: number): number {
+    checkSize(pad, "pad", "malloc_trim");
+    return this.mtrim(pad);
+  }
+
+  mallinfo2(): Mallinfo2 {
+    let avail = this.chunksize(this.top);
+    let nblocks = 1;
+    let nfast = 0;
+    let fastavail = 0;
+    for (let i = 0; i < NFASTBINS; i++) {
+      for (let p = this.r64(this.fastbinAddr(i)); p !== 0; p = this.revealLoad(p + FD)) {
+        if ((p & MALLOC_ALIGN_MASK) !== 0) this.abort("int_mallinfo(): unaligned fastbin chunk detected");
+        nfast++;
+        fastavail += this.chunksize(p);
+      }
+    }
+    avail += fastavail;
+    for (let i = 1; i < NBINS; i++) {
+      const b = this.binAt(i);
+      for (let p = this.bk(b); p !== b; p = this.bk(p)) {
+        nblocks++;
+        avail += this.chunksize(p);
+      }
+    }
+    const system = this.systemMem;
+    return {
+      arena: system,
+      ordblks: nblocks,
+      smblks: nfast,
+      hblks: this.nMmaps,
+      hblkhd: this.mmappedMem,
+      usmblks: 0,
+      fsmblks: fastavail,
+      uordblks: system - avail,
+      fordblks: avail,
+      keepcost: this.chunksize(this.top),
+    };
+  }
+
+  mallocStatsText(): string {
+    const mi = this.mallinfo2();
+    const u32 = (n: number): number => ((n % TWO_32) + TWO_32) % TWO_32;
+    const f = (n: number): string => String(u32(n)).padStart(10);
+    const systemB = u32(this.mmappedMem + mi.arena);
+    const inUseB = u32(this.mmappedMem + mi.uordblks);
+    return (
+      "Arena 0:\n" +
+      `system bytes     = ${f(mi.arena)}\n` +
+      `in use bytes     = ${f(mi.uordblks)}\n` +
+      "Total (incl. mmap):\n" +
+      `system bytes     = ${f(systemB)}\n` +
+      `in use bytes     = ${f(inUseB)}\n` +
+      `max mmap regions = ${f(this.maxNMmaps)}\n` +
+      `max mmap bytes   = ${String(this.maxMmappedMem).padStart(10)}\n`
+    );
+  }
+
+  malloc_stats(): void {
+    this.stderr(this.mallocStatsText());
+  }
+
+  counters(): MallocCounters {
+    return { ...this.stats };
+  }
+
+  chunks(): ChunkInfo[] {
+    return listChunks(this);
+  }
+
+  bins(): BinsSnapshot {
+    return snapshotBins(this);
+  }
+
+  check(): void {
+    checkHeap(this);
+  }
+
+  isMmapped(mem: number): boolean {
+    return mem !== 0 && (this.r32(mem - CHUNK_HDR_SZ + 8) & IS_MMAPPED) !== 0;
+  }
+
+  // ------------------------------------------------------------ memalign
+
+  private midMemalign(alignment: number, bytes: number): number {
+    if (alignment <= MALLOC_ALIGNMENT) return this.malloc(bytes);
+    if (alignment < MINSIZE) alignment = MINSIZE;
+    if (alignment > TWO_64 / 2) {
+      this.errno = EINVAL;
+      return 0;
+    }
+    if (!isPowerOf2(alignment)) {
+      let a = MALLOC_ALIGNMENT * 2;
+      while (a < alignment) a *= 2;
+      alignment = a;
+    }
+    return this.intMemalign(alignment, bytes);
+  }
+
+  private intMemalign(alignment: number, bytes: number): number {
+    const nb = checkedRequest2size(bytes);
+    if (nb === 0 || alignment >= PTRDIFF_LIMIT) {
+      this.errno = ENOMEM;
+      return 0;
+    }
+    const m = this.intMalloc(nb + alignment + MINSIZE);
+    if (m === 0) return 0;
+    let p = m - CHUNK_HDR_SZ;
+    if (m % alignment !== 0) {
+      // The first aligned spot leaving a leader of at least MINSIZE.
+      let brk = Math.ceil(m / alignment) * alignment - CHUNK_HDR_SZ;
+      if (brk - p < MINSIZE) brk += alignment;
+      const newp = brk;
+      const leadsize = brk - p;
+      const newsize = this.chunksize(p) - leadsize;
+      if ((this.r32(p + 8) & IS_MMAPPED) !== 0) {
+        this.w64(newp, this.prevSize(p) + leadsize);
+        this.setHead(newp, newsize + IS_MMAPPED);
+        const mapLen = this.mmapped.get(p);
+        if (mapLen !== undefined) {
+          this.mmapped.delete(p);
+          this.mmapped.set(newp, mapLen);
+        }
+        return newp + CHUNK_HDR_SZ;
+      }
+      this.setHead(newp, newsize + PREV_INUSE);
+      this.setInuseAt(newp, newsize);
+      this.setHeadSize(p, leadsize);
+      this.intFree(p, true);
+      p = newp;
+    }
+    if ((this.r32(p + 8) & IS_MMAPPED) === 0) {
+      const size = this.chunksize(p);
+      if (size > nb + MINSIZE) {
+        const remainder = p + nb;
+        this.setHead(remainder, size - nb + PREV_INUSE);
+        this.setHeadSize(p, nb);
+        this.intFree(remainder, true);
+      }
+    }
+    return p + CHUNK_HDR_SZ;
+  }
+
+  // ------------------------------------------------------------ _int_malloc
+
+  /** _int_malloc: serves `bytes` from the arena's bins, top or the system; 0 with ENOMEM on failure. */
+  intMalloc(bytes: number): number {
+    const nb = checkedRequest2size(bytes);
+    if (nb === 0) {
+      this.errno = ENOMEM;
+      return 0;
+    }
+    const av = this.av;
+    const tc = this.tcache;
+    const tcIdx = csize2tidx(nb);
+    let idx: number;
+
+    if (nb <= this.globalMaxFast) {
+      idx = (nb >>> 4) - 2;
+      const fb = av + AV_FASTBINS + idx * 8;
+      const victim = this.r64(fb);
+      if (victim !== 0) {
+        if ((victim & MALLOC_ALIGN_MASK) !== 0) this.abort("malloc(): unaligned fastbin chunk detected 2");
+        this.w64(fb, this.revealLoad(victim + FD));
+        if (fastbinIndex(this.chunksize(victim)) !== idx) this.abort("malloc(): memory corruption (fast)");
+        if (tc !== 0 && tcIdx < this.tcacheBins) {
+          while (this.r16(tc + tcIdx * 2) < this.tcacheCount) {
+            const tcVictim = this.r64(fb);
+            if (tcVictim === 0) break;
+            if ((tcVictim & MALLOC_ALIGN_MASK) !== 0)
+              this.abort("malloc(): unaligned fastbin chunk detected 3");
+            this.w64(fb, this.revealLoad(tcVictim + FD));
+            this.tcachePut(tcVictim, tcIdx);
+          }
+        }
+        const mem = victim + CHUNK_HDR_SZ;
+        this.allocPerturb(mem, bytes);
+        return mem;
+      }
+    }
+
+    if (nb < MIN_LARGE_SIZE) {
+      idx = nb >>> 4;
+      const bin = this.binAt(idx);
+      const victim = this.bk(bin);
+      if (victim !== bin) {
+        const bck = this.bk(victim);
+        if (this.fd(bck) !== victim) this.abort("malloc(): smallbin double linked list corrupted");
+        this.setInuseAt(victim, nb);
+        this.setBk(bin, bck);
+        this.setFd(bck, bin);
+        if (tc !== 0 && tcIdx < this.tcacheBins) {
+          while (this.r16(tc + tcIdx * 2) < this.tcacheCount) {
+            const tcVictim = this.bk(bin);
+            if (tcVictim === bin) break;
+            const b2 = this.bk(tcVictim);
+            this.setInuseAt(tcVictim, nb);
+            this.setBk(bin, b2);
+            this.setFd(b2, bin);
+            this.tcachePut(tcVictim, tcIdx);
+          }
+        }
+        const mem = victim + CHUNK_HDR_SZ;
+        this.allocPerturb(mem, bytes);
+        return mem;
+      }
+    } else {
+      idx = largebinIndex(nb);
+      if (this.haveFastchunks) this.mallocConsolidate();
+    }
+
+    const tcacheNb = tc !== 0 && tcIdx < this.tcacheBins ? nb : 0;
+    let returnCached = false;
+    let tcacheUnsortedCount = 0;
+    const unsorted = this.binAt(1);
+
+    for (;;) {
+      let iters = 0;
+      for (;;) {
+        const victim = this.bk(unsorted);
+        if (victim === unsorted) break;
+        let bck = this.bk(victim);
+        const size = this.chunksize(victim);
+        const next = victim + size;
+        const systemMem = this.systemMem;
+        if (size <= CHUNK_HDR_SZ || size > systemMem) this.abort("malloc(): invalid size (unsorted)");
+        const nextRaw = this.sizeRaw(next);
+        if (nextRaw < CHUNK_HDR_SZ || nextRaw > systemMem)
+          this.abort("malloc(): invalid next size (unsorted)");
+        if (this.prevSizeMasked(next) !== size)
+          this.abort("malloc(): mismatching next->prev_size (unsorted)");
+        if (this.fd(bck) !== victim || this.fd(victim) !== unsorted) {
+          this.abort("malloc(): unsorted double linked list corrupted");
+        }
+        if ((this.r32(next + 8) & PREV_INUSE) !== 0)
+          this.abort("malloc(): invalid next->prev_inuse (unsorted)");
+
+        if (nb < MIN_LARGE_SIZE && bck === unsorted && victim === this.lastRemainder && size > nb + MINSIZE) {
+          const remainderSize = size - nb;
+          const remainder = victim + nb;
+          this.setBk(unsorted, remainder);
+          this.setFd(unsorted, remainder);
+          this.lastRemainder = remainder;
+          this.setBk(remainder, unsorted);
+          this.setFd(remainder, unsorted);
+          if (remainderSize >= MIN_LARGE_SIZE) {
+            this.setFdNext(remainder, 0);
+            this.setBkNext(remainder, 0);
+          }
+          this.setHead(victim, nb + PREV_INUSE);
+          this.setHead(remainder, remainderSize + PREV_INUSE);
+          this.setFoot(remainder, remainderSize);
+          const mem = victim + CHUNK_HDR_SZ;
+          this.allocPerturb(mem, bytes);
+          return mem;
+        }
+
+        if (this.fd(bck) !== victim) this.abort("malloc(): corrupted unsorted chunks 3");
+        this.setBk(unsorted, bck);
+        this.setFd(bck, unsorted);
+
+        if (size === nb) {
+          this.setInuseAt(victim, size);
+          if (tcacheNb !== 0 && this.r16(tc + tcIdx * 2) < this.tcacheCount) {
+            this.tcachePut(victim, tcIdx);
+            returnCached = true;
+            continue;
+          }
+          const mem = victim + CHUNK_HDR_SZ;
+          this.allocPerturb(mem, bytes);
+          return mem;
+        }
+
+        let victimIndex: number;
+        let fwd: number;
+        if (size < MIN_LARGE_SIZE) {
+          victimIndex = size >>> 4;
+          bck = this.binAt(victimIndex);
+          fwd = this.fd(bck);
+        } else {
+          victimIndex = largebinIndex(size);
+          bck = this.binAt(victimIndex);
+          fwd = this.fd(bck);
+          if (fwd !== bck) {
+            // Compare with PREV_INUSE or-ed in, as glibc does, to skip masking.
+            const sizeP = size + 1;
+            if (sizeP < this.sizeRaw(this.bk(bck))) {
+              fwd = bck;
+              bck = this.bk(bck);
+              const first = this.fd(fwd);
+              this.setFdNext(victim, first);
+              this.setBkNext(victim, this.bkNext(first));
+              this.setBkNext(first, victim);
+              this.setFdNext(this.bkNext(victim), victim);
+            } else {
+              while (sizeP < this.sizeRaw(fwd)) fwd = this.fdNext(fwd);
+              if (sizeP === this.sizeRaw(fwd)) {
+                fwd = this.fd(fwd);
+              } else {
+                this.setFdNext(victim, fwd);
+                this.setBkNext(victim, this.bkNext(fwd));
+                if (this.fdNext(this.bkNext(fwd)) !== fwd) {
+                  this.abort("malloc(): largebin double linked list corrupted (nextsize)");
+                }
+                this.setBkNext(fwd, victim);
+                this.setFdNext(this.bkNext(victim), victim);
+              }
+              bck = this.bk(fwd);
+              if (this.fd(bck) !== fwd) this.abort("malloc(): largebin double linked list corrupted (bk)");
+            }
+          } else {
+            this.setFdNext(victim, victim);
+            this.setBkNext(victim, victim);
+          }
+        }
+        this.markBin(victimIndex);
+        this.setBk(victim, bck);
+        this.setFd(victim, fwd);
+        this.setBk(fwd, victim);
+        this.setFd(bck, victim);
+
+        tcacheUnsortedCount++;
+        if (returnCached && this.tcacheUnsortedLimit > 0 && tcacheUnsortedCount > this.tcacheUnsortedLimit) {
+          return this.tcacheGet(tcIdx);
+        }
+        if (++iters >= 10000) break;
+      }
+
+      if (returnCached) return this.tcacheGet(tcIdx);
+
+      if (nb >= MIN_LARGE_SIZE) {
+        const bin = this.binAt(idx);
+        let v = this.fd(bin);
+        if (v !== bin && this.sizeRaw(v) >= nb) {
+          v = this.bkNext(v);
+          let size = this.chunksize(v);
+          while (size < nb) {
+            v = this.bkNext(v);
+            size = this.chunksize(v);
+          }
+          if (v !== this.bk(bin) && this.sizeRaw(v) === this.sizeRaw(this.fd(v))) v = this.fd(v);
+          const remainderSize = size - nb;
+          this.unlinkChunk(v);
+          if (remainderSize < MINSIZE) {
+            this.setInuseAt(v, size);
+          } else {
+            const remainder = v + nb;
+            const b = unsorted;
+            const f = this.fd(b);
+            if (this.bk(f) !== b) this.abort("malloc(): corrupted unsorted chunks");
+            this.setBk(remainder, b);
+            this.setFd(remainder, f);
+            this.setFd(b, remainder);
+            this.setBk(f, remainder);
+            if (remainderSize >= MIN_LARGE_SIZE) {
+              this.setFdNext(remainder, 0);
+              this.setBkNext(remainder, 0);
+            }
+            this.setHead(v, nb + PREV_INUSE);
+            this.setHead(remainder, remainderSize + PREV_INUSE);
+            this.setFoot(remainder, remainderSize);
+          }
+          const mem = v + CHUNK_HDR_SZ;
+          this.allocPerturb(mem, bytes);
+          return mem;
+        }
+      }
+
+      // Best fit from the next non-empty bin up, guided by the binmap.
+      const found = this.scanBins(idx + 1, nb, bytes);
+      if (found !== 0) return found;
+
+      // use_top
+      const top = this.top;
+      const size = this.chunksize(top);
+      if (size > this.systemMem) this.abort("malloc(): corrupted top size");
+      if (size >= nb + MINSIZE) {
+        const remainder = top + nb;
+        this.top = remainder;
+        this.setHead(top, nb + PREV_INUSE);
+        this.setHead(remainder, size - nb + PREV_INUSE);
+        const mem = top + CHUNK_HDR_SZ;
+        this.allocPerturb(mem, bytes);
+        return mem;
+      }
+      if (this.haveFastchunks) {
+        this.mallocConsolidate();
+        idx = nb < MIN_LARGE_SIZE ? nb >>> 4 : largebinIndex(nb);
+        continue;
+      }
+      const mem = this.sysmalloc(nb);
+      if (mem !== 0) this.allocPerturb(mem, bytes);
+      return mem;
+    }
+  }
+
+  private prevSizeMasked(next: number): number {
+    const lo = (this.r32(next) & ~7) >>> 0;
+    const hi = this.r32(next + 4);
+    return hi === 0 ? lo : hi * TWO_32 + lo;
+  }
+
+  // The binmap walk of _int_malloc from bin `start`; 0 when no bin fits (use top).
+  private scanBins(start: number, nb: number, bytes: number): number {
+    const av = this.av;
+    let idx = start;
+    let block = idx >>> 5;
+    let map = this.r32(av + AV_BINMAP + block * 4);
+    let bit = idx < NBINS ? (1 << (idx & 31)) >>> 0 : 0;
+    let bin = this.binAt(idx);
+    for (;;) {
+      if (bit > map || bit === 0) {
+        do {
+          if (++block >= BINMAPSIZE) return 0;
+          map = this.r32(av + AV_BINMAP + block * 4);
+        } while (map === 0);
+        idx = block << 5;
+        bin = this.binAt(idx);
+        bit = 1;
+      }
+      while ((bit & map) >>> 0 === 0) {
+        bin += 16;
+        idx++;
+        bit = (bit << 1) >>> 0;
+      }
+      const victim = this.bk(bin);
+      if (victim === bin) {
+        map = (map & ~bit) >>> 0;
+        this.w32(av + AV_BINMAP + block * 4, map);
+        bin += 16;
+        idx++;
+        bit = (bit << 1) >>> 0;
+        continue;
+      }
+      const size = this.chunksize(victim);
+      const remainderSize = size - nb;
+      this.unlinkChunk(victim);
+      if (remainderSize < MINSIZE) {
+        this.setInuseAt(victim, size);
+      } else {
+        const remainder = victim + nb;
+        const b = this.binAt(1);
+        const f = this.fd(b);
+        if (this.bk(f) !== b) this.abort("malloc(): corrupted unsorted chunks 2");
+        this.setBk(remainder, b);
+        this.setFd(remainder, f);
+        this.setFd(b, remainder);
+        this.setBk(f, remainder);
+        if (nb < MIN_LARGE_SIZE) this.lastRemainder = remainder;
+        if (remainderSize >= MIN_LARGE_SIZE) {
+          this.setFdNext(remainder, 0);
+          this.setBkNext(remainder, 0);
+        }
+        this.setHead(victim, nb + PREV_INUSE);
+        this.setHead(remainder, remainderSize + PREV_INUSE);
+        this.setFoot(remainder, remainderSize);
+      }
+      const mem = victim + CHUNK_HDR_SZ;
+      this.allocPerturb(mem, bytes);
+      return mem;
+    }
+  }
+
+  /** unlink_chunk: takes a free chunk off its doubly linked bin, with glibc's checks. */
+  unlinkChunk(p: number): void {
+    const size = this.chunksize(p);
+    if (size !== this.prevSize(p + size)) this.abort("corrupted size vs. prev_size");
+    const fd = this.fd(p);
+    const bk = this.bk(p);
+    if (this.bk(fd) !== p || this.fd(bk) !== p) this.abort("corrupted double-linked list");
+    this.setBk(fd, bk);
+    this.setFd(bk, fd);
+    if (this.sizeRaw(p) >= MIN_LARGE_SIZE && this.fdNext(p) !== 0) {
+      const fdn = this.fdNext(p);
+      const bkn = this.bkNext(p);
+      if (this.bkNext(fdn) !== p || this.fdNext(bkn) !== p)
+        this.abort("corrupted double-linked list (not small)");
+      if (this.fdNext(fd) === 0) {
+        if (fdn === p) {
+          this.setFdNext(fd, fd);
+          this.setBkNext(fd, fd);
+        } else {
+          this.setFdNext(fd, fdn);
+          this.setBkNext(fd, bkn);
+          this.setBkNext(fdn, fd);
+          this.setFdNext(bkn, fd);
+        }
+      } else {
+        this.setBkNext(fdn, bkn);
+        this.setFdNext(bkn, fdn);
+      }
+    }
+  }
+
+  // ------------------------------------------------------------ _int_free
+
+  /** _int_free: returns a heap chunk to the tcache, a fastbin, or the unsorted bin / top. */
+  intFree(p: number, haveLock: boolean): void {
+    let size = this.chunksize(p);
+    if (size === 0 ? p > 0 : p + size > TWO_64) this.abort("free(): invalid pointer");
+    if ((p & MALLOC_ALIGN_MASK) !== 0) this.abort("free(): invalid pointer");
+    if (size < MINSIZE || (size & MALLOC_ALIGN_MASK) !== 0) this.abort("free(): invalid size");
+
+    const tc = this.tcache;
+    const tcIdx = size < 0x7fffffff ? (size - 17) >>> 4 : TCACHE_MAX_BINS;
+    if (tc !== 0 && tcIdx < this.tcacheBins) {
+      const e = p + CHUNK_HDR_SZ;
+      if (this.r32(e + 8) === this.keyLo && this.r32(e + 12) === this.keyHi) {
+        let cnt = 0;
+        for (
+          let tmp = this.r64(tc + TCACHE_ENTRIES + tcIdx * 8);
+          tmp !== 0;
+          tmp = this.revealLoad(tmp), cnt++
+        ) {
+          if (cnt >= this.tcacheCount) this.abort("free(): too many chunks detected in tcache");
+          if ((tmp & MALLOC_ALIGN_MASK) !== 0) this.abort("free(): unaligned chunk detected in tcache 2");
+          if (tmp === e) this.abort("free(): double free detected in tcache 2");
+        }
+      }
+      if (this.r16(tc + tcIdx * 2) < this.tcacheCount) {
+        this.tcachePut(p, tcIdx);
+        return;
+      }
+    }
+
+    const av = this.av;
+    if (size <= this.globalMaxFast) {
+      const nextRaw = this.sizeRaw(p + size);
+      if (nextRaw <= CHUNK_HDR_SZ || this.chunksize(p + size) >= this.systemMem) {
+        this.abort("free(): invalid next size (fast)");
+      }
+      this.freePerturb(p + CHUNK_HDR_SZ, size - CHUNK_HDR_SZ);
+      this.haveFastchunks = true;
+      const idx = fastbinIndex(size);
+      const fb = av + AV_FASTBINS + idx * 8;
+      const old = this.r64(fb);
+      if (old === p) this.abort("double free or corruption (fasttop)");
+      this.protectStore(p + FD, old);
+      this.w64(fb, p);
+      if (haveLock && old !== 0 && fastbinIndex(this.chunksize(old)) !== idx) {
+        this.abort("invalid fastbin entry (free)");
+      }
+      return;
+    }
+
+    if ((this.r32(p + 8) & IS_MMAPPED) !== 0) {
+      this.munmapChunk(p);
+      return;
+    }
+
+    const nextchunk = p + size;
+    const top = this.top;
+    if (p === top) this.abort("double free or corruption (top)");
+    if (this.contiguous && nextchunk >= top + this.chunksize(top))
+      this.abort("double free or corruption (out)");
+    if ((this.r32(nextchunk + 8) & PREV_INUSE) === 0) this.abort("double free or corruption (!prev)");
+    const nextsize = this.chunksize(nextchunk);
+    if (this.sizeRaw(nextchunk) <= CHUNK_HDR_SZ || nextsize >= this.systemMem) {
+      this.abort("free(): invalid next size (normal)");
+    }
+    this.freePerturb(p + CHUNK_HDR_SZ, size - CHUNK_HDR_SZ);
+
+    if ((this.r32(p + 8) & PREV_INUSE) === 0) {
+      const prevsize = this.prevSize(p);
+      size += prevsize;
+      p -= prevsize;
+      if (this.chunksize(p) !== prevsize) this.abort("corrupted size vs. prev_size while consolidating");
+      this.unlinkChunk(p);
+    }
+
+    if (nextchunk !== top) {
+      const nextinuse = this.inuseAt(nextchunk, nextsize);
+      if (!nextinuse) {
+        this.unlinkChunk(nextchunk);
+        size += nextsize;
+      } else {
+        this.clearInuseAt(nextchunk, 0);
+      }
+      const bck = this.binAt(1);
+      const fwd = this.fd(bck);
+      if (this.bk(fwd) !== bck) this.abort("free(): corrupted unsorted chunks");
+      this.setFd(p, fwd);
+      this.setBk(p, bck);
+      if (size >= MIN_LARGE_SIZE) {
+        this.setFdNext(p, 0);
+        this.setBkNext(p, 0);
+      }
+      this.setFd(bck, p);
+      this.setBk(fwd, p);
+      this.setHead(p, size + PREV_INUSE);
+      this.setFoot(p, size);
+    } else {
+      size += nextsize;
+      this.setHead(p, size + PREV_INUSE);
+      this.top = p;
+    }
+
+    if (size >= FASTBIN_CONSOLIDATION_THRESHOLD) {
+      if (this.haveFastchunks) this.mallocConsolidate();
+      if (this.chunksize(this.top) >= this.trimThreshold) this.systrim(this.topPad);
+    }
+  }
+
+  // ------------------------------------------------------------ consolidate
+
+  /** malloc_consolidate: empties every fastbin, coalescing each chunk into the unsorted bin or top. */
+  mallocConsolidate(): void {
+    const av = this.av;
+    this.haveFastchunks = false;
+    const unsortedBin = this.binAt(1);
+    for (let i = 0; i < NFASTBINS; i++) {
+      const fb = av + AV_FASTBINS + i * 8;
+      let p = this.r64(fb);
+      this.w64(fb, 0);
+      while (p !== 0) {
+        if ((p & MALLOC_ALIGN_MASK) !== 0)
+          this.abort("malloc_consolidate(): unaligned fastbin chunk detected");
+        if (fastbinIndex(this.chunksize(p)) !== i) this.abort("malloc_consolidate(): invalid chunk size");
+        const nextp = this.revealLoad(p + FD);
+        let size = this.chunksize(p);
+        const nextchunk = p + size;
+        const nextsize = this.chunksize(nextchunk);
+        if ((this.r32(p + 8) & PREV_INUSE) === 0) {
+          const prevsize = this.prevSize(p);
+          size += prevsize;
+          p -= prevsize;
+          if (this.chunksize(p) !== prevsize) this.abort("corrupted size vs. prev_size in fastbins");
+          this.unlinkChunk(p);
+        }
+        if (nextchunk !== this.top) {
+          const nextinuse = this.inuseAt(nextchunk, nextsize);
+          if (!nextinuse) {
+            size += nextsize;
+            this.unlinkChunk(nextchunk);
+          } else {
+            this.clearInuseAt(nextchunk, 0);
+          }
+          const firstUnsorted = this.fd(unsortedBin);
+          this.setFd(unsortedBin, p);
+          this.setBk(firstUnsorted, p);
+          if (size >= MIN_LARGE_SIZE) {
+            this.setFdNext(p, 0);
+            this.setBkNext(p, 0);
+          }
+          this.setHead(p, size + PREV_INUSE);
+          this.setBk(p, unsortedBin);
+          this.setFd(p, firstUnsorted);
+          this.setFoot(p, size);
+        } else {
+          size += nextsize;
+          this.setHead(p, size + PREV_INUSE);
+          this.top = p;
+        }
+        p = nextp;
+      }
+    }
+  }
+
+  // ------------------------------------------------------------ realloc
+
+  private intRealloc(oldp: number, oldsize: number, nb: number): number {
+    const systemMem = this.systemMem;
+    if (this.sizeRaw(oldp) <= CHUNK_HDR_SZ || oldsize >= systemMem) this.abort("realloc(): invalid old size");
+    const next = oldp + oldsize;
+    const nextsize = this.chunksize(next);
+    if (this.sizeRaw(next) <= CHUNK_HDR_SZ || nextsize >= systemMem)
+      this.abort("realloc(): invalid next size");
+    let newp: number;
+    let newsize: number;
+    if (oldsize >= nb) {
+      newp = oldp;
+      newsize = oldsize;
+    } else {
+      const top = this.top;
+      if (next === top && oldsize + nextsize >= nb + MINSIZE) {
+        newsize = oldsize + nextsize;
+        this.setHeadSize(oldp, nb);
+        this.top = oldp + nb;
+        this.setHead(oldp + nb, newsize - nb + PREV_INUSE);
+        return oldp + CHUNK_HDR_SZ;
+      }
+      if (next !== top && !this.inuseAt(next, nextsize) && oldsize + nextsize >= nb) {
+        newsize = oldsize + nextsize;
+        newp = oldp;
+        this.unlinkChunk(next);
+      } else {
+        const newmem = this.intMalloc(nb - MALLOC_ALIGN_MASK);
+        if (newmem === 0) return 0;
+        newp = newmem - CHUNK_HDR_SZ;
+        newsize = this.chunksize(newp);
+        if (newp === next) {
+          newsize += oldsize;
+          newp = oldp;
+        } else {
+          this.move(newmem, oldp + CHUNK_HDR_SZ, oldsize - SIZE_SZ);
+          this.intFree(oldp, true);
+          return newmem;
+        }
+      }
+    }
+    const remainderSize = newsize - nb;
+    if (remainderSize < MINSIZE) {
+      this.setHeadSize(newp, newsize);
+      this.setInuseAt(newp, newsize);
+    } else {
+      const remainder = newp + nb;
+      this.setHeadSize(newp, nb);
+      this.setHead(remainder, remainderSize + PREV_INUSE);
+      this.setInuseAt(remainder, remainderSize);
+      this.intFree(remainder, true);
+    }
+    return newp + CHUNK_HDR_SZ;
+  }
+
+  // ------------------------------------------------------------ system
+
+  private sbrk(increment: number): number {
+    const r = sbrk(this.programBreak, increment);
+    if (increment !== 0 && r !== -1) {
+      this.stats.brkCalls++;
+      const end = r + increment;
+      if (end > this.heapEnd) this.heapEnd = end;
+      if (end - this.heapBase > this.stats.peakHeapBytes) this.stats.peakHeapBytes = end - this.heapBase;
+      this.refresh();
+    } else if (increment !== 0) {
+      this.stats.brkCalls++;
+    }
+    return r;
+  }
+
+  private mmapRaw(length: number): number {
+    if (!Number.isSafeInteger(length) || length <= 0) return -1;
+    this.stats.mmapCalls++;
+    const r = this.mapper.mmap(0, length, RW, MAP_PRIVATE);
+    if (isSyscallError(r)) return -1;
+    this.refresh();
+    return r;
+  }
+
+  private sysmallocMmap(nb: number): number {
+    const size = alignUp(nb + SIZE_SZ, PAGE);
+    if (size <= nb) return 0;
+    const mm = this.mmapRaw(size);
+    if (mm === -1) return 0;
+    this.w64(mm, 0);
+    this.setHead(mm, size + IS_MMAPPED);
+    this.nMmaps++;
+    if (this.nMmaps > this.maxNMmaps) this.maxNMmaps = this.nMmaps;
+    this.mmappedMem += size;
+    if (this.mmappedMem > this.maxMmappedMem) this.maxMmappedMem = this.mmappedMem;
+    if (this.mmappedMem > this.stats.peakMmappedBytes) this.stats.peakMmappedBytes = this.mmappedMem;
+    this.mmapped.set(mm, size);
+    return mm + CHUNK_HDR_SZ;
+  }
+
+  private sysmalloc(nb: number): number {
+    if (nb >= this.mmapThreshold && this.nMmaps < this.nMmapsMax) {
+      const mm = this.sysmallocMmap(nb);
+      if (mm !== 0) return mm;
+    }
+    const oldTop = this.top;
+    let oldSize = this.chunksize(oldTop);
+    const oldEnd = oldTop + oldSize;
+    let brk = -1;
+    let sndBrk = -1;
+
+    let size = nb + this.topPad + MINSIZE;
+    if (this.contiguous) size -= oldSize;
+    size = alignUp(size, PAGE);
+    if (size > 0 && Number.isSafeInteger(size)) brk = this.sbrk(size);
+    if (brk === -1) {
+      // mmap stands in for brk; the heap is no longer contiguous.
+      let msize = size;
+      if (this.contiguous) msize = alignUp(msize + oldSize, PAGE);
+      if (msize < MMAP_AS_MORECORE_SIZE) msize = MMAP_AS_MORECORE_SIZE;
+      if (msize > nb) {
+        const mbrk = this.mmapRaw(msize);
+        if (mbrk !== -1) {
+          this.setNoncontiguous();
+          size = msize;
+          brk = mbrk;
+          sndBrk = brk + size;
+          this.segments.push(brk, brk + size);
+        }
+      }
+    }
+
+    if (brk !== -1) {
+      if (this.sbrkBase === 0) this.sbrkBase = brk;
+      this.systemMem = this.systemMem + size;
+      if (brk === oldEnd && sndBrk === -1) {
+        this.setHead(oldTop, size + oldSize + PREV_INUSE);
+        this.extendSegment(oldEnd, brk + size);
+      } else if (this.contiguous && oldSize !== 0 && brk < oldEnd) {
+        this.abort("break adjusted to free malloc space");
+      } else {
+        let frontMisalign = 0;
+        let correction = 0;
+        let alignedBrk = brk;
+        if (this.contiguous) {
+          if (oldSize !== 0) this.systemMem = this.systemMem + (brk - oldEnd);
+          frontMisalign = (brk + CHUNK_HDR_SZ) % MALLOC_ALIGNMENT;
+          if (frontMisalign > 0) {
+            correction = MALLOC_ALIGNMENT - frontMisalign;
+            alignedBrk += correction;
+          }
+          correction += oldSize;
+          const endMisalign = brk + size + correction;
+          correction += alignUp(endMisalign, PAGE) - endMisalign;
+          sndBrk = this.sbrk(correction);
+          if (sndBrk === -1) {
+            correction = 0;
+            sndBrk = this.sbrk(0);
+          }
+          this.segments.push(alignedBrk, sndBrk + correction);
+        } else if (sndBrk === -1) {
+          sndBrk = this.sbrk(0);
+          if (sndBrk !== -1) this.segments.push(alignedBrk, sndBrk);
+        }
+        if (sndBrk !== -1) {
+          this.top = alignedBrk;
+          this.setHead(alignedBrk, sndBrk - alignedBrk + correction + PREV_INUSE);
+          this.systemMem = this.systemMem + correction;
+          if (oldSize !== 0) {
+            // Two fenceposts close the old top off from space that is not ours.
+            oldSize = (oldSize - 2 * CHUNK_HDR_SZ) & ~MALLOC_ALIGN_MASK;
+            this.setHead(oldTop, oldSize + PREV_INUSE);
+            this.setHead(oldTop + oldSize, CHUNK_HDR_SZ + PREV_INUSE);
+            this.setHead(oldTop + oldSize + CHUNK_HDR_SZ, CHUNK_HDR_SZ + PREV_INUSE);
+            if (oldSize >= MINSIZE) this.intFree(oldTop, true);
+          }
+        }
+      }
+    }
+    if (this.systemMem > this.maxSystemMem) this.maxSystemMem = this.systemMem;
+
+    const p = this.top;
+    const topSize = this.chunksize(p);
+    if (topSize >= nb + MINSIZE) {
+      const remainder = p + nb;
+      this.top = remainder;
+      this.setHead(p, nb + PREV_INUSE);
+      this.setHead(remainder, topSize - nb + PREV_INUSE);
+      return p + CHUNK_HDR_SZ;
+    }
+    this.errno = ENOMEM;
+    return 0;
+  }
+
+  // Grows the segment that ends at `oldEnd` to `newEnd`.
+  private extendSegment(oldEnd: number, newEnd: number): void {
+    const s = this.segments;
+    for (let i = s.length - 1; i > 0; i -= 2) {
+      if (s[i] === oldEnd) {
+        s[i] = newEnd;
+        return;
+      }
+    }
+    s.push(oldEnd, newEnd);
+  }
+
+  /** systrim: gives the top's whole free pages above `pad` back with a negative sbrk; 1 if any. */
+  systrim(pad: number): number {
+    const top = this.top;
+    const topSize = this.chunksize(top);
+    const topArea = topSize - MINSIZE - 1;
+    if (topArea <= pad) return 0;
+    const extra = Math.floor((topArea - pad) / PAGE) * PAGE;
+    if (extra === 0) return 0;
+    const currentBrk = this.sbrk(0);
+    if (currentBrk === top + topSize) {
+      this.sbrk(-extra);
+      const newBrk = this.sbrk(0);
+      if (newBrk !== -1) {
+        const released = currentBrk - newBrk;
+        if (released !== 0) {
+          this.systemMem = this.systemMem - released;
+          this.setHead(top, topSize - released + PREV_INUSE);
+          this.extendSegment(currentBrk, newBrk);
+          return 1;
+        }
+      }
+    }
+    return 0;
+  }
+
+  /** munmap_chunk: unmaps an mmapped chunk after glibc's page-alignment checks. */
+  munmapChunk(p: number): void {
+    const size = this.chunksize(p);
+    const mem = p + CHUNK_HDR_SZ;
+    const prev = this.prevSize(p);
+    const block = p - prev;
+    const total = prev + size;
+    if (((block & (PAGE - 1)) | (total & (PAGE - 1))) !== 0 || !isPowerOf2Or0(mem & (PAGE - 1))) {
+      this.abort("munmap_chunk(): invalid pointer");
+    }
+    this.nMmaps--;
+    this.mmappedMem -= total;
+    this.mmapped.delete(p);
+    this.stats.munmapCalls++;
+    if (Number.isSafeInteger(block) && block >= 0 && Number.isSafeInteger(total))
+      this.mapper.munmap(block, total);
+  }
+
+  private mremapChunk(p: number, nb: number): number {
+    const offset = this.prevSize(p);
+    const size = this.chunksize(p);
+    const block = p - offset;
+    const mem = p + CHUNK_HDR_SZ;
+    const total = offset + size;
+    if (((block & (PAGE - 1)) | (total & (PAGE - 1))) !== 0 || !isPowerOf2Or0(mem & (PAGE - 1))) {
+      this.abort("mremap_chunk(): invalid pointer");
+    }
+    const newSize = alignUp(nb + offset + SIZE_SZ, PAGE);
+    if (total === newSize) return p;
+    if (!Number.isSafeInteger(newSize)) return 0;
+    this.stats.mremapCalls++;
+    const cp = this.mapper.mremap!(block, total, newSize, MREMAP_MAYMOVE);
+    if (isSyscallError(cp)) return 0;
+    this.refresh();
+    const np = cp + offset;
+    this.setHead(np, newSize - offset + IS_MMAPPED);
+    this.mmappedMem += newSize - total;
+    if (this.mmappedMem > this.maxMmappedMem) this.maxMmappedMem = this.mmappedMem;
+    if (this.mmappedMem > this.stats.peakMmappedBytes) this.stats.peakMmappedBytes = this.mmappedMem;
+    this.mmapped.delete(p);
+    this.mmapped.set(np, newSize);
+    return np;
+  }
+
+  private mtrim(pad: number): number {
+    this.mallocConsolidate();
+    const psindex = binIndex(PAGE);
+    let result = 0;
+    for (let i = 1; i < NBINS; i++) {
+      if (i !== 1 && i < psindex) continue;
+      const bin = this.binAt(i);
+      for (let p = this.bk(bin); p !== bin; p = this.bk(p)) {
+        let size = this.chunksize(p);
+        if (size > PAGE - 1 + MALLOC_CHUNK_SIZE) {
+          const paligned = alignUp(p + MALLOC_CHUNK_SIZE, PAGE);
+          size -= paligned - p;
+          if (size > PAGE - 1) {
+            this.stats.madviseCalls++;
+            this.mapper.madvise(paligned, size - (size % PAGE), MADV_DONTNEED);
+            this.refresh();
+            result = 1;
+          }
+        }
+      }
+    }
+    return result | this.systrim(pad);
+  }
+}
+
+function isPowerOf2(n: number): boolean {
+  return n > 0 && (n < TWO_32 ? (n & (n - 1)) === 0 : Number.isInteger(Math.log2(n)));
+}
+
+// glibc's powerof2(x): ((x) & ((x) - 1)) == 0, true for 0 as well.
+function isPowerOf2Or0(n: number): boolean {
+  return (n & (n - 1)) === 0;
+}

@@ -1,0 +1,59 @@
+// Shared set-up of the libc tests: a FlatMemory process and word access to
+// its heap the way a C program pokes at chunk headers.
+import { readFileSync } from "node:fs";
+import { gunzipSync } from "node:zlib";
+import { FlatMemory, virtAddr } from "@memstack/core";
+import { createMalloc, type Malloc, type MallocOptions } from "../src/index.js";
+
+export interface Heap {
+  m: Malloc;
+  mem: FlatMemory;
+  /** The size field of the chunk of user pointer p. */
+  size(p: number): number;
+  setSize(p: number, v: number): void;
+  /** The prev_size field of the chunk of user pointer p. */
+  prev(p: number): number;
+  setPrev(p: number, v: number): void;
+  /** User word i of p (0 = fd or tcache next, 1 = bk or tcache key). */
+  word(p: number, i: number): number;
+  setWord(p: number, i: number, v: number): void;
+  /** Copies user word i of `from` to user word i of `to`, all 64 bits. */
+  copyWord(to: number, from: number, i: number): void;
+  /** glibc's PROTECT_PTR(pos, ptr), for addresses below 4 GiB. */
+  protect(pos: number, ptr: number): number;
+  /** memset(p, byte, n) in the simulated memory. */
+  fill(p: number, n: number, byte: number): void;
+}
+
+/** A fresh process: 64 MiB of flat memory, heap at 0x10000, and glibc's malloc over it. */
+export function newHeap(options: Partial<MallocOptions> = {}, sizeBytes = 64 << 20): Heap {
+  const mem = new FlatMemory({ memory: new ArrayBuffer(sizeBytes), assumeZeroed: true });
+  const m = createMalloc({ memory: mem, programBreak: mem, mapper: mem, ...options });
+  const u64 = (a: number): number => mem.loadU32(virtAddr(a + 4)) * 2 ** 32 + mem.loadU32(virtAddr(a));
+  const set64 = (a: number, v: number): void => {
+    mem.storeU32(virtAddr(a), v % 2 ** 32);
+    mem.storeU32(virtAddr(a + 4), Math.floor(v / 2 ** 32));
+  };
+  return {
+    m,
+    mem,
+    size: (p) => u64(p - 8),
+    setSize: (p, v) => set64(p - 8, v),
+    prev: (p) => u64(p - 16),
+    setPrev: (p, v) => set64(p - 16, v),
+    word: (p, i) => u64(p + i * 8),
+    setWord: (p, i, v) => set64(p + i * 8, v),
+    copyWord: (to, from, i) => {
+      mem.storeU32(virtAddr(to + i * 8), mem.loadU32(virtAddr(from + i * 8)));
+      mem.storeU32(virtAddr(to + i * 8 + 4), mem.loadU32(virtAddr(from + i * 8 + 4)));
+    },
+    protect: (pos, ptr) => (Math.floor(pos / 4096) ^ ptr) >>> 0,
+    fill: (p, n, byte) => mem.fill(virtAddr(p), n, byte),
+  };
+}
+
+/** A text fixture, gunzipped when it ends in .gz. */
+export function fixture(path: string): string {
+  const buf = readFileSync(new URL(`fixtures/${path}`, import.meta.url));
+  return (path.endsWith(".gz") ? gunzipSync(buf) : buf).toString("utf8");
+}
