@@ -80,11 +80,21 @@ export {
 } from "./linux-abi.js";
 export type { FrameAllocator } from "./ports/frame-allocator.js";
 export type { Mapper } from "./ports/mapper.js";
+export type {
+  MemoryManagementUnit,
+  PageFaultHandler,
+  PageMapping,
+  PageRights,
+  Privilege,
+} from "./ports/mmu.js";
+export { PF_INSTRUCTION, PF_PRESENT, PF_RESERVED, PF_USER, PF_WRITE } from "./ports/mmu.js";
 export type { PhysicalMemory } from "./ports/physical-memory.js";
 export type { ProgramBreak } from "./ports/program-break.js";
 export type { VirtualMemory } from "./ports/virtual-memory.js";
 export type { Rng } from "./rng.js";
 export { createRng } from "./rng.js";
 export { sbrk } from "./sbrk.js";
+export type { SimpleMmuOptions } from "./simple-mmu.js";
+export { SimpleMmu } from "./simple-mmu.js";
 export { formatSize, parseSize } from "./size.js";
 export { SparseRam } from "./sparse-ram.js";
