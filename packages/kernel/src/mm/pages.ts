@@ -90,6 +90,8 @@ export class PageManager {
   readonly kind: Uint8Array;
   readonly ownerPid: Int32Array;
   readonly ownerVpn: Float64Array;
+  /** Frames a fault is working on, which reclaim must leave alone while it allocates. */
+  readonly pinned: Uint8Array;
   /** (pid, vpn) pairs mapping each COW-shared anonymous frame. */
   readonly shared = new Map<number, [number, number][]>();
   readonly zeroFrame: number;
@@ -124,6 +126,7 @@ export class PageManager {
     this.kind = new Uint8Array(ram.frameCount);
     this.ownerPid = new Int32Array(ram.frameCount).fill(-1);
     this.ownerVpn = new Float64Array(ram.frameCount);
+    this.pinned = new Uint8Array(ram.frameCount);
     const zero = frames.allocFrames(0);
     if (zero === null) throw new Error(`[${PKG}] no frame for the zero page`);
     ram.zeroFrame(zero);
@@ -319,7 +322,14 @@ export class PageManager {
       this.#mmu.invalidatePage(owner.space, page);
       return true;
     }
-    const f = this.#newFrame();
+    // Allocating may reclaim: the page being copied must not be swapped out meanwhile.
+    this.pinned[frame] = 1;
+    let f: number | null;
+    try {
+      f = this.#newFrame();
+    } finally {
+      this.pinned[frame] = 0;
+    }
     if (f === null) return false;
     if (this.kind[frame] !== ZERO) this.#ram.copyFrame(pfn(f), pfn(frame));
     this.kind[f] = ANON;
@@ -522,7 +532,7 @@ export class PageManager {
     for (let scanned = 0; scanned < 2 * n && freed < target; scanned++) {
       const frame = this.#hand;
       this.#hand = (this.#hand + 1) % n;
-      if (this.kind[frame] !== ANON || this.refs[frame] !== 1) continue;
+      if (this.kind[frame] !== ANON || this.refs[frame] !== 1 || this.pinned[frame] !== 0) continue;
       const owner = this.#host.process(this.ownerPid[frame]!);
       if (owner === undefined) continue;
       const vpn = this.ownerVpn[frame]!;
