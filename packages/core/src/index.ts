@@ -98,3 +98,5 @@ export type { SimpleMmuOptions } from "./simple-mmu.js";
 export { SimpleMmu } from "./simple-mmu.js";
 export { formatSize, parseSize } from "./size.js";
 export { SparseRam } from "./sparse-ram.js";
+export type { VmScriptOp, VmScriptTarget } from "./vm-script.js";
+export { mapsPerms, parseVmScript, runVmScript, VmScriptError } from "./vm-script.js";

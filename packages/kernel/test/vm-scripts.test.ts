@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from "node:fs";
-import { runVmScript } from "@memstack/testkit";
+import { runVmScript } from "@memstack/core";
 import { describe, expect, it } from "vitest";
 import { scriptTarget, testKernel } from "./helpers.js";
 
