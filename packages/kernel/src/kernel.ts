@@ -36,6 +36,7 @@ import { CommitPolicy } from "./mm/commit.js";
 import { PageManager } from "./mm/pages.js";
 import { SwapDevice } from "./mm/swap.js";
 import { makeVma, type ShmemObject, VM_ACCOUNT, VM_DONTCOPY } from "./mm/vma.js";
+import { formatMeminfo, formatStatusKb, type MeminfoRow } from "./proc/format.js";
 import { Process, ProcessKilled } from "./process.js";
 
 const PKG = "@memstack/kernel";
@@ -357,75 +358,70 @@ export class Kernel {
     const free = this.frames.freeFrameCount;
     const totalreserve = this.watermarks.high;
     const available = Math.max(0, free - totalreserve);
-    const rows: [string, number, boolean?][] = [
-      ["MemTotal", this.#totalPages],
-      ["MemFree", free],
-      ["MemAvailable", available],
-      ["Buffers", 0],
-      ["Cached", shmem],
-      ["SwapCached", 0],
-      ["Active", anon + shmem],
-      ["Inactive", 0],
-      ["Active(anon)", anon + shmem],
-      ["Inactive(anon)", 0],
-      ["Active(file)", 0],
-      ["Inactive(file)", 0],
-      ["Unevictable", 0],
-      ["Mlocked", 0],
-      ["SwapTotal", this.swap.slotCount],
-      ["SwapFree", this.swap.freeSlots],
-      ["Zswap", 0],
-      ["Zswapped", 0],
-      ["Dirty", 0],
-      ["Writeback", 0],
-      ["AnonPages", anon],
-      ["Mapped", 0],
-      ["Shmem", shmem],
-      ["KReclaimable", 0],
-      ["Slab", 0],
-      ["SReclaimable", 0],
-      ["SUnreclaim", 0],
-      ["KernelStack", 0],
-      ["PageTables", pageTables],
-      ["SecPageTables", 0],
-      ["NFS_Unstable", 0],
-      ["Bounce", 0],
-      ["WritebackTmp", 0],
-      ["CommitLimit", this.commit.limit],
-      ["Committed_AS", this.commit.committed],
-      ["VmallocTotal", 34359738367 / 4],
-      ["VmallocUsed", 0],
-      ["VmallocChunk", 0],
-      ["Percpu", 0],
-      ["AnonHugePages", 0],
-      ["ShmemHugePages", 0],
-      ["ShmemPmdMapped", 0],
-      ["FileHugePages", 0],
-      ["FilePmdMapped", 0],
-      ["Balloon", 0],
-      ["HugePages_Total", 0, true],
-      ["HugePages_Free", 0, true],
-      ["HugePages_Rsvd", 0, true],
-      ["HugePages_Surp", 0, true],
-      ["Hugepagesize", PMD_SIZE / PAGE],
-      ["Hugetlb", 0],
-      ["DirectMap4k", this.#totalPages],
-      ["DirectMap2M", 0],
-      ["DirectMap1G", 0],
-    ];
-    // show_val_kb(): the label padded to 16 columns, the value to 8, then " kB".
-    return rows
-      .map(([label, pages, bare]) =>
-        bare
-          ? `${`${label}:`.padEnd(16)}${String(pages).padStart(8)}\n`
-          : `${`${label}:`.padEnd(16)}${String(pages * 4).padStart(8)} kB\n`,
-      )
-      .join("");
+    const kb = (label: string, pages: number): MeminfoRow => ({ label, value: pages * 4 });
+    const bare = (label: string, value: number): MeminfoRow => ({ label, value, bare: true });
+    // The fields, in order, of this machine's Linux 6.18 /proc/meminfo (test/fixtures/proc).
+    return formatMeminfo([
+      kb("MemTotal", this.#totalPages),
+      kb("MemFree", free),
+      kb("MemAvailable", available),
+      kb("Buffers", 0),
+      kb("Cached", shmem),
+      kb("SwapCached", 0),
+      kb("Active", anon + shmem),
+      kb("Inactive", 0),
+      kb("Active(anon)", anon + shmem),
+      kb("Inactive(anon)", 0),
+      kb("Active(file)", 0),
+      kb("Inactive(file)", 0),
+      kb("Unevictable", 0),
+      kb("Mlocked", 0),
+      kb("SwapTotal", this.swap.slotCount),
+      kb("SwapFree", this.swap.freeSlots),
+      kb("Zswap", 0),
+      kb("Zswapped", 0),
+      kb("Dirty", 0),
+      kb("Writeback", 0),
+      kb("AnonPages", anon),
+      kb("Mapped", 0),
+      kb("Shmem", shmem),
+      kb("KReclaimable", 0),
+      kb("Slab", 0),
+      kb("SReclaimable", 0),
+      kb("SUnreclaim", 0),
+      kb("KernelStack", 0),
+      kb("PageTables", pageTables),
+      kb("SecPageTables", 0),
+      kb("NFS_Unstable", 0),
+      kb("Bounce", 0),
+      kb("WritebackTmp", 0),
+      kb("CommitLimit", this.commit.limit),
+      kb("Committed_AS", this.commit.committed),
+      { label: "VmallocTotal", value: 34359738367 },
+      kb("VmallocUsed", 0),
+      kb("VmallocChunk", 0),
+      kb("Percpu", 0),
+      kb("AnonHugePages", 0),
+      kb("ShmemHugePages", 0),
+      kb("ShmemPmdMapped", 0),
+      kb("FileHugePages", 0),
+      kb("FilePmdMapped", 0),
+      kb("Balloon", 0),
+      bare("HugePages_Total", 0),
+      bare("HugePages_Free", 0),
+      bare("HugePages_Rsvd", 0),
+      bare("HugePages_Surp", 0),
+      { label: "Hugepagesize", value: PMD_SIZE / 1024 },
+      kb("Hugetlb", 0),
+      kb("DirectMap4k", this.#totalPages),
+      kb("DirectMap2M", 0),
+      kb("DirectMap1G", 0),
+    ]);
   }
 
   /** /proc/PID/status for `proc`: identity and memory lines (fs/proc/array.c, task_mmu.c). */
   status(proc: Process): string {
-    const kb = (label: string, pages: number) => `${label}:\t${String(pages * 4).padStart(8)} kB\n`;
+    const kb = (label: string, pages: number) => formatStatusKb(label, pages * 4);
     const state = proc.alive ? "R (running)" : "Z (zombie)";
     return (
       `Name:\t${proc.name}\nState:\t${state}\nTgid:\t${proc.pid}\nPid:\t${proc.pid}\nPPid:\t${proc.ppid}\n` +

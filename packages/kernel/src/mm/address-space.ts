@@ -46,6 +46,7 @@ import {
   PROT_WRITE,
   UsageError,
 } from "@memstack/core";
+import { formatMapsLine } from "../proc/format.js";
 import {
   type AnonVma,
   canMerge,
@@ -879,18 +880,18 @@ export class AddressSpace {
   maps(): string {
     let out = "";
     this.tree.forEach((vma) => {
-      const head =
-        `${vma.start.toString(16).padStart(8, "0")}-${vma.end.toString(16).padStart(8, "0")} ` +
-        `${vmaPerms(vma.flags)} ${((vma.object !== null ? vma.pgoff : 0) * PAGE).toString(16).padStart(8, "0")} ` +
-        `00:${vma.object !== null ? "01" : "00"} ${vma.object !== null ? vma.object.id : 0} `;
-      const name = vma.stack
-        ? "[stack]"
-        : this.isHeap(vma)
-          ? "[heap]"
-          : vma.object !== null
-            ? "/dev/zero (deleted)"
-            : "";
-      out += name === "" ? `${head}\n` : `${head.padEnd(72)} ${name}\n`;
+      const shm = vma.object !== null;
+      out += formatMapsLine({
+        start: vma.start,
+        end: vma.end,
+        perms: vmaPerms(vma.flags),
+        // Only a file-backed mapping (shmem is one) shows its offset.
+        offset: shm ? vma.pgoff * PAGE : 0,
+        major: 0,
+        minor: shm ? 1 : 0,
+        inode: shm ? vma.object!.id : 0,
+        name: vma.stack ? "[stack]" : this.isHeap(vma) ? "[heap]" : shm ? "/dev/zero (deleted)" : "",
+      });
     });
     return out;
   }
