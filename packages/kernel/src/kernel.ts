@@ -176,13 +176,18 @@ export class Kernel {
 
   #allocFrame(): Pfn | null {
     for (let attempt = 0; attempt < 64; attempt++) {
+      const before = this.#current;
       const f = this.frames.allocFrames(0);
       if (f !== null) {
+        // An allocator with an OOM hook of its own may have chosen the faulting process.
+        if (before !== null && !before.alive) {
+          this.frames.freeFrames(f, 0);
+          throw new ProcessKilled(before.pid, "SIGKILL");
+        }
         if (this.frames.freeFrameCount < this.watermarks.low) this.#kswapd();
         return f;
       }
       if (this.pages.reclaim(SWAP_CLUSTER_MAX) > 0) continue;
-      const before = this.#current;
       if (!this.oomKill()) return null;
       // The OOM killer chose the process whose fault this is: it cannot go on.
       if (before !== null && !before.alive) throw new ProcessKilled(before.pid, "SIGKILL");
