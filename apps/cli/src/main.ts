@@ -5,8 +5,10 @@
  * one-line error and the usage on stderr.
  */
 import { createRequire } from "node:module";
+import { UsageError } from "@memstack/core";
 import { Command, CommanderError } from "commander";
 import { runDemo } from "./commands/demo.js";
+import { type LackeyCommandOptions, runLackey } from "./commands/lackey.js";
 import { type CliIo, processIo } from "./io.js";
 
 const { version } = createRequire(import.meta.url)("../package.json") as { version: string };
@@ -27,6 +29,16 @@ function buildProgram(io: CliIo): Command {
     .command("demo")
     .description("a tour of FlatMemory: an ArrayBuffer as an address space, with brk, mmap and faults")
     .action(() => runDemo(io));
+  program
+    .command("lackey")
+    .description(
+      "replay a valgrind lackey trace through x86-64 or Sv39 page tables and a TLB; print hit rates and walks",
+    )
+    .argument("<trace>", "trace file from valgrind --tool=lackey --trace-mem=yes (plain or gzipped)")
+    .option("--page-size <size>", "page size used to map the trace: 4K, 2M or 1G", "4K")
+    .option("--format <format>", "page-table format: x86-64 or sv39", "x86-64")
+    .option("--instructions", "replay instruction fetches (I lines) through the TLB too", false)
+    .action((trace: string, options: LackeyCommandOptions) => runLackey(trace, options, io));
   return program;
 }
 
@@ -45,6 +57,16 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     await program.parseAsync([...argv], { from: "user" });
     return 0;
   } catch (e) {
+    // A command's own bad input (a page size the format lacks, a malformed
+    // trace line) is a usage error; a file it cannot read is its failure.
+    if (e instanceof UsageError) {
+      io.err(`memstack: ${e.message.replace(/^\[[^\]]+\] /, "")}\n`);
+      return EXIT_USAGE;
+    }
+    if (e instanceof Error && "code" in e && typeof e.code === "string" && e.code.startsWith("E")) {
+      io.err(`memstack: ${e.message}\n`);
+      return 1;
+    }
     if (!(e instanceof CommanderError)) throw e;
     if (e.code === "commander.helpDisplayed" || e.code === "commander.version") return 0;
     io.err(`memstack: ${e.message.replace(/^error: /, "")}\n`);

@@ -76,3 +76,29 @@ describe("memstack CLI", () => {
     expect(failed.stderr).toMatch(/^memstack: unknown command 'nope'/);
   });
 });
+
+describe("memstack lackey", () => {
+  it("replays a trace and compares page sizes, with usage errors on bad options", async () => {
+    const { mkdtempSync, writeFileSync } = await import("node:fs");
+    const { gzipSync } = await import("node:zlib");
+    const dir = mkdtempSync(`${(await import("node:os")).tmpdir()}/lackey-`);
+    // Two pages 4 KiB apart, touched twice each: 2 misses and 2 hits at 4 KiB, 1 miss at 2 MiB.
+    const lines = "==7== Lackey\nI  00400000,4\n L 00401000,8\n S 00400010,4\n M 00401008,4\n";
+    writeFileSync(`${dir}/t.lackey.gz`, gzipSync(lines));
+    const small = capture();
+    expect(await main(["lackey", `${dir}/t.lackey.gz`, "--instructions"], small)).toBe(0);
+    expect(small.stdout()).toMatch(/accesses\s+4 \(I 1, L 1, S 1, M 1\), 2 pages touched/);
+    expect(small.stdout()).toMatch(/L1 dTLB\s+[\d.]+% hits \(3 hits, 4 misses, 0 evictions\)/);
+    const huge = capture();
+    expect(await main(["lackey", `${dir}/t.lackey.gz`, "--instructions", "--page-size", "2M"], huge)).toBe(0);
+    expect(huge.stdout()).toMatch(/2M pages/);
+    expect(huge.stdout()).toMatch(/1 pages touched/);
+    expect(huge.stdout()).toMatch(/L1 dTLB\s+[\d.]+% hits \(4 hits, 2 misses, 0 evictions\)/);
+    const bad = capture();
+    expect(await main(["lackey", `${dir}/t.lackey.gz`, "--page-size", "8K"], bad)).toBe(EXIT_USAGE);
+    expect(bad.stderr()).toMatch(/^memstack: replayLackey: x86-64 4-level has no 8192-byte pages/);
+    const missing = capture();
+    expect(await main(["lackey", `${dir}/none.lackey`], missing)).toBe(1);
+    expect(missing.stderr()).toMatch(/^memstack: ENOENT/);
+  });
+});

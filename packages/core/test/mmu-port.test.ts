@@ -1,0 +1,35 @@
+import { describe, expect, expectTypeOf, it } from "vitest";
+import {
+  type MemoryManagementUnit,
+  type PageMapping,
+  type PageRights,
+  PF_INSTRUCTION,
+  PF_PRESENT,
+  PF_RESERVED,
+  PF_USER,
+  PF_WRITE,
+  type VirtualMemory,
+} from "../src/index.js";
+
+describe("MemoryManagementUnit port", () => {
+  it("numbers the page-fault error-code bits as Intel SDM vol. 3A §4.7 and Linux's trap_pf.h do", () => {
+    // bit 0 P, bit 1 W/R, bit 2 U/S, bit 3 RSVD, bit 4 I/D
+    expect([PF_PRESENT, PF_WRITE, PF_USER, PF_RESERVED, PF_INSTRUCTION].map(Math.log2)).toEqual([
+      0, 1, 2, 3, 4,
+    ]);
+    // The SDM's worked examples: a user write to a read-only page, a user read of an unmapped page.
+    expect(PF_PRESENT | PF_WRITE | PF_USER).toBe(0x7);
+    expect(PF_USER).toBe(0x4);
+    expect(PF_PRESENT | PF_INSTRUCTION).toBe(0x11);
+  });
+
+  it("is a VirtualMemory, so libc can run on it unchanged, and reports mappings with all rights set", () => {
+    expectTypeOf<MemoryManagementUnit>().toMatchTypeOf<VirtualMemory>();
+    expectTypeOf<PageMapping>().toMatchTypeOf<Required<PageRights>>();
+    expectTypeOf<MemoryManagementUnit["onPageFault"]>()
+      .parameter(0)
+      .toEqualTypeOf<
+        ((address: number, access: "read" | "write" | "execute", errorCode: number) => boolean) | null
+      >();
+  });
+});

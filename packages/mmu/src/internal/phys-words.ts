@@ -1,0 +1,74 @@
+/**
+ * PhysWords: 32-bit reads and writes of physical memory for the page walker
+ * and the table editor, through {@link HostFrames} when the memory offers
+ * frame views (one typed-array access) and through the `PhysicalMemory`
+ * port otherwise. Entries are 8-byte aligned, so both words of an entry are
+ * whole aligned u32s inside one frame.
+ */
+import { type PhysicalMemory, physAddr } from "@memstack/core";
+import { HostFrames } from "./host-frames.js";
+
+const INV_PAGE = 1 / 4096;
+
+/** Aligned u32 access to physical memory, fast where the memory allows. */
+export class PhysWords {
+  readonly memory: PhysicalMemory;
+  readonly host: HostFrames;
+  private readonly fast: boolean;
+
+  constructor(memory: PhysicalMemory) {
+    this.memory = memory;
+    this.host = new HostFrames(memory);
+    this.fast = this.host.available;
+  }
+
+  /** Reads the aligned u32 at physical address `addr` (inside the RAM). */
+  read(addr: number): number {
+    if (this.fast) {
+      const h = this.host;
+      const off = addr & 0xfff;
+      if (h.lookup((addr - off) * INV_PAGE, false)) return h.u32[h.frame]![off >>> 2]!;
+    }
+    return this.memory.readU32(physAddr(addr));
+  }
+
+  /**
+   * The two words of the entry read by the last {@link PhysWords.readEntry}.
+   * A typed array, not a field: a word of 2^31 or more (NX set) would be
+   * boxed as a heap number on every store into a plain field.
+   */
+  readonly entry = new Uint32Array(2);
+
+  /**
+   * Reads the 8-byte entry at `addr` (8-aligned) with one frame lookup
+   * into {@link PhysWords.entry}.
+   */
+  readEntry(addr: number): void {
+    const out = this.entry;
+    if (this.fast) {
+      const h = this.host;
+      const off = addr & 0xfff;
+      if (h.lookup((addr - off) * INV_PAGE, false)) {
+        const words = h.u32[h.frame]!;
+        out[0] = words[off >>> 2]!;
+        out[1] = words[(off >>> 2) + 1]!;
+        return;
+      }
+    }
+    out[0] = this.memory.readU32(physAddr(addr));
+    out[1] = this.memory.readU32(physAddr(addr + 4));
+  }
+
+  /** Writes the aligned u32 `value` at physical address `addr` (inside the RAM). */
+  write(addr: number, value: number): void {
+    if (this.fast) {
+      const h = this.host;
+      const off = addr & 0xfff;
+      if (h.lookup((addr - off) * INV_PAGE, true)) {
+        h.u32[h.frame]![off >>> 2] = value;
+        return;
+      }
+    }
+    this.memory.writeU32(physAddr(addr), value >>> 0);
+  }
+}

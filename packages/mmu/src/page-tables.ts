@@ -1,0 +1,593 @@
+/**
+ * PageTables: the operating system's side of paging — creating, editing and
+ * freeing page tables in simulated RAM for many address spaces, in any
+ * {@link PageTableFormat}.
+ *
+ * Models: what Linux's page-table code (mm/memory.c, mm/pgtable-generic.c,
+ * arch/x86/mm/pgtable.c) does to the tables: allocate a zeroed table frame
+ * when a level is missing, write leaf entries for 4 KiB, 2 MiB or 1 GiB
+ * pages, clear them, rewrite their rights, and free a table once its last
+ * present entry is cleared (free_pgtables). Table frames come from the
+ * `FrameAllocator` port; the frames that leaves map belong to the caller.
+ *
+ * Simplifies: no table is shared between address spaces (Linux shares the
+ * kernel half's upper tables; here each space has its own), so `check()`
+ * treats a table reachable twice as corruption. Edits never touch the TLB:
+ * the MMU (mmu.ts) decides about invalidation, as the kernel does.
+ *
+ * Layout, x86-64, one address space:
+ *
+ *     root (PML4) ─► PDPT ─► PD ─► PT ─► 4 KiB page
+ *                              └──(PS)──► 2 MiB page
+ *                      └──(PS)──────────► 1 GiB page
+ *
+ * Invariants (see `check()`): every table reachable from a root is a frame
+ * this editor allocated for that space, at the level it was allocated for,
+ * reachable exactly once; its count of present entries is the number of
+ * present entries in RAM; no table but a root is empty; no present entry
+ * has a reserved bit set or points outside the RAM; every allocated table
+ * is reachable (none leaked).
+ */
+import { CorruptionError, type FrameAllocator, pfn, physAddr, UsageError } from "@memstack/core";
+import {
+  ENTRY_ACCESSED,
+  ENTRY_DIRTY,
+  ENTRY_EXECUTE,
+  ENTRY_GLOBAL,
+  ENTRY_READ,
+  ENTRY_USER,
+  ENTRY_WRITE,
+  type PageMapping,
+  type PageRights,
+  type PageTableFormat,
+} from "./api.js";
+import type { PhysWords } from "./internal/phys-words.js";
+import type { PageWalker } from "./page-walk.js";
+
+const PKG = "@memstack/mmu";
+const PAGE = 4096;
+
+interface TableInfo {
+  space: number;
+  level: number;
+  count: number;
+}
+
+/** A visitor of leaf entries: level, entry address, words, and the linear address of the page. */
+type LeafVisitor = (level: number, entry: number, lo: number, hi: number, la: number) => void;
+
+/** Converts normalized rights to the ENTRY_* bits of a leaf. */
+export function rightsToFlags(rights: PageRights): number {
+  let f = ENTRY_READ;
+  if (rights.write) f |= ENTRY_WRITE;
+  if (rights.user) f |= ENTRY_USER;
+  if (rights.execute) f |= ENTRY_EXECUTE;
+  if (rights.global) f |= ENTRY_GLOBAL;
+  return f;
+}
+
+// x mod size for a non-negative integer x and a power-of-two size: a mask below
+// 2^31 (float % is a slow library call), a division above.
+function modPow2(x: number, size: number): number {
+  return size <= 2 ** 30 ? x & (size - 1) : x % size;
+}
+
+function hex(n: number): string {
+  return n < 0 ? `-0x${(-n).toString(16)}` : `0x${n.toString(16)}`;
+}
+
+/** Page tables of many address spaces in one RAM, edited through one format. */
+export class PageTables {
+  readonly format: PageTableFormat;
+  readonly #words: PhysWords;
+  readonly #frames: FrameAllocator;
+  readonly #walker: PageWalker;
+  readonly #roots = new Map<number, number>();
+  readonly #tables = new Map<number, TableInfo>();
+  readonly #half: number;
+  readonly #full: number;
+  readonly #levelSize: number[];
+  readonly #out = new Uint32Array(2);
+  // Whole tables read at once (check, destroy): one port call instead of 1024.
+  readonly #scratch = new Uint8Array(PAGE);
+  readonly #scratchWords = new Uint32Array(this.#scratch.buffer);
+  // The path of the last descent: table address and entry address per level.
+  readonly #pathTable: Float64Array;
+  readonly #pathEntry: Float64Array;
+
+  constructor(words: PhysWords, frames: FrameAllocator, format: PageTableFormat, walker: PageWalker) {
+    this.format = format;
+    this.#words = words;
+    this.#frames = frames;
+    this.#walker = walker;
+    this.#half = 2 ** (format.virtualBits - 1);
+    this.#full = 2 ** format.virtualBits;
+    this.#levelSize = format.levelShifts.map((s) => 2 ** s);
+    this.#pathTable = new Float64Array(format.levels);
+    this.#pathEntry = new Float64Array(format.levels);
+  }
+
+  /** Physical address of the root table of `space`, or undefined. */
+  root(space: number): number | undefined {
+    return this.#roots.get(space);
+  }
+
+  /** Ids of the live address spaces. */
+  spaces(): IterableIterator<number> {
+    return this.#roots.keys();
+  }
+
+  /** Number of page-table frames currently allocated (roots included). */
+  get tableCount(): number {
+    return this.#tables.size;
+  }
+
+  /** The linear address (in [0, 2^bits)) of a canonical signed address. */
+  linear(addr: number): number {
+    return addr < 0 ? addr + this.#full : addr;
+  }
+
+  /** The signed address of a linear address. */
+  signed(la: number): number {
+    return la >= this.#half ? la - this.#full : la;
+  }
+
+  /** Allocates a zeroed root table for a new space; false when no frame is free. */
+  createRoot(space: number): boolean {
+    const frame = this.#frames.allocFrames(0);
+    if (frame === null) return false;
+    this.#words.memory.zeroFrame(frame);
+    this.#roots.set(space, frame * PAGE);
+    this.#tables.set(frame, { space, level: 0, count: 0 });
+    return true;
+  }
+
+  /** Frees every table of `space`, its root last. */
+  destroy(space: number): void {
+    const root = this.#mustRoot(space, "destroyAddressSpace");
+    const free = (table: number, level: number): void => {
+      if (level < this.format.levels - 1) {
+        const words = this.#readTable(table).slice();
+        for (let i = 0; i < 512; i++) {
+          const lo = words[2 * i]!;
+          const hi = words[2 * i + 1]!;
+          if (this.format.isPresent(lo, hi) && !this.format.isLeaf(lo, hi, level)) {
+            free(this.format.address(lo, hi, level), level + 1);
+          }
+        }
+      }
+      const f = table / PAGE;
+      this.#tables.delete(f);
+      this.#frames.freeFrames(pfn(f), 0);
+    };
+    free(root, 0);
+    this.#roots.delete(space);
+  }
+
+  // The 1024 u32 words of the table at `table`, in a scratch buffer reused by the next call.
+  #readTable(table: number): Uint32Array {
+    this.#words.memory.readBytes(physAddr(table), this.#scratch);
+    return this.#scratchWords;
+  }
+
+  #mustRoot(space: number, fn: string): number {
+    const root = this.#roots.get(space);
+    if (root === undefined) {
+      throw new UsageError(PKG, `${fn}: ${space} is not a live address space`, "space");
+    }
+    return root;
+  }
+
+  #pageSizeLevel(pageSize: number, fn: string): number {
+    const level = this.#levelSize.indexOf(pageSize);
+    if (level < 0 || !this.format.pageSizes.includes(pageSize)) {
+      throw new UsageError(
+        PKG,
+        `${fn}: ${this.format.name} has no ${pageSize}-byte pages (it has ${this.format.pageSizes.join(", ")})`,
+        "pageSize",
+      );
+    }
+    return level;
+  }
+
+  /**
+   * Checks a signed range [virt, virt + length) for an edit: integers,
+   * aligned to `align`, non-empty, canonical, inside one half.
+   * Returns its linear start.
+   */
+  #range(fn: string, virt: number, length: number, align: number): number {
+    if (!Number.isSafeInteger(virt) || virt % align !== 0) {
+      throw new UsageError(PKG, `${fn}: virt ${virt} is not an integer multiple of ${align}`, "virt");
+    }
+    if (!Number.isSafeInteger(length) || length <= 0 || length % align !== 0) {
+      throw new UsageError(PKG, `${fn}: length ${length} is not a positive multiple of ${align}`, "length");
+    }
+    const end = virt + length;
+    const canonical = (virt >= 0 && end <= this.#half) || (virt >= -this.#half && end <= 0);
+    if (!canonical) {
+      throw new UsageError(
+        PKG,
+        `${fn}: [${hex(virt)}, ${hex(end)}) is not inside one canonical half of the ${this.format.virtualBits}-bit space`,
+        "virt",
+      );
+    }
+    return this.linear(virt);
+  }
+
+  /** map: see {@link Mmu.map}. Returns false, changing nothing, when a table frame is missing. */
+  map(space: number, virt: number, phys: number, length: number, pageSize: number, flags: number): boolean {
+    const root = this.#mustRoot(space, "map");
+    const leafLevel = this.#pageSizeLevel(pageSize, "map");
+    const start = this.#range("map", virt, length, pageSize);
+    const ram = this.#words.memory.sizeBytes;
+    if (!Number.isSafeInteger(phys) || phys < 0 || phys % pageSize !== 0) {
+      throw new UsageError(PKG, `map: phys ${phys} is not a multiple of the page size ${pageSize}`, "phys");
+    }
+    if (phys + length > ram || phys + length > 2 ** this.format.physicalBits) {
+      throw new UsageError(
+        PKG,
+        `map: physical range [${hex(phys)}, ${hex(phys + length)}) passes the end of the ${ram}-byte RAM`,
+        "phys",
+      );
+    }
+    const f = this.format;
+    const words = this.#words;
+    const end = start + length;
+    // Pass 1: refuse overlaps with pages of another size before writing anything.
+    for (let la = start; la < end; ) {
+      let table = root;
+      let level = 0;
+      let skipTo = la + pageSize;
+      for (; level < leafLevel; level++) {
+        const e = table + this.#index(la, level) * 8;
+        const lo = words.read(e);
+        const hi = words.read(e + 4);
+        if (!f.isPresent(lo, hi)) {
+          // Nothing below: skip to the end of what this entry covers.
+          skipTo = la - modPow2(la, this.#levelSize[level]!) + this.#levelSize[level]!;
+          break;
+        }
+        if (f.isLeaf(lo, hi, level)) {
+          throw new UsageError(
+            PKG,
+            `map: ${hex(this.signed(la))} is inside a ${this.#levelSize[level]}-byte page; unmap it first`,
+            "virt",
+          );
+        }
+        table = f.address(lo, hi, level);
+      }
+      if (level === leafLevel) {
+        const e = table + this.#index(la, level) * 8;
+        const lo = words.read(e);
+        const hi = words.read(e + 4);
+        if (f.isPresent(lo, hi) && !f.isLeaf(lo, hi, level)) {
+          throw new UsageError(
+            PKG,
+            `map: ${hex(this.signed(la))} already has smaller pages mapped under it; unmap them first`,
+            "virt",
+          );
+        }
+      }
+      la = Math.min(skipTo, end);
+    }
+    // Pass 2: write, with an undo log for a failed table allocation.
+    const undoEntry: number[] = [];
+    const undoLo: number[] = [];
+    const undoHi: number[] = [];
+    const created: number[] = [];
+    const out = this.#out;
+    for (let la = start, p = phys; la < end; la += pageSize, p += pageSize) {
+      let table = root;
+      for (let level = 0; level < leafLevel; level++) {
+        const e = table + this.#index(la, level) * 8;
+        const lo = words.read(e);
+        const hi = words.read(e + 4);
+        if (f.isPresent(lo, hi)) {
+          table = f.address(lo, hi, level);
+          continue;
+        }
+        const frame = this.#frames.allocFrames(0);
+        if (frame === null) {
+          this.#rollback(undoEntry, undoLo, undoHi, created);
+          return false;
+        }
+        words.memory.zeroFrame(frame);
+        this.#tables.set(frame, { space, level: level + 1, count: 0 });
+        f.encodeTable(frame * PAGE, out);
+        words.write(e + 4, out[1]!);
+        words.write(e, out[0]!);
+        this.#info(table).count++;
+        created.push(e);
+        table = frame * PAGE;
+      }
+      const e = table + this.#index(la, leafLevel) * 8;
+      const lo = words.read(e);
+      const hi = words.read(e + 4);
+      undoEntry.push(e);
+      undoLo.push(lo);
+      undoHi.push(hi);
+      if (!f.isPresent(lo, hi)) this.#info(table).count++;
+      f.encodeLeaf(p, flags, leafLevel, out);
+      words.write(e + 4, out[1]!);
+      words.write(e, out[0]!);
+    }
+    return true;
+  }
+
+  #rollback(undoEntry: number[], undoLo: number[], undoHi: number[], created: number[]): void {
+    const f = this.format;
+    const words = this.#words;
+    for (let i = undoEntry.length - 1; i >= 0; i--) {
+      const e = undoEntry[i]!;
+      const table = e - (e & 0xfff);
+      if (!f.isPresent(undoLo[i]!, undoHi[i]!)) this.#info(table).count--;
+      words.write(e, undoLo[i]!);
+      words.write(e + 4, undoHi[i]!);
+    }
+    for (let i = created.length - 1; i >= 0; i--) {
+      const e = created[i]!;
+      const lo = words.read(e);
+      const hi = words.read(e + 4);
+      const child = f.address(lo, hi, 0) / PAGE;
+      words.write(e, 0);
+      words.write(e + 4, 0);
+      this.#info(e - (e & 0xfff)).count--;
+      this.#tables.delete(child);
+      this.#frames.freeFrames(pfn(child), 0);
+    }
+  }
+
+  #index(la: number, level: number): number {
+    return (la / this.#levelSize[level]!) & 511;
+  }
+
+  #info(table: number): TableInfo {
+    const info = this.#tables.get(table / PAGE);
+    if (info === undefined) {
+      throw new CorruptionError(
+        PKG,
+        `PageTables: frame ${hex(table)} is used as a table but was never allocated`,
+      );
+    }
+    return info;
+  }
+
+  /**
+   * Visits every present leaf overlapping linear [start, end), in order,
+   * skipping absent ranges a whole entry at a time. The descent path is in
+   * #pathTable/#pathEntry during the visit.
+   */
+  #forEachLeaf(root: number, start: number, end: number, visit: LeafVisitor): void {
+    const f = this.format;
+    const words = this.#words;
+    let la = start;
+    while (la < end) {
+      let table = root;
+      let level = 0;
+      for (;;) {
+        const e = table + this.#index(la, level) * 8;
+        this.#pathTable[level] = table;
+        this.#pathEntry[level] = e;
+        const lo = words.read(e);
+        const hi = words.read(e + 4);
+        const size = this.#levelSize[level]!;
+        const pageStart = la - modPow2(la, size);
+        if (!f.isPresent(lo, hi)) {
+          la = pageStart + size;
+          break;
+        }
+        if (f.isLeaf(lo, hi, level)) {
+          visit(level, e, lo, hi, pageStart);
+          la = pageStart + size;
+          break;
+        }
+        table = f.address(lo, hi, level);
+        level++;
+      }
+    }
+  }
+
+  /** Throws when a leaf overlapping linear [start, end) is not wholly inside it. */
+  #refuseCut(fn: string, root: number, start: number, end: number): void {
+    this.#forEachLeaf(root, start, end, (level, _e, _lo, _hi, la) => {
+      const size = this.#levelSize[level]!;
+      if (la < start || la + size > end) {
+        throw new UsageError(
+          PKG,
+          `${fn}: the range cuts the ${size}-byte page at ${hex(this.signed(la))}; split it first`,
+          "length",
+        );
+      }
+    });
+  }
+
+  /** unmap: see {@link Mmu.unmap}. */
+  unmap(space: number, virt: number, length: number): number {
+    const root = this.#mustRoot(space, "unmap");
+    const start = this.#range("unmap", virt, length, PAGE);
+    const end = start + length;
+    this.#refuseCut("unmap", root, start, end);
+    let cleared = 0;
+    const words = this.#words;
+    this.#forEachLeaf(root, start, end, (level, e) => {
+      words.write(e, 0);
+      words.write(e + 4, 0);
+      cleared++;
+      // Free tables left empty, upwards; the root stays.
+      for (let l = level; l > 0; l--) {
+        const table = this.#pathTable[l]!;
+        const info = this.#info(table);
+        if (--info.count > 0) return;
+        const parent = this.#pathEntry[l - 1]!;
+        words.write(parent, 0);
+        words.write(parent + 4, 0);
+        this.#tables.delete(table / PAGE);
+        this.#frames.freeFrames(pfn(table / PAGE), 0);
+      }
+      this.#info(this.#pathTable[0]!).count--;
+    });
+    return cleared;
+  }
+
+  /** protect: see {@link Mmu.protect}. */
+  protect(space: number, virt: number, length: number, flags: number): number {
+    const root = this.#mustRoot(space, "protect");
+    const start = this.#range("protect", virt, length, PAGE);
+    const end = start + length;
+    this.#refuseCut("protect", root, start, end);
+    let changed = 0;
+    const f = this.format;
+    const out = this.#out;
+    this.#forEachLeaf(root, start, end, (level, e, lo, hi) => {
+      const kept = f.flags(lo, hi, level) & (ENTRY_ACCESSED | ENTRY_DIRTY);
+      f.encodeLeaf(f.address(lo, hi, level), flags | kept, level, out);
+      if (out[0] === lo && out[1] === hi) return;
+      this.#words.write(e + 4, out[1]!);
+      this.#words.write(e, out[0]!);
+      changed++;
+    });
+    return changed;
+  }
+
+  /** testAndClearAccessed: see {@link Mmu.testAndClearAccessed}. */
+  testAndClearAccessed(space: number, virt: number): boolean {
+    const root = this.#mustRoot(space, "testAndClearAccessed");
+    const la = this.#pointLinear("testAndClearAccessed", virt);
+    let was = false;
+    const f = this.format;
+    const out = this.#out;
+    this.#forEachLeaf(root, la, la + 1, (level, e, lo, hi) => {
+      const flags = f.flags(lo, hi, level);
+      if ((flags & ENTRY_ACCESSED) === 0) return;
+      was = true;
+      f.encodeLeaf(f.address(lo, hi, level), flags & ~ENTRY_ACCESSED, level, out);
+      this.#words.write(e, out[0]!);
+    });
+    return was;
+  }
+
+  #pointLinear(fn: string, virt: number): number {
+    if (!Number.isSafeInteger(virt) || virt < -this.#half || virt >= this.#half) {
+      throw new UsageError(PKG, `${fn}: virt ${virt} is not a canonical address`, "virt");
+    }
+    return this.linear(virt);
+  }
+
+  #mapping(level: number, e: number, lo: number, hi: number, la: number): PageMapping {
+    const flags = this.format.flags(lo, hi, level);
+    return {
+      virt: this.signed(la),
+      phys: physAddr(this.format.address(lo, hi, level)),
+      pageSize: this.#levelSize[level]!,
+      write: (flags & ENTRY_WRITE) !== 0,
+      user: (flags & ENTRY_USER) !== 0,
+      execute: (flags & ENTRY_EXECUTE) !== 0,
+      global: (flags & ENTRY_GLOBAL) !== 0,
+      accessed: (flags & ENTRY_ACCESSED) !== 0,
+      dirty: (flags & ENTRY_DIRTY) !== 0,
+      pteAddress: physAddr(e),
+    };
+  }
+
+  /** query: see {@link Mmu.query}. */
+  query(space: number, virt: number): PageMapping | null {
+    const root = this.#mustRoot(space, "query");
+    const la = this.#pointLinear("query", virt);
+    let found: PageMapping | null = null;
+    this.#forEachLeaf(root, la, la + 1, (level, e, lo, hi, pageLa) => {
+      if (!this.format.isReserved(lo, hi, level)) found = this.#mapping(level, e, lo, hi, pageLa);
+    });
+    return found;
+  }
+
+  /** walkRange: see {@link Mmu.walkRange}. */
+  walkRange(space: number, start: number, end: number, visit: (m: PageMapping) => void): void {
+    const root = this.#mustRoot(space, "walkRange");
+    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start > end) {
+      throw new UsageError(PKG, `walkRange: [${start}, ${end}) is not a range of integers`, "start");
+    }
+    const lo = Math.max(start, -this.#half);
+    const hi = Math.min(end, this.#half);
+    const each: LeafVisitor = (level, e, l, h, la) => visit(this.#mapping(level, e, l, h, la));
+    // The negative (upper) half comes first in signed order.
+    if (lo < 0) this.#forEachLeaf(root, this.linear(lo), this.linear(Math.min(hi, 0)) || this.#full, each);
+    if (hi > 0) this.#forEachLeaf(root, Math.max(lo, 0), hi, each);
+  }
+
+  /** The walker over these tables, for translation by root. */
+  get walker(): PageWalker {
+    return this.#walker;
+  }
+
+  /**
+   * Verifies every table reachable from every root (see the file comment).
+   *
+   * @throws {CorruptionError} at the first violation.
+   */
+  check(): void {
+    const f = this.format;
+    const words = this.#words;
+    const ram = words.memory.sizeBytes;
+    const seen = new Set<number>();
+    const last = f.levels - 1;
+    const visit = (space: number, table: number, level: number): void => {
+      const frame = table / PAGE;
+      const info = this.#tables.get(frame);
+      if (info === undefined || info.space !== space || info.level !== level) {
+        throw new CorruptionError(
+          PKG,
+          `PageTables: table ${hex(table)} at level ${level} of space ${space} was not allocated there`,
+        );
+      }
+      if (seen.has(frame)) {
+        throw new CorruptionError(PKG, `PageTables: table ${hex(table)} is reachable from two parents`);
+      }
+      seen.add(frame);
+      let present = 0;
+      const entries = this.#readTable(table).slice();
+      for (let i = 0; i < 512; i++) {
+        const e = table + i * 8;
+        const lo = entries[2 * i]!;
+        const hi = entries[2 * i + 1]!;
+        if (!f.isPresent(lo, hi)) continue;
+        present++;
+        if (f.isReserved(lo, hi, level)) {
+          throw new CorruptionError(
+            PKG,
+            `PageTables: entry ${hex(e)} (0x${hi.toString(16).padStart(8, "0")}${lo.toString(16).padStart(8, "0")}) has a reserved bit set`,
+          );
+        }
+        const target = f.address(lo, hi, level);
+        const leaf = f.isLeaf(lo, hi, level);
+        const size = leaf ? this.#levelSize[level]! : PAGE;
+        if (target + size > ram) {
+          throw new CorruptionError(
+            PKG,
+            `PageTables: entry ${hex(e)} points at ${hex(target)}, past the RAM`,
+          );
+        }
+        if (!leaf) {
+          if (level === last)
+            throw new CorruptionError(PKG, `PageTables: entry ${hex(e)} at the last level is not a leaf`);
+          visit(space, target, level + 1);
+        }
+      }
+      if (present !== info.count) {
+        throw new CorruptionError(
+          PKG,
+          `PageTables: table ${hex(table)} has ${present} present entries but counts ${info.count}`,
+        );
+      }
+      if (present === 0 && level > 0) {
+        throw new CorruptionError(PKG, `PageTables: table ${hex(table)} is empty but was not freed`);
+      }
+    };
+    for (const [space, root] of this.#roots) visit(space, root, 0);
+    if (seen.size !== this.#tables.size) {
+      throw new CorruptionError(
+        PKG,
+        `PageTables: ${this.#tables.size - seen.size} allocated table(s) are not reachable from any root`,
+      );
+    }
+  }
+}

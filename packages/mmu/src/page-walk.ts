@@ -1,0 +1,201 @@
+/**
+ * The page walker: the hardware's translation of one virtual address
+ * through the page tables in RAM (Intel SDM vol. 3A §4.5 and §4.7; RISC-V
+ * privileged spec, "Virtual Address Translation Process").
+ *
+ * Models: the walk from the root table down to a leaf, one 8-byte entry
+ * read per level (counted as a memory reference); the permission check
+ * combined over every level (x86: writable only if R/W is set at every
+ * level, user only if U/S is set at every level, executable unless NX is set
+ * at any level); reserved bits; the Accessed bits of every entry used and
+ * the Dirty bit of the leaf on a write, set in RAM as hardware does; the
+ * fault reported as a value with the x86 #PF error-code bits.
+ *
+ * Simplifies: A and D are written only when the translation succeeds (the
+ * SDM allows setting A on a faulting walk too; Linux never relies on it).
+ * There are no paging-structure caches: every walk reads every level, which
+ * is what the memory-reference counts measure.
+ * Neighbours: formats (x86-64-format.ts, sv39-format.ts) interpret the
+ * entries; the TLB (tlb.ts) caches what a walk finds; the MMU (mmu.ts) calls
+ * the walker on a TLB miss.
+ *
+ * Algorithm, for linear address `la` (the signed address folded into
+ * [0, 2^bits)): at level L the index is ⌊la / 2^shift[L]⌋ mod 512 and the
+ * entry sits at table + 8·index. Worked example (x86-64): la = 0x7f12_3456_7890
+ * has PML4 index 0xfe, PDPT index 0x48, PD index 0x1a2, PT index 0x167,
+ * offset 0x890.
+ */
+import { PF_INSTRUCTION, PF_PRESENT, PF_RESERVED, PF_USER, PF_WRITE } from "@memstack/core";
+import {
+  type AccessCode,
+  ENTRY_ACCESSED,
+  ENTRY_DIRTY,
+  ENTRY_GLOBAL,
+  ENTRY_RIGHTS,
+  type PageTableFormat,
+  type WalkResult,
+} from "./api.js";
+import type { PhysWords } from "./internal/phys-words.js";
+
+const NON_RIGHTS = ENTRY_GLOBAL | ENTRY_ACCESSED | ENTRY_DIRTY;
+
+/** The #PF error-code bits that describe an access: W/R, U/S and I/D (P and RSVD describe the entry). */
+export function accessErrorBits(access: AccessCode, user: boolean): number {
+  return (access === 1 ? PF_WRITE : 0) | (user ? PF_USER : 0) | (access === 2 ? PF_INSTRUCTION : 0);
+}
+
+// Slots of the walk's outputs in WalkOutput's Float64Array.
+const OK = 0;
+const ERROR_CODE = 1;
+const PAGE_PHYS = 2;
+const PAGE_SIZE = 3;
+const FLAGS = 4;
+const LEVEL = 5;
+const ENTRY_ADDRESS = 6;
+const MEMORY_REFS = 7;
+const AD_WRITES = 8;
+
+/**
+ * The outputs of a walk, kept in a Float64Array: storing a physical address
+ * (a double above 2^31) into a plain object field would allocate a heap
+ * number on every walk. Read through the {@link WalkResult} getters.
+ */
+class WalkOutput implements WalkResult {
+  readonly v = new Float64Array(9);
+  get ok(): boolean {
+    return this.v[OK] === 1;
+  }
+  get errorCode(): number {
+    return this.v[ERROR_CODE]!;
+  }
+  get pagePhys(): number {
+    return this.v[PAGE_PHYS]!;
+  }
+  get pageSize(): number {
+    return this.v[PAGE_SIZE]!;
+  }
+  get flags(): number {
+    return this.v[FLAGS]!;
+  }
+  get level(): number {
+    return this.v[LEVEL]!;
+  }
+  get entryAddress(): number {
+    return this.v[ENTRY_ADDRESS]!;
+  }
+  get memoryRefs(): number {
+    return this.v[MEMORY_REFS]!;
+  }
+  get adWrites(): number {
+    return this.v[AD_WRITES]!;
+  }
+}
+
+/** Translates addresses by reading page tables in RAM; one per MMU, allocation-free. */
+export class PageWalker {
+  /** The result of the last walk (the same object every time). */
+  readonly result: WalkResult = new WalkOutput();
+  private readonly out: Float64Array = (this.result as WalkOutput).v;
+  private readonly words: PhysWords;
+  private readonly format: PageTableFormat;
+  private readonly divisors: Float64Array;
+  // 2^-shift per level: multiplying is exact for powers of two, and a
+  // division by a value loaded from memory is a slow instruction.
+  private readonly reciprocals: Float64Array;
+  private readonly pathAddr: Float64Array;
+  private readonly pathLo: Float64Array;
+
+  constructor(words: PhysWords, format: PageTableFormat) {
+    this.words = words;
+    this.format = format;
+    this.divisors = Float64Array.from(format.levelShifts, (s) => 2 ** s);
+    this.reciprocals = Float64Array.from(format.levelShifts, (s) => 2 ** -s);
+    this.pathAddr = new Float64Array(format.levels);
+    this.pathLo = new Float64Array(format.levels);
+  }
+
+  /**
+   * Walks from the table at physical `root` for linear address `la`.
+   *
+   * @param access - 0 read, 1 write, 2 execute.
+   * @param user - whether the access comes from user mode.
+   * @param sideEffects - whether to set Accessed/Dirty bits in RAM on success.
+   * @returns whether it translated; details in {@link PageWalker.result}.
+   */
+  walk(root: number, la: number, access: AccessCode, user: boolean, sideEffects: boolean): boolean {
+    const f = this.format;
+    const words = this.words;
+    const r = this.out;
+    const levels = f.levels;
+    const base = accessErrorBits(access, user);
+    let table = root;
+    let rights = ENTRY_RIGHTS;
+    let level = 0;
+    let entry = -1;
+    let error = base | PF_PRESENT | PF_RESERVED; // what a walk that runs off the last level reports
+    r[PAGE_PHYS] = -1;
+    r[PAGE_SIZE] = 0;
+    r[FLAGS] = 0;
+    r[AD_WRITES] = 0;
+    // The outputs are written once, after the loop: typed-array stores per
+    // level would cost more than the rest of the level.
+    for (; level < levels; level++) {
+      // ToInt32 of the positive product truncates it, i.e. floors it, and keeps its low 9 bits exact.
+      entry = table + ((la * this.reciprocals[level]!) & 511) * 8;
+      words.readEntry(entry);
+      const lo = words.entry[0]!;
+      const hi = words.entry[1]!;
+      if (!f.isPresent(lo, hi)) {
+        error = base;
+        break;
+      }
+      if (f.isReserved(lo, hi, level)) break;
+      this.pathAddr[level] = entry;
+      this.pathLo[level] = lo;
+      const flags = f.flags(lo, hi, level);
+      if (!f.isLeaf(lo, hi, level)) {
+        rights &= flags | NON_RIGHTS;
+        table = f.address(lo, hi, level);
+        continue;
+      }
+      let eff = (rights & flags) | (flags & NON_RIGHTS);
+      r[PAGE_PHYS] = f.address(lo, hi, level);
+      r[PAGE_SIZE] = this.divisors[level]!;
+      if (!f.permits(eff, access, user)) {
+        r[FLAGS] = eff;
+        error = base | PF_PRESENT;
+        break;
+      }
+      if (sideEffects) {
+        const write = access === 1;
+        let writes = 0;
+        for (let l = 0; l <= level; l++) {
+          const old = this.pathLo[l]!;
+          const now = (old | f.accessedBits(l, l === level, write)) >>> 0;
+          if (now !== old) {
+            words.write(this.pathAddr[l]!, now);
+            writes++;
+          }
+        }
+        r[AD_WRITES] = writes;
+        eff |= write ? ENTRY_ACCESSED | ENTRY_DIRTY : ENTRY_ACCESSED;
+      }
+      r[FLAGS] = eff;
+      r[OK] = 1;
+      r[ERROR_CODE] = -1;
+      r[LEVEL] = level;
+      r[ENTRY_ADDRESS] = entry;
+      r[MEMORY_REFS] = level + 1;
+      return true;
+    }
+    // A fault: the walk stopped at `level` (with a well-formed format it never
+    // runs past the last level, which is always a leaf or reserved).
+    const last = Math.min(level, levels - 1);
+    r[OK] = 0;
+    r[ERROR_CODE] = error;
+    r[LEVEL] = last;
+    r[ENTRY_ADDRESS] = entry;
+    r[MEMORY_REFS] = last + 1;
+    return false;
+  }
+}

@@ -1,0 +1,532 @@
+/**
+ * Tlb: a translation lookaside buffer with the shape of a real one —
+ * levels (an L1 dTLB, a second-level STLB), each made of set-associative
+ * arrays for particular page sizes, entries tagged with a PCID/ASID, global
+ * entries, LRU or tree pseudo-LRU replacement, and per-level, per-size
+ * statistics.
+ *
+ * Models: Intel SDM vol. 3A §4.10 — a TLB caches translations, not page
+ * tables, so after software changes an entry the old translation stays
+ * until it is invalidated (INVLPG, INVPCID, a CR3 write without PCIDs) or
+ * evicted; entries are tagged with the PCID current when they were filled,
+ * and global entries match every PCID. Not-present translations are never
+ * cached. The cached entry remembers the rights, Accessed and Dirty state
+ * that the walk saw.
+ *
+ * Simplifies: one TLB for data and instruction fetches (no separate ITLB);
+ * an L1 miss that hits in a lower level copies the entry into the levels
+ * above it (neither inclusive nor exclusive is enforced); timing is not
+ * modelled, only counts.
+ * Neighbours: the MMU (mmu.ts) probes it on every access and fills it from
+ * the page walker (page-walk.ts).
+ *
+ * Layout: all entries of all arrays live in one set of typed arrays, slot
+ * numbers running array by array, set by set, way by way:
+ *
+ *     slot = arrayBase + set × ways + way,   set = ⌊la / pageSize⌋ mod sets
+ *
+ *     tag[slot]    linear address of the page (NaN: invalid)
+ *     pcid[slot]   tag of the address space (-1: invalid)
+ *     size[slot]   index of the page size
+ *     phys[slot]   physical address of the page
+ *     flags[slot]  ENTRY_* rights, G, A, D as the walk saw them
+ *     gen[slot]    bumped whenever the slot is invalidated or refilled
+ *
+ * Worked example (default shape): the 4 KiB page at la 0x7f12_3456_7000 has
+ * vpn 0x7f1234567, so it lives in L1 set 0x7 (16 sets) and STLB set 0x67
+ * (128 sets).
+ *
+ * Invariants (see `check()`): a valid slot's tag is aligned to its size and
+ * indexes its own set; no two valid slots of a set hold the same page for
+ * the same PCID; invalid slots have pcid -1; LRU stamps are below the clock;
+ * PLRU state fits the set.
+ */
+import { CorruptionError, UsageError } from "@memstack/core";
+import {
+  ENTRY_GLOBAL,
+  type TlbArrayConfig,
+  type TlbLevelConfig,
+  type TlbLevelStats,
+  type TlbOptions,
+  type TlbSizeStats,
+} from "./api.js";
+
+const PKG = "@memstack/mmu";
+
+/**
+ * The TLB of an Intel Skylake core's data side (Intel Optimization Manual,
+ * table 2-15): L1 dTLB with 64 entries 4-way for 4 KiB, 32 entries 4-way
+ * for 2 MiB and 4 fully associative entries for 1 GiB pages; a 1536-entry
+ * 12-way STLB shared by 4 KiB and 2 MiB pages and 16 entries 4-way for 1 GiB.
+ */
+export const SKYLAKE_TLB: readonly TlbLevelConfig[] = [
+  {
+    name: "L1 dTLB",
+    arrays: [
+      { pageSizes: [4096], sets: 16, ways: 4 },
+      { pageSizes: [2 ** 21], sets: 8, ways: 4 },
+      { pageSizes: [2 ** 30], sets: 1, ways: 4 },
+    ],
+  },
+  {
+    name: "STLB",
+    arrays: [
+      { pageSizes: [4096, 2 ** 21], sets: 128, ways: 12 },
+      { pageSizes: [2 ** 30], sets: 4, ways: 4 },
+    ],
+  },
+];
+
+const SIZE_NAMES: Record<number, string> = { 4096: "4K", [2 ** 21]: "2M", [2 ** 30]: "1G" };
+
+/** The short name of a page size: `"4K"`, `"2M"`, `"1G"`. */
+export function pageSizeName(size: number): string {
+  return SIZE_NAMES[size] ?? `${size}`;
+}
+
+function isPow2(n: number): boolean {
+  return Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0 && n <= 2 ** 30;
+}
+
+/** A multi-level, set-associative, PCID-tagged TLB over typed arrays. */
+export class Tlb {
+  /** Page sizes known to the TLB, ascending; entries store an index into it. */
+  readonly pageSizes: readonly number[];
+  /** Number of levels. */
+  readonly levelCount: number;
+  /** Total number of entries over every level. */
+  readonly slotCount: number;
+  /** Linear address of each slot's page; NaN when invalid. */
+  readonly tag: Float64Array;
+  /** PCID/ASID of each slot; -1 when invalid. */
+  readonly pcid: Int32Array;
+  /** Page-size index of each slot. */
+  readonly size: Uint8Array;
+  /** Physical address of each slot's page. */
+  readonly phys: Float64Array;
+  /** ENTRY_* bits of each slot. */
+  readonly flags: Uint8Array;
+  /** Address space that filled each slot. */
+  readonly space: Int32Array;
+  /** Generation of each slot, bumped on every invalidation or refill. */
+  readonly gen: Int32Array;
+  /** Set when the tables changed under a slot that was not invalidated yet (see `markStale`). */
+  readonly stale: Uint8Array;
+
+  private readonly names: string[];
+  private readonly plru: boolean;
+  // Internal state is TypeScript-private, not #private: V8 (Node 20) reads
+  // #fields markedly slower on these paths (measured).
+  // Per array: level, first slot, sets, ways, first set number (for PLRU bits).
+  private readonly arrLevel: number[] = [];
+  private readonly arrBase: number[] = [];
+  private readonly arrSets: number[] = [];
+  private readonly arrWays: number[] = [];
+  private readonly arrSetBase: number[] = [];
+  // Array holding page-size index k at level l: #arrayFor[l * sizes + k].
+  private readonly arrayFor: Int32Array;
+  // 1 / page size, by size index: set numbers come from a multiplication
+  // (exact for powers of two) rather than a division.
+  private readonly inverse: Float64Array;
+  private readonly slotArray: Int32Array;
+  private readonly stamp: Float64Array;
+  private readonly plruBits: Int32Array;
+  private clock = 0;
+  // Counters: [(level * sizes + k) * 3 + {0 hits, 1 misses, 2 evictions}], plus misses per level.
+  private readonly counts: Float64Array;
+  private readonly levelMisses: Float64Array;
+
+  /** @throws {UsageError} for a shape that is not valid for `pageSizes`. */
+  constructor(pageSizes: readonly number[], options: TlbOptions = {}) {
+    // The default shape keeps only the arrays for page sizes the format has.
+    const levels =
+      options.levels ??
+      SKYLAKE_TLB.map((l) => ({
+        name: l.name,
+        arrays: l.arrays
+          .map((a) => ({ ...a, pageSizes: a.pageSizes.filter((s) => pageSizes.includes(s)) }))
+          .filter((a) => a.pageSizes.length > 0),
+      }));
+    const replacement = options.replacement ?? "lru";
+    if (replacement !== "lru" && replacement !== "plru") {
+      throw new UsageError(
+        PKG,
+        `Tlb: replacement must be "lru" or "plru", got ${String(replacement)}`,
+        "replacement",
+      );
+    }
+    if (!Array.isArray(levels) || levels.length === 0) {
+      throw new UsageError(PKG, "Tlb: levels must list at least one level", "levels");
+    }
+    this.pageSizes = pageSizes;
+    this.inverse = Float64Array.from(pageSizes, (s) => 1 / s);
+    this.levelCount = levels.length;
+    this.plru = replacement === "plru";
+    this.names = levels.map((l) => String(l.name));
+    const nSizes = pageSizes.length;
+    this.arrayFor = new Int32Array(levels.length * nSizes).fill(-1);
+    let slots = 0;
+    let sets = 0;
+    levels.forEach((level, l) => {
+      for (const arr of level.arrays as readonly TlbArrayConfig[]) {
+        if (!isPow2(arr.sets)) {
+          throw new UsageError(
+            PKG,
+            `Tlb: ${level.name}: sets must be a power of two, got ${arr.sets}`,
+            "sets",
+          );
+        }
+        if (!Number.isInteger(arr.ways) || arr.ways < 1 || arr.ways > 32) {
+          throw new UsageError(PKG, `Tlb: ${level.name}: ways must be in [1, 32], got ${arr.ways}`, "ways");
+        }
+        if (this.plru && !isPow2(arr.ways)) {
+          throw new UsageError(
+            PKG,
+            `Tlb: ${level.name}: tree pseudo-LRU needs a power-of-two number of ways, got ${arr.ways}`,
+            "ways",
+          );
+        }
+        const a = this.arrLevel.length;
+        for (const size of arr.pageSizes) {
+          const k = pageSizes.indexOf(size);
+          if (k < 0) {
+            throw new UsageError(
+              PKG,
+              `Tlb: ${level.name}: page size ${size} is not one of the format's (${pageSizes.join(", ")})`,
+              "pageSizes",
+            );
+          }
+          if (this.arrayFor[l * nSizes + k] !== -1) {
+            throw new UsageError(
+              PKG,
+              `Tlb: ${level.name}: two arrays hold ${pageSizeName(size)} pages`,
+              "pageSizes",
+            );
+          }
+          this.arrayFor[l * nSizes + k] = a;
+        }
+        this.arrLevel.push(l);
+        this.arrBase.push(slots);
+        this.arrSets.push(arr.sets);
+        this.arrWays.push(arr.ways);
+        this.arrSetBase.push(sets);
+        slots += arr.sets * arr.ways;
+        sets += arr.sets;
+      }
+      for (let k = 0; k < nSizes; k++) {
+        if (this.arrayFor[l * nSizes + k] === -1) {
+          throw new UsageError(
+            PKG,
+            `Tlb: ${level.name} holds no array for ${pageSizeName(pageSizes[k]!)} pages`,
+            "levels",
+          );
+        }
+      }
+    });
+    this.slotCount = slots;
+    this.tag = new Float64Array(slots).fill(Number.NaN);
+    this.pcid = new Int32Array(slots).fill(-1);
+    this.size = new Uint8Array(slots);
+    this.phys = new Float64Array(slots);
+    this.flags = new Uint8Array(slots);
+    this.space = new Int32Array(slots).fill(-1);
+    this.gen = new Int32Array(slots);
+    this.stale = new Uint8Array(slots);
+    this.stamp = new Float64Array(slots);
+    this.plruBits = new Int32Array(sets);
+    this.slotArray = new Int32Array(slots);
+    for (let a = 0; a < this.arrBase.length; a++) {
+      this.slotArray.fill(a, this.arrBase[a]!, this.arrBase[a]! + this.arrSets[a]! * this.arrWays[a]!);
+    }
+    this.counts = new Float64Array(levels.length * nSizes * 3);
+    this.levelMisses = new Float64Array(levels.length);
+  }
+
+  /** Level of a slot. */
+  levelOf(slot: number): number {
+    return this.arrLevel[this.slotArray[slot]!]!;
+  }
+
+  /**
+   * Finds the entry of `level` that translates linear address `la` for
+   * `pcid` (or a global one), trying every page size the level holds.
+   *
+   * @returns the slot, or -1.
+   */
+  probe(level: number, la: number, pcid: number): number {
+    const nSizes = this.pageSizes.length;
+    for (let k = 0; k < nSizes; k++) {
+      const a = this.arrayFor[level * nSizes + k]!;
+      const size = this.pageSizes[k]!;
+      const ways = this.arrWays[a]!;
+      const first = this.arrBase[a]! + ((la * this.inverse[k]!) & (this.arrSets[a]! - 1)) * ways;
+      const pageLa = la - (la & (size - 1));
+      for (let s = first; s < first + ways; s++) {
+        if (
+          this.tag[s] === pageLa &&
+          this.size[s] === k &&
+          (this.pcid[s] === pcid || (this.flags[s]! & ENTRY_GLOBAL) !== 0)
+        ) {
+          return s;
+        }
+      }
+    }
+    return -1;
+  }
+
+  private count(i: number, n: number): void {
+    this.counts[i] = this.counts[i]! + n;
+  }
+
+  /** Records a hit on `slot` (counts it, makes it most recently used). */
+  hit(slot: number): void {
+    this.count((this.levelOf(slot) * this.pageSizes.length + this.size[slot]!) * 3, 1);
+    this.touch(slot);
+  }
+
+  /** Records `n` hits on `slot` made by a caller that cached it (the MMU's register). */
+  hits(slot: number, n: number): void {
+    this.count((this.levelOf(slot) * this.pageSizes.length + this.size[slot]!) * 3, n);
+    this.touch(slot);
+  }
+
+  /** Records a miss in `level`; `sizeIndex` is the size it resolved to, or -1 for a fault. */
+  miss(level: number, sizeIndex: number): void {
+    this.levelMisses[level] = this.levelMisses[level]! + 1;
+    if (sizeIndex >= 0) this.count((level * this.pageSizes.length + sizeIndex) * 3 + 1, 1);
+  }
+
+  /** Makes `slot` the most recently used of its set. */
+  touch(slot: number): void {
+    if (!this.plru) {
+      this.stamp[slot] = ++this.clock;
+      return;
+    }
+    // Tree PLRU: walk from the root to the leaf of this way, pointing every
+    // node on the way at the other half. Node n's children are 2n+1, 2n+2;
+    // bit n = 1 means "the victim is in the upper half".
+    // Example, 4 ways, touching way 2: root points low (bit0 = 0), node 2 points at way 3 (bit2 = 1).
+    const a = this.slotArray[slot]!;
+    const ways = this.arrWays[a]!;
+    const rel = slot - this.arrBase[a]!;
+    const setIndex = this.arrSetBase[a]! + Math.floor(rel / ways);
+    const way = rel % ways;
+    let bits = this.plruBits[setIndex]!;
+    let node = 0;
+    for (let span = ways >> 1; span >= 1; span >>= 1) {
+      const upper = (way & span) !== 0;
+      bits = upper ? bits & ~(1 << node) : bits | (1 << node);
+      node = 2 * node + (upper ? 2 : 1);
+    }
+    this.plruBits[setIndex] = bits;
+  }
+
+  private victim(a: number, first: number): number {
+    const ways = this.arrWays[a]!;
+    for (let s = first; s < first + ways; s++) if (this.pcid[s] === -1) return s;
+    if (!this.plru) {
+      let best = first;
+      for (let s = first + 1; s < first + ways; s++) if (this.stamp[s]! < this.stamp[best]!) best = s;
+      return best;
+    }
+    const setIndex = this.arrSetBase[a]! + (first - this.arrBase[a]!) / ways;
+    const bits = this.plruBits[setIndex]!;
+    let node = 0;
+    let way = 0;
+    for (let span = ways >> 1; span >= 1; span >>= 1) {
+      const upper = (bits & (1 << node)) !== 0;
+      if (upper) way += span;
+      node = 2 * node + (upper ? 2 : 1);
+    }
+    return first + way;
+  }
+
+  /**
+   * Puts a translation into `level`, replacing an entry for the same page
+   * and PCID if there is one, else an invalid way, else the policy's victim.
+   *
+   * @returns the slot used.
+   */
+  fill(
+    level: number,
+    pageLa: number,
+    pcid: number,
+    sizeIndex: number,
+    phys: number,
+    flags: number,
+    space: number,
+  ): number {
+    const nSizes = this.pageSizes.length;
+    const a = this.arrayFor[level * nSizes + sizeIndex]!;
+    const ways = this.arrWays[a]!;
+    const first = this.arrBase[a]! + ((pageLa * this.inverse[sizeIndex]!) & (this.arrSets[a]! - 1)) * ways;
+    let slot = -1;
+    for (let s = first; s < first + ways; s++) {
+      if (this.tag[s] === pageLa && this.size[s] === sizeIndex && this.pcid[s] === pcid) slot = s;
+    }
+    if (slot < 0) {
+      slot = this.victim(a, first);
+      if (this.pcid[slot] !== -1) this.count((level * nSizes + this.size[slot]!) * 3 + 2, 1);
+    }
+    this.tag[slot] = pageLa;
+    this.pcid[slot] = pcid;
+    this.size[slot] = sizeIndex;
+    this.phys[slot] = phys;
+    this.flags[slot] = flags;
+    this.space[slot] = space;
+    this.stale[slot] = 0;
+    this.gen[slot] = this.gen[slot]! + 1;
+    this.touch(slot);
+    return slot;
+  }
+
+  /** Empties one slot. */
+  invalidateSlot(slot: number): void {
+    this.tag[slot] = Number.NaN;
+    this.pcid[slot] = -1;
+    this.space[slot] = -1;
+    this.stale[slot] = 0;
+    this.gen[slot] = this.gen[slot]! + 1;
+  }
+
+  /**
+   * Drops every entry, in every level, that translates linear `la` for
+   * `pcid`, and global ones when `includeGlobal` (INVLPG: yes; INVPCID
+   * individual-address: no).
+   *
+   * @returns the number of entries dropped.
+   */
+  invalidatePage(la: number, pcid: number, includeGlobal: boolean): number {
+    let n = 0;
+    for (let level = 0; level < this.levelCount; level++) {
+      for (let k = 0; k < this.pageSizes.length; k++) {
+        const a = this.arrayFor[level * this.pageSizes.length + k]!;
+        const size = this.pageSizes[k]!;
+        const ways = this.arrWays[a]!;
+        const first = this.arrBase[a]! + ((la * this.inverse[k]!) & (this.arrSets[a]! - 1)) * ways;
+        const pageLa = la - (la & (size - 1));
+        for (let s = first; s < first + ways; s++) {
+          if (this.tag[s] !== pageLa || this.size[s] !== k) continue;
+          const global = (this.flags[s]! & ENTRY_GLOBAL) !== 0;
+          if (global ? includeGlobal : this.pcid[s] === pcid) {
+            this.invalidateSlot(s);
+            n++;
+          }
+        }
+      }
+    }
+    return n;
+  }
+
+  /**
+   * Drops the entries selected by `which`: `"pcid"` the non-global ones of
+   * `value`; `"space"` every one filled for address space `value`;
+   * `"non-global"` all non-global ones; `"all"` every entry.
+   *
+   * @returns the number of entries dropped.
+   */
+  invalidate(which: "pcid" | "space" | "non-global" | "all", value = -1): number {
+    let n = 0;
+    for (let s = 0; s < this.slotCount; s++) {
+      if (this.pcid[s] === -1) continue;
+      const global = (this.flags[s]! & ENTRY_GLOBAL) !== 0;
+      const drop =
+        which === "all" ||
+        (which === "non-global" && !global) ||
+        (which === "pcid" && !global && this.pcid[s] === value) ||
+        (which === "space" && this.space[s] === value);
+      if (drop) {
+        this.invalidateSlot(s);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** Marks the entries of `space` overlapping linear [start, end) as stale: the tables changed under them. */
+  markStale(space: number, start: number, end: number): void {
+    for (let s = 0; s < this.slotCount; s++) {
+      if (this.space[s] !== space || this.pcid[s] === -1) continue;
+      const la = this.tag[s]!;
+      if (la < end && la + this.pageSizes[this.size[s]!]! > start) this.stale[s] = 1;
+    }
+  }
+
+  /** Counters by level and page size. */
+  stats(): TlbLevelStats[] {
+    const nSizes = this.pageSizes.length;
+    return this.names.map((name, l) => {
+      const bySize: Record<string, TlbSizeStats> = {};
+      let hits = 0;
+      let evictions = 0;
+      for (let k = 0; k < nSizes; k++) {
+        const i = (l * nSizes + k) * 3;
+        bySize[pageSizeName(this.pageSizes[k]!)] = {
+          hits: this.counts[i]!,
+          misses: this.counts[i + 1]!,
+          evictions: this.counts[i + 2]!,
+        };
+        hits += this.counts[i]!;
+        evictions += this.counts[i + 2]!;
+      }
+      return { name, hits, misses: this.levelMisses[l]!, evictions, bySize };
+    });
+  }
+
+  /** Zeroes every counter. */
+  resetStats(): void {
+    this.counts.fill(0);
+    this.levelMisses.fill(0);
+  }
+
+  /**
+   * Verifies the internal invariants (see the file comment).
+   *
+   * @throws {CorruptionError} at the first violation.
+   */
+  check(): void {
+    for (let a = 0; a < this.arrBase.length; a++) {
+      const ways = this.arrWays[a]!;
+      const sets = this.arrSets[a]!;
+      for (let set = 0; set < sets; set++) {
+        const first = this.arrBase[a]! + set * ways;
+        for (let s = first; s < first + ways; s++) {
+          if (this.pcid[s] === -1) {
+            if (!Number.isNaN(this.tag[s]!)) {
+              throw new CorruptionError(PKG, `Tlb: slot ${s} is invalid but keeps tag ${this.tag[s]}`);
+            }
+            continue;
+          }
+          const size = this.pageSizes[this.size[s]!];
+          if (
+            size === undefined ||
+            this.arrayFor[this.arrLevel[a]! * this.pageSizes.length + this.size[s]!] !== a
+          ) {
+            throw new CorruptionError(PKG, `Tlb: slot ${s} holds a page size its array does not take`);
+          }
+          const la = this.tag[s]!;
+          if (!Number.isSafeInteger(la) || la % size !== 0 || ((la / size) & (sets - 1)) !== set) {
+            throw new CorruptionError(
+              PKG,
+              `Tlb: slot ${s} tag 0x${la.toString(16)} does not belong in set ${set}`,
+            );
+          }
+          if (this.pcid[s]! < 0 || this.stamp[s]! > this.clock) {
+            throw new CorruptionError(PKG, `Tlb: slot ${s} has a bad PCID or LRU stamp`);
+          }
+          for (let t = s + 1; t < first + ways; t++) {
+            if (this.tag[t] === la && this.size[t] === this.size[s] && this.pcid[t] === this.pcid[s]) {
+              throw new CorruptionError(
+                PKG,
+                `Tlb: slots ${s} and ${t} hold the same page for PCID ${this.pcid[s]}`,
+              );
+            }
+          }
+        }
+        if (this.plru && this.plruBits[this.arrSetBase[a]! + set]! >>> (ways - 1) !== 0) {
+          throw new CorruptionError(PKG, `Tlb: PLRU bits of set ${set} use more than ${ways - 1} nodes`);
+        }
+      }
+    }
+  }
+}

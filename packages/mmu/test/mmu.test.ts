@@ -1,0 +1,318 @@
+import { Fault, PF_PRESENT, PF_USER, PF_WRITE, UsageError } from "@memstack/core";
+import { describe, expect, it } from "vitest";
+import { ENTRY_READ, Mmu, PageFault } from "../src/index.js";
+import { MiB, machine, P, RO_USER, RW_USER, USER_BASE, V } from "./helpers.js";
+
+describe("the TLB caches translations: stale entries", () => {
+  it("keeps using the old frame after a PTE change until invlpg, as real hardware does", () => {
+    const { mmu, space, ram, frame } = machine();
+    const old = frame();
+    const fresh = frame();
+    ram.writeU32(P(old), 0x01d01d01);
+    ram.writeU32(P(fresh), 0xf2e5f2e5);
+    mmu.map(space, USER_BASE, old, 4096, 4096, RW_USER);
+    expect(mmu.loadU32(V(USER_BASE))).toBe(0x01d01d01);
+    mmu.storeU8(V(USER_BASE + 100), 1); // cache the entry dirty (a clean one would walk again on a write)
+
+    // Remap to another frame without invalidating: the TLB still translates to the old one.
+    mmu.map(space, USER_BASE, fresh, 4096, 4096, RW_USER);
+    expect(mmu.query(space, USER_BASE)!.phys).toBe(fresh);
+    expect(mmu.loadU32(V(USER_BASE))).toBe(0x01d01d01);
+    mmu.storeU32(V(USER_BASE + 4), 0xbad);
+    expect(ram.readU32(P(old + 4))).toBe(0xbad); // the write went to the old frame
+    expect(ram.readU32(P(fresh + 4))).toBe(0);
+    mmu.check(); // a stale entry after an edit is legal state, not corruption
+
+    // Write-protect without invalidating: the cached writable entry still lets writes through.
+    mmu.protect(space, USER_BASE, 4096, RO_USER);
+    mmu.storeU32(V(USER_BASE + 8), 1);
+
+    // The fix: invlpg. Now the new frame and the new rights apply.
+    mmu.invalidatePage(space, USER_BASE);
+    expect(mmu.loadU32(V(USER_BASE))).toBe(0xf2e5f2e5);
+    expect(() => mmu.storeU32(V(USER_BASE + 8), 1)).toThrow(Fault);
+    mmu.check();
+  });
+
+  it("stays stale in the second level too, and after an unmap", () => {
+    const { mmu, space, frame } = machine();
+    mmu.map(space, USER_BASE, frame(), 4096, 4096, RW_USER);
+    mmu.storeU8(V(USER_BASE), 42);
+    // Push the entry out of the 4-way L1 set with four other pages of the same set.
+    for (let i = 1; i <= 4; i++) {
+      const a = USER_BASE + i * 16 * 4096;
+      mmu.map(space, a, frame(), 4096, 4096, RW_USER);
+      mmu.loadU8(V(a));
+    }
+    mmu.unmap(space, USER_BASE, 4096);
+    const before = mmu.stats();
+    expect(mmu.loadU8(V(USER_BASE))).toBe(42); // served by the STLB
+    const after = mmu.stats();
+    expect(after.levels[0]!.misses - before.levels[0]!.misses).toBe(1);
+    expect(after.levels[1]!.hits - before.levels[1]!.hits).toBe(1);
+    expect(after.walks).toBe(before.walks);
+    mmu.invalidatePage(space, USER_BASE);
+    expect(() => mmu.loadU8(V(USER_BASE))).toThrow(/not-mapped/);
+    mmu.check();
+  });
+
+  it("takes one spurious fault after a permission upgrade without invalidation (Intel §4.10.4.1)", () => {
+    const { mmu, space, frame } = machine();
+    mmu.map(space, USER_BASE, frame(), 4096, 4096, RO_USER);
+    mmu.loadU8(V(USER_BASE));
+    mmu.protect(space, USER_BASE, 4096, RW_USER);
+    const codes: number[] = [];
+    mmu.onPageFault((_a, _k, code) => {
+      codes.push(code);
+      return mmu.query(space, USER_BASE)!.write; // the tables already allow it: retry
+    });
+    mmu.storeU8(V(USER_BASE), 9);
+    expect(codes).toEqual([PF_PRESENT | PF_WRITE | PF_USER]);
+    expect(mmu.loadU8(V(USER_BASE))).toBe(9);
+    mmu.check();
+  });
+});
+
+describe("PCIDs keep address spaces apart", () => {
+  it("isolates two spaces mapping the same address, across switches, without flushing", () => {
+    const { mmu, space: a, ram, frame } = machine();
+    const b = mmu.createAddressSpace()!;
+    const fa = frame();
+    const fb = frame();
+    mmu.map(a, USER_BASE, fa, 4096, 4096, RW_USER);
+    mmu.map(b, USER_BASE, fb, 4096, 4096, RW_USER);
+    expect(mmu.pcidOf(a)).not.toBe(mmu.pcidOf(b));
+
+    mmu.switchAddressSpace(a);
+    mmu.storeU32(V(USER_BASE), 0xaaaa);
+    mmu.switchAddressSpace(b);
+    mmu.storeU32(V(USER_BASE), 0xbbbb);
+    expect(ram.readU32(P(fa))).toBe(0xaaaa);
+    expect(ram.readU32(P(fb))).toBe(0xbbbb);
+
+    // Both translations stay in the TLB: switching back hits, with no walk.
+    const walks = mmu.stats().walks;
+    mmu.switchAddressSpace(a);
+    expect(mmu.loadU32(V(USER_BASE))).toBe(0xaaaa);
+    mmu.switchAddressSpace(b);
+    expect(mmu.loadU32(V(USER_BASE))).toBe(0xbbbb);
+    expect(mmu.stats().walks).toBe(walks);
+    expect(mmu.stats().invalidatedEntries).toBe(0);
+
+    // Invalidating one space's page leaves the other's entry alone.
+    mmu.invalidatePage(a, USER_BASE);
+    expect(mmu.loadU32(V(USER_BASE))).toBe(0xbbbb);
+    expect(mmu.stats().walks).toBe(walks);
+    mmu.check();
+  });
+
+  it("flushes on every switch without PCIDs, but keeps global entries", () => {
+    const { mmu, space: a, frame } = machine({ pcid: false });
+    const b = mmu.createAddressSpace()!;
+    mmu.map(a, USER_BASE, frame(), 4096, 4096, RW_USER);
+    mmu.map(b, USER_BASE, frame(), 4096, 4096, RW_USER);
+    const kernel = 0x4000_0000;
+    const shared = frame();
+    mmu.map(a, kernel, shared, 4096, 4096, { ...RW_USER, global: true });
+    mmu.map(b, kernel, shared, 4096, 4096, { ...RW_USER, global: true });
+    mmu.switchAddressSpace(a);
+    mmu.loadU8(V(USER_BASE));
+    mmu.loadU8(V(kernel));
+    mmu.switchAddressSpace(b);
+    const walks = mmu.stats().walks;
+    mmu.loadU8(V(kernel)); // global: survives the CR3 write
+    expect(mmu.stats().walks).toBe(walks);
+    mmu.loadU8(V(USER_BASE)); // non-global: flushed
+    expect(mmu.stats().walks).toBe(walks + 1);
+    mmu.check();
+  });
+
+  it("recycles a PCID by flushing it when its new owner is switched to", () => {
+    const { mmu, space: first, frame } = machine();
+    mmu.map(first, USER_BASE, frame(), 4096, 4096, RW_USER);
+    mmu.loadU8(V(USER_BASE));
+    const spaces = [first];
+    for (let i = 0; i < 4095; i++) spaces.push(mmu.createAddressSpace()!);
+    const wrapped = spaces[4095]!;
+    expect(mmu.pcidOf(wrapped)).toBe(mmu.pcidOf(first));
+    mmu.map(wrapped, USER_BASE, frame(), 4096, 4096, RO_USER);
+    mmu.switchAddressSpace(wrapped);
+    expect(() => mmu.storeU8(V(USER_BASE), 1)).toThrow(Fault); // not first's writable entry
+    mmu.switchAddressSpace(first);
+    mmu.storeU8(V(USER_BASE), 1);
+    mmu.check();
+    for (const s of spaces.slice(1)) if (s !== mmu.currentAddressSpace) mmu.destroyAddressSpace(s);
+    mmu.check();
+  });
+
+  it("destroys a space, freeing its tables and its TLB entries", () => {
+    const { mmu, space: a, frames, frame } = machine();
+    const b = mmu.createAddressSpace()!;
+    const free = frames.freeFrameCount;
+    mmu.map(b, USER_BASE, frame(), 2 * 4096, 4096, RW_USER);
+    mmu.map(b, -(2 ** 40), frame(), 4096, 4096, RW_USER);
+    mmu.switchAddressSpace(b);
+    mmu.loadU8(V(USER_BASE));
+    expect(() => mmu.destroyAddressSpace(b)).toThrow(UsageError);
+    mmu.switchAddressSpace(a);
+    mmu.destroyAddressSpace(b);
+    expect(frames.freeFrameCount).toBe(free - 2 + 1); // the two data frames stay the caller's; the root is freed
+    expect(() => mmu.switchAddressSpace(b)).toThrow(UsageError);
+    mmu.check();
+  });
+});
+
+describe("page faults go to the handler first", () => {
+  it("supports demand-zero paging and copy-on-write through the handler", () => {
+    const { mmu, space, ram, frame } = machine();
+    const zeroPage = frame();
+    const heap = USER_BASE;
+    // The kernel's side: a read fault maps the shared zero page read-only; a
+    // write fault on it (or a not-present write) maps a fresh frame.
+    mmu.onPageFault((addr, access, code) => {
+      const page = addr - (addr % 4096);
+      if (page < heap || page >= heap + 16 * 4096) return false;
+      if (access === "read" && !(code & PF_PRESENT)) {
+        mmu.map(space, page, zeroPage, 4096, 4096, RO_USER);
+        return true;
+      }
+      if (access === "write") {
+        const f = frame();
+        const m = mmu.query(space, page);
+        if (m !== null) ram.copyFrame((f / 4096) as never, (m.phys / 4096) as never);
+        mmu.map(space, page, f, 4096, 4096, RW_USER);
+        mmu.invalidatePage(space, page);
+        return true;
+      }
+      return false;
+    });
+    expect(mmu.loadU32(V(heap + 0x100))).toBe(0);
+    expect(mmu.query(space, heap)!.phys).toBe(zeroPage);
+    mmu.storeU32(V(heap + 0x100), 77);
+    expect(mmu.query(space, heap)!.phys).not.toBe(zeroPage);
+    expect(mmu.loadU32(V(heap + 0x100))).toBe(77);
+    expect(ram.readU32(P(zeroPage + 0x100))).toBe(0);
+    mmu.storeU32(V(heap + 0x2000), 5); // a not-present write
+    expect(mmu.loadU32(V(heap + 0x2000))).toBe(5);
+    expect(() => mmu.loadU8(V(heap + 16 * 4096))).toThrow(PageFault);
+    expect(mmu.stats().pageFaults).toBe(4);
+    mmu.check();
+  });
+
+  it("stops a handler that claims fixes it did not make", () => {
+    const { mmu } = machine();
+    mmu.onPageFault(() => true);
+    expect(() => mmu.loadU8(V(USER_BASE))).toThrow(/still there/);
+    mmu.onPageFault(null);
+    expect(() => mmu.loadU8(V(USER_BASE))).toThrow(Fault);
+    expect(() => mmu.onPageFault(42 as never)).toThrow(UsageError);
+    mmu.check();
+  });
+
+  it("faults a page-crossing store before writing either page", () => {
+    const { mmu, space, frame, ram } = machine();
+    const f = frame();
+    mmu.map(space, USER_BASE, f, 4096, 4096, RW_USER);
+    expect(() => mmu.storeU32(V(USER_BASE + 4094), 0xffffffff)).toThrow(
+      expect.objectContaining({ address: USER_BASE + 4096, reason: "not-mapped" }),
+    );
+    expect(ram.readU16(P(f + 4094))).toBe(0);
+    expect(() => mmu.loadU64(V(USER_BASE + 4092))).toThrow(
+      expect.objectContaining({ address: USER_BASE + 4096 }),
+    );
+    mmu.check();
+  });
+});
+
+describe("statistics", () => {
+  it("counts one TLB lookup per access, hits through the fast path included, in exact LRU order", () => {
+    const { mmu, space, frame } = machine();
+    for (let i = 0; i < 5; i++) mmu.map(space, USER_BASE + i * 16 * 4096, frame(), 4096, 4096, RW_USER);
+    const at = (i: number) => V(USER_BASE + i * 16 * 4096);
+    mmu.resetStats();
+    // Pages 0-3 fill one 4-way L1 set; then 0 is used 1000 times through the fast path.
+    for (let i = 0; i < 4; i++) mmu.loadU8(at(i));
+    for (let k = 0; k < 1000; k++) mmu.loadU32(V(at(0) + (k % 1024) * 4));
+    mmu.loadU8(at(4)); // evicts the LRU page: 1, not 0
+    const s = mmu.stats().levels[0]!;
+    // 4 misses, then 1000 hits (the first through the host table, 999 through the register), then a miss.
+    expect(s).toMatchObject({ hits: 1000, misses: 5, evictions: 1 });
+    expect(s.bySize["4K"]).toEqual({ hits: 1000, misses: 5, evictions: 1 });
+    const walks = mmu.stats().walks;
+    mmu.loadU8(at(0));
+    expect(mmu.stats().walks).toBe(walks);
+    mmu.loadU8(at(1));
+    expect(mmu.stats().levels[0]!.misses).toBe(6);
+    expect(mmu.stats().levels[1]!.hits).toBe(1); // found in the STLB, no walk
+    expect(mmu.stats().walks).toBe(walks);
+    expect(mmu.stats().walkMemoryRefs).toBe(5 * 4);
+    mmu.check();
+  });
+
+  it("exposes the TLB's arrays for visualisers", () => {
+    const { mmu, space, frame } = machine();
+    mmu.map(space, USER_BASE, frame(), 4096, 4096, RW_USER);
+    mmu.loadU8(V(USER_BASE));
+    const tlb = mmu.tlb;
+    const slots = [...tlb.pcid.keys()].filter((s) => tlb.pcid[s] !== -1);
+    expect(slots.map((s) => tlb.levelOf(s))).toEqual([0, 1]);
+    expect(tlb.flags[slots[0]!]! & ENTRY_READ).toBe(ENTRY_READ);
+  });
+});
+
+describe("bad input", () => {
+  it("names the argument and leaves everything valid", () => {
+    const { mmu, space } = machine();
+    const usage = (fn: () => unknown, argument: string) => {
+      expect(fn).toThrow(UsageError);
+      try {
+        fn();
+      } catch (e) {
+        expect((e as UsageError).argument).toBe(argument);
+      }
+      mmu.check();
+    };
+    usage(() => mmu.map(space, USER_BASE, P(0), 4096, 4096, null as never), "rights");
+    usage(() => mmu.translate(0.5), "addr");
+    usage(() => mmu.translate(0, "fly" as never), "access");
+    usage(() => mmu.touch(0, 0, "read"), "addr");
+    usage(() => mmu.invalidatePage(space, 2 ** 60), "virt");
+    usage(() => mmu.walk(space, 2 ** 48, "read", "user"), "virt");
+    usage(() => {
+      mmu.privilege = "root" as never;
+    }, "privilege");
+    usage(() => mmu.fill(V(USER_BASE), -1, 0), "length");
+    usage(() => mmu.storeU64(V(USER_BASE), 2 ** 53), "value");
+    usage(() => mmu.walkRange(space, 10, 5, () => {}), "start");
+    const fresh = new Mmu({ memory: machine().ram, frames: machine().frames });
+    expect(() => fresh.loadU8(V(0))).toThrow(/no address space is current/);
+  });
+
+  it("maps 2 MiB pages into the TLB's 2 MiB arrays and reports them by size", () => {
+    const { mmu, space, frames } = machine();
+    const big = frames.allocFrames(9)! * 4096;
+    mmu.map(space, USER_BASE, P(big), 4 * MiB, 2 * MiB, RW_USER);
+    for (let off = 0; off < 4 * MiB; off += 4096) mmu.loadU8(V(USER_BASE + off));
+    const l1 = mmu.stats().levels[0]!;
+    expect(l1.bySize["2M"]!.misses).toBe(2);
+    expect(l1.bySize["2M"]!.hits).toBe(1024 - 2);
+    expect(l1.bySize["4K"]).toEqual({ hits: 0, misses: 0, evictions: 0 });
+    mmu.check();
+  });
+});
+
+describe("the Dirty-bit walk", () => {
+  it("faults, and drops the stale entry, when a page cached clean was write-protected meanwhile", () => {
+    const { mmu, space, frame } = machine();
+    mmu.map(space, USER_BASE, frame(), 4096, 4096, RW_USER);
+    mmu.loadU8(V(USER_BASE)); // cached writable but clean
+    mmu.protect(space, USER_BASE, 4096, RO_USER); // no invalidation
+    expect(() => mmu.storeU8(V(USER_BASE), 1)).toThrow(
+      expect.objectContaining({ reason: "not-permitted", errorCode: 7 }),
+    );
+    const walks = mmu.stats().walks;
+    mmu.loadU8(V(USER_BASE)); // the fault dropped the entry: this walks
+    expect(mmu.stats().walks).toBe(walks + 1);
+    mmu.check();
+  });
+});

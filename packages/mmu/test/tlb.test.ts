@@ -1,0 +1,157 @@
+import { UsageError } from "@memstack/core";
+import { describe, expect, it } from "vitest";
+import { ENTRY_GLOBAL, ENTRY_READ, SKYLAKE_TLB, Tlb, type TlbLevelConfig } from "../src/index.js";
+
+const SIZES = [4096, 2 ** 21, 2 ** 30];
+// One level: 4 KiB pages in 2 sets of 4 ways; big pages in a 1-set array.
+const SMALL: TlbLevelConfig[] = [
+  {
+    name: "L1",
+    arrays: [
+      { pageSizes: [4096], sets: 2, ways: 4 },
+      { pageSizes: [2 ** 21, 2 ** 30], sets: 1, ways: 2 },
+    ],
+  },
+];
+
+// Page k of set 0 (even 4 KiB page numbers land in set 0 of 2 sets).
+const page = (k: number) => k * 2 * 4096;
+
+function fillPages(tlb: Tlb, pages: number[], pcid = 1): number[] {
+  return pages.map((p) => tlb.fill(0, page(p), pcid, 0, p * 4096, ENTRY_READ, 1));
+}
+
+describe("Tlb", () => {
+  it("has the Skylake shape by default: 64 + 32 + 4 L1 entries and 1536 + 16 STLB entries", () => {
+    const tlb = new Tlb(SIZES);
+    expect(tlb.slotCount).toBe(64 + 32 + 4 + 1536 + 16);
+    expect(SKYLAKE_TLB.map((l) => l.name)).toEqual(["L1 dTLB", "STLB"]);
+    tlb.check();
+  });
+
+  it("replaces the least recently used way under LRU", () => {
+    const tlb = new Tlb(SIZES, { levels: SMALL });
+    const slots = fillPages(tlb, [0, 1, 2, 3]);
+    tlb.hit(tlb.probe(0, page(0), 1)); // order now 1, 2, 3, 0
+    const s = tlb.fill(0, page(4), 1, 0, 0x99000, ENTRY_READ, 1);
+    expect(s).toBe(slots[1]);
+    expect(tlb.probe(0, page(1), 1)).toBe(-1);
+    for (const p of [0, 2, 3, 4]) expect(tlb.probe(0, page(p), 1)).toBeGreaterThanOrEqual(0);
+    expect(tlb.stats()[0]!.evictions).toBe(1);
+    expect(tlb.stats()[0]!.bySize["4K"]!.evictions).toBe(1);
+    tlb.check();
+  });
+
+  it("replaces by tree pseudo-LRU and by LRU exactly as independent models do, and the two differ", () => {
+    // Models written from the textbook definitions: LRU keeps a recency list;
+    // tree PLRU keeps one bit per internal node pointing away from the last use.
+    const lruModel = () => {
+      const order: number[] = [];
+      return {
+        use: (w: number) => {
+          order.splice(order.indexOf(w) >>> 0, order.includes(w) ? 1 : 0);
+          order.push(w);
+        },
+        victim: (ways: number) => (order.length < ways ? order.length : order[0]!),
+      };
+    };
+    const plruModel = () => {
+      const node = [false, false, false]; // true: the victim is on the right
+      let filled = 0;
+      return {
+        use: (w: number) => {
+          filled = Math.max(filled, w + 1);
+          const right = w >= 2;
+          node[0] = !right;
+          node[right ? 2 : 1] = w % 2 === 0;
+        },
+        victim: (ways: number) => {
+          if (filled < ways) return filled;
+          const right = node[0]!;
+          return (right ? 2 : 0) + (node[right ? 2 : 1] ? 1 : 0);
+        },
+      };
+    };
+    let differed = false;
+    for (let seed = 1; seed <= 200; seed++) {
+      let x = seed;
+      const rand = () => {
+        x = (x * 1103515245 + 12345) % 2 ** 31;
+        return x;
+      };
+      const ops = Array.from({ length: 12 }, () => rand() % 6); // pages 0..5 of set 0
+      const victims: Record<string, number[]> = {};
+      for (const policy of ["lru", "plru"] as const) {
+        const tlb = new Tlb(SIZES, { levels: SMALL, replacement: policy });
+        const model = policy === "lru" ? lruModel() : plruModel();
+        const wayOf = new Map<number, number>();
+        const got: number[] = [];
+        for (const p of ops) {
+          const hit = tlb.probe(0, page(p), 1);
+          if (hit >= 0) {
+            tlb.hit(hit);
+            model.use(wayOf.get(p)!);
+            continue;
+          }
+          const way = model.victim(4);
+          const slot = tlb.fill(0, page(p), 1, 0, 0, ENTRY_READ, 1);
+          expect(slot % 4).toBe(way); // set 0 of the 4 KiB array starts at slot 0
+          for (const [q, w] of wayOf) if (w === way) wayOf.delete(q);
+          wayOf.set(p, way);
+          model.use(way);
+          got.push(way);
+          tlb.check();
+        }
+        victims[policy] = got;
+      }
+      if (JSON.stringify(victims.lru) !== JSON.stringify(victims.plru)) differed = true;
+    }
+    expect(differed).toBe(true);
+    expect(
+      () =>
+        new Tlb(SIZES, {
+          levels: [{ name: "x", arrays: [{ pageSizes: SIZES, sets: 1, ways: 12 }] }],
+          replacement: "plru",
+        }),
+    ).toThrow(UsageError);
+  });
+
+  it("tags entries with the PCID; global entries match every PCID", () => {
+    const tlb = new Tlb(SIZES, { levels: SMALL });
+    tlb.fill(0, page(0), 1, 0, 0x1000, ENTRY_READ, 1);
+    tlb.fill(0, page(0), 2, 0, 0x2000, ENTRY_READ, 2);
+    tlb.fill(0, page(1), 1, 0, 0x3000, ENTRY_READ | ENTRY_GLOBAL, 1);
+    expect(tlb.phys[tlb.probe(0, page(0), 1)]).toBe(0x1000);
+    expect(tlb.phys[tlb.probe(0, page(0), 2)]).toBe(0x2000);
+    expect(tlb.probe(0, page(0), 3)).toBe(-1);
+    expect(tlb.phys[tlb.probe(0, page(1), 7)]).toBe(0x3000);
+    // A PCID flush spares other PCIDs and global entries; INVLPG drops the global one.
+    expect(tlb.invalidate("pcid", 1)).toBe(1);
+    expect(tlb.probe(0, page(0), 2)).toBeGreaterThanOrEqual(0);
+    expect(tlb.probe(0, page(1), 1)).toBeGreaterThanOrEqual(0);
+    expect(tlb.invalidatePage(page(1), 1, false)).toBe(0);
+    expect(tlb.invalidatePage(page(1), 1, true)).toBe(1);
+    expect(tlb.invalidate("all")).toBe(1);
+    tlb.check();
+  });
+
+  it("holds big pages in their own arrays and finds them for any address inside", () => {
+    const tlb = new Tlb(SIZES, { levels: SMALL });
+    tlb.fill(0, 2 ** 30, 1, 2, 5 * 2 ** 30, ENTRY_READ, 1);
+    tlb.fill(0, 2 ** 21 * 3, 1, 1, 2 ** 21 * 9, ENTRY_READ, 1);
+    expect(tlb.phys[tlb.probe(0, 2 ** 30 + 0x1234_5678, 1)]).toBe(5 * 2 ** 30);
+    expect(tlb.phys[tlb.probe(0, 2 ** 21 * 3 + 0x1f_ffff, 1)]).toBe(2 ** 21 * 9);
+    expect(tlb.probe(0, 2 ** 21 * 4, 1)).toBe(-1);
+    tlb.check();
+  });
+
+  it("refuses shapes that cannot work", () => {
+    const bad = (levels: TlbLevelConfig[]) => () => new Tlb(SIZES, { levels });
+    expect(bad([{ name: "a", arrays: [{ pageSizes: SIZES, sets: 3, ways: 2 }] }])).toThrow(/power of two/);
+    expect(bad([{ name: "a", arrays: [{ pageSizes: [4096], sets: 1, ways: 2 }] }])).toThrow(
+      /no array for 2M/,
+    );
+    expect(bad([{ name: "a", arrays: [{ pageSizes: [8192], sets: 1, ways: 2 }] }])).toThrow(/8192/);
+    expect(bad([{ name: "a", arrays: [{ pageSizes: SIZES, sets: 1, ways: 33 }] }])).toThrow(/ways/);
+  });
+});
