@@ -2,7 +2,16 @@
 //   pnpm --filter @memstack/kernel bench
 // Every figure sits beside its baseline in the same run: the same call with
 // 100 VMAs, and a plain typed-array page fill for the faults.
-import { BitmapFrameAllocator, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE, SimpleMmu, SparseRam, virtAddr } from "@memstack/core";
+import {
+  BitmapFrameAllocator,
+  MAP_FIXED,
+  MAP_PRIVATE,
+  PROT_READ,
+  PROT_WRITE,
+  SimpleMmu,
+  SparseRam,
+  virtAddr,
+} from "@memstack/core";
 import { bench, do_not_optimize, group, run, summary } from "mitata";
 import { Kernel, type Process } from "../src/index.js";
 
@@ -11,7 +20,12 @@ const RW = PROT_READ | PROT_WRITE;
 
 function kernel(ramBytes: number): Kernel {
   const ram = new SparseRam({ sizeBytes: ramBytes });
-  return new Kernel({ ram, frames: new BitmapFrameAllocator({ frameCount: ramBytes / PAGE }), mmu: new SimpleMmu({ ram }), maxMapCount: 1 << 20 });
+  return new Kernel({
+    ram,
+    frames: new BitmapFrameAllocator({ frameCount: ramBytes / PAGE }),
+    mmu: new SimpleMmu({ ram }),
+    maxMapCount: 1 << 20,
+  });
 }
 
 // A process with `count` separate one-page VMAs, one page apart, and a

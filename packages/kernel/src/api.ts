@@ -32,6 +32,8 @@ export interface KernelOptions {
   mmapMinAddr?: number;
   /** vm.max_map_count. @defaultValue 65530 */
   maxMapCount?: number;
+  /** Seed for every random choice the kernel makes (VMA tree priorities). @defaultValue 1 */
+  seed?: number;
   /**
    * How many frames the MMU's page tables hold, for `check()`'s balance of
    * the RAM. @defaultValue none (0), as for an MMU whose tables take no frames

@@ -79,6 +79,7 @@ export class Kernel {
   readonly #procs = new Map<number, Process>();
   readonly #totalPages: number;
   #nextPid = 1;
+  readonly #seed: number;
   #current: Process | null = null;
   /** The kernel's own address space (init_mm), current when no process is. */
   readonly #kernelSpace: number;
@@ -114,6 +115,7 @@ export class Kernel {
     this.watermarks = options.watermarks ?? linuxWatermarks(this.#totalPages);
     this.mmapMinAddr = options.mmapMinAddr ?? 65536;
     this.maxMapCount = options.maxMapCount ?? 65530;
+    this.#seed = options.seed ?? 1;
     this.#tableFrames = options.pageTableFrames ?? (() => 0);
     this.pages = new PageManager(this.ram, this.frames, this.mmu, this.swap, {
       process: (pid) => {
@@ -195,6 +197,21 @@ export class Kernel {
     return null;
   }
 
+  /**
+   * Direct reclaim: swaps out up to `pages` cold private pages (for a page
+   * allocator's slow path).
+   *
+   * @returns the number of frames freed.
+   */
+  reclaim(pages: number): number {
+    return this.pages.reclaim(pages);
+  }
+
+  /** Wakes kswapd: reclaims until free memory is back above the high watermark. */
+  wakeKswapd(): void {
+    this.#kswapd();
+  }
+
   // kswapd: reclaim until the high watermark, once per crossing.
   #kswapd(): void {
     if (this.#inKswapd) return;
@@ -219,7 +236,7 @@ export class Kernel {
   spawn(name = "proc"): Process {
     const space = this.mmu.createAddressSpace();
     if (space === null) throw new UsageError(PKG, "spawn: no frame for the new page tables", "name");
-    const proc = new Process(this, this.#nextPid++, 0, name, space, {
+    const proc = new Process(this, this.#nextPid++, 0, name, space, this.#seed, {
       mmapBase: 0x7ffff7e00000,
       startBrk: 0x555555559000,
       stackBytes: 0x21000,
@@ -232,7 +249,7 @@ export class Kernel {
   fork(parent: Process, name: string): Process | null {
     const space = this.mmu.createAddressSpace();
     if (space === null) return null;
-    const child = new Process(this, this.#nextPid++, parent.pid, name, space, {
+    const child = new Process(this, this.#nextPid++, parent.pid, name, space, this.#seed, {
       mmapBase: parent.mm.mmapBase,
       startBrk: parent.mm.startBrk,
       stackBytes: 0,

@@ -71,6 +71,7 @@ export class Process implements VirtualMemory, ProgramBreak, Mapper, PageOwner {
     ppid: number,
     name: string,
     space: number,
+    seed: number,
     mmOptions: { mmapBase: number; startBrk: number; stackBytes: number },
   ) {
     this.#k = kernel;
@@ -86,7 +87,8 @@ export class Process implements VirtualMemory, ProgramBreak, Mapper, PageOwner {
       stackBytes: mmOptions.stackBytes,
       mmapMinAddr: kernel.mmapMinAddr,
       maxMapCount: kernel.maxMapCount,
-      seed: pid,
+      // Each address space's tree draws its priorities from the machine seed and its pid.
+      seed: (Math.imul(seed, 0x9e3779b1) ^ pid) >>> 0,
     });
     this.mm.onObjectReleased = (obj) => kernel.pages.releaseObjectFrames(obj.frames);
   }
