@@ -18,6 +18,9 @@ export function memstackProject(name: string, extra: UserWorkspaceConfig["test"]
       name,
       include: ["test/**/*.test.ts"],
       environment: "node",
+      // Property tests run seconds on a loaded two-core machine; a test
+      // that is slow is not a failure (benchmarks measure speed, tests don't).
+      testTimeout: 60_000,
       typecheck: { enabled: true, include: ["test/**/*.test-d.ts"], tsconfig: "./tsconfig.json" },
       ...extra,
     },

@@ -18,17 +18,19 @@ import {
   MREMAP_DONTUNMAP,
   MREMAP_FIXED,
   MREMAP_MAYMOVE,
+  mapsPerms,
   PROT_EXEC,
   PROT_GROWSDOWN,
   PROT_GROWSUP,
   PROT_NONE,
   PROT_READ,
   PROT_WRITE,
+  runVmScript,
   UsageError,
   virtAddr as V,
   type WasmMemoryLike,
 } from "../src/index.js";
-import { describeMapper, describeVirtualMemory, mapsPerms, runVmScript } from "./testkit.js";
+import { describeMapper, describeVirtualMemory } from "./testkit.js";
 
 // @types/node declares no WebAssembly global; this is the part the tests use.
 const WasmMemory = (

@@ -853,9 +853,9 @@ export class Mmu implements MemoryManagementUnit {
   }
 
   testAndClearAccessed(space: number, virt: number): boolean {
-    const was = this.tables.testAndClearAccessed(space, virt);
-    if (was) this.tlb.markStale(space, ...this.linearRange(virt, 1));
-    return was;
+    // Like x86 Linux, no flush: a cached translation keeps serving hits
+    // without setting the bit again until it is evicted or invalidated.
+    return this.tables.testAndClearAccessed(space, virt);
   }
 
   // ---------------------------------------------------------------- invalidation and faults
@@ -957,11 +957,12 @@ export class Mmu implements MemoryManagementUnit {
           `Mmu: ${where} has rights ${tlb.flags[s]} but the tables say ${r.flags}`,
         );
       }
-      if (
-        (r.flags & ENTRY_ACCESSED) === 0 ||
-        ((tlb.flags[s]! & ENTRY_DIRTY) !== 0 && (r.flags & ENTRY_DIRTY) === 0)
-      ) {
-        throw new CorruptionError(PKG, `Mmu: ${where} is cached but its A/D bits in RAM are not set`);
+      // The Accessed bit may be clear: software clears it without flushing
+      // (testAndClearAccessed, Linux's ptep_test_and_clear_young on x86), and
+      // a TLB hit never sets it again. Nothing clears Dirty under a cached
+      // dirty entry, so that must still hold.
+      if ((tlb.flags[s]! & ENTRY_DIRTY) !== 0 && (r.flags & ENTRY_DIRTY) === 0) {
+        throw new CorruptionError(PKG, `Mmu: ${where} is cached dirty but its D bit in RAM is not set`);
       }
     }
     for (let e = 0; e < HOST; e++) {

@@ -8,5 +8,3 @@ export type { SequenceOptions, Step } from "./sequences.js";
 export { checkSequences, step } from "./sequences.js";
 export type { VirtualMemoryFixture } from "./virtual-memory-suite.js";
 export { describeVirtualMemory } from "./virtual-memory-suite.js";
-export type { VmScriptTarget } from "./vm-script.js";
-export { mapsPerms, parseVmScript, runVmScript, VmScriptError } from "./vm-script.js";

@@ -63,7 +63,7 @@ export function checkSequences<S>(options: SequenceOptions<S>): void {
   if (seed !== undefined) params.seed = seed;
   if (options.path !== undefined) params.path = options.path;
   fc.assert(
-    fc.property(fc.array(options.steps, { maxLength: options.maxSteps ?? 60 }), (sequence) => {
+    fc.property(fc.array(options.steps, { maxLength: options.maxSteps ?? 60, size: "max" }), (sequence) => {
       const state = options.setup();
       options.check(state);
       sequence.forEach((s, i) => {

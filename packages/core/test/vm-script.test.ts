@@ -1,6 +1,5 @@
-import { FlatMemory } from "@memstack/core";
 import { describe, expect, it } from "vitest";
-import { mapsPerms, parseVmScript, runVmScript, VmScriptError } from "../src/index.js";
+import { FlatMemory, mapsPerms, parseVmScript, runVmScript, VmScriptError } from "../src/index.js";
 
 const H = "# memstack vm script v1\n";
 

@@ -10,9 +10,10 @@
  * wraps; such an address is handed to the ports as 2^53 - 1, which every
  * call refuses as the kernel refuses an address near 2^64.
  */
+import { virtAddr } from "./address.js";
+import { Fault } from "./errors.js";
 import {
   errnoName,
-  Fault,
   isSyscallError,
   MADV_DONTNEED,
   MADV_NORMAL,
@@ -23,14 +24,13 @@ import {
   MAP_POPULATE,
   MAP_PRIVATE,
   MAP_SHARED,
-  type Mapper,
   PROT_EXEC,
   PROT_READ,
   PROT_WRITE,
-  type ProgramBreak,
-  type VirtualMemory,
-  virtAddr,
-} from "@memstack/core";
+} from "./linux-abi.js";
+import type { Mapper } from "./ports/mapper.js";
+import type { ProgramBreak } from "./ports/program-break.js";
+import type { VirtualMemory } from "./ports/virtual-memory.js";
 
 /** An address space a VM script can run on. */
 export interface VmScriptTarget {
@@ -53,7 +53,8 @@ export class VmScriptError extends Error {
 }
 
 type Expr = { base: string | null; brk0: boolean; off: bigint };
-type Op =
+/** One parsed line of a VM script. */
+export type VmScriptOp =
   | { kind: "mmap"; line: number; name: string; at: Expr; len: bigint; prot: number; flags: number }
   | { kind: "munmap"; line: number; at: Expr; len: bigint }
   | { kind: "mprotect"; line: number; at: Expr; len: bigint; prot: number }
@@ -125,8 +126,8 @@ function parseProt(s: string, line: number): number {
  *
  * @throws {VmScriptError} at the first malformed line.
  */
-export function parseVmScript(text: string): Op[] {
-  const ops: Op[] = [];
+export function parseVmScript(text: string): VmScriptOp[] {
+  const ops: VmScriptOp[] = [];
   const mapped = new Set<string>();
   let header = false;
   text.split("\n").forEach((raw, i) => {

@@ -1,0 +1,44 @@
+/**
+ * Options and shared types of @memstack/kernel.
+ */
+import type { FrameAllocator, MemoryManagementUnit, PhysicalMemory } from "@memstack/core";
+import type { OvercommitMode } from "./mm/commit.js";
+
+/** Watermarks of the page allocator, in frames (mm/page_alloc.c's WMARK_MIN/LOW/HIGH). */
+export interface Watermarks {
+  /** Below it only atomic allocations succeed. */
+  min: number;
+  /** Below it kswapd is woken to reclaim. */
+  low: number;
+  /** kswapd reclaims until free memory is back above it. */
+  high: number;
+}
+
+/** Options of {@link Kernel}. */
+export interface KernelOptions {
+  /** The machine's RAM. */
+  ram: PhysicalMemory;
+  /** The page allocator (for example the buddy allocator). */
+  frames: FrameAllocator;
+  /** The MMU, whose page tables and TLB every process runs through. */
+  mmu: MemoryManagementUnit;
+  /** Size of the swap device in bytes, a multiple of 4096. @defaultValue 0 (no swap) */
+  swapBytes?: number;
+  /** vm.overcommit_memory and vm.overcommit_ratio. @defaultValue { mode: 0, ratio: 50 } */
+  overcommit?: { mode?: OvercommitMode; ratio?: number };
+  /** Watermarks in frames. @defaultValue Linux's for one zone holding all the RAM */
+  watermarks?: Watermarks;
+  /** vm.mmap_min_addr. @defaultValue 65536 */
+  mmapMinAddr?: number;
+  /** vm.max_map_count. @defaultValue 65530 */
+  maxMapCount?: number;
+  /** Seed for every random choice the kernel makes (VMA tree priorities). @defaultValue 1 */
+  seed?: number;
+  /**
+   * How many frames the MMU's page tables hold, for `check()`'s balance of
+   * the RAM. @defaultValue none (0), as for an MMU whose tables take no frames
+   */
+  pageTableFrames?: () => number;
+}
+
+export type { OvercommitMode };

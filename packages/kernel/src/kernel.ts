@@ -1,0 +1,574 @@
+/**
+ * The kernel: processes and the memory they share — the page-fault entry
+ * point, frame allocation with kswapd-style and direct reclaim, the OOM
+ * killer, overcommit accounting, fork and exit, and the /proc views.
+ *
+ * Models: Linux's mm/ (memory.c, mmap.c, oom_kill.c, util.c, vmscan.c,
+ * swapfile.c) and fs/proc (meminfo.c, task_mmu.c, array.c). It knows the
+ * hardware only through core's MemoryManagementUnit port and the page
+ * allocator only through core's FrameAllocator port; `createMachine`
+ * (in @memstack/machine) wires concrete ones.
+ *
+ * Frame allocation for a process page:
+ *
+ *     allocFrames(0) ──ok──► (free < low watermark? kswapd: reclaim to high) ──► frame
+ *        │ null
+ *        ▼
+ *     direct reclaim (32 pages) ──freed some──► retry
+ *        │ nothing
+ *        ▼
+ *     OOM killer: the process with the highest badness dies ──► retry
+ *        │ no victim
+ *        ▼
+ *     null (the fault fails; the faulting process is killed)
+ */
+import {
+  CorruptionError,
+  type FrameAllocator,
+  type MemoryManagementUnit,
+  type Pfn,
+  type PhysicalMemory,
+  UsageError,
+} from "@memstack/core";
+import type { KernelOptions, Watermarks } from "./api.js";
+import { newAnonVma } from "./mm/address-space.js";
+import { CommitPolicy } from "./mm/commit.js";
+import { PageManager } from "./mm/pages.js";
+import { SwapDevice } from "./mm/swap.js";
+import { makeVma, type ShmemObject, VM_ACCOUNT, VM_DONTCOPY } from "./mm/vma.js";
+import { formatMeminfo, formatStatusKb, type MeminfoRow } from "./proc/format.js";
+import { Process, ProcessKilled } from "./process.js";
+
+const PKG = "@memstack/kernel";
+const PAGE = 4096;
+/** SWAP_CLUSTER_MAX: pages direct reclaim tries to free at a time. */
+const SWAP_CLUSTER_MAX = 32;
+/** OOM_SCORE_ADJ_MIN: a process with this adjustment is never chosen. */
+const OOM_SCORE_ADJ_MIN = -1000;
+const PMD_SIZE = 2 * 1024 * 1024;
+
+/**
+ * Linux's watermarks for a zone of `managed` pages that holds all of low
+ * memory (mm/page_alloc.c: calculate_min_free_kbytes, __setup_per_zone_wmarks):
+ * min_free_kbytes = clamp(int_sqrt(lowmem_kbytes × 16), 128, 262144);
+ * low = min + max(min / 4, managed × 10 / 10000); high = low + the same step.
+ */
+export function linuxWatermarks(managed: number): Watermarks {
+  const kb = managed * 4;
+  const minFreeKb = Math.min(Math.max(Math.floor(Math.sqrt(kb * 16)), 128), 262144);
+  const min = Math.floor(minFreeKb / 4);
+  const step = Math.max(Math.floor(min / 4), Math.floor((managed * 10) / 10000));
+  return { min, low: min + step, high: min + 2 * step };
+}
+
+/** A simulated Linux kernel over core's ports. */
+export class Kernel {
+  readonly ram: PhysicalMemory;
+  readonly frames: FrameAllocator;
+  readonly mmu: MemoryManagementUnit;
+  readonly swap: SwapDevice;
+  readonly commit: CommitPolicy;
+  readonly pages: PageManager;
+  readonly watermarks: Watermarks;
+  readonly mmapMinAddr: number;
+  readonly maxMapCount: number;
+  /** Frames the kernel itself keeps (the zero page) plus those the MMU's tables use, as reported. */
+  readonly #tableFrames: () => number;
+  /** The kernel log: OOM kills and allocation failures, in the kernel's words. */
+  readonly dmesg: string[] = [];
+  readonly #procs = new Map<number, Process>();
+  readonly #totalPages: number;
+  #nextPid = 1;
+  readonly #seed: number;
+  #current: Process | null = null;
+  /** The kernel's own address space (init_mm), current when no process is. */
+  readonly #kernelSpace: number;
+  #inKswapd = false;
+
+  /** @throws {UsageError} naming a bad option. */
+  constructor(options: KernelOptions) {
+    this.ram = options.ram;
+    this.frames = options.frames;
+    this.mmu = options.mmu;
+    this.#totalPages = options.frames.frameCount;
+    const swapBytes = options.swapBytes ?? 0;
+    if (!Number.isSafeInteger(swapBytes) || swapBytes < 0 || swapBytes % PAGE !== 0) {
+      throw new UsageError(
+        PKG,
+        `Kernel: swapBytes must be a multiple of 4096, got ${swapBytes}`,
+        "swapBytes",
+      );
+    }
+    const mode = options.overcommit?.mode ?? 0;
+    if (mode !== 0 && mode !== 1 && mode !== 2) {
+      throw new UsageError(PKG, `Kernel: overcommit.mode must be 0, 1 or 2, got ${mode}`, "overcommit");
+    }
+    const ratio = options.overcommit?.ratio ?? 50;
+    if (!Number.isInteger(ratio) || ratio < 0) {
+      throw new UsageError(
+        PKG,
+        `Kernel: overcommit.ratio must be a non-negative integer, got ${ratio}`,
+        "overcommit",
+      );
+    }
+    this.swap = new SwapDevice(swapBytes);
+    this.watermarks = options.watermarks ?? linuxWatermarks(this.#totalPages);
+    this.mmapMinAddr = options.mmapMinAddr ?? 65536;
+    this.maxMapCount = options.maxMapCount ?? 65530;
+    this.#seed = options.seed ?? 1;
+    this.#tableFrames = options.pageTableFrames ?? (() => 0);
+    this.pages = new PageManager(this.ram, this.frames, this.mmu, this.swap, {
+      process: (pid) => {
+        const p = this.#procs.get(pid);
+        return p?.alive ? p : undefined;
+      },
+      allocFrame: () => this.#allocFrame(),
+      freeFrame: (frame) => this.frames.freeFrames(frame, 0),
+    });
+    this.commit = new CommitPolicy(
+      mode,
+      ratio,
+      () => this.#totalPages,
+      () => this.swap.slotCount,
+      this.frames.freeFrameCount,
+    );
+    const kernelSpace = this.mmu.createAddressSpace();
+    if (kernelSpace === null)
+      throw new UsageError(PKG, "Kernel: no frame for the kernel's page tables", "frames");
+    this.#kernelSpace = kernelSpace;
+    this.mmu.switchAddressSpace(kernelSpace);
+    this.mmu.onPageFault((address, access) => this.#onFault(address, access));
+  }
+
+  /** The process whose address space is current, or null. */
+  get current(): Process | null {
+    return this.#current;
+  }
+
+  /** Every process, alive or not, by pid. */
+  processes(): Process[] {
+    return [...this.#procs.values()];
+  }
+
+  /** The process with `pid`, if it ever existed. */
+  process(pid: number): Process | undefined {
+    return this.#procs.get(pid);
+  }
+
+  /** @internal Makes `proc` current before it runs (a context switch). */
+  enter(proc: Process): void {
+    if (!proc.alive) throw new ProcessKilled(proc.pid, proc.state === "killed" ? "SIGKILL" : "exit");
+    if (this.#current !== proc) {
+      this.mmu.switchAddressSpace(proc.space);
+      this.#current = proc;
+    }
+    this.mmu.privilege = "user";
+  }
+
+  #onFault(address: number, access: "read" | "write" | "execute"): boolean {
+    const proc = this.#current;
+    if (proc === null || !proc.alive) return false;
+    if (this.pages.fault(proc, address, access)) return true;
+    // No frame could be found even after reclaim and the OOM killer: the process dies.
+    if (proc.alive) this.#kill(proc, "page fault with no memory left");
+    throw new ProcessKilled(proc.pid, "SIGKILL");
+  }
+
+  // ----------------------------------------------------------- frames
+
+  #allocFrame(): Pfn | null {
+    for (let attempt = 0; attempt < 64; attempt++) {
+      const before = this.#current;
+      const f = this.frames.allocFrames(0);
+      if (f !== null) {
+        // An allocator with an OOM hook of its own may have chosen the faulting process.
+        if (before !== null && !before.alive) {
+          this.frames.freeFrames(f, 0);
+          throw new ProcessKilled(before.pid, "SIGKILL");
+        }
+        if (this.frames.freeFrameCount < this.watermarks.low) this.#kswapd();
+        return f;
+      }
+      if (this.pages.reclaim(SWAP_CLUSTER_MAX) > 0) continue;
+      if (!this.oomKill()) return null;
+      // The OOM killer chose the process whose fault this is: it cannot go on.
+      if (before !== null && !before.alive) throw new ProcessKilled(before.pid, "SIGKILL");
+    }
+    return null;
+  }
+
+  /**
+   * Direct reclaim: swaps out up to `pages` cold private pages (for a page
+   * allocator's slow path).
+   *
+   * @returns the number of frames freed.
+   */
+  reclaim(pages: number): number {
+    return this.pages.reclaim(pages);
+  }
+
+  /** Wakes kswapd: reclaims until free memory is back above the high watermark. */
+  wakeKswapd(): void {
+    this.#kswapd();
+  }
+
+  // kswapd: reclaim until the high watermark, once per crossing.
+  #kswapd(): void {
+    if (this.#inKswapd) return;
+    this.#inKswapd = true;
+    try {
+      const want = this.watermarks.high - this.frames.freeFrameCount;
+      if (want > 0) this.pages.reclaim(want);
+    } finally {
+      this.#inKswapd = false;
+    }
+  }
+
+  // ------------------------------------------------------------ processes
+
+  /**
+   * Starts a process with a fresh address space: a [stack], an empty heap at
+   * the initial break, and nothing mapped in between.
+   *
+   * @throws {UsageError} when the MMU has no frame for the page tables or the
+   * initial stack cannot be committed.
+   */
+  spawn(name = "proc"): Process {
+    const space = this.mmu.createAddressSpace();
+    if (space === null) throw new UsageError(PKG, "spawn: no frame for the new page tables", "name");
+    const proc = new Process(this, this.#nextPid++, 0, name, space, this.#seed, {
+      mmapBase: 0x7ffff7e00000,
+      startBrk: 0x555555559000,
+      stackBytes: 0x21000,
+    });
+    this.#procs.set(proc.pid, proc);
+    return proc;
+  }
+
+  /** @internal fork(2), called through {@link Process.fork}. */
+  fork(parent: Process, name: string): Process | null {
+    const space = this.mmu.createAddressSpace();
+    if (space === null) return null;
+    const child = new Process(this, this.#nextPid++, parent.pid, name, space, this.#seed, {
+      mmapBase: parent.mm.mmapBase,
+      startBrk: parent.mm.startBrk,
+      stackBytes: 0,
+    });
+    child.oomScoreAdj = parent.oomScoreAdj;
+    this.#procs.set(child.pid, child);
+    // dup_mmap(): copy each VMA (but MADV_DONTFORK ones), charging the private accounted ones again.
+    let ok = true;
+    parent.mm.tree.forEach((vma) => {
+      if (!ok || (vma.flags & VM_DONTCOPY) !== 0) return;
+      const copy = makeVma(vma.start, vma.end, vma.flags, vma.pgoff, vma.object, null);
+      copy.stack = vma.stack;
+      if (vma.anonVma !== null) {
+        copy.anonVma = newAnonVma(true);
+        copy.anonVma.degree++;
+      }
+      if (vma.object !== null) vma.object.mappers++;
+      if (!child.mm.adopt(copy)) {
+        ok = false;
+        return;
+      }
+      if (!this.pages.copyRange(parent, child, copy)) ok = false;
+    });
+    child.mm.setBrk(parent.mm.brkValue);
+    // The parent's private pages were write-protected: drop its cached writable translations.
+    this.mmu.invalidateAddressSpace(parent.space);
+    if (!ok) {
+      this.exit(child, "exited");
+      return null;
+    }
+    return child;
+  }
+
+  /** @internal exit(2) or a kill: frees everything `proc` holds. */
+  exit(proc: Process, state: "exited" | "killed"): void {
+    if (!proc.alive) return;
+    // Tear down from the kernel's own address space, as exit_mmap runs after the switch away.
+    if (this.mmu.currentAddressSpace === proc.space) {
+      this.mmu.switchAddressSpace(this.#kernelSpace);
+      this.#current = null;
+    }
+    proc.mm.unmapAll();
+    proc.state = state;
+    this.mmu.destroyAddressSpace(proc.space);
+  }
+
+  /** The last process the kernel killed, and why. */
+  lastKill: { pid: number; why: string } | null = null;
+
+  #kill(proc: Process, why: string): void {
+    const kb = (pages: number) => pages * 4;
+    this.dmesg.push(
+      `Out of memory: Killed process ${proc.pid} (${proc.name}) total-vm:${kb(proc.mm.totalVm)}kB, ` +
+        `anon-rss:${kb(proc.rssAnon)}kB, file-rss:0kB, shmem-rss:${kb(proc.rssShmem)}kB, ` +
+        `UID:0 pgtables:${kb(this.pageTablePages(proc))}kB oom_score_adj:${proc.oomScoreAdj}`,
+    );
+    this.lastKill = { pid: proc.pid, why };
+    this.exit(proc, "killed");
+  }
+
+  /**
+   * Page-table pages a process needs (mm_pgtables_bytes / 4096): one PML4,
+   * and one table per 512 GiB, 1 GiB and 2 MiB region that holds a mapping.
+   */
+  pageTablePages(proc: Process): number {
+    const pud = new Set<number>();
+    const pmd = new Set<number>();
+    const pte = new Set<number>();
+    const note = (vpn: number) => {
+      pte.add(Math.floor(vpn / 512));
+      pmd.add(Math.floor(vpn / 262144));
+      pud.add(Math.floor(vpn / 134217728));
+    };
+    proc.mm.tree.forEach((vma) => {
+      this.mmu.walkRange(proc.space, vma.start, vma.end, (m) => note(m.virt / PAGE));
+    });
+    for (const vpn of proc.swap.keys()) note(vpn);
+    return 1 + pud.size + pmd.size + pte.size;
+  }
+
+  /**
+   * oom_badness(): RSS + swap entries + page-table pages, plus
+   * oom_score_adj thousandths of RAM and swap. -Infinity when the process
+   * may not be chosen.
+   */
+  badness(proc: Process): number {
+    if (!proc.alive || proc.oomScoreAdj === OOM_SCORE_ADJ_MIN) return Number.NEGATIVE_INFINITY;
+    const total = this.#totalPages + this.swap.slotCount;
+    const points = proc.rssAnon + proc.rssShmem + proc.swap.size + this.pageTablePages(proc);
+    return points + proc.oomScoreAdj * Math.floor(total / 1000);
+  }
+
+  /**
+   * out_of_memory(): kills the process with the highest badness (the last
+   * created wins a tie, as the task list is walked in creation order).
+   *
+   * @returns false when no process could be chosen.
+   */
+  oomKill(): boolean {
+    let victim: Process | null = null;
+    let best = Number.NEGATIVE_INFINITY;
+    for (const p of this.#procs.values()) {
+      const b = this.badness(p);
+      if (b === Number.NEGATIVE_INFINITY || b < best) continue;
+      best = b;
+      victim = p;
+    }
+    if (victim === null) return false;
+    this.#kill(victim, "oom");
+    return true;
+  }
+
+  // --------------------------------------------------------------- /proc
+
+  /** /proc/meminfo, with the fields this kernel models filled in and the rest 0. */
+  meminfo(): string {
+    let anon = 0;
+    let pageTables = 0;
+    for (const p of this.#procs.values()) {
+      if (!p.alive) continue;
+      pageTables += this.pageTablePages(p);
+    }
+    let shmem = 0;
+    for (let f = 0; f < this.pages.kind.length; f++) {
+      if (this.pages.kind[f] === 1) anon++;
+      else if (this.pages.kind[f] === 2) shmem++;
+    }
+    const free = this.frames.freeFrameCount;
+    const totalreserve = this.watermarks.high;
+    const available = Math.max(0, free - totalreserve);
+    const kb = (label: string, pages: number): MeminfoRow => ({ label, value: pages * 4 });
+    const bare = (label: string, value: number): MeminfoRow => ({ label, value, bare: true });
+    // The fields, in order, of this machine's Linux 6.18 /proc/meminfo (test/fixtures/proc).
+    return formatMeminfo([
+      kb("MemTotal", this.#totalPages),
+      kb("MemFree", free),
+      kb("MemAvailable", available),
+      kb("Buffers", 0),
+      kb("Cached", shmem),
+      kb("SwapCached", 0),
+      kb("Active", anon + shmem),
+      kb("Inactive", 0),
+      kb("Active(anon)", anon + shmem),
+      kb("Inactive(anon)", 0),
+      kb("Active(file)", 0),
+      kb("Inactive(file)", 0),
+      kb("Unevictable", 0),
+      kb("Mlocked", 0),
+      kb("SwapTotal", this.swap.slotCount),
+      kb("SwapFree", this.swap.freeSlots),
+      kb("Zswap", 0),
+      kb("Zswapped", 0),
+      kb("Dirty", 0),
+      kb("Writeback", 0),
+      kb("AnonPages", anon),
+      kb("Mapped", 0),
+      kb("Shmem", shmem),
+      kb("KReclaimable", 0),
+      kb("Slab", 0),
+      kb("SReclaimable", 0),
+      kb("SUnreclaim", 0),
+      kb("KernelStack", 0),
+      kb("PageTables", pageTables),
+      kb("SecPageTables", 0),
+      kb("NFS_Unstable", 0),
+      kb("Bounce", 0),
+      kb("WritebackTmp", 0),
+      kb("CommitLimit", this.commit.limit),
+      kb("Committed_AS", this.commit.committed),
+      { label: "VmallocTotal", value: 34359738367 },
+      kb("VmallocUsed", 0),
+      kb("VmallocChunk", 0),
+      kb("Percpu", 0),
+      kb("AnonHugePages", 0),
+      kb("ShmemHugePages", 0),
+      kb("ShmemPmdMapped", 0),
+      kb("FileHugePages", 0),
+      kb("FilePmdMapped", 0),
+      kb("Balloon", 0),
+      bare("HugePages_Total", 0),
+      bare("HugePages_Free", 0),
+      bare("HugePages_Rsvd", 0),
+      bare("HugePages_Surp", 0),
+      { label: "Hugepagesize", value: PMD_SIZE / 1024 },
+      kb("Hugetlb", 0),
+      kb("DirectMap4k", this.#totalPages),
+      kb("DirectMap2M", 0),
+      kb("DirectMap1G", 0),
+    ]);
+  }
+
+  /** /proc/PID/status for `proc`: identity and memory lines (fs/proc/array.c, task_mmu.c). */
+  status(proc: Process): string {
+    const kb = (label: string, pages: number) => formatStatusKb(label, pages * 4);
+    const state = proc.alive ? "R (running)" : "Z (zombie)";
+    return (
+      `Name:\t${proc.name}\nState:\t${state}\nTgid:\t${proc.pid}\nPid:\t${proc.pid}\nPPid:\t${proc.ppid}\n` +
+      kb("VmPeak", proc.mm.hiwaterVm) +
+      kb("VmSize", proc.mm.totalVm) +
+      kb("VmLck", 0) +
+      kb("VmPin", 0) +
+      kb("VmHWM", proc.hiwaterRss) +
+      kb("VmRSS", proc.rssAnon + proc.rssShmem) +
+      kb("RssAnon", proc.rssAnon) +
+      kb("RssFile", 0) +
+      kb("RssShmem", proc.rssShmem) +
+      kb("VmData", proc.mm.dataVm) +
+      kb("VmStk", proc.mm.stackVm) +
+      kb("VmExe", proc.mm.execVm) +
+      kb("VmLib", 0) +
+      kb("VmPTE", this.pageTablePages(proc)) +
+      kb("VmSwap", proc.swap.size) +
+      kb("HugetlbPages", 0) +
+      "Threads:\t1\n"
+    );
+  }
+
+  // --------------------------------------------------------------- check
+
+  /**
+   * Verifies that every frame is owned exactly as the page tables, shmem
+   * objects and reference counts say, that the allocator's free frames plus
+   * every owner's frames make up the RAM, that commit accounting matches the
+   * VMAs, and every process's VMA tree and the swap device are consistent.
+   *
+   * @throws {CorruptionError} at the first violation.
+   */
+  check(): void {
+    const fail = (what: string): never => {
+      throw new CorruptionError(PKG, `Kernel: ${what}`);
+    };
+    const n = this.pages.refs.length;
+    const counted = new Int32Array(n);
+    const swapRefs = new Map<number, number>();
+    let committed = 0;
+    const objects = new Set<ShmemObject>();
+    for (const p of this.#procs.values()) {
+      if (!p.alive) {
+        if (p.mm.tree.size !== 0 || p.swap.size !== 0 || p.hidden.size !== 0)
+          fail(`dead process ${p.pid} still holds memory`);
+        continue;
+      }
+      p.mm.tree.check();
+      let anon = 0;
+      let shm = 0;
+      let vmaCommitted = 0;
+      p.mm.tree.forEach((vma) => {
+        if ((vma.flags & VM_ACCOUNT) !== 0) vmaCommitted += (vma.end - vma.start) / PAGE;
+        if (vma.object !== null) objects.add(vma.object);
+        this.mmu.walkRange(p.space, vma.start, vma.end, (m) => {
+          const f = m.phys / PAGE;
+          const k = this.pages.kind[f];
+          if (k === 0) fail(`process ${p.pid} maps free frame ${f} at 0x${m.virt.toString(16)}`);
+          if (k === 3) {
+            if (m.write) fail(`process ${p.pid} maps the zero page writable`);
+            return;
+          }
+          counted[f]!++;
+          if (k === 1) anon++;
+          else shm++;
+          if (k === 1 && m.write && this.pages.refs[f] !== 1)
+            fail(`frame ${f} is shared but mapped writable`);
+          if (vma.object === null && k !== 1) fail(`private VMA maps a non-anonymous frame ${f}`);
+        });
+      });
+      for (const [vpn, f] of p.hidden) {
+        counted[f]!++;
+        if (this.pages.kind[f] === 1) anon++;
+        else shm++;
+        if (p.mm.tree.lookup(vpn * PAGE) === null)
+          fail(`hidden page 0x${(vpn * PAGE).toString(16)} outside any VMA`);
+      }
+      for (const [vpn, slot] of p.swap) {
+        swapRefs.set(slot, (swapRefs.get(slot) ?? 0) + 1);
+        if (p.mm.tree.lookup(vpn * PAGE) === null)
+          fail(`swap entry 0x${(vpn * PAGE).toString(16)} outside any VMA`);
+      }
+      if (anon !== p.rssAnon) fail(`process ${p.pid} RssAnon is ${p.rssAnon} pages, its tables hold ${anon}`);
+      if (shm !== p.rssShmem)
+        fail(`process ${p.pid} RssShmem is ${p.rssShmem} pages, its tables hold ${shm}`);
+      if (vmaCommitted !== p.mm.committed) {
+        fail(`process ${p.pid} has ${vmaCommitted} accounted VMA pages but ${p.mm.committed} committed`);
+      }
+      committed += p.mm.committed;
+    }
+    for (const obj of objects) {
+      committed += obj.charged;
+      for (const f of obj.frames.values()) {
+        counted[f]!++;
+        if (this.pages.kind[f] !== 2) fail(`shmem object ${obj.id} holds frame ${f} of the wrong kind`);
+      }
+    }
+    let owned = 0;
+    for (let f = 0; f < n; f++) {
+      const k = this.pages.kind[f];
+      if (k === 3) {
+        owned++;
+        continue;
+      }
+      if (k === 0) {
+        if (this.pages.refs[f] !== 0) fail(`free frame ${f} has ${this.pages.refs[f]} references`);
+        continue;
+      }
+      owned++;
+      if (counted[f] !== this.pages.refs[f])
+        fail(`frame ${f} has ${this.pages.refs[f]} references, ${counted[f]} found`);
+    }
+    for (let slot = 0; slot < this.swap.slotCount; slot++) {
+      if (this.swap.useCount(slot) !== (swapRefs.get(slot) ?? 0))
+        fail(`swap slot ${slot} use count is wrong`);
+    }
+    this.swap.check();
+    if (committed !== this.commit.committed)
+      fail(`Committed_AS is ${this.commit.committed} pages, the processes hold ${committed}`);
+    const tables = this.#tableFrames();
+    if (this.frames.freeFrameCount + owned + tables !== this.#totalPages) {
+      fail(
+        `${this.frames.freeFrameCount} free + ${owned} owned + ${tables} page-table frames != ${this.#totalPages}`,
+      );
+    }
+  }
+}

@@ -1,0 +1,898 @@
+/**
+ * One process's address space at the level of VMAs: Linux's mm_struct with
+ * the system calls that change it (mm/mmap.c, mm/vma.c, mm/mprotect.c,
+ * mm/madvise.c, mm/mremap.c), their argument checks in Linux's order and
+ * their errno values, placement (top-down below mmap_base, hints, MAP_FIXED,
+ * THP alignment of 2 MiB multiples, the bottom-up fallback), splitting and
+ * merging of VMAs (VM_ACCOUNT, anon_vma and shmem rules included), commit
+ * accounting, and the /proc/PID/maps text.
+ *
+ * Page-level effects (freeing frames, changing PTEs, prefaulting, moving
+ * pages) go through a {@link PageLayer}; the kernel implements it with the
+ * MMU port, tests may use a layer of their own. Commit charges go through
+ * {@link CommitAccounting}, which holds the machine-wide Committed_AS and the
+ * overcommit policy.
+ *
+ * Layout of a fresh address space (no ASLR):
+ *
+ *     0x7ffffffff000  TASK_SIZE, top of the [stack] VMA
+ *     0x7ffffffde000  [stack] (132 KiB)
+ *          ...         stack gap (128 MiB, Linux's minimum)
+ *     0x7ffff7e00000  mmap_base (2 MiB-aligned); mmaps grow down from here
+ *          ...
+ *     start_brk       [heap], grows up with brk(2)
+ *     0x10000         mmap_min_addr
+ */
+import {
+  EEXIST,
+  EFAULT,
+  EINVAL,
+  ENOMEM,
+  EPERM,
+  MAP_FIXED,
+  MAP_FIXED_NOREPLACE,
+  MAP_NORESERVE,
+  MAP_POPULATE,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  MAP_TYPE,
+  MREMAP_DONTUNMAP,
+  MREMAP_FIXED,
+  MREMAP_MAYMOVE,
+  PROT_EXEC,
+  PROT_GROWSDOWN,
+  PROT_GROWSUP,
+  PROT_READ,
+  PROT_WRITE,
+  UsageError,
+} from "@memstack/core";
+import { formatMapsLine } from "../proc/format.js";
+import {
+  type AnonVma,
+  canMerge,
+  makeVma,
+  type ShmemObject,
+  VM_ACCOUNT,
+  VM_DONTCOPY,
+  VM_DONTDUMP,
+  VM_EXEC,
+  VM_GROWSDOWN,
+  VM_HUGEPAGE,
+  VM_MAYEXEC,
+  VM_MAYREAD,
+  VM_MAYSHARE,
+  VM_MAYWRITE,
+  VM_NOHUGEPAGE,
+  VM_NORESERVE,
+  VM_RAND_READ,
+  VM_READ,
+  VM_SEQ_READ,
+  VM_SHARED,
+  VM_WRITE,
+  type Vma,
+  vmaPerms,
+} from "./vma.js";
+import { VmaTree } from "./vma-tree.js";
+
+const PKG = "@memstack/kernel";
+const PAGE = 4096;
+const PMD_SIZE = 2 * 1024 * 1024;
+/** x86-64 with 4-level paging: the top of user space, one page short of 2^47. */
+export const TASK_SIZE = 0x7ffffffff000;
+/** DEFAULT_MAP_WINDOW on x86-64 with 4-level paging. */
+const DEFAULT_MAP_WINDOW = TASK_SIZE;
+/** Linux's default vm.max_map_count. */
+export const DEFAULT_MAX_MAP_COUNT = 65530;
+
+const PROT_SEM = 0x8;
+const MADV_NORMAL = 0;
+const MADV_RANDOM = 1;
+const MADV_SEQUENTIAL = 2;
+const MADV_WILLNEED = 3;
+const MADV_DONTNEED = 4;
+const MADV_FREE = 8;
+const MADV_DONTFORK = 10;
+const MADV_DOFORK = 11;
+const MADV_HUGEPAGE = 14;
+const MADV_NOHUGEPAGE = 15;
+const MADV_DONTDUMP = 16;
+const MADV_DODUMP = 17;
+const MADV_COLD = 20;
+const MADV_PAGEOUT = 21;
+const MADVICE = new Set([
+  MADV_NORMAL,
+  MADV_RANDOM,
+  MADV_SEQUENTIAL,
+  MADV_WILLNEED,
+  MADV_DONTNEED,
+  MADV_FREE,
+  MADV_DONTFORK,
+  MADV_DOFORK,
+  MADV_HUGEPAGE,
+  MADV_NOHUGEPAGE,
+  MADV_DONTDUMP,
+  MADV_DODUMP,
+  MADV_COLD,
+  MADV_PAGEOUT,
+]);
+
+/** What the address space asks of the page tables and frames. */
+export interface PageLayer {
+  /** Drops the pages of [start, end), which lie inside `vma`: private frames go back when no one else maps them, swap entries are freed; a shmem object keeps its pages. */
+  zap(space: AddressSpace, vma: Vma, start: number, end: number): void;
+  /** Makes the page tables of [start, end) follow `vma.flags` (copy-on-write pages stay read-only). */
+  protect(space: AddressSpace, vma: Vma, start: number, end: number): void;
+  /** Moves the pages of [from, from + length) to [to, to + length) (mremap). */
+  move(space: AddressSpace, from: number, to: number, length: number): void;
+  /** Faults in [start, end) of `vma` as accesses would (`write` for a write fault); stops quietly when memory runs out. */
+  populate(space: AddressSpace, vma: Vma, start: number, end: number, write: boolean): void;
+}
+
+/** Machine-wide commit accounting (mm/util.c's __vm_enough_memory). */
+export interface CommitAccounting {
+  /** Charges `pages` to Committed_AS if the overcommit policy allows it. */
+  charge(space: AddressSpace, pages: number): boolean;
+  /** Gives back a charge. */
+  uncharge(pages: number): void;
+  /** Whether the policy is OVERCOMMIT_NEVER (mode 2), under which MAP_NORESERVE is ignored. */
+  readonly never: boolean;
+}
+
+/** Options of {@link AddressSpace}. */
+export interface AddressSpaceOptions {
+  pages: PageLayer;
+  accounting: CommitAccounting;
+  /** Top of the mmap area; mappings are placed below it. @defaultValue 0x7ffff7e00000 */
+  mmapBase?: number;
+  /** The initial program break. @defaultValue 0x555555559000 */
+  startBrk?: number;
+  /** vm.mmap_min_addr. @defaultValue 65536 */
+  mmapMinAddr?: number;
+  /** vm.max_map_count. @defaultValue 65530 */
+  maxMapCount?: number;
+  /** Seed for the VMA tree's priorities. */
+  seed?: number;
+  /** Size of the initial [stack] VMA below TASK_SIZE; 0 for none. @defaultValue 0x21000 */
+  stackBytes?: number;
+}
+
+function pageUp(n: number): number {
+  const r = n % PAGE;
+  return r === 0 ? n : n + (PAGE - r);
+}
+
+function calcProtBits(prot: number): number {
+  return (
+    (prot & PROT_READ ? VM_READ : 0) | (prot & PROT_WRITE ? VM_WRITE : 0) | (prot & PROT_EXEC ? VM_EXEC : 0)
+  );
+}
+
+let nextObjectId = 1;
+let nextAnonId = 1;
+
+/** A shmem object for a new shared anonymous mapping of `pages` pages. */
+export function newShmemObject(pages: number): ShmemObject {
+  return { id: nextObjectId++, pages, frames: new Map(), mappers: 0, charged: 0 };
+}
+
+/** A fresh anon_vma; `forked` for the one a child's VMA gets at fork. */
+export function newAnonVma(forked = false): AnonVma {
+  return { id: nextAnonId++, degree: 0, forked };
+}
+
+/** A process's address space: VMAs, the program break and the mmap family. */
+export class AddressSpace {
+  readonly tree: VmaTree<Vma>;
+  readonly mmapBase: number;
+  readonly startBrk: number;
+  readonly mmapMinAddr: number;
+  readonly maxMapCount: number;
+  /** Pages mapped (VmSize). */
+  totalVm = 0;
+  /** Largest totalVm ever (VmPeak). */
+  hiwaterVm = 0;
+  /** Pages of the stack VMA (VmStk). */
+  stackVm = 0;
+  /** Pages of private writable, non-stack VMAs (VmData). */
+  dataVm = 0;
+  /** Pages of executable, non-writable VMAs (VmExe + VmLib). */
+  execVm = 0;
+  /** Pages charged to Committed_AS by this space. */
+  committed = 0;
+  readonly #pages: PageLayer;
+  readonly #acct: CommitAccounting;
+  #brk: number;
+
+  constructor(options: AddressSpaceOptions) {
+    this.#pages = options.pages;
+    this.#acct = options.accounting;
+    this.tree = new VmaTree<Vma>(options.seed ?? 1);
+    this.mmapBase = options.mmapBase ?? 0x7ffff7e00000;
+    this.startBrk = options.startBrk ?? 0x555555559000;
+    this.mmapMinAddr = options.mmapMinAddr ?? 65536;
+    this.maxMapCount = options.maxMapCount ?? DEFAULT_MAX_MAP_COUNT;
+    this.#brk = this.startBrk;
+    const stackBytes = options.stackBytes ?? 0x21000;
+    if (stackBytes > 0) {
+      // The initial stack: read-write, grows down, charged like private memory.
+      const flags = VM_READ | VM_WRITE | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | VM_GROWSDOWN | VM_ACCOUNT;
+      const vma = makeVma(TASK_SIZE - stackBytes, TASK_SIZE, flags, (TASK_SIZE - stackBytes) / PAGE, null);
+      vma.stack = true;
+      const pages = stackBytes / PAGE;
+      if (!this.#acct.charge(this, pages))
+        throw new UsageError(PKG, "no commit left for the initial stack", "options");
+      this.committed += pages;
+      this.tree.insert(vma);
+      this.#account(vma.flags, pages, vma);
+    }
+  }
+
+  /** The current program break. */
+  get brkValue(): number {
+    return this.#brk;
+  }
+
+  /** Number of VMAs (map_count). */
+  get mapCount(): number {
+    return this.tree.size;
+  }
+
+  // vm_stat_account(): the VmSize/VmData/VmStk/VmExe counters.
+  #account(flags: number, pages: number, vma?: Vma): void {
+    this.totalVm += pages;
+    if (this.totalVm > this.hiwaterVm) this.hiwaterVm = this.totalVm;
+    if (vma?.stack === true || (flags & VM_GROWSDOWN) !== 0) this.stackVm += pages;
+    else if ((flags & (VM_WRITE | VM_SHARED)) === VM_WRITE) this.dataVm += pages;
+    else if ((flags & (VM_EXEC | VM_WRITE)) === VM_EXEC) this.execVm += pages;
+  }
+
+  #charge(pages: number): boolean {
+    if (pages <= 0) return true;
+    if (!this.#acct.charge(this, pages)) return false;
+    this.committed += pages;
+    return true;
+  }
+
+  #uncharge(pages: number): void {
+    if (pages <= 0) return;
+    this.#acct.uncharge(pages);
+    this.committed -= pages;
+  }
+
+  // ------------------------------------------------------------ placement
+
+  /**
+   * get_unmapped_area(): where a mapping of `length` bytes goes, or a
+   * negated errno. `length` is page-aligned and non-zero.
+   */
+  getUnmappedArea(addr: number, length: number, flags: number): number {
+    if (length > TASK_SIZE) return -ENOMEM;
+    let result: number;
+    if ((flags & MAP_FIXED) !== 0) {
+      result = addr;
+    } else if ((flags & MAP_TYPE) !== MAP_SHARED && addr === 0 && length % PMD_SIZE === 0) {
+      // thp_get_unmapped_area(): search for length + 2 MiB, then align the start.
+      result = this.#thpArea(length);
+      if (result === 0) result = this.#archTopDown(addr, length);
+    } else {
+      result = this.#archTopDown(addr, length);
+    }
+    if (result < 0) return result;
+    if (result > TASK_SIZE - length) return -ENOMEM;
+    if (result % PAGE !== 0) return -EINVAL;
+    // security_mmap_addr(): an unprivileged process may not map below mmap_min_addr.
+    if (result < this.mmapMinAddr) return -EPERM;
+    return result;
+  }
+
+  // __thp_get_unmapped_area() for an anonymous mapping (file offset 0): 0 when it gives up.
+  #thpArea(length: number): number {
+    const padded = length + PMD_SIZE;
+    const found = this.#archTopDown(0, padded);
+    if (found < 0) return 0;
+    const sub = (PMD_SIZE - (found % PMD_SIZE)) % PMD_SIZE;
+    // Top-down, an already aligned start moves up by a whole 2 MiB to use the top of the padding.
+    return sub === 0 ? found + PMD_SIZE : found + sub;
+  }
+
+  // arch_get_unmapped_area_topdown() of arch/x86/kernel/sys_x86_64.c.
+  #archTopDown(hint: number, length: number): number {
+    if (length > TASK_SIZE) return -ENOMEM;
+    if (hint !== 0) {
+      const addr = hint - (hint % PAGE);
+      const valid =
+        TASK_SIZE - length >= addr && addr > DEFAULT_MAP_WINDOW === addr + length > DEFAULT_MAP_WINDOW;
+      if (valid) {
+        const next = this.tree.findAfter(addr);
+        if (next === null || addr + length <= next.start) return addr;
+      }
+    }
+    const top = this.tree.highestGap(length, PAGE, this.mmapBase);
+    if (top >= 0) return top - length;
+    // Bottom-up fallback from TASK_UNMAPPED_BASE (a third of the address space).
+    const base = pageUp(Math.floor(TASK_SIZE / 3));
+    const low = this.tree.lowestGap(length, base, TASK_SIZE);
+    return low >= 0 ? low : -ENOMEM;
+  }
+
+  // ------------------------------------------------------------- mmap(2)
+
+  /** mmap(2) of anonymous memory; see the Mapper port. */
+  mmap(addr: number, length: number, prot: number, flags: number): number {
+    if (length === 0) return -EINVAL;
+    let hint = addr;
+    if ((flags & MAP_FIXED) === 0) {
+      // round_hint_to_min()
+      hint -= hint % PAGE;
+      if (hint !== 0 && hint < this.mmapMinAddr) hint = pageUp(this.mmapMinAddr);
+    }
+    const len = pageUp(length);
+    if (this.mapCount > this.maxMapCount) return -ENOMEM;
+    let f = flags;
+    if ((f & MAP_FIXED_NOREPLACE) !== 0) f |= MAP_FIXED;
+    const start = this.getUnmappedArea(hint, len, f);
+    if (start < 0) return start;
+    if ((f & MAP_FIXED_NOREPLACE) !== 0 && this.tree.overlapping(start, start + len).length > 0)
+      return -EEXIST;
+    let vmFlags = calcProtBits(prot) | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
+    const type = f & MAP_TYPE;
+    let pgoff: number;
+    if (type === MAP_SHARED) {
+      vmFlags |= VM_SHARED | VM_MAYSHARE;
+      pgoff = 0;
+    } else if (type === MAP_PRIVATE) {
+      pgoff = start / PAGE;
+    } else {
+      return -EINVAL;
+    }
+    if ((f & MAP_NORESERVE) !== 0 && !this.#acct.never) vmFlags |= VM_NORESERVE;
+    const r = this.#mmapRegion(start, len, vmFlags, pgoff);
+    if (r < 0) return r;
+    if ((f & MAP_POPULATE) !== 0) {
+      // __mm_populate(): private writable memory is faulted for writing, the rest for reading.
+      for (let a = start; a < start + len; ) {
+        const vma = this.tree.lookup(a);
+        if (vma === null) break;
+        const to = Math.min(vma.end, start + len);
+        const write = (vma.flags & (VM_WRITE | VM_SHARED)) === VM_WRITE;
+        this.#pages.populate(this, vma, a, to, write);
+        a = to;
+      }
+    }
+    return start;
+  }
+
+  // mmap_region(): charge, replace what was there, merge or insert.
+  #mmapRegion(start: number, len: number, vmFlags: number, pgoff: number): number {
+    const end = start + len;
+    const pages = len / PAGE;
+    const old = this.tree.overlapping(start, end);
+    // Splitting a VMA in two would add one more than the count allows.
+    if (
+      old.length > 0 &&
+      old[0]!.start < start &&
+      old[old.length - 1]!.end > end &&
+      this.mapCount >= this.maxMapCount
+    ) {
+      return -ENOMEM;
+    }
+    let oldAccounted = 0;
+    for (const v of old) {
+      if ((v.flags & VM_ACCOUNT) !== 0)
+        oldAccounted += (Math.min(v.end, end) - Math.max(v.start, start)) / PAGE;
+    }
+    let flags = vmFlags;
+    let charged = 0;
+    let object: ShmemObject | null = null;
+    if ((flags & (VM_NORESERVE | VM_SHARED | VM_WRITE)) === VM_WRITE) {
+      // accountable_mapping(): private, writable, reserved.
+      charged = pages - oldAccounted;
+      if (!this.#charge(charged)) return -ENOMEM;
+      flags |= VM_ACCOUNT;
+    } else if ((flags & VM_SHARED) !== 0) {
+      // shmem_zero_setup(): the object is charged for its size unless VM_NORESERVE.
+      object = newShmemObject(pages);
+      if ((flags & VM_NORESERVE) === 0) {
+        // The object, not the process, holds this charge: it may outlive
+        // the mapping that made it (fork), and goes with its last mapper.
+        if (!this.#acct.charge(this, pages)) return -ENOMEM;
+        object.charged = pages;
+      }
+    }
+    // An accountable mapping takes over the charge of the accounted pages it
+    // replaces (__mmap_region zeroes vms.nr_accounted); others give it back.
+    this.#unmapRange(start, end, (flags & VM_ACCOUNT) === 0);
+    const vma = makeVma(start, end, flags, object === null ? pgoff : 0, object);
+    if (object !== null) object.mappers = 1;
+    this.#insertMerging(vma);
+    this.#account(flags, pages);
+    return 0;
+  }
+
+  // Inserts a new VMA (anon_vma null), merging it with its neighbours as vma_merge_new_range() does.
+  #insertMerging(vma: Vma): Vma {
+    const prev = this.tree.findBefore(vma.start);
+    const next = this.tree.findAfter(vma.start);
+    const withPrev = prev !== null && canMerge(prev, vma);
+    const withNext = next !== null && next.start === vma.end && canMerge(vma, next);
+    if (withPrev && withNext && canMerge({ ...prev, end: next.start }, next)) {
+      this.tree.remove(next);
+      this.#dropVma(next);
+      this.tree.adjust(prev, prev.start, next.end);
+      if (vma.object !== null) vma.object.mappers--;
+      return prev;
+    }
+    if (withPrev) {
+      this.tree.adjust(prev, prev.start, vma.end);
+      if (vma.object !== null) vma.object.mappers--;
+      return prev;
+    }
+    if (withNext) {
+      next.pgoff = vma.pgoff;
+      this.tree.adjust(next, vma.start, next.end);
+      if (vma.object !== null) vma.object.mappers--;
+      return next;
+    }
+    this.tree.insert(vma);
+    if (vma.anonVma !== null) vma.anonVma.degree++;
+    return vma;
+  }
+
+  #dropVma(vma: Vma): void {
+    if (vma.anonVma !== null) vma.anonVma.degree--;
+    if (vma.object !== null) vma.object.mappers--;
+  }
+
+  // Splits `vma` at `at` (page-aligned, strictly inside); returns the upper part.
+  #split(vma: Vma, at: number): Vma {
+    const upper = makeVma(
+      at,
+      vma.end,
+      vma.flags,
+      vma.pgoff + (at - vma.start) / PAGE,
+      vma.object,
+      vma.anonVma,
+    );
+    upper.stack = vma.stack;
+    this.tree.adjust(vma, vma.start, at);
+    this.tree.insert(upper);
+    if (upper.anonVma !== null) upper.anonVma.degree++;
+    if (upper.object !== null) upper.object.mappers++;
+    return upper;
+  }
+
+  // Removes every VMA in [start, end), splitting at the edges; frees their
+  // pages and, when `uncharge` is set, their commit charge.
+  #unmapRange(start: number, end: number, uncharge: boolean): void {
+    for (const v of this.tree.overlapping(start, end)) {
+      let vma = v;
+      if (vma.start < start) vma = this.#split(vma, start);
+      if (vma.end > end) this.#split(vma, end);
+      const pages = (vma.end - vma.start) / PAGE;
+      this.#pages.zap(this, vma, vma.start, vma.end);
+      if (uncharge && (vma.flags & VM_ACCOUNT) !== 0) this.#uncharge(pages);
+      this.#account(vma.flags, -pages, vma);
+      this.tree.remove(vma);
+      this.#dropVma(vma);
+      const obj = vma.object;
+      if (obj !== null && obj.mappers === 0) this.releaseObject(obj);
+    }
+  }
+
+  /** Gives back a shmem object no one maps any more: its frames and its charge. Overridden by the kernel. */
+  releaseObject(obj: ShmemObject): void {
+    if (obj.charged > 0) this.#acct.uncharge(obj.charged);
+    obj.charged = 0;
+    this.onObjectReleased?.(obj);
+  }
+
+  /**
+   * dup_mmap()'s part for one VMA of a parent: adds `vma` (a copy) to this
+   * fresh address space, charging it when it is accounted.
+   *
+   * @returns false when the charge is refused (fork fails with ENOMEM).
+   */
+  adopt(vma: Vma): boolean {
+    const pages = (vma.end - vma.start) / PAGE;
+    if ((vma.flags & VM_ACCOUNT) !== 0 && !this.#charge(pages)) {
+      if (vma.object !== null) vma.object.mappers--;
+      if (vma.anonVma !== null) vma.anonVma.degree--;
+      return false;
+    }
+    this.tree.insert(vma);
+    this.#account(vma.flags, pages, vma);
+    return true;
+  }
+
+  /** Sets the break of a forked child to its parent's. */
+  setBrk(brk: number): void {
+    this.#brk = brk;
+  }
+
+  /** exit_mmap(): unmaps everything, giving back frames, swap and charges. */
+  unmapAll(): void {
+    const first = this.tree.first();
+    const last = this.tree.last();
+    if (first !== null && last !== null) this.#unmapRange(first.start, last.end, true);
+  }
+
+  /** Called when a shmem object loses its last mapper, so its frames can go back. */
+  onObjectReleased?: (obj: ShmemObject) => void;
+
+  // ------------------------------------------------------------ munmap(2)
+
+  /** munmap(2); see the Mapper port. */
+  munmap(addr: number, length: number): number {
+    if (addr % PAGE !== 0 || addr > TASK_SIZE || length > TASK_SIZE - addr) return -EINVAL;
+    const end = addr + pageUp(length);
+    if (end === addr) return -EINVAL;
+    const inside = this.tree.overlapping(addr, end);
+    // Cutting a hole in one VMA adds one VMA: refused when the count is at its limit.
+    if (
+      inside.length > 0 &&
+      inside[0]!.start < addr &&
+      inside[inside.length - 1]!.end > end &&
+      this.mapCount >= this.maxMapCount
+    ) {
+      return -ENOMEM;
+    }
+    this.#unmapRange(addr, end, true);
+    return 0;
+  }
+
+  // ---------------------------------------------------------- mprotect(2)
+
+  /** mprotect(2); see the Mapper port. */
+  mprotect(addr: number, length: number, prot: number): number {
+    const grows = prot & (PROT_GROWSDOWN | PROT_GROWSUP);
+    if (grows === (PROT_GROWSDOWN | PROT_GROWSUP)) return -EINVAL;
+    if (addr % PAGE !== 0) return -EINVAL;
+    if (length === 0) return 0;
+    const end = addr + pageUp(length);
+    if (end <= addr) return -ENOMEM;
+    const bits = prot & ~grows;
+    if ((bits & ~(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM)) !== 0) return -EINVAL;
+    let vma = this.tree.findAfter(addr);
+    if (vma === null || vma.start >= end) return -ENOMEM;
+    let start = addr;
+    if ((grows & PROT_GROWSDOWN) !== 0) {
+      if (vma.start >= end) return -ENOMEM;
+      start = vma.start;
+      if ((vma.flags & VM_GROWSDOWN) === 0) return -EINVAL;
+    } else if (vma.start > start) {
+      return -ENOMEM;
+    }
+    let cursor = start;
+    const newProt = calcProtBits(bits);
+    while (cursor < end) {
+      vma = this.tree.findAfter(cursor);
+      if (vma === null || vma.start > cursor) return -ENOMEM;
+      const newFlags = newProt | (vma.flags & ~(VM_READ | VM_WRITE | VM_EXEC));
+      const to = Math.min(vma.end, end);
+      const err = this.#mprotectFixup(vma, cursor, to, newFlags);
+      if (err !== 0) return err;
+      cursor = to;
+    }
+    return 0;
+  }
+
+  // mprotect_fixup(): charge or drop VM_ACCOUNT, split or merge, change the PTEs.
+  #mprotectFixup(vma: Vma, start: number, end: number, requested: number): number {
+    let newFlags = requested;
+    const oldFlags = vma.flags;
+    if (newFlags === oldFlags) return 0;
+    const pages = (end - start) / PAGE;
+    let charged = 0;
+    if ((newFlags & VM_WRITE) !== 0) {
+      if ((oldFlags & (VM_ACCOUNT | VM_WRITE | VM_SHARED | VM_NORESERVE)) === 0) {
+        charged = pages;
+        if (!this.#charge(charged)) return -ENOMEM;
+        newFlags |= VM_ACCOUNT;
+      }
+    } else if ((oldFlags & VM_ACCOUNT) !== 0 && vma.object === null && vma.anonVma === null) {
+      // Never faulted in: the charge can be given back.
+      newFlags &= ~VM_ACCOUNT;
+    }
+    const target = this.#modify(vma, start, end, newFlags);
+    if ((oldFlags & VM_ACCOUNT) !== 0 && (newFlags & VM_ACCOUNT) === 0) this.#uncharge(pages);
+    this.#account(oldFlags, -pages);
+    this.#account(newFlags, pages);
+    this.#pages.protect(this, target, start, end);
+    return 0;
+  }
+
+  // vma_modify(): gives [start, end) of `vma` the flags `newFlags`, splitting
+  // it off and merging it with a neighbour where the rules allow.
+  #modify(vma: Vma, start: number, end: number, newFlags: number): Vma {
+    let mid = vma;
+    if (mid.start < start) mid = this.#split(mid, start);
+    if (mid.end > end) this.#split(mid, end);
+    mid.flags = newFlags;
+    return this.#mergeAround(mid);
+  }
+
+  // Merges an existing VMA with its neighbours where canMerge allows.
+  #mergeAround(vma: Vma): Vma {
+    let v = vma;
+    const next = this.tree.next(v);
+    if (next !== null && canMerge(v, next)) {
+      this.tree.remove(next);
+      if (v.anonVma === null && next.anonVma !== null) {
+        v.anonVma = next.anonVma;
+        v.anonVma.degree++;
+      }
+      this.#dropVma(next);
+      this.tree.adjust(v, v.start, next.end);
+    }
+    const prev = this.tree.prev(v);
+    if (prev !== null && canMerge(prev, v)) {
+      this.tree.remove(v);
+      if (prev.anonVma === null && v.anonVma !== null) {
+        prev.anonVma = v.anonVma;
+        prev.anonVma.degree++;
+      }
+      this.#dropVma(v);
+      this.tree.adjust(prev, prev.start, v.end);
+      v = prev;
+    }
+    return v;
+  }
+
+  // ----------------------------------------------------------- madvise(2)
+
+  /** madvise(2); see the Mapper port. */
+  madvise(addr: number, length: number, advice: number): number {
+    if (!MADVICE.has(advice)) return -EINVAL;
+    if (addr % PAGE !== 0) return -EINVAL;
+    const len = pageUp(length);
+    const end = addr + len;
+    if (end < addr) return -EINVAL;
+    if (end === addr) return 0;
+    let unmapped = false;
+    let cursor = addr;
+    while (cursor < end) {
+      const vma = this.tree.findAfter(cursor);
+      if (vma === null || vma.start >= end) {
+        unmapped = true;
+        break;
+      }
+      if (vma.start > cursor) unmapped = true;
+      const from = Math.max(vma.start, cursor);
+      const to = Math.min(vma.end, end);
+      const err = this.#adviseOne(vma, from, to, advice);
+      if (err !== 0) return err;
+      cursor = to;
+    }
+    return unmapped ? -ENOMEM : 0;
+  }
+
+  #adviseOne(vma: Vma, start: number, end: number, advice: number): number {
+    let flags = vma.flags;
+    switch (advice) {
+      case MADV_DONTNEED:
+      case MADV_FREE:
+        // MADV_FREE is only valid on private anonymous memory; both drop the pages
+        // here (memstack frees lazily-freed pages at once).
+        if (advice === MADV_FREE && vma.object !== null) return -EINVAL;
+        this.#pages.zap(this, vma, start, end);
+        return 0;
+      case MADV_WILLNEED:
+        this.#pages.populate(this, vma, start, end, false);
+        return 0;
+      case MADV_COLD:
+      case MADV_PAGEOUT:
+        return 0;
+      case MADV_NORMAL:
+        flags &= ~(VM_RAND_READ | VM_SEQ_READ);
+        break;
+      case MADV_RANDOM:
+        flags = (flags & ~VM_SEQ_READ) | VM_RAND_READ;
+        break;
+      case MADV_SEQUENTIAL:
+        flags = (flags & ~VM_RAND_READ) | VM_SEQ_READ;
+        break;
+      case MADV_DONTFORK:
+        flags |= VM_DONTCOPY;
+        break;
+      case MADV_DOFORK:
+        flags &= ~VM_DONTCOPY;
+        break;
+      case MADV_HUGEPAGE:
+        flags = (flags & ~VM_NOHUGEPAGE) | VM_HUGEPAGE;
+        break;
+      case MADV_NOHUGEPAGE:
+        flags = (flags & ~VM_HUGEPAGE) | VM_NOHUGEPAGE;
+        break;
+      case MADV_DONTDUMP:
+        flags |= VM_DONTDUMP;
+        break;
+      case MADV_DODUMP:
+        flags &= ~VM_DONTDUMP;
+        break;
+    }
+    // madvise_update_vma(): a flag change splits the VMA as mprotect does.
+    if (flags !== vma.flags) this.#modify(vma, start, end, flags);
+    return 0;
+  }
+
+  // -------------------------------------------------------------- brk(2)
+
+  /** The raw brk(2) system call; see the ProgramBreak port. */
+  brk(addr: number): number {
+    const old = this.#brk;
+    if (addr < this.startBrk) return old;
+    const newTop = pageUp(addr);
+    const oldTop = pageUp(old);
+    if (newTop === oldTop) {
+      this.#brk = addr;
+      return addr;
+    }
+    if (addr <= old) {
+      this.#brk = addr;
+      this.#unmapRange(newTop, oldTop, true);
+      return addr;
+    }
+    // One free page must stay between the new break and the next mapping.
+    const next = this.tree.findAfter(oldTop);
+    if (next !== null && newTop + PAGE > next.start) return old;
+    if (newTop > TASK_SIZE) return old;
+    const len = newTop - oldTop;
+    if (this.mapCount > this.maxMapCount) return old;
+    if (!this.#charge(len / PAGE)) return old;
+    const flags = VM_READ | VM_WRITE | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | VM_ACCOUNT;
+    const prev = this.tree.findBefore(oldTop);
+    const vma = makeVma(oldTop, newTop, flags, oldTop / PAGE, null);
+    // do_brk_flags() extends the heap VMA when it can and otherwise adds a new
+    // one, without looking for any other neighbour to merge with.
+    if (
+      prev !== null &&
+      prev.end === oldTop &&
+      old > this.startBrk &&
+      prev.start >= this.startBrk &&
+      canMerge(prev, vma)
+    ) {
+      this.tree.adjust(prev, prev.start, newTop);
+    } else {
+      this.tree.insert(vma);
+    }
+    this.#account(flags, len / PAGE);
+    this.#brk = addr;
+    return addr;
+  }
+
+  // ----------------------------------------------------------- mremap(2)
+
+  /** mremap(2); see the Mapper port. */
+  mremap(oldAddr: number, oldLength: number, newLength: number, flags: number, newAddr = 0): number {
+    if ((flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP)) !== 0) return -EINVAL;
+    if ((flags & MREMAP_FIXED) !== 0 && (flags & MREMAP_MAYMOVE) === 0) return -EINVAL;
+    if ((flags & MREMAP_DONTUNMAP) !== 0 && ((flags & MREMAP_MAYMOVE) === 0 || oldLength !== newLength))
+      return -EINVAL;
+    if (oldAddr % PAGE !== 0) return -EINVAL;
+    let oldLen = pageUp(oldLength);
+    const newLen = pageUp(newLength);
+    if (newLen === 0) return -EINVAL;
+    if (this.tree.lookup(oldAddr) === null) return -EFAULT;
+    if ((flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) !== 0) {
+      if (newAddr % PAGE !== 0) return -EINVAL;
+      if (newLen > TASK_SIZE || newAddr > TASK_SIZE - newLen) return -EINVAL;
+      if (oldAddr + oldLen > newAddr && newAddr + newLen > oldAddr) return -EINVAL;
+      if ((flags & MREMAP_FIXED) !== 0) {
+        if (this.munmap(newAddr, newLen) !== 0) return -ENOMEM;
+      }
+      if (oldLen > newLen) {
+        this.#unmapRange(oldAddr + newLen, oldAddr + oldLen, true);
+        oldLen = newLen;
+      }
+      const vma = this.tree.lookup(oldAddr);
+      const err = this.#resizable(vma, oldAddr, oldLen, newLen, flags);
+      if (err !== 0) return err;
+      const to =
+        (flags & MREMAP_FIXED) !== 0
+          ? newAddr
+          : this.getUnmappedArea(newAddr, newLen, vma!.object !== null ? MAP_SHARED : MAP_PRIVATE);
+      if (to < 0) return to;
+      return this.#moveVma(vma!, oldAddr, oldLen, to, newLen, flags);
+    }
+    if (oldLen >= newLen) {
+      if (oldLen > newLen) this.#unmapRange(oldAddr + newLen, oldAddr + oldLen, true);
+      return oldAddr;
+    }
+    const vma = this.tree.lookup(oldAddr);
+    const err = this.#resizable(vma, oldAddr, oldLen, newLen, flags);
+    if (err !== 0) return err;
+    const v = vma!;
+    const delta = (newLen - oldLen) / PAGE;
+    if (oldAddr + oldLen === v.end) {
+      const next = this.tree.next(v);
+      const growEnd = oldAddr + newLen;
+      if (growEnd <= TASK_SIZE && (next === null || next.start >= growEnd)) {
+        if ((v.flags & VM_ACCOUNT) !== 0 && !this.#charge(delta)) return -ENOMEM;
+        if (v.object !== null)
+          v.object.pages = Math.max(v.object.pages, v.pgoff + (growEnd - v.start) / PAGE);
+        this.tree.adjust(v, v.start, growEnd);
+        this.#account(v.flags, delta, v);
+        this.#mergeAround(v);
+        return oldAddr;
+      }
+    }
+    if ((flags & MREMAP_MAYMOVE) === 0) return -ENOMEM;
+    const to = this.getUnmappedArea(0, newLen, v.object !== null ? MAP_SHARED : MAP_PRIVATE);
+    if (to < 0) return to;
+    return this.#moveVma(v, oldAddr, oldLen, to, newLen, flags);
+  }
+
+  // vma_to_resize()
+  #resizable(vma: Vma | null, oldAddr: number, oldLen: number, newLen: number, flags: number): number {
+    if (vma === null) return -EFAULT;
+    if (oldLen === 0 && (vma.flags & (VM_SHARED | VM_MAYSHARE)) === 0) return -EINVAL;
+    if (oldLen > vma.end - oldAddr) return -EFAULT;
+    if (newLen === oldLen || (flags & MREMAP_DONTUNMAP) !== 0) return 0;
+    if (vma.stack) return -EFAULT;
+    return 0;
+  }
+
+  // move_vma(): a new VMA at `to` takes the pages of the old range.
+  #moveVma(vma: Vma, oldAddr: number, oldLen: number, to: number, newLen: number, flags: number): number {
+    const delta = (newLen - oldLen) / PAGE;
+    const accounted = (vma.flags & VM_ACCOUNT) !== 0;
+    if (accounted && delta > 0 && !this.#charge(delta)) return -ENOMEM;
+    // DONTUNMAP leaves the old range mapped, so the new one is charged in full.
+    if (accounted && (flags & MREMAP_DONTUNMAP) !== 0 && !this.#charge(oldLen / PAGE)) {
+      if (delta > 0) this.#uncharge(delta);
+      return -ENOMEM;
+    }
+    const pgoff = vma.pgoff + (oldAddr - vma.start) / PAGE;
+    const moved = makeVma(to, to + newLen, vma.flags, pgoff, vma.object, vma.anonVma);
+    if (oldLen === 0) {
+      // A second mapping of the same shared pages.
+      if (moved.object !== null) moved.object.mappers++;
+      if (moved.anonVma !== null) moved.anonVma.degree++;
+      this.tree.insert(moved);
+      this.#account(moved.flags, newLen / PAGE, moved);
+      return to;
+    }
+    if (moved.object !== null) moved.object.mappers++;
+    if (moved.anonVma !== null) moved.anonVma.degree++;
+    this.tree.insert(moved);
+    this.#account(moved.flags, newLen / PAGE, moved);
+    this.#pages.move(this, oldAddr, to, Math.min(oldLen, newLen));
+    if ((flags & MREMAP_DONTUNMAP) !== 0) {
+      // The old range stays, empty: its private pages now fault in fresh.
+      const old = this.tree.lookup(oldAddr)!;
+      this.#pages.zap(this, old, oldAddr, oldAddr + oldLen);
+    } else {
+      // move_vma() clears VM_ACCOUNT on the old VMA first: the charge moves with the pages.
+      this.#unmapRange(oldAddr, oldAddr + oldLen, !accounted);
+    }
+    this.#mergeAround(moved);
+    return to;
+  }
+
+  // ---------------------------------------------------------- /proc views
+
+  /** Whether `vma` is printed as [heap]: it overlaps [start_brk, brk]. */
+  isHeap(vma: Vma): boolean {
+    return vma.start <= this.#brk && vma.end >= this.startBrk && vma.object === null && !vma.stack;
+  }
+
+  /** /proc/PID/maps in the kernel's exact format (fs/proc/task_mmu.c). */
+  maps(): string {
+    let out = "";
+    this.tree.forEach((vma) => {
+      const shm = vma.object !== null;
+      out += formatMapsLine({
+        start: vma.start,
+        end: vma.end,
+        perms: vmaPerms(vma.flags),
+        // Only a file-backed mapping (shmem is one) shows its offset.
+        offset: shm ? vma.pgoff * PAGE : 0,
+        major: 0,
+        minor: shm ? 1 : 0,
+        inode: shm ? vma.object!.id : 0,
+        name: vma.stack ? "[stack]" : this.isHeap(vma) ? "[heap]" : shm ? "/dev/zero (deleted)" : "",
+      });
+    });
+    return out;
+  }
+}

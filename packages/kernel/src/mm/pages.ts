@@ -1,0 +1,556 @@
+/**
+ * Pages: what the kernel does with frames and page-table entries — page
+ * faults (demand-zero, the zero page, copy-on-write, shmem, swap-in), the
+ * PageLayer the address spaces call (zap, protect, move, populate), fork's
+ * copy of the page tables, and reclaim to swap.
+ *
+ * Models: mm/memory.c (handle_mm_fault, do_anonymous_page, do_wp_page,
+ * do_swap_page, zap_pte_range, copy_page_range), mm/mprotect.c
+ * (change_protection), mm/vmscan.c and mm/swap_state.c reduced to a clock.
+ * The page tables are the MMU's, reached only through core's
+ * MemoryManagementUnit port; frames come from core's FrameAllocator port.
+ *
+ * Simplifies:
+ * - Reclaim is a clock (second chance) over physical frames: the hand skips
+ *   a page whose Accessed bit was set (clearing it), and swaps out one that
+ *   was not. Only private anonymous pages mapped by one process are
+ *   reclaimed; copy-on-write pages shared after fork and shmem pages stay
+ *   resident.
+ * - There is no swap cache: a slot shared after fork is read once per
+ *   process that faults it back in.
+ * - A PROT_NONE page cannot be present in the MMU's tables (every present
+ *   x86 page is readable), so its frame is kept aside, per process, until
+ *   the protection allows access again — Linux's _PAGE_PROTNONE.
+ *
+ * Frame metadata, in typed arrays indexed by pfn:
+ *
+ *     refs[pfn]      references: page-table entries plus one for a shmem object's hold
+ *     kind[pfn]      FREE, ANON, SHMEM or ZERO
+ *     ownerPid[pfn]  for an ANON frame mapped once: the process mapping it
+ *     ownerVpn[pfn]  ... and the virtual page number there (the reverse map)
+ *
+ * A COW-shared ANON frame (refs > 1) lists its (pid, vpn) mappers in a Map.
+ */
+import {
+  Fault,
+  type FrameAllocator,
+  type MemoryManagementUnit,
+  type PageMapping,
+  type PageRights,
+  type Pfn,
+  type PhysicalMemory,
+  pfn,
+  physAddr,
+} from "@memstack/core";
+import type { AddressSpace, PageLayer } from "./address-space.js";
+import { newAnonVma } from "./address-space.js";
+import type { SwapDevice } from "./swap.js";
+import { anonVmaCompatible, VM_EXEC, VM_READ, VM_SHARED, VM_WRITE, type Vma } from "./vma.js";
+
+const PKG = "@memstack/kernel";
+const PAGE = 4096;
+const FREE = 0;
+const ANON = 1;
+const SHMEM = 2;
+const ZERO = 3;
+
+/** What the page layer needs to know of a process. */
+export interface PageOwner {
+  readonly pid: number;
+  /** The MMU address space. */
+  readonly space: number;
+  readonly mm: AddressSpace;
+  /** Swapped-out private pages: virtual page number → swap slot. */
+  readonly swap: Map<number, number>;
+  /** Pages kept aside while their VMA is PROT_NONE: virtual page number → frame. */
+  readonly hidden: Map<number, number>;
+  rssAnon: number;
+  rssShmem: number;
+  hiwaterRss: number;
+  readonly alive: boolean;
+}
+
+/** What the page layer asks of the kernel around it. */
+export interface PageHost {
+  /** The process of a pid, if alive. */
+  process(pid: number): PageOwner | undefined;
+  /**
+   * One frame for a process page: may reclaim, or kill a process, to get it.
+   *
+   * @returns the frame, or null when memory is exhausted and nothing could be freed.
+   */
+  allocFrame(): Pfn | null;
+  /** A frame went back to the allocator. */
+  freeFrame(frame: Pfn): void;
+}
+
+/** The kernel's page-level memory management. */
+export class PageManager {
+  readonly refs: Int32Array;
+  readonly kind: Uint8Array;
+  readonly ownerPid: Int32Array;
+  readonly ownerVpn: Float64Array;
+  /** Frames a fault is working on, which reclaim must leave alone while it allocates. */
+  readonly pinned: Uint8Array;
+  /** (pid, vpn) pairs mapping each COW-shared anonymous frame. */
+  readonly shared = new Map<number, [number, number][]>();
+  readonly zeroFrame: number;
+  /** Statistics: faults by outcome, pages swapped. */
+  readonly stats = {
+    faults: 0,
+    zeroFills: 0,
+    zeroPageMaps: 0,
+    cowCopies: 0,
+    cowReuses: 0,
+    swapIns: 0,
+    swapOuts: 0,
+  };
+  readonly #ram: PhysicalMemory;
+  readonly #mmu: MemoryManagementUnit;
+  readonly #swap: SwapDevice;
+  readonly #host: PageHost;
+  #hand = 0;
+
+  constructor(
+    ram: PhysicalMemory,
+    frames: FrameAllocator,
+    mmu: MemoryManagementUnit,
+    swap: SwapDevice,
+    host: PageHost,
+  ) {
+    this.#ram = ram;
+    this.#mmu = mmu;
+    this.#swap = swap;
+    this.#host = host;
+    this.refs = new Int32Array(ram.frameCount);
+    this.kind = new Uint8Array(ram.frameCount);
+    this.ownerPid = new Int32Array(ram.frameCount).fill(-1);
+    this.ownerVpn = new Float64Array(ram.frameCount);
+    this.pinned = new Uint8Array(ram.frameCount);
+    const zero = frames.allocFrames(0);
+    if (zero === null) throw new Error(`[${PKG}] no frame for the zero page`);
+    ram.zeroFrame(zero);
+    this.zeroFrame = zero;
+    this.kind[zero] = ZERO;
+    this.refs[zero] = 1;
+  }
+
+  /** The PageLayer an address space of `owner` uses. */
+  layerFor(owner: PageOwner): PageLayer {
+    return {
+      zap: (_space, vma, start, end) => this.zap(owner, vma, start, end),
+      protect: (_space, vma, start, end) => this.protect(owner, vma, start, end),
+      move: (_space, from, to, length) => this.move(owner, from, to, length),
+      populate: (_space, vma, start, end, write) => this.populate(owner, vma, start, end, write),
+    };
+  }
+
+  // ------------------------------------------------------------ helpers
+
+  #rights(vma: Vma, write: boolean): PageRights {
+    return { write, user: true, execute: (vma.flags & VM_EXEC) !== 0 };
+  }
+
+  #accessible(vma: Vma): boolean {
+    return (vma.flags & (VM_READ | VM_WRITE | VM_EXEC)) !== 0;
+  }
+
+  // A new frame for `owner`, zeroed: null when memory ran out.
+  #newFrame(): number | null {
+    const f = this.#host.allocFrame();
+    if (f === null) return null;
+    this.#ram.zeroFrame(f);
+    return f;
+  }
+
+  #setOwner(frame: number, pid: number, vpn: number): void {
+    this.ownerPid[frame] = pid;
+    this.ownerVpn[frame] = vpn;
+  }
+
+  // Maps one frame at `page` of `owner`, counting it.
+  #install(owner: PageOwner, page: number, frame: number, rights: PageRights): boolean {
+    if (!this.#mmu.map(owner.space, page, physAddr(frame * PAGE), PAGE, PAGE, rights)) return false;
+    const k = this.kind[frame];
+    if (k === ANON) owner.rssAnon++;
+    else if (k === SHMEM) owner.rssShmem++;
+    const rss = owner.rssAnon + owner.rssShmem;
+    if (rss > owner.hiwaterRss) owner.hiwaterRss = rss;
+    return true;
+  }
+
+  // One mapping of `frame` at `vpn` of `owner` is gone (its PTE is being cleared).
+  #unref(owner: PageOwner, frame: number, vpn: number): void {
+    const k = this.kind[frame];
+    if (k === ZERO) return;
+    if (k === ANON) owner.rssAnon--;
+    else if (k === SHMEM) owner.rssShmem--;
+    this.#drop(frame, owner.pid, vpn);
+  }
+
+  // Drops one reference to `frame` held by (pid, vpn), or by its shmem object (pid -1).
+  #drop(frame: number, pid: number, vpn: number): void {
+    const left = --this.refs[frame]!;
+    if (this.kind[frame] === ANON) {
+      const list = this.shared.get(frame);
+      if (list !== undefined) {
+        const i = list.findIndex(([p, v]) => p === pid && v === vpn);
+        if (i >= 0) list.splice(i, 1);
+        if (left === 1) {
+          // Back to one mapper: it owns the frame again.
+          this.shared.delete(frame);
+          const last = list[0];
+          if (last !== undefined) this.#setOwner(frame, last[0], last[1]);
+        }
+      }
+    }
+    if (left === 0) {
+      this.kind[frame] = FREE;
+      this.ownerPid[frame] = -1;
+      this.shared.delete(frame);
+      this.#host.freeFrame(pfn(frame));
+    }
+  }
+
+  // anon_vma_prepare(): the first fault of a private VMA gives it an anon_vma,
+  // shared with a compatible neighbour's when there is one.
+  #prepareAnon(owner: PageOwner, vma: Vma): void {
+    if (vma.anonVma !== null) return;
+    for (const n of [owner.mm.tree.prev(vma), owner.mm.tree.next(vma)]) {
+      if (n !== null && n.anonVma !== null && !n.anonVma.forked && anonVmaCompatible(n, vma)) {
+        vma.anonVma = n.anonVma;
+        vma.anonVma.degree++;
+        return;
+      }
+    }
+    vma.anonVma = newAnonVma();
+    vma.anonVma.degree++;
+  }
+
+  // ------------------------------------------------------------- faults
+
+  /**
+   * handle_mm_fault() for `owner`'s access at `addr`.
+   *
+   * @returns true when the access may be retried; false when memory is exhausted.
+   * @throws {Fault} (reason not-mapped or not-permitted) for the SIGSEGV the access earns.
+   */
+  fault(owner: PageOwner, addr: number, access: "read" | "write" | "execute"): boolean {
+    this.stats.faults++;
+    const vma = owner.mm.tree.lookup(addr);
+    if (vma === null) throw new Fault(PKG, addr, access, "not-mapped");
+    // access_error() in arch/x86/mm/fault.c.
+    if (
+      access === "write"
+        ? (vma.flags & VM_WRITE) === 0
+        : access === "execute"
+          ? (vma.flags & VM_EXEC) === 0
+          : !this.#accessible(vma)
+    ) {
+      throw new Fault(PKG, addr, access, "not-permitted");
+    }
+    const page = addr - (((addr % PAGE) + PAGE) % PAGE);
+    const m = this.#mmu.query(owner.space, page);
+    if (m !== null) {
+      if (access === "write" && !m.write) return this.#writeProtected(owner, vma, page, m);
+      // Present and permitted: a stale translation was cached. Drop it and retry.
+      this.#mmu.invalidatePage(owner.space, page);
+      return true;
+    }
+    return this.#missing(owner, vma, page, access === "write");
+  }
+
+  // A not-present page: shmem, swap-in, demand-zero or the zero page.
+  #missing(owner: PageOwner, vma: Vma, page: number, write: boolean): boolean {
+    const vpn = page / PAGE;
+    const writable = (vma.flags & VM_WRITE) !== 0;
+    if (vma.object !== null) {
+      const obj = vma.object;
+      const idx = vma.pgoff + (page - vma.start) / PAGE;
+      let frame = obj.frames.get(idx);
+      if (frame === undefined) {
+        const f = this.#newFrame();
+        if (f === null) return false;
+        frame = f;
+        this.kind[frame] = SHMEM;
+        this.refs[frame] = 1; // the object's own hold
+        obj.frames.set(idx, frame);
+      }
+      if (!this.#install(owner, page, frame, this.#rights(vma, writable))) return false;
+      this.refs[frame]!++;
+      return true;
+    }
+    const slot = owner.swap.get(vpn);
+    if (slot !== undefined) {
+      const f = this.#host.allocFrame();
+      if (f === null) return false;
+      this.#swap.readPage(slot, this.#ram, f);
+      this.#swap.release(slot);
+      owner.swap.delete(vpn);
+      this.kind[f] = ANON;
+      this.refs[f] = 1;
+      this.#setOwner(f, owner.pid, vpn);
+      this.#prepareAnon(owner, vma);
+      // A slot shared after fork comes back as this process's own copy: writable.
+      this.stats.swapIns++;
+      return this.#install(owner, page, f, this.#rights(vma, writable));
+    }
+    if (write) {
+      const f = this.#newFrame();
+      if (f === null) return false;
+      this.kind[f] = ANON;
+      this.refs[f] = 1;
+      this.#setOwner(f, owner.pid, vpn);
+      this.#prepareAnon(owner, vma);
+      this.stats.zeroFills++;
+      return this.#install(owner, page, f, this.#rights(vma, true));
+    }
+    // A read of untouched private memory maps the shared zero page, read-only.
+    this.stats.zeroPageMaps++;
+    return this.#install(owner, page, this.zeroFrame, this.#rights(vma, false));
+  }
+
+  // do_wp_page(): a write to a present, write-protected page of a writable VMA.
+  #writeProtected(owner: PageOwner, vma: Vma, page: number, m: PageMapping): boolean {
+    const frame = m.phys / PAGE;
+    const vpn = page / PAGE;
+    const rights = this.#rights(vma, true);
+    if (vma.object !== null || (this.kind[frame] === ANON && this.refs[frame] === 1)) {
+      // Shared memory, or a private page no one else maps: write-enable in place.
+      if (vma.object === null) this.stats.cowReuses++;
+      this.#mmu.protect(owner.space, page, PAGE, rights);
+      this.#mmu.invalidatePage(owner.space, page);
+      return true;
+    }
+    // Allocating may reclaim: the page being copied must not be swapped out meanwhile.
+    this.pinned[frame] = 1;
+    let f: number | null;
+    try {
+      f = this.#newFrame();
+    } finally {
+      this.pinned[frame] = 0;
+    }
+    if (f === null) return false;
+    if (this.kind[frame] !== ZERO) this.#ram.copyFrame(pfn(f), pfn(frame));
+    this.kind[f] = ANON;
+    this.refs[f] = 1;
+    this.#setOwner(f, owner.pid, vpn);
+    this.#prepareAnon(owner, vma);
+    this.#unref(owner, frame, vpn);
+    this.#mmu.unmap(owner.space, page, PAGE);
+    this.#mmu.invalidatePage(owner.space, page);
+    this.stats.cowCopies++;
+    return this.#install(owner, page, f, rights);
+  }
+
+  // --------------------------------------------------------- PageLayer
+
+  /** Drops the pages of [start, end) of `owner`'s `vma`. */
+  zap(owner: PageOwner, _vma: Vma, start: number, end: number): void {
+    const gone: [number, number][] = [];
+    this.#mmu.walkRange(owner.space, start, end, (m) => gone.push([m.virt, m.phys / PAGE]));
+    if (gone.length > 0) {
+      this.#mmu.unmap(owner.space, start, end - start);
+      for (const [virt, frame] of gone) {
+        this.#unref(owner, frame, virt / PAGE);
+        this.#mmu.invalidatePage(owner.space, virt);
+      }
+    }
+    this.#forEachIn(owner.swap, start, end, (vpn, slot) => {
+      this.#swap.release(slot);
+      owner.swap.delete(vpn);
+    });
+    this.#forEachIn(owner.hidden, start, end, (vpn, frame) => {
+      this.#unref(owner, frame, vpn);
+      owner.hidden.delete(vpn);
+    });
+  }
+
+  #forEachIn(
+    map: Map<number, number>,
+    start: number,
+    end: number,
+    fn: (vpn: number, value: number) => void,
+  ): void {
+    if (map.size === 0) return;
+    const first = start / PAGE;
+    const last = end / PAGE;
+    if (last - first <= map.size) {
+      for (let vpn = first; vpn < last; vpn++) {
+        const v = map.get(vpn);
+        if (v !== undefined) fn(vpn, v);
+      }
+    } else {
+      for (const [vpn, v] of [...map]) if (vpn >= first && vpn < last) fn(vpn, v);
+    }
+  }
+
+  /** Makes the PTEs of [start, end) follow `vma.flags`. */
+  protect(owner: PageOwner, vma: Vma, start: number, end: number): void {
+    const present: PageMapping[] = [];
+    this.#mmu.walkRange(owner.space, start, end, (m) => present.push(m));
+    if (!this.#accessible(vma)) {
+      // PROT_NONE: keep the frames aside; the MMU cannot hold an unreadable present page.
+      for (const m of present) {
+        const vpn = m.virt / PAGE;
+        const frame = m.phys / PAGE;
+        if (this.kind[frame] === ZERO) {
+          this.#mmu.unmap(owner.space, m.virt, PAGE);
+        } else {
+          owner.hidden.set(vpn, frame);
+          this.#mmu.unmap(owner.space, m.virt, PAGE);
+        }
+        this.#mmu.invalidatePage(owner.space, m.virt);
+      }
+      return;
+    }
+    const writable = (vma.flags & VM_WRITE) !== 0;
+    for (const m of present) {
+      const frame = m.phys / PAGE;
+      // Copy-on-write pages and the zero page stay read-only until a write fault.
+      const w = writable && (vma.object !== null || (this.kind[frame] === ANON && this.refs[frame] === 1));
+      this.#mmu.protect(owner.space, m.virt, PAGE, this.#rights(vma, w));
+      this.#mmu.invalidatePage(owner.space, m.virt);
+    }
+    this.#forEachIn(owner.hidden, start, end, (vpn, frame) => {
+      owner.hidden.delete(vpn);
+      const w = writable && (vma.object !== null || this.refs[frame] === 1);
+      // The frame is counted already; map it back without counting it again.
+      this.#mmu.map(owner.space, vpn * PAGE, physAddr(frame * PAGE), PAGE, PAGE, this.#rights(vma, w));
+    });
+  }
+
+  /** Moves the pages of [from, from + length) to [to, to + length) (mremap). */
+  move(owner: PageOwner, from: number, to: number, length: number): void {
+    const present: PageMapping[] = [];
+    this.#mmu.walkRange(owner.space, from, from + length, (m) => present.push(m));
+    this.#mmu.unmap(owner.space, from, length);
+    this.#mmu.invalidateAddressSpace(owner.space);
+    const shift = (to - from) / PAGE;
+    for (const m of present) {
+      const frame = m.phys / PAGE;
+      const oldVpn = m.virt / PAGE;
+      this.#mmu.map(owner.space, m.virt + (to - from), m.phys, PAGE, PAGE, m);
+      if (this.ownerPid[frame] === owner.pid && this.ownerVpn[frame] === oldVpn)
+        this.ownerVpn[frame] = oldVpn + shift;
+      const list = this.shared.get(frame);
+      if (list !== undefined)
+        for (const e of list) if (e[0] === owner.pid && e[1] === oldVpn) e[1] = oldVpn + shift;
+    }
+    for (const map of [owner.swap, owner.hidden]) {
+      const moved: [number, number][] = [];
+      this.#forEachIn(map, from, from + length, (vpn, v) => {
+        moved.push([vpn + shift, v]);
+        map.delete(vpn);
+      });
+      for (const [vpn, v] of moved) map.set(vpn, v);
+    }
+  }
+
+  /** Faults in [start, end) of `vma` (MAP_POPULATE, MADV_WILLNEED); stops when memory runs out. */
+  populate(owner: PageOwner, vma: Vma, start: number, end: number, write: boolean): void {
+    if (!this.#accessible(vma)) return;
+    for (let page = start; page < end; page += PAGE) {
+      const m = this.#mmu.query(owner.space, page);
+      let ok = true;
+      if (m === null) ok = this.#missing(owner, vma, page, write);
+      else if (write && !m.write) ok = this.#writeProtected(owner, vma, page, m);
+      if (!ok) return;
+    }
+  }
+
+  // ---------------------------------------------------------------- fork
+
+  /**
+   * copy_page_range(): gives `child` the parent's pages of one VMA. Private
+   * pages become copy-on-write in both; shared ones stay shared; swap slots
+   * gain a reference.
+   */
+  copyRange(parent: PageOwner, child: PageOwner, vma: Vma): boolean {
+    const present: PageMapping[] = [];
+    this.#mmu.walkRange(parent.space, vma.start, vma.end, (m) => present.push(m));
+    const shared = (vma.flags & VM_SHARED) !== 0;
+    for (const m of present) {
+      const frame = m.phys / PAGE;
+      const vpn = m.virt / PAGE;
+      if (shared || this.kind[frame] === ZERO) {
+        if (!this.#install(child, m.virt, frame, m)) return false;
+        if (this.kind[frame] !== ZERO) this.refs[frame]!++;
+        continue;
+      }
+      // Private: both sides lose write access until a write fault copies or reuses the page.
+      const ro: PageRights = { write: false, user: m.user, execute: m.execute };
+      if (m.write) this.#mmu.protect(parent.space, m.virt, PAGE, ro);
+      if (!this.#install(child, m.virt, frame, ro)) return false;
+      let list = this.shared.get(frame);
+      if (list === undefined) {
+        list = [[parent.pid, vpn]];
+        this.shared.set(frame, list);
+      }
+      list.push([child.pid, vpn]);
+      this.refs[frame]!++;
+    }
+    this.#forEachIn(parent.swap, vma.start, vma.end, (vpn, slot) => {
+      this.#swap.duplicate(slot);
+      child.swap.set(vpn, slot);
+    });
+    this.#forEachIn(parent.hidden, vma.start, vma.end, (vpn, frame) => {
+      child.hidden.set(vpn, frame);
+      this.refs[frame]!++;
+      if (this.kind[frame] === ANON) {
+        let list = this.shared.get(frame);
+        if (list === undefined) {
+          list = [[parent.pid, vpn]];
+          this.shared.set(frame, list);
+        }
+        list.push([child.pid, vpn]);
+        child.rssAnon++;
+      } else if (this.kind[frame] === SHMEM) {
+        child.rssShmem++;
+      }
+    });
+    return true;
+  }
+
+  /** Gives back a shmem object's frames when no VMA maps it any more. */
+  releaseObjectFrames(frames: Map<number, number>): void {
+    for (const frame of frames.values()) this.#drop(frame, -1, 0);
+    frames.clear();
+  }
+
+  // ------------------------------------------------------------- reclaim
+
+  /**
+   * Swaps out up to `target` private pages by the clock: a frame whose
+   * Accessed bit is set gets a second chance.
+   *
+   * @returns the number of frames freed.
+   */
+  reclaim(target: number): number {
+    const n = this.refs.length;
+    let freed = 0;
+    for (let scanned = 0; scanned < 2 * n && freed < target; scanned++) {
+      const frame = this.#hand;
+      this.#hand = (this.#hand + 1) % n;
+      if (this.kind[frame] !== ANON || this.refs[frame] !== 1 || this.pinned[frame] !== 0) continue;
+      const owner = this.#host.process(this.ownerPid[frame]!);
+      if (owner === undefined) continue;
+      const vpn = this.ownerVpn[frame]!;
+      const page = vpn * PAGE;
+      if (owner.hidden.get(vpn) === frame) continue;
+      const m = this.#mmu.query(owner.space, page);
+      if (m === null || m.phys / PAGE !== frame) continue;
+      if (this.#mmu.testAndClearAccessed(owner.space, page)) continue;
+      const slot = this.#swap.allocate();
+      if (slot < 0) break;
+      this.#swap.writePage(slot, this.#ram, pfn(frame));
+      this.#mmu.unmap(owner.space, page, PAGE);
+      this.#mmu.invalidatePage(owner.space, page);
+      owner.swap.set(vpn, slot);
+      this.#unref(owner, frame, vpn);
+      this.stats.swapOuts++;
+      freed++;
+    }
+    return freed;
+  }
+}

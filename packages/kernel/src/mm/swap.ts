@@ -1,0 +1,113 @@
+/**
+ * A swap device: a slot map over a sparse store of pages (mm/swapfile.c's
+ * swap_info_struct with its swap_map of use counts).
+ *
+ * Each slot holds one page and a use count: the number of page-table
+ * entries (in any process, after fork) that refer to it. A slot is free at
+ * count 0. Slots are taken lowest first, as Linux's scan_swap_map starts
+ * from the lowest free cluster on an empty device. The contents live in a
+ * core SparseRam, so an unused device costs nothing.
+ *
+ * A slot is always written whole before it is read, so a freed slot's old
+ * contents never reach its next user.
+ *
+ * Invariants (see `check()`): the free count equals the number of slots at
+ * count 0, and the search hint never skips a free slot.
+ */
+import { CorruptionError, type Pfn, type PhysicalMemory, physAddr, SparseRam } from "@memstack/core";
+
+const PKG = "@memstack/kernel";
+const PAGE = 4096;
+
+/** A swap area of `slotCount` pages. */
+export class SwapDevice {
+  readonly slotCount: number;
+  readonly #store: SparseRam | null;
+  readonly #count: Uint16Array;
+  #free: number;
+  #hint = 0;
+
+  constructor(sizeBytes: number) {
+    this.slotCount = Math.floor(sizeBytes / PAGE);
+    this.#store = this.slotCount > 0 ? new SparseRam({ sizeBytes: this.slotCount * PAGE }) : null;
+    this.#count = new Uint16Array(this.slotCount);
+    this.#free = this.slotCount;
+  }
+
+  /** Slots in use (SwapTotal - SwapFree, in pages). */
+  get usedSlots(): number {
+    return this.slotCount - this.#free;
+  }
+
+  /** Free slots. */
+  get freeSlots(): number {
+    return this.#free;
+  }
+
+  /** Takes a free slot with use count 1, or returns -1 when the device is full. */
+  allocate(): number {
+    if (this.#free === 0) return -1;
+    for (let i = this.#hint; i < this.slotCount; i++) {
+      if (this.#count[i] === 0) {
+        this.#count[i] = 1;
+        this.#free--;
+        this.#hint = i + 1;
+        return i;
+      }
+    }
+    throw new CorruptionError(PKG, "SwapDevice: free count says a slot is free, none is");
+  }
+
+  /** One more page-table entry refers to `slot` (fork). */
+  duplicate(slot: number): void {
+    this.#count[slot]!++;
+  }
+
+  /** One reference to `slot` is gone; the slot is free when none is left. */
+  release(slot: number): void {
+    const c = this.#count[slot]!;
+    if (c === 0) throw new CorruptionError(PKG, `SwapDevice: slot ${slot} released while free`);
+    this.#count[slot] = c - 1;
+    if (c === 1) {
+      this.#free++;
+      if (slot < this.#hint) this.#hint = slot;
+    }
+  }
+
+  /** Use count of a slot. */
+  useCount(slot: number): number {
+    return this.#count[slot]!;
+  }
+
+  /** Copies frame `frame` of `ram` into `slot` (swap-out's writepage). */
+  writePage(slot: number, ram: PhysicalMemory, frame: Pfn): void {
+    const bytes = new Uint8Array(PAGE);
+    ram.readBytes(physAddr(frame * PAGE), bytes);
+    this.#store!.writeBytes(physAddr(slot * PAGE), bytes);
+  }
+
+  /** Copies `slot` into frame `frame` of `ram` (swap-in's readpage). */
+  readPage(slot: number, ram: PhysicalMemory, frame: Pfn): void {
+    const bytes = new Uint8Array(PAGE);
+    this.#store!.readBytes(physAddr(slot * PAGE), bytes);
+    ram.writeBytes(physAddr(frame * PAGE), bytes);
+  }
+
+  /**
+   * Verifies the free count and the search hint.
+   *
+   * @throws {CorruptionError} at the first inconsistency.
+   */
+  check(): void {
+    let free = 0;
+    for (let i = 0; i < this.slotCount; i++) {
+      if (this.#count[i] === 0) {
+        free++;
+        if (i < this.#hint)
+          throw new CorruptionError(PKG, `SwapDevice: free slot ${i} lies below the hint ${this.#hint}`);
+      }
+    }
+    if (free !== this.#free)
+      throw new CorruptionError(PKG, `SwapDevice: ${free} slots free, count says ${this.#free}`);
+  }
+}

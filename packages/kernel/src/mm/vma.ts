@@ -1,0 +1,155 @@
+/**
+ * A virtual memory area: one contiguous range of an address space with one
+ * set of flags, as Linux's `struct vm_area_struct` (include/linux/mm_types.h).
+ *
+ * Flags use Linux's VM_* bits (include/linux/mm.h) so a flag word reads as
+ * the kernel's. Anonymous memory only: a private mapping's pages belong to
+ * its anon_vma once the first one is faulted in; a shared anonymous mapping
+ * is backed by a {@link ShmemObject} (Linux: a shmem file created by
+ * `shmem_zero_setup`), and `pgoff` is its page offset into that object.
+ *
+ * Merging (`canMerge`) follows vma.c's is_mergeable_vma and
+ * is_mergeable_anon_vma: equal flags (VM_SOFTDIRTY aside), the same backing
+ * object at contiguous offsets, and compatible anon_vmas — either side
+ * without one, or the same one.
+ */
+import type { TreeNode } from "./vma-tree.js";
+
+export const VM_READ = 0x1;
+export const VM_WRITE = 0x2;
+export const VM_EXEC = 0x4;
+export const VM_SHARED = 0x8;
+export const VM_MAYREAD = 0x10;
+export const VM_MAYWRITE = 0x20;
+export const VM_MAYEXEC = 0x40;
+export const VM_MAYSHARE = 0x80;
+export const VM_GROWSDOWN = 0x100;
+export const VM_SEQ_READ = 0x8000;
+export const VM_RAND_READ = 0x10000;
+export const VM_DONTCOPY = 0x20000;
+export const VM_DONTEXPAND = 0x40000;
+export const VM_ACCOUNT = 0x100000;
+export const VM_NORESERVE = 0x200000;
+export const VM_DONTDUMP = 0x4000000;
+export const VM_SOFTDIRTY = 0x8000000;
+export const VM_HUGEPAGE = 0x20000000;
+export const VM_NOHUGEPAGE = 0x40000000;
+
+/** The pages behind a shared anonymous mapping, shared by every process that maps it. */
+export interface ShmemObject {
+  /** A number for /proc and debugging. */
+  readonly id: number;
+  /** Size in pages. */
+  pages: number;
+  /** Frame of each page offset, -1 when never touched (reads as zeros). */
+  frames: Map<number, number>;
+  /** Number of VMAs (in any process) that map it. */
+  mappers: number;
+  /** Pages charged to Committed_AS for it (0 for MAP_NORESERVE). */
+  charged: number;
+}
+
+/** The identity of a private mapping's pages (Linux's anon_vma). */
+export interface AnonVma {
+  /** A number for debugging. */
+  readonly id: number;
+  /** VMAs attached to it (the degree that keeps it alive). */
+  degree: number;
+  /**
+   * True for the anon_vma of a child's VMA after fork, which Linux chains to
+   * the parent's (its anon_vma_chain is not singular): such a VMA does not
+   * merge with a neighbour that has no anon_vma (vma_had_uncowed_parents).
+   */
+  readonly forked: boolean;
+}
+
+/** One VMA. */
+export interface Vma extends TreeNode {
+  start: number;
+  end: number;
+  /** VM_* bits. */
+  flags: number;
+  /** Page offset: into the shmem object for shared mappings; for private ones the linear page index, start >> 12 when mapped, kept when mremap moves the VMA. */
+  pgoff: number;
+  /** The shmem object of a shared mapping, null for private memory. */
+  object: ShmemObject | null;
+  /** Set when the first page of a private mapping is faulted in (anon_vma_prepare). */
+  anonVma: AnonVma | null;
+  /** True for the brk heap, printed as [heap] when it lies in [start_brk, brk]. */
+  heap: boolean;
+  /** True for the initial stack, printed as [stack]. */
+  stack: boolean;
+}
+
+/** Bits of VM_* that must match for two VMAs to merge: all but VM_SOFTDIRTY. */
+const MERGE_MASK = ~VM_SOFTDIRTY;
+
+/** Makes a VMA record (not yet in a tree). */
+export function makeVma(
+  start: number,
+  end: number,
+  flags: number,
+  pgoff: number,
+  object: ShmemObject | null,
+  anonVma: AnonVma | null = null,
+): Vma {
+  return {
+    start,
+    end,
+    flags,
+    pgoff,
+    object,
+    anonVma,
+    heap: false,
+    stack: false,
+    left: null,
+    right: null,
+    prio: 0,
+    gap: 0,
+    maxGap: 0,
+  };
+}
+
+/**
+ * Whether `a` (below) and `b` (above) may become one VMA: adjacent, equal
+ * flags, the same object at contiguous page offsets, compatible anon_vmas.
+ */
+export function canMerge(a: Vma, b: Vma): boolean {
+  if (a.end !== b.start) return false;
+  if (((a.flags ^ b.flags) & MERGE_MASK) !== 0) return false;
+  if (a.object !== b.object) return false;
+  // Page offsets must be contiguous: for private memory they are linear page
+  // indices (start >> 12 at mmap time, kept when mremap moves the VMA).
+  if (b.pgoff !== a.pgoff + (b.start - a.start) / 4096) return false;
+  if (a.stack || b.stack) return false;
+  // is_mergeable_anon_vma(): one side without an anon_vma takes the other's,
+  // unless that one was inherited through fork; two must be the same.
+  if (a.anonVma === null) return b.anonVma === null || !b.anonVma.forked;
+  if (b.anonVma === null) return !a.anonVma.forked;
+  return a.anonVma === b.anonVma;
+}
+
+/**
+ * Whether `b` may share `a`'s anon_vma when its first page is faulted in
+ * (anon_vma_compatible in mm/rmap.c): adjacent, equal flags but for the
+ * protection bits, contiguous offsets, no shmem object, and an anon_vma
+ * not inherited through fork.
+ */
+export function anonVmaCompatible(a: Vma, b: Vma): boolean {
+  const lo = a.start < b.start ? a : b;
+  const hi = lo === a ? b : a;
+  return (
+    lo.end === hi.start &&
+    lo.object === null &&
+    hi.object === null &&
+    ((lo.flags ^ hi.flags) & ~(VM_READ | VM_WRITE | VM_EXEC | VM_SOFTDIRTY)) === 0 &&
+    hi.pgoff === lo.pgoff + (hi.start - lo.start) / 4096 &&
+    !lo.stack &&
+    !hi.stack
+  );
+}
+
+/** The permissions column of /proc/PID/maps: `rw-p`. */
+export function vmaPerms(flags: number): string {
+  return `${flags & VM_READ ? "r" : "-"}${flags & VM_WRITE ? "w" : "-"}${flags & VM_EXEC ? "x" : "-"}${flags & VM_MAYSHARE ? "s" : "p"}`;
+}

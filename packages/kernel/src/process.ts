@@ -1,0 +1,235 @@
+/**
+ * A simulated Linux process: its own page tables (an MMU address space with
+ * a PCID), its VMAs, and the three ports user-space code runs on —
+ * VirtualMemory (loads and stores through the MMU, page faults handled by
+ * the kernel), ProgramBreak (brk) and Mapper (mmap, munmap, mprotect,
+ * madvise, mremap). libc and win32 run on a Process exactly as on a
+ * FlatMemory.
+ *
+ * A call into a Process first switches the MMU to its address space (a
+ * context switch; with PCIDs nothing is flushed). After the process is
+ * killed or has exited, every call throws {@link ProcessKilled}.
+ */
+import {
+  type Mapper,
+  type ProgramBreak,
+  UsageError,
+  type VirtAddr,
+  type VirtualMemory,
+} from "@memstack/core";
+import type { Kernel } from "./kernel.js";
+import { AddressSpace } from "./mm/address-space.js";
+import type { PageOwner } from "./mm/pages.js";
+
+const PKG = "@memstack/kernel";
+
+/** A process that was killed (by the OOM killer) or has exited, used again. */
+export class ProcessKilled extends Error {
+  override readonly name = "ProcessKilled";
+  /** The process. */
+  readonly pid: number;
+  /** `SIGKILL` for the OOM killer, `exit` for a process that exited. */
+  readonly reason: "SIGKILL" | "exit";
+
+  constructor(pid: number, reason: "SIGKILL" | "exit") {
+    super(`[${PKG}] process ${pid} ${reason === "SIGKILL" ? "was killed (SIGKILL)" : "has exited"}`);
+    this.pid = pid;
+    this.reason = reason;
+  }
+}
+
+/** Life of a process. */
+export type ProcessState = "running" | "killed" | "exited";
+
+function checkArg(n: number, name: string, fn: string): void {
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new UsageError(PKG, `${fn}: ${name} must be a non-negative safe integer, got ${n}`, name);
+  }
+}
+
+/** A process of a {@link Kernel}. */
+export class Process implements VirtualMemory, ProgramBreak, Mapper, PageOwner {
+  readonly pid: number;
+  readonly ppid: number;
+  readonly name: string;
+  readonly space: number;
+  readonly mm: AddressSpace;
+  readonly swap = new Map<number, number>();
+  readonly hidden = new Map<number, number>();
+  rssAnon = 0;
+  rssShmem = 0;
+  hiwaterRss = 0;
+  /** /proc/PID/oom_score_adj: -1000 (never kill) … 1000. */
+  oomScoreAdj = 0;
+  state: ProcessState = "running";
+  readonly #k: Kernel;
+
+  /** @internal Made by {@link Kernel.spawn} and {@link Process.fork}. */
+  constructor(
+    kernel: Kernel,
+    pid: number,
+    ppid: number,
+    name: string,
+    space: number,
+    seed: number,
+    mmOptions: { mmapBase: number; startBrk: number; stackBytes: number },
+  ) {
+    this.#k = kernel;
+    this.pid = pid;
+    this.ppid = ppid;
+    this.name = name;
+    this.space = space;
+    this.mm = new AddressSpace({
+      pages: kernel.pages.layerFor(this),
+      accounting: kernel.commit,
+      mmapBase: mmOptions.mmapBase,
+      startBrk: mmOptions.startBrk,
+      stackBytes: mmOptions.stackBytes,
+      mmapMinAddr: kernel.mmapMinAddr,
+      maxMapCount: kernel.maxMapCount,
+      // Each address space's tree draws its priorities from the machine seed and its pid.
+      seed: (Math.imul(seed, 0x9e3779b1) ^ pid) >>> 0,
+    });
+    this.mm.onObjectReleased = (obj) => kernel.pages.releaseObjectFrames(obj.frames);
+  }
+
+  /** Whether the process can still run. */
+  get alive(): boolean {
+    return this.state === "running";
+  }
+
+  #enter(): void {
+    this.#k.enter(this);
+  }
+
+  // ---------------------------------------------------------- VirtualMemory
+
+  loadU8(addr: VirtAddr): number {
+    this.#enter();
+    return this.#k.mmu.loadU8(addr);
+  }
+  loadU16(addr: VirtAddr): number {
+    this.#enter();
+    return this.#k.mmu.loadU16(addr);
+  }
+  loadU32(addr: VirtAddr): number {
+    this.#enter();
+    return this.#k.mmu.loadU32(addr);
+  }
+  loadU64(addr: VirtAddr): number {
+    this.#enter();
+    return this.#k.mmu.loadU64(addr);
+  }
+  storeU8(addr: VirtAddr, value: number): void {
+    this.#enter();
+    this.#k.mmu.storeU8(addr, value);
+  }
+  storeU16(addr: VirtAddr, value: number): void {
+    this.#enter();
+    this.#k.mmu.storeU16(addr, value);
+  }
+  storeU32(addr: VirtAddr, value: number): void {
+    this.#enter();
+    this.#k.mmu.storeU32(addr, value);
+  }
+  storeU64(addr: VirtAddr, value: number): void {
+    this.#enter();
+    this.#k.mmu.storeU64(addr, value);
+  }
+  loadBytes(addr: VirtAddr, dest: Uint8Array): void {
+    this.#enter();
+    this.#k.mmu.loadBytes(addr, dest);
+  }
+  storeBytes(addr: VirtAddr, src: Uint8Array): void {
+    this.#enter();
+    this.#k.mmu.storeBytes(addr, src);
+  }
+  fill(addr: VirtAddr, length: number, byte: number): void {
+    this.#enter();
+    this.#k.mmu.fill(addr, length, byte);
+  }
+  copy(dest: VirtAddr, src: VirtAddr, length: number): void {
+    this.#enter();
+    this.#k.mmu.copy(dest, src, length);
+  }
+
+  // ------------------------------------------------------- system calls
+
+  brk(addr: number): number {
+    checkArg(addr, "addr", "brk");
+    this.#enter();
+    return this.mm.brk(addr);
+  }
+
+  mmap(addr: number, length: number, prot: number, flags: number): number {
+    checkArg(addr, "addr", "mmap");
+    checkArg(length, "length", "mmap");
+    checkArg(prot, "prot", "mmap");
+    checkArg(flags, "flags", "mmap");
+    this.#enter();
+    return this.mm.mmap(addr, length, prot, flags);
+  }
+
+  munmap(addr: number, length: number): number {
+    checkArg(addr, "addr", "munmap");
+    checkArg(length, "length", "munmap");
+    this.#enter();
+    return this.mm.munmap(addr, length);
+  }
+
+  mprotect(addr: number, length: number, prot: number): number {
+    checkArg(addr, "addr", "mprotect");
+    checkArg(length, "length", "mprotect");
+    checkArg(prot, "prot", "mprotect");
+    this.#enter();
+    return this.mm.mprotect(addr, length, prot);
+  }
+
+  madvise(addr: number, length: number, advice: number): number {
+    checkArg(addr, "addr", "madvise");
+    checkArg(length, "length", "madvise");
+    checkArg(advice, "advice", "madvise");
+    this.#enter();
+    return this.mm.madvise(addr, length, advice);
+  }
+
+  mremap(oldAddr: number, oldLength: number, newLength: number, flags: number, newAddr = 0): number {
+    checkArg(oldAddr, "oldAddr", "mremap");
+    checkArg(oldLength, "oldLength", "mremap");
+    checkArg(newLength, "newLength", "mremap");
+    checkArg(flags, "flags", "mremap");
+    checkArg(newAddr, "newAddr", "mremap");
+    this.#enter();
+    return this.mm.mremap(oldAddr, oldLength, newLength, flags, newAddr);
+  }
+
+  /**
+   * fork(2): a child with a copy of this address space. Private pages are
+   * shared copy-on-write (no data is copied until one side writes), shared
+   * mappings stay shared, MADV_DONTFORK areas are left out.
+   *
+   * @returns the child, or null when memory for its page tables ran out.
+   */
+  fork(name = this.name): Process | null {
+    this.#enter();
+    return this.#k.fork(this, name);
+  }
+
+  /** exit(2): frees everything the process holds. */
+  exit(): void {
+    if (!this.alive) throw new ProcessKilled(this.pid, this.state === "killed" ? "SIGKILL" : "exit");
+    this.#k.exit(this, "exited");
+  }
+
+  // --------------------------------------------------------------- /proc
+
+  /** /proc/PID/maps. */
+  maps(): string {
+    return this.mm.maps();
+  }
+
+  /** /proc/PID/status (the identity and memory lines, in the kernel's format). */
+  status(): string {
+    return this.#k.status(this);
+  }
+}

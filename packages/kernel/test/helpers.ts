@@ -1,0 +1,22 @@
+import { BitmapFrameAllocator, SimpleMmu, SparseRam } from "@memstack/core";
+import { Kernel, type KernelOptions } from "../src/index.js";
+import { vmaPerms } from "../src/mm/vma.js";
+import type { Process } from "../src/process.js";
+
+/** A kernel over core's reference RAM, frame allocator and MMU. */
+export function testKernel(ramBytes = 64 * 1024 * 1024, options: Partial<KernelOptions> = {}): Kernel {
+  const ram = new SparseRam({ sizeBytes: ramBytes });
+  const frames = new BitmapFrameAllocator({ frameCount: ramBytes / 4096, maxOrder: 10 });
+  const mmu = new SimpleMmu({ ram });
+  return new Kernel({ ram, frames, mmu, ...options });
+}
+
+/** The VM-script target of a process. */
+export function scriptTarget(p: Process) {
+  return {
+    mapper: p,
+    programBreak: p,
+    memory: p,
+    maps: () => p.mm.tree.toArray().map((v) => ({ start: v.start, end: v.end, perms: vmaPerms(v.flags) })),
+  };
+}

@@ -1,0 +1,308 @@
+import {
+  ENOMEM,
+  Fault,
+  MAP_NORESERVE,
+  MAP_POPULATE,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  MREMAP_MAYMOVE,
+  PROT_NONE,
+  PROT_READ,
+  PROT_WRITE,
+  type SparseRam,
+  UsageError,
+  virtAddr as V,
+} from "@memstack/core";
+import { describe, expect, it } from "vitest";
+import { ProcessKilled } from "../src/index.js";
+import { testKernel } from "./helpers.js";
+
+const RW = PROT_READ | PROT_WRITE;
+const PAGE = 4096;
+const MiB = 1024 * 1024;
+
+function fillPattern(
+  p: { storeU32(a: ReturnType<typeof V>, v: number): void },
+  base: number,
+  pages: number,
+  seed: number,
+) {
+  for (let i = 0; i < pages; i++) p.storeU32(V(base + i * PAGE), (seed * 7919 + i) >>> 0);
+}
+
+function checkPattern(
+  p: { loadU32(a: ReturnType<typeof V>): number },
+  base: number,
+  pages: number,
+  seed: number,
+): boolean {
+  for (let i = 0; i < pages; i++) if (p.loadU32(V(base + i * PAGE)) !== (seed * 7919 + i) >>> 0) return false;
+  return true;
+}
+
+describe("page faults", () => {
+  it("maps the zero page on a read and a zeroed frame on the first write", () => {
+    const k = testKernel();
+    const p = k.spawn();
+    const a = p.mmap(0, 4 * PAGE, RW, MAP_PRIVATE);
+    const free0 = k.frames.freeFrameCount;
+    expect(p.loadU32(V(a))).toBe(0);
+    expect(k.frames.freeFrameCount).toBe(free0);
+    expect(p.rssAnon).toBe(0);
+    p.storeU8(V(a + 5), 9);
+    expect(k.frames.freeFrameCount).toBe(free0 - 1);
+    expect(p.rssAnon).toBe(1);
+    expect(p.loadU8(V(a + 5))).toBe(9);
+    // The write lands on the zero page mapped by the read: a copy-on-write of the zero page.
+    expect(k.pages.stats.zeroPageMaps).toBe(1);
+    expect(k.pages.stats.cowCopies).toBe(1);
+    p.storeU8(V(a + PAGE), 1);
+    expect(k.pages.stats.zeroFills).toBe(1);
+    k.check();
+  });
+
+  it("delivers SIGSEGV as a Fault: not-mapped outside any VMA, not-permitted against the protection", () => {
+    const k = testKernel();
+    const p = k.spawn();
+    const a = p.mmap(0, PAGE, PROT_READ, MAP_PRIVATE);
+    const n = p.mmap(0, PAGE, PROT_NONE, MAP_PRIVATE);
+    const expectFault = (fn: () => unknown, reason: string, access: string) => {
+      try {
+        fn();
+        expect.unreachable();
+      } catch (e) {
+        expect(e).toBeInstanceOf(Fault);
+        expect((e as Fault).reason).toBe(reason);
+        expect((e as Fault).access).toBe(access);
+      }
+    };
+    expectFault(() => p.storeU8(V(a), 1), "not-permitted", "write");
+    expectFault(() => p.loadU8(V(n)), "not-permitted", "read");
+    expectFault(() => p.loadU8(V(a + 64 * PAGE)), "not-mapped", "read");
+    expectFault(() => p.storeU32(V(0x1000), 1), "not-mapped", "write");
+    k.check();
+  });
+
+  it("keeps a page's data across mprotect(PROT_NONE) and back", () => {
+    const k = testKernel();
+    const p = k.spawn();
+    const a = p.mmap(0, 2 * PAGE, RW, MAP_PRIVATE);
+    p.storeU32(V(a + PAGE), 0xfeedbeef);
+    expect(p.mprotect(a, 2 * PAGE, PROT_NONE)).toBe(0);
+    expect(() => p.loadU32(V(a + PAGE))).toThrow(Fault);
+    expect(p.rssAnon).toBe(1);
+    k.check();
+    expect(p.mprotect(a, 2 * PAGE, PROT_READ)).toBe(0);
+    expect(p.loadU32(V(a + PAGE))).toBe(0xfeedbeef);
+    expect(() => p.storeU32(V(a + PAGE), 1)).toThrow(Fault);
+    k.check();
+  });
+
+  it("prefaults with MAP_POPULATE and moves pages with mremap", () => {
+    const k = testKernel();
+    const p = k.spawn();
+    const a = p.mmap(0, 8 * PAGE, RW, MAP_PRIVATE | MAP_POPULATE);
+    expect(p.rssAnon).toBe(8);
+    // Block growth in place: the page after a is taken.
+    expect(p.mmap(a + 8 * PAGE, PAGE, PROT_READ, MAP_PRIVATE)).toBe(a + 8 * PAGE);
+    fillPattern(p, a, 8, 3);
+    const b = p.mremap(a, 8 * PAGE, 16 * PAGE, MREMAP_MAYMOVE);
+    expect(b).not.toBe(a);
+    expect(checkPattern(p, b, 8, 3)).toBe(true);
+    expect(p.loadU32(V(b + 12 * PAGE))).toBe(0);
+    expect(() => p.loadU8(V(a))).toThrow(Fault);
+    expect(p.rssAnon).toBe(8);
+    k.check();
+  });
+
+  it("refuses misuse of the TypeScript API, naming the argument", () => {
+    const k = testKernel();
+    const p = k.spawn();
+    expect(() => p.mmap(-1, PAGE, RW, MAP_PRIVATE)).toThrow(UsageError);
+    expect(() => p.munmap(0, 1.5)).toThrow(/length/);
+    expect(() => p.brk(Number.NaN)).toThrow(UsageError);
+    k.check();
+  });
+});
+
+describe("fork", () => {
+  it("shares private pages copy-on-write and copies only what is written", () => {
+    const k = testKernel();
+    const parent = k.spawn("parent");
+    const a = parent.mmap(0, 16 * PAGE, RW, MAP_PRIVATE);
+    fillPattern(parent, a, 16, 1);
+    const free0 = k.frames.freeFrameCount;
+    const child = parent.fork("child")!;
+    expect(k.frames.freeFrameCount).toBe(free0);
+    expect(k.pages.stats.cowCopies).toBe(0);
+    expect(checkPattern(child, a, 16, 1)).toBe(true);
+    child.storeU32(V(a), 42);
+    expect(k.pages.stats.cowCopies).toBe(1);
+    expect(parent.loadU32(V(a))).toBe(1 * 7919);
+    expect(child.loadU32(V(a))).toBe(42);
+    // The parent's write to a page the child still shares copies it too.
+    parent.storeU32(V(a + PAGE), 7);
+    expect(child.loadU32(V(a + PAGE))).toBe((7919 + 1) >>> 0);
+    k.check();
+    child.exit();
+    // Back to one mapper: the parent reuses its remaining pages without copying.
+    const copies = k.pages.stats.cowCopies;
+    parent.storeU32(V(a + 2 * PAGE), 9);
+    expect(k.pages.stats.cowCopies).toBe(copies);
+    k.check();
+  });
+
+  it("keeps shared mappings shared between parent and child", () => {
+    const k = testKernel();
+    const parent = k.spawn();
+    const s = parent.mmap(0, 2 * PAGE, RW, MAP_SHARED);
+    parent.storeU8(V(s), 1);
+    const child = parent.fork()!;
+    child.storeU8(V(s), 2);
+    child.storeU8(V(s + PAGE), 3);
+    expect(parent.loadU8(V(s))).toBe(2);
+    expect(parent.loadU8(V(s + PAGE))).toBe(3);
+    parent.exit();
+    expect(child.loadU8(V(s))).toBe(2);
+    k.check();
+  });
+
+  it("copies no data page when forking a process with 64 MiB touched", () => {
+    const k = testKernel(256 * MiB);
+    const parent = k.spawn();
+    const size = 64 * MiB;
+    const a = parent.mmap(0, size, RW, MAP_PRIVATE | MAP_POPULATE);
+    const backed = (k.ram as SparseRam).backedFrameCount;
+    const free0 = k.frames.freeFrameCount;
+    const child = parent.fork()!;
+    expect(k.pages.stats.cowCopies).toBe(0);
+    expect(k.frames.freeFrameCount).toBe(free0);
+    expect((k.ram as SparseRam).backedFrameCount).toBe(backed);
+    expect(child.rssAnon).toBe(size / PAGE);
+    void a;
+    k.check();
+  });
+});
+
+describe("memory hygiene", () => {
+  it("never lets a process read another's freed secrets", () => {
+    const k = testKernel(8 * MiB);
+    const spy = k.spawn("spy-victim");
+    const a = spy.mmap(0, 256 * PAGE, RW, MAP_PRIVATE);
+    for (let i = 0; i < 256; i++) spy.fill(V(a + i * PAGE), PAGE, 0xa5);
+    spy.exit();
+    const reader = k.spawn("reader");
+    const b = reader.mmap(0, 1000 * PAGE, RW, MAP_PRIVATE);
+    const page = new Uint8Array(PAGE);
+    for (let i = 0; i < 1000; i++) {
+      reader.storeU8(V(b + i * PAGE), 0); // a write fault: a fresh frame
+      reader.loadBytes(V(b + i * PAGE), page);
+      expect(page.every((x) => x === 0)).toBe(true);
+    }
+    k.check();
+  });
+
+  it("refuses calls on a process that has exited", () => {
+    const k = testKernel();
+    const p = k.spawn();
+    p.exit();
+    expect(() => p.mmap(0, PAGE, RW, MAP_PRIVATE)).toThrow(ProcessKilled);
+    expect(() => p.loadU8(V(0x10000))).toThrow(ProcessKilled);
+    k.check();
+  });
+});
+
+describe("swap", () => {
+  it("swaps out cold pages under pressure and brings them back intact", () => {
+    const k = testKernel(4 * MiB, { swapBytes: 16 * MiB });
+    const p = k.spawn();
+    const pages = 2000; // about twice the RAM
+    const a = p.mmap(0, pages * PAGE, RW, MAP_PRIVATE);
+    fillPattern(p, a, pages, 11);
+    expect(k.pages.stats.swapOuts).toBeGreaterThan(0);
+    expect(p.swap.size).toBeGreaterThan(0);
+    k.check();
+    expect(checkPattern(p, a, pages, 11)).toBe(true);
+    expect(k.pages.stats.swapIns).toBeGreaterThan(0);
+    expect(p.status()).toMatch(/VmSwap:\t\s+\d+ kB/);
+    k.check();
+    p.exit();
+    expect(k.swap.usedSlots).toBe(0);
+    k.check();
+  });
+});
+
+describe("overcommit and the OOM killer: 20 processes of 5 MiB on a 50 MiB machine", () => {
+  const run = (mode: 0 | 1 | 2) => {
+    const k = testKernel(50 * MiB, { overcommit: { mode } });
+    const procs = Array.from({ length: 20 }, (_, i) => k.spawn(`worker${i}`));
+    const results: ("mapped" | "enomem" | "touched" | "killed")[] = [];
+    const bases: number[] = [];
+    for (const p of procs) {
+      const a = p.mmap(0, 5 * MiB, RW, MAP_PRIVATE);
+      bases.push(a);
+      results.push(a === -ENOMEM ? "enomem" : "mapped");
+    }
+    procs.forEach((p, i) => {
+      if (results[i] !== "mapped" || !p.alive) return;
+      try {
+        fillPattern(p, bases[i]!, (5 * MiB) / PAGE, i);
+        results[i] = "touched";
+      } catch (e) {
+        if (!(e instanceof ProcessKilled)) throw e;
+        results[i] = "killed";
+      }
+    });
+    k.check();
+    return { k, procs, results, bases };
+  };
+
+  it("mode 0 (heuristic): every mmap succeeds; touching the memory wakes the OOM killer", () => {
+    const { k, procs, results, bases } = run(0);
+    expect(results.includes("enomem")).toBe(false);
+    const killed = procs.filter((p) => p.state === "killed");
+    expect(killed.length).toBeGreaterThan(0);
+    expect(k.dmesg.filter((l) => l.startsWith("Out of memory: Killed process"))).toHaveLength(killed.length);
+    // Every survivor's memory is intact.
+    procs.forEach((p, i) => {
+      if (p.alive && results[i] === "touched")
+        expect(checkPattern(p, bases[i]!, (5 * MiB) / PAGE, i)).toBe(true);
+    });
+    // 50 MiB hold at most 9 fully touched 5 MiB processes.
+    expect(procs.filter((p) => p.alive).length).toBeLessThanOrEqual(9);
+  });
+
+  it("mode 1 (always): the same, since nothing is refused up front", () => {
+    const { procs, results } = run(1);
+    expect(results.includes("enomem")).toBe(false);
+    expect(procs.some((p) => p.state === "killed")).toBe(true);
+  });
+
+  it("mode 2 (never): mmaps past CommitLimit fail with ENOMEM and nobody is killed", () => {
+    const { k, procs, results } = run(2);
+    const mapped = results.filter((r) => r === "touched").length;
+    expect(results.filter((r) => r === "enomem").length).toBe(20 - mapped);
+    expect(procs.every((p) => p.state === "running")).toBe(true);
+    expect(k.dmesg).toHaveLength(0);
+    // Committed_AS stays below CommitLimit less the admin reserve.
+    expect(k.commit.committed).toBeLessThan(k.commit.limit);
+    // One more 5 MiB would have crossed it.
+    expect(k.commit.committed + 1280).toBeGreaterThanOrEqual(
+      k.commit.limit - k.commit.adminReservePages - 32,
+    );
+  });
+
+  it("never kills a process with oom_score_adj -1000", () => {
+    const k = testKernel(16 * MiB);
+    const keep = k.spawn("keep");
+    keep.oomScoreAdj = -1000;
+    const a = keep.mmap(0, 12 * MiB, RW, MAP_PRIVATE | MAP_NORESERVE);
+    fillPattern(keep, a, (12 * MiB) / PAGE, 5);
+    const hog = k.spawn("hog");
+    const b = hog.mmap(0, 12 * MiB, RW, MAP_PRIVATE);
+    expect(() => fillPattern(hog, b, (12 * MiB) / PAGE, 6)).toThrow(ProcessKilled);
+    expect(hog.state).toBe("killed");
+    expect(checkPattern(keep, a, (12 * MiB) / PAGE, 5)).toBe(true);
+    k.check();
+  });
+});

@@ -1,0 +1,230 @@
+import {
+  Fault,
+  MADV_DONTNEED,
+  MAP_FIXED,
+  MAP_NORESERVE,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  MREMAP_MAYMOVE,
+  virtAddr as V,
+} from "@memstack/core";
+import { checkSequences, step } from "@memstack/testkit";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { type Kernel, type Process, ProcessKilled } from "../src/index.js";
+import { testKernel } from "./helpers.js";
+
+const PAGE = 4096;
+
+type S = { k: Kernel; procs: Process[]; maps: Map<number, number[]> };
+
+// Every step may legitimately end in a SIGSEGV or in the OOM killer's choice;
+// anything else is a bug, and check() runs after every step either way.
+function tolerate(fn: () => void): void {
+  try {
+    fn();
+  } catch (e) {
+    if (!(e instanceof Fault) && !(e instanceof ProcessKilled)) throw e;
+  }
+}
+
+function pick(s: S, k: number): Process | undefined {
+  const alive = s.procs.filter((p) => p.alive);
+  return alive.length === 0 ? undefined : alive[k % alive.length];
+}
+
+function addr(s: S, p: Process, k: number, off: number): number {
+  const list = s.maps.get(p.pid) ?? [];
+  return list.length === 0 ? 0x7ffff0000000 + off * PAGE : list[k % list.length]! + off * PAGE;
+}
+
+describe("kernel invariants under random system calls on several processes", () => {
+  it("regression: a page being copied on write is not reclaimed while the copy's frame is found", () => {
+    // Shrunk from seed -1172863027: the OOM killer took the child, leaving the
+    // parent the page's only mapper, and reclaim then swapped that page out
+    // from under the copy-on-write fault that was allocating its copy.
+    const k = testKernel(1024 * 1024, { swapBytes: 512 * 1024, overcommit: { mode: 1 } });
+    const p = k.spawn("p0");
+    const hog = (pages: number) => {
+      const a = p.mmap(0, pages * PAGE, 3, MAP_PRIVATE);
+      for (let i = 0; i < pages; i++) p.storeU32(V(a + i * PAGE), i + 1);
+      return a;
+    };
+    const a = hog(137);
+    const b = hog(171);
+    k.check();
+    expect(p.fork()).not.toBeNull();
+    k.check();
+    // Reads clear nothing but set Accessed bits, which steer the clock.
+    for (let i = 0; i < 2; i++) p.loadU32(V(a + i * PAGE));
+    for (let i = 0; i < 33; i++) tolerate(() => void p.loadU32(V(a + (2 + i) * PAGE)));
+    k.check();
+    tolerate(() => {
+      for (let i = 0; i < 41; i++) p.storeU64(V(b + i * PAGE + ((5 * 8) & 0xff8)), 5 * 0x01010101 + i);
+    });
+    k.check();
+  });
+
+  it("keeps frames, references, swap and commit accounting balanced after every step", {
+    timeout: 600_000,
+  }, () => {
+    const nat = fc.nat();
+    checkSequences<S>({
+      setup: () => {
+        const k = testKernel(1024 * 1024, { swapBytes: 512 * 1024, overcommit: { mode: 1 } });
+        const p = k.spawn("p0");
+        return { k, procs: [p], maps: new Map() };
+      },
+      check: (s) => s.k.check(),
+      numRuns: 80,
+      maxSteps: 60,
+      steps: fc.oneof(
+        {
+          weight: 3,
+          arbitrary: fc
+            .tuple(
+              nat,
+              fc.integer({ min: 1, max: 64 }),
+              fc.constantFrom(0, 1, 3, 3, 3, 5, 7),
+              fc.constantFrom(MAP_PRIVATE, MAP_SHARED, MAP_PRIVATE | MAP_NORESERVE),
+            )
+            .map(([k, pages, prot, flags]) =>
+              step(`mmap(#${k}, ${pages}p, ${prot}, ${flags})`, (s: S) => {
+                const p = pick(s, k);
+                if (p === undefined) return;
+                tolerate(() => {
+                  const a = p.mmap(0, pages * PAGE, prot, flags);
+                  if (a > 0) s.maps.set(p.pid, [...(s.maps.get(p.pid) ?? []), a]);
+                });
+              }),
+            ),
+        },
+        fc
+          .tuple(nat, nat, fc.integer({ min: -2, max: 8 }), fc.integer({ min: 1, max: 6 }))
+          .map(([k, m, off, pages]) =>
+            step(`munmap(#${k}, map ${m}${off >= 0 ? "+" : ""}${off}p, ${pages}p)`, (s: S) => {
+              const p = pick(s, k);
+              if (p === undefined) return;
+              tolerate(() => void p.munmap(addr(s, p, m, off), pages * PAGE));
+            }),
+          ),
+        fc
+          .tuple(
+            nat,
+            nat,
+            fc.integer({ min: 0, max: 8 }),
+            fc.integer({ min: 1, max: 6 }),
+            fc.integer({ min: 0, max: 7 }),
+          )
+          .map(([k, m, off, pages, prot]) =>
+            step(`mprotect(#${k}, map ${m}+${off}p, ${pages}p, ${prot})`, (s: S) => {
+              const p = pick(s, k);
+              if (p === undefined) return;
+              tolerate(() => void p.mprotect(addr(s, p, m, off), pages * PAGE, prot));
+            }),
+          ),
+        fc
+          .tuple(nat, nat, fc.integer({ min: 0, max: 8 }), fc.integer({ min: 1, max: 6 }))
+          .map(([k, m, off, pages]) =>
+            step(`madvise(#${k}, map ${m}+${off}p, ${pages}p, DONTNEED)`, (s: S) => {
+              const p = pick(s, k);
+              if (p === undefined) return;
+              tolerate(() => void p.madvise(addr(s, p, m, off), pages * PAGE, MADV_DONTNEED));
+            }),
+          ),
+        {
+          weight: 6,
+          arbitrary: fc
+            .tuple(
+              nat,
+              nat,
+              fc.integer({ min: 0, max: 20 }),
+              fc.integer({ min: 1, max: 64 }),
+              fc.boolean(),
+              fc.integer({ min: 1, max: 255 }),
+            )
+            .map(([k, m, off, pages, write, byte]) =>
+              step(`${write ? "write" : "read"}(#${k}, map ${m}+${off}p, ${pages}p)`, (s: S) => {
+                const p = pick(s, k);
+                if (p === undefined) return;
+                tolerate(() => {
+                  const base = addr(s, p, m, off);
+                  for (let i = 0; i < pages; i++) {
+                    const a = V(base + i * PAGE + ((byte * 8) & 0xff8));
+                    if (write) p.storeU64(a, byte * 0x01010101 + i);
+                    else p.loadU32(a);
+                  }
+                });
+              }),
+            ),
+        },
+        fc.tuple(nat, fc.integer({ min: 16, max: 200 })).map(([k, pages]) =>
+          step(`hog(#${k}, ${pages}p)`, (s: S) => {
+            const p = pick(s, k);
+            if (p === undefined) return;
+            tolerate(() => {
+              const a = p.mmap(0, pages * PAGE, 3, MAP_PRIVATE);
+              if (a <= 0) return;
+              s.maps.set(p.pid, [...(s.maps.get(p.pid) ?? []), a]);
+              for (let i = 0; i < pages; i++) p.storeU32(V(a + i * PAGE), i + 1);
+            });
+          }),
+        ),
+        fc.tuple(nat, fc.integer({ min: -8, max: 40 })).map(([k, delta]) =>
+          step(`brk(#${k}, ${delta}p)`, (s: S) => {
+            const p = pick(s, k);
+            if (p === undefined) return;
+            tolerate(() => {
+              const b = p.brk(0);
+              const nb = p.brk(Math.max(0, b + delta * PAGE));
+              if (delta > 0 && nb > b) p.storeU8(V(nb - 1), 1);
+            });
+          }),
+        ),
+        fc
+          .tuple(nat, nat, fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 24 }))
+          .map(([k, m, oldPages, newPages]) =>
+            step(`mremap(#${k}, map ${m}, ${oldPages}p → ${newPages}p)`, (s: S) => {
+              const p = pick(s, k);
+              if (p === undefined) return;
+              tolerate(() => {
+                const a = addr(s, p, m, 0);
+                const r = p.mremap(a, oldPages * PAGE, newPages * PAGE, MREMAP_MAYMOVE);
+                if (r > 0 && r !== a) s.maps.set(p.pid, [...(s.maps.get(p.pid) ?? []), r]);
+              });
+            }),
+          ),
+        fc.tuple(nat, nat, fc.integer({ min: 0, max: 6 })).map(([k, m, off]) =>
+          step(`mmap-fixed(#${k}, map ${m}+${off}p)`, (s: S) => {
+            const p = pick(s, k);
+            if (p === undefined) return;
+            tolerate(() => void p.mmap(addr(s, p, m, off), 2 * PAGE, 3, MAP_PRIVATE | MAP_FIXED));
+          }),
+        ),
+        {
+          weight: 2,
+          arbitrary: nat.map((k) =>
+            step(`fork(#${k})`, (s: S) => {
+              const p = pick(s, k);
+              if (p === undefined || s.procs.length > 6) return;
+              tolerate(() => {
+                const c = p.fork();
+                if (c !== null) {
+                  s.procs.push(c);
+                  s.maps.set(c.pid, [...(s.maps.get(p.pid) ?? [])]);
+                }
+              });
+            }),
+          ),
+        },
+        nat.map((k) =>
+          step(`exit(#${k})`, (s: S) => {
+            const p = pick(s, k);
+            if (p === undefined || s.procs.filter((q) => q.alive).length < 2) return;
+            p.exit();
+          }),
+        ),
+      ),
+    });
+  });
+});

@@ -1,0 +1,41 @@
+/**
+ * Options and types of @memstack/machine.
+ */
+import type { BuddyAllocator } from "@memstack/buddy";
+import type { SparseRam } from "@memstack/core";
+import type { Kernel, OvercommitMode, Process } from "@memstack/kernel";
+import type { Mmu, TlbOptions } from "@memstack/mmu";
+
+/** Options of {@link createMachine}; every one has a default. */
+export interface MachineOptions {
+  /** RAM: bytes or a size such as `"512M"`. @defaultValue "1G" */
+  ram?: number | string;
+  /** Swap device: bytes or a size such as `"256M"`; 0 for none. @defaultValue 0 */
+  swap?: number | string;
+  /** vm.overcommit_memory (0 heuristic, 1 always, 2 never), or it with vm.overcommit_ratio. @defaultValue 0, ratio 50 */
+  overcommit?: OvercommitMode | { mode?: OvercommitMode; ratio?: number };
+  /** The TLB's shape. @defaultValue Skylake's (see @memstack/mmu) */
+  tlb?: TlbOptions;
+  /** Seed for every random choice (VMA tree priorities today). @defaultValue 1 */
+  seed?: number;
+  /** vm.mmap_min_addr. @defaultValue 65536 */
+  mmapMinAddr?: number;
+}
+
+/** A simulated machine: RAM, page allocator, MMU and kernel, wired. */
+export interface Machine {
+  readonly ram: SparseRam;
+  readonly buddy: BuddyAllocator;
+  readonly mmu: Mmu;
+  readonly kernel: Kernel;
+  /** Starts a process with a fresh address space. */
+  spawn(name?: string): Process;
+  /** /proc/meminfo. */
+  meminfo(): string;
+  /** /proc/buddyinfo. */
+  buddyinfo(): string;
+  /** Frames the MMU's page tables hold now. */
+  readonly pageTableFrames: number;
+  /** Every layer's check(): RAM, buddy allocator, MMU and kernel. @throws {CorruptionError} */
+  check(): void;
+}

@@ -1,0 +1,136 @@
+/**
+ * createMachine(): the one place where memstack's layers are wired into a
+ * simulated Linux machine, through factory parameters only — no layer
+ * reaches into another.
+ *
+ *                 Kernel ── processes, VMAs, faults, swap, OOM
+ *          frames │  ▲ hooks: reclaim, OOM, kswapd, warnings
+ *   (GFP_HIGHUSER_MOVABLE)   │
+ *        ┌────────▼──┴─────────┐        ┌────────────────────┐
+ *        │   BuddyAllocator    │◄───────│  Mmu (x86-64, TLB) │
+ *        └─────────┬───────────┘ tables └─────────┬──────────┘
+ *                  │ (GFP_KERNEL_ACCOUNT|__GFP_ZERO)│
+ *                  └──────────── SparseRam ◄────────┘
+ *
+ * User pages are allocated as Linux allocates anonymous memory
+ * (GFP_HIGHUSER_MOVABLE), page tables as Linux allocates them
+ * (GFP_KERNEL_ACCOUNT | __GFP_ZERO). The buddy allocator's slow path calls
+ * the kernel's direct reclaim and OOM killer and wakes its kswapd; its
+ * allocation-failure warnings go to the kernel log. Compaction does not move
+ * process pages (the kernel refuses migration), as for pinned memory.
+ */
+import { __GFP_ZERO, createBuddyAllocator, GFP_HIGHUSER_MOVABLE, GFP_KERNEL_ACCOUNT } from "@memstack/buddy";
+import { type FrameAllocator, type Pfn, parseSize, SparseRam, UsageError } from "@memstack/core";
+import { Kernel } from "@memstack/kernel";
+import { Mmu } from "@memstack/mmu";
+import type { Machine, MachineOptions } from "./api.js";
+
+const PKG = "@memstack/machine";
+const PAGE = 4096;
+
+function bytes(value: number | string | undefined, fallback: number, name: string): number {
+  const n = value === undefined ? fallback : typeof value === "string" ? parseSize(value) : value;
+  if (!Number.isSafeInteger(n) || n < 0 || n % PAGE !== 0) {
+    throw new UsageError(
+      PKG,
+      `createMachine: ${name} must be a whole number of 4 KiB pages, got ${String(value)}`,
+      name,
+    );
+  }
+  return n;
+}
+
+/** A FrameAllocator view of the buddy allocator that allocates with one GFP mask and counts what it holds. */
+function framesWith(
+  buddy: ReturnType<typeof createBuddyAllocator>,
+  gfp: number,
+): FrameAllocator & { readonly inUse: number } {
+  let inUse = 0;
+  return {
+    get frameCount() {
+      return buddy.frameCount;
+    },
+    get freeFrameCount() {
+      return buddy.freeFrameCount;
+    },
+    get inUse() {
+      return inUse;
+    },
+    allocFrames(order: number): Pfn | null {
+      const p = buddy.alloc({ order, gfp });
+      if (p !== null) inUse += 2 ** order;
+      return p;
+    },
+    freeFrames(frame: Pfn, order: number): void {
+      buddy.freeFrames(frame, order);
+      inUse -= 2 ** order;
+    },
+  };
+}
+
+/**
+ * Builds a simulated x86-64 Linux machine. `createMachine()` with no options
+ * gives 1 GiB of RAM, no swap, the heuristic overcommit policy and a
+ * Skylake-sized TLB.
+ *
+ * @throws {UsageError} naming an option that is not a size or is out of range.
+ */
+export function createMachine(options: MachineOptions = {}): Machine {
+  const ramBytes = bytes(options.ram, 1024 * 1024 * 1024, "ram");
+  if (ramBytes < 4 * 1024 * 1024) {
+    throw new UsageError(PKG, `createMachine: ram must be at least 4M, got ${String(options.ram)}`, "ram");
+  }
+  const swapBytes = bytes(options.swap, 0, "swap");
+  const overcommit =
+    typeof options.overcommit === "number" ? { mode: options.overcommit } : options.overcommit;
+  const ram = new SparseRam({ sizeBytes: ramBytes });
+  const buddy = createBuddyAllocator({ memory: ram });
+  const userFrames = framesWith(buddy, GFP_HIGHUSER_MOVABLE);
+  const tableFrames = framesWith(buddy, GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+  const mmu = new Mmu({
+    memory: ram,
+    frames: tableFrames,
+    ...(options.tlb === undefined ? {} : { tlb: options.tlb }),
+  });
+  // The kernel wakes kswapd at the sum of the zones' low marks and reclaims to the sum of their high marks.
+  const zones = buddy.zones();
+  const sum = (k: "min" | "low" | "high") => zones.reduce((s, z) => s + z[k], 0);
+  const kernel = new Kernel({
+    ram,
+    frames: userFrames,
+    mmu,
+    swapBytes,
+    ...(overcommit === undefined ? {} : { overcommit }),
+    watermarks: { min: sum("min"), low: sum("low"), high: sum("high") },
+    ...(options.mmapMinAddr === undefined ? {} : { mmapMinAddr: options.mmapMinAddr }),
+    ...(options.seed === undefined ? {} : { seed: options.seed }),
+    pageTableFrames: () => tableFrames.inUse,
+  });
+  buddy.setHooks({
+    wakeKswapd: () => kernel.wakeKswapd(),
+    reclaim: () => kernel.reclaim(32),
+    outOfMemory: () => kernel.oomKill(),
+    migratePage: () => false,
+    warn: (line) => {
+      kernel.dmesg.push(line);
+    },
+  });
+  return {
+    ram,
+    buddy,
+    mmu,
+    kernel,
+    spawn: (name?: string) => kernel.spawn(name),
+    meminfo: () => kernel.meminfo(),
+    buddyinfo: () => buddy.buddyinfo(),
+    get pageTableFrames() {
+      return tableFrames.inUse;
+    },
+    check(): void {
+      ram.check();
+      buddy.check();
+      mmu.check();
+      kernel.check();
+    },
+  };
+}

@@ -1,0 +1,2 @@
+export type { Machine, MachineOptions } from "./api.js";
+export { createMachine } from "./create-machine.js";

@@ -1,0 +1,125 @@
+import { readdirSync, readFileSync } from "node:fs";
+import {
+  Fault,
+  MAP_PRIVATE,
+  mapsPerms,
+  PROT_EXEC,
+  PROT_READ,
+  PROT_WRITE,
+  runVmScript,
+  UsageError,
+  virtAddr as V,
+} from "@memstack/core";
+import { ProcessKilled } from "@memstack/kernel";
+import { describeMapper, describeVirtualMemory } from "@memstack/testkit";
+import { describe, expect, it } from "vitest";
+import { createMachine } from "../src/index.js";
+
+const PAGE = 4096;
+const MiB = 1024 * 1024;
+const RW = PROT_READ | PROT_WRITE;
+
+describeVirtualMemory("a process of createMachine()", () => {
+  const m = createMachine({ ram: "64M" });
+  const p = m.spawn();
+  const start = p.mmap(0, 3 * PAGE, RW, MAP_PRIVATE);
+  return { memory: p, start, length: 3 * PAGE, unmapped: [0x10000, 0x7fff00000000], check: () => m.check() };
+});
+
+describeMapper("a process of createMachine()", () => {
+  const m = createMachine({ ram: "64M" });
+  const p = m.spawn();
+  return { mapper: p, programBreak: p, memory: p, check: () => m.check() };
+});
+
+// The same recorded scripts the kernel's own tests run, now through the
+// x86-64 page tables in RAM, the TLB and the buddy allocator.
+const vmDir = new URL("../../kernel/test/fixtures/vm/", import.meta.url);
+
+describe("VM scripts through the whole machine match the real kernel", () => {
+  for (const file of readdirSync(vmDir).filter((f) => f.endsWith(".vm"))) {
+    it(file, () => {
+      const m = createMachine({ ram: "64M" });
+      const p = m.spawn("script");
+      const expected = readFileSync(new URL(file.replace(/\.vm$/, ".expected"), vmDir), "utf8")
+        .trimEnd()
+        .split("\n");
+      const got = runVmScript(readFileSync(new URL(file, vmDir), "utf8"), {
+        mapper: p,
+        programBreak: p,
+        memory: p,
+        maps: () =>
+          p.mm.tree.toArray().map((v) => ({
+            start: v.start,
+            end: v.end,
+            perms: mapsPerms(
+              ((v.flags & 1) | (v.flags & 2) | (v.flags & 4)) as number,
+              (v.flags & 0x80) !== 0,
+            ),
+          })),
+      });
+      const upto = expected.indexOf("beyond");
+      expect(got.slice(0, upto < 0 ? undefined : upto)).toEqual(
+        upto < 0 ? expected : expected.slice(0, upto),
+      );
+      m.check();
+    });
+  }
+});
+
+describe("createMachine", () => {
+  it("needs no options: 1 GiB, no swap, heuristic overcommit", () => {
+    const m = createMachine();
+    expect(m.ram.sizeBytes).toBe(1024 * MiB);
+    expect(m.kernel.swap.slotCount).toBe(0);
+    expect(m.kernel.commit.mode).toBe(0);
+    expect(m.meminfo()).toMatch(/^MemTotal:\s+1048576 kB$/m);
+    expect(m.buddyinfo()).toMatch(/^Node 0, zone {6}DMA /);
+    m.check();
+  });
+
+  it("reads sizes as people write them and refuses what is not one", () => {
+    const m = createMachine({ ram: "96M", swap: "32M", overcommit: { mode: 2, ratio: 80 } });
+    expect(m.ram.sizeBytes).toBe(96 * MiB);
+    expect(m.kernel.swap.slotCount).toBe(8192);
+    // vm_commit_limit(): RAM pages × ratio / 100 + swap pages.
+    const limitKb = (Math.floor((((96 * MiB) / PAGE) * 80) / 100) + (32 * MiB) / PAGE) * 4;
+    expect(m.meminfo()).toMatch(new RegExp(`^CommitLimit:\\s+${limitKb} kB$`, "m"));
+    expect(() => createMachine({ ram: "lots" })).toThrow(UsageError);
+    expect(() => createMachine({ ram: 5000 })).toThrow(/ram/);
+    expect(() => createMachine({ ram: "1M" })).toThrow(/at least 4M/);
+    expect(() => createMachine({ swap: -4096 })).toThrow(/swap/);
+  });
+
+  it("keeps every layer consistent through faults, COW, swap and an OOM kill", () => {
+    const m = createMachine({ ram: "16M", swap: "8M" });
+    const a = m.spawn("a");
+    const base = a.mmap(0, 12 * MiB, RW, MAP_PRIVATE);
+    for (let i = 0; i < (12 * MiB) / PAGE; i++) a.storeU32(V(base + i * PAGE), i);
+    const b = a.fork("b")!;
+    b.storeU32(V(base), 99);
+    expect(a.loadU32(V(base))).toBe(0);
+    m.check();
+    const c = m.spawn("c");
+    const big = c.mmap(0, 24 * MiB, RW, MAP_PRIVATE);
+    let killed = false;
+    try {
+      for (let i = 0; i < (24 * MiB) / PAGE; i++) c.storeU32(V(big + i * PAGE), i);
+    } catch (e) {
+      if (!(e instanceof ProcessKilled)) throw e;
+      killed = true;
+    }
+    expect(killed || m.kernel.dmesg.some((l) => l.startsWith("Out of memory"))).toBe(true);
+    m.check();
+    expect(m.kernel.pages.stats.swapOuts).toBeGreaterThan(0);
+  });
+
+  it("faults like hardware: no execute on a data page, a SIGSEGV that leaves the process usable", () => {
+    const m = createMachine({ ram: "16M" });
+    const p = m.spawn();
+    const a = p.mmap(0, PAGE, PROT_READ | PROT_EXEC, MAP_PRIVATE);
+    expect(() => p.storeU8(V(a), 1)).toThrow(Fault);
+    expect(p.loadU8(V(a))).toBe(0);
+    m.check();
+  });
+});

@@ -1,0 +1,119 @@
+import { Fault, MADV_DONTNEED, MAP_PRIVATE, MAP_SHARED, virtAddr as V } from "@memstack/core";
+import { type Process, ProcessKilled } from "@memstack/kernel";
+import { checkSequences, step } from "@memstack/testkit";
+import fc from "fast-check";
+import { describe, it } from "vitest";
+import { createMachine, type Machine } from "../src/index.js";
+
+const PAGE = 4096;
+type S = { m: Machine; procs: Process[]; maps: Map<number, number[]> };
+
+function tolerate(fn: () => void): void {
+  try {
+    fn();
+  } catch (e) {
+    if (!(e instanceof Fault) && !(e instanceof ProcessKilled)) throw e;
+  }
+}
+
+function pick(s: S, k: number): Process | undefined {
+  const alive = s.procs.filter((p) => p.alive);
+  return alive.length === 0 ? undefined : alive[k % alive.length];
+}
+
+function at(s: S, p: Process, k: number, off: number): number {
+  const list = s.maps.get(p.pid) ?? [];
+  return list.length === 0 ? 0x7ffff0000000 : list[k % list.length]! + off * PAGE;
+}
+
+describe("the whole machine under random system calls on several processes", () => {
+  it("keeps RAM, buddy allocator, page tables, TLB and kernel consistent after every step", {
+    timeout: 600_000,
+  }, () => {
+    const nat = fc.nat();
+    checkSequences<S>({
+      setup: () => {
+        const m = createMachine({ ram: "4M", swap: "2M", overcommit: 1 });
+        return { m, procs: [m.spawn("p0")], maps: new Map() };
+      },
+      check: (s) => s.m.check(),
+      numRuns: 25,
+      maxSteps: 40,
+      steps: fc.oneof(
+        fc
+          .tuple(nat, fc.integer({ min: 1, max: 300 }), fc.constantFrom(MAP_PRIVATE, MAP_SHARED))
+          .map(([k, pages, flags]) =>
+            step(`mmap+touch(#${k}, ${pages}p, ${flags})`, (s: S) => {
+              const p = pick(s, k);
+              if (p === undefined) return;
+              tolerate(() => {
+                const a = p.mmap(0, pages * PAGE, 3, flags);
+                if (a <= 0) return;
+                s.maps.set(p.pid, [...(s.maps.get(p.pid) ?? []), a]);
+                for (let i = 0; i < pages; i++) p.storeU32(V(a + i * PAGE), i + 1);
+              });
+            }),
+          ),
+        fc
+          .tuple(nat, nat, fc.integer({ min: 0, max: 100 }), fc.integer({ min: 1, max: 40 }), fc.boolean())
+          .map(([k, m, off, pages, write]) =>
+            step(`${write ? "write" : "read"}(#${k}, map ${m}+${off}p, ${pages}p)`, (s: S) => {
+              const p = pick(s, k);
+              if (p === undefined) return;
+              tolerate(() => {
+                const a = at(s, p, m, off);
+                for (let i = 0; i < pages; i++) {
+                  if (write) p.storeU8(V(a + i * PAGE + 7), i);
+                  else p.loadU8(V(a + i * PAGE + 7));
+                }
+              });
+            }),
+          ),
+        fc
+          .tuple(
+            nat,
+            nat,
+            fc.integer({ min: 0, max: 50 }),
+            fc.integer({ min: 1, max: 20 }),
+            fc.integer({ min: 0, max: 7 }),
+          )
+          .map(([k, m, off, pages, prot]) =>
+            step(`mprotect(#${k}, map ${m}+${off}p, ${pages}p, ${prot})`, (s: S) => {
+              const p = pick(s, k);
+              if (p !== undefined) tolerate(() => void p.mprotect(at(s, p, m, off), pages * PAGE, prot));
+            }),
+          ),
+        fc
+          .tuple(nat, nat, fc.integer({ min: 0, max: 50 }), fc.integer({ min: 1, max: 20 }))
+          .map(([k, m, off, pages]) =>
+            step(`munmap/madvise(#${k}, map ${m}+${off}p, ${pages}p)`, (s: S) => {
+              const p = pick(s, k);
+              if (p === undefined) return;
+              tolerate(() => {
+                if (off % 2 === 0) p.munmap(at(s, p, m, off), pages * PAGE);
+                else p.madvise(at(s, p, m, off), pages * PAGE, MADV_DONTNEED);
+              });
+            }),
+          ),
+        nat.map((k) =>
+          step(`fork(#${k})`, (s: S) => {
+            const p = pick(s, k);
+            if (p === undefined || s.procs.length > 5) return;
+            tolerate(() => {
+              const c = p.fork();
+              if (c === null) return;
+              s.procs.push(c);
+              s.maps.set(c.pid, [...(s.maps.get(p.pid) ?? [])]);
+            });
+          }),
+        ),
+        nat.map((k) =>
+          step(`exit(#${k})`, (s: S) => {
+            const p = pick(s, k);
+            if (p !== undefined && s.procs.filter((q) => q.alive).length > 1) p.exit();
+          }),
+        ),
+      ),
+    });
+  });
+});
