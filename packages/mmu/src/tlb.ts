@@ -52,6 +52,8 @@ import {
 } from "./api.js";
 
 const PKG = "@memstack/mmu";
+/** Ranges up to this many bytes are marked stale by probing their sets; larger ones by a full scan. */
+const STALE_PROBE_LIMIT = 64 * 4096;
 
 /**
  * The TLB of an Intel Skylake core's data side (Intel Optimization Manual,
@@ -445,10 +447,32 @@ export class Tlb {
 
   /** Marks the entries of `space` overlapping linear [start, end) as stale: the tables changed under them. */
   markStale(space: number, start: number, end: number): void {
-    for (let s = 0; s < this.slotCount; s++) {
-      if (this.space[s] !== space || this.pcid[s] === -1) continue;
-      const la = this.tag[s]!;
-      if (la < end && la + this.pageSizes[this.size[s]!]! > start) this.stale[s] = 1;
+    // A small range (one page, for a map or a protect in a fault) is found
+    // set by set, as a lookup would; only a large one scans every slot.
+    if (end - start > STALE_PROBE_LIMIT) {
+      for (let s = 0; s < this.slotCount; s++) {
+        if (this.space[s] !== space || this.pcid[s] === -1) continue;
+        const la = this.tag[s]!;
+        if (la < end && la + this.pageSizes[this.size[s]!]! > start) this.stale[s] = 1;
+      }
+      return;
+    }
+    const nSizes = this.pageSizes.length;
+    for (let level = 0; level < this.levelCount; level++) {
+      for (let k = 0; k < nSizes; k++) {
+        const a = this.arrayFor[level * nSizes + k]!;
+        if (a < 0) continue;
+        const size = this.pageSizes[k]!;
+        const ways = this.arrWays[a]!;
+        for (let la = start - (((start % size) + size) % size); la < end; la += size) {
+          const first = this.arrBase[a]! + ((la * this.inverse[k]!) & (this.arrSets[a]! - 1)) * ways;
+          for (let s = first; s < first + ways; s++) {
+            if (this.tag[s] === la && this.size[s] === k && this.space[s] === space && this.pcid[s] !== -1) {
+              this.stale[s] = 1;
+            }
+          }
+        }
+      }
     }
   }
 
