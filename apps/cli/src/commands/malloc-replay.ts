@@ -7,10 +7,26 @@
  * summary go to stderr. A malformed line prints `error LINE: REASON` and
  * exits 2 before anything runs; a heap corruption glibc would detect prints
  * glibc's message and exits 134, as the aborted process would.
+ *
+ * Backends: `flat` runs malloc over a FlatMemory (one ArrayBuffer, no MMU);
+ * `process` runs it in a process of a simulated Linux machine
+ * (@memstack/machine: x86-64 page tables in RAM, a TLB, demand paging), so
+ * every heap byte goes through the MMU. A process killed by the OOM killer
+ * exits 137 and one that faults exits 139, as a shell reports SIGKILL and
+ * SIGSEGV.
  */
 import { readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
-import { FlatMemory, formatSize, parseSize } from "@memstack/core";
+import {
+  Fault,
+  FlatMemory,
+  formatSize,
+  type Mapper,
+  type ProgramBreak,
+  parseSize,
+  type VirtualMemory,
+} from "@memstack/core";
+import { ProcessKilled } from "@memstack/kernel";
 import {
   createMalloc,
   formatPlacements,
@@ -19,20 +35,25 @@ import {
   replayMallocTrace,
   TraceSyntaxError,
 } from "@memstack/libc";
+import { createMachine } from "@memstack/machine";
 import type { CliIo } from "../io.js";
 
 /** Options of `memstack malloc replay`. */
 export interface MallocReplayOptions {
-  /** Where the process runs: `flat` (FlatMemory) or `process` (a kernel process, not available yet). */
+  /** Where the process runs: `flat` (FlatMemory) or `process` (a process of a simulated Linux machine). */
   backend: string;
   /** Show a progress bar on stderr even when it is not a terminal. */
   progress?: boolean;
-  /** Size of the flat address space, e.g. `1G`. */
+  /** Size of the flat address space, or of the machine's RAM for `process`, e.g. `1G`. */
   memory: string;
 }
 
 /** Exit status of a process killed by SIGABRT, as a shell reports it. */
 export const EXIT_ABORT = 134;
+/** Exit status of a process killed by SIGKILL (the OOM killer). */
+export const EXIT_KILLED = 137;
+/** Exit status of a process killed by SIGSEGV. */
+export const EXIT_SEGV = 139;
 
 function readTrace(file: string): string {
   let buf = readFileSync(file === "-" ? 0 : file);
@@ -53,13 +74,7 @@ function bar(done: number, total: number): string {
  * @returns the exit status: 0, 2 for a usage error or a malformed trace, 134 for a simulated abort.
  */
 export function runMallocReplay(file: string, options: MallocReplayOptions, io: CliIo): number {
-  if (options.backend === "process") {
-    io.err(
-      "memstack: --backend process is not available yet: it needs the kernel process of @memstack/kernel; use --backend flat\n",
-    );
-    return 2;
-  }
-  if (options.backend !== "flat") {
+  if (options.backend !== "flat" && options.backend !== "process") {
     io.err(`memstack: unknown backend '${options.backend}' (expected flat or process)\n`);
     return 2;
   }
@@ -70,8 +85,15 @@ export function runMallocReplay(file: string, options: MallocReplayOptions, io: 
     io.err(`memstack: --memory: not a size: '${options.memory}'\n`);
     return 2;
   }
-  if (memoryBytes < 1 << 20 || memoryBytes > 2 ** 32 || memoryBytes % 65536 !== 0) {
+  if (
+    options.backend === "flat" &&
+    (memoryBytes < 1 << 20 || memoryBytes > 2 ** 32 || memoryBytes % 65536 !== 0)
+  ) {
     io.err("memstack: --memory must be a multiple of 64K between 1M and 4G\n");
+    return 2;
+  }
+  if (options.backend === "process" && (memoryBytes < 4 << 20 || memoryBytes % 4096 !== 0)) {
+    io.err("memstack: --memory (the machine's RAM) must be a multiple of 4K of at least 4M\n");
     return 2;
   }
   let text: string;
@@ -91,9 +113,14 @@ export function runMallocReplay(file: string, options: MallocReplayOptions, io: 
     }
     throw e;
   }
-  // A fixed ArrayBuffer: typed arrays over a resizable one are several times slower.
-  const memory = new FlatMemory({ memory: new ArrayBuffer(memoryBytes), assumeZeroed: true });
-  const malloc = createMalloc({ memory, programBreak: memory, mapper: memory });
+  let space: VirtualMemory & ProgramBreak & Mapper;
+  if (options.backend === "flat") {
+    // A fixed ArrayBuffer: typed arrays over a resizable one are several times slower.
+    space = new FlatMemory({ memory: new ArrayBuffer(memoryBytes), assumeZeroed: true });
+  } else {
+    space = createMachine({ ram: memoryBytes }).spawn("replay");
+  }
+  const malloc = createMalloc({ memory: space, programBreak: space, mapper: space });
   const showProgress = options.progress === true || io.errIsTty === true;
   const started = performance.now();
   let placements: Float64Array;
@@ -107,6 +134,14 @@ export function runMallocReplay(file: string, options: MallocReplayOptions, io: 
     if (e instanceof MallocAbort) {
       io.err(`${e.detail}\n`);
       return EXIT_ABORT;
+    }
+    if (e instanceof ProcessKilled) {
+      io.err("Killed\n");
+      return EXIT_KILLED;
+    }
+    if (e instanceof Fault) {
+      io.err(`Segmentation fault (${e.access} of 0x${e.address.toString(16)}: ${e.reason})\n`);
+      return EXIT_SEGV;
     }
     throw e;
   }
