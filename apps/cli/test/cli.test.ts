@@ -123,15 +123,22 @@ describe("memstack malloc replay", () => {
     expect(io.stderr()).toContain("] 100% 442038/442038 calls");
   });
 
-  it("refuses the process backend for now, with exit 2", async () => {
+  it("runs the same trace in a process of a simulated machine, with the same placements", async () => {
     const io = capture();
-    expect(await main(["malloc", "replay", "--backend", "process", `${traces}sort.trace`], io)).toBe(
-      EXIT_USAGE,
-    );
-    expect(io.stdout()).toBe("");
-    expect(io.stderr()).toMatch(/--backend process is not available yet/);
+    expect(
+      await main(["malloc", "replay", "--backend", "process", "--memory", "64M", `${traces}sort.trace`], io),
+    ).toBe(0);
+    expect(io.stdout()).toBe(readFileSync(`${traces}sort.expected`, "utf8"));
     const bad = capture();
     expect(await main(["malloc", "replay", "--backend", "mmu", `${traces}sort.trace`], bad)).toBe(EXIT_USAGE);
+    expect(bad.stderr()).toMatch(/unknown backend 'mmu'/);
+    const small = capture();
+    expect(
+      await main(
+        ["malloc", "replay", "--backend", "process", "--memory", "1M", `${traces}sort.trace`],
+        small,
+      ),
+    ).toBe(EXIT_USAGE);
   });
 
   it("answers a malformed line with error LINE: REASON and exit 2, running nothing", async () => {
