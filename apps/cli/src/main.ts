@@ -10,6 +10,7 @@ import { Command, CommanderError } from "commander";
 import { runDemo } from "./commands/demo.js";
 import { type LackeyCommandOptions, runLackey } from "./commands/lackey.js";
 import { runMallocReplay } from "./commands/malloc-replay.js";
+import { runVmRun, type VmRunOptions } from "./commands/vm-run.js";
 import { type CliIo, processIo } from "./io.js";
 
 const { version } = createRequire(import.meta.url)("../package.json") as { version: string };
@@ -55,10 +56,27 @@ function buildProgram(io: CliIo): Command {
       "where the process runs: flat (FlatMemory) or process (a kernel process)",
       "flat",
     )
-    .option("--memory <size>", "size of the flat address space", "1G")
+    .option(
+      "--memory <size>",
+      "size of the flat address space, or of the machine's RAM with --backend process",
+      "1G",
+    )
     .option("--progress", "draw a progress bar on stderr even when it is not a terminal")
     .action((file: string, options: { backend: string; memory: string; progress?: boolean }) => {
       status = runMallocReplay(file, options, io);
+    });
+  const vm = program.command("vm").description("the Linux kernel's virtual memory (@memstack/kernel)");
+  vm.command("run")
+    .description(
+      "run a VM script (# memstack vm script v1, - for stdin) on a fresh process of a simulated machine; results on stdout",
+    )
+    .argument("<file>", "the script")
+    .option("--ram <size>", "the machine's RAM", "1G")
+    .option("--swap <size>", "the swap device", "0")
+    .option("--overcommit <mode>", "vm.overcommit_memory: 0 heuristic, 1 always, 2 never", "0")
+    .option("--proc", "print the process's /proc/PID/maps and status to stderr at the end")
+    .action((file: string, options: VmRunOptions) => {
+      status = runVmRun(file, options, io);
     });
   return program;
 }

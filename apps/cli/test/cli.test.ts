@@ -152,3 +152,37 @@ describe("memstack malloc replay", () => {
     expect(io.stderr()).toBe("error 4: bad number\n");
   });
 });
+
+describe("memstack vm run", () => {
+  const fixtures = new URL("../../../packages/kernel/test/fixtures/vm/", import.meta.url).pathname;
+
+  it("prints what the real kernel printed for a recorded script, line for line", async () => {
+    for (const name of ["mmap-thp", "account-merge", "brk"]) {
+      const io = capture();
+      expect(await main(["vm", "run", `${fixtures}${name}.vm`], io)).toBe(0);
+      expect(io.stdout()).toBe(readFileSync(`${fixtures}${name}.expected`, "utf8"));
+      expect(io.stderr()).toBe("");
+    }
+  });
+
+  it("shows /proc/PID/maps and status on stderr with --proc", async () => {
+    const io = capture();
+    expect(await main(["vm", "run", "--proc", "--ram", "64M", `${fixtures}mmap-basic.vm`], io)).toBe(0);
+    expect(io.stderr()).toMatch(/^7ffffffde000-7ffffffff000 rw-p 00000000 00:00 0 {26}\[stack\]$/m);
+    expect(io.stderr()).toMatch(/^VmRSS:\t +\d+ kB$/m);
+  });
+
+  it("refuses a malformed script with error LINE: REASON and exit 2, running nothing", async () => {
+    const { writeFileSync, mkdtempSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const file = `${mkdtempSync(`${tmpdir()}/memstack-`)}/bad.vm`;
+    writeFileSync(file, "# memstack vm script v1\nmmap a 0 4K rw private\nmmap b 0 4K rq private\n");
+    const io = capture();
+    expect(await main(["vm", "run", file], io)).toBe(EXIT_USAGE);
+    expect(io.stdout()).toBe("");
+    expect(io.stderr()).toBe("error 3: bad prot\n");
+    const bad = capture();
+    expect(await main(["vm", "run", "--overcommit", "3", file], bad)).toBe(EXIT_USAGE);
+    expect(bad.stderr()).toMatch(/--overcommit must be 0, 1 or 2/);
+  });
+});

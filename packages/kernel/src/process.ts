@@ -20,6 +20,7 @@ import {
 import type { Kernel } from "./kernel.js";
 import { AddressSpace } from "./mm/address-space.js";
 import type { PageOwner } from "./mm/pages.js";
+import { vmaPerms } from "./mm/vma.js";
 
 const PKG = "@memstack/kernel";
 
@@ -222,6 +223,11 @@ export class Process implements VirtualMemory, ProgramBreak, Mapper, PageOwner {
   }
 
   // --------------------------------------------------------------- /proc
+
+  /** The mappings, lowest first, with /proc/PID/maps permissions (`rw-p`): what `maps` prints, as data. */
+  mappings(): { start: number; end: number; perms: string }[] {
+    return this.mm.tree.toArray().map((v) => ({ start: v.start, end: v.end, perms: vmaPerms(v.flags) }));
+  }
 
   /** /proc/PID/maps. */
   maps(): string {

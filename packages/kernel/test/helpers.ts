@@ -1,6 +1,5 @@
 import { BitmapFrameAllocator, SimpleMmu, SparseRam } from "@memstack/core";
 import { Kernel, type KernelOptions } from "../src/index.js";
-import { vmaPerms } from "../src/mm/vma.js";
 import type { Process } from "../src/process.js";
 
 /** A kernel over core's reference RAM, frame allocator and MMU. */
@@ -17,6 +16,6 @@ export function scriptTarget(p: Process) {
     mapper: p,
     programBreak: p,
     memory: p,
-    maps: () => p.mm.tree.toArray().map((v) => ({ start: v.start, end: v.end, perms: vmaPerms(v.flags) })),
+    maps: () => p.mappings(),
   };
 }

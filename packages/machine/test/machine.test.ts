@@ -2,7 +2,6 @@ import { readdirSync, readFileSync } from "node:fs";
 import {
   Fault,
   MAP_PRIVATE,
-  mapsPerms,
   PROT_EXEC,
   PROT_READ,
   PROT_WRITE,
@@ -48,15 +47,7 @@ describe("VM scripts through the whole machine match the real kernel", () => {
         mapper: p,
         programBreak: p,
         memory: p,
-        maps: () =>
-          p.mm.tree.toArray().map((v) => ({
-            start: v.start,
-            end: v.end,
-            perms: mapsPerms(
-              ((v.flags & 1) | (v.flags & 2) | (v.flags & 4)) as number,
-              (v.flags & 0x80) !== 0,
-            ),
-          })),
+        maps: () => p.mappings(),
       });
       const upto = expected.indexOf("beyond");
       expect(got.slice(0, upto < 0 ? undefined : upto)).toEqual(

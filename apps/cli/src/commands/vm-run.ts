@@ -1,0 +1,67 @@
+/**
+ * `memstack vm run FILE [--ram SIZE] [--swap SIZE] [--overcommit MODE] [--proc]`:
+ * runs a `# memstack vm script v1` (../shared/formats/README.md, section 2;
+ * `-` for stdin) on a fresh process of a simulated Linux machine
+ * (@memstack/machine) and prints one result line per call on stdout, in the
+ * format of ../shared/oracles/linux/run-vm-script, so the two can be diffed.
+ * A malformed line prints `error LINE: REASON` on stderr and exits 2 before
+ * anything runs. With --proc, the process's /proc/PID/maps and status go to
+ * stderr afterwards.
+ */
+import { readFileSync } from "node:fs";
+import { runVmScript, VmScriptError } from "@memstack/core";
+import type { OvercommitMode } from "@memstack/kernel";
+import { createMachine } from "@memstack/machine";
+import type { CliIo } from "../io.js";
+
+/** Options of `memstack vm run`. */
+export interface VmRunOptions {
+  /** The machine's RAM, e.g. `512M`. */
+  ram: string;
+  /** The swap device, e.g. `0` or `256M`. */
+  swap: string;
+  /** vm.overcommit_memory: `0`, `1` or `2`. */
+  overcommit: string;
+  /** Print /proc/PID/maps and status to stderr at the end. */
+  proc?: boolean;
+}
+
+/**
+ * Runs the command.
+ *
+ * @returns the exit status: 0, or 2 for a malformed script or a bad option.
+ */
+export function runVmRun(file: string, options: VmRunOptions, io: CliIo): number {
+  const mode = Number(options.overcommit);
+  if (mode !== 0 && mode !== 1 && mode !== 2) {
+    io.err(`memstack: --overcommit must be 0, 1 or 2, got '${options.overcommit}'\n`);
+    return 2;
+  }
+  let text: string;
+  try {
+    text = readFileSync(file === "-" ? 0 : file, "utf8");
+  } catch (e) {
+    io.err(`memstack: cannot read ${file}: ${(e as Error).message}\n`);
+    return 2;
+  }
+  const machine = createMachine({ ram: options.ram, swap: options.swap, overcommit: mode as OvercommitMode });
+  const proc = machine.spawn("vm-script");
+  let lines: string[];
+  try {
+    lines = runVmScript(text, {
+      mapper: proc,
+      programBreak: proc,
+      memory: proc,
+      maps: () => proc.mappings(),
+    });
+  } catch (e) {
+    if (e instanceof VmScriptError) {
+      io.err(`${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  io.out(lines.length > 0 ? `${lines.join("\n")}\n` : "");
+  if (options.proc === true) io.err(`${proc.maps()}\n${proc.status()}`);
+  return 0;
+}
