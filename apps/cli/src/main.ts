@@ -32,7 +32,9 @@ function buildProgram(io: CliIo): Command {
     .configureOutput({ writeOut: io.out, writeErr: io.err, outputError: () => {} });
   program
     .command("demo")
-    .description("a tour of FlatMemory: an ArrayBuffer as an address space, with brk, mmap and faults")
+    .description(
+      "a tour: an ArrayBuffer as an address space (brk, mmap, faults), then glibc's malloc and fork in a simulated machine",
+    )
     .action(() => runDemo(io));
   program
     .command("lackey")

@@ -52,7 +52,7 @@ describe("memstack CLI", () => {
     expect(io.stderr()).toMatch(/^Usage: memstack/);
   });
 
-  it("runs the demo: brk, mmap errors, the regions and a fault, all on stdout", async () => {
+  it("runs the demo: brk, mmap errors, a fault, then malloc and fork on a simulated machine, all on stdout", async () => {
     const io = capture();
     expect(await main(["demo"], io)).toBe(0);
     const out = io.stdout();
@@ -64,7 +64,16 @@ describe("memstack CLI", () => {
     expect(out).toMatch(/0x3ffe000-0x3fff000\s+r--p/);
     expect(out).toMatch(/0x10000-0x15000\s+rw-p\s+20K\s+\[heap\]/);
     expect(out).toMatch(/loadU8\(0x4000000\)\s+Fault\s+read of 0x4000000: not-mapped/);
-    expect(out).toContain("All invariants hold");
+    expect(out).toContain("All invariants hold (FlatMemory.check()).");
+    // Act two: glibc's malloc in a process of a simulated machine.
+    expect(out).toMatch(/malloc\(100\)\s+brk0\+0x2a0/);
+    expect(out).toMatch(/free\(first\); malloc\(100\)\s+brk0\+0x2a0/);
+    expect(out).toMatch(/malloc\(200K\)\s+mmap/);
+    expect(out).toMatch(
+      /fork\(\); child writes the chunk\s+1 copy\s+copy-on-write: parent still reads 0x11111111/,
+    );
+    expect(out).toMatch(/^ {2}555555559000-[0-9a-f]+ rw-p 00000000 00:00 0 +\[heap\]$/m);
+    expect(out).toContain("All invariants hold (RAM, buddy allocator, page tables and TLB, kernel).");
   });
 
   it("runs as a command through the root script, as the README says", async () => {

@@ -1,8 +1,9 @@
 /**
- * `memstack demo`: a short tour of what exists so far, narrated. Today that
- * is FlatMemory: one ArrayBuffer as an address space, with the program break
- * and mmap of a Linux process and the faults of an access outside it. The
- * tour grows as the stack does.
+ * `memstack demo`: a short tour of what exists so far, narrated. First
+ * FlatMemory, one ArrayBuffer as an address space with the program break and
+ * mmap of a Linux process; then a simulated Linux machine running glibc's
+ * malloc in a process, fork's copy-on-write and the /proc views. The tour
+ * grows as the stack does.
  */
 import {
   errnoName,
@@ -18,6 +19,8 @@ import {
   toHex,
   virtAddr,
 } from "@memstack/core";
+import { createMalloc } from "@memstack/libc";
+import { createMachine } from "@memstack/machine";
 import type { CliIo } from "../io.js";
 
 const RW = PROT_READ | PROT_WRITE;
@@ -115,5 +118,54 @@ export function runDemo(io: CliIo): void {
       " the host commits its pages only when they are written.\n",
   );
   memory.check();
-  io.out(`All invariants hold (FlatMemory.check()). ${(performance.now() - started).toFixed(1)} ms.\n`);
+  io.out("All invariants hold (FlatMemory.check()).\n");
+  machineAct(io, line);
+  io.out(`\nDone in ${(performance.now() - started).toFixed(0)} ms.\n`);
+}
+
+// Act two: a process of a simulated x86-64 Linux machine, with glibc's malloc in it.
+function machineAct(io: CliIo, line: (call: string, result: string, note?: string) => void): void {
+  const machine = createMachine({ ram: "64M" });
+  const proc = machine.spawn("demo");
+  io.out(
+    "\nNow a simulated Linux machine: 64M of RAM, the buddy allocator, x86-64 page tables in that RAM\n" +
+      "and a TLB. glibc's malloc runs in a process; every byte it touches goes through the MMU.\n\n",
+  );
+  const malloc = createMalloc({ memory: proc, programBreak: proc, mapper: proc });
+  const brk0 = malloc.heapBase;
+  const p = malloc.malloc(100);
+  line("malloc(100)", `brk0+${toHex(p - brk0)}`, "glibc's first chunk sits after the 0x290-byte tcache");
+  const q = malloc.malloc(100);
+  line("malloc(100)", `brk0+${toHex(q - brk0)}`, "the next 0x70-byte chunk");
+  malloc.free(p);
+  line(
+    "free(first); malloc(100)",
+    `brk0+${toHex(malloc.malloc(100) - brk0)}`,
+    "straight back from the tcache",
+  );
+  const big = malloc.malloc(200 * 1024);
+  line(
+    "malloc(200K)",
+    malloc.isMmapped(big) ? "mmap" : toHex(big),
+    "above the 128K threshold: its own mapping",
+  );
+  proc.storeU32(virtAddr(q), 0x11111111);
+  const faults = machine.kernel.pages.stats.cowCopies;
+  const child = proc.fork("child");
+  if (child === null) throw new Error("fork failed on an idle machine");
+  child.storeU32(virtAddr(q), 0x22222222);
+  line(
+    "fork(); child writes the chunk",
+    `${machine.kernel.pages.stats.cowCopies - faults} copy`,
+    `copy-on-write: parent still reads ${toHex(proc.loadU32(virtAddr(q)))}`,
+  );
+  io.out("\n/proc/PID/maps of the parent:\n");
+  for (const l of proc.maps().trimEnd().split("\n")) io.out(`  ${l}\n`);
+  const meminfo = machine.meminfo();
+  const pick = (label: string) => new RegExp(`^${label}:.*$`, "m").exec(meminfo)?.[0] ?? "";
+  io.out(
+    `\n/proc/meminfo (part):\n  ${pick("MemFree")}\n  ${pick("AnonPages")}\n  ${pick("Committed_AS")}\n`,
+  );
+  machine.check();
+  io.out("All invariants hold (RAM, buddy allocator, page tables and TLB, kernel).\n");
 }
