@@ -1,0 +1,79 @@
+import { ENOMEM, MAP_PRIVATE, PROT_READ, PROT_WRITE, virtAddr as V } from "@memstack/core";
+import { type Process, ProcessKilled } from "@memstack/kernel";
+import { describe, expect, it } from "vitest";
+import { createMachine } from "../src/index.js";
+
+const PAGE = 4096;
+const MiB = 1024 * 1024;
+const RW = PROT_READ | PROT_WRITE;
+const pattern = (pid: number, i: number) => (pid * 1_000_003 + i) >>> 0;
+
+describe("20 processes of 5 MiB on a 50 MiB machine, through the whole stack", () => {
+  for (const mode of [0, 1, 2] as const) {
+    it(`overcommit mode ${mode}: what succeeds, what faults, who is killed`, () => {
+      const m = createMachine({ ram: "50M", overcommit: mode });
+      const procs = Array.from({ length: 20 }, (_, i) => m.spawn(`w${i}`));
+      const bases = procs.map((p) => p.mmap(0, 5 * MiB, RW, MAP_PRIVATE));
+      const outcome = procs.map((p, i) => {
+        if (bases[i] === -ENOMEM) return "enomem";
+        try {
+          for (let k = 0; k < (5 * MiB) / PAGE; k++) p.storeU32(V(bases[i]! + k * PAGE), pattern(p.pid, k));
+          return "touched";
+        } catch (e) {
+          if (!(e instanceof ProcessKilled)) throw e;
+          return "killed";
+        }
+      });
+      m.check();
+      const killed = procs.filter((p) => p.state === "killed");
+      if (mode === 2) {
+        // Never: the commit limit refuses mmaps up front, and nobody is killed.
+        expect(outcome).toContain("enomem");
+        expect(killed).toHaveLength(0);
+        expect(outcome.filter((o) => o === "touched").length).toBe(outcome.indexOf("enomem"));
+      } else {
+        // Heuristic and always: every mmap succeeds, and the OOM killer makes room.
+        expect(outcome).not.toContain("enomem");
+        expect(killed.length).toBeGreaterThan(0);
+        expect(m.kernel.dmesg.filter((l) => l.startsWith("Out of memory: Killed process"))).toHaveLength(
+          killed.length,
+        );
+      }
+      // Whoever is alive kept every byte it wrote.
+      procs.forEach((p, i) => {
+        if (!p.alive || outcome[i] !== "touched") return;
+        for (let k = 0; k < (5 * MiB) / PAGE; k++)
+          expect(p.loadU32(V(bases[i]! + k * PAGE))).toBe(pattern(p.pid, k));
+      });
+    });
+  }
+
+  it("loses nothing of the others when a process is killed in the middle of an interleaved, fault-heavy run", () => {
+    const m = createMachine({ ram: "24M", swap: "8M" });
+    const procs: Process[] = Array.from({ length: 5 }, (_, i) => m.spawn(`w${i}`));
+    const pages = (6 * MiB) / PAGE;
+    const bases = procs.map((p) => p.mmap(0, pages * PAGE, RW, MAP_PRIVATE));
+    const written = procs.map(() => 0);
+    // Round robin: a page of each process at a time, so faults of all five interleave.
+    for (let k = 0; k < pages; k++) {
+      procs.forEach((p, i) => {
+        if (!p.alive) return;
+        try {
+          p.storeU32(V(bases[i]! + k * PAGE), pattern(p.pid, k));
+          written[i] = k + 1;
+        } catch (e) {
+          if (!(e instanceof ProcessKilled)) throw e;
+        }
+      });
+      if (k % 128 === 0) m.check();
+    }
+    m.check();
+    expect(procs.some((p) => p.state === "killed")).toBe(true);
+    procs.forEach((p, i) => {
+      if (!p.alive) return;
+      for (let k = 0; k < written[i]!; k++)
+        expect(p.loadU32(V(bases[i]! + k * PAGE))).toBe(pattern(p.pid, k));
+    });
+    m.check();
+  });
+});
