@@ -44,12 +44,8 @@ import {
   EINVAL,
   ENOMEM,
   EPERM,
+  isMadvice,
   MADV_DONTNEED,
-  MADV_FREE,
-  MADV_NORMAL,
-  MADV_RANDOM,
-  MADV_SEQUENTIAL,
-  MADV_WILLNEED,
   MAP_FIXED,
   MAP_FIXED_NOREPLACE,
   MAP_NORESERVE,
@@ -63,6 +59,7 @@ import {
   PROT_GROWSDOWN,
   PROT_GROWSUP,
   PROT_READ,
+  PROT_SEM,
   PROT_WRITE,
 } from "./linux-abi.js";
 import type { Mapper } from "./ports/mapper.js";
@@ -70,34 +67,10 @@ import type { ProgramBreak } from "./ports/program-break.js";
 import type { VirtualMemory } from "./ports/virtual-memory.js";
 
 const PKG = "@memstack/core";
-/**
- * Advice FlatMemory accepts (include/uapi/asm-generic/mman-common.h). Only
- * MADV_DONTNEED acts; the others are hints about paging, forking or dumping
- * that an address space without paging or processes has no use for.
- * Anything else (MADV_REMOVE, MADV_MERGEABLE, ...) is EINVAL.
- */
-const MADVICE: ReadonlySet<number> = new Set([
-  MADV_NORMAL,
-  MADV_RANDOM,
-  MADV_SEQUENTIAL,
-  MADV_WILLNEED,
-  MADV_DONTNEED,
-  MADV_FREE,
-  10, // MADV_DONTFORK
-  11, // MADV_DOFORK
-  14, // MADV_HUGEPAGE
-  15, // MADV_NOHUGEPAGE
-  16, // MADV_DONTDUMP
-  17, // MADV_DODUMP
-  20, // MADV_COLD
-  21, // MADV_PAGEOUT
-]);
 const WASM_PAGE = 65536;
 /** Addresses are 32-bit, as in wasm32: the typed-array fast paths index with `>>>`. */
 const MAX_FLAT_BYTES = 2 ** 32;
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-/** PROT_SEM: accepted by mprotect on every architecture (arch_validate_prot). */
-const PROT_SEM = 0x8;
 
 // A mapping. `account` and `noreserve` mirror Linux's VM_ACCOUNT and
 // VM_NORESERVE, which take part in merging as in vma_merge(): a private
@@ -687,7 +660,7 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
     checkArg(addr, "addr", "madvise");
     checkArg(length, "length", "madvise");
     checkArg(advice, "advice", "madvise");
-    if (!MADVICE.has(advice)) return -EINVAL;
+    if (!isMadvice(advice)) return -EINVAL;
     if (addr % PAGE_SIZE !== 0) return -EINVAL;
     const len = pageUp(length);
     const end = addr + len;

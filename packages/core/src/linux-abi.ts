@@ -17,6 +17,8 @@ export const PROT_READ = 0x1;
 export const PROT_WRITE = 0x2;
 /** Page may be executed. */
 export const PROT_EXEC = 0x4;
+/** Semaphore operations allowed (accepted by mprotect on every architecture, arch_validate_prot). */
+export const PROT_SEM = 0x8;
 /** mprotect: extend the change to the start of a grows-down mapping. */
 export const PROT_GROWSDOWN = 0x01000000;
 /** mprotect: extend the change to the end of a grows-up mapping. */
@@ -53,6 +55,48 @@ export const MADV_WILLNEED = 3;
 export const MADV_DONTNEED = 4;
 /** Pages may be freed lazily under memory pressure (Linux 4.5). */
 export const MADV_FREE = 8;
+/** Do not inherit the range across fork. */
+export const MADV_DONTFORK = 10;
+/** Inherit the range across fork again. */
+export const MADV_DOFORK = 11;
+/** Worth backing with transparent huge pages. */
+export const MADV_HUGEPAGE = 14;
+/** Not worth backing with transparent huge pages. */
+export const MADV_NOHUGEPAGE = 15;
+/** Leave the range out of core dumps. */
+export const MADV_DONTDUMP = 16;
+/** Put the range back into core dumps. */
+export const MADV_DODUMP = 17;
+/** Deactivate the pages (Linux 5.4). */
+export const MADV_COLD = 20;
+/** Reclaim the pages now (Linux 5.4). */
+export const MADV_PAGEOUT = 21;
+
+const MADVICE: ReadonlySet<number> = new Set([
+  MADV_NORMAL,
+  MADV_RANDOM,
+  MADV_SEQUENTIAL,
+  MADV_WILLNEED,
+  MADV_DONTNEED,
+  MADV_FREE,
+  MADV_DONTFORK,
+  MADV_DOFORK,
+  MADV_HUGEPAGE,
+  MADV_NOHUGEPAGE,
+  MADV_DONTDUMP,
+  MADV_DODUMP,
+  MADV_COLD,
+  MADV_PAGEOUT,
+]);
+
+/**
+ * Whether memstack's mappers accept `advice` (the MADV_* values above, from
+ * include/uapi/asm-generic/mman-common.h); madvise answers EINVAL for any
+ * other value, MADV_REMOVE and MADV_MERGEABLE among them.
+ */
+export function isMadvice(advice: number): boolean {
+  return MADVICE.has(advice);
+}
 
 /** mremap: the mapping may move to a new address. */
 export const MREMAP_MAYMOVE = 1;

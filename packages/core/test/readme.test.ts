@@ -1,18 +1,14 @@
-import { readFileSync } from "node:fs";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, it } from "vitest";
+import { expectReadmeExample } from "./testkit.js";
 
 describe("README usage", () => {
-  afterEach(() => vi.restoreAllMocks());
-
   it("shows examples/usage.ts verbatim, and it runs as written", async () => {
-    const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
-    const example = readFileSync(new URL("../examples/usage.ts", import.meta.url), "utf8");
-    expect(readme).toContain(`\`\`\`ts\n${example}\`\`\``);
-    const lines: string[] = [];
-    vi.spyOn(console, "log").mockImplementation((...args: unknown[]) => {
-      lines.push(args.join(" "));
-    });
-    await import("../examples/usage.ts");
-    expect(lines).toEqual(["adbe", "true", "0", "not-mapped", "281474976710656 1"]);
+    await expectReadmeExample(new URL("../", import.meta.url), [
+      "adbe",
+      "true",
+      "0",
+      "not-mapped",
+      "281474976710656 1",
+    ]);
   });
 });

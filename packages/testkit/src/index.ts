@@ -4,6 +4,7 @@ export { describeFrameAllocator } from "./frame-allocator-suite.js";
 export type { MapperFixture } from "./mapper-suite.js";
 export { describeMapper } from "./mapper-suite.js";
 export { describePhysicalMemory } from "./physical-memory-suite.js";
+export { expectReadmeExample } from "./readme.js";
 export type { SequenceOptions, Step } from "./sequences.js";
 export { checkSequences, step } from "./sequences.js";
 export type { VirtualMemoryFixture } from "./virtual-memory-suite.js";

@@ -29,6 +29,21 @@ import {
   EINVAL,
   ENOMEM,
   EPERM,
+  isMadvice,
+  MADV_COLD,
+  MADV_DODUMP,
+  MADV_DOFORK,
+  MADV_DONTDUMP,
+  MADV_DONTFORK,
+  MADV_DONTNEED,
+  MADV_FREE,
+  MADV_HUGEPAGE,
+  MADV_NOHUGEPAGE,
+  MADV_NORMAL,
+  MADV_PAGEOUT,
+  MADV_RANDOM,
+  MADV_SEQUENTIAL,
+  MADV_WILLNEED,
   MAP_FIXED,
   MAP_FIXED_NOREPLACE,
   MAP_NORESERVE,
@@ -43,6 +58,7 @@ import {
   PROT_GROWSDOWN,
   PROT_GROWSUP,
   PROT_READ,
+  PROT_SEM,
   PROT_WRITE,
   UsageError,
 } from "@memstack/core";
@@ -83,38 +99,6 @@ export const TASK_SIZE = 0x7ffffffff000;
 const DEFAULT_MAP_WINDOW = TASK_SIZE;
 /** Linux's default vm.max_map_count. */
 export const DEFAULT_MAX_MAP_COUNT = 65530;
-
-const PROT_SEM = 0x8;
-const MADV_NORMAL = 0;
-const MADV_RANDOM = 1;
-const MADV_SEQUENTIAL = 2;
-const MADV_WILLNEED = 3;
-const MADV_DONTNEED = 4;
-const MADV_FREE = 8;
-const MADV_DONTFORK = 10;
-const MADV_DOFORK = 11;
-const MADV_HUGEPAGE = 14;
-const MADV_NOHUGEPAGE = 15;
-const MADV_DONTDUMP = 16;
-const MADV_DODUMP = 17;
-const MADV_COLD = 20;
-const MADV_PAGEOUT = 21;
-const MADVICE = new Set([
-  MADV_NORMAL,
-  MADV_RANDOM,
-  MADV_SEQUENTIAL,
-  MADV_WILLNEED,
-  MADV_DONTNEED,
-  MADV_FREE,
-  MADV_DONTFORK,
-  MADV_DOFORK,
-  MADV_HUGEPAGE,
-  MADV_NOHUGEPAGE,
-  MADV_DONTDUMP,
-  MADV_DODUMP,
-  MADV_COLD,
-  MADV_PAGEOUT,
-]);
 
 /** What the address space asks of the page tables and frames. */
 export interface PageLayer {
@@ -642,7 +626,7 @@ export class AddressSpace {
 
   /** madvise(2); see the Mapper port. */
   madvise(addr: number, length: number, advice: number): number {
-    if (!MADVICE.has(advice)) return -EINVAL;
+    if (!isMadvice(advice)) return -EINVAL;
     if (addr % PAGE !== 0) return -EINVAL;
     const len = pageUp(length);
     const end = addr + len;
