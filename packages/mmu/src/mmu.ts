@@ -613,6 +613,8 @@ export class Mmu implements MemoryManagementUnit {
           tlb.flags[found]!,
           tlb.space[found]!,
         );
+        // A copy of an entry cached before an edit is as stale as the original.
+        tlb.stale[slot] = tlb.stale[found]!;
       }
       return slot;
     }
