@@ -63,7 +63,6 @@ import {
 } from "@memstack/core";
 import {
   type AccessCode,
-  ENTRY_ACCESSED,
   ENTRY_DIRTY,
   ENTRY_GLOBAL,
   ENTRY_RIGHTS,
@@ -99,6 +98,9 @@ function hex(n: number): string {
 }
 
 function accessCode(access: Access, fn: string): AccessCode {
+  if (access === "read") return 0;
+  if (access === "write") return 1;
+  if (access === "execute") return 2;
   const code = ACCESS_NAMES.indexOf(access);
   if (code < 0)
     throw new UsageError(PKG, `${fn}: access must be read, write or execute, got ${access}`, "access");
@@ -140,6 +142,9 @@ export class Mmu implements MemoryManagementUnit {
   private readonly hGen = new Int32Array(HOST);
   private readonly hRights = new Uint8Array(HOST);
   private readonly hPhys = new Float64Array(HOST);
+  // Host bytes of each entry's page: slab and byte offset (see HostFrames), -1 until needed.
+  private readonly hSlab = new Int32Array(HOST).fill(-1);
+  private readonly hByte = new Int32Array(HOST);
   // Host-table rights for each value of an entry's 7 ENTRY_* bits, from the
   // format's permission rules, computed once: bit a (0 read, 1 write with D
   // cached, 2 execute) for user mode, bit a + 3 for supervisor mode.
@@ -152,8 +157,28 @@ export class Mmu implements MemoryManagementUnit {
   private regU8: Uint8Array<ArrayBufferLike> = new Uint8Array(0);
   private regU16: Uint16Array<ArrayBufferLike> = new Uint16Array(0);
   private regU32: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
+  // Byte offset of the register's frame in its slab's views.
+  private regByte = 0;
   private regSlot = -1;
   private regHits = 0;
+  // Host-table entry the register was loaded from (-1: empty, or touch()'s).
+  private regEntry = -1;
+  // The previous register ("B"): the page used before the current one, kept
+  // with its own pending hits, so a program alternating between two pages
+  // swaps registers instead of looking pages up. Its last use is older than
+  // the current register's, so its hits are spilled first.
+  private prevReadBase = Number.NaN;
+  private prevWriteBase = Number.NaN;
+  private prevU8: Uint8Array<ArrayBufferLike> = new Uint8Array(0);
+  private prevU16: Uint16Array<ArrayBufferLike> = new Uint16Array(0);
+  private prevU32: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
+  private prevByte = 0;
+  private prevSlot = -1;
+  private prevHits = 0;
+  private prevEntry = -1;
+  // 0 in user mode, SUPERVISOR_SHIFT in supervisor mode: the shift of this
+  // privilege's bits in hRights (a number, so hot paths test no boolean).
+  private rightsShift = 0;
   // The same register as seen by touch(), which needs no host bytes: page
   // bases for read, write (D cached) and execute, NaN when not allowed.
   private touchReadBase = Number.NaN;
@@ -195,41 +220,52 @@ export class Mmu implements MemoryManagementUnit {
   }
 
   // ---------------------------------------------------------------- VirtualMemory: hot paths
+  //
+  // Each hit path computes `w`, the offset masked to the page and the
+  // access's alignment, once: it is both the test (`off === w`) and, as an
+  // int32, the index, so the index needs no second conversion from double.
+  // A miss returns `slowLoad(…) >>> 0`, so both arms of a u8–u32 load are
+  // uint32 and an inlined caller keeps the value untagged.
 
   loadU8(addr: VirtAddr): number {
     const off = addr - this.regReadBase;
-    if (off === (off & 0xfff)) {
+    const w = off & 0xfff;
+    if (off === w) {
       this.regHits++;
-      return this.regU8[off]!;
+      return this.regU8[this.regByte + w]!;
     }
-    return this.slowLoad(addr, 1);
+    return this.slowLoad(addr, 1) >>> 0;
   }
 
   loadU16(addr: VirtAddr): number {
     const off = addr - this.regReadBase;
-    if (off === (off & 0xffe)) {
+    const w = off & 0xffe;
+    if (off === w) {
       this.regHits++;
-      return this.regU16[off >>> 1]!;
+      return this.regU16[(this.regByte + w) >>> 1]!;
     }
-    return this.slowLoad(addr, 2);
+    return this.slowLoad(addr, 2) >>> 0;
   }
 
   loadU32(addr: VirtAddr): number {
     const off = addr - this.regReadBase;
-    if (off === (off & 0xffc)) {
+    const w = off & 0xffc;
+    if (off === w) {
       this.regHits++;
-      return this.regU32[off >>> 2]!;
+      return this.regU32[(this.regByte + w) >>> 2]!;
     }
-    return this.slowLoad(addr, 4);
+    return this.slowLoad(addr, 4) >>> 0;
   }
 
   loadU64(addr: VirtAddr): number {
     const off = addr - this.regReadBase;
-    if (off === (off & 0xff8)) {
-      const hi = this.regU32[(off >>> 2) + 1]!;
+    const w = off & 0xff8;
+    if (off === w) {
+      const i = (this.regByte + w) >>> 2;
+      const hi = this.regU32[i + 1]!;
       if (hi < 0x200000) {
         this.regHits++;
-        return hi * TWO_32 + this.regU32[off >>> 2]!;
+        return hi * TWO_32 + this.regU32[i]!;
       }
     }
     return this.slowLoad(addr, 8);
@@ -237,9 +273,10 @@ export class Mmu implements MemoryManagementUnit {
 
   storeU8(addr: VirtAddr, value: number): void {
     const off = addr - this.regWriteBase;
-    if (off === (off & 0xfff)) {
+    const w = off & 0xfff;
+    if (off === w) {
       this.regHits++;
-      this.regU8[off] = value;
+      this.regU8[this.regByte + w] = value;
       return;
     }
     this.slowStore(addr, 1, value);
@@ -247,9 +284,10 @@ export class Mmu implements MemoryManagementUnit {
 
   storeU16(addr: VirtAddr, value: number): void {
     const off = addr - this.regWriteBase;
-    if (off === (off & 0xffe)) {
+    const w = off & 0xffe;
+    if (off === w) {
       this.regHits++;
-      this.regU16[off >>> 1] = value;
+      this.regU16[(this.regByte + w) >>> 1] = value;
       return;
     }
     this.slowStore(addr, 2, value);
@@ -257,9 +295,10 @@ export class Mmu implements MemoryManagementUnit {
 
   storeU32(addr: VirtAddr, value: number): void {
     const off = addr - this.regWriteBase;
-    if (off === (off & 0xffc)) {
+    const w = off & 0xffc;
+    if (off === w) {
       this.regHits++;
-      this.regU32[off >>> 2] = value;
+      this.regU32[(this.regByte + w) >>> 2] = value;
       return;
     }
     this.slowStore(addr, 4, value);
@@ -274,11 +313,13 @@ export class Mmu implements MemoryManagementUnit {
       );
     }
     const off = addr - this.regWriteBase;
-    if (off === (off & 0xff8)) {
+    const w = off & 0xff8;
+    if (off === w) {
       this.regHits++;
+      const i = (this.regByte + w) >>> 2;
       const lo = value >>> 0;
-      this.regU32[off >>> 2] = lo;
-      this.regU32[(off >>> 2) + 1] = (value - lo) / TWO_32;
+      this.regU32[i] = lo;
+      this.regU32[i + 1] = (value - lo) / TWO_32;
       return;
     }
     this.slowStore(addr, 8, value);
@@ -293,8 +334,11 @@ export class Mmu implements MemoryManagementUnit {
   }
 
   private slowLoad(addr: number, size: number): number {
-    this.checkAddr(addr, `loadU${size * 8}`);
     const off = addr & 0xfff;
+    // Another page the host table holds: it becomes the register (the common
+    // case when a program alternates between a few pages).
+    if (off <= PAGE - size && this.switchRegister(addr, 0, size)) return this.readRegister(off, size, addr);
+    this.checkAddr(addr, `loadU${size * 8}`);
     if (off + size > PAGE) {
       // Crossing into the next page: one lookup per page, lowest first, so a
       // fault in the second page reports its first byte.
@@ -311,15 +355,7 @@ export class Mmu implements MemoryManagementUnit {
       return size === 8 ? this.join64(hi, lo, addr) : lo;
     }
     const e = this.resolve(addr, 0);
-    if (this.loadRegister(e)) {
-      const b = this.regU8;
-      if (size === 1) return b[off]!;
-      if (size === 2) return b[off]! | (b[off + 1]! << 8);
-      const lo = (b[off]! | (b[off + 1]! << 8) | (b[off + 2]! << 16) | (b[off + 3]! << 24)) >>> 0;
-      if (size === 4) return lo;
-      const hi = (b[off + 4]! | (b[off + 5]! << 8) | (b[off + 6]! << 16) | (b[off + 7]! << 24)) >>> 0;
-      return this.join64(hi, lo, addr);
-    }
+    if (this.loadRegister(e)) return this.readRegister(off, size, addr);
     const p = physAddr(this.hPhys[e]! + off);
     const m = this.memory;
     if (size === 1) return m.readU8(p);
@@ -328,18 +364,53 @@ export class Mmu implements MemoryManagementUnit {
     return this.join64(m.readU32(physAddr(p + 4)), m.readU32(p), addr);
   }
 
+  // Reads `size` bytes at page offset `off` (inside the page) of the register.
+  private readRegister(off: number, size: number, addr: number): number {
+    const i = this.regByte + off;
+    if ((off & (size - 1)) === 0) {
+      if (size === 4) return this.regU32[i >>> 2]!;
+      if (size === 1) return this.regU8[i]!;
+      if (size === 2) return this.regU16[i >>> 1]!;
+      return this.join64(this.regU32[(i >>> 2) + 1]!, this.regU32[i >>> 2]!, addr);
+    }
+    const b = this.regU8;
+    if (size === 2) return b[i]! | (b[i + 1]! << 8);
+    const lo = (b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24)) >>> 0;
+    if (size === 4) return lo;
+    const hi = (b[i + 4]! | (b[i + 5]! << 8) | (b[i + 6]! << 16) | (b[i + 7]! << 24)) >>> 0;
+    return this.join64(hi, lo, addr);
+  }
+
+  // Writes the low `size` bytes of lo (and hi for 8) at page offset `off` of the register.
+  private writeRegister(off: number, size: number, lo: number, hi: number): void {
+    const i = this.regByte + off;
+    if ((off & (size - 1)) === 0) {
+      if (size === 4) this.regU32[i >>> 2] = lo;
+      else if (size === 1) this.regU8[i] = lo;
+      else if (size === 2) this.regU16[i >>> 1] = lo;
+      else {
+        this.regU32[i >>> 2] = lo;
+        this.regU32[(i >>> 2) + 1] = hi;
+      }
+      return;
+    }
+    const b = this.regU8;
+    for (let k = 0; k < size && k < 4; k++) b[i + k] = lo >>> (8 * k);
+    for (let k = 4; k < size; k++) b[i + k] = hi >>> (8 * (k - 4));
+  }
+
   // One byte of the page of host entry `e`, without a TLB lookup or the register.
   private byteAt(e: number, off: number): number {
     const h = this.host;
     const phys = this.hPhys[e]!;
-    if (h.lookup(phys * INV_PAGE, false)) return h.u8[h.frame]![off]!;
+    if (h.lookup(phys * INV_PAGE, false)) return h.u8[h.slab]![h.byte + off]!;
     return this.memory.readU8(physAddr(phys + off));
   }
 
   private setByteAt(e: number, off: number, value: number): void {
     const h = this.host;
     const phys = this.hPhys[e]!;
-    if (h.lookup(phys * INV_PAGE, true)) h.u8[h.frame]![off] = value;
+    if (h.lookup(phys * INV_PAGE, true)) h.u8[h.slab]![h.byte + off] = value;
     else this.memory.writeU8(physAddr(phys + off), value);
   }
 
@@ -355,12 +426,16 @@ export class Mmu implements MemoryManagementUnit {
   }
 
   private slowStore(addr: number, size: number, value: number): void {
-    this.checkAddr(addr, `storeU${size * 8}`);
     const off = addr & 0xfff;
     let lo =
       size === 8 ? value >>> 0 : (value >>> 0) & (size === 4 ? 0xffffffff : size === 2 ? 0xffff : 0xff);
     lo >>>= 0;
     const hi = size === 8 ? (value - lo) / TWO_32 : 0;
+    if (off <= PAGE - size && this.switchRegister(addr, 1, size)) {
+      this.writeRegister(off, size, lo, hi);
+      return;
+    }
+    this.checkAddr(addr, `storeU${size * 8}`);
     if (off + size > PAGE) {
       // Both pages must allow the write before any byte is written, as one
       // instruction's store is all-or-nothing.
@@ -375,9 +450,7 @@ export class Mmu implements MemoryManagementUnit {
     }
     const e = this.resolve(addr, 1);
     if (this.loadRegister(e)) {
-      const b = this.regU8;
-      for (let i = 0; i < size && i < 4; i++) b[off + i] = lo >>> (8 * i);
-      for (let i = 4; i < size; i++) b[off + i] = hi >>> (8 * (i - 4));
+      this.writeRegister(off, size, lo, hi);
       return;
     }
     const p = physAddr(this.hPhys[e]! + off);
@@ -400,7 +473,8 @@ export class Mmu implements MemoryManagementUnit {
       const chunk = Math.min(PAGE - off, n - done);
       const e = this.resolve(a, 0);
       if (this.loadRegister(e)) {
-        dest.set(this.regU8.subarray(off, off + chunk), done);
+        const i = this.regByte + off;
+        dest.set(this.regU8.subarray(i, i + chunk), done);
       } else {
         this.memory.readBytes(physAddr(this.hPhys[e]! + off), dest.subarray(done, done + chunk));
       }
@@ -417,7 +491,7 @@ export class Mmu implements MemoryManagementUnit {
       const chunk = Math.min(PAGE - off, n - done);
       const e = this.resolve(a, 1);
       if (this.loadRegister(e)) {
-        this.regU8.set(src.subarray(done, done + chunk), off);
+        this.regU8.set(src.subarray(done, done + chunk), this.regByte + off);
       } else {
         this.memory.writeBytes(physAddr(this.hPhys[e]! + off), src.subarray(done, done + chunk));
       }
@@ -440,7 +514,7 @@ export class Mmu implements MemoryManagementUnit {
       const chunk = Math.min(PAGE - off, length - done);
       const e = this.resolve(a, 1);
       if (this.loadRegister(e)) {
-        this.regU8.fill(byte, off, off + chunk);
+        this.regU8.fill(byte, this.regByte + off, this.regByte + off + chunk);
       } else {
         const tmp = this.tmp.subarray(0, chunk);
         tmp.fill(byte);
@@ -480,6 +554,12 @@ export class Mmu implements MemoryManagementUnit {
   // Hands register hits to the TLB (counted, slot made MRU) and, with
   // `clear`, empties the register before another TLB operation.
   private spill(clear: boolean): void {
+    // The previous register's last use is older than the current one's:
+    // spilling it first keeps the TLB's recency order.
+    if (this.prevHits > 0) {
+      this.tlb.hits(this.prevSlot, this.prevHits);
+      this.prevHits = 0;
+    }
     if (this.regHits > 0) {
       this.tlb.hits(this.regSlot, this.regHits);
       this.regHits = 0;
@@ -491,19 +571,34 @@ export class Mmu implements MemoryManagementUnit {
       this.touchWriteBase = Number.NaN;
       this.touchExecBase = Number.NaN;
       this.regSlot = -1;
+      this.regEntry = -1;
+      this.prevReadBase = Number.NaN;
+      this.prevWriteBase = Number.NaN;
+      this.prevSlot = -1;
+      this.prevEntry = -1;
     }
   }
 
-  // Loads the register with host entry `e` when the memory has frame views.
-  // The frame is backed even for a read, so that the register can alias it:
-  // a never-written frame costs host memory once it is read through the MMU.
-  private loadRegister(e: number): boolean {
+  // Finds the host bytes of host entry `e`'s page. The frame is backed even
+  // for a read, so that the register can alias it: a never-written frame
+  // costs host memory once it is read through the MMU.
+  private locateHost(e: number): boolean {
     const h = this.host;
     if (!h.lookup(this.hPhys[e]! * INV_PAGE, true)) return false;
-    this.regU8 = h.u8[h.frame]!;
-    this.regU16 = h.u16[h.frame]!;
-    this.regU32 = h.u32[h.frame]!;
-    const rights = this.hRights[e]! >> (this.user ? 0 : SUPERVISOR_SHIFT);
+    this.hSlab[e] = h.slab;
+    this.hByte[e] = h.byte;
+    return true;
+  }
+
+  // Points the register at host entry `e` (its rights, bytes and TLB slot).
+  private setRegister(e: number): void {
+    const h = this.host;
+    const slab = this.hSlab[e]!;
+    this.regU8 = h.u8[slab]!;
+    this.regU16 = h.u16[slab]!;
+    this.regU32 = h.u32[slab]!;
+    this.regByte = this.hByte[e]!;
+    const rights = this.hRights[e]! >> this.rightsShift;
     const base = this.hTag[e]!;
     this.regReadBase = rights & 1 ? base : Number.NaN;
     this.regWriteBase = rights & 2 ? base : Number.NaN;
@@ -511,7 +606,104 @@ export class Mmu implements MemoryManagementUnit {
     this.touchWriteBase = Number.NaN;
     this.touchExecBase = Number.NaN;
     this.regSlot = this.hSlot[e]!;
+    this.regEntry = e;
+  }
+
+  // Moves the current register to the previous one (whose pending hits are
+  // spilled first: it is the older of the two).
+  private retireRegister(): void {
+    if (this.prevHits > 0) this.tlb.hits(this.prevSlot, this.prevHits);
+    this.prevReadBase = this.regReadBase;
+    this.prevWriteBase = this.regWriteBase;
+    this.prevU8 = this.regU8;
+    this.prevU16 = this.regU16;
+    this.prevU32 = this.regU32;
+    this.prevByte = this.regByte;
+    this.prevSlot = this.regSlot;
+    this.prevHits = this.regHits;
+    this.prevEntry = this.regEntry;
+  }
+
+  // Exchanges the current and previous registers: the previous page is used
+  // again, so it becomes the most recent. Both keep their pending hits.
+  private swapRegisters(): void {
+    const readBase = this.prevReadBase;
+    const writeBase = this.prevWriteBase;
+    const u8 = this.prevU8;
+    const u16 = this.prevU16;
+    const u32 = this.prevU32;
+    const byte = this.prevByte;
+    const slot = this.prevSlot;
+    const hits = this.prevHits;
+    const entry = this.prevEntry;
+    this.prevReadBase = this.regReadBase;
+    this.prevWriteBase = this.regWriteBase;
+    this.prevU8 = this.regU8;
+    this.prevU16 = this.regU16;
+    this.prevU32 = this.regU32;
+    this.prevByte = this.regByte;
+    this.prevSlot = this.regSlot;
+    this.prevHits = this.regHits;
+    this.prevEntry = this.regEntry;
+    this.regReadBase = readBase;
+    this.regWriteBase = writeBase;
+    this.regU8 = u8;
+    this.regU16 = u16;
+    this.regU32 = u32;
+    this.regByte = byte;
+    this.regSlot = slot;
+    this.regHits = hits;
+    this.regEntry = entry;
+  }
+
+  // Loads the register with host entry `e` (just looked up, its hit counted)
+  // when the memory has frame views.
+  private loadRegister(e: number): boolean {
+    if (this.hSlab[e]! < 0 && !this.locateHost(e)) return false;
+    this.setRegister(e);
     this.regHits = 0;
+    return true;
+  }
+
+  // The register switch, for an access of `size` bytes inside one page that
+  // missed the register: (1) the previous register holds the page: swap;
+  // (2) the host table holds it with a valid L1 slot whose rights allow
+  // `access`: the current register becomes the previous one and the entry
+  // the current one. This access is the new current register's hit,
+  // counted with its others at the next spill (before any other TLB
+  // operation), which gives the counts and recency order of lookup()'s
+  // immediate tlb.hit. Returns false, having changed nothing, when neither
+  // can serve (the full lookup then runs).
+  private switchRegister(addr: number, access: AccessCode, size: number): boolean {
+    const prevOff = addr - (access === 0 ? this.prevReadBase : this.prevWriteBase);
+    if (prevOff >= 0 && prevOff <= PAGE - size && (prevOff | 0) === prevOff) {
+      this.swapRegisters();
+      this.regHits++;
+      return true;
+    }
+    if (!(addr >= 0)) return false;
+    const e = (addr >>> 12) & HOST_MASK;
+    const slot = this.hSlot[e]!;
+    if (
+      this.hTag[e] !== addr - (addr & 0xfff) ||
+      this.tlb.gen[slot] !== this.hGen[e] ||
+      (this.hRights[e]! & (1 << (access + this.rightsShift))) === 0
+    ) {
+      return false;
+    }
+    if (this.hSlab[e]! < 0 && !this.locateHost(e)) return false;
+    if (e === this.regEntry) {
+      // The current page itself (an unaligned access, or a write the
+      // register's bases did not show): reload its bases, keep its hits.
+      const hits = this.regHits;
+      this.setRegister(e);
+      this.regHits = hits + 1;
+      return true;
+    }
+    if (this.regEntry >= 0) this.retireRegister();
+    else if (this.regHits > 0) this.tlb.hits(this.regSlot, this.regHits); // touch()'s register
+    this.setRegister(e);
+    this.regHits = 1;
     return true;
   }
 
@@ -589,6 +781,7 @@ export class Mmu implements MemoryManagementUnit {
     this.hGen[e] = tlb.gen[slot]!;
     this.hRights[e] = rights;
     this.hPhys[e] = tlb.phys[slot]! + (la - (la & 0xfff) - tlb.tag[slot]!);
+    this.hSlab[e] = -1;
     return e;
   }
 
@@ -695,12 +888,13 @@ export class Mmu implements MemoryManagementUnit {
     const last = addr + size - 1;
     for (let page = addr - (addr & 0xfff) + PAGE; page <= last; page += PAGE) e = this.resolve(page, code);
     // Load the register for the last page, without host bytes.
-    const rights = this.hRights[e]! >> (this.user ? 0 : SUPERVISOR_SHIFT);
+    const rights = this.hRights[e]! >> this.rightsShift;
     const base = this.hTag[e]!;
     this.touchReadBase = rights & 1 ? base : Number.NaN;
     this.touchWriteBase = rights & 2 ? base : Number.NaN;
     this.touchExecBase = rights & 4 ? base : Number.NaN;
     this.regSlot = this.hSlot[e]!;
+    this.regEntry = -1;
     this.regHits = 0;
   }
 
@@ -713,7 +907,7 @@ export class Mmu implements MemoryManagementUnit {
    */
   walk(space: number, virt: number, access: Access, privilege: Privilege, sideEffects = false): WalkResult {
     const code = accessCode(access, "walk");
-    const root = this.rootFor(space, "walk");
+    const root = space === this.current ? this.currentRoot : this.rootFor(space, "walk");
     if (!this.isCanonical(virt)) throw new UsageError(PKG, `walk: virt ${virt} is not canonical`, "virt");
     this.walker.walk(root, virt < 0 ? virt + this.full : virt, code, privilege === "user", sideEffects);
     return this.walker.result;
@@ -737,8 +931,13 @@ export class Mmu implements MemoryManagementUnit {
         "privilege",
       );
     }
+    const user = value === "user";
+    // Same privilege (the kernel sets it on every entry): nothing changes,
+    // so the register stays loaded.
+    if (user === this.user) return;
     this.spill(true);
-    this.user = value === "user";
+    this.user = user;
+    this.rightsShift = user ? 0 : SUPERVISOR_SHIFT;
   }
 
   isCanonical(addr: number): boolean {
@@ -809,9 +1008,9 @@ export class Mmu implements MemoryManagementUnit {
 
   // ---------------------------------------------------------------- editing
 
-  private linearRange(virt: number, length: number): [number, number] {
+  private markStale(space: number, virt: number, length: number): void {
     const start = virt < 0 ? virt + this.full : virt;
-    return [start, start + length];
+    this.tlb.markStale(space, start, start + length);
   }
 
   private rightsFlags(rights: PageRights, fn: string): number {
@@ -830,19 +1029,20 @@ export class Mmu implements MemoryManagementUnit {
     rights: PageRights,
   ): boolean {
     const ok = this.tables.map(space, virt, phys, length, pageSize, this.rightsFlags(rights, "map"));
-    if (ok) this.tlb.markStale(space, ...this.linearRange(virt, length));
+    // Filling empty entries needs no stale marks: see PageTables.lastMapReplaced.
+    if (ok && this.tables.lastMapReplaced) this.markStale(space, virt, length);
     return ok;
   }
 
   unmap(space: number, virt: number, length: number): number {
     const n = this.tables.unmap(space, virt, length);
-    this.tlb.markStale(space, ...this.linearRange(virt, length));
+    this.markStale(space, virt, length);
     return n;
   }
 
   protect(space: number, virt: number, length: number, rights: PageRights): number {
     const n = this.tables.protect(space, virt, length, this.rightsFlags(rights, "protect"));
-    this.tlb.markStale(space, ...this.linearRange(virt, length));
+    this.markStale(space, virt, length);
     return n;
   }
 
@@ -981,6 +1181,13 @@ export class Mmu implements MemoryManagementUnit {
       ) {
         throw new CorruptionError(PKG, `Mmu: host-table entry ${e} disagrees with TLB slot ${slot}`);
       }
+      const h = this.host;
+      if (
+        this.hSlab[e]! >= 0 &&
+        (!h.lookup(this.hPhys[e]! / PAGE, false) || h.slab !== this.hSlab[e] || h.byte !== this.hByte[e])
+      ) {
+        throw new CorruptionError(PKG, `Mmu: host-table entry ${e} points at the wrong host bytes`);
+      }
     }
     const bases = [
       this.regReadBase,
@@ -1000,6 +1207,14 @@ export class Mmu implements MemoryManagementUnit {
         la >= tlb.tag[slot]! + tlb.pageSizes[tlb.size[slot]!]!
       ) {
         throw new CorruptionError(PKG, "Mmu: the register holds a page its TLB slot does not");
+      }
+      // The data register must alias the frame its slot translates to.
+      if (!Number.isNaN(this.regReadBase) || !Number.isNaN(this.regWriteBase)) {
+        const h = this.host;
+        const frame = (tlb.phys[slot]! + (la - tlb.tag[slot]!)) / PAGE;
+        if (!h.lookup(frame, false) || h.u8[h.slab] !== this.regU8 || h.byte !== this.regByte) {
+          throw new CorruptionError(PKG, "Mmu: the register's bytes are not those of its frame");
+        }
       }
     }
     if (this.current >= 0 && this.pcidOwner[this.currentPcid] !== this.current) {

@@ -79,6 +79,12 @@ function hex(n: number): string {
 /** Page tables of many address spaces in one RAM, edited through one format. */
 export class PageTables {
   readonly format: PageTableFormat;
+  /**
+   * Whether the last successful map replaced a present leaf. When it did
+   * not, no TLB entry can hold the range unmarked: an entry that is not
+   * stale agrees with the tables, and the tables had nothing there.
+   */
+  lastMapReplaced = false;
   readonly #words: PhysWords;
   readonly #frames: FrameAllocator;
   readonly #walker: PageWalker;
@@ -230,6 +236,8 @@ export class PageTables {
         "phys",
       );
     }
+    this.lastMapReplaced = false;
+    if (length === pageSize) return this.#mapOne(space, root, start, phys, leafLevel, flags);
     const f = this.format;
     const words = this.#words;
     const end = start + length;
@@ -307,10 +315,87 @@ export class PageTables {
       undoLo.push(lo);
       undoHi.push(hi);
       if (!f.isPresent(lo, hi)) this.#info(table).count++;
+      else this.lastMapReplaced = true;
       f.encodeLeaf(p, flags, leafLevel, out);
       words.write(e + 4, out[1]!);
       words.write(e, out[0]!);
     }
+    return true;
+  }
+
+  /**
+   * map of one page (a page fault's fix, fork's copy): one descent that
+   * checks, allocates missing tables and writes the leaf. It refuses a
+   * conflict before writing anything, as the two passes of the general case
+   * do: a conflict can only be met on tables that existed before the call,
+   * and every table below one this call creates is new and empty.
+   */
+  #mapOne(space: number, root: number, la: number, phys: number, leafLevel: number, flags: number): boolean {
+    const f = this.format;
+    const words = this.#words;
+    const out = this.#out;
+    let table = root;
+    let level = 0;
+    let created = 0;
+    for (; level < leafLevel; level++) {
+      const e = table + this.#index(la, level) * 8;
+      const lo = words.read(e);
+      const hi = words.read(e + 4);
+      if (f.isPresent(lo, hi)) {
+        if (f.isLeaf(lo, hi, level)) {
+          throw new UsageError(
+            PKG,
+            `map: ${hex(this.signed(la))} is inside a ${this.#levelSize[level]}-byte page; unmap it first`,
+            "virt",
+          );
+        }
+        table = f.address(lo, hi, level);
+        continue;
+      }
+      const frame = this.#frames.allocFrames(0);
+      if (frame === null) {
+        // Undo the tables made so far, deepest first (each is empty but for its one child).
+        for (let l = level - 1; l >= level - created; l--) {
+          const parent = this.#pathEntry[l]!;
+          const child = this.#pathTable[l + 1]!;
+          words.write(parent, 0);
+          words.write(parent + 4, 0);
+          this.#info(this.#pathTable[l]!).count--;
+          this.#tables.delete(child / PAGE);
+          this.#frames.freeFrames(pfn(child / PAGE), 0);
+        }
+        return false;
+      }
+      words.memory.zeroFrame(frame);
+      this.#tables.set(frame, { space, level: level + 1, count: 0 });
+      f.encodeTable(frame * PAGE, out);
+      words.write(e + 4, out[1]!);
+      words.write(e, out[0]!);
+      this.#info(table).count++;
+      this.#pathTable[level] = table;
+      this.#pathEntry[level] = e;
+      this.#pathTable[level + 1] = frame * PAGE;
+      created++;
+      table = frame * PAGE;
+    }
+    const e = table + this.#index(la, leafLevel) * 8;
+    const lo = words.read(e);
+    const hi = words.read(e + 4);
+    if (f.isPresent(lo, hi)) {
+      if (!f.isLeaf(lo, hi, leafLevel)) {
+        throw new UsageError(
+          PKG,
+          `map: ${hex(this.signed(la))} already has smaller pages mapped under it; unmap them first`,
+          "virt",
+        );
+      }
+      this.lastMapReplaced = true;
+    } else {
+      this.#info(table).count++;
+    }
+    f.encodeLeaf(phys, flags, leafLevel, out);
+    words.write(e + 4, out[1]!);
+    words.write(e, out[0]!);
     return true;
   }
 

@@ -117,6 +117,10 @@ export class Tlb {
 
   private readonly names: string[];
   private readonly plru: boolean;
+  // 1 for LRU, 0 for PLRU: a number, so touch() tests no boolean field.
+  private readonly lru: number;
+  // Index in `counts` of each slot's hit counter (level and page size), set when it is filled.
+  private readonly hitCounter: Int32Array;
   // Internal state is TypeScript-private, not #private: V8 (Node 20) reads
   // #fields markedly slower on these paths (measured).
   // Per array: level, first slot, sets, ways, first set number (for PLRU bits).
@@ -164,6 +168,7 @@ export class Tlb {
     this.inverse = Float64Array.from(pageSizes, (s) => 1 / s);
     this.levelCount = levels.length;
     this.plru = replacement === "plru";
+    this.lru = this.plru ? 0 : 1;
     this.names = levels.map((l) => String(l.name));
     const nSizes = pageSizes.length;
     this.arrayFor = new Int32Array(levels.length * nSizes).fill(-1);
@@ -237,6 +242,7 @@ export class Tlb {
     this.stamp = new Float64Array(slots);
     this.plruBits = new Int32Array(sets);
     this.slotArray = new Int32Array(slots);
+    this.hitCounter = new Int32Array(slots);
     for (let a = 0; a < this.arrBase.length; a++) {
       this.slotArray.fill(a, this.arrBase[a]!, this.arrBase[a]! + this.arrSets[a]! * this.arrWays[a]!);
     }
@@ -282,13 +288,15 @@ export class Tlb {
 
   /** Records a hit on `slot` (counts it, makes it most recently used). */
   hit(slot: number): void {
-    this.count((this.levelOf(slot) * this.pageSizes.length + this.size[slot]!) * 3, 1);
+    const i = this.hitCounter[slot]!;
+    this.counts[i] = this.counts[i]! + 1;
     this.touch(slot);
   }
 
   /** Records `n` hits on `slot` made by a caller that cached it (the MMU's register). */
   hits(slot: number, n: number): void {
-    this.count((this.levelOf(slot) * this.pageSizes.length + this.size[slot]!) * 3, n);
+    const i = this.hitCounter[slot]!;
+    this.counts[i] = this.counts[i]! + n;
     this.touch(slot);
   }
 
@@ -300,7 +308,7 @@ export class Tlb {
 
   /** Makes `slot` the most recently used of its set. */
   touch(slot: number): void {
-    if (!this.plru) {
+    if (this.lru === 1) {
       this.stamp[slot] = ++this.clock;
       return;
     }
@@ -378,6 +386,7 @@ export class Tlb {
     this.space[slot] = space;
     this.stale[slot] = 0;
     this.gen[slot] = this.gen[slot]! + 1;
+    this.hitCounter[slot] = (level * nSizes + sizeIndex) * 3;
     this.touch(slot);
     return slot;
   }
@@ -537,6 +546,9 @@ export class Tlb {
           }
           if (this.pcid[s]! < 0 || this.stamp[s]! > this.clock) {
             throw new CorruptionError(PKG, `Tlb: slot ${s} has a bad PCID or LRU stamp`);
+          }
+          if (this.hitCounter[s] !== (this.arrLevel[a]! * this.pageSizes.length + this.size[s]!) * 3) {
+            throw new CorruptionError(PKG, `Tlb: slot ${s} counts its hits under another level or size`);
           }
           for (let t = s + 1; t < first + ways; t++) {
             if (this.tag[t] === la && this.size[t] === this.size[s] && this.pcid[t] === this.pcid[s]) {
