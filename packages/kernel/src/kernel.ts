@@ -137,7 +137,7 @@ export class Kernel {
       throw new UsageError(PKG, "Kernel: no frame for the kernel's page tables", "frames");
     this.#kernelSpace = kernelSpace;
     this.mmu.switchAddressSpace(kernelSpace);
-    this.mmu.onPageFault((address, access) => this.#onFault(address, access));
+    this.mmu.onPageFault((address, access, errorCode) => this.#onFault(address, access, errorCode));
   }
 
   /** The process whose address space is current, or null. */
@@ -158,17 +158,26 @@ export class Kernel {
   /** @internal Makes `proc` current before it runs (a context switch). */
   enter(proc: Process): void {
     if (!proc.alive) throw new ProcessKilled(proc.pid, proc.state === "killed" ? "SIGKILL" : "exit");
-    if (this.#current !== proc) {
-      this.mmu.switchAddressSpace(proc.space);
+    const mmu = this.mmu;
+    // The MMU may have been switched by someone else: its CR3 decides, not #current alone.
+    if (this.#current !== proc || mmu.currentAddressSpace !== proc.space) {
+      mmu.switchAddressSpace(proc.space);
       this.#current = proc;
     }
-    this.mmu.privilege = "user";
+    if (mmu.privilege !== "user") mmu.privilege = "user";
   }
 
-  #onFault(address: number, access: "read" | "write" | "execute"): boolean {
-    const proc = this.#current;
+  #onFault(address: number, access: "read" | "write" | "execute", errorCode: number): boolean {
+    let proc = this.#current;
+    const space = this.mmu.currentAddressSpace;
+    if (proc === null || proc.space !== space) {
+      // The MMU was switched behind the kernel's back: the fault is the process whose tables are in CR3.
+      proc = null;
+      for (const p of this.#procs.values()) if (p.space === space) proc = p;
+      this.#current = proc;
+    }
     if (proc === null || !proc.alive) return false;
-    if (this.pages.fault(proc, address, access)) return true;
+    if (this.pages.fault(proc, address, access, errorCode)) return true;
     // No frame could be found even after reclaim and the OOM killer: the process dies.
     if (proc.alive) this.#kill(proc, "page fault with no memory left");
     throw new ProcessKilled(proc.pid, "SIGKILL");

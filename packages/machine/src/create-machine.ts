@@ -46,6 +46,8 @@ function framesWith(
   gfp: number,
 ): FrameAllocator & { readonly inUse: number } {
   let inUse = 0;
+  // The options of an order-0 allocation, made once: a page fault allocates no object.
+  const order0 = { order: 0, gfp };
   return {
     get frameCount() {
       return buddy.frameCount;
@@ -57,7 +59,7 @@ function framesWith(
       return inUse;
     },
     allocFrames(order: number): Pfn | null {
-      const p = buddy.alloc({ order, gfp });
+      const p = buddy.alloc(order === 0 ? order0 : { order, gfp });
       if (p !== null) inUse += 2 ** order;
       return p;
     },

@@ -37,6 +37,7 @@ import {
   type MemoryManagementUnit,
   type PageMapping,
   type PageRights,
+  PF_PRESENT,
   type Pfn,
   type PhysicalMemory,
   pfn,
@@ -53,6 +54,11 @@ const FREE = 0;
 const ANON = 1;
 const SHMEM = 2;
 const ZERO = 3;
+
+// User rights by (write | execute << 1).
+const RIGHTS: readonly PageRights[] = [0, 1, 2, 3].map((i) =>
+  Object.freeze({ write: (i & 1) !== 0, user: true, execute: (i & 2) !== 0 }),
+);
 
 /** What the page layer needs to know of a process. */
 export interface PageOwner {
@@ -148,7 +154,8 @@ export class PageManager {
   // ------------------------------------------------------------ helpers
 
   #rights(vma: Vma, write: boolean): PageRights {
-    return { write, user: true, execute: (vma.flags & VM_EXEC) !== 0 };
+    // One frozen object per combination: a fault allocates none.
+    return RIGHTS[(write ? 1 : 0) | ((vma.flags & VM_EXEC) !== 0 ? 2 : 0)]!;
   }
 
   #accessible(vma: Vma): boolean {
@@ -230,12 +237,18 @@ export class PageManager {
   // ------------------------------------------------------------- faults
 
   /**
-   * handle_mm_fault() for `owner`'s access at `addr`.
+   * handle_mm_fault() for `owner`'s access at `addr`; `errorCode` is the
+   * MMU's #PF error code (without PF_PRESENT the PTE is known to be absent).
    *
    * @returns true when the access may be retried; false when memory is exhausted.
    * @throws {Fault} (reason not-mapped or not-permitted) for the SIGSEGV the access earns.
    */
-  fault(owner: PageOwner, addr: number, access: "read" | "write" | "execute"): boolean {
+  fault(
+    owner: PageOwner,
+    addr: number,
+    access: "read" | "write" | "execute",
+    errorCode = PF_PRESENT,
+  ): boolean {
     this.stats.faults++;
     const vma = owner.mm.tree.lookup(addr);
     if (vma === null) throw new Fault(PKG, addr, access, "not-mapped");
@@ -250,6 +263,10 @@ export class PageManager {
       throw new Fault(PKG, addr, access, "not-permitted");
     }
     const page = addr - (((addr % PAGE) + PAGE) % PAGE);
+    // A not-present fault comes from a walk that just found no leaf: the
+    // page is not mapped, and reading the tables again would find nothing
+    // (one CPU: nothing can have mapped it since). Others read the PTE.
+    if ((errorCode & PF_PRESENT) === 0) return this.#missing(owner, vma, page, access === "write");
     const m = this.#mmu.query(owner.space, page);
     if (m !== null) {
       if (access === "write" && !m.write) return this.#writeProtected(owner, vma, page, m);
