@@ -248,8 +248,9 @@ export class PageTables {
       let skipTo = la + pageSize;
       for (; level < leafLevel; level++) {
         const e = table + this.#index(la, level) * 8;
-        const lo = words.read(e);
-        const hi = words.read(e + 4);
+        words.readEntry(e);
+        const lo = words.entry[0]!;
+        const hi = words.entry[1]!;
         if (!f.isPresent(lo, hi)) {
           // Nothing below: skip to the end of what this entry covers.
           skipTo = la - modPow2(la, this.#levelSize[level]!) + this.#levelSize[level]!;
@@ -266,8 +267,9 @@ export class PageTables {
       }
       if (level === leafLevel) {
         const e = table + this.#index(la, level) * 8;
-        const lo = words.read(e);
-        const hi = words.read(e + 4);
+        words.readEntry(e);
+        const lo = words.entry[0]!;
+        const hi = words.entry[1]!;
         if (f.isPresent(lo, hi) && !f.isLeaf(lo, hi, level)) {
           throw new UsageError(
             PKG,
@@ -288,8 +290,9 @@ export class PageTables {
       let table = root;
       for (let level = 0; level < leafLevel; level++) {
         const e = table + this.#index(la, level) * 8;
-        const lo = words.read(e);
-        const hi = words.read(e + 4);
+        words.readEntry(e);
+        const lo = words.entry[0]!;
+        const hi = words.entry[1]!;
         if (f.isPresent(lo, hi)) {
           table = f.address(lo, hi, level);
           continue;
@@ -309,8 +312,9 @@ export class PageTables {
         table = frame * PAGE;
       }
       const e = table + this.#index(la, leafLevel) * 8;
-      const lo = words.read(e);
-      const hi = words.read(e + 4);
+      words.readEntry(e);
+      const lo = words.entry[0]!;
+      const hi = words.entry[1]!;
       undoEntry.push(e);
       undoLo.push(lo);
       undoHi.push(hi);
@@ -339,8 +343,9 @@ export class PageTables {
     let created = 0;
     for (; level < leafLevel; level++) {
       const e = table + this.#index(la, level) * 8;
-      const lo = words.read(e);
-      const hi = words.read(e + 4);
+      words.readEntry(e);
+      const lo = words.entry[0]!;
+      const hi = words.entry[1]!;
       if (f.isPresent(lo, hi)) {
         if (f.isLeaf(lo, hi, level)) {
           throw new UsageError(
@@ -379,8 +384,9 @@ export class PageTables {
       table = frame * PAGE;
     }
     const e = table + this.#index(la, leafLevel) * 8;
-    const lo = words.read(e);
-    const hi = words.read(e + 4);
+    words.readEntry(e);
+    const lo = words.entry[0]!;
+    const hi = words.entry[1]!;
     if (f.isPresent(lo, hi)) {
       if (!f.isLeaf(lo, hi, leafLevel)) {
         throw new UsageError(
@@ -411,8 +417,9 @@ export class PageTables {
     }
     for (let i = created.length - 1; i >= 0; i--) {
       const e = created[i]!;
-      const lo = words.read(e);
-      const hi = words.read(e + 4);
+      words.readEntry(e);
+      const lo = words.entry[0]!;
+      const hi = words.entry[1]!;
       const child = f.address(lo, hi, 0) / PAGE;
       words.write(e, 0);
       words.write(e + 4, 0);
@@ -453,8 +460,9 @@ export class PageTables {
         const e = table + this.#index(la, level) * 8;
         this.#pathTable[level] = table;
         this.#pathEntry[level] = e;
-        const lo = words.read(e);
-        const hi = words.read(e + 4);
+        words.readEntry(e);
+        const lo = words.entry[0]!;
+        const hi = words.entry[1]!;
         const size = this.#levelSize[level]!;
         const pageStart = la - modPow2(la, size);
         if (!f.isPresent(lo, hi)) {

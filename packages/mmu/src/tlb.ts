@@ -121,6 +121,9 @@ export class Tlb {
   private readonly lru: number;
   // Index in `counts` of each slot's hit counter (level and page size), set when it is filled.
   private readonly hitCounter: Int32Array;
+  // Valid entries of each page size in each level ([level * sizes + k]): a
+  // probe skips the sizes a level holds none of.
+  private readonly sizeCount: Int32Array;
   // Internal state is TypeScript-private, not #private: V8 (Node 20) reads
   // #fields markedly slower on these paths (measured).
   // Per array: level, first slot, sets, ways, first set number (for PLRU bits).
@@ -243,6 +246,7 @@ export class Tlb {
     this.plruBits = new Int32Array(sets);
     this.slotArray = new Int32Array(slots);
     this.hitCounter = new Int32Array(slots);
+    this.sizeCount = new Int32Array(levels.length * nSizes);
     for (let a = 0; a < this.arrBase.length; a++) {
       this.slotArray.fill(a, this.arrBase[a]!, this.arrBase[a]! + this.arrSets[a]! * this.arrWays[a]!);
     }
@@ -264,6 +268,8 @@ export class Tlb {
   probe(level: number, la: number, pcid: number): number {
     const nSizes = this.pageSizes.length;
     for (let k = 0; k < nSizes; k++) {
+      // No entry of this size in the level (the usual case for huge pages): nothing to search.
+      if (this.sizeCount[level * nSizes + k] === 0) continue;
       const a = this.arrayFor[level * nSizes + k]!;
       const size = this.pageSizes[k]!;
       const ways = this.arrWays[a]!;
@@ -370,14 +376,26 @@ export class Tlb {
     const a = this.arrayFor[level * nSizes + sizeIndex]!;
     const ways = this.arrWays[a]!;
     const first = this.arrBase[a]! + ((pageLa * this.inverse[sizeIndex]!) & (this.arrSets[a]! - 1)) * ways;
+    // One pass over the set: an entry for the same page and PCID, else the
+    // first invalid way, else (LRU) the least recently used way.
     let slot = -1;
+    let free = -1;
+    let oldest = first;
     for (let s = first; s < first + ways; s++) {
-      if (this.tag[s] === pageLa && this.size[s] === sizeIndex && this.pcid[s] === pcid) slot = s;
+      if (this.pcid[s] === -1) {
+        if (free < 0) free = s;
+      } else if (this.tag[s] === pageLa && this.size[s] === sizeIndex && this.pcid[s] === pcid) {
+        slot = s;
+      } else if (this.stamp[s]! < this.stamp[oldest]! || this.pcid[oldest] === -1) {
+        oldest = s;
+      }
     }
     if (slot < 0) {
-      slot = this.victim(a, first);
+      slot = free >= 0 ? free : this.lru === 1 ? oldest : this.victim(a, first);
       if (this.pcid[slot] !== -1) this.count((level * nSizes + this.size[slot]!) * 3 + 2, 1);
     }
+    if (this.pcid[slot] !== -1) this.sizeCount[level * nSizes + this.size[slot]!]!--;
+    this.sizeCount[level * nSizes + sizeIndex]!++;
     this.tag[slot] = pageLa;
     this.pcid[slot] = pcid;
     this.size[slot] = sizeIndex;
@@ -393,6 +411,9 @@ export class Tlb {
 
   /** Empties one slot. */
   invalidateSlot(slot: number): void {
+    if (this.pcid[slot] !== -1) {
+      this.sizeCount[this.arrLevel[this.slotArray[slot]!]! * this.pageSizes.length + this.size[slot]!]!--;
+    }
     this.tag[slot] = Number.NaN;
     this.pcid[slot] = -1;
     this.space[slot] = -1;
@@ -411,6 +432,7 @@ export class Tlb {
     let n = 0;
     for (let level = 0; level < this.levelCount; level++) {
       for (let k = 0; k < this.pageSizes.length; k++) {
+        if (this.sizeCount[level * this.pageSizes.length + k] === 0) continue;
         const a = this.arrayFor[level * this.pageSizes.length + k]!;
         const size = this.pageSizes[k]!;
         const ways = this.arrWays[a]!;
@@ -470,7 +492,7 @@ export class Tlb {
     for (let level = 0; level < this.levelCount; level++) {
       for (let k = 0; k < nSizes; k++) {
         const a = this.arrayFor[level * nSizes + k]!;
-        if (a < 0) continue;
+        if (a < 0 || this.sizeCount[level * nSizes + k] === 0) continue;
         const size = this.pageSizes[k]!;
         const ways = this.arrWays[a]!;
         for (let la = start - (((start % size) + size) % size); la < end; la += size) {
@@ -518,6 +540,18 @@ export class Tlb {
    * @throws {CorruptionError} at the first violation.
    */
   check(): void {
+    const sizes = new Int32Array(this.sizeCount.length);
+    for (let s = 0; s < this.slotCount; s++) {
+      if (this.pcid[s] !== -1) sizes[this.levelOf(s) * this.pageSizes.length + this.size[s]!]!++;
+    }
+    for (let i = 0; i < sizes.length; i++) {
+      if (sizes[i] !== this.sizeCount[i]) {
+        throw new CorruptionError(
+          PKG,
+          `Tlb: ${this.sizeCount[i]} entries of size index ${i % this.pageSizes.length} counted, ${sizes[i]} found`,
+        );
+      }
+    }
     for (let a = 0; a < this.arrBase.length; a++) {
       const ways = this.arrWays[a]!;
       const sets = this.arrSets[a]!;
