@@ -80,7 +80,8 @@ export class Kernel {
   readonly #totalPages: number;
   #nextPid = 1;
   readonly #seed: number;
-  #current: Process | null = null;
+  // TS-private, not #private: read on every page fault (see PageManager).
+  private cur: Process | null = null;
   /** The kernel's own address space (init_mm), current when no process is. */
   readonly #kernelSpace: number;
   #inKswapd = false;
@@ -142,7 +143,7 @@ export class Kernel {
 
   /** The process whose address space is current, or null. */
   get current(): Process | null {
-    return this.#current;
+    return this.cur;
   }
 
   /** Every process, alive or not, by pid. */
@@ -159,22 +160,22 @@ export class Kernel {
   enter(proc: Process): void {
     if (!proc.alive) throw new ProcessKilled(proc.pid, proc.state === "killed" ? "SIGKILL" : "exit");
     const mmu = this.mmu;
-    // The MMU may have been switched by someone else: its CR3 decides, not #current alone.
-    if (this.#current !== proc || mmu.currentAddressSpace !== proc.space) {
+    // The MMU may have been switched by someone else: its CR3 decides, not this.cur alone.
+    if (this.cur !== proc || mmu.currentAddressSpace !== proc.space) {
       mmu.switchAddressSpace(proc.space);
-      this.#current = proc;
+      this.cur = proc;
     }
     if (mmu.privilege !== "user") mmu.privilege = "user";
   }
 
   #onFault(address: number, access: "read" | "write" | "execute", errorCode: number): boolean {
-    let proc = this.#current;
+    let proc = this.cur;
     const space = this.mmu.currentAddressSpace;
     if (proc === null || proc.space !== space) {
       // The MMU was switched behind the kernel's back: the fault is the process whose tables are in CR3.
       proc = null;
       for (const p of this.#procs.values()) if (p.space === space) proc = p;
-      this.#current = proc;
+      this.cur = proc;
     }
     if (proc === null || !proc.alive) return false;
     if (this.pages.fault(proc, address, access, errorCode)) return true;
@@ -187,7 +188,7 @@ export class Kernel {
 
   #allocFrame(): Pfn | null {
     for (let attempt = 0; attempt < 64; attempt++) {
-      const before = this.#current;
+      const before = this.cur;
       const f = this.frames.allocFrames(0);
       if (f !== null) {
         // An allocator with an OOM hook of its own may have chosen the faulting process.
@@ -298,7 +299,7 @@ export class Kernel {
     // Tear down from the kernel's own address space, as exit_mmap runs after the switch away.
     if (this.mmu.currentAddressSpace === proc.space) {
       this.mmu.switchAddressSpace(this.#kernelSpace);
-      this.#current = null;
+      this.cur = null;
     }
     proc.mm.unmapAll();
     proc.state = state;

@@ -60,12 +60,12 @@ function framesWith(
     },
     allocFrames(order: number): Pfn | null {
       const p = buddy.alloc(order === 0 ? order0 : { order, gfp });
-      if (p !== null) inUse += 2 ** order;
+      if (p !== null) inUse += order === 0 ? 1 : 2 ** order;
       return p;
     },
     freeFrames(frame: Pfn, order: number): void {
       buddy.freeFrames(frame, order);
-      inUse -= 2 ** order;
+      inUse -= order === 0 ? 1 : 2 ** order;
     },
   };
 }
