@@ -163,10 +163,11 @@ export class Mmu implements MemoryManagementUnit {
   private regHits = 0;
   // Host-table entry the register was loaded from (-1: empty, or touch()'s).
   private regEntry = -1;
-  // The previous register ("B"): the page used before the current one, kept
-  // with its own pending hits, so a program alternating between two pages
-  // swaps registers instead of looking pages up. Its last use is older than
-  // the current register's, so its hits are spilled first.
+  // The second register: the page used before the current one, checked by
+  // the hot paths after the current one, with its own pending hits, so a
+  // program alternating between two pages never leaves the hot paths. It
+  // never holds another slot of the current register's TLB set (see
+  // switchRegister), so the two can be spilled in either order.
   private prevReadBase = Number.NaN;
   private prevWriteBase = Number.NaN;
   private prevU8: Uint8Array<ArrayBufferLike> = new Uint8Array(0);
@@ -234,6 +235,12 @@ export class Mmu implements MemoryManagementUnit {
       this.regHits++;
       return this.regU8[this.regByte + w]!;
     }
+    const off2 = addr - this.prevReadBase;
+    const w2 = off2 & 0xfff;
+    if (off2 === w2) {
+      this.prevHits++;
+      return this.prevU8[this.prevByte + w2]!;
+    }
     return this.slowLoad(addr, 1) >>> 0;
   }
 
@@ -244,6 +251,12 @@ export class Mmu implements MemoryManagementUnit {
       this.regHits++;
       return this.regU16[(this.regByte + w) >>> 1]!;
     }
+    const off2 = addr - this.prevReadBase;
+    const w2 = off2 & 0xffe;
+    if (off2 === w2) {
+      this.prevHits++;
+      return this.prevU16[(this.prevByte + w2) >>> 1]!;
+    }
     return this.slowLoad(addr, 2) >>> 0;
   }
 
@@ -253,6 +266,12 @@ export class Mmu implements MemoryManagementUnit {
     if (off === w) {
       this.regHits++;
       return this.regU32[(this.regByte + w) >>> 2]!;
+    }
+    const off2 = addr - this.prevReadBase;
+    const w2 = off2 & 0xffc;
+    if (off2 === w2) {
+      this.prevHits++;
+      return this.prevU32[(this.prevByte + w2) >>> 2]!;
     }
     return this.slowLoad(addr, 4) >>> 0;
   }
@@ -279,6 +298,13 @@ export class Mmu implements MemoryManagementUnit {
       this.regU8[this.regByte + w] = value;
       return;
     }
+    const off2 = addr - this.prevWriteBase;
+    const w2 = off2 & 0xfff;
+    if (off2 === w2) {
+      this.prevHits++;
+      this.prevU8[this.prevByte + w2] = value;
+      return;
+    }
     this.slowStore(addr, 1, value);
   }
 
@@ -290,6 +316,13 @@ export class Mmu implements MemoryManagementUnit {
       this.regU16[(this.regByte + w) >>> 1] = value;
       return;
     }
+    const off2 = addr - this.prevWriteBase;
+    const w2 = off2 & 0xffe;
+    if (off2 === w2) {
+      this.prevHits++;
+      this.prevU16[(this.prevByte + w2) >>> 1] = value;
+      return;
+    }
     this.slowStore(addr, 2, value);
   }
 
@@ -299,6 +332,13 @@ export class Mmu implements MemoryManagementUnit {
     if (off === w) {
       this.regHits++;
       this.regU32[(this.regByte + w) >>> 2] = value;
+      return;
+    }
+    const off2 = addr - this.prevWriteBase;
+    const w2 = off2 & 0xffc;
+    if (off2 === w2) {
+      this.prevHits++;
+      this.prevU32[(this.prevByte + w2) >>> 2] = value;
       return;
     }
     this.slowStore(addr, 4, value);
@@ -337,7 +377,7 @@ export class Mmu implements MemoryManagementUnit {
     const off = addr & 0xfff;
     // Another page the host table holds: it becomes the register (the common
     // case when a program alternates between a few pages).
-    if (off <= PAGE - size && this.switchRegister(addr, 0, size)) return this.readRegister(off, size, addr);
+    if (off <= PAGE - size && this.switchRegister(addr, 0)) return this.readRegister(off, size, addr);
     this.checkAddr(addr, `loadU${size * 8}`);
     if (off + size > PAGE) {
       // Crossing into the next page: one lookup per page, lowest first, so a
@@ -431,7 +471,7 @@ export class Mmu implements MemoryManagementUnit {
       size === 8 ? value >>> 0 : (value >>> 0) & (size === 4 ? 0xffffffff : size === 2 ? 0xffff : 0xff);
     lo >>>= 0;
     const hi = size === 8 ? (value - lo) / TWO_32 : 0;
-    if (off <= PAGE - size && this.switchRegister(addr, 1, size)) {
+    if (off <= PAGE - size && this.switchRegister(addr, 1)) {
       this.writeRegister(off, size, lo, hi);
       return;
     }
@@ -554,8 +594,8 @@ export class Mmu implements MemoryManagementUnit {
   // Hands register hits to the TLB (counted, slot made MRU) and, with
   // `clear`, empties the register before another TLB operation.
   private spill(clear: boolean): void {
-    // The previous register's last use is older than the current one's:
-    // spilling it first keeps the TLB's recency order.
+    // The registers hold slots of different TLB sets (or the same slot):
+    // the order of these two spills changes no recency order.
     if (this.prevHits > 0) {
       this.tlb.hits(this.prevSlot, this.prevHits);
       this.prevHits = 0;
@@ -609,10 +649,8 @@ export class Mmu implements MemoryManagementUnit {
     this.regEntry = e;
   }
 
-  // Moves the current register to the previous one (whose pending hits are
-  // spilled first: it is the older of the two).
+  // Moves the current register to the second one (whose hits the caller spilled).
   private retireRegister(): void {
-    if (this.prevHits > 0) this.tlb.hits(this.prevSlot, this.prevHits);
     this.prevReadBase = this.regReadBase;
     this.prevWriteBase = this.regWriteBase;
     this.prevU8 = this.regU8;
@@ -624,8 +662,7 @@ export class Mmu implements MemoryManagementUnit {
     this.prevEntry = this.regEntry;
   }
 
-  // Exchanges the current and previous registers: the previous page is used
-  // again, so it becomes the most recent. Both keep their pending hits.
+  // Exchanges the two registers; both keep their pending hits.
   private swapRegisters(): void {
     const readBase = this.prevReadBase;
     const writeBase = this.prevWriteBase;
@@ -666,42 +703,47 @@ export class Mmu implements MemoryManagementUnit {
   }
 
   // The register switch, for an access of `size` bytes inside one page that
-  // missed the register: (1) the previous register holds the page: swap;
-  // (2) the host table holds it with a valid L1 slot whose rights allow
-  // `access`: the current register becomes the previous one and the entry
-  // the current one. This access is the new current register's hit,
-  // counted with its others at the next spill (before any other TLB
-  // operation), which gives the counts and recency order of lookup()'s
-  // immediate tlb.hit. Returns false, having changed nothing, when neither
-  // can serve (the full lookup then runs).
-  private switchRegister(addr: number, access: AccessCode, size: number): boolean {
-    const prevOff = addr - (access === 0 ? this.prevReadBase : this.prevWriteBase);
-    if (prevOff >= 0 && prevOff <= PAGE - size && (prevOff | 0) === prevOff) {
-      this.swapRegisters();
-      this.regHits++;
-      return true;
-    }
+  // neither register served: when the host table holds the page with a
+  // valid L1 slot whose rights allow `access`, it becomes the current
+  // register without a full lookup, and this access is its first hit
+  // (counted, with its others, at the next spill: before any other TLB
+  // operation, as lookup()'s immediate tlb.hit would be). The current
+  // register becomes the second one, whose hits are spilled first — unless
+  // it shares a TLB set with the new page: then it is spilled itself, so the
+  // two registers never hold different slots of one set, and their hits can
+  // be spilled in either order (recency is only compared within a set).
+  // Returns false, having changed nothing, when the host table cannot serve
+  // (the full lookup then runs).
+  private switchRegister(addr: number, access: AccessCode): boolean {
     if (!(addr >= 0)) return false;
     const e = (addr >>> 12) & HOST_MASK;
     const slot = this.hSlot[e]!;
+    const tlb = this.tlb;
     if (
       this.hTag[e] !== addr - (addr & 0xfff) ||
-      this.tlb.gen[slot] !== this.hGen[e] ||
+      tlb.gen[slot] !== this.hGen[e] ||
       (this.hRights[e]! & (1 << (access + this.rightsShift))) === 0
     ) {
       return false;
     }
     if (this.hSlab[e]! < 0 && !this.locateHost(e)) return false;
-    if (e === this.regEntry) {
-      // The current page itself (an unaligned access, or a write the
-      // register's bases did not show): reload its bases, keep its hits.
-      const hits = this.regHits;
-      this.setRegister(e);
-      this.regHits = hits + 1;
+    if (e === this.regEntry || e === this.prevEntry) {
+      // A register's own page (an unaligned access): make it current.
+      if (e === this.prevEntry) this.swapRegisters();
+      this.regHits++;
       return true;
     }
-    if (this.regEntry >= 0) this.retireRegister();
-    else if (this.regHits > 0) this.tlb.hits(this.regSlot, this.regHits); // touch()'s register
+    if (this.regEntry >= 0) {
+      const current = this.regSlot;
+      if (current !== slot && tlb.setOf[current] === tlb.setOf[slot]) {
+        if (this.regHits > 0) tlb.hits(current, this.regHits);
+      } else {
+        if (this.prevHits > 0) tlb.hits(this.prevSlot, this.prevHits);
+        this.retireRegister();
+      }
+    } else if (this.regHits > 0) {
+      tlb.hits(this.regSlot, this.regHits); // touch()'s register
+    }
     this.setRegister(e);
     this.regHits = 1;
     return true;
@@ -1216,6 +1258,29 @@ export class Mmu implements MemoryManagementUnit {
           throw new CorruptionError(PKG, "Mmu: the register's bytes are not those of its frame");
         }
       }
+    }
+    // The second register: a valid host entry's page, aliasing its frame,
+    // never another slot of the current register's TLB set.
+    if (this.prevEntry >= 0) {
+      const e = this.prevEntry;
+      const slot = this.prevSlot;
+      if (
+        this.regEntry < 0 ||
+        e === this.regEntry ||
+        slot !== this.hSlot[e] ||
+        tlb.gen[slot] !== this.hGen[e] ||
+        tlb.pcid[slot] === -1 ||
+        this.prevU8 !== this.host.u8[this.hSlab[e]!] ||
+        this.prevByte !== this.hByte[e] ||
+        (slot !== this.regSlot && tlb.setOf[slot] === tlb.setOf[this.regSlot])
+      ) {
+        throw new CorruptionError(
+          PKG,
+          "Mmu: the second register disagrees with its host-table entry or shares a set",
+        );
+      }
+    } else if (!Number.isNaN(this.prevReadBase) || !Number.isNaN(this.prevWriteBase) || this.prevHits !== 0) {
+      throw new CorruptionError(PKG, "Mmu: an empty second register has a base or hits");
     }
     if (this.current >= 0 && this.pcidOwner[this.currentPcid] !== this.current) {
       throw new CorruptionError(PKG, "Mmu: the current address space does not own its PCID");

@@ -114,6 +114,12 @@ export class Tlb {
   readonly gen: Int32Array;
   /** Set when the tables changed under a slot that was not invalidated yet (see `markStale`). */
   readonly stale: Uint8Array;
+  /**
+   * The set each slot belongs to, numbered across every array of every
+   * level. Recency (LRU stamps, PLRU bits) is compared only within a set,
+   * so touches of slots in different sets commute.
+   */
+  readonly setOf: Int32Array;
 
   private readonly names: string[];
   private readonly plru: boolean;
@@ -247,8 +253,13 @@ export class Tlb {
     this.slotArray = new Int32Array(slots);
     this.hitCounter = new Int32Array(slots);
     this.sizeCount = new Int32Array(levels.length * nSizes);
+    this.setOf = new Int32Array(slots);
     for (let a = 0; a < this.arrBase.length; a++) {
       this.slotArray.fill(a, this.arrBase[a]!, this.arrBase[a]! + this.arrSets[a]! * this.arrWays[a]!);
+      for (let set = 0; set < this.arrSets[a]!; set++) {
+        const first = this.arrBase[a]! + set * this.arrWays[a]!;
+        this.setOf.fill(this.arrSetBase[a]! + set, first, first + this.arrWays[a]!);
+      }
     }
     this.counts = new Float64Array(levels.length * nSizes * 3);
     this.levelMisses = new Float64Array(levels.length);
