@@ -601,11 +601,32 @@ export class PageTables {
     }
     const lo = Math.max(start, -this.#half);
     const hi = Math.min(end, this.#half);
-    const each: LeafVisitor = (level, e, l, h, la) => visit(this.#mapping(level, e, l, h, la));
-    // The negative (upper) half comes first in signed order.
-    if (lo < 0) this.#forEachLeaf(root, this.linear(lo), this.linear(Math.min(hi, 0)) || this.#full, each);
-    if (hi > 0) this.#forEachLeaf(root, Math.max(lo, 0), hi, each);
+    // The leaf visitor is made once (see #eachMapping); `visit` is handed to
+    // it through a field, saved and restored so a visit may walk again.
+    const saved = this.#walkVisit;
+    this.#walkVisit = visit;
+    try {
+      // The negative (upper) half comes first in signed order.
+      if (lo < 0) {
+        this.#forEachLeaf(
+          root,
+          this.linear(lo),
+          this.linear(Math.min(hi, 0)) || this.#full,
+          this.#eachMapping,
+        );
+      }
+      if (hi > 0) this.#forEachLeaf(root, Math.max(lo, 0), hi, this.#eachMapping);
+    } finally {
+      this.#walkVisit = saved;
+    }
   }
+
+  // walkRange's leaf visitor, made once: a closure made per call costs an
+  // allocation (and, under tsx's keepNames, an Object.defineProperty).
+  #walkVisit: ((m: PageMapping) => void) | null = null;
+  readonly #eachMapping: LeafVisitor = (level, e, l, h, la) => {
+    this.#walkVisit!(this.#mapping(level, e, l, h, la));
+  };
 
   /** The walker over these tables, for translation by root. */
   get walker(): PageWalker {
