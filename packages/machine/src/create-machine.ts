@@ -83,6 +83,14 @@ export function createMachine(options: MachineOptions = {}): Machine {
     throw new UsageError(PKG, `createMachine: ram must be at least 4M, got ${String(options.ram)}`, "ram");
   }
   const swapBytes = bytes(options.swap, 0, "swap");
+  const { maxMapCount } = options;
+  if (maxMapCount !== undefined && (!Number.isSafeInteger(maxMapCount) || maxMapCount < 1)) {
+    throw new UsageError(
+      PKG,
+      `createMachine: maxMapCount must be a positive integer, got ${String(maxMapCount)}`,
+      "maxMapCount",
+    );
+  }
   const overcommit =
     typeof options.overcommit === "number" ? { mode: options.overcommit } : options.overcommit;
   const ram = new SparseRam({ sizeBytes: ramBytes });
@@ -105,6 +113,7 @@ export function createMachine(options: MachineOptions = {}): Machine {
     ...(overcommit === undefined ? {} : { overcommit }),
     watermarks: { min: sum("min"), low: sum("low"), high: sum("high") },
     ...(options.mmapMinAddr === undefined ? {} : { mmapMinAddr: options.mmapMinAddr }),
+    ...(maxMapCount === undefined ? {} : { maxMapCount }),
     ...(options.seed === undefined ? {} : { seed: options.seed }),
     pageTableFrames: () => tableFrames.inUse,
   });
