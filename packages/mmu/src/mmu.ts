@@ -378,7 +378,14 @@ export class Mmu implements MemoryManagementUnit {
     // Another page the host table holds: it becomes the register (the common
     // case when a program alternates between a few pages).
     if (off <= PAGE - size && this.switchRegister(addr, 0)) return this.readRegister(off, size, addr);
-    this.checkAddr(addr, `loadU${size * 8}`);
+    return this.lookupLoad(addr, size);
+  }
+
+  // A load the registers and the host table could not serve: the full lookup.
+  // (Apart from slowLoad so that V8 can inline the switch path into it.)
+  private lookupLoad(addr: number, size: number): number {
+    const off = addr & 0xfff;
+    if (!Number.isSafeInteger(addr) || addr < 0) this.checkAddr(addr, `loadU${size * 8}`);
     if (off + size > PAGE) {
       // Crossing into the next page: one lookup per page, lowest first, so a
       // fault in the second page reports its first byte.
@@ -475,7 +482,13 @@ export class Mmu implements MemoryManagementUnit {
       this.writeRegister(off, size, lo, hi);
       return;
     }
-    this.checkAddr(addr, `storeU${size * 8}`);
+    this.lookupStore(addr, size, lo, hi);
+  }
+
+  // A store the registers and the host table could not serve: the full lookup.
+  private lookupStore(addr: number, size: number, lo: number, hi: number): void {
+    const off = addr & 0xfff;
+    if (!Number.isSafeInteger(addr) || addr < 0) this.checkAddr(addr, `storeU${size * 8}`);
     if (off + size > PAGE) {
       // Both pages must allow the write before any byte is written, as one
       // instruction's store is all-or-nothing.
@@ -642,9 +655,6 @@ export class Mmu implements MemoryManagementUnit {
     const base = this.hTag[e]!;
     this.regReadBase = rights & 1 ? base : Number.NaN;
     this.regWriteBase = rights & 2 ? base : Number.NaN;
-    this.touchReadBase = Number.NaN;
-    this.touchWriteBase = Number.NaN;
-    this.touchExecBase = Number.NaN;
     this.regSlot = this.hSlot[e]!;
     this.regEntry = e;
   }
@@ -694,7 +704,8 @@ export class Mmu implements MemoryManagementUnit {
   }
 
   // Loads the register with host entry `e` (just looked up, its hit counted)
-  // when the memory has frame views.
+  // when the memory has frame views. The lookup spilled and emptied every
+  // register, touch()'s included.
   private loadRegister(e: number): boolean {
     if (this.hSlab[e]! < 0 && !this.locateHost(e)) return false;
     this.setRegister(e);
@@ -741,8 +752,12 @@ export class Mmu implements MemoryManagementUnit {
         if (this.prevHits > 0) tlb.hits(this.prevSlot, this.prevHits);
         this.retireRegister();
       }
-    } else if (this.regHits > 0) {
-      tlb.hits(this.regSlot, this.regHits); // touch()'s register
+    } else {
+      // Empty, or touch()'s register (whose bases a data register replaces).
+      if (this.regHits > 0) tlb.hits(this.regSlot, this.regHits);
+      this.touchReadBase = Number.NaN;
+      this.touchWriteBase = Number.NaN;
+      this.touchExecBase = Number.NaN;
     }
     this.setRegister(e);
     this.regHits = 1;
