@@ -17,16 +17,7 @@
  * Run: pnpm --filter @memstack/machine bench
  */
 import { cpus } from "node:os";
-import {
-  FlatMemory,
-  MAP_FIXED,
-  MAP_PRIVATE,
-  PROT_READ,
-  PROT_WRITE,
-  type VirtAddr,
-  type VirtualMemory,
-  virtAddr,
-} from "@memstack/core";
+import { FlatMemory, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE, virtAddr } from "@memstack/core";
 import { do_not_optimize, measure } from "mitata";
 import { createMachine } from "../src/index.js";
 
@@ -149,44 +140,64 @@ for (let r = 0; r < ROUNDS; r++) {
 
 // ---------------------------------------------------------------- 4. a process's loads
 const LOADS = 4096;
-const access = (() => {
-  const m = createMachine({ ram: "64M" });
-  const p = m.spawn();
-  const a = p.mmap(0, 64 * PAGE, RW, MAP_PRIVATE);
-  const flat = new FlatMemory({ memory: new ArrayBuffer(1 << 20), assumeZeroed: true });
-  const fa = flat.mmap(0, 64 * PAGE, RW, MAP_PRIVATE);
-  for (let i = 0; i < 64 * 1024; i++) {
-    p.storeU32(virtAddr(a + i * 4), i);
-    flat.storeU32(virtAddr(fa + i * 4), i);
-  }
-  // Offsets: one page; two pages in turn; three pages in turn (1, 17 and 33
-  // pages apart: different TLB sets, as most neighbours are).
-  const one = (base: number) => (i: number) => base + (i & 1023) * 4;
-  const two = (base: number) => (i: number) => base + (i & 1) * PAGE + (i & 1022) * 2;
-  const three = (base: number) => (i: number) => base + (i % 3) * 17 * PAGE + (i & 1020);
-  const loop = (mem: VirtualMemory, at: (i: number) => number) => () => {
-    let s = 0;
-    for (let i = 0; i < LOADS; i++) s = (s + mem.loadU32(at(i) as VirtAddr)) | 0;
-    return s;
-  };
-  return {
-    check: () => m.check(),
-    rows: [
-      ["one page", loop(p, one(a)), loop(flat, one(fa))],
-      ["two pages in turn", loop(p, two(a)), loop(flat, two(fa))],
-      ["three pages in turn", loop(p, three(a)), loop(flat, three(fa))],
-    ] as const,
-  };
-})();
-const loads = access.rows.map(() => ({ proc: [] as number[], flat: [] as number[] }));
+const lm = createMachine({ ram: "64M" });
+const proc = lm.spawn();
+const pa = proc.mmap(0, 64 * PAGE, RW, MAP_PRIVATE);
+const flat = new FlatMemory({ memory: new ArrayBuffer(1 << 20), assumeZeroed: true });
+const fa = flat.mmap(0, 64 * PAGE, RW, MAP_PRIVATE);
+for (let i = 0; i < 64 * 1024; i++) {
+  proc.storeU32(virtAddr(pa + i * 4), i);
+  flat.storeU32(virtAddr(fa + i * 4), i);
+}
+// One page; two pages in turn; three pages in turn (17 pages apart: in
+// different TLB sets, as most neighbours are). One function per memory and
+// pattern, so every call site stays monomorphic.
+const procOne = () => {
+  let s = 0;
+  for (let i = 0; i < LOADS; i++) s = (s + proc.loadU32(virtAddr(pa + (i & 1023) * 4))) | 0;
+  return s;
+};
+const flatOne = () => {
+  let s = 0;
+  for (let i = 0; i < LOADS; i++) s = (s + flat.loadU32(virtAddr(fa + (i & 1023) * 4))) | 0;
+  return s;
+};
+const procTwo = () => {
+  let s = 0;
+  for (let i = 0; i < LOADS; i++) s = (s + proc.loadU32(virtAddr(pa + (i & 1) * PAGE + (i & 1022) * 2))) | 0;
+  return s;
+};
+const flatTwo = () => {
+  let s = 0;
+  for (let i = 0; i < LOADS; i++) s = (s + flat.loadU32(virtAddr(fa + (i & 1) * PAGE + (i & 1022) * 2))) | 0;
+  return s;
+};
+const procThree = () => {
+  let s = 0;
+  for (let i = 0; i < LOADS; i++) s = (s + proc.loadU32(virtAddr(pa + (i % 3) * 17 * PAGE + (i & 1020)))) | 0;
+  return s;
+};
+const flatThree = () => {
+  let s = 0;
+  for (let i = 0; i < LOADS; i++) s = (s + flat.loadU32(virtAddr(fa + (i % 3) * 17 * PAGE + (i & 1020)))) | 0;
+  return s;
+};
+const patterns = [
+  ["one page", procOne, flatOne],
+  ["two pages in turn", procTwo, flatTwo],
+  ["three pages in turn", procThree, flatThree],
+] as const;
+for (const [name, p, f] of patterns)
+  if (p() !== f()) throw new Error(`${name}: the process reads other values`);
+const loads = patterns.map(() => ({ proc: [] as number[], flat: [] as number[] }));
 for (let r = 0; r < ROUNDS; r++) {
-  for (let k = 0; k < access.rows.length; k++) {
-    const [, procLoop, flatLoop] = access.rows[k]!;
-    loads[k]!.proc.push(await p50(procLoop, LOADS));
-    loads[k]!.flat.push(await p50(flatLoop, LOADS));
+  for (let k = 0; k < patterns.length; k++) {
+    const [, p, f] = patterns[k]!;
+    loads[k]!.proc.push(await p50(p, LOADS));
+    loads[k]!.flat.push(await p50(f, LOADS));
   }
 }
-access.check();
+lm.check();
 
 // ---------------------------------------------------------------- report
 console.log(
@@ -230,7 +241,7 @@ console.log(
   `   mprotect split+merge       100 VMAs ${fmt(mp[0]! / 1000)} µs (baseline), 100 000 VMAs ${fmt(mp[1]! / 1000)} µs: ${fmt(mp[1]! / mp[0]!)}x (target <= 2)\n`,
 );
 console.log("4. a process's u32 loads against the same loop over a FlatMemory");
-access.rows.forEach(([name], k) => {
+patterns.forEach(([name], k) => {
   const pr = median(loads[k]!.proc);
   const fl = median(loads[k]!.flat);
   console.log(
