@@ -20,29 +20,35 @@
  * Fast path. A hit must cost a few typed-array operations, so the MMU keeps
  * three tiers in front of the modelled TLB, each a strict cache of it:
  *
- *     register (one page)      off = addr - rBase; hit iff off === (off & 0xffc)
- *        │ miss                 → u32[word + (off >>> 2)]   (host offset folded in)
- *        ▼
+ *     registers (two pages)    off = addr - base; hit iff off === (off & 0xffc)
+ *        │ miss                 → u32[(byte + off) >>> 2] of the frame's slab
+ *        ▼                      (the current page, then the one used before it)
  *     host table (1024 pages)  direct-mapped by 4 KiB page: L1 slot + its generation,
- *        │ miss                 rights per privilege, host slab and byte offset
- *        ▼
+ *        │ miss                 rights per privilege, host slab and byte offset;
+ *        ▼                      a hit here becomes the current register
  *     Tlb.probe (L1, then L2…) → page walk → fill every level
  *
  * The register check `off === (off & mask)` accepts exactly the integers in
  * [0, 4096 - size] with the alignment of `mask`: a fractional, negative,
- * NaN or out-of-page offset changes under the mask. Example: rBase 0x7000,
+ * NaN or out-of-page offset changes under the mask. Example: base 0x7000,
  * addr 0x7ffc gives off 0xffc, kept by & 0xffc: a hit; addr 0x7ffe gives
  * 0xffe → 0xffc: not equal, so the slow path handles the unaligned access.
+ * The masked offset is also the index, so it is converted from double once.
  * v86 folds the host base into its TLB entry the same way
  * (src/rust/cpu/cpu.rs, "bake in the addition with memory::mem8").
  *
- * Exactness. The register and the host table only ever hold L1 entries that
- * are valid in the modelled TLB (a slot's generation changes whenever it is
- * invalidated or refilled), so a stale translation stays exactly as long as
- * the modelled TLB keeps it. Register hits are counted in `#regHits` and
- * handed to the TLB — counted, and the slot made most recently used —
- * before any other TLB operation (`#spill`), so hit counts and LRU order are
- * exactly those of a TLB that saw every access.
+ * Exactness. The registers and the host table only ever hold L1 entries
+ * that are valid in the modelled TLB (a slot's generation changes whenever
+ * it is invalidated or refilled), so a stale translation stays exactly as
+ * long as the modelled TLB keeps it. Register hits are counted per register
+ * and handed to the TLB — counted, and the slot made most recently used —
+ * before any other TLB operation (`spill`). The two registers never hold
+ * different slots of one TLB set, and recency is only compared within a
+ * set, so the order of their spills changes nothing: hit counts and LRU or
+ * PLRU state are exactly those of a TLB that saw every access. A switch
+ * through the host table counts its access at the next spill too, which is
+ * the same as counting it at once (nothing else touches the TLB between).
+ * test/fast-path.test.ts compares all of it with per-access lookups.
  */
 import {
   type Access,
