@@ -80,7 +80,8 @@ export class Kernel {
   readonly #totalPages: number;
   #nextPid = 1;
   readonly #seed: number;
-  #current: Process | null = null;
+  // TS-private, not #private: read on every page fault (see PageManager).
+  private cur: Process | null = null;
   /** The kernel's own address space (init_mm), current when no process is. */
   readonly #kernelSpace: number;
   #inKswapd = false;
@@ -137,12 +138,12 @@ export class Kernel {
       throw new UsageError(PKG, "Kernel: no frame for the kernel's page tables", "frames");
     this.#kernelSpace = kernelSpace;
     this.mmu.switchAddressSpace(kernelSpace);
-    this.mmu.onPageFault((address, access) => this.#onFault(address, access));
+    this.mmu.onPageFault((address, access, errorCode) => this.#onFault(address, access, errorCode));
   }
 
   /** The process whose address space is current, or null. */
   get current(): Process | null {
-    return this.#current;
+    return this.cur;
   }
 
   /** Every process, alive or not, by pid. */
@@ -158,17 +159,26 @@ export class Kernel {
   /** @internal Makes `proc` current before it runs (a context switch). */
   enter(proc: Process): void {
     if (!proc.alive) throw new ProcessKilled(proc.pid, proc.state === "killed" ? "SIGKILL" : "exit");
-    if (this.#current !== proc) {
-      this.mmu.switchAddressSpace(proc.space);
-      this.#current = proc;
+    const mmu = this.mmu;
+    // The MMU may have been switched by someone else: its CR3 decides, not this.cur alone.
+    if (this.cur !== proc || mmu.currentAddressSpace !== proc.space) {
+      mmu.switchAddressSpace(proc.space);
+      this.cur = proc;
     }
-    this.mmu.privilege = "user";
+    if (mmu.privilege !== "user") mmu.privilege = "user";
   }
 
-  #onFault(address: number, access: "read" | "write" | "execute"): boolean {
-    const proc = this.#current;
+  #onFault(address: number, access: "read" | "write" | "execute", errorCode: number): boolean {
+    let proc = this.cur;
+    const space = this.mmu.currentAddressSpace;
+    if (proc === null || proc.space !== space) {
+      // The MMU was switched behind the kernel's back: the fault is the process whose tables are in CR3.
+      proc = null;
+      for (const p of this.#procs.values()) if (p.space === space) proc = p;
+      this.cur = proc;
+    }
     if (proc === null || !proc.alive) return false;
-    if (this.pages.fault(proc, address, access)) return true;
+    if (this.pages.fault(proc, address, access, errorCode)) return true;
     // No frame could be found even after reclaim and the OOM killer: the process dies.
     if (proc.alive) this.#kill(proc, "page fault with no memory left");
     throw new ProcessKilled(proc.pid, "SIGKILL");
@@ -178,7 +188,7 @@ export class Kernel {
 
   #allocFrame(): Pfn | null {
     for (let attempt = 0; attempt < 64; attempt++) {
-      const before = this.#current;
+      const before = this.cur;
       const f = this.frames.allocFrames(0);
       if (f !== null) {
         // An allocator with an OOM hook of its own may have chosen the faulting process.
@@ -289,7 +299,7 @@ export class Kernel {
     // Tear down from the kernel's own address space, as exit_mmap runs after the switch away.
     if (this.mmu.currentAddressSpace === proc.space) {
       this.mmu.switchAddressSpace(this.#kernelSpace);
-      this.#current = null;
+      this.cur = null;
     }
     proc.mm.unmapAll();
     proc.state = state;

@@ -20,6 +20,8 @@ export interface MachineOptions {
   seed?: number;
   /** vm.mmap_min_addr. @defaultValue 65536 */
   mmapMinAddr?: number;
+  /** vm.max_map_count: the most VMAs a process may have. @defaultValue 65530 */
+  maxMapCount?: number;
 }
 
 /** A simulated machine: RAM, page allocator, MMU and kernel, wired. */

@@ -46,6 +46,8 @@ function framesWith(
   gfp: number,
 ): FrameAllocator & { readonly inUse: number } {
   let inUse = 0;
+  // The options of an order-0 allocation, made once: a page fault allocates no object.
+  const order0 = { order: 0, gfp };
   return {
     get frameCount() {
       return buddy.frameCount;
@@ -57,13 +59,13 @@ function framesWith(
       return inUse;
     },
     allocFrames(order: number): Pfn | null {
-      const p = buddy.alloc({ order, gfp });
-      if (p !== null) inUse += 2 ** order;
+      const p = buddy.alloc(order === 0 ? order0 : { order, gfp });
+      if (p !== null) inUse += order === 0 ? 1 : 2 ** order;
       return p;
     },
     freeFrames(frame: Pfn, order: number): void {
       buddy.freeFrames(frame, order);
-      inUse -= 2 ** order;
+      inUse -= order === 0 ? 1 : 2 ** order;
     },
   };
 }
@@ -81,6 +83,14 @@ export function createMachine(options: MachineOptions = {}): Machine {
     throw new UsageError(PKG, `createMachine: ram must be at least 4M, got ${String(options.ram)}`, "ram");
   }
   const swapBytes = bytes(options.swap, 0, "swap");
+  const { maxMapCount } = options;
+  if (maxMapCount !== undefined && (!Number.isSafeInteger(maxMapCount) || maxMapCount < 1)) {
+    throw new UsageError(
+      PKG,
+      `createMachine: maxMapCount must be a positive integer, got ${String(maxMapCount)}`,
+      "maxMapCount",
+    );
+  }
   const overcommit =
     typeof options.overcommit === "number" ? { mode: options.overcommit } : options.overcommit;
   const ram = new SparseRam({ sizeBytes: ramBytes });
@@ -103,6 +113,7 @@ export function createMachine(options: MachineOptions = {}): Machine {
     ...(overcommit === undefined ? {} : { overcommit }),
     watermarks: { min: sum("min"), low: sum("low"), high: sum("high") },
     ...(options.mmapMinAddr === undefined ? {} : { mmapMinAddr: options.mmapMinAddr }),
+    ...(maxMapCount === undefined ? {} : { maxMapCount }),
     ...(options.seed === undefined ? {} : { seed: options.seed }),
     pageTableFrames: () => tableFrames.inUse,
   });

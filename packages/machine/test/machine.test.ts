@@ -1,6 +1,8 @@
 import { readdirSync, readFileSync } from "node:fs";
 import {
+  ENOMEM,
   Fault,
+  MAP_FIXED,
   MAP_PRIVATE,
   PROT_EXEC,
   PROT_READ,
@@ -80,6 +82,22 @@ describe("createMachine", () => {
     expect(() => createMachine({ ram: 5000 })).toThrow(/ram/);
     expect(() => createMachine({ ram: "1M" })).toThrow(/at least 4M/);
     expect(() => createMachine({ swap: -4096 })).toThrow(/swap/);
+    expect(() => createMachine({ maxMapCount: 0 })).toThrow(/maxMapCount/);
+    expect(() => createMachine({ maxMapCount: 1.5 })).toThrow(UsageError);
+  });
+
+  it("passes vm.max_map_count to every process", () => {
+    const m = createMachine({ ram: "16M", maxMapCount: 8 });
+    expect(m.kernel.maxMapCount).toBe(8);
+    const p = m.spawn(); // [stack] is one VMA
+    const results: number[] = [];
+    // Separate one-page VMAs (a page apart, so they cannot merge) until mmap refuses.
+    for (let i = 0; i < 12; i++)
+      results.push(p.mmap(0x10000000 + i * 2 * PAGE, PAGE, RW, MAP_PRIVATE | MAP_FIXED));
+    expect(results.filter((r) => r < 0)).toEqual(results.slice(results.findIndex((r) => r < 0)));
+    expect(results.find((r) => r < 0)).toBe(-ENOMEM);
+    expect(p.mm.mapCount).toBeLessThanOrEqual(9);
+    m.check();
   });
 
   it("keeps every layer consistent through faults, COW, swap and an OOM kill", () => {

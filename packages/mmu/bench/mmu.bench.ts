@@ -34,6 +34,12 @@ for (let i = 0; i < WORDS; i++) {
   plain[i] = i;
   mmu.storeU32(virtAddr(HIT_BASE + i * 4), i);
 }
+const FAR_BASE = 0x7f12_3480_0000;
+mmu.map(space, FAR_BASE, physAddr(2 ** 32 + 2 ** 21), 64 * 4096, 4096, {
+  write: true,
+  user: true,
+  execute: false,
+});
 const MISS_BASE = 0x5500_0000_0000;
 const MISS_PAGES = 4096; // more than the 1536-entry STLB and the 1024-entry host table: every access misses
 mmu.map(space, MISS_BASE, physAddr(2 ** 33), MISS_PAGES * 4096, 4096, {
@@ -50,6 +56,20 @@ function plainLoop(): number {
 function mmuLoop(): number {
   let s = 0;
   for (let i = 0; i < WORDS; i++) s = (s + mmu.loadU32(virtAddr(HIT_BASE + i * 4))) | 0;
+  return s;
+}
+// Two pages in turn (the second register), three pages in turn (a switch
+// through the host table each time); 17 pages apart, in different TLB sets.
+function twoLoop(): number {
+  let s = 0;
+  for (let i = 0; i < WORDS; i++)
+    s = (s + mmu.loadU32(virtAddr(HIT_BASE + (i & 1) * 4096 + (i & 1022) * 2))) | 0;
+  return s;
+}
+function threeLoop(): number {
+  let s = 0;
+  for (let i = 0; i < WORDS; i++)
+    s = (s + mmu.loadU32(virtAddr(FAR_BASE + (i % 3) * 17 * 4096 + (i & 1020)))) | 0;
   return s;
 }
 function missLoop(): number {
@@ -73,10 +93,19 @@ const perOp = async (fn: () => number, ops: number): Promise<[number, number]> =
 };
 
 type Pair = [number, number];
-const samples = { plain: [] as Pair[], hit: [] as Pair[], miss: [] as Pair[], walk: [] as Pair[] };
+const samples = {
+  plain: [] as Pair[],
+  hit: [] as Pair[],
+  two: [] as Pair[],
+  three: [] as Pair[],
+  miss: [] as Pair[],
+  walk: [] as Pair[],
+};
 for (let r = 0; r < ROUNDS; r++) {
   samples.plain.push(await perOp(plainLoop, WORDS));
   samples.hit.push(await perOp(mmuLoop, WORDS));
+  samples.two.push(await perOp(twoLoop, WORDS));
+  samples.three.push(await perOp(threeLoop, WORDS));
   samples.miss.push(await perOp(missLoop, MISS_PAGES));
   samples.walk.push(await perOp(walkLoop, MISS_PAGES));
 }
@@ -113,7 +142,13 @@ console.log(`   plain Uint32Array        ${fmt(plainNs)} ns/load`);
 console.log(`   Mmu.loadU32 (TLB hit)    ${fmt(hitNs)} ns/load`);
 console.log(`   speed ratio              ${fmt(plainNs / hitNs)} of the plain loop (target >= 0.33)`);
 console.log(
-  `   fastest samples          plain ${fmt(best(samples.plain))}, Mmu ${fmt(best(samples.hit))} ns/load: ratio ${fmt(best(samples.plain) / best(samples.hit))}\n`,
+  `   fastest samples          plain ${fmt(best(samples.plain))}, Mmu ${fmt(best(samples.hit))} ns/load: ratio ${fmt(best(samples.plain) / best(samples.hit))}`,
+);
+console.log(
+  `   two pages in turn        ${fmt(p50(samples.two))} ns/load (the second register; ${fmt(p50(samples.two) / hitNs)}x a hit)`,
+);
+console.log(
+  `   three pages in turn      ${fmt(p50(samples.three))} ns/load (a host-table switch each; ${fmt(p50(samples.three) / hitNs)}x a hit)\n`,
 );
 console.log(`2. page walks, 4 KiB pages, 4-level x86-64`);
 console.log(

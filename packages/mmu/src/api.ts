@@ -61,11 +61,31 @@ export interface PageTableFormat {
   permits(flags: number, access: AccessCode, user: boolean): boolean;
   /** The bits the walker ORs into `lo` when it uses the entry (Accessed; Dirty too for a leaf on write). */
   accessedBits(level: number, leaf: boolean, write: boolean): number;
+  /**
+   * Optional fast path for the page walker and the table editor: classifies
+   * one entry at `level` in a single call, with the meaning of the methods
+   * above. For a table or a leaf it writes the address to `out[0]` and the
+   * flags to `out[1]`. A format without it is decoded through those methods
+   * (the fallback is in page-walk.ts, written once).
+   *
+   * @returns {@link DECODE_ABSENT}, {@link DECODE_RESERVED} (present, with a
+   * reserved bit or encoding), {@link DECODE_TABLE} or {@link DECODE_LEAF}.
+   */
+  decode?(lo: number, hi: number, level: number, out: Float64Array): number;
   /** Writes a table entry pointing to `tablePhys` into `out[0]` (lo) and `out[1]` (hi). */
   encodeTable(tablePhys: number, out: Uint32Array): void;
   /** Writes a leaf entry at `level` mapping `phys` with normalized `flags` into `out`. */
   encodeLeaf(phys: number, flags: number, level: number, out: Uint32Array): void;
 }
+
+/** {@link PageTableFormat.decode}: the entry is not present. */
+export const DECODE_ABSENT = 0;
+/** {@link PageTableFormat.decode}: the entry is present with a reserved bit or encoding (a #PF with RSVD). */
+export const DECODE_RESERVED = 1;
+/** {@link PageTableFormat.decode}: the entry points to the next table. */
+export const DECODE_TABLE = 2;
+/** {@link PageTableFormat.decode}: the entry maps a page. */
+export const DECODE_LEAF = 3;
 
 /** Options of {@link createX86_64Format}. */
 export interface X86_64FormatOptions {

@@ -21,6 +21,10 @@ export type {
   X86_64FormatOptions,
 } from "./api.js";
 export {
+  DECODE_ABSENT,
+  DECODE_LEAF,
+  DECODE_RESERVED,
+  DECODE_TABLE,
   ENTRY_ACCESSED,
   ENTRY_DIRTY,
   ENTRY_EXECUTE,

@@ -20,29 +20,35 @@
  * Fast path. A hit must cost a few typed-array operations, so the MMU keeps
  * three tiers in front of the modelled TLB, each a strict cache of it:
  *
- *     register (one page)      off = addr - rBase; hit iff off === (off & 0xffc)
- *        │ miss                 → u32[word + (off >>> 2)]   (host offset folded in)
- *        ▼
+ *     registers (two pages)    off = addr - base; hit iff off === (off & 0xffc)
+ *        │ miss                 → u32[(byte + off) >>> 2] of the frame's slab
+ *        ▼                      (the current page, then the one used before it)
  *     host table (1024 pages)  direct-mapped by 4 KiB page: L1 slot + its generation,
- *        │ miss                 rights per privilege, host slab and byte offset
- *        ▼
+ *        │ miss                 rights per privilege, host slab and byte offset;
+ *        ▼                      a hit here becomes the current register
  *     Tlb.probe (L1, then L2…) → page walk → fill every level
  *
  * The register check `off === (off & mask)` accepts exactly the integers in
  * [0, 4096 - size] with the alignment of `mask`: a fractional, negative,
- * NaN or out-of-page offset changes under the mask. Example: rBase 0x7000,
+ * NaN or out-of-page offset changes under the mask. Example: base 0x7000,
  * addr 0x7ffc gives off 0xffc, kept by & 0xffc: a hit; addr 0x7ffe gives
  * 0xffe → 0xffc: not equal, so the slow path handles the unaligned access.
+ * The masked offset is also the index, so it is converted from double once.
  * v86 folds the host base into its TLB entry the same way
  * (src/rust/cpu/cpu.rs, "bake in the addition with memory::mem8").
  *
- * Exactness. The register and the host table only ever hold L1 entries that
- * are valid in the modelled TLB (a slot's generation changes whenever it is
- * invalidated or refilled), so a stale translation stays exactly as long as
- * the modelled TLB keeps it. Register hits are counted in `#regHits` and
- * handed to the TLB — counted, and the slot made most recently used —
- * before any other TLB operation (`#spill`), so hit counts and LRU order are
- * exactly those of a TLB that saw every access.
+ * Exactness. The registers and the host table only ever hold L1 entries
+ * that are valid in the modelled TLB (a slot's generation changes whenever
+ * it is invalidated or refilled), so a stale translation stays exactly as
+ * long as the modelled TLB keeps it. Register hits are counted per register
+ * and handed to the TLB — counted, and the slot made most recently used —
+ * before any other TLB operation (`spill`). The two registers never hold
+ * different slots of one TLB set, and recency is only compared within a
+ * set, so the order of their spills changes nothing: hit counts and LRU or
+ * PLRU state are exactly those of a TLB that saw every access. A switch
+ * through the host table counts its access at the next spill too, which is
+ * the same as counting it at once (nothing else touches the TLB between).
+ * test/fast-path.test.ts compares all of it with per-access lookups.
  */
 import {
   type Access,
@@ -63,7 +69,6 @@ import {
 } from "@memstack/core";
 import {
   type AccessCode,
-  ENTRY_ACCESSED,
   ENTRY_DIRTY,
   ENTRY_GLOBAL,
   ENTRY_RIGHTS,
@@ -99,6 +104,9 @@ function hex(n: number): string {
 }
 
 function accessCode(access: Access, fn: string): AccessCode {
+  if (access === "read") return 0;
+  if (access === "write") return 1;
+  if (access === "execute") return 2;
   const code = ACCESS_NAMES.indexOf(access);
   if (code < 0)
     throw new UsageError(PKG, `${fn}: access must be read, write or execute, got ${access}`, "access");
@@ -140,6 +148,9 @@ export class Mmu implements MemoryManagementUnit {
   private readonly hGen = new Int32Array(HOST);
   private readonly hRights = new Uint8Array(HOST);
   private readonly hPhys = new Float64Array(HOST);
+  // Host bytes of each entry's page: slab and byte offset (see HostFrames), -1 until needed.
+  private readonly hSlab = new Int32Array(HOST).fill(-1);
+  private readonly hByte = new Int32Array(HOST);
   // Host-table rights for each value of an entry's 7 ENTRY_* bits, from the
   // format's permission rules, computed once: bit a (0 read, 1 write with D
   // cached, 2 execute) for user mode, bit a + 3 for supervisor mode.
@@ -152,8 +163,29 @@ export class Mmu implements MemoryManagementUnit {
   private regU8: Uint8Array<ArrayBufferLike> = new Uint8Array(0);
   private regU16: Uint16Array<ArrayBufferLike> = new Uint16Array(0);
   private regU32: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
+  // Byte offset of the register's frame in its slab's views.
+  private regByte = 0;
   private regSlot = -1;
   private regHits = 0;
+  // Host-table entry the register was loaded from (-1: empty, or touch()'s).
+  private regEntry = -1;
+  // The second register: the page used before the current one, checked by
+  // the hot paths after the current one, with its own pending hits, so a
+  // program alternating between two pages never leaves the hot paths. It
+  // never holds another slot of the current register's TLB set (see
+  // switchRegister), so the two can be spilled in either order.
+  private prevReadBase = Number.NaN;
+  private prevWriteBase = Number.NaN;
+  private prevU8: Uint8Array<ArrayBufferLike> = new Uint8Array(0);
+  private prevU16: Uint16Array<ArrayBufferLike> = new Uint16Array(0);
+  private prevU32: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
+  private prevByte = 0;
+  private prevSlot = -1;
+  private prevHits = 0;
+  private prevEntry = -1;
+  // 0 in user mode, SUPERVISOR_SHIFT in supervisor mode: the shift of this
+  // privilege's bits in hRights (a number, so hot paths test no boolean).
+  private rightsShift = 0;
   // The same register as seen by touch(), which needs no host bytes: page
   // bases for read, write (D cached) and execute, NaN when not allowed.
   private touchReadBase = Number.NaN;
@@ -195,41 +227,70 @@ export class Mmu implements MemoryManagementUnit {
   }
 
   // ---------------------------------------------------------------- VirtualMemory: hot paths
+  //
+  // Each hit path computes `w`, the offset masked to the page and the
+  // access's alignment, once: it is both the test (`off === w`) and, as an
+  // int32, the index, so the index needs no second conversion from double.
+  // A miss returns `slowLoad(…) >>> 0`, so both arms of a u8–u32 load are
+  // uint32 and an inlined caller keeps the value untagged.
 
   loadU8(addr: VirtAddr): number {
     const off = addr - this.regReadBase;
-    if (off === (off & 0xfff)) {
+    const w = off & 0xfff;
+    if (off === w) {
       this.regHits++;
-      return this.regU8[off]!;
+      return this.regU8[this.regByte + w]!;
     }
-    return this.slowLoad(addr, 1);
+    const off2 = addr - this.prevReadBase;
+    const w2 = off2 & 0xfff;
+    if (off2 === w2) {
+      this.prevHits++;
+      return this.prevU8[this.prevByte + w2]!;
+    }
+    return this.slowLoad(addr, 1) >>> 0;
   }
 
   loadU16(addr: VirtAddr): number {
     const off = addr - this.regReadBase;
-    if (off === (off & 0xffe)) {
+    const w = off & 0xffe;
+    if (off === w) {
       this.regHits++;
-      return this.regU16[off >>> 1]!;
+      return this.regU16[(this.regByte + w) >>> 1]!;
     }
-    return this.slowLoad(addr, 2);
+    const off2 = addr - this.prevReadBase;
+    const w2 = off2 & 0xffe;
+    if (off2 === w2) {
+      this.prevHits++;
+      return this.prevU16[(this.prevByte + w2) >>> 1]!;
+    }
+    return this.slowLoad(addr, 2) >>> 0;
   }
 
   loadU32(addr: VirtAddr): number {
     const off = addr - this.regReadBase;
-    if (off === (off & 0xffc)) {
+    const w = off & 0xffc;
+    if (off === w) {
       this.regHits++;
-      return this.regU32[off >>> 2]!;
+      return this.regU32[(this.regByte + w) >>> 2]!;
     }
-    return this.slowLoad(addr, 4);
+    const off2 = addr - this.prevReadBase;
+    const w2 = off2 & 0xffc;
+    if (off2 === w2) {
+      this.prevHits++;
+      return this.prevU32[(this.prevByte + w2) >>> 2]!;
+    }
+    return this.slowLoad(addr, 4) >>> 0;
   }
 
   loadU64(addr: VirtAddr): number {
     const off = addr - this.regReadBase;
-    if (off === (off & 0xff8)) {
-      const hi = this.regU32[(off >>> 2) + 1]!;
+    const w = off & 0xff8;
+    if (off === w) {
+      const i = (this.regByte + w) >>> 2;
+      const hi = this.regU32[i + 1]!;
       if (hi < 0x200000) {
         this.regHits++;
-        return hi * TWO_32 + this.regU32[off >>> 2]!;
+        return hi * TWO_32 + this.regU32[i]!;
       }
     }
     return this.slowLoad(addr, 8);
@@ -237,9 +298,17 @@ export class Mmu implements MemoryManagementUnit {
 
   storeU8(addr: VirtAddr, value: number): void {
     const off = addr - this.regWriteBase;
-    if (off === (off & 0xfff)) {
+    const w = off & 0xfff;
+    if (off === w) {
       this.regHits++;
-      this.regU8[off] = value;
+      this.regU8[this.regByte + w] = value;
+      return;
+    }
+    const off2 = addr - this.prevWriteBase;
+    const w2 = off2 & 0xfff;
+    if (off2 === w2) {
+      this.prevHits++;
+      this.prevU8[this.prevByte + w2] = value;
       return;
     }
     this.slowStore(addr, 1, value);
@@ -247,9 +316,17 @@ export class Mmu implements MemoryManagementUnit {
 
   storeU16(addr: VirtAddr, value: number): void {
     const off = addr - this.regWriteBase;
-    if (off === (off & 0xffe)) {
+    const w = off & 0xffe;
+    if (off === w) {
       this.regHits++;
-      this.regU16[off >>> 1] = value;
+      this.regU16[(this.regByte + w) >>> 1] = value;
+      return;
+    }
+    const off2 = addr - this.prevWriteBase;
+    const w2 = off2 & 0xffe;
+    if (off2 === w2) {
+      this.prevHits++;
+      this.prevU16[(this.prevByte + w2) >>> 1] = value;
       return;
     }
     this.slowStore(addr, 2, value);
@@ -257,9 +334,17 @@ export class Mmu implements MemoryManagementUnit {
 
   storeU32(addr: VirtAddr, value: number): void {
     const off = addr - this.regWriteBase;
-    if (off === (off & 0xffc)) {
+    const w = off & 0xffc;
+    if (off === w) {
       this.regHits++;
-      this.regU32[off >>> 2] = value;
+      this.regU32[(this.regByte + w) >>> 2] = value;
+      return;
+    }
+    const off2 = addr - this.prevWriteBase;
+    const w2 = off2 & 0xffc;
+    if (off2 === w2) {
+      this.prevHits++;
+      this.prevU32[(this.prevByte + w2) >>> 2] = value;
       return;
     }
     this.slowStore(addr, 4, value);
@@ -274,11 +359,13 @@ export class Mmu implements MemoryManagementUnit {
       );
     }
     const off = addr - this.regWriteBase;
-    if (off === (off & 0xff8)) {
+    const w = off & 0xff8;
+    if (off === w) {
       this.regHits++;
+      const i = (this.regByte + w) >>> 2;
       const lo = value >>> 0;
-      this.regU32[off >>> 2] = lo;
-      this.regU32[(off >>> 2) + 1] = (value - lo) / TWO_32;
+      this.regU32[i] = lo;
+      this.regU32[i + 1] = (value - lo) / TWO_32;
       return;
     }
     this.slowStore(addr, 8, value);
@@ -293,8 +380,18 @@ export class Mmu implements MemoryManagementUnit {
   }
 
   private slowLoad(addr: number, size: number): number {
-    this.checkAddr(addr, `loadU${size * 8}`);
     const off = addr & 0xfff;
+    // Another page the host table holds: it becomes the register (the common
+    // case when a program alternates between a few pages).
+    if (off <= PAGE - size && this.switchRegister(addr, 0)) return this.readRegister(off, size, addr);
+    return this.lookupLoad(addr, size);
+  }
+
+  // A load the registers and the host table could not serve: the full lookup.
+  // (Apart from slowLoad so that V8 can inline the switch path into it.)
+  private lookupLoad(addr: number, size: number): number {
+    const off = addr & 0xfff;
+    if (!Number.isSafeInteger(addr) || addr < 0) this.checkAddr(addr, `loadU${size * 8}`);
     if (off + size > PAGE) {
       // Crossing into the next page: one lookup per page, lowest first, so a
       // fault in the second page reports its first byte.
@@ -311,15 +408,7 @@ export class Mmu implements MemoryManagementUnit {
       return size === 8 ? this.join64(hi, lo, addr) : lo;
     }
     const e = this.resolve(addr, 0);
-    if (this.loadRegister(e)) {
-      const b = this.regU8;
-      if (size === 1) return b[off]!;
-      if (size === 2) return b[off]! | (b[off + 1]! << 8);
-      const lo = (b[off]! | (b[off + 1]! << 8) | (b[off + 2]! << 16) | (b[off + 3]! << 24)) >>> 0;
-      if (size === 4) return lo;
-      const hi = (b[off + 4]! | (b[off + 5]! << 8) | (b[off + 6]! << 16) | (b[off + 7]! << 24)) >>> 0;
-      return this.join64(hi, lo, addr);
-    }
+    if (this.loadRegister(e)) return this.readRegister(off, size, addr);
     const p = physAddr(this.hPhys[e]! + off);
     const m = this.memory;
     if (size === 1) return m.readU8(p);
@@ -328,18 +417,53 @@ export class Mmu implements MemoryManagementUnit {
     return this.join64(m.readU32(physAddr(p + 4)), m.readU32(p), addr);
   }
 
+  // Reads `size` bytes at page offset `off` (inside the page) of the register.
+  private readRegister(off: number, size: number, addr: number): number {
+    const i = this.regByte + off;
+    if ((off & (size - 1)) === 0) {
+      if (size === 4) return this.regU32[i >>> 2]!;
+      if (size === 1) return this.regU8[i]!;
+      if (size === 2) return this.regU16[i >>> 1]!;
+      return this.join64(this.regU32[(i >>> 2) + 1]!, this.regU32[i >>> 2]!, addr);
+    }
+    const b = this.regU8;
+    if (size === 2) return b[i]! | (b[i + 1]! << 8);
+    const lo = (b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24)) >>> 0;
+    if (size === 4) return lo;
+    const hi = (b[i + 4]! | (b[i + 5]! << 8) | (b[i + 6]! << 16) | (b[i + 7]! << 24)) >>> 0;
+    return this.join64(hi, lo, addr);
+  }
+
+  // Writes the low `size` bytes of lo (and hi for 8) at page offset `off` of the register.
+  private writeRegister(off: number, size: number, lo: number, hi: number): void {
+    const i = this.regByte + off;
+    if ((off & (size - 1)) === 0) {
+      if (size === 4) this.regU32[i >>> 2] = lo;
+      else if (size === 1) this.regU8[i] = lo;
+      else if (size === 2) this.regU16[i >>> 1] = lo;
+      else {
+        this.regU32[i >>> 2] = lo;
+        this.regU32[(i >>> 2) + 1] = hi;
+      }
+      return;
+    }
+    const b = this.regU8;
+    for (let k = 0; k < size && k < 4; k++) b[i + k] = lo >>> (8 * k);
+    for (let k = 4; k < size; k++) b[i + k] = hi >>> (8 * (k - 4));
+  }
+
   // One byte of the page of host entry `e`, without a TLB lookup or the register.
   private byteAt(e: number, off: number): number {
     const h = this.host;
     const phys = this.hPhys[e]!;
-    if (h.lookup(phys * INV_PAGE, false)) return h.u8[h.frame]![off]!;
+    if (h.lookup(phys * INV_PAGE, false)) return h.u8[h.slab]![h.byte + off]!;
     return this.memory.readU8(physAddr(phys + off));
   }
 
   private setByteAt(e: number, off: number, value: number): void {
     const h = this.host;
     const phys = this.hPhys[e]!;
-    if (h.lookup(phys * INV_PAGE, true)) h.u8[h.frame]![off] = value;
+    if (h.lookup(phys * INV_PAGE, true)) h.u8[h.slab]![h.byte + off] = value;
     else this.memory.writeU8(physAddr(phys + off), value);
   }
 
@@ -355,12 +479,22 @@ export class Mmu implements MemoryManagementUnit {
   }
 
   private slowStore(addr: number, size: number, value: number): void {
-    this.checkAddr(addr, `storeU${size * 8}`);
     const off = addr & 0xfff;
     let lo =
       size === 8 ? value >>> 0 : (value >>> 0) & (size === 4 ? 0xffffffff : size === 2 ? 0xffff : 0xff);
     lo >>>= 0;
     const hi = size === 8 ? (value - lo) / TWO_32 : 0;
+    if (off <= PAGE - size && this.switchRegister(addr, 1)) {
+      this.writeRegister(off, size, lo, hi);
+      return;
+    }
+    this.lookupStore(addr, size, lo, hi);
+  }
+
+  // A store the registers and the host table could not serve: the full lookup.
+  private lookupStore(addr: number, size: number, lo: number, hi: number): void {
+    const off = addr & 0xfff;
+    if (!Number.isSafeInteger(addr) || addr < 0) this.checkAddr(addr, `storeU${size * 8}`);
     if (off + size > PAGE) {
       // Both pages must allow the write before any byte is written, as one
       // instruction's store is all-or-nothing.
@@ -375,9 +509,7 @@ export class Mmu implements MemoryManagementUnit {
     }
     const e = this.resolve(addr, 1);
     if (this.loadRegister(e)) {
-      const b = this.regU8;
-      for (let i = 0; i < size && i < 4; i++) b[off + i] = lo >>> (8 * i);
-      for (let i = 4; i < size; i++) b[off + i] = hi >>> (8 * (i - 4));
+      this.writeRegister(off, size, lo, hi);
       return;
     }
     const p = physAddr(this.hPhys[e]! + off);
@@ -400,7 +532,8 @@ export class Mmu implements MemoryManagementUnit {
       const chunk = Math.min(PAGE - off, n - done);
       const e = this.resolve(a, 0);
       if (this.loadRegister(e)) {
-        dest.set(this.regU8.subarray(off, off + chunk), done);
+        const i = this.regByte + off;
+        dest.set(this.regU8.subarray(i, i + chunk), done);
       } else {
         this.memory.readBytes(physAddr(this.hPhys[e]! + off), dest.subarray(done, done + chunk));
       }
@@ -417,7 +550,7 @@ export class Mmu implements MemoryManagementUnit {
       const chunk = Math.min(PAGE - off, n - done);
       const e = this.resolve(a, 1);
       if (this.loadRegister(e)) {
-        this.regU8.set(src.subarray(done, done + chunk), off);
+        this.regU8.set(src.subarray(done, done + chunk), this.regByte + off);
       } else {
         this.memory.writeBytes(physAddr(this.hPhys[e]! + off), src.subarray(done, done + chunk));
       }
@@ -440,7 +573,7 @@ export class Mmu implements MemoryManagementUnit {
       const chunk = Math.min(PAGE - off, length - done);
       const e = this.resolve(a, 1);
       if (this.loadRegister(e)) {
-        this.regU8.fill(byte, off, off + chunk);
+        this.regU8.fill(byte, this.regByte + off, this.regByte + off + chunk);
       } else {
         const tmp = this.tmp.subarray(0, chunk);
         tmp.fill(byte);
@@ -480,6 +613,12 @@ export class Mmu implements MemoryManagementUnit {
   // Hands register hits to the TLB (counted, slot made MRU) and, with
   // `clear`, empties the register before another TLB operation.
   private spill(clear: boolean): void {
+    // The registers hold slots of different TLB sets (or the same slot):
+    // the order of these two spills changes no recency order.
+    if (this.prevHits > 0) {
+      this.tlb.hits(this.prevSlot, this.prevHits);
+      this.prevHits = 0;
+    }
     if (this.regHits > 0) {
       this.tlb.hits(this.regSlot, this.regHits);
       this.regHits = 0;
@@ -491,27 +630,143 @@ export class Mmu implements MemoryManagementUnit {
       this.touchWriteBase = Number.NaN;
       this.touchExecBase = Number.NaN;
       this.regSlot = -1;
+      this.regEntry = -1;
+      this.prevReadBase = Number.NaN;
+      this.prevWriteBase = Number.NaN;
+      this.prevSlot = -1;
+      this.prevEntry = -1;
     }
   }
 
-  // Loads the register with host entry `e` when the memory has frame views.
-  // The frame is backed even for a read, so that the register can alias it:
-  // a never-written frame costs host memory once it is read through the MMU.
-  private loadRegister(e: number): boolean {
+  // Finds the host bytes of host entry `e`'s page. The frame is backed even
+  // for a read, so that the register can alias it: a never-written frame
+  // costs host memory once it is read through the MMU.
+  private locateHost(e: number): boolean {
     const h = this.host;
     if (!h.lookup(this.hPhys[e]! * INV_PAGE, true)) return false;
-    this.regU8 = h.u8[h.frame]!;
-    this.regU16 = h.u16[h.frame]!;
-    this.regU32 = h.u32[h.frame]!;
-    const rights = this.hRights[e]! >> (this.user ? 0 : SUPERVISOR_SHIFT);
+    this.hSlab[e] = h.slab;
+    this.hByte[e] = h.byte;
+    return true;
+  }
+
+  // Points the register at host entry `e` (its rights, bytes and TLB slot).
+  private setRegister(e: number): void {
+    const h = this.host;
+    const slab = this.hSlab[e]!;
+    this.regU8 = h.u8[slab]!;
+    this.regU16 = h.u16[slab]!;
+    this.regU32 = h.u32[slab]!;
+    this.regByte = this.hByte[e]!;
+    const rights = this.hRights[e]! >> this.rightsShift;
     const base = this.hTag[e]!;
     this.regReadBase = rights & 1 ? base : Number.NaN;
     this.regWriteBase = rights & 2 ? base : Number.NaN;
-    this.touchReadBase = Number.NaN;
-    this.touchWriteBase = Number.NaN;
-    this.touchExecBase = Number.NaN;
     this.regSlot = this.hSlot[e]!;
+    this.regEntry = e;
+  }
+
+  // Moves the current register to the second one (whose hits the caller spilled).
+  private retireRegister(): void {
+    this.prevReadBase = this.regReadBase;
+    this.prevWriteBase = this.regWriteBase;
+    this.prevU8 = this.regU8;
+    this.prevU16 = this.regU16;
+    this.prevU32 = this.regU32;
+    this.prevByte = this.regByte;
+    this.prevSlot = this.regSlot;
+    this.prevHits = this.regHits;
+    this.prevEntry = this.regEntry;
+  }
+
+  // Exchanges the two registers; both keep their pending hits.
+  private swapRegisters(): void {
+    const readBase = this.prevReadBase;
+    const writeBase = this.prevWriteBase;
+    const u8 = this.prevU8;
+    const u16 = this.prevU16;
+    const u32 = this.prevU32;
+    const byte = this.prevByte;
+    const slot = this.prevSlot;
+    const hits = this.prevHits;
+    const entry = this.prevEntry;
+    this.prevReadBase = this.regReadBase;
+    this.prevWriteBase = this.regWriteBase;
+    this.prevU8 = this.regU8;
+    this.prevU16 = this.regU16;
+    this.prevU32 = this.regU32;
+    this.prevByte = this.regByte;
+    this.prevSlot = this.regSlot;
+    this.prevHits = this.regHits;
+    this.prevEntry = this.regEntry;
+    this.regReadBase = readBase;
+    this.regWriteBase = writeBase;
+    this.regU8 = u8;
+    this.regU16 = u16;
+    this.regU32 = u32;
+    this.regByte = byte;
+    this.regSlot = slot;
+    this.regHits = hits;
+    this.regEntry = entry;
+  }
+
+  // Loads the register with host entry `e` (just looked up, its hit counted)
+  // when the memory has frame views. The lookup spilled and emptied every
+  // register, touch()'s included.
+  private loadRegister(e: number): boolean {
+    if (this.hSlab[e]! < 0 && !this.locateHost(e)) return false;
+    this.setRegister(e);
     this.regHits = 0;
+    return true;
+  }
+
+  // The register switch, for an access of `size` bytes inside one page that
+  // neither register served: when the host table holds the page with a
+  // valid L1 slot whose rights allow `access`, it becomes the current
+  // register without a full lookup, and this access is its first hit
+  // (counted, with its others, at the next spill: before any other TLB
+  // operation, as lookup()'s immediate tlb.hit would be). The current
+  // register becomes the second one, whose hits are spilled first — unless
+  // it shares a TLB set with the new page: then it is spilled itself, so the
+  // two registers never hold different slots of one set, and their hits can
+  // be spilled in either order (recency is only compared within a set).
+  // Returns false, having changed nothing, when the host table cannot serve
+  // (the full lookup then runs).
+  private switchRegister(addr: number, access: AccessCode): boolean {
+    if (!(addr >= 0)) return false;
+    const e = (addr >>> 12) & HOST_MASK;
+    const slot = this.hSlot[e]!;
+    const tlb = this.tlb;
+    if (
+      this.hTag[e] !== addr - (addr & 0xfff) ||
+      tlb.gen[slot] !== this.hGen[e] ||
+      (this.hRights[e]! & (1 << (access + this.rightsShift))) === 0
+    ) {
+      return false;
+    }
+    if (this.hSlab[e]! < 0 && !this.locateHost(e)) return false;
+    if (e === this.regEntry || e === this.prevEntry) {
+      // A register's own page (an unaligned access): make it current.
+      if (e === this.prevEntry) this.swapRegisters();
+      this.regHits++;
+      return true;
+    }
+    if (this.regEntry >= 0) {
+      const current = this.regSlot;
+      if (current !== slot && tlb.setOf[current] === tlb.setOf[slot]) {
+        if (this.regHits > 0) tlb.hits(current, this.regHits);
+      } else {
+        if (this.prevHits > 0) tlb.hits(this.prevSlot, this.prevHits);
+        this.retireRegister();
+      }
+    } else {
+      // Empty, or touch()'s register (whose bases a data register replaces).
+      if (this.regHits > 0) tlb.hits(this.regSlot, this.regHits);
+      this.touchReadBase = Number.NaN;
+      this.touchWriteBase = Number.NaN;
+      this.touchExecBase = Number.NaN;
+    }
+    this.setRegister(e);
+    this.regHits = 1;
     return true;
   }
 
@@ -589,6 +844,7 @@ export class Mmu implements MemoryManagementUnit {
     this.hGen[e] = tlb.gen[slot]!;
     this.hRights[e] = rights;
     this.hPhys[e] = tlb.phys[slot]! + (la - (la & 0xfff) - tlb.tag[slot]!);
+    this.hSlab[e] = -1;
     return e;
   }
 
@@ -613,6 +869,8 @@ export class Mmu implements MemoryManagementUnit {
           tlb.flags[found]!,
           tlb.space[found]!,
         );
+        // A copy of an entry cached before an edit is as stale as the original.
+        tlb.stale[slot] = tlb.stale[found]!;
       }
       return slot;
     }
@@ -693,12 +951,13 @@ export class Mmu implements MemoryManagementUnit {
     const last = addr + size - 1;
     for (let page = addr - (addr & 0xfff) + PAGE; page <= last; page += PAGE) e = this.resolve(page, code);
     // Load the register for the last page, without host bytes.
-    const rights = this.hRights[e]! >> (this.user ? 0 : SUPERVISOR_SHIFT);
+    const rights = this.hRights[e]! >> this.rightsShift;
     const base = this.hTag[e]!;
     this.touchReadBase = rights & 1 ? base : Number.NaN;
     this.touchWriteBase = rights & 2 ? base : Number.NaN;
     this.touchExecBase = rights & 4 ? base : Number.NaN;
     this.regSlot = this.hSlot[e]!;
+    this.regEntry = -1;
     this.regHits = 0;
   }
 
@@ -711,7 +970,7 @@ export class Mmu implements MemoryManagementUnit {
    */
   walk(space: number, virt: number, access: Access, privilege: Privilege, sideEffects = false): WalkResult {
     const code = accessCode(access, "walk");
-    const root = this.rootFor(space, "walk");
+    const root = space === this.current ? this.currentRoot : this.rootFor(space, "walk");
     if (!this.isCanonical(virt)) throw new UsageError(PKG, `walk: virt ${virt} is not canonical`, "virt");
     this.walker.walk(root, virt < 0 ? virt + this.full : virt, code, privilege === "user", sideEffects);
     return this.walker.result;
@@ -735,8 +994,13 @@ export class Mmu implements MemoryManagementUnit {
         "privilege",
       );
     }
+    const user = value === "user";
+    // Same privilege (the kernel sets it on every entry): nothing changes,
+    // so the register stays loaded.
+    if (user === this.user) return;
     this.spill(true);
-    this.user = value === "user";
+    this.user = user;
+    this.rightsShift = user ? 0 : SUPERVISOR_SHIFT;
   }
 
   isCanonical(addr: number): boolean {
@@ -807,9 +1071,9 @@ export class Mmu implements MemoryManagementUnit {
 
   // ---------------------------------------------------------------- editing
 
-  private linearRange(virt: number, length: number): [number, number] {
+  private markStale(space: number, virt: number, length: number): void {
     const start = virt < 0 ? virt + this.full : virt;
-    return [start, start + length];
+    this.tlb.markStale(space, start, start + length);
   }
 
   private rightsFlags(rights: PageRights, fn: string): number {
@@ -828,19 +1092,20 @@ export class Mmu implements MemoryManagementUnit {
     rights: PageRights,
   ): boolean {
     const ok = this.tables.map(space, virt, phys, length, pageSize, this.rightsFlags(rights, "map"));
-    if (ok) this.tlb.markStale(space, ...this.linearRange(virt, length));
+    // Filling empty entries needs no stale marks: see PageTables.lastMapReplaced.
+    if (ok && this.tables.lastMapReplaced) this.markStale(space, virt, length);
     return ok;
   }
 
   unmap(space: number, virt: number, length: number): number {
     const n = this.tables.unmap(space, virt, length);
-    this.tlb.markStale(space, ...this.linearRange(virt, length));
+    this.markStale(space, virt, length);
     return n;
   }
 
   protect(space: number, virt: number, length: number, rights: PageRights): number {
     const n = this.tables.protect(space, virt, length, this.rightsFlags(rights, "protect"));
-    this.tlb.markStale(space, ...this.linearRange(virt, length));
+    this.markStale(space, virt, length);
     return n;
   }
 
@@ -979,6 +1244,13 @@ export class Mmu implements MemoryManagementUnit {
       ) {
         throw new CorruptionError(PKG, `Mmu: host-table entry ${e} disagrees with TLB slot ${slot}`);
       }
+      const h = this.host;
+      if (
+        this.hSlab[e]! >= 0 &&
+        (!h.lookup(this.hPhys[e]! / PAGE, false) || h.slab !== this.hSlab[e] || h.byte !== this.hByte[e])
+      ) {
+        throw new CorruptionError(PKG, `Mmu: host-table entry ${e} points at the wrong host bytes`);
+      }
     }
     const bases = [
       this.regReadBase,
@@ -999,6 +1271,37 @@ export class Mmu implements MemoryManagementUnit {
       ) {
         throw new CorruptionError(PKG, "Mmu: the register holds a page its TLB slot does not");
       }
+      // The data register must alias the frame its slot translates to.
+      if (!Number.isNaN(this.regReadBase) || !Number.isNaN(this.regWriteBase)) {
+        const h = this.host;
+        const frame = (tlb.phys[slot]! + (la - tlb.tag[slot]!)) / PAGE;
+        if (!h.lookup(frame, false) || h.u8[h.slab] !== this.regU8 || h.byte !== this.regByte) {
+          throw new CorruptionError(PKG, "Mmu: the register's bytes are not those of its frame");
+        }
+      }
+    }
+    // The second register: a valid host entry's page, aliasing its frame,
+    // never another slot of the current register's TLB set.
+    if (this.prevEntry >= 0) {
+      const e = this.prevEntry;
+      const slot = this.prevSlot;
+      if (
+        this.regEntry < 0 ||
+        e === this.regEntry ||
+        slot !== this.hSlot[e] ||
+        tlb.gen[slot] !== this.hGen[e] ||
+        tlb.pcid[slot] === -1 ||
+        this.prevU8 !== this.host.u8[this.hSlab[e]!] ||
+        this.prevByte !== this.hByte[e] ||
+        (slot !== this.regSlot && tlb.setOf[slot] === tlb.setOf[this.regSlot])
+      ) {
+        throw new CorruptionError(
+          PKG,
+          "Mmu: the second register disagrees with its host-table entry or shares a set",
+        );
+      }
+    } else if (!Number.isNaN(this.prevReadBase) || !Number.isNaN(this.prevWriteBase) || this.prevHits !== 0) {
+      throw new CorruptionError(PKG, "Mmu: an empty second register has a base or hits");
     }
     if (this.current >= 0 && this.pcidOwner[this.currentPcid] !== this.current) {
       throw new CorruptionError(PKG, "Mmu: the current address space does not own its PCID");

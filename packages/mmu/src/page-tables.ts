@@ -79,6 +79,12 @@ function hex(n: number): string {
 /** Page tables of many address spaces in one RAM, edited through one format. */
 export class PageTables {
   readonly format: PageTableFormat;
+  /**
+   * Whether the last successful map replaced a present leaf. When it did
+   * not, no TLB entry can hold the range unmarked: an entry that is not
+   * stale agrees with the tables, and the tables had nothing there.
+   */
+  lastMapReplaced = false;
   readonly #words: PhysWords;
   readonly #frames: FrameAllocator;
   readonly #walker: PageWalker;
@@ -230,6 +236,8 @@ export class PageTables {
         "phys",
       );
     }
+    this.lastMapReplaced = false;
+    if (length === pageSize) return this.#mapOne(space, root, start, phys, leafLevel, flags);
     const f = this.format;
     const words = this.#words;
     const end = start + length;
@@ -240,8 +248,9 @@ export class PageTables {
       let skipTo = la + pageSize;
       for (; level < leafLevel; level++) {
         const e = table + this.#index(la, level) * 8;
-        const lo = words.read(e);
-        const hi = words.read(e + 4);
+        words.readEntry(e);
+        const lo = words.entry[0]!;
+        const hi = words.entry[1]!;
         if (!f.isPresent(lo, hi)) {
           // Nothing below: skip to the end of what this entry covers.
           skipTo = la - modPow2(la, this.#levelSize[level]!) + this.#levelSize[level]!;
@@ -258,8 +267,9 @@ export class PageTables {
       }
       if (level === leafLevel) {
         const e = table + this.#index(la, level) * 8;
-        const lo = words.read(e);
-        const hi = words.read(e + 4);
+        words.readEntry(e);
+        const lo = words.entry[0]!;
+        const hi = words.entry[1]!;
         if (f.isPresent(lo, hi) && !f.isLeaf(lo, hi, level)) {
           throw new UsageError(
             PKG,
@@ -280,8 +290,9 @@ export class PageTables {
       let table = root;
       for (let level = 0; level < leafLevel; level++) {
         const e = table + this.#index(la, level) * 8;
-        const lo = words.read(e);
-        const hi = words.read(e + 4);
+        words.readEntry(e);
+        const lo = words.entry[0]!;
+        const hi = words.entry[1]!;
         if (f.isPresent(lo, hi)) {
           table = f.address(lo, hi, level);
           continue;
@@ -301,16 +312,96 @@ export class PageTables {
         table = frame * PAGE;
       }
       const e = table + this.#index(la, leafLevel) * 8;
-      const lo = words.read(e);
-      const hi = words.read(e + 4);
+      words.readEntry(e);
+      const lo = words.entry[0]!;
+      const hi = words.entry[1]!;
       undoEntry.push(e);
       undoLo.push(lo);
       undoHi.push(hi);
       if (!f.isPresent(lo, hi)) this.#info(table).count++;
+      else this.lastMapReplaced = true;
       f.encodeLeaf(p, flags, leafLevel, out);
       words.write(e + 4, out[1]!);
       words.write(e, out[0]!);
     }
+    return true;
+  }
+
+  /**
+   * map of one page (a page fault's fix, fork's copy): one descent that
+   * checks, allocates missing tables and writes the leaf. It refuses a
+   * conflict before writing anything, as the two passes of the general case
+   * do: a conflict can only be met on tables that existed before the call,
+   * and every table below one this call creates is new and empty.
+   */
+  #mapOne(space: number, root: number, la: number, phys: number, leafLevel: number, flags: number): boolean {
+    const f = this.format;
+    const words = this.#words;
+    const out = this.#out;
+    let table = root;
+    let level = 0;
+    let created = 0;
+    for (; level < leafLevel; level++) {
+      const e = table + this.#index(la, level) * 8;
+      words.readEntry(e);
+      const lo = words.entry[0]!;
+      const hi = words.entry[1]!;
+      if (f.isPresent(lo, hi)) {
+        if (f.isLeaf(lo, hi, level)) {
+          throw new UsageError(
+            PKG,
+            `map: ${hex(this.signed(la))} is inside a ${this.#levelSize[level]}-byte page; unmap it first`,
+            "virt",
+          );
+        }
+        table = f.address(lo, hi, level);
+        continue;
+      }
+      const frame = this.#frames.allocFrames(0);
+      if (frame === null) {
+        // Undo the tables made so far, deepest first (each is empty but for its one child).
+        for (let l = level - 1; l >= level - created; l--) {
+          const parent = this.#pathEntry[l]!;
+          const child = this.#pathTable[l + 1]!;
+          words.write(parent, 0);
+          words.write(parent + 4, 0);
+          this.#info(this.#pathTable[l]!).count--;
+          this.#tables.delete(child / PAGE);
+          this.#frames.freeFrames(pfn(child / PAGE), 0);
+        }
+        return false;
+      }
+      words.memory.zeroFrame(frame);
+      this.#tables.set(frame, { space, level: level + 1, count: 0 });
+      f.encodeTable(frame * PAGE, out);
+      words.write(e + 4, out[1]!);
+      words.write(e, out[0]!);
+      this.#info(table).count++;
+      this.#pathTable[level] = table;
+      this.#pathEntry[level] = e;
+      this.#pathTable[level + 1] = frame * PAGE;
+      created++;
+      table = frame * PAGE;
+    }
+    const e = table + this.#index(la, leafLevel) * 8;
+    words.readEntry(e);
+    const lo = words.entry[0]!;
+    const hi = words.entry[1]!;
+    if (f.isPresent(lo, hi)) {
+      if (!f.isLeaf(lo, hi, leafLevel)) {
+        throw new UsageError(
+          PKG,
+          `map: ${hex(this.signed(la))} already has smaller pages mapped under it; unmap them first`,
+          "virt",
+        );
+      }
+      this.lastMapReplaced = true;
+    } else {
+      this.#info(table).count++;
+    }
+    f.encodeLeaf(phys, flags, leafLevel, out);
+    words.write(e + 4, out[1]!);
+    words.write(e, out[0]!);
     return true;
   }
 
@@ -326,8 +417,9 @@ export class PageTables {
     }
     for (let i = created.length - 1; i >= 0; i--) {
       const e = created[i]!;
-      const lo = words.read(e);
-      const hi = words.read(e + 4);
+      words.readEntry(e);
+      const lo = words.entry[0]!;
+      const hi = words.entry[1]!;
       const child = f.address(lo, hi, 0) / PAGE;
       words.write(e, 0);
       words.write(e + 4, 0);
@@ -368,8 +460,9 @@ export class PageTables {
         const e = table + this.#index(la, level) * 8;
         this.#pathTable[level] = table;
         this.#pathEntry[level] = e;
-        const lo = words.read(e);
-        const hi = words.read(e + 4);
+        words.readEntry(e);
+        const lo = words.entry[0]!;
+        const hi = words.entry[1]!;
         const size = this.#levelSize[level]!;
         const pageStart = la - modPow2(la, size);
         if (!f.isPresent(lo, hi)) {
@@ -508,11 +601,32 @@ export class PageTables {
     }
     const lo = Math.max(start, -this.#half);
     const hi = Math.min(end, this.#half);
-    const each: LeafVisitor = (level, e, l, h, la) => visit(this.#mapping(level, e, l, h, la));
-    // The negative (upper) half comes first in signed order.
-    if (lo < 0) this.#forEachLeaf(root, this.linear(lo), this.linear(Math.min(hi, 0)) || this.#full, each);
-    if (hi > 0) this.#forEachLeaf(root, Math.max(lo, 0), hi, each);
+    // The leaf visitor is made once (see #eachMapping); `visit` is handed to
+    // it through a field, saved and restored so a visit may walk again.
+    const saved = this.#walkVisit;
+    this.#walkVisit = visit;
+    try {
+      // The negative (upper) half comes first in signed order.
+      if (lo < 0) {
+        this.#forEachLeaf(
+          root,
+          this.linear(lo),
+          this.linear(Math.min(hi, 0)) || this.#full,
+          this.#eachMapping,
+        );
+      }
+      if (hi > 0) this.#forEachLeaf(root, Math.max(lo, 0), hi, this.#eachMapping);
+    } finally {
+      this.#walkVisit = saved;
+    }
   }
+
+  // walkRange's leaf visitor, made once: a closure made per call costs an
+  // allocation (and, under tsx's keepNames, an Object.defineProperty).
+  #walkVisit: ((m: PageMapping) => void) | null = null;
+  readonly #eachMapping: LeafVisitor = (level, e, l, h, la) => {
+    this.#walkVisit!(this.#mapping(level, e, l, h, la));
+  };
 
   /** The walker over these tables, for translation by root. */
   get walker(): PageWalker {

@@ -24,10 +24,20 @@
  * entry sits at table + 8·index. Worked example (x86-64): la = 0x7f12_3456_7890
  * has PML4 index 0xfe, PDPT index 0x48, PD index 0x1a2, PT index 0x167,
  * offset 0x890.
+ *
+ * Speed: each level reads its entry straight from the host bytes of the
+ * table (the host location of the last table read at each level is kept,
+ * and consecutive walks share their upper tables) and classifies it with
+ * one call of the format's `decode`, which V8 inlines; A/D bits come from a
+ * table made once per format.
  */
 import { PF_INSTRUCTION, PF_PRESENT, PF_RESERVED, PF_USER, PF_WRITE } from "@memstack/core";
 import {
   type AccessCode,
+  DECODE_ABSENT,
+  DECODE_LEAF,
+  DECODE_RESERVED,
+  DECODE_TABLE,
   ENTRY_ACCESSED,
   ENTRY_DIRTY,
   ENTRY_GLOBAL,
@@ -91,6 +101,32 @@ class WalkOutput implements WalkResult {
   }
 }
 
+/** What the walker calls: the format itself when it has `decode`, else a wrapper. */
+interface Decoder {
+  decode(lo: number, hi: number, level: number, out: Float64Array): number;
+}
+
+/**
+ * {@link PageTableFormat.decode}, or for a format that lacks it the same
+ * classification through the format's individual methods. The walker calls
+ * `decode` as a method of the returned object, a call V8 can inline.
+ */
+export function decoderFor(format: PageTableFormat): Decoder {
+  if (format.decode !== undefined) return format as Decoder;
+  return {
+    decode(lo, hi, level, out) {
+      if (!format.isPresent(lo, hi)) return DECODE_ABSENT;
+      if (format.isReserved(lo, hi, level)) return DECODE_RESERVED;
+      out[0] = format.address(lo, hi, level);
+      out[1] = format.flags(lo, hi, level);
+      return format.isLeaf(lo, hi, level) ? DECODE_LEAF : DECODE_TABLE;
+    },
+  };
+}
+
+const PAGE = 4096;
+const INV_PAGE = 1 / 4096;
+
 /** Translates addresses by reading page tables in RAM; one per MMU, allocation-free. */
 export class PageWalker {
   /** The result of the last walk (the same object every time). */
@@ -98,20 +134,41 @@ export class PageWalker {
   private readonly out: Float64Array = (this.result as WalkOutput).v;
   private readonly words: PhysWords;
   private readonly format: PageTableFormat;
+  private readonly decoder: Decoder;
+  private readonly decoded = new Float64Array(2);
+  // The table read last at each level, and where its bytes are on the host:
+  // consecutive walks share their upper tables, so most levels skip the
+  // host-frame lookup. A frame's place never changes once it is backed.
+  private readonly lastPfn: Float64Array;
+  private readonly lastWords: Uint32Array[];
+  private readonly lastIndex: Int32Array;
   private readonly divisors: Float64Array;
   // 2^-shift per level: multiplying is exact for powers of two, and a
   // division by a value loaded from memory is a slow instruction.
   private readonly reciprocals: Float64Array;
   private readonly pathAddr: Float64Array;
   private readonly pathLo: Float64Array;
+  // Accessed/Dirty bits to OR into an entry used at each level: [level] for
+  // a table entry or a read through a leaf, [levels + level] for a leaf written.
+  private readonly adBits: Int32Array;
 
   constructor(words: PhysWords, format: PageTableFormat) {
     this.words = words;
     this.format = format;
+    this.decoder = decoderFor(format);
+    this.lastPfn = new Float64Array(format.levels).fill(-1);
+    this.lastWords = Array.from({ length: format.levels }, () => new Uint32Array(0));
+    this.lastIndex = new Int32Array(format.levels);
     this.divisors = Float64Array.from(format.levelShifts, (s) => 2 ** s);
     this.reciprocals = Float64Array.from(format.levelShifts, (s) => 2 ** -s);
     this.pathAddr = new Float64Array(format.levels);
     this.pathLo = new Float64Array(format.levels);
+    this.adBits = new Int32Array(3 * format.levels);
+    for (let l = 0; l < format.levels; l++) {
+      this.adBits[l] = format.accessedBits(l, false, false);
+      this.adBits[format.levels + l] = format.accessedBits(l, true, false);
+      this.adBits[2 * format.levels + l] = format.accessedBits(l, true, true);
+    }
   }
 
   /**
@@ -125,62 +182,90 @@ export class PageWalker {
   walk(root: number, la: number, access: AccessCode, user: boolean, sideEffects: boolean): boolean {
     const f = this.format;
     const words = this.words;
+    const host = words.host;
+    const fast = words.fast;
+    const decoder = this.decoder;
+    const dec = this.decoded;
     const r = this.out;
     const levels = f.levels;
     const base = accessErrorBits(access, user);
-    let table = root;
+    // Tables are found by frame number (exact: table addresses are multiples of 4096).
+    let pfn = root * INV_PAGE;
     let rights = ENTRY_RIGHTS;
     let level = 0;
     let entry = -1;
     let error = base | PF_PRESENT | PF_RESERVED; // what a walk that runs off the last level reports
-    r[PAGE_PHYS] = -1;
-    r[PAGE_SIZE] = 0;
-    r[FLAGS] = 0;
-    r[AD_WRITES] = 0;
-    // The outputs are written once, after the loop: typed-array stores per
+    // The outputs are written once, at the end: typed-array stores per
     // level would cost more than the rest of the level.
     for (; level < levels; level++) {
       // ToInt32 of the positive product truncates it, i.e. floors it, and keeps its low 9 bits exact.
-      entry = table + ((la * this.reciprocals[level]!) & 511) * 8;
-      words.readEntry(entry);
-      const lo = words.entry[0]!;
-      const hi = words.entry[1]!;
-      if (!f.isPresent(lo, hi)) {
+      const index = (la * this.reciprocals[level]!) & 511;
+      entry = pfn * PAGE + index * 8;
+      // The entry's two words, straight from the host bytes of the table
+      // (a table never written has none: it reads as zeros).
+      let lo = 0;
+      let hi = 0;
+      if (pfn === this.lastPfn[level]) {
+        const w = this.lastWords[level]!;
+        const i = this.lastIndex[level]! + index * 2;
+        lo = w[i]!;
+        hi = w[i + 1]!;
+      } else if (fast) {
+        if (host.lookup(pfn, false)) {
+          const w = host.u32[host.slab]!;
+          const first = host.byte >>> 2;
+          this.lastPfn[level] = pfn;
+          this.lastWords[level] = w;
+          this.lastIndex[level] = first;
+          lo = w[first + index * 2]!;
+          hi = w[first + index * 2 + 1]!;
+        }
+      } else {
+        words.readEntry(entry);
+        lo = words.entry[0]!;
+        hi = words.entry[1]!;
+      }
+      const kind = decoder.decode(lo, hi, level, dec);
+      if (kind === DECODE_ABSENT) {
         error = base;
         break;
       }
-      if (f.isReserved(lo, hi, level)) break;
+      if (kind === DECODE_RESERVED) break;
       this.pathAddr[level] = entry;
       this.pathLo[level] = lo;
-      const flags = f.flags(lo, hi, level);
-      if (!f.isLeaf(lo, hi, level)) {
+      const flags = dec[1]!;
+      if (kind === DECODE_TABLE) {
         rights &= flags | NON_RIGHTS;
-        table = f.address(lo, hi, level);
+        pfn = dec[0]! * INV_PAGE;
         continue;
       }
       let eff = (rights & flags) | (flags & NON_RIGHTS);
-      r[PAGE_PHYS] = f.address(lo, hi, level);
-      r[PAGE_SIZE] = this.divisors[level]!;
+      const pagePhys = dec[0]!;
       if (!f.permits(eff, access, user)) {
+        r[PAGE_PHYS] = pagePhys;
+        r[PAGE_SIZE] = this.divisors[level]!;
         r[FLAGS] = eff;
+        r[AD_WRITES] = 0;
         error = base | PF_PRESENT;
-        break;
+        return this.fault(level, entry, error);
       }
+      let writes = 0;
       if (sideEffects) {
         const write = access === 1;
-        let writes = 0;
         for (let l = 0; l <= level; l++) {
           const old = this.pathLo[l]!;
-          const now = (old | f.accessedBits(l, l === level, write)) >>> 0;
-          if (now !== old) {
-            words.write(this.pathAddr[l]!, now);
+          const bits = this.adBits[l === level ? (write ? 2 * levels : levels) + l : l]!;
+          if ((old & bits) !== bits) {
+            words.write(this.pathAddr[l]!, (old | bits) >>> 0);
             writes++;
           }
         }
-        r[AD_WRITES] = writes;
         eff |= write ? ENTRY_ACCESSED | ENTRY_DIRTY : ENTRY_ACCESSED;
       }
+      r[PAGE_PHYS] = pagePhys;
+      r[PAGE_SIZE] = this.divisors[level]!;
       r[FLAGS] = eff;
+      r[AD_WRITES] = writes;
       r[OK] = 1;
       r[ERROR_CODE] = -1;
       r[LEVEL] = level;
@@ -188,9 +273,18 @@ export class PageWalker {
       r[MEMORY_REFS] = level + 1;
       return true;
     }
-    // A fault: the walk stopped at `level` (with a well-formed format it never
-    // runs past the last level, which is always a leaf or reserved).
-    const last = Math.min(level, levels - 1);
+    r[PAGE_PHYS] = -1;
+    r[PAGE_SIZE] = 0;
+    r[FLAGS] = 0;
+    r[AD_WRITES] = 0;
+    return this.fault(level, entry, error);
+  }
+
+  // A fault: the walk stopped at `level` (with a well-formed format it never
+  // runs past the last level, which is always a leaf or reserved).
+  private fault(level: number, entry: number, error: number): false {
+    const r = this.out;
+    const last = Math.min(level, this.format.levels - 1);
     r[OK] = 0;
     r[ERROR_CODE] = error;
     r[LEVEL] = last;

@@ -22,6 +22,10 @@
  */
 import {
   type AccessCode,
+  DECODE_ABSENT,
+  DECODE_LEAF,
+  DECODE_RESERVED,
+  DECODE_TABLE,
   ENTRY_ACCESSED,
   ENTRY_DIRTY,
   ENTRY_EXECUTE,
@@ -109,6 +113,26 @@ export function createSv39Format(options: Sv39FormatOptions = {}): PageTableForm
       if (access === 0) return (flags & ENTRY_READ) !== 0;
       if (access === 1) return (flags & ENTRY_WRITE) !== 0;
       return (flags & ENTRY_EXECUTE) !== 0;
+    },
+
+    decode(lo, hi, level, out) {
+      if ((lo & SV39_V) === 0) return DECODE_ABSENT;
+      if ((hi & 0xffc00000) !== 0) return DECODE_RESERVED;
+      const address = ((lo >>> 10) + (hi & 0x003fffff) * TWO_22) * PAGE;
+      if (!isLeaf(lo)) {
+        if (level === 2 || (lo & (SV39_A | SV39_D | SV39_U)) !== 0) return DECODE_RESERVED;
+        out[0] = address;
+        out[1] = ENTRY_READ | ENTRY_WRITE | ENTRY_EXECUTE | ENTRY_USER;
+        return DECODE_TABLE;
+      }
+      if ((lo & (SV39_W | SV39_R)) === SV39_W) return DECODE_RESERVED;
+      if (level === 1 ? (lo & 0x0007fc00) !== 0 : level === 0 && (lo & 0x0ffffc00) !== 0) {
+        return DECODE_RESERVED;
+      }
+      out[0] = address;
+      // R W X U G A D (bits 1..7) are ENTRY_READ … ENTRY_DIRTY (bits 0..6), in order.
+      out[1] = (lo >>> 1) & 0x7f;
+      return DECODE_LEAF;
     },
 
     accessedBits: (_level, leaf, write) => (leaf ? (write ? SV39_A | SV39_D : SV39_A) : 0),

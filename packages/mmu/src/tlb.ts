@@ -114,9 +114,22 @@ export class Tlb {
   readonly gen: Int32Array;
   /** Set when the tables changed under a slot that was not invalidated yet (see `markStale`). */
   readonly stale: Uint8Array;
+  /**
+   * The set each slot belongs to, numbered across every array of every
+   * level. Recency (LRU stamps, PLRU bits) is compared only within a set,
+   * so touches of slots in different sets commute.
+   */
+  readonly setOf: Int32Array;
 
   private readonly names: string[];
   private readonly plru: boolean;
+  // 1 for LRU, 0 for PLRU: a number, so touch() tests no boolean field.
+  private readonly lru: number;
+  // Index in `counts` of each slot's hit counter (level and page size), set when it is filled.
+  private readonly hitCounter: Int32Array;
+  // Valid entries of each page size in each level ([level * sizes + k]): a
+  // probe skips the sizes a level holds none of.
+  private readonly sizeCount: Int32Array;
   // Internal state is TypeScript-private, not #private: V8 (Node 20) reads
   // #fields markedly slower on these paths (measured).
   // Per array: level, first slot, sets, ways, first set number (for PLRU bits).
@@ -164,6 +177,7 @@ export class Tlb {
     this.inverse = Float64Array.from(pageSizes, (s) => 1 / s);
     this.levelCount = levels.length;
     this.plru = replacement === "plru";
+    this.lru = this.plru ? 0 : 1;
     this.names = levels.map((l) => String(l.name));
     const nSizes = pageSizes.length;
     this.arrayFor = new Int32Array(levels.length * nSizes).fill(-1);
@@ -237,8 +251,15 @@ export class Tlb {
     this.stamp = new Float64Array(slots);
     this.plruBits = new Int32Array(sets);
     this.slotArray = new Int32Array(slots);
+    this.hitCounter = new Int32Array(slots);
+    this.sizeCount = new Int32Array(levels.length * nSizes);
+    this.setOf = new Int32Array(slots);
     for (let a = 0; a < this.arrBase.length; a++) {
       this.slotArray.fill(a, this.arrBase[a]!, this.arrBase[a]! + this.arrSets[a]! * this.arrWays[a]!);
+      for (let set = 0; set < this.arrSets[a]!; set++) {
+        const first = this.arrBase[a]! + set * this.arrWays[a]!;
+        this.setOf.fill(this.arrSetBase[a]! + set, first, first + this.arrWays[a]!);
+      }
     }
     this.counts = new Float64Array(levels.length * nSizes * 3);
     this.levelMisses = new Float64Array(levels.length);
@@ -258,6 +279,8 @@ export class Tlb {
   probe(level: number, la: number, pcid: number): number {
     const nSizes = this.pageSizes.length;
     for (let k = 0; k < nSizes; k++) {
+      // No entry of this size in the level (the usual case for huge pages): nothing to search.
+      if (this.sizeCount[level * nSizes + k] === 0) continue;
       const a = this.arrayFor[level * nSizes + k]!;
       const size = this.pageSizes[k]!;
       const ways = this.arrWays[a]!;
@@ -282,13 +305,15 @@ export class Tlb {
 
   /** Records a hit on `slot` (counts it, makes it most recently used). */
   hit(slot: number): void {
-    this.count((this.levelOf(slot) * this.pageSizes.length + this.size[slot]!) * 3, 1);
+    const i = this.hitCounter[slot]!;
+    this.counts[i] = this.counts[i]! + 1;
     this.touch(slot);
   }
 
   /** Records `n` hits on `slot` made by a caller that cached it (the MMU's register). */
   hits(slot: number, n: number): void {
-    this.count((this.levelOf(slot) * this.pageSizes.length + this.size[slot]!) * 3, n);
+    const i = this.hitCounter[slot]!;
+    this.counts[i] = this.counts[i]! + n;
     this.touch(slot);
   }
 
@@ -300,7 +325,7 @@ export class Tlb {
 
   /** Makes `slot` the most recently used of its set. */
   touch(slot: number): void {
-    if (!this.plru) {
+    if (this.lru === 1) {
       this.stamp[slot] = ++this.clock;
       return;
     }
@@ -362,14 +387,26 @@ export class Tlb {
     const a = this.arrayFor[level * nSizes + sizeIndex]!;
     const ways = this.arrWays[a]!;
     const first = this.arrBase[a]! + ((pageLa * this.inverse[sizeIndex]!) & (this.arrSets[a]! - 1)) * ways;
+    // One pass over the set: an entry for the same page and PCID, else the
+    // first invalid way, else (LRU) the least recently used way.
     let slot = -1;
+    let free = -1;
+    let oldest = first;
     for (let s = first; s < first + ways; s++) {
-      if (this.tag[s] === pageLa && this.size[s] === sizeIndex && this.pcid[s] === pcid) slot = s;
+      if (this.pcid[s] === -1) {
+        if (free < 0) free = s;
+      } else if (this.tag[s] === pageLa && this.size[s] === sizeIndex && this.pcid[s] === pcid) {
+        slot = s;
+      } else if (this.stamp[s]! < this.stamp[oldest]! || this.pcid[oldest] === -1) {
+        oldest = s;
+      }
     }
     if (slot < 0) {
-      slot = this.victim(a, first);
+      slot = free >= 0 ? free : this.lru === 1 ? oldest : this.victim(a, first);
       if (this.pcid[slot] !== -1) this.count((level * nSizes + this.size[slot]!) * 3 + 2, 1);
     }
+    if (this.pcid[slot] !== -1) this.sizeCount[level * nSizes + this.size[slot]!]!--;
+    this.sizeCount[level * nSizes + sizeIndex]!++;
     this.tag[slot] = pageLa;
     this.pcid[slot] = pcid;
     this.size[slot] = sizeIndex;
@@ -378,12 +415,16 @@ export class Tlb {
     this.space[slot] = space;
     this.stale[slot] = 0;
     this.gen[slot] = this.gen[slot]! + 1;
+    this.hitCounter[slot] = (level * nSizes + sizeIndex) * 3;
     this.touch(slot);
     return slot;
   }
 
   /** Empties one slot. */
   invalidateSlot(slot: number): void {
+    if (this.pcid[slot] !== -1) {
+      this.sizeCount[this.arrLevel[this.slotArray[slot]!]! * this.pageSizes.length + this.size[slot]!]!--;
+    }
     this.tag[slot] = Number.NaN;
     this.pcid[slot] = -1;
     this.space[slot] = -1;
@@ -402,6 +443,7 @@ export class Tlb {
     let n = 0;
     for (let level = 0; level < this.levelCount; level++) {
       for (let k = 0; k < this.pageSizes.length; k++) {
+        if (this.sizeCount[level * this.pageSizes.length + k] === 0) continue;
         const a = this.arrayFor[level * this.pageSizes.length + k]!;
         const size = this.pageSizes[k]!;
         const ways = this.arrWays[a]!;
@@ -461,7 +503,7 @@ export class Tlb {
     for (let level = 0; level < this.levelCount; level++) {
       for (let k = 0; k < nSizes; k++) {
         const a = this.arrayFor[level * nSizes + k]!;
-        if (a < 0) continue;
+        if (a < 0 || this.sizeCount[level * nSizes + k] === 0) continue;
         const size = this.pageSizes[k]!;
         const ways = this.arrWays[a]!;
         for (let la = start - (((start % size) + size) % size); la < end; la += size) {
@@ -509,6 +551,18 @@ export class Tlb {
    * @throws {CorruptionError} at the first violation.
    */
   check(): void {
+    const sizes = new Int32Array(this.sizeCount.length);
+    for (let s = 0; s < this.slotCount; s++) {
+      if (this.pcid[s] !== -1) sizes[this.levelOf(s) * this.pageSizes.length + this.size[s]!]!++;
+    }
+    for (let i = 0; i < sizes.length; i++) {
+      if (sizes[i] !== this.sizeCount[i]) {
+        throw new CorruptionError(
+          PKG,
+          `Tlb: ${this.sizeCount[i]} entries of size index ${i % this.pageSizes.length} counted, ${sizes[i]} found`,
+        );
+      }
+    }
     for (let a = 0; a < this.arrBase.length; a++) {
       const ways = this.arrWays[a]!;
       const sets = this.arrSets[a]!;
@@ -537,6 +591,9 @@ export class Tlb {
           }
           if (this.pcid[s]! < 0 || this.stamp[s]! > this.clock) {
             throw new CorruptionError(PKG, `Tlb: slot ${s} has a bad PCID or LRU stamp`);
+          }
+          if (this.hitCounter[s] !== (this.arrLevel[a]! * this.pageSizes.length + this.size[s]!) * 3) {
+            throw new CorruptionError(PKG, `Tlb: slot ${s} counts its hits under another level or size`);
           }
           for (let t = s + 1; t < first + ways; t++) {
             if (this.tag[t] === la && this.size[t] === this.size[s] && this.pcid[t] === this.pcid[s]) {

@@ -26,6 +26,10 @@
 import { UsageError } from "@memstack/core";
 import {
   type AccessCode,
+  DECODE_ABSENT,
+  DECODE_LEAF,
+  DECODE_RESERVED,
+  DECODE_TABLE,
   ENTRY_ACCESSED,
   ENTRY_DIRTY,
   ENTRY_EXECUTE,
@@ -82,6 +86,31 @@ export function createX86_64Format(options: X86_64FormatOptions = {}): PageTable
   // bits (physicalBits - 32)..19. With 46 bits: 0x000fc000.
   const hiReserved = (HI_FRAME & ~((1 << (physicalBits - 32)) - 1)) >>> 0;
   const last = 3;
+  // High-word bits that make an entry reserved (NX too when EFER.NXE is off), and the NX bit.
+  const hiCheck = (hiReserved | (nx ? 0 : PTE_NX_HI)) >>> 0;
+  const nxBit = nx ? PTE_NX_HI : 0;
+  // The rare cases of decode: a reserved bit, or PS above the last level.
+  const decodeRare = (lo: number, hi: number, level: number, out: Float64Array): number => {
+    if ((hi & hiCheck) !== 0) return DECODE_RESERVED;
+    // PS set: reserved in a PML4E; a 1 GiB page (bits 29..13 zero) in a
+    // PDPTE; a 2 MiB page (bits 20..13 zero) in a PDE.
+    if (level === 0) return DECODE_RESERVED;
+    if (level === 1) {
+      if (!pages1G || (lo & 0x3fffe000) !== 0) return DECODE_RESERVED;
+      out[0] = ((lo & 0xc0000000) >>> 0) + (hi & HI_FRAME) * TWO_32;
+    } else {
+      if ((lo & 0x001fe000) !== 0) return DECODE_RESERVED;
+      out[0] = ((lo & 0xffe00000) >>> 0) + (hi & HI_FRAME) * TWO_32;
+    }
+    const f =
+      ENTRY_READ |
+      (lo & PTE_RW) |
+      ((lo & PTE_US) << 1) |
+      (lo & PTE_A) |
+      ((hi & nxBit) === 0 ? ENTRY_EXECUTE : 0);
+    out[1] = f | ((lo & PTE_G) >>> 4) | (lo & PTE_D);
+    return DECODE_LEAF;
+  };
 
   return {
     name: "x86-64 4-level",
@@ -134,6 +163,28 @@ export function createX86_64Format(options: X86_64FormatOptions = {}): PageTable
       if (access === 1) return (flags & ENTRY_WRITE) !== 0;
       if (access === 2) return (flags & ENTRY_EXECUTE) !== 0;
       return true;
+    },
+
+    decode(lo, hi, level, out) {
+      if ((lo & PTE_P) === 0) return DECODE_ABSENT;
+      // Short enough to be inlined into the walker: the common entries (a
+      // table pointer, a 4 KiB leaf) here, huge pages and reserved bits aside.
+      if ((hi & hiCheck) !== 0 || ((lo & PTE_PS) !== 0 && level !== last))
+        return decodeRare(lo, hi, level, out);
+      out[0] = ((lo & 0xfffff000) >>> 0) + (hi & HI_FRAME) * TWO_32;
+      // flags(): R always, R/W → W, U/S → U (bit 2 → 3), A, and X unless NX.
+      const f =
+        ENTRY_READ |
+        (lo & PTE_RW) |
+        ((lo & PTE_US) << 1) |
+        (lo & PTE_A) |
+        ((hi & nxBit) === 0 ? ENTRY_EXECUTE : 0);
+      if (level === last) {
+        out[1] = f | ((lo & PTE_G) >>> 4) | (lo & PTE_D); // G (bit 8 → 4) and D (bit 6) of a leaf
+        return DECODE_LEAF;
+      }
+      out[1] = f;
+      return DECODE_TABLE;
     },
 
     accessedBits: (_level, leaf, write) => (leaf && write ? PTE_A | PTE_D : PTE_A),

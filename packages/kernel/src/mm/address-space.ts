@@ -385,7 +385,7 @@ export class AddressSpace {
     }
     // An accountable mapping takes over the charge of the accounted pages it
     // replaces (__mmap_region zeroes vms.nr_accounted); others give it back.
-    this.#unmapRange(start, end, (flags & VM_ACCOUNT) === 0);
+    this.#unmapRange(start, end, (flags & VM_ACCOUNT) === 0, old);
     const vma = makeVma(start, end, flags, object === null ? pgoff : 0, object);
     if (object !== null) object.mappers = 1;
     this.#insertMerging(vma);
@@ -395,8 +395,9 @@ export class AddressSpace {
 
   // Inserts a new VMA (anon_vma null), merging it with its neighbours as vma_merge_new_range() does.
   #insertMerging(vma: Vma): Vma {
-    const prev = this.tree.findBefore(vma.start);
+    // The range is free: the VMA before the next one is the previous one.
     const next = this.tree.findAfter(vma.start);
+    const prev = next !== null ? this.tree.prev(next) : this.tree.last();
     const withPrev = prev !== null && canMerge(prev, vma);
     const withNext = next !== null && next.start === vma.end && canMerge(vma, next);
     if (withPrev && withNext && canMerge({ ...prev, end: next.start }, next)) {
@@ -447,8 +448,9 @@ export class AddressSpace {
 
   // Removes every VMA in [start, end), splitting at the edges; frees their
   // pages and, when `uncharge` is set, their commit charge.
-  #unmapRange(start: number, end: number, uncharge: boolean): void {
-    for (const v of this.tree.overlapping(start, end)) {
+  // `found` is the caller's tree.overlapping(start, end), when it has it.
+  #unmapRange(start: number, end: number, uncharge: boolean, found?: Vma[]): void {
+    for (const v of found ?? this.tree.overlapping(start, end)) {
       let vma = v;
       if (vma.start < start) vma = this.#split(vma, start);
       if (vma.end > end) this.#split(vma, end);
@@ -520,7 +522,7 @@ export class AddressSpace {
     ) {
       return -ENOMEM;
     }
-    this.#unmapRange(addr, end, true);
+    this.#unmapRange(addr, end, true, inside);
     return 0;
   }
 
@@ -548,8 +550,9 @@ export class AddressSpace {
     }
     let cursor = start;
     const newProt = calcProtBits(bits);
-    while (cursor < end) {
-      vma = this.tree.findAfter(cursor);
+    // The first VMA is the one found above (findAfter(start) would find it again).
+    for (let first = true; cursor < end; first = false) {
+      if (!first) vma = this.tree.findAfter(cursor);
       if (vma === null || vma.start > cursor) return -ENOMEM;
       const newFlags = newProt | (vma.flags & ~(VM_READ | VM_WRITE | VM_EXEC));
       const to = Math.min(vma.end, end);

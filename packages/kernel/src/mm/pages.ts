@@ -37,6 +37,7 @@ import {
   type MemoryManagementUnit,
   type PageMapping,
   type PageRights,
+  PF_PRESENT,
   type Pfn,
   type PhysicalMemory,
   pfn,
@@ -53,6 +54,11 @@ const FREE = 0;
 const ANON = 1;
 const SHMEM = 2;
 const ZERO = 3;
+
+// User rights by (write | execute << 1).
+const RIGHTS: readonly PageRights[] = [0, 1, 2, 3].map((i) =>
+  Object.freeze({ write: (i & 1) !== 0, user: true, execute: (i & 2) !== 0 }),
+);
 
 /** What the page layer needs to know of a process. */
 export interface PageOwner {
@@ -105,11 +111,13 @@ export class PageManager {
     swapIns: 0,
     swapOuts: 0,
   };
-  readonly #ram: PhysicalMemory;
-  readonly #mmu: MemoryManagementUnit;
-  readonly #swap: SwapDevice;
-  readonly #host: PageHost;
-  #hand = 0;
+  // TS-private rather than #private: these are read on every page fault,
+  // and V8 (Node 20) left #field loads as generic LoadIC calls there (measured).
+  private readonly ram: PhysicalMemory;
+  private readonly mmu: MemoryManagementUnit;
+  private readonly swapDevice: SwapDevice;
+  private readonly host: PageHost;
+  private hand = 0;
 
   constructor(
     ram: PhysicalMemory,
@@ -118,10 +126,10 @@ export class PageManager {
     swap: SwapDevice,
     host: PageHost,
   ) {
-    this.#ram = ram;
-    this.#mmu = mmu;
-    this.#swap = swap;
-    this.#host = host;
+    this.ram = ram;
+    this.mmu = mmu;
+    this.swapDevice = swap;
+    this.host = host;
     this.refs = new Int32Array(ram.frameCount);
     this.kind = new Uint8Array(ram.frameCount);
     this.ownerPid = new Int32Array(ram.frameCount).fill(-1);
@@ -148,7 +156,8 @@ export class PageManager {
   // ------------------------------------------------------------ helpers
 
   #rights(vma: Vma, write: boolean): PageRights {
-    return { write, user: true, execute: (vma.flags & VM_EXEC) !== 0 };
+    // One frozen object per combination: a fault allocates none.
+    return RIGHTS[(write ? 1 : 0) | ((vma.flags & VM_EXEC) !== 0 ? 2 : 0)]!;
   }
 
   #accessible(vma: Vma): boolean {
@@ -157,9 +166,9 @@ export class PageManager {
 
   // A new frame for `owner`, zeroed: null when memory ran out.
   #newFrame(): number | null {
-    const f = this.#host.allocFrame();
+    const f = this.host.allocFrame();
     if (f === null) return null;
-    this.#ram.zeroFrame(f);
+    this.ram.zeroFrame(f);
     return f;
   }
 
@@ -170,7 +179,7 @@ export class PageManager {
 
   // Maps one frame at `page` of `owner`, counting it.
   #install(owner: PageOwner, page: number, frame: number, rights: PageRights): boolean {
-    if (!this.#mmu.map(owner.space, page, physAddr(frame * PAGE), PAGE, PAGE, rights)) return false;
+    if (!this.mmu.map(owner.space, page, physAddr(frame * PAGE), PAGE, PAGE, rights)) return false;
     const k = this.kind[frame];
     if (k === ANON) owner.rssAnon++;
     else if (k === SHMEM) owner.rssShmem++;
@@ -208,7 +217,7 @@ export class PageManager {
       this.kind[frame] = FREE;
       this.ownerPid[frame] = -1;
       this.shared.delete(frame);
-      this.#host.freeFrame(pfn(frame));
+      this.host.freeFrame(pfn(frame));
     }
   }
 
@@ -230,12 +239,18 @@ export class PageManager {
   // ------------------------------------------------------------- faults
 
   /**
-   * handle_mm_fault() for `owner`'s access at `addr`.
+   * handle_mm_fault() for `owner`'s access at `addr`; `errorCode` is the
+   * MMU's #PF error code (without PF_PRESENT the PTE is known to be absent).
    *
    * @returns true when the access may be retried; false when memory is exhausted.
    * @throws {Fault} (reason not-mapped or not-permitted) for the SIGSEGV the access earns.
    */
-  fault(owner: PageOwner, addr: number, access: "read" | "write" | "execute"): boolean {
+  fault(
+    owner: PageOwner,
+    addr: number,
+    access: "read" | "write" | "execute",
+    errorCode = PF_PRESENT,
+  ): boolean {
     this.stats.faults++;
     const vma = owner.mm.tree.lookup(addr);
     if (vma === null) throw new Fault(PKG, addr, access, "not-mapped");
@@ -250,11 +265,15 @@ export class PageManager {
       throw new Fault(PKG, addr, access, "not-permitted");
     }
     const page = addr - (((addr % PAGE) + PAGE) % PAGE);
-    const m = this.#mmu.query(owner.space, page);
+    // A not-present fault comes from a walk that just found no leaf: the
+    // page is not mapped, and reading the tables again would find nothing
+    // (one CPU: nothing can have mapped it since). Others read the PTE.
+    if ((errorCode & PF_PRESENT) === 0) return this.#missing(owner, vma, page, access === "write");
+    const m = this.mmu.query(owner.space, page);
     if (m !== null) {
       if (access === "write" && !m.write) return this.#writeProtected(owner, vma, page, m);
       // Present and permitted: a stale translation was cached. Drop it and retry.
-      this.#mmu.invalidatePage(owner.space, page);
+      this.mmu.invalidatePage(owner.space, page);
       return true;
     }
     return this.#missing(owner, vma, page, access === "write");
@@ -282,10 +301,10 @@ export class PageManager {
     }
     const slot = owner.swap.get(vpn);
     if (slot !== undefined) {
-      const f = this.#host.allocFrame();
+      const f = this.host.allocFrame();
       if (f === null) return false;
-      this.#swap.readPage(slot, this.#ram, f);
-      this.#swap.release(slot);
+      this.swapDevice.readPage(slot, this.ram, f);
+      this.swapDevice.release(slot);
       owner.swap.delete(vpn);
       this.kind[f] = ANON;
       this.refs[f] = 1;
@@ -318,8 +337,8 @@ export class PageManager {
     if (vma.object !== null || (this.kind[frame] === ANON && this.refs[frame] === 1)) {
       // Shared memory, or a private page no one else maps: write-enable in place.
       if (vma.object === null) this.stats.cowReuses++;
-      this.#mmu.protect(owner.space, page, PAGE, rights);
-      this.#mmu.invalidatePage(owner.space, page);
+      this.mmu.protect(owner.space, page, PAGE, rights);
+      this.mmu.invalidatePage(owner.space, page);
       return true;
     }
     // Allocating may reclaim: the page being copied must not be swapped out meanwhile.
@@ -331,14 +350,14 @@ export class PageManager {
       this.pinned[frame] = 0;
     }
     if (f === null) return false;
-    if (this.kind[frame] !== ZERO) this.#ram.copyFrame(pfn(f), pfn(frame));
+    if (this.kind[frame] !== ZERO) this.ram.copyFrame(pfn(f), pfn(frame));
     this.kind[f] = ANON;
     this.refs[f] = 1;
     this.#setOwner(f, owner.pid, vpn);
     this.#prepareAnon(owner, vma);
     this.#unref(owner, frame, vpn);
-    this.#mmu.unmap(owner.space, page, PAGE);
-    this.#mmu.invalidatePage(owner.space, page);
+    this.mmu.unmap(owner.space, page, PAGE);
+    this.mmu.invalidatePage(owner.space, page);
     this.stats.cowCopies++;
     return this.#install(owner, page, f, rights);
   }
@@ -348,16 +367,16 @@ export class PageManager {
   /** Drops the pages of [start, end) of `owner`'s `vma`. */
   zap(owner: PageOwner, _vma: Vma, start: number, end: number): void {
     const gone: [number, number][] = [];
-    this.#mmu.walkRange(owner.space, start, end, (m) => gone.push([m.virt, m.phys / PAGE]));
+    this.mmu.walkRange(owner.space, start, end, (m) => gone.push([m.virt, m.phys / PAGE]));
     if (gone.length > 0) {
-      this.#mmu.unmap(owner.space, start, end - start);
+      this.mmu.unmap(owner.space, start, end - start);
       for (const [virt, frame] of gone) {
         this.#unref(owner, frame, virt / PAGE);
-        this.#mmu.invalidatePage(owner.space, virt);
+        this.mmu.invalidatePage(owner.space, virt);
       }
     }
     this.#forEachIn(owner.swap, start, end, (vpn, slot) => {
-      this.#swap.release(slot);
+      this.swapDevice.release(slot);
       owner.swap.delete(vpn);
     });
     this.#forEachIn(owner.hidden, start, end, (vpn, frame) => {
@@ -388,19 +407,19 @@ export class PageManager {
   /** Makes the PTEs of [start, end) follow `vma.flags`. */
   protect(owner: PageOwner, vma: Vma, start: number, end: number): void {
     const present: PageMapping[] = [];
-    this.#mmu.walkRange(owner.space, start, end, (m) => present.push(m));
+    this.mmu.walkRange(owner.space, start, end, (m) => present.push(m));
     if (!this.#accessible(vma)) {
       // PROT_NONE: keep the frames aside; the MMU cannot hold an unreadable present page.
       for (const m of present) {
         const vpn = m.virt / PAGE;
         const frame = m.phys / PAGE;
         if (this.kind[frame] === ZERO) {
-          this.#mmu.unmap(owner.space, m.virt, PAGE);
+          this.mmu.unmap(owner.space, m.virt, PAGE);
         } else {
           owner.hidden.set(vpn, frame);
-          this.#mmu.unmap(owner.space, m.virt, PAGE);
+          this.mmu.unmap(owner.space, m.virt, PAGE);
         }
-        this.#mmu.invalidatePage(owner.space, m.virt);
+        this.mmu.invalidatePage(owner.space, m.virt);
       }
       return;
     }
@@ -409,28 +428,28 @@ export class PageManager {
       const frame = m.phys / PAGE;
       // Copy-on-write pages and the zero page stay read-only until a write fault.
       const w = writable && (vma.object !== null || (this.kind[frame] === ANON && this.refs[frame] === 1));
-      this.#mmu.protect(owner.space, m.virt, PAGE, this.#rights(vma, w));
-      this.#mmu.invalidatePage(owner.space, m.virt);
+      this.mmu.protect(owner.space, m.virt, PAGE, this.#rights(vma, w));
+      this.mmu.invalidatePage(owner.space, m.virt);
     }
     this.#forEachIn(owner.hidden, start, end, (vpn, frame) => {
       owner.hidden.delete(vpn);
       const w = writable && (vma.object !== null || this.refs[frame] === 1);
       // The frame is counted already; map it back without counting it again.
-      this.#mmu.map(owner.space, vpn * PAGE, physAddr(frame * PAGE), PAGE, PAGE, this.#rights(vma, w));
+      this.mmu.map(owner.space, vpn * PAGE, physAddr(frame * PAGE), PAGE, PAGE, this.#rights(vma, w));
     });
   }
 
   /** Moves the pages of [from, from + length) to [to, to + length) (mremap). */
   move(owner: PageOwner, from: number, to: number, length: number): void {
     const present: PageMapping[] = [];
-    this.#mmu.walkRange(owner.space, from, from + length, (m) => present.push(m));
-    this.#mmu.unmap(owner.space, from, length);
-    this.#mmu.invalidateAddressSpace(owner.space);
+    this.mmu.walkRange(owner.space, from, from + length, (m) => present.push(m));
+    this.mmu.unmap(owner.space, from, length);
+    this.mmu.invalidateAddressSpace(owner.space);
     const shift = (to - from) / PAGE;
     for (const m of present) {
       const frame = m.phys / PAGE;
       const oldVpn = m.virt / PAGE;
-      this.#mmu.map(owner.space, m.virt + (to - from), m.phys, PAGE, PAGE, m);
+      this.mmu.map(owner.space, m.virt + (to - from), m.phys, PAGE, PAGE, m);
       if (this.ownerPid[frame] === owner.pid && this.ownerVpn[frame] === oldVpn)
         this.ownerVpn[frame] = oldVpn + shift;
       const list = this.shared.get(frame);
@@ -451,7 +470,7 @@ export class PageManager {
   populate(owner: PageOwner, vma: Vma, start: number, end: number, write: boolean): void {
     if (!this.#accessible(vma)) return;
     for (let page = start; page < end; page += PAGE) {
-      const m = this.#mmu.query(owner.space, page);
+      const m = this.mmu.query(owner.space, page);
       let ok = true;
       if (m === null) ok = this.#missing(owner, vma, page, write);
       else if (write && !m.write) ok = this.#writeProtected(owner, vma, page, m);
@@ -468,7 +487,7 @@ export class PageManager {
    */
   copyRange(parent: PageOwner, child: PageOwner, vma: Vma): boolean {
     const present: PageMapping[] = [];
-    this.#mmu.walkRange(parent.space, vma.start, vma.end, (m) => present.push(m));
+    this.mmu.walkRange(parent.space, vma.start, vma.end, (m) => present.push(m));
     const shared = (vma.flags & VM_SHARED) !== 0;
     for (const m of present) {
       const frame = m.phys / PAGE;
@@ -480,7 +499,7 @@ export class PageManager {
       }
       // Private: both sides lose write access until a write fault copies or reuses the page.
       const ro: PageRights = { write: false, user: m.user, execute: m.execute };
-      if (m.write) this.#mmu.protect(parent.space, m.virt, PAGE, ro);
+      if (m.write) this.mmu.protect(parent.space, m.virt, PAGE, ro);
       if (!this.#install(child, m.virt, frame, ro)) return false;
       let list = this.shared.get(frame);
       if (list === undefined) {
@@ -491,7 +510,7 @@ export class PageManager {
       this.refs[frame]!++;
     }
     this.#forEachIn(parent.swap, vma.start, vma.end, (vpn, slot) => {
-      this.#swap.duplicate(slot);
+      this.swapDevice.duplicate(slot);
       child.swap.set(vpn, slot);
     });
     this.#forEachIn(parent.hidden, vma.start, vma.end, (vpn, frame) => {
@@ -530,22 +549,22 @@ export class PageManager {
     const n = this.refs.length;
     let freed = 0;
     for (let scanned = 0; scanned < 2 * n && freed < target; scanned++) {
-      const frame = this.#hand;
-      this.#hand = (this.#hand + 1) % n;
+      const frame = this.hand;
+      this.hand = (this.hand + 1) % n;
       if (this.kind[frame] !== ANON || this.refs[frame] !== 1 || this.pinned[frame] !== 0) continue;
-      const owner = this.#host.process(this.ownerPid[frame]!);
+      const owner = this.host.process(this.ownerPid[frame]!);
       if (owner === undefined) continue;
       const vpn = this.ownerVpn[frame]!;
       const page = vpn * PAGE;
       if (owner.hidden.get(vpn) === frame) continue;
-      const m = this.#mmu.query(owner.space, page);
+      const m = this.mmu.query(owner.space, page);
       if (m === null || m.phys / PAGE !== frame) continue;
-      if (this.#mmu.testAndClearAccessed(owner.space, page)) continue;
-      const slot = this.#swap.allocate();
+      if (this.mmu.testAndClearAccessed(owner.space, page)) continue;
+      const slot = this.swapDevice.allocate();
       if (slot < 0) break;
-      this.#swap.writePage(slot, this.#ram, pfn(frame));
-      this.#mmu.unmap(owner.space, page, PAGE);
-      this.#mmu.invalidatePage(owner.space, page);
+      this.swapDevice.writePage(slot, this.ram, pfn(frame));
+      this.mmu.unmap(owner.space, page, PAGE);
+      this.mmu.invalidatePage(owner.space, page);
       owner.swap.set(vpn, slot);
       this.#unref(owner, frame, vpn);
       this.stats.swapOuts++;

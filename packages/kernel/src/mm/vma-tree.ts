@@ -40,6 +40,10 @@ export interface TreeNode {
   gap: number;
   /** @internal Largest gap in this subtree. */
   maxGap: number;
+  /** @internal The node before this one in address order (kept on insert and remove). */
+  pred?: this | null;
+  /** @internal The node after this one in address order. */
+  succ?: this | null;
 }
 
 /** A set of disjoint ranges ordered by address, with gap search. */
@@ -108,14 +112,14 @@ export class VmaTree<T extends TreeNode> {
     return best;
   }
 
-  /** The node after `node` in address order, or null. */
+  /** The node after `node` (in the tree) in address order, or null: O(1), from its link. */
   next(node: T): T | null {
-    return this.findAfter(node.end);
+    return node.succ ?? null;
   }
 
-  /** The node before `node` in address order, or null. */
+  /** The node before `node` (in the tree) in address order, or null: O(1). */
   prev(node: T): T | null {
-    return this.findBefore(node.start);
+    return node.pred ?? null;
   }
 
   /** The lowest node, or null. */
@@ -230,8 +234,9 @@ export class VmaTree<T extends TreeNode> {
    * checks disjointness only in `check()`.
    */
   insert(x: T): void {
-    const pred = this.findBefore(x.start);
+    // One search: the range is free, so the node before the successor is the predecessor.
     const succ = this.findAfter(x.start);
+    const pred = succ !== null ? (succ.pred ?? null) : this.last();
     x.left = null;
     x.right = null;
     x.prio = this.#nextPrio();
@@ -239,6 +244,10 @@ export class VmaTree<T extends TreeNode> {
     x.maxGap = x.gap;
     this.#root = this.#insertAt(this.#root, x);
     this.#size++;
+    x.pred = pred;
+    x.succ = succ;
+    if (pred !== null) pred.succ = x;
+    if (succ !== null) succ.pred = x;
     if (succ !== null) {
       succ.gap = succ.start - x.end;
       this.#touch(this.#root, succ.start);
@@ -253,6 +262,10 @@ export class VmaTree<T extends TreeNode> {
     this.#size--;
     x.left = null;
     x.right = null;
+    x.pred = null;
+    x.succ = null;
+    if (pred !== null) pred.succ = succ;
+    if (succ !== null) succ.pred = pred;
     if (succ !== null) {
       succ.gap = succ.start - (pred === null ? 0 : pred.end);
       this.#touch(this.#root, succ.start);
@@ -368,6 +381,17 @@ export class VmaTree<T extends TreeNode> {
       return m;
     };
     walk(this.#root, Number.POSITIVE_INFINITY);
+    // The neighbour links follow address order both ways.
+    let before: T | null = null;
+    this.forEach((n) => {
+      if ((n.pred ?? null) !== before || (before !== null && (before.succ ?? null) !== n)) {
+        throw new CorruptionError(PKG, `VmaTree: neighbour links broken at 0x${n.start.toString(16)}`);
+      }
+      before = n;
+    });
+    if (before !== null && ((before as T).succ ?? null) !== null) {
+      throw new CorruptionError(PKG, "VmaTree: the last node has a successor");
+    }
     if (count !== this.#size)
       throw new CorruptionError(PKG, `VmaTree: ${count} nodes but size ${this.#size}`);
   }

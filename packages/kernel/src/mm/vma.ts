@@ -107,6 +107,8 @@ export function makeVma(
     prio: 0,
     gap: 0,
     maxGap: 0,
+    pred: null,
+    succ: null,
   };
 }
 

@@ -7,45 +7,57 @@
  * counterpart of v86's `mem8` base pointer, which v86 adds into each TLB
  * entry so a hit costs one addition (src/rust/cpu/cpu.rs: "bake in the
  * addition with memory::mem8 to save an instruction from the fast path").
- * Here RAM is not one buffer (`SparseRam` backs frames in 2 MiB slabs), so
- * the base is folded one step further: each frame gets its own u8, u16 and
- * u32 views, and the hit path indexes them with the page offset alone.
+ * Here RAM is not one buffer (`SparseRam` backs frames in 2 MiB slabs), so a
+ * frame is found as a *slab* (a host buffer with u8, u16 and u32 views made
+ * once) and the byte offset of the frame inside it; the hit path indexes the
+ * slab's view with that offset plus the page offset.
  *
  * Algorithm: `PhysicalMemory.frameView` gives a Uint8Array aliasing the
- * frame for the life of the memory (core's contract); the u16/u32 views are
- * made over the same bytes once, and the frame gets a handle. Handles are
- * found through a 4096-entry direct-mapped front table (typed arrays, no
- * allocation), then a Map. A frame never written has no view when asked for
+ * frame for the life of the memory (core's contract). Its `buffer` becomes a
+ * slab the first time it is seen (a one-entry cache, then a Map, finds it
+ * again), and `byteOffset` is the frame's place in it. Frames are found
+ * through a 4096-entry direct-mapped front table (typed arrays, no
+ * allocation); a miss there asks `frameView` again (one small view object,
+ * no other allocation). A frame never written has no view when asked for
  * reading; it is not cached, so a later write that backs it is seen.
  *
- *     pfn ──► front[pfn & 4095] ─hit─► handle ─► u8[h], u16[h], u32[h]
+ *     pfn ──► front[pfn & 4095] ─hit─► slab, byte ─► u8[slab][byte + off] …
  *                  │ miss
  *                  ▼
- *             frames Map ─miss─► memory.frameView(pfn) ─► new handle
+ *             memory.frameView(pfn) ─► its buffer's slab (made once), byteOffset
  *
- * Cost: three view objects (a few hundred bytes) per frame ever touched
- * through the fast path.
+ * A buffer larger than 1 GiB, or a view not 8-byte aligned in its buffer, is
+ * not used whole: the frame's own view becomes a one-frame slab (byte 0), so
+ * offsets stay small integers. Cost: three views per slab (per 2 MiB of
+ * SparseRam), where the previous design made three per frame.
  */
 import { type PhysicalMemory, pfn as toPfn } from "@memstack/core";
 
 const FRONT = 4096;
 const FRONT_MASK = FRONT - 1;
+const MAX_SLAB_BYTES = 2 ** 30;
 
 /** Host views of physical frames, for typed-array access to simulated RAM. */
 export class HostFrames {
-  /** Byte view of each frame handle. */
+  /** Byte view of each slab. */
   readonly u8: Uint8Array[] = [];
-  /** u16 view of each frame handle. */
+  /** u16 view of each slab (index = byte offset / 2). */
   readonly u16: Uint16Array[] = [];
-  /** u32 view of each frame handle. */
+  /** u32 view of each slab (index = byte offset / 4). */
   readonly u32: Uint32Array[] = [];
-  /** Handle of the frame found by the last successful {@link HostFrames.lookup}. */
-  frame = -1;
+  /** Slab of the frame found by the last successful {@link HostFrames.lookup}. */
+  slab = -1;
+  /** Byte offset of that frame in its slab (a multiple of 8). */
+  byte = 0;
 
   private readonly memory: PhysicalMemory;
-  private readonly frames = new Map<number, number>();
+  private readonly slabs = new Map<ArrayBufferLike, number>();
+  private readonly frameSlabs = new Map<number, number>();
+  private lastBuffer: ArrayBufferLike | null = null;
+  private lastSlab = -1;
   private readonly frontPfn = new Float64Array(FRONT).fill(-1);
-  private readonly frontHandle = new Int32Array(FRONT);
+  private readonly frontSlab = new Int32Array(FRONT);
+  private readonly frontByte = new Int32Array(FRONT);
 
   constructor(memory: PhysicalMemory) {
     this.memory = memory;
@@ -57,8 +69,8 @@ export class HostFrames {
   }
 
   /**
-   * Finds the host views of frame `pfn`, backing the frame first when
-   * `forWrite`. On success sets {@link HostFrames.frame}.
+   * Finds the host bytes of frame `pfn`, backing the frame first when
+   * `forWrite`. On success sets {@link HostFrames.slab} and {@link HostFrames.byte}.
    *
    * @returns false when the memory has no `frameView`, or the frame was
    * never written and `forWrite` is false (read it through the port: zeros).
@@ -66,22 +78,45 @@ export class HostFrames {
   lookup(pfn: number, forWrite: boolean): boolean {
     const f = pfn & FRONT_MASK;
     if (this.frontPfn[f] === pfn) {
-      this.frame = this.frontHandle[f]!;
+      this.slab = this.frontSlab[f]!;
+      this.byte = this.frontByte[f]!;
       return true;
     }
-    let handle = this.frames.get(pfn);
-    if (handle === undefined) {
-      const view = this.memory.frameView?.(toPfn(pfn), forWrite) ?? null;
-      if (view === null) return false;
-      handle = this.u8.length;
-      this.u8.push(view);
-      this.u16.push(new Uint16Array(view.buffer, view.byteOffset, view.length >>> 1));
-      this.u32.push(new Uint32Array(view.buffer, view.byteOffset, view.length >>> 2));
-      this.frames.set(pfn, handle);
+    const view = this.memory.frameView?.(toPfn(pfn), forWrite) ?? null;
+    if (view === null) return false;
+    const buffer = view.buffer;
+    if (buffer.byteLength <= MAX_SLAB_BYTES && view.byteOffset % 8 === 0) {
+      let slab = this.lastSlab;
+      if (buffer !== this.lastBuffer) {
+        slab = this.slabs.get(buffer) ?? this.addSlab(new Uint8Array(buffer), buffer);
+        this.lastBuffer = buffer;
+        this.lastSlab = slab;
+      }
+      this.slab = slab;
+      this.byte = view.byteOffset;
+    } else {
+      // Not usable whole: the frame is a slab of its own, made once.
+      if (view.byteOffset % 4 !== 0) return false;
+      let slab = this.frameSlabs.get(pfn);
+      if (slab === undefined) {
+        slab = this.addSlab(view, null);
+        this.frameSlabs.set(pfn, slab);
+      }
+      this.slab = slab;
+      this.byte = 0;
     }
     this.frontPfn[f] = pfn;
-    this.frontHandle[f] = handle;
-    this.frame = handle;
+    this.frontSlab[f] = this.slab;
+    this.frontByte[f] = this.byte;
     return true;
+  }
+
+  private addSlab(bytes: Uint8Array, buffer: ArrayBufferLike | null): number {
+    const slab = this.u8.length;
+    this.u8.push(bytes);
+    this.u16.push(new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 1));
+    this.u32.push(new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 2));
+    if (buffer !== null) this.slabs.set(buffer, slab);
+    return slab;
   }
 }

@@ -14,7 +14,8 @@ const INV_PAGE = 1 / 4096;
 export class PhysWords {
   readonly memory: PhysicalMemory;
   readonly host: HostFrames;
-  private readonly fast: boolean;
+  /** Whether the memory offers frame views (reads go through {@link PhysWords.host}). */
+  readonly fast: boolean;
 
   constructor(memory: PhysicalMemory) {
     this.memory = memory;
@@ -27,7 +28,7 @@ export class PhysWords {
     if (this.fast) {
       const h = this.host;
       const off = addr & 0xfff;
-      if (h.lookup((addr - off) * INV_PAGE, false)) return h.u32[h.frame]![off >>> 2]!;
+      if (h.lookup((addr - off) * INV_PAGE, false)) return h.u32[h.slab]![(h.byte + off) >>> 2]!;
     }
     return this.memory.readU32(physAddr(addr));
   }
@@ -49,9 +50,10 @@ export class PhysWords {
       const h = this.host;
       const off = addr & 0xfff;
       if (h.lookup((addr - off) * INV_PAGE, false)) {
-        const words = h.u32[h.frame]!;
-        out[0] = words[off >>> 2]!;
-        out[1] = words[(off >>> 2) + 1]!;
+        const words = h.u32[h.slab]!;
+        const i = (h.byte + off) >>> 2;
+        out[0] = words[i]!;
+        out[1] = words[i + 1]!;
         return;
       }
     }
@@ -65,7 +67,7 @@ export class PhysWords {
       const h = this.host;
       const off = addr & 0xfff;
       if (h.lookup((addr - off) * INV_PAGE, true)) {
-        h.u32[h.frame]![off >>> 2] = value;
+        h.u32[h.slab]![(h.byte + off) >>> 2] = value;
         return;
       }
     }

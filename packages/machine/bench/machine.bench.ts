@@ -1,0 +1,250 @@
+/**
+ * The figures packages/machine/README.md quotes, through the whole stack
+ * (SparseRam, the buddy allocator, the x86-64 MMU and TLB, the kernel),
+ * each beside its baseline in the same run:
+ *
+ *   1. demand-zero faults: first writes to fresh pages of a big mmap on a
+ *      2 GiB machine (target: 1 million per second), beside the host's own
+ *      cost of touching as many fresh pages of ArrayBuffers (what backing
+ *      the simulated RAM costs the host, here ~3 µs a page) and beside the
+ *      same faults on recycled frames (munmap, then fault again);
+ *   2. fork of a process with 1 GiB of written private memory: page tables
+ *      copied, pages shared copy-on-write, no data copied;
+ *   3. mmap/munmap and mprotect with 100 000 VMAs against 100 (target: within 2x);
+ *   4. a process's loads: one page, two pages in turn, three pages in turn,
+ *      beside the same loops over a FlatMemory.
+ *
+ * Run: pnpm --filter @memstack/machine bench
+ */
+import { cpus } from "node:os";
+import { FlatMemory, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE, virtAddr } from "@memstack/core";
+import { do_not_optimize, measure } from "mitata";
+import { createMachine } from "../src/index.js";
+
+const PAGE = 4096;
+const RW = PROT_READ | PROT_WRITE;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const fmt = (n: number, d = 2) => n.toFixed(d);
+
+// ---------------------------------------------------------------- 1. demand-zero faults
+const FAULT_PAGES = 100_000;
+const ROUNDS = 5;
+
+// Baseline: the host's cost of backing fresh memory, one write per fresh
+// 4 KiB page of new 2 MiB ArrayBuffers (what SparseRam does for a never-written frame).
+function hostTouchNs(): number {
+  const slabs: Uint8Array[] = [];
+  const t = performance.now();
+  for (let i = 0; i < FAULT_PAGES; i++) {
+    if ((i & 511) === 0) slabs.push(new Uint8Array(2 * 1024 * 1024));
+    slabs[slabs.length - 1]![(i & 511) * PAGE] = 1;
+  }
+  do_not_optimize(slabs);
+  return ((performance.now() - t) * 1e6) / FAULT_PAGES;
+}
+
+function freshFaultNs(): number {
+  const m = createMachine({ ram: "2G" });
+  const p = m.spawn();
+  const a = p.mmap(0, FAULT_PAGES * PAGE, RW, MAP_PRIVATE);
+  const t = performance.now();
+  for (let i = 0; i < FAULT_PAGES; i++) p.storeU8(virtAddr(a + i * PAGE), 1);
+  const ns = ((performance.now() - t) * 1e6) / FAULT_PAGES;
+  if (m.kernel.pages.stats.zeroFills !== FAULT_PAGES) throw new Error("not one demand-zero fault per page");
+  return ns;
+}
+
+// The same faults on frames written before: no host page fault, but each frame zeroed.
+const recycled = (() => {
+  const m = createMachine({ ram: "2G" });
+  const p = m.spawn();
+  return (): number => {
+    const a = p.mmap(0, FAULT_PAGES * PAGE, RW, MAP_PRIVATE);
+    const t = performance.now();
+    for (let i = 0; i < FAULT_PAGES; i++) p.storeU8(virtAddr(a + i * PAGE), 1);
+    const ns = ((performance.now() - t) * 1e6) / FAULT_PAGES;
+    p.munmap(a, FAULT_PAGES * PAGE);
+    return ns;
+  };
+})();
+
+const host: number[] = [];
+const fresh: number[] = [];
+const reused: number[] = [];
+freshFaultNs(); // warm-up
+recycled();
+for (let r = 0; r < ROUNDS; r++) {
+  host.push(hostTouchNs());
+  fresh.push(freshFaultNs());
+  reused.push(recycled());
+}
+
+// ---------------------------------------------------------------- 2. fork of 1 GiB
+const FORK_PAGES = 262_144;
+const forks: { forkNs: number; faultNs: number; tableFrames: number; copied: number }[] = [];
+for (let r = 0; r < 3; r++) {
+  const m = createMachine({ ram: "2G" });
+  const p = m.spawn();
+  const a = p.mmap(0, FORK_PAGES * PAGE, RW, MAP_PRIVATE);
+  let t = performance.now();
+  for (let i = 0; i < FORK_PAGES; i++) p.storeU8(virtAddr(a + i * PAGE), 1);
+  const faultNs = ((performance.now() - t) * 1e6) / FORK_PAGES;
+  const backed = m.ram.backedFrameCount;
+  const tables = m.pageTableFrames;
+  t = performance.now();
+  const child = p.fork();
+  const forkNs = ((performance.now() - t) * 1e6) / FORK_PAGES;
+  if (child === null) throw new Error("fork failed");
+  // No data copied: the only frames written are the child's page tables.
+  const copied = m.ram.backedFrameCount - backed - (m.pageTableFrames - tables);
+  forks.push({ forkNs, faultNs, tableFrames: m.pageTableFrames - tables, copied });
+  if (r === 0) m.check();
+  child.exit();
+}
+
+// ---------------------------------------------------------------- 3. VMA scaling
+function withVmas(count: number) {
+  const m = createMachine({ ram: "256M", maxMapCount: 1 << 20 });
+  const p = m.spawn();
+  const base = 0x100000000;
+  const middle = Math.floor(count / 2);
+  for (let i = 0; i < count; i++) {
+    if (i !== middle && p.mmap(base + i * 4 * PAGE, PAGE, RW, MAP_PRIVATE | MAP_FIXED) < 0) {
+      throw new Error("mmap failed");
+    }
+  }
+  return { p, hole: base + middle * 4 * PAGE };
+}
+const small = withVmas(100);
+const large = withVmas(100_000);
+type Proc = (typeof small)["p"];
+const mmapMunmap = (p: Proc, hole: number) => () => {
+  const a = p.mmap(hole, PAGE, RW, MAP_PRIVATE | MAP_FIXED);
+  return do_not_optimize(p.munmap(a, PAGE));
+};
+const mprotectSplit = (p: Proc, hole: number) => () => {
+  p.mmap(hole, 2 * PAGE, RW, MAP_PRIVATE | MAP_FIXED);
+  p.mprotect(hole, PAGE, PROT_READ);
+  p.mprotect(hole, PAGE, RW);
+  return do_not_optimize(p.munmap(hole, 2 * PAGE));
+};
+const p50 = async (fn: () => unknown, ops = 1) =>
+  (await measure(() => do_not_optimize(fn()), { min_cpu_time: 200e6 })).p50 / ops;
+const vma = { mm100: [] as number[], mm100k: [] as number[], mp100: [] as number[], mp100k: [] as number[] };
+for (let r = 0; r < ROUNDS; r++) {
+  vma.mm100.push(await p50(mmapMunmap(small.p, small.hole)));
+  vma.mm100k.push(await p50(mmapMunmap(large.p, large.hole)));
+  vma.mp100.push(await p50(mprotectSplit(small.p, small.hole)));
+  vma.mp100k.push(await p50(mprotectSplit(large.p, large.hole)));
+}
+
+// ---------------------------------------------------------------- 4. a process's loads
+const LOADS = 4096;
+const lm = createMachine({ ram: "64M" });
+const proc = lm.spawn();
+const pa = proc.mmap(0, 64 * PAGE, RW, MAP_PRIVATE);
+const flat = new FlatMemory({ memory: new ArrayBuffer(1 << 20), assumeZeroed: true });
+const fa = flat.mmap(0, 64 * PAGE, RW, MAP_PRIVATE);
+for (let i = 0; i < 64 * 1024; i++) {
+  proc.storeU32(virtAddr(pa + i * 4), i);
+  flat.storeU32(virtAddr(fa + i * 4), i);
+}
+// One page; two pages in turn; three pages in turn (17 pages apart: in
+// different TLB sets, as most neighbours are). One function per memory and
+// pattern, so every call site stays monomorphic.
+const procOne = () => {
+  let s = 0;
+  for (let i = 0; i < LOADS; i++) s = (s + proc.loadU32(virtAddr(pa + (i & 1023) * 4))) | 0;
+  return s;
+};
+const flatOne = () => {
+  let s = 0;
+  for (let i = 0; i < LOADS; i++) s = (s + flat.loadU32(virtAddr(fa + (i & 1023) * 4))) | 0;
+  return s;
+};
+const procTwo = () => {
+  let s = 0;
+  for (let i = 0; i < LOADS; i++) s = (s + proc.loadU32(virtAddr(pa + (i & 1) * PAGE + (i & 1022) * 2))) | 0;
+  return s;
+};
+const flatTwo = () => {
+  let s = 0;
+  for (let i = 0; i < LOADS; i++) s = (s + flat.loadU32(virtAddr(fa + (i & 1) * PAGE + (i & 1022) * 2))) | 0;
+  return s;
+};
+const procThree = () => {
+  let s = 0;
+  for (let i = 0; i < LOADS; i++) s = (s + proc.loadU32(virtAddr(pa + (i % 3) * 17 * PAGE + (i & 1020)))) | 0;
+  return s;
+};
+const flatThree = () => {
+  let s = 0;
+  for (let i = 0; i < LOADS; i++) s = (s + flat.loadU32(virtAddr(fa + (i % 3) * 17 * PAGE + (i & 1020)))) | 0;
+  return s;
+};
+const patterns = [
+  ["one page", procOne, flatOne],
+  ["two pages in turn", procTwo, flatTwo],
+  ["three pages in turn", procThree, flatThree],
+] as const;
+for (const [name, p, f] of patterns)
+  if (p() !== f()) throw new Error(`${name}: the process reads other values`);
+const loads = patterns.map(() => ({ proc: [] as number[], flat: [] as number[] }));
+for (let r = 0; r < ROUNDS; r++) {
+  for (let k = 0; k < patterns.length; k++) {
+    const [, p, f] = patterns[k]!;
+    loads[k]!.proc.push(await p50(p, LOADS));
+    loads[k]!.flat.push(await p50(f, LOADS));
+  }
+}
+lm.check();
+
+// ---------------------------------------------------------------- report
+console.log(
+  `machine: ${cpus()[0]?.model ?? "?"} (${cpus().length} cores), Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`,
+);
+console.log(`medians of ${ROUNDS} interleaved rounds (mitata p50 for the per-call figures)\n`);
+const h = median(host);
+const f = median(fresh);
+const u = median(reused);
+console.log(
+  `1. demand-zero faults, ${FAULT_PAGES.toLocaleString("en")} first writes to a fresh mmap, 2 GiB machine`,
+);
+console.log(
+  `   host: first write to a fresh 4 KiB page of an ArrayBuffer  ${fmt(h / 1000)} µs/page (baseline)`,
+);
+console.log(
+  `   fresh machine                                              ${fmt(f / 1000)} µs/fault = ${fmt(1000 / f, 3)} M faults/s (host share ${fmt((100 * h) / f, 0)}%)`,
+);
+console.log(
+  `   recycled frames (munmap, fault again)                      ${fmt(u / 1000)} µs/fault = ${fmt(1000 / u, 3)} M faults/s (target >= 1)\n`,
+);
+const fk = median(forks.map((x) => x.forkNs));
+const ff = median(forks.map((x) => x.faultNs));
+console.log(`2. fork of a process with 1 GiB (${FORK_PAGES.toLocaleString("en")} pages) written`);
+console.log(
+  `   writing the 1 GiB first (demand-zero)                      ${fmt(ff / 1000)} µs/page (baseline)`,
+);
+console.log(
+  `   fork(): tables copied, pages shared copy-on-write          ${fmt(fk / 1000)} µs/page, ${fmt((fk * FORK_PAGES) / 1e6, 0)} ms; ${fmt(fk / ff)}x a fault`,
+);
+console.log(
+  `   frames written by fork: ${forks[0]!.tableFrames} page-table frames, ${forks[0]!.copied} data frames\n`,
+);
+const mm = [median(vma.mm100), median(vma.mm100k)];
+const mp = [median(vma.mp100), median(vma.mp100k)];
+console.log("3. system calls against the number of VMAs (one-page VMAs, a hole in the middle)");
+console.log(
+  `   mmap+munmap                100 VMAs ${fmt(mm[0]! / 1000)} µs (baseline), 100 000 VMAs ${fmt(mm[1]! / 1000)} µs: ${fmt(mm[1]! / mm[0]!)}x (target <= 2)`,
+);
+console.log(
+  `   mprotect split+merge       100 VMAs ${fmt(mp[0]! / 1000)} µs (baseline), 100 000 VMAs ${fmt(mp[1]! / 1000)} µs: ${fmt(mp[1]! / mp[0]!)}x (target <= 2)\n`,
+);
+console.log("4. a process's u32 loads against the same loop over a FlatMemory");
+patterns.forEach(([name], k) => {
+  const pr = median(loads[k]!.proc);
+  const fl = median(loads[k]!.flat);
+  console.log(
+    `   ${name.padEnd(22)} FlatMemory ${fmt(fl)} ns/load (baseline), Process ${fmt(pr)} ns/load: ${fmt(pr / fl)}x`,
+  );
+});
