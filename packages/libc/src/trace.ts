@@ -236,33 +236,37 @@ function replayRange(
   const { op, id, old, a, b } = trace;
   const record = placements.length > 0;
   const base = malloc.heapBase;
+  // The codes as locals: a module's exported bindings are read from their
+  // cells, with a type check, at every use in optimized code.
+  const FREE = TRACE_FREE;
+  const MALLOC = TRACE_MALLOC;
+  const REALLOC = TRACE_REALLOC;
+  const CALLOC = TRACE_CALLOC;
+  const NONE = TRACE_NONE;
   let out = start;
   for (let i = from; i < to; i++) {
     const code = op[i]!;
     const target = id[i]!;
     let p: number;
-    if (code === TRACE_FREE) {
-      if (target !== TRACE_NONE) {
-        malloc.free(live[target]!);
-        live[target] = 0;
-      } else {
-        malloc.free(0);
-      }
+    if (code === FREE) {
+      // One call site, so the compiler inlines free's fast path once.
+      malloc.free(target !== NONE ? live[target]! : 0);
+      if (target !== NONE) live[target] = 0;
       continue;
     }
-    if (code === TRACE_MALLOC) {
+    if (code === MALLOC) {
       p = malloc.malloc(a[i]!);
-    } else if (code === TRACE_REALLOC) {
+    } else if (code === REALLOC) {
       const o = old[i]!;
       const size = a[i]!;
-      p = malloc.realloc(o === TRACE_NONE ? 0 : live[o]!, size);
-      if (o !== TRACE_NONE && (p !== 0 || size === 0)) live[o] = 0;
-    } else if (code === TRACE_CALLOC) {
+      p = malloc.realloc(o === NONE ? 0 : live[o]!, size);
+      if (o !== NONE && (p !== 0 || size === 0)) live[o] = 0;
+    } else if (code === CALLOC) {
       p = malloc.calloc(a[i]!, b[i]!);
     } else {
       p = malloc.memalign(a[i]!, b[i]!);
     }
-    if (target !== TRACE_NONE) live[target] = p;
+    if (target !== NONE) live[target] = p;
     if (record) placements[out++] = placement(malloc, base, p);
   }
   return out;

@@ -2,7 +2,7 @@
 // its heap the way a C program pokes at chunk headers.
 import { readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
-import { FlatMemory, virtAddr } from "@memstack/core";
+import { FlatMemory, type Mapper, type ProgramBreak, type VirtualMemory, virtAddr } from "@memstack/core";
 import { createMalloc, type Malloc, type MallocOptions } from "../src/index.js";
 
 export interface Heap {
@@ -25,10 +25,59 @@ export interface Heap {
   fill(p: number, n: number, byte: number): void;
 }
 
-/** A fresh process: 64 MiB of flat memory, heap at 0x10000, and glibc's malloc over it. */
-export function newHeap(options: Partial<MallocOptions> = {}, sizeBytes = 64 << 20): Heap {
+/**
+ * The three ports of a FlatMemory seen through plain objects, so the
+ * allocator cannot use its typed-array fast path: every word goes through
+ * the VirtualMemory port, as it does on a kernel process.
+ */
+export function throughPorts(flat: FlatMemory): {
+  memory: VirtualMemory;
+  programBreak: ProgramBreak;
+  mapper: Mapper;
+} {
+  const memory: VirtualMemory = {
+    loadU8: (a) => flat.loadU8(a),
+    loadU16: (a) => flat.loadU16(a),
+    loadU32: (a) => flat.loadU32(a),
+    loadU64: (a) => flat.loadU64(a),
+    storeU8: (a, v) => flat.storeU8(a, v),
+    storeU16: (a, v) => flat.storeU16(a, v),
+    storeU32: (a, v) => flat.storeU32(a, v),
+    storeU64: (a, v) => flat.storeU64(a, v),
+    loadBytes: (a, d) => flat.loadBytes(a, d),
+    storeBytes: (a, s) => flat.storeBytes(a, s),
+    fill: (a, n, b) => flat.fill(a, n, b),
+    copy: (d, s, n) => flat.copy(d, s, n),
+  };
+  return {
+    memory,
+    programBreak: { brk: (a) => flat.brk(a) },
+    mapper: {
+      mmap: (a, n, p, f) => flat.mmap(a, n, p, f),
+      munmap: (a, n) => flat.munmap(a, n),
+      mprotect: (a, n, p) => flat.mprotect(a, n, p),
+      madvise: (a, n, v) => flat.madvise(a, n, v),
+      mremap: (a, o, n, f, na) => flat.mremap(a, o, n, f, na),
+    },
+  };
+}
+
+/** Which of the allocator's two memory paths a test heap uses. */
+export type MemoryPath = "flat" | "ports";
+
+/**
+ * A fresh process: 64 MiB of flat memory, heap at 0x10000, and glibc's
+ * malloc over it, on FlatMemory's own buffer ("flat") or through the
+ * generic port path ("ports").
+ */
+export function newHeap(
+  options: Partial<MallocOptions> = {},
+  sizeBytes = 64 << 20,
+  path: MemoryPath = "flat",
+): Heap {
   const mem = new FlatMemory({ memory: new ArrayBuffer(sizeBytes), assumeZeroed: true });
-  const m = createMalloc({ memory: mem, programBreak: mem, mapper: mem, ...options });
+  const ports = path === "flat" ? { memory: mem, programBreak: mem, mapper: mem } : throughPorts(mem);
+  const m = createMalloc({ ...ports, ...options });
   const u64 = (a: number): number => mem.loadU32(virtAddr(a + 4)) * 2 ** 32 + mem.loadU32(virtAddr(a));
   const set64 = (a: number, v: number): void => {
     mem.storeU32(virtAddr(a), v % 2 ** 32);

@@ -3,7 +3,7 @@
 // glibc aborted (recorded in scenarios.expected), and go on where glibc did.
 import { describe, expect, it } from "vitest";
 import { MallocAbort } from "../src/index.js";
-import { fixture, type Heap, newHeap } from "./helpers.js";
+import { fixture, type Heap, type MemoryPath, newHeap } from "./helpers.js";
 
 const keep: number[] = [];
 function fillTcache(h: Heap, n: number): void {
@@ -262,30 +262,35 @@ describe("glibc's integrity checks, scenario by scenario (fixtures/glibc/scenari
     expect(expected.map((e) => e.name).sort()).toEqual(Object.keys(scenarios).sort());
   });
 
-  for (const e of expected) {
-    it(`${e.name}: ${e.outcome === "ok" ? "glibc goes on" : e.message}`, () => {
-      const h = newHeap();
-      const run = scenarios[e.name]!;
-      if (e.outcome === "ok") {
-        run(h);
-        if (e.name === "fast-aba-unnoticed") {
-          // glibc goes on, but the fastbin now holds a cycle: check() sees it.
-          expect(() => h.m.check()).toThrow(/fastbin/);
-        } else {
-          h.m.check();
+  // Both memory paths: FlatMemory's own buffer, and the generic port path,
+  // whose 64-bit loads go through loadU64 and fall back to two u32 loads
+  // for a corrupted word the port refuses (above 2^53).
+  for (const path of ["flat", "ports"] as MemoryPath[]) {
+    for (const e of expected) {
+      it(`${e.name} (${path}): ${e.outcome === "ok" ? "glibc goes on" : e.message}`, () => {
+        const h = newHeap({}, 64 << 20, path);
+        const run = scenarios[e.name]!;
+        if (e.outcome === "ok") {
+          run(h);
+          if (e.name === "fast-aba-unnoticed") {
+            // glibc goes on, but the fastbin now holds a cycle: check() sees it.
+            expect(() => h.m.check()).toThrow(/fastbin/);
+          } else {
+            h.m.check();
+          }
+          return;
         }
-        return;
-      }
-      expect(e.outcome).toBe("SIGABRT");
-      let caught: unknown;
-      try {
-        run(h);
-      } catch (error) {
-        caught = error;
-      }
-      expect(caught).toBeInstanceOf(MallocAbort);
-      expect((caught as MallocAbort).detail).toBe(e.message);
-      expect((caught as MallocAbort).message).toBe(`[@memstack/libc] ${e.message}`);
-    });
+        expect(e.outcome).toBe("SIGABRT");
+        let caught: unknown;
+        try {
+          run(h);
+        } catch (error) {
+          caught = error;
+        }
+        expect(caught).toBeInstanceOf(MallocAbort);
+        expect((caught as MallocAbort).detail).toBe(e.message);
+        expect((caught as MallocAbort).message).toBe(`[@memstack/libc] ${e.message}`);
+      });
+    }
   }
 });

@@ -2,10 +2,10 @@
 // placement must be the one glibc chose (recorded with the tracer of
 // ../shared/oracles/glibc; see fixtures/traces/record.sh).
 import { existsSync } from "node:fs";
-import { FlatMemory, type Mapper, type ProgramBreak, type VirtualMemory } from "@memstack/core";
+import { FlatMemory } from "@memstack/core";
 import { describe, expect, it } from "vitest";
 import { createMalloc, formatPlacements, parseMallocTrace, replayMallocTrace } from "../src/index.js";
-import { fixture } from "./helpers.js";
+import { fixture, throughPorts } from "./helpers.js";
 
 const SHARED = new URL("../../../../shared/traces/", import.meta.url);
 
@@ -18,41 +18,6 @@ function load(name: string): { trace: string; expected: string } {
     return { trace: read(".trace"), expected: read(".expected") };
   }
   return { trace: fixture(`traces/${name}.trace.gz`), expected: fixture(`traces/${name}.expected.gz`) };
-}
-
-// The three ports of a FlatMemory seen through plain objects, so the
-// allocator cannot use its typed-array fast path: every word goes through
-// the VirtualMemory port, as it will on a kernel process.
-function throughPorts(flat: FlatMemory): {
-  memory: VirtualMemory;
-  programBreak: ProgramBreak;
-  mapper: Mapper;
-} {
-  const memory: VirtualMemory = {
-    loadU8: (a) => flat.loadU8(a),
-    loadU16: (a) => flat.loadU16(a),
-    loadU32: (a) => flat.loadU32(a),
-    loadU64: (a) => flat.loadU64(a),
-    storeU8: (a, v) => flat.storeU8(a, v),
-    storeU16: (a, v) => flat.storeU16(a, v),
-    storeU32: (a, v) => flat.storeU32(a, v),
-    storeU64: (a, v) => flat.storeU64(a, v),
-    loadBytes: (a, d) => flat.loadBytes(a, d),
-    storeBytes: (a, s) => flat.storeBytes(a, s),
-    fill: (a, n, b) => flat.fill(a, n, b),
-    copy: (d, s, n) => flat.copy(d, s, n),
-  };
-  return {
-    memory,
-    programBreak: { brk: (a) => flat.brk(a) },
-    mapper: {
-      mmap: (a, n, p, f) => flat.mmap(a, n, p, f),
-      munmap: (a, n) => flat.munmap(a, n),
-      mprotect: (a, n, p) => flat.mprotect(a, n, p),
-      madvise: (a, n, v) => flat.madvise(a, n, v),
-      mremap: (a, o, n, f, na) => flat.mremap(a, o, n, f, na),
-    },
-  };
 }
 
 const fast = ["shared:sort", "shared:awk", "cc1", "du", "python", "perl", "sort", "xz", "sqlite"];

@@ -8,11 +8,11 @@
  *
  * Two paths, one class, so every call site stays monomorphic:
  *
- *     r32(a) ──► a 4-aligned, inside the cached view? ──yes──► u32[a >>> 2]   (FlatMemory's own buffer)
+ *     r64(a) ──► a 4-aligned, inside the cached view? ──yes──► u32[a >>> 2], u32[(a >>> 2) + 1]   (FlatMemory's own buffer)
  *                         │ no
  *                         ▼
  *                refresh the view (the buffer may have grown or been replaced)
- *                and retry, else memory.loadU32(a)  (the port: faults, page tables, TLB)
+ *                and retry, else memory.loadU64(a)  (the port: faults, page tables, TLB)
  *
  * The fast path exists only over a FlatMemory, whose address N is byte N of
  * its buffer, on a little-endian host, and for buffers below 4 GiB (so an
@@ -21,18 +21,30 @@
  * stale only ever looks shorter (a detached buffer has length 0), so the
  * bounds check sends the access to the slow path, which refreshes.
  *
- * 64-bit words are two u32 words, low first; a value is `hi * 2^32 + lo`,
- * exact below 2^53 (every address and size an allocator sees); corrupted
- * words above it round, which only matters to a heap already broken.
- * Addresses at or above 2^47 are not canonical on x86-64: touching one is a
- * Fault, the simulated SIGSEGV, as it would be on the real machine.
+ * On the port, every access costs a call through the address space (on a
+ * kernel process: a TLB lookup, maybe a page walk), so a 64-bit word is one
+ * `loadU64`/`storeU64`, not two u32 accesses. The port refuses a u64 at or
+ * above 2^53 (a number cannot hold it exactly): only a corrupted word is
+ * that large (a size or pointer overwritten by user data, the tcache key),
+ * and then the word is read again as two u32 halves, as the fast path does.
+ *
+ * A 64-bit value is `hi * 2^32 + lo`, exact below 2^53 (every address and
+ * size an allocator sees); corrupted words above it round, which only
+ * matters to a heap already broken — except for the three low flag bits of
+ * a size field and the low word of a safe-linked pointer, which the helpers
+ * below take from the exact low half. Addresses at or above 2^47 are not
+ * canonical on x86-64: touching one is a Fault, the simulated SIGSEGV, as it
+ * would be on the real machine.
  */
-import { Fault, FlatMemory, type VirtAddr, type VirtualMemory } from "@memstack/core";
-import { PKG, TWO_32 } from "./layout.js";
+import { Fault, FlatMemory, UsageError, type VirtAddr, type VirtualMemory } from "@memstack/core";
+import { PAGE, PKG, TWO_32 } from "./layout.js";
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 const CANONICAL_LIMIT = 2 ** 47;
+/** The first u64 the port refuses to load as a number. */
+const TWO_53 = 2 ** 53;
 const EMPTY32 = new Uint32Array(0);
+const EMPTY_I32 = new Int32Array(0);
 const EMPTY16 = new Uint16Array(0);
 const EMPTY8 = new Uint8Array(0);
 
@@ -42,10 +54,14 @@ export class HeapAccess {
   private readonly flat: FlatMemory | null;
   private buf: ArrayBufferLike | null = null;
   protected u32: Uint32Array = EMPTY32;
+  /** The same words signed: a word read from it that is ≥ 0 is a small integer to the JIT. */
+  protected i32: Int32Array = EMPTY_I32;
   protected u16: Uint16Array = EMPTY16;
   protected u8: Uint8Array = EMPTY8;
   /** Last address at which a 4-byte fast access fits (−1: no fast path). */
   protected end4 = -1;
+  /** Last address at which an 8-byte fast access fits (−5: no fast path). */
+  protected end8 = -5;
 
   constructor(memory: VirtualMemory) {
     this.memory = memory;
@@ -63,15 +79,19 @@ export class HeapAccess {
     if (len >= TWO_32) {
       this.buf = null;
       this.u32 = EMPTY32;
+      this.i32 = EMPTY_I32;
       this.end4 = -1;
+      this.end8 = -5;
       return false;
     }
     this.buf = buf;
     const words = Math.floor(len / 4);
     this.u32 = new Uint32Array(buf, 0, words);
+    this.i32 = new Int32Array(buf, 0, words);
     this.u16 = new Uint16Array(buf, 0, words * 2);
     this.u8 = new Uint8Array(buf, 0, len);
     this.end4 = words * 4 - 4;
+    this.end8 = words * 4 - 8;
     return true;
   }
 
@@ -83,8 +103,9 @@ export class HeapAccess {
 
   /** Loads a u32. @throws {Fault} where the address space forbids it. */
   r32(a: number): number {
-    if (a >= 0 && a <= this.end4 && (a & 3) === 0) return this.u32[a >>> 2]!;
-    return this.slowR32(a);
+    // Indexing by a / 4: see r64.
+    const v = this.u32[a / 4];
+    return v !== undefined ? v : this.slowR32(a);
   }
 
   private slowR32(a: number): number {
@@ -113,9 +134,12 @@ export class HeapAccess {
 
   /** Loads a u16. */
   r16(a: number): number {
-    if (a >= 0 && a <= this.end4 && (a & 1) === 0) return this.u16[a >>> 1]!;
-    this.refresh();
-    if (a >= 0 && a <= this.end4 && (a & 1) === 0) return this.u16[a >>> 1]!;
+    const v = this.u16[a / 2];
+    return v !== undefined ? v : this.slowR16(a);
+  }
+
+  private slowR16(a: number): number {
+    if (this.refresh() && a >= 0 && a <= this.end4 && (a & 1) === 0) return this.u16[a >>> 1]!;
     this.canonical(a, "read");
     return this.memory.loadU16(a as VirtAddr);
   }
@@ -126,8 +150,11 @@ export class HeapAccess {
       this.u16[a >>> 1] = v;
       return;
     }
-    this.refresh();
-    if (a >= 0 && a <= this.end4 && (a & 1) === 0) {
+    this.slowW16(a, v);
+  }
+
+  private slowW16(a: number, v: number): void {
+    if (this.refresh() && a >= 0 && a <= this.end4 && (a & 1) === 0) {
       this.u16[a >>> 1] = v;
       return;
     }
@@ -135,29 +162,156 @@ export class HeapAccess {
     this.memory.storeU16(a as VirtAddr, v & 0xffff);
   }
 
+  // The 64-bit reads answer on the fast path only for a word below 2^31
+  // (every address and size of a heap under 2 GiB): the value then comes
+  // from an Int32Array and stays a small integer, so the JIT keeps address
+  // arithmetic in integer registers. Anything else, including the whole
+  // generic path, goes to the slow half.
+
   /** Loads a u64 as a number (exact below 2^53). */
   r64(a: number): number {
-    if (a >= 0 && a < this.end4 && (a & 3) === 0) {
+    // a / 4 indexes the view only when a is a multiple of 4 inside it: a
+    // fraction, a negative or a too-large index reads undefined, which
+    // fails both tests. The check costs no bytecode of its own, which keeps
+    // this small enough to inline at every call site.
+    const i = a / 4;
+    const lo = this.i32[i]!;
+    return lo >= 0 && this.i32[i + 1] === 0 ? lo : this.slowR64(a);
+  }
+
+  private slowR64(a: number): number {
+    // A word of 2^31 or more in the view, a view gone stale, or the port.
+    this.refresh();
+    if (a >= 0 && a <= this.end8 && (a & 3) === 0) {
       const i = a >>> 2;
-      const hi = this.u32[i + 1]!;
-      return hi === 0 ? this.u32[i]! : hi * TWO_32 + this.u32[i]!;
+      return this.u32[i + 1]! * TWO_32 + this.u32[i]!;
     }
-    const lo = this.slowR32(a);
-    const hi = this.slowR32(a + 4);
-    return hi * TWO_32 + lo;
+    this.canonical(a, "read");
+    const v = this.portLoad64(a);
+    if (v < TWO_53) return v;
+    const lo = this.memory.loadU32(a as VirtAddr);
+    return this.memory.loadU32((a + 4) as VirtAddr) * TWO_32 + lo;
+  }
+
+  // One u64 through the port; 2^53 (never a real value) when the port
+  // refuses the word for being too large, and the caller re-reads it as two
+  // u32 halves.
+  private portLoad64(a: number): number {
+    try {
+      return this.memory.loadU64(a as VirtAddr);
+    } catch (e) {
+      if (e instanceof UsageError) return TWO_53;
+      throw e;
+    }
+  }
+
+  /**
+   * Loads a size field without its three flag bits (chunksize, and a
+   * prev_size compared with one): `hi * 2^32 + (lo & ~7)`, the flags taken
+   * from the exact low word even when the whole word rounds.
+   */
+  r64Masked(a: number): number {
+    const i = a / 4;
+    const lo = this.i32[i]!;
+    return lo >= 0 && this.i32[i + 1] === 0 ? lo & ~7 : this.slowR64Masked(a);
+  }
+
+  private slowR64Masked(a: number): number {
+    this.refresh();
+    if (a >= 0 && a <= this.end8 && (a & 3) === 0) {
+      const i = a >>> 2;
+      return this.u32[i + 1]! * TWO_32 + ((this.u32[i]! & ~7) >>> 0);
+    }
+    this.canonical(a, "read");
+    const v = this.portLoad64(a);
+    // Below 2^53, v & 7 is exact: ToInt32 keeps the low 32 bits of any safe integer.
+    if (v < TWO_53) return v - (v & 7);
+    const lo = (this.memory.loadU32(a as VirtAddr) & ~7) >>> 0;
+    return this.memory.loadU32((a + 4) as VirtAddr) * TWO_32 + lo;
   }
 
   /** Stores a u64 given as a non-negative integer below 2^64. */
   w64(a: number, v: number): void {
-    if (a >= 0 && a < this.end4 && (a & 3) === 0 && v < TWO_32) {
+    if (a >= 0 && a <= this.end8 && (a & 3) === 0 && v < TWO_32) {
       const i = a >>> 2;
       this.u32[i] = v;
       this.u32[i + 1] = 0;
       return;
     }
+    this.slowW64(a, v);
+  }
+
+  private slowW64(a: number, v: number): void {
+    if (this.refresh() && a >= 0 && a <= this.end8 && (a & 3) === 0) {
+      const lo = v % TWO_32;
+      this.u32[a >>> 2] = lo;
+      this.u32[(a >>> 2) + 1] = Math.floor((v - lo) / TWO_32) % TWO_32;
+      return;
+    }
+    if (this.end4 < 0 && v < TWO_53) {
+      this.canonical(a, "write");
+      this.memory.storeU64(a as VirtAddr, v);
+      return;
+    }
     const lo = v % TWO_32;
     this.w32(a, lo);
     this.w32(a + 4, Math.floor((v - lo) / TWO_32) % TWO_32);
+  }
+
+  // PROTECT_PTR(pos, ptr): ptr ^ (pos >> 12), stored at pos. Below 4 GiB
+  // (every FlatMemory address) it is one 32-bit xor.
+  protectStore(pos: number, ptr: number): void {
+    if (pos < TWO_32 && ptr < TWO_32) {
+      this.w64(pos, (ptr ^ (pos >>> 12)) >>> 0);
+      return;
+    }
+    const shifted = Math.floor(pos / PAGE);
+    const lo = ((ptr % TWO_32) ^ (shifted % TWO_32)) >>> 0;
+    const hi = (Math.floor(ptr / TWO_32) ^ Math.floor(shifted / TWO_32)) >>> 0;
+    if (hi < 0x200000) {
+      this.w64(pos, hi * TWO_32 + lo);
+      return;
+    }
+    this.w32(pos, lo);
+    this.w32(pos + 4, hi);
+  }
+
+  // REVEAL_PTR: the pointer stored at pos, unmasked. The xor is taken word
+  // by word, so a corrupted pointer of any size reveals exactly.
+  revealLoad(pos: number): number {
+    if (pos >= 0 && pos <= this.end8 && (pos & 3) === 0) {
+      const i = pos >>> 2;
+      // pos < 2^32 in the view: PROTECT_PTR's mask is pos >>> 12, below 2^20.
+      const r = this.i32[i]! ^ (pos >>> 12);
+      if (r >= 0 && this.i32[i + 1] === 0) return r;
+    }
+    return this.slowRevealLoad(pos);
+  }
+
+  private slowRevealLoad(pos: number): number {
+    let lo: number;
+    let hi: number;
+    const v = this.end4 < 0 ? this.portLoadForReveal(pos) : TWO_53;
+    if (v < TWO_53) {
+      lo = v % TWO_32;
+      hi = (v - lo) / TWO_32;
+    } else {
+      lo = this.r32(pos);
+      hi = this.r32(pos + 4);
+    }
+    if (pos < TWO_32) {
+      const rLo = (lo ^ (pos >>> 12)) >>> 0;
+      return hi === 0 ? rLo : hi * TWO_32 + rLo;
+    }
+    const shifted = Math.floor(pos / PAGE);
+    const rLo = (lo ^ (shifted % TWO_32)) >>> 0;
+    const rHi = (hi ^ Math.floor(shifted / TWO_32)) >>> 0;
+    return rHi === 0 ? rLo : rHi * TWO_32 + rLo;
+  }
+
+  private portLoadForReveal(pos: number): number {
+    this.canonical(pos, "read");
+    return this.portLoad64(pos);
   }
 
   /** memset. */

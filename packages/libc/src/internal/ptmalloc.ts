@@ -142,6 +142,10 @@ import {
 } from "./layout.js";
 
 const RW = PROT_READ | PROT_WRITE;
+/** The first u64 a number cannot hold exactly: only a corrupted size field reaches it. */
+const TWO_53 = 2 ** 53;
+/** sortUnsorted's answer when the request is to be served from the tcache. */
+const RETURN_CACHED = -1;
 
 function alignUp(n: number, a: number): number {
   const r = n % a;
@@ -186,6 +190,8 @@ export class Ptmalloc extends HeapAccess {
   tcacheMaxBytes = MAX_TCACHE_SIZE;
   tcacheCount = TCACHE_FILL_COUNT;
   tcacheUnsortedLimit = 0;
+  /** tcache_unsorted_count of the _int_malloc in progress. */
+  private tcacheUnsortedCount = 0;
   arenaTest = 8;
   arenaMax = 0;
   globalMaxFast = 0;
@@ -250,17 +256,15 @@ export class Ptmalloc extends HeapAccess {
     throw new MallocAbort(PKG, message);
   }
 
+  // The accessors below are kept under V8's "small function" size (27
+  // bytes of bytecode), so the compiler inlines them wherever they are
+  // called without spending the caller's inlining budget on them; what they
+  // call (r64, w64, r64Masked: a bounds check and a typed-array access) is
+  // then inlined by frequency.
+
   /** chunksize: the size field without its three flag bits. */
   chunksize(p: number): number {
-    const a = p + 8;
-    if (a >= 0 && a < this.end4 && (a & 3) === 0) {
-      const i = a >>> 2;
-      const hi = this.u32[i + 1]!;
-      const lo = (this.u32[i]! & ~7) >>> 0;
-      return hi === 0 ? lo : hi * TWO_32 + lo;
-    }
-    const lo = (this.r32(a) & ~7) >>> 0;
-    return this.r32(a + 4) * TWO_32 + lo;
+    return this.r64Masked(p + 8);
   }
 
   /** chunksize_nomask: the raw size field. */
@@ -306,45 +310,28 @@ export class Ptmalloc extends HeapAccess {
     this.w32(a, this.r32(a) & ~PREV_INUSE);
   }
 
-  // fd, bk and their setters are the busiest words of all: they read the
-  // view directly, one call shallower than r64/w64 when not inlined.
+  /** chunksize of a size field already read as `raw` at p + 8: exact, re-read when it rounds. */
+  sizeOf(raw: number, p: number): number {
+    // Below 2^53, raw & 7 is exact: ToInt32 keeps the low 32 bits of any safe integer.
+    return raw < TWO_53 ? raw - (raw & 7) : this.chunksize(p);
+  }
+
+  /** The flag bits of a size field already read as `raw` at p + 8. */
+  flagsOf(raw: number, p: number): number {
+    return raw < TWO_53 ? raw & 7 : this.r32(p + 8) & 7;
+  }
+
   fd(p: number): number {
-    const a = p + FD;
-    if (a >= 0 && a < this.end4 && (a & 3) === 0) {
-      const i = a >>> 2;
-      const hi = this.u32[i + 1]!;
-      return hi === 0 ? this.u32[i]! : hi * TWO_32 + this.u32[i]!;
-    }
-    return this.r64(a);
+    return this.r64(p + FD);
   }
   bk(p: number): number {
-    const a = p + BK;
-    if (a >= 0 && a < this.end4 && (a & 3) === 0) {
-      const i = a >>> 2;
-      const hi = this.u32[i + 1]!;
-      return hi === 0 ? this.u32[i]! : hi * TWO_32 + this.u32[i]!;
-    }
-    return this.r64(a);
+    return this.r64(p + BK);
   }
   setFd(p: number, v: number): void {
-    const a = p + FD;
-    if (a >= 0 && a < this.end4 && (a & 3) === 0 && v < TWO_32) {
-      const i = a >>> 2;
-      this.u32[i] = v;
-      this.u32[i + 1] = 0;
-      return;
-    }
-    this.w64(a, v);
+    this.w64(p + FD, v);
   }
   setBk(p: number, v: number): void {
-    const a = p + BK;
-    if (a >= 0 && a < this.end4 && (a & 3) === 0 && v < TWO_32) {
-      const i = a >>> 2;
-      this.u32[i] = v;
-      this.u32[i + 1] = 0;
-      return;
-    }
-    this.w64(a, v);
+    this.w64(p + BK, v);
   }
   fdNext(p: number): number {
     return this.r64(p + FD_NEXTSIZE);
@@ -408,33 +395,6 @@ export class Ptmalloc extends HeapAccess {
   markBin(i: number): void {
     const a = this.av + AV_BINMAP + (i >>> 5) * 4;
     this.w32(a, this.r32(a) | (1 << (i & 31)));
-  }
-
-  // PROTECT_PTR(pos, ptr): ptr ^ (pos >> 12), stored at pos. Below 4 GiB
-  // (every FlatMemory address) it is one 32-bit xor.
-  protectStore(pos: number, ptr: number): void {
-    if (pos < TWO_32 && ptr < TWO_32) {
-      this.w32(pos, (ptr ^ (pos >>> 12)) >>> 0);
-      this.w32(pos + 4, 0);
-      return;
-    }
-    const shifted = Math.floor(pos / PAGE);
-    this.w32(pos, ((ptr % TWO_32) ^ (shifted % TWO_32)) >>> 0);
-    this.w32(pos + 4, (Math.floor(ptr / TWO_32) ^ Math.floor(shifted / TWO_32)) >>> 0);
-  }
-
-  // REVEAL_PTR: the pointer stored at pos, unmasked.
-  revealLoad(pos: number): number {
-    const lo = this.r32(pos);
-    const hi = this.r32(pos + 4);
-    if (pos < TWO_32) {
-      const rLo = (lo ^ (pos >>> 12)) >>> 0;
-      return hi === 0 ? rLo : hi * TWO_32 + rLo;
-    }
-    const shifted = Math.floor(pos / PAGE);
-    const rLo = (lo ^ (shifted % TWO_32)) >>> 0;
-    const rHi = (hi ^ Math.floor(shifted / TWO_32)) >>> 0;
-    return rHi === 0 ? rLo : rHi * TWO_32 + rLo;
   }
 
   // ------------------------------------------------------------ set-up
@@ -505,7 +465,15 @@ export class Ptmalloc extends HeapAccess {
     return this.r16(this.tcache + idx * 2);
   }
 
+  // tcache_put: the chunk on top of its bin, its key set. It reads the bin's
+  // count afresh: a smallbin refill writes chunk headers between the check
+  // of the count and the put, and a corrupted bk can aim one at the count.
   private tcachePut(chunk: number, idx: number): void {
+    this.tcachePutCounted(chunk, idx, this.r16(this.tcache + idx * 2));
+  }
+
+  // tcache_put given the bin's count, read with nothing stored since.
+  private tcachePutCounted(chunk: number, idx: number, count: number): void {
     const e = chunk + CHUNK_HDR_SZ;
     const tc = this.tcache;
     this.w32(e + 8, this.keyLo);
@@ -513,47 +481,55 @@ export class Ptmalloc extends HeapAccess {
     const slot = tc + TCACHE_ENTRIES + idx * 8;
     this.protectStore(e, this.r64(slot));
     this.w64(slot, e);
-    const c = tc + idx * 2;
-    this.w16(c, this.r16(c) + 1);
+    this.w16(tc + idx * 2, count + 1);
   }
 
-  private tcacheGet(idx: number): number {
+  // tcache_get, the bin's count read by the caller: nothing between that
+  // read and the decrement stores anywhere but entries[idx], which is not
+  // the count.
+  private tcacheGet(idx: number, count: number): number {
     const tc = this.tcache;
     const slot = tc + TCACHE_ENTRIES + idx * 8;
     const e = this.r64(slot);
     if ((e & MALLOC_ALIGN_MASK) !== 0) this.abort("malloc(): unaligned tcache chunk detected");
     this.w64(slot, this.revealLoad(e));
-    const c = tc + idx * 2;
-    this.w16(c, this.r16(c) - 1);
+    this.w16(tc + idx * 2, count - 1);
     this.w64(e + 8, 0);
     return e;
   }
 
   // The tcache hit of malloc on the typed-array view, in one piece: what
   // tcacheGet does, with the words read once. 0 when it does not apply (no
-  // view, an empty bin, a word above 4 GiB, a misaligned entry); the general
-  // path then does the same work, checks and aborts included.
+  // view, not a tcache size, an empty bin, a word above 2^31, a misaligned
+  // entry); the general path then does the same work, checks and aborts
+  // included. The two fast paths spell layout.ts's constants as literals
+  // (TCACHE_STRUCT_SIZE 640, TCACHE_ENTRIES 128, MAX_TCACHE_SIZE 1032):
+  // optimized code folds a literal but reads an imported binding from its
+  // module cell at every use.
   private tcacheGetFast(bytes: number): number {
     const tc = this.tcache;
     const end4 = this.end4;
-    // (bytes | 0) !== bytes: not an integer (a % 1 on a double would call fmod).
-    if (tc === 0 || tc + TCACHE_ENTRIES + 512 > end4 || (bytes | 0) !== bytes) return 0;
+    // (bytes >>> 0) !== bytes: negative, fractional, NaN or huge.
+    if (bytes >>> 0 !== bytes || bytes > 1032 || tc === 0 || tc + 640 > end4) return 0;
     // csize2tidx(request2size(bytes)): 0..24 → 0, 25..40 → 1, ...
-    const idx = bytes < 9 ? 0 : ((bytes + SIZE_SZ + MALLOC_ALIGN_MASK) >>> 4) - 2;
+    const idx = bytes < 9 ? 0 : ((bytes + 23) >>> 4) - 2;
     if (idx >= this.tcacheBins) return 0;
-    const u32 = this.u32;
+    const u16 = this.u16;
     const half = (tc >>> 1) + idx;
-    const count = this.u16[half]!;
+    const count = u16[half]!;
     if (count === 0) return 0;
-    const slot = (tc + TCACHE_ENTRIES + idx * 8) >>> 2;
-    const e = u32[slot]!;
-    if (u32[slot + 1] !== 0 || (e & MALLOC_ALIGN_MASK) !== 0 || e + 16 > end4) return 0;
+    const i32 = this.i32;
+    const slot = ((tc + 128) >>> 2) + idx * 2;
+    const e = i32[slot]!;
+    // e below 2^31, 16-aligned, inside the view; its next pointer below 2^31.
+    if (i32[slot + 1] !== 0 || (e & 0x8000000f) !== 0 || e + 16 > end4) return 0;
     const w = e >>> 2;
-    if (u32[w + 1] !== 0) return 0;
-    u32[slot] = (u32[w]! ^ (e >>> 12)) >>> 0;
-    this.u16[half] = count - 1;
-    u32[w + 2] = 0;
-    u32[w + 3] = 0;
+    const next = i32[w]! ^ (e >>> 12);
+    if (next < 0 || i32[w + 1] !== 0) return 0;
+    i32[slot] = next;
+    u16[half] = count - 1;
+    i32[w + 2] = 0;
+    i32[w + 3] = 0;
     return e;
   }
 
@@ -563,29 +539,33 @@ export class Ptmalloc extends HeapAccess {
   private tcachePutFast(mem: number): boolean {
     const tc = this.tcache;
     const end4 = this.end4;
-    if (tc === 0 || mem > end4 - 8 || (mem & MALLOC_ALIGN_MASK) !== 0 || mem < CHUNK_HDR_SZ) return false;
-    if (tc + TCACHE_ENTRIES + 512 > end4) return false;
-    const u32 = this.u32;
+    // An integer, 16-aligned, its chunk and its tcache entry inside the view.
+    if (mem >>> 0 !== mem || (mem & 15) !== 0 || mem < 16 || mem + 12 > end4) return false;
+    if (tc === 0 || tc + 640 > end4) return false;
+    const i32 = this.i32;
     const w = mem >>> 2;
-    if (u32[w - 1] !== 0) return false;
-    const raw = u32[w - 2]!;
-    if ((raw & IS_MMAPPED) !== 0) return false;
-    const size = (raw & ~7) >>> 0;
-    if (size < MINSIZE || (size & MALLOC_ALIGN_MASK) !== 0) return false;
+    const raw = i32[w - 2]!;
+    // A size field below 2^31, not IS_MMAPPED (2).
+    if (i32[w - 1] !== 0 || (raw & 0x80000002) !== 0) return false;
+    const size = raw & ~7;
+    if (size < 32 || (size & 15) !== 0) return false;
     const idx = (size - 17) >>> 4;
     if (idx >= this.tcacheBins) return false;
-    if (u32[w + 2] === this.keyLo && u32[w + 3] === this.keyHi) return false;
+    const keyLo = this.keyLo;
+    const keyHi = this.keyHi;
+    if (i32[w + 2] === (keyLo | 0) && i32[w + 3] === (keyHi | 0)) return false;
+    const u16 = this.u16;
     const half = (tc >>> 1) + idx;
-    const count = this.u16[half]!;
+    const count = u16[half]!;
     if (count >= this.tcacheCount) return false;
-    const slot = (tc + TCACHE_ENTRIES + idx * 8) >>> 2;
-    if (u32[slot + 1] !== 0) return false;
-    u32[w + 2] = this.keyLo;
-    u32[w + 3] = this.keyHi;
-    u32[w] = (u32[slot]! ^ (mem >>> 12)) >>> 0;
-    u32[w + 1] = 0;
-    u32[slot] = mem;
-    this.u16[half] = count + 1;
+    const slot = ((tc + 128) >>> 2) + idx * 2;
+    if (i32[slot + 1] !== 0) return false;
+    i32[w + 2] = keyLo;
+    i32[w + 3] = keyHi;
+    i32[w] = i32[slot]! ^ (mem >>> 12);
+    i32[w + 1] = 0;
+    i32[slot] = mem;
+    u16[half] = count + 1;
     return true;
   }
 
@@ -599,11 +579,14 @@ export class Ptmalloc extends HeapAccess {
 
   // ------------------------------------------------------------ public API
 
+  // malloc and free are small on purpose: the tcache fast path, then a call
+  // to the rest, so that a caller's loop inlines the common case whole.
   malloc(bytes: number): number {
-    if (bytes <= MAX_TCACHE_SIZE && bytes >= 0) {
-      const e = this.tcacheGetFast(bytes);
-      if (e !== 0) return e;
-    }
+    const e = this.tcacheGetFast(bytes);
+    return e !== 0 ? e : this.mallocSlow(bytes);
+  }
+
+  private mallocSlow(bytes: number): number {
     checkSize(bytes, "size", "malloc");
     const tbytes = checkedRequest2size(bytes);
     if (tbytes === 0) {
@@ -614,17 +597,24 @@ export class Ptmalloc extends HeapAccess {
     const idx = tbytes < 0x7fffffff ? (tbytes - 17) >>> 4 : TCACHE_MAX_BINS;
     if (this.tcache === 0) this.tcacheInit();
     const tc = this.tcache;
-    if (idx < this.tcacheBins && tc !== 0 && this.r16(tc + idx * 2) > 0) return this.tcacheGet(idx);
+    if (idx < this.tcacheBins && tc !== 0) {
+      const count = this.r16(tc + idx * 2);
+      if (count > 0) return this.tcacheGet(idx, count);
+    }
     return this.intMalloc(bytes);
   }
 
   free(mem: number): void {
-    if (mem > 0 && this.tcachePutFast(mem)) return;
+    if (!this.tcachePutFast(mem)) this.freeSlow(mem);
+  }
+
+  private freeSlow(mem: number): void {
     checkPtr(mem, "free");
     if (mem === 0) return;
     const p = mem - CHUNK_HDR_SZ;
-    if ((this.r32(p + 8) & IS_MMAPPED) !== 0) {
-      const raw = this.sizeRaw(p);
+    // The size field, read once for the IS_MMAPPED test and _int_free.
+    const raw = this.sizeRaw(p);
+    if ((this.flagsOf(raw, p) & IS_MMAPPED) !== 0) {
       if (!this.noDynThreshold && raw > this.mmapThreshold && raw <= DEFAULT_MMAP_THRESHOLD_MAX) {
         this.mmapThreshold = this.chunksize(p);
         this.trimThreshold = 2 * this.mmapThreshold;
@@ -632,8 +622,14 @@ export class Ptmalloc extends HeapAccess {
       this.munmapChunk(p);
       return;
     }
-    if (this.tcache === 0) this.tcacheInit();
-    this.intFree(p, false);
+    if (this.tcache === 0) {
+      // tcache_init allocates, which may store anywhere a corrupted heap
+      // leads it: read the header again afterwards.
+      this.tcacheInit();
+      this.intFree(p, false);
+      return;
+    }
+    this.intFreeRaw(p, raw, false);
   }
 
   calloc(n: number, elemSize: number): number {
@@ -959,6 +955,11 @@ export class Ptmalloc extends HeapAccess {
 
   // ------------------------------------------------------------ _int_malloc
 
+  // _int_malloc is cut into its stages, one method each (fastbin, small bin,
+  // unsorted sorting, large-bin best fit, binmap scan, top): V8 gives every
+  // optimized function its own inlining budget, and one function of glibc's
+  // size spends it before reaching the accessors of its hot stages.
+
   /** _int_malloc: serves `bytes` from the arena's bins, top or the system; 0 with ENOMEM on failure. */
   intMalloc(bytes: number): number {
     const nb = checkedRequest2size(bytes);
@@ -966,220 +967,95 @@ export class Ptmalloc extends HeapAccess {
       this.errno = ENOMEM;
       return 0;
     }
-    const av = this.av;
-    const tc = this.tcache;
-    const tcIdx = csize2tidx(nb);
-    let idx: number;
-
     if (nb <= this.globalMaxFast) {
-      idx = (nb >>> 4) - 2;
-      const fb = av + AV_FASTBINS + idx * 8;
-      const victim = this.r64(fb);
-      if (victim !== 0) {
-        if ((victim & MALLOC_ALIGN_MASK) !== 0) this.abort("malloc(): unaligned fastbin chunk detected 2");
-        this.w64(fb, this.revealLoad(victim + FD));
-        if (fastbinIndex(this.chunksize(victim)) !== idx) this.abort("malloc(): memory corruption (fast)");
-        if (tc !== 0 && tcIdx < this.tcacheBins) {
-          while (this.r16(tc + tcIdx * 2) < this.tcacheCount) {
-            const tcVictim = this.r64(fb);
-            if (tcVictim === 0) break;
-            if ((tcVictim & MALLOC_ALIGN_MASK) !== 0)
-              this.abort("malloc(): unaligned fastbin chunk detected 3");
-            this.w64(fb, this.revealLoad(tcVictim + FD));
-            this.tcachePut(tcVictim, tcIdx);
-          }
-        }
-        const mem = victim + CHUNK_HDR_SZ;
-        this.allocPerturb(mem, bytes);
-        return mem;
-      }
+      const mem = this.mallocFromFastbin(nb, bytes);
+      if (mem !== 0) return mem;
     }
-
+    let idx: number;
     if (nb < MIN_LARGE_SIZE) {
+      const mem = this.mallocFromSmallbin(nb, bytes);
+      if (mem !== 0) return mem;
       idx = nb >>> 4;
-      const bin = this.binAt(idx);
-      const victim = this.bk(bin);
-      if (victim !== bin) {
-        const bck = this.bk(victim);
-        if (this.fd(bck) !== victim) this.abort("malloc(): smallbin double linked list corrupted");
-        this.setInuseAt(victim, nb);
-        this.setBk(bin, bck);
-        this.setFd(bck, bin);
-        if (tc !== 0 && tcIdx < this.tcacheBins) {
-          while (this.r16(tc + tcIdx * 2) < this.tcacheCount) {
-            const tcVictim = this.bk(bin);
-            if (tcVictim === bin) break;
-            const b2 = this.bk(tcVictim);
-            this.setInuseAt(tcVictim, nb);
-            this.setBk(bin, b2);
-            this.setFd(b2, bin);
-            this.tcachePut(tcVictim, tcIdx);
-          }
-        }
-        const mem = victim + CHUNK_HDR_SZ;
-        this.allocPerturb(mem, bytes);
-        return mem;
-      }
     } else {
       idx = largebinIndex(nb);
       if (this.haveFastchunks) this.mallocConsolidate();
     }
+    return this.mallocFromBins(nb, bytes, idx);
+  }
 
-    const tcacheNb = tc !== 0 && tcIdx < this.tcacheBins ? nb : 0;
-    let returnCached = false;
-    let tcacheUnsortedCount = 0;
-    const unsorted = this.binAt(1);
-
-    for (;;) {
-      let iters = 0;
+  // The fastbin of nb: its first chunk, the rest of the bin stashed in the
+  // tcache; 0 when the bin is empty.
+  private mallocFromFastbin(nb: number, bytes: number): number {
+    const idx = (nb >>> 4) - 2;
+    const fb = this.av + AV_FASTBINS + idx * 8;
+    const victim = this.r64(fb);
+    if (victim === 0) return 0;
+    if ((victim & MALLOC_ALIGN_MASK) !== 0) this.abort("malloc(): unaligned fastbin chunk detected 2");
+    this.w64(fb, this.revealLoad(victim + FD));
+    if (fastbinIndex(this.chunksize(victim)) !== idx) this.abort("malloc(): memory corruption (fast)");
+    const tc = this.tcache;
+    const tcIdx = csize2tidx(nb);
+    if (tc !== 0 && tcIdx < this.tcacheBins) {
       for (;;) {
-        const victim = this.bk(unsorted);
-        if (victim === unsorted) break;
-        let bck = this.bk(victim);
-        const size = this.chunksize(victim);
-        const next = victim + size;
-        const systemMem = this.systemMem;
-        if (size <= CHUNK_HDR_SZ || size > systemMem) this.abort("malloc(): invalid size (unsorted)");
-        const nextRaw = this.sizeRaw(next);
-        if (nextRaw < CHUNK_HDR_SZ || nextRaw > systemMem)
-          this.abort("malloc(): invalid next size (unsorted)");
-        if (this.prevSizeMasked(next) !== size)
-          this.abort("malloc(): mismatching next->prev_size (unsorted)");
-        if (this.fd(bck) !== victim || this.fd(victim) !== unsorted) {
-          this.abort("malloc(): unsorted double linked list corrupted");
-        }
-        if ((this.r32(next + 8) & PREV_INUSE) !== 0)
-          this.abort("malloc(): invalid next->prev_inuse (unsorted)");
-
-        if (nb < MIN_LARGE_SIZE && bck === unsorted && victim === this.lastRemainder && size > nb + MINSIZE) {
-          const remainderSize = size - nb;
-          const remainder = victim + nb;
-          this.setBk(unsorted, remainder);
-          this.setFd(unsorted, remainder);
-          this.lastRemainder = remainder;
-          this.setBk(remainder, unsorted);
-          this.setFd(remainder, unsorted);
-          if (remainderSize >= MIN_LARGE_SIZE) {
-            this.setFdNext(remainder, 0);
-            this.setBkNext(remainder, 0);
-          }
-          this.setHead(victim, nb + PREV_INUSE);
-          this.setHead(remainder, remainderSize + PREV_INUSE);
-          this.setFoot(remainder, remainderSize);
-          const mem = victim + CHUNK_HDR_SZ;
-          this.allocPerturb(mem, bytes);
-          return mem;
-        }
-
-        if (this.fd(bck) !== victim) this.abort("malloc(): corrupted unsorted chunks 3");
-        this.setBk(unsorted, bck);
-        this.setFd(bck, unsorted);
-
-        if (size === nb) {
-          this.setInuseAt(victim, size);
-          if (tcacheNb !== 0 && this.r16(tc + tcIdx * 2) < this.tcacheCount) {
-            this.tcachePut(victim, tcIdx);
-            returnCached = true;
-            continue;
-          }
-          const mem = victim + CHUNK_HDR_SZ;
-          this.allocPerturb(mem, bytes);
-          return mem;
-        }
-
-        let victimIndex: number;
-        let fwd: number;
-        if (size < MIN_LARGE_SIZE) {
-          victimIndex = size >>> 4;
-          bck = this.binAt(victimIndex);
-          fwd = this.fd(bck);
-        } else {
-          victimIndex = largebinIndex(size);
-          bck = this.binAt(victimIndex);
-          fwd = this.fd(bck);
-          if (fwd !== bck) {
-            // Compare with PREV_INUSE or-ed in, as glibc does, to skip masking.
-            const sizeP = size + 1;
-            if (sizeP < this.sizeRaw(this.bk(bck))) {
-              fwd = bck;
-              bck = this.bk(bck);
-              const first = this.fd(fwd);
-              this.setFdNext(victim, first);
-              this.setBkNext(victim, this.bkNext(first));
-              this.setBkNext(first, victim);
-              this.setFdNext(this.bkNext(victim), victim);
-            } else {
-              while (sizeP < this.sizeRaw(fwd)) fwd = this.fdNext(fwd);
-              if (sizeP === this.sizeRaw(fwd)) {
-                fwd = this.fd(fwd);
-              } else {
-                this.setFdNext(victim, fwd);
-                this.setBkNext(victim, this.bkNext(fwd));
-                if (this.fdNext(this.bkNext(fwd)) !== fwd) {
-                  this.abort("malloc(): largebin double linked list corrupted (nextsize)");
-                }
-                this.setBkNext(fwd, victim);
-                this.setFdNext(this.bkNext(victim), victim);
-              }
-              bck = this.bk(fwd);
-              if (this.fd(bck) !== fwd) this.abort("malloc(): largebin double linked list corrupted (bk)");
-            }
-          } else {
-            this.setFdNext(victim, victim);
-            this.setBkNext(victim, victim);
-          }
-        }
-        this.markBin(victimIndex);
-        this.setBk(victim, bck);
-        this.setFd(victim, fwd);
-        this.setBk(fwd, victim);
-        this.setFd(bck, victim);
-
-        tcacheUnsortedCount++;
-        if (returnCached && this.tcacheUnsortedLimit > 0 && tcacheUnsortedCount > this.tcacheUnsortedLimit) {
-          return this.tcacheGet(tcIdx);
-        }
-        if (++iters >= 10000) break;
+        const count = this.r16(tc + tcIdx * 2);
+        if (count >= this.tcacheCount) break;
+        const tcVictim = this.r64(fb);
+        if (tcVictim === 0) break;
+        if ((tcVictim & MALLOC_ALIGN_MASK) !== 0) this.abort("malloc(): unaligned fastbin chunk detected 3");
+        this.w64(fb, this.revealLoad(tcVictim + FD));
+        // Only the arena's fastbin head was stored since the count was read.
+        this.tcachePutCounted(tcVictim, tcIdx, count);
       }
+    }
+    const mem = victim + CHUNK_HDR_SZ;
+    this.allocPerturb(mem, bytes);
+    return mem;
+  }
 
-      if (returnCached) return this.tcacheGet(tcIdx);
+  // The small bin of nb: its last chunk, the rest of the bin stashed in the
+  // tcache; 0 when the bin is empty.
+  private mallocFromSmallbin(nb: number, bytes: number): number {
+    const bin = this.binAt(nb >>> 4);
+    const victim = this.bk(bin);
+    if (victim === bin) return 0;
+    const bck = this.bk(victim);
+    if (this.fd(bck) !== victim) this.abort("malloc(): smallbin double linked list corrupted");
+    this.setInuseAt(victim, nb);
+    this.setBk(bin, bck);
+    this.setFd(bck, bin);
+    const tc = this.tcache;
+    const tcIdx = csize2tidx(nb);
+    if (tc !== 0 && tcIdx < this.tcacheBins) {
+      while (this.r16(tc + tcIdx * 2) < this.tcacheCount) {
+        const tcVictim = this.bk(bin);
+        if (tcVictim === bin) break;
+        const b2 = this.bk(tcVictim);
+        this.setInuseAt(tcVictim, nb);
+        this.setBk(bin, b2);
+        this.setFd(b2, bin);
+        this.tcachePut(tcVictim, tcIdx);
+      }
+    }
+    const mem = victim + CHUNK_HDR_SZ;
+    this.allocPerturb(mem, bytes);
+    return mem;
+  }
+
+  // The outer loop of _int_malloc once the exact bins have failed: sort the
+  // unsorted bin, then best fit from the bins, then top, then the system.
+  private mallocFromBins(nb: number, bytes: number, binIdx: number): number {
+    let idx = binIdx;
+    const tcIdx = csize2tidx(nb);
+    const tcacheNb = this.tcache !== 0 && tcIdx < this.tcacheBins ? nb : 0;
+    this.tcacheUnsortedCount = 0;
+    for (;;) {
+      const sorted = this.sortUnsorted(nb, bytes, tcIdx, tcacheNb);
+      if (sorted === RETURN_CACHED) return this.tcacheGet(tcIdx, this.r16(this.tcache + tcIdx * 2));
+      if (sorted !== 0) return sorted;
 
       if (nb >= MIN_LARGE_SIZE) {
-        const bin = this.binAt(idx);
-        let v = this.fd(bin);
-        if (v !== bin && this.sizeRaw(v) >= nb) {
-          v = this.bkNext(v);
-          let size = this.chunksize(v);
-          while (size < nb) {
-            v = this.bkNext(v);
-            size = this.chunksize(v);
-          }
-          if (v !== this.bk(bin) && this.sizeRaw(v) === this.sizeRaw(this.fd(v))) v = this.fd(v);
-          const remainderSize = size - nb;
-          this.unlinkChunk(v);
-          if (remainderSize < MINSIZE) {
-            this.setInuseAt(v, size);
-          } else {
-            const remainder = v + nb;
-            const b = unsorted;
-            const f = this.fd(b);
-            if (this.bk(f) !== b) this.abort("malloc(): corrupted unsorted chunks");
-            this.setBk(remainder, b);
-            this.setFd(remainder, f);
-            this.setFd(b, remainder);
-            this.setBk(f, remainder);
-            if (remainderSize >= MIN_LARGE_SIZE) {
-              this.setFdNext(remainder, 0);
-              this.setBkNext(remainder, 0);
-            }
-            this.setHead(v, nb + PREV_INUSE);
-            this.setHead(remainder, remainderSize + PREV_INUSE);
-            this.setFoot(remainder, remainderSize);
-          }
-          const mem = v + CHUNK_HDR_SZ;
-          this.allocPerturb(mem, bytes);
-          return mem;
-        }
+        const mem = this.mallocFromLargebin(nb, bytes, idx);
+        if (mem !== 0) return mem;
       }
 
       // Best fit from the next non-empty bin up, guided by the binmap.
@@ -1210,10 +1086,182 @@ export class Ptmalloc extends HeapAccess {
     }
   }
 
-  private prevSizeMasked(next: number): number {
-    const lo = (this.r32(next) & ~7) >>> 0;
-    const hi = this.r32(next + 4);
-    return hi === 0 ? lo : hi * TWO_32 + lo;
+  // The unsorted-bin loop of _int_malloc: each chunk is checked, then either
+  // split (the last remainder, for a small request), taken (an exact fit;
+  // into the tcache while it has room), or sorted into its bin. Returns the
+  // memory to hand out, 0 when the bin is empty (or 10 000 chunks were
+  // sorted), RETURN_CACHED when the request is to come from the tcache.
+  private sortUnsorted(nb: number, bytes: number, tcIdx: number, tcacheNb: number): number {
+    const unsorted = this.binAt(1);
+    let returnCached = false;
+    let iters = 0;
+    for (;;) {
+      const victim = this.bk(unsorted);
+      if (victim === unsorted) break;
+      const bck = this.bk(victim);
+      const size = this.chunksize(victim);
+      const next = victim + size;
+      const systemMem = this.systemMem;
+      if (size <= CHUNK_HDR_SZ || size > systemMem) this.abort("malloc(): invalid size (unsorted)");
+      // next's size field, read once for the size and the PREV_INUSE tests.
+      const nextRaw = this.sizeRaw(next);
+      if (nextRaw < CHUNK_HDR_SZ || nextRaw > systemMem) this.abort("malloc(): invalid next size (unsorted)");
+      if (this.r64Masked(next) !== size) this.abort("malloc(): mismatching next->prev_size (unsorted)");
+      const bckFd = this.fd(bck);
+      if (bckFd !== victim || this.fd(victim) !== unsorted) {
+        this.abort("malloc(): unsorted double linked list corrupted");
+      }
+      // nextRaw ≤ system_mem < 2^53 here: its low bits are exact.
+      if ((nextRaw & PREV_INUSE) !== 0) this.abort("malloc(): invalid next->prev_inuse (unsorted)");
+
+      if (nb < MIN_LARGE_SIZE && bck === unsorted && victim === this.lastRemainder && size > nb + MINSIZE) {
+        const remainderSize = size - nb;
+        const remainder = victim + nb;
+        this.setBk(unsorted, remainder);
+        this.setFd(unsorted, remainder);
+        this.lastRemainder = remainder;
+        this.setBk(remainder, unsorted);
+        this.setFd(remainder, unsorted);
+        if (remainderSize >= MIN_LARGE_SIZE) {
+          this.setFdNext(remainder, 0);
+          this.setBkNext(remainder, 0);
+        }
+        this.setHead(victim, nb + PREV_INUSE);
+        this.setHead(remainder, remainderSize + PREV_INUSE);
+        this.setFoot(remainder, remainderSize);
+        const mem = victim + CHUNK_HDR_SZ;
+        this.allocPerturb(mem, bytes);
+        return mem;
+      }
+
+      // glibc reads bck->fd again here; nothing was stored since bckFd was read.
+      if (bckFd !== victim) this.abort("malloc(): corrupted unsorted chunks 3");
+      this.setBk(unsorted, bck);
+      this.setFd(bck, unsorted);
+
+      if (size === nb) {
+        this.setInuseAt(victim, size);
+        if (tcacheNb !== 0) {
+          const count = this.r16(this.tcache + tcIdx * 2);
+          if (count < this.tcacheCount) {
+            this.tcachePutCounted(victim, tcIdx, count);
+            returnCached = true;
+            continue;
+          }
+        }
+        const mem = victim + CHUNK_HDR_SZ;
+        this.allocPerturb(mem, bytes);
+        return mem;
+      }
+
+      if (size < MIN_LARGE_SIZE) {
+        const victimIndex = size >>> 4;
+        const b = this.binAt(victimIndex);
+        const f = this.fd(b);
+        this.markBin(victimIndex);
+        this.setBk(victim, b);
+        this.setFd(victim, f);
+        this.setBk(f, victim);
+        this.setFd(b, victim);
+      } else {
+        this.sortIntoLargebin(victim, size);
+      }
+
+      this.tcacheUnsortedCount++;
+      if (
+        returnCached &&
+        this.tcacheUnsortedLimit > 0 &&
+        this.tcacheUnsortedCount > this.tcacheUnsortedLimit
+      ) {
+        return RETURN_CACHED;
+      }
+      if (++iters >= 10000) break;
+    }
+    return returnCached ? RETURN_CACHED : 0;
+  }
+
+  // A chunk from the unsorted bin into its large bin, kept sorted largest
+  // first, with the fd_nextsize/bk_nextsize skip list over distinct sizes.
+  private sortIntoLargebin(victim: number, size: number): void {
+    const victimIndex = largebinIndex(size);
+    let bck = this.binAt(victimIndex);
+    let fwd = this.fd(bck);
+    if (fwd !== bck) {
+      // Compare with PREV_INUSE or-ed in, as glibc does, to skip masking.
+      const sizeP = size + 1;
+      if (sizeP < this.sizeRaw(this.bk(bck))) {
+        fwd = bck;
+        bck = this.bk(bck);
+        const first = this.fd(fwd);
+        this.setFdNext(victim, first);
+        this.setBkNext(victim, this.bkNext(first));
+        this.setBkNext(first, victim);
+        this.setFdNext(this.bkNext(victim), victim);
+      } else {
+        while (sizeP < this.sizeRaw(fwd)) fwd = this.fdNext(fwd);
+        if (sizeP === this.sizeRaw(fwd)) {
+          fwd = this.fd(fwd);
+        } else {
+          this.setFdNext(victim, fwd);
+          this.setBkNext(victim, this.bkNext(fwd));
+          if (this.fdNext(this.bkNext(fwd)) !== fwd) {
+            this.abort("malloc(): largebin double linked list corrupted (nextsize)");
+          }
+          this.setBkNext(fwd, victim);
+          this.setFdNext(this.bkNext(victim), victim);
+        }
+        bck = this.bk(fwd);
+        if (this.fd(bck) !== fwd) this.abort("malloc(): largebin double linked list corrupted (bk)");
+      }
+    } else {
+      this.setFdNext(victim, victim);
+      this.setBkNext(victim, victim);
+    }
+    this.markBin(victimIndex);
+    this.setBk(victim, bck);
+    this.setFd(victim, fwd);
+    this.setBk(fwd, victim);
+    this.setFd(bck, victim);
+  }
+
+  // Best fit in the large bin of a large request: the smallest chunk that
+  // fits, split with the remainder to the unsorted bin; 0 when none fits.
+  private mallocFromLargebin(nb: number, bytes: number, idx: number): number {
+    const bin = this.binAt(idx);
+    let v = this.fd(bin);
+    if (v === bin || this.sizeRaw(v) < nb) return 0;
+    v = this.bkNext(v);
+    let size = this.chunksize(v);
+    while (size < nb) {
+      v = this.bkNext(v);
+      size = this.chunksize(v);
+    }
+    // Not the first chunk of its size, so the skip list keeps its links.
+    if (v !== this.bk(bin) && this.sizeRaw(v) === this.sizeRaw(this.fd(v))) v = this.fd(v);
+    const remainderSize = size - nb;
+    this.unlinkChunk(v);
+    if (remainderSize < MINSIZE) {
+      this.setInuseAt(v, size);
+    } else {
+      const remainder = v + nb;
+      const b = this.binAt(1);
+      const f = this.fd(b);
+      if (this.bk(f) !== b) this.abort("malloc(): corrupted unsorted chunks");
+      this.setBk(remainder, b);
+      this.setFd(remainder, f);
+      this.setFd(b, remainder);
+      this.setBk(f, remainder);
+      if (remainderSize >= MIN_LARGE_SIZE) {
+        this.setFdNext(remainder, 0);
+        this.setBkNext(remainder, 0);
+      }
+      this.setHead(v, nb + PREV_INUSE);
+      this.setHead(remainder, remainderSize + PREV_INUSE);
+      this.setFoot(remainder, remainderSize);
+    }
+    const mem = v + CHUNK_HDR_SZ;
+    this.allocPerturb(mem, bytes);
+    return mem;
   }
 
   // The binmap walk of _int_malloc from bin `start`; 0 when no bin fits (use top).
@@ -1250,7 +1298,8 @@ export class Ptmalloc extends HeapAccess {
       }
       const size = this.chunksize(victim);
       const remainderSize = size - nb;
-      this.unlinkChunk(victim);
+      // Nothing stored since size was read: unlink_chunk's own read of it is this one.
+      this.unlinkChunkSized(victim, size);
       if (remainderSize < MINSIZE) {
         this.setInuseAt(victim, size);
       } else {
@@ -1279,13 +1328,19 @@ export class Ptmalloc extends HeapAccess {
 
   /** unlink_chunk: takes a free chunk off its doubly linked bin, with glibc's checks. */
   unlinkChunk(p: number): void {
-    const size = this.chunksize(p);
+    this.unlinkChunkSized(p, this.chunksize(p));
+  }
+
+  // unlink_chunk given chunksize(p), read with nothing stored since.
+  private unlinkChunkSized(p: number, size: number): void {
     if (size !== this.prevSize(p + size)) this.abort("corrupted size vs. prev_size");
     const fd = this.fd(p);
     const bk = this.bk(p);
     if (this.bk(fd) !== p || this.fd(bk) !== p) this.abort("corrupted double-linked list");
     this.setBk(fd, bk);
     this.setFd(bk, fd);
+    // p's size field is read again: a corrupted fd or bk can aim the two
+    // stores above at it (the unlink attack).
     if (this.sizeRaw(p) >= MIN_LARGE_SIZE && this.fdNext(p) !== 0) {
       const fdn = this.fdNext(p);
       const bkn = this.bkNext(p);
@@ -1312,7 +1367,13 @@ export class Ptmalloc extends HeapAccess {
 
   /** _int_free: returns a heap chunk to the tcache, a fastbin, or the unsorted bin / top. */
   intFree(p: number, haveLock: boolean): void {
-    let size = this.chunksize(p);
+    this.intFreeRaw(p, this.sizeRaw(p), haveLock);
+  }
+
+  // _int_free given p's raw size field, read with nothing stored since; it
+  // stays p's size field until the coalescing below stores to other chunks.
+  private intFreeRaw(p: number, raw: number, haveLock: boolean): void {
+    let size = this.sizeOf(raw, p);
     if (size === 0 ? p > 0 : p + size > TWO_64) this.abort("free(): invalid pointer");
     if ((p & MALLOC_ALIGN_MASK) !== 0) this.abort("free(): invalid pointer");
     if (size < MINSIZE || (size & MALLOC_ALIGN_MASK) !== 0) this.abort("free(): invalid size");
@@ -1333,16 +1394,18 @@ export class Ptmalloc extends HeapAccess {
           if (tmp === e) this.abort("free(): double free detected in tcache 2");
         }
       }
-      if (this.r16(tc + tcIdx * 2) < this.tcacheCount) {
-        this.tcachePut(p, tcIdx);
+      const count = this.r16(tc + tcIdx * 2);
+      if (count < this.tcacheCount) {
+        this.tcachePutCounted(p, tcIdx, count);
         return;
       }
     }
 
     const av = this.av;
     if (size <= this.globalMaxFast) {
-      const nextRaw = this.sizeRaw(p + size);
-      if (nextRaw <= CHUNK_HDR_SZ || this.chunksize(p + size) >= this.systemMem) {
+      const next = p + size;
+      const nextRaw = this.sizeRaw(next);
+      if (nextRaw <= CHUNK_HDR_SZ || this.sizeOf(nextRaw, next) >= this.systemMem) {
         this.abort("free(): invalid next size (fast)");
       }
       this.freePerturb(p + CHUNK_HDR_SZ, size - CHUNK_HDR_SZ);
@@ -1359,7 +1422,7 @@ export class Ptmalloc extends HeapAccess {
       return;
     }
 
-    if ((this.r32(p + 8) & IS_MMAPPED) !== 0) {
+    if ((this.flagsOf(raw, p) & IS_MMAPPED) !== 0) {
       this.munmapChunk(p);
       return;
     }
@@ -1369,19 +1432,24 @@ export class Ptmalloc extends HeapAccess {
     if (p === top) this.abort("double free or corruption (top)");
     if (this.contiguous && nextchunk >= top + this.chunksize(top))
       this.abort("double free or corruption (out)");
-    if ((this.r32(nextchunk + 8) & PREV_INUSE) === 0) this.abort("double free or corruption (!prev)");
-    const nextsize = this.chunksize(nextchunk);
-    if (this.sizeRaw(nextchunk) <= CHUNK_HDR_SZ || nextsize >= this.systemMem) {
+    // nextchunk's size field, read once for its PREV_INUSE and its size.
+    const nextRaw = this.sizeRaw(nextchunk);
+    if ((this.flagsOf(nextRaw, nextchunk) & PREV_INUSE) === 0)
+      this.abort("double free or corruption (!prev)");
+    const nextsize = this.sizeOf(nextRaw, nextchunk);
+    if (nextRaw <= CHUNK_HDR_SZ || nextsize >= this.systemMem) {
       this.abort("free(): invalid next size (normal)");
     }
     this.freePerturb(p + CHUNK_HDR_SZ, size - CHUNK_HDR_SZ);
 
-    if ((this.r32(p + 8) & PREV_INUSE) === 0) {
+    // freePerturb stores from p + 16 on: p's size field is still raw.
+    if ((this.flagsOf(raw, p) & PREV_INUSE) === 0) {
       const prevsize = this.prevSize(p);
       size += prevsize;
       p -= prevsize;
-      if (this.chunksize(p) !== prevsize) this.abort("corrupted size vs. prev_size while consolidating");
-      this.unlinkChunk(p);
+      const prevChunkSize = this.chunksize(p);
+      if (prevChunkSize !== prevsize) this.abort("corrupted size vs. prev_size while consolidating");
+      this.unlinkChunkSized(p, prevChunkSize);
     }
 
     if (nextchunk !== top) {
