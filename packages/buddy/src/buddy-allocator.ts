@@ -330,6 +330,48 @@ export class BuddyAllocator implements FrameAllocator, Checkable {
   }
 
   /**
+   * A {@link FrameAllocator} view of this allocator whose allocations use
+   * `gfp` instead of `defaultGfp`: what a kernel hands to a layer that always
+   * allocates one way (user pages with GFP_HIGHUSER_MOVABLE, page tables with
+   * GFP_KERNEL_ACCOUNT | __GFP_ZERO). The flags are checked and resolved to
+   * a zone and a free list once, here, so each allocation is as cheap as
+   * `allocFrames`; it places, counts and fails exactly as
+   * `alloc({ order, gfp })` would.
+   *
+   * @throws {UsageError} for bad GFP flags, or __GFP_ZERO without the allocator's memory.
+   */
+  frameAllocator(gfp: number): FrameAllocator {
+    checkGfp("frameAllocator", gfp, "gfp");
+    this.#checkZero("frameAllocator", gfp);
+    const e = this.#e;
+    const highest = gfpZone(gfp, e.hasDma, e.hasDma32, e.hasHighmem);
+    const mt = this.groupByMobility ? gfpMigratetype(gfp) : MIGRATE_UNMOVABLE;
+    const type = gfp & __GFP_MOVABLE ? 1 : gfp & __GFP_RECLAIMABLE ? 2 : 0;
+    const info0 = 8 + type;
+    const infoN = 8 + (gfp & __GFP_COMP ? 4 : 0) + type;
+    const maxOrder = this.maxOrder;
+    const self = this;
+    return {
+      get frameCount() {
+        return self.frameCount;
+      },
+      get freeFrameCount() {
+        return self.freeFrameCount;
+      },
+      allocFrames(order: number): Pfn | null {
+        if (!(order >= 0 && order <= maxOrder && (order | 0) === order))
+          self.#checkOrder("allocFrames", order, true);
+        const pfn =
+          order === 0 ? e.alloc0(gfp, highest, mt, info0) : e.allocPages(gfp, order, highest, mt, infoN);
+        return pfn < 0 ? null : (pfn as Pfn);
+      },
+      freeFrames(frame: Pfn, order: number): void {
+        self.#free("freeFrames", frame, order);
+      },
+    };
+  }
+
+  /**
    * Frees a block from `allocFrames`/`alloc`/`alloc_pages` (drops a reference, as `__free_pages`).
    *
    * @throws {UsageError} naming the pfn and order for a double free, a wrong order, a reserved or foreign frame.
