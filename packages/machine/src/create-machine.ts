@@ -46,8 +46,8 @@ function framesWith(
   gfp: number,
 ): FrameAllocator & { readonly inUse: number } {
   let inUse = 0;
-  // The options of an order-0 allocation, made once: a page fault allocates no object.
-  const order0 = { order: 0, gfp };
+  // The mask is checked and resolved once: a page fault allocates no object and re-checks nothing.
+  const frames = buddy.frameAllocator(gfp);
   return {
     get frameCount() {
       return buddy.frameCount;
@@ -59,7 +59,7 @@ function framesWith(
       return inUse;
     },
     allocFrames(order: number): Pfn | null {
-      const p = buddy.alloc(order === 0 ? order0 : { order, gfp });
+      const p = frames.allocFrames(order);
       if (p !== null) inUse += order === 0 ? 1 : 2 ** order;
       return p;
     },
