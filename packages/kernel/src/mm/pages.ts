@@ -299,7 +299,9 @@ export class PageManager {
       this.refs[frame]!++;
       return true;
     }
-    const slot = owner.swap.get(vpn);
+    // No swap entries (the usual case): skip the Map lookup, whose key (a vpn
+    // above 2^31 for most user addresses) is a heap number to hash.
+    const slot = owner.swap.size === 0 ? undefined : owner.swap.get(vpn);
     if (slot !== undefined) {
       const f = this.host.allocFrame();
       if (f === null) return false;
