@@ -7,19 +7,26 @@
  *   1. mmap/munmap and mprotect (split, then merge) with 100 000 VMAs against
  *      the same calls with 100 (target: within 2x);
  *   2. demand-zero faults: first writes to fresh pages through a Process,
- *      against filling as many fresh 4 KiB pages of a typed array.
+ *      against filling as many fresh 4 KiB pages of a typed array; once with
+ *      core's BitmapFrameAllocator (first fit: each allocation scans the
+ *      frames from the lowest up, so it costs more the more is allocated)
+ *      and once with a free-frame stack (O(1)), which leaves the kernel's
+ *      own cost.
  *
  * Run: pnpm --filter @memstack/kernel bench
  */
 import { cpus } from "node:os";
 import {
   BitmapFrameAllocator,
+  type FrameAllocator,
   MAP_FIXED,
   MAP_PRIVATE,
+  type Pfn,
   PROT_READ,
   PROT_WRITE,
   SimpleMmu,
   SparseRam,
+  UsageError,
   virtAddr,
 } from "@memstack/core";
 import { do_not_optimize, measure } from "mitata";
@@ -33,11 +40,36 @@ const fmt = (n: number, d = 2) => n.toFixed(d);
 const p50 = async (fn: () => unknown) =>
   (await measure(() => do_not_optimize(fn()), { min_cpu_time: 200e6 })).p50;
 
-function kernel(ramBytes: number): Kernel {
+// Single frames from a stack, lowest first: O(1) per call, where
+// BitmapFrameAllocator's first fit scans every allocated frame below.
+class FrameStack implements FrameAllocator {
+  readonly frameCount: number;
+  readonly #free: Int32Array;
+  #top: number;
+  constructor(frameCount: number) {
+    this.frameCount = frameCount;
+    this.#free = new Int32Array(frameCount);
+    for (let i = 0; i < frameCount; i++) this.#free[i] = frameCount - 1 - i;
+    this.#top = frameCount;
+  }
+  get freeFrameCount(): number {
+    return this.#top;
+  }
+  allocFrames(order: number): Pfn | null {
+    if (order !== 0) throw new UsageError("bench", "FrameStack: single frames only", "order");
+    return this.#top === 0 ? null : (this.#free[--this.#top]! as Pfn);
+  }
+  freeFrames(frame: Pfn): void {
+    this.#free[this.#top++] = frame;
+  }
+}
+
+function kernel(ramBytes: number, stack = false): Kernel {
   const ram = new SparseRam({ sizeBytes: ramBytes });
+  const frameCount = ramBytes / PAGE;
   return new Kernel({
     ram,
-    frames: new BitmapFrameAllocator({ frameCount: ramBytes / PAGE }),
+    frames: stack ? new FrameStack(frameCount) : new BitmapFrameAllocator({ frameCount }),
     mmu: new SimpleMmu({ ram }),
     maxMapCount: 1 << 20,
   });
@@ -73,8 +105,8 @@ const mprotectSplitMerge =
 
 // Demand-zero faults: a fresh process each time, 4096 first writes.
 const FAULT_PAGES = 4096;
-function faults(): number {
-  const p = kernel(64 * 1024 * 1024).spawn();
+function faults(stack = false): number {
+  const p = kernel(64 * 1024 * 1024, stack).spawn();
   const a = p.mmap(0, FAULT_PAGES * PAGE, RW, MAP_PRIVATE);
   const t = performance.now();
   for (let i = 0; i < FAULT_PAGES; i++) p.storeU8(virtAddr(a + i * PAGE), 1);
@@ -90,8 +122,10 @@ function pageFill(): number {
 
 const s = { mm100: [] as number[], mm100k: [] as number[], mp100: [] as number[], mp100k: [] as number[] };
 const fault: number[] = [];
+const faultStack: number[] = [];
 const fill: number[] = [];
 faults();
+faults(true);
 for (let r = 0; r < ROUNDS; r++) {
   s.mm100.push(await p50(mmapMunmap(small)));
   s.mm100k.push(await p50(mmapMunmap(large)));
@@ -100,6 +134,7 @@ for (let r = 0; r < ROUNDS; r++) {
   for (let k = 0; k < 5; k++) {
     fill.push(pageFill());
     fault.push(faults());
+    faultStack.push(faults(true));
   }
 }
 small.p.mm.tree.check();
@@ -120,8 +155,12 @@ console.log(
 );
 const fl = median(fill);
 const fa = median(fault);
-console.log(`2. demand-zero faults, ${FAULT_PAGES} first writes through a Process`);
-console.log(`   filling a fresh 4 KiB page of a Uint8Array  ${fmt(fl / 1000)} µs/page (baseline)`);
+const fs = median(faultStack);
+console.log(`2. demand-zero faults, ${FAULT_PAGES} first writes through a Process (SimpleMmu)`);
+console.log(`   filling a fresh 4 KiB page of a Uint8Array      ${fmt(fl / 1000)} µs/page (baseline)`);
 console.log(
-  `   first write through a Process (SimpleMmu)   ${fmt(fa / 1000)} µs/fault = ${fmt(1000 / fa, 3)} M faults/s: ${fmt(fa / fl)}x`,
+  `   frames from BitmapFrameAllocator (first fit)    ${fmt(fa / 1000)} µs/fault = ${fmt(1000 / fa, 3)} M faults/s: ${fmt(fa / fl)}x`,
+);
+console.log(
+  `   frames from a free-frame stack (O(1))           ${fmt(fs / 1000)} µs/fault = ${fmt(1000 / fs, 3)} M faults/s: ${fmt(fs / fl)}x`,
 );
