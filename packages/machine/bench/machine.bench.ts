@@ -7,7 +7,11 @@
  *      2 GiB machine (target: 1 million per second), beside the host's own
  *      cost of touching as many fresh pages of ArrayBuffers (what backing
  *      the simulated RAM costs the host, here ~3 µs a page) and beside the
- *      same faults on recycled frames (munmap, then fault again);
+ *      same faults on recycled frames (munmap, then fault again), and where
+ *      a recycled fault's time goes: each part of it run on its own over
+ *      the same number of recycled frames (buddy allocation, zeroing,
+ *      mmu.map, the kernel's whole handler, a store that misses the TLB on
+ *      a present page);
  *   2. fork of a process with 1 GiB of written private memory: page tables
  *      copied, pages shared copy-on-write, no data copied;
  *   3. mmap/munmap and mprotect with 100 000 VMAs against 100 (target: within 2x);
@@ -17,7 +21,19 @@
  * Run: pnpm --filter @memstack/machine bench
  */
 import { cpus } from "node:os";
-import { FlatMemory, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE, virtAddr } from "@memstack/core";
+import {
+  FlatMemory,
+  MAP_FIXED,
+  MAP_POPULATE,
+  MAP_PRIVATE,
+  PF_USER,
+  PF_WRITE,
+  PROT_READ,
+  PROT_WRITE,
+  pfn,
+  physAddr,
+  virtAddr,
+} from "@memstack/core";
 import { do_not_optimize, measure } from "mitata";
 import { createMachine } from "../src/index.js";
 
@@ -68,15 +84,63 @@ const recycled = (() => {
   };
 })();
 
+// The parts of a recycled fault, each alone over FAULT_PAGES recycled frames
+// (written once, then freed), in ns per page.
+const parts = (() => {
+  const m = createMachine({ ram: "2G" });
+  const p = m.spawn();
+  const { kernel, mmu, ram } = m;
+  const frames = kernel.frames;
+  const rights = { write: true, user: true, execute: false };
+  const held = new Float64Array(FAULT_PAGES);
+  const a = p.mmap(0, FAULT_PAGES * PAGE, RW, MAP_PRIVATE);
+  for (let i = 0; i < FAULT_PAGES; i++) p.storeU8(virtAddr(a + i * PAGE), 1);
+  p.munmap(a, FAULT_PAGES * PAGE);
+  const per = (t: number) => ((performance.now() - t) * 1e6) / FAULT_PAGES;
+  return () => {
+    // The buddy allocator, zeroing and the page-table edit, in a scratch address space.
+    let t = performance.now();
+    for (let i = 0; i < FAULT_PAGES; i++) held[i] = frames.allocFrames(0)!;
+    const alloc = per(t);
+    t = performance.now();
+    for (let i = 0; i < FAULT_PAGES; i++) ram.zeroFrame(pfn(held[i]!));
+    const zero = per(t);
+    const space = mmu.createAddressSpace()!;
+    t = performance.now();
+    for (let i = 0; i < FAULT_PAGES; i++) {
+      mmu.map(space, 0x10000000 + i * PAGE, physAddr(held[i]! * PAGE), PAGE, PAGE, rights);
+    }
+    const map = per(t);
+    mmu.destroyAddressSpace(space);
+    for (let i = 0; i < FAULT_PAGES; i++) frames.freeFrames(pfn(held[i]!), 0);
+    // The kernel's whole fault handler, called as the MMU calls it for a not-present page.
+    const b = p.mmap(0, FAULT_PAGES * PAGE, RW, MAP_PRIVATE);
+    t = performance.now();
+    for (let i = 0; i < FAULT_PAGES; i++) kernel.pages.fault(p, b + i * PAGE, "write", PF_WRITE | PF_USER);
+    const handler = per(t);
+    p.munmap(b, FAULT_PAGES * PAGE);
+    // A store to a present page whose translation is in no TLB (walk, fill, host lookup).
+    const c = p.mmap(0, FAULT_PAGES * PAGE, RW, MAP_PRIVATE | MAP_POPULATE);
+    t = performance.now();
+    for (let i = 0; i < FAULT_PAGES; i++) p.storeU8(virtAddr(c + i * PAGE), 1);
+    const miss = per(t);
+    p.munmap(c, FAULT_PAGES * PAGE);
+    return { alloc, zero, map, handler, miss };
+  };
+})();
+
 const host: number[] = [];
 const fresh: number[] = [];
 const reused: number[] = [];
+const split: ReturnType<typeof parts>[] = [];
 freshFaultNs(); // warm-up
 recycled();
+parts();
 for (let r = 0; r < ROUNDS; r++) {
   host.push(hostTouchNs());
   fresh.push(freshFaultNs());
   reused.push(recycled());
+  split.push(parts());
 }
 
 // ---------------------------------------------------------------- 2. fork of 1 GiB
@@ -217,8 +281,27 @@ console.log(
   `   fresh machine                                              ${fmt(f / 1000)} µs/fault = ${fmt(1000 / f, 3)} M faults/s (host share ${fmt((100 * h) / f, 0)}%)`,
 );
 console.log(
-  `   recycled frames (munmap, fault again)                      ${fmt(u / 1000)} µs/fault = ${fmt(1000 / u, 3)} M faults/s (target >= 1)\n`,
+  `   recycled frames (munmap, fault again)                      ${fmt(u / 1000)} µs/fault = ${fmt(1000 / u, 3)} M faults/s (target >= 1)`,
 );
+const part = (k: keyof ReturnType<typeof parts>) => median(split.map((x) => x[k]));
+const [pAlloc, pZero, pMap, pHandler, pMiss] = [
+  part("alloc"),
+  part("zero"),
+  part("map"),
+  part("handler"),
+  part("miss"),
+];
+const row = (what: string, ns: number) =>
+  console.log(`     ${what.padEnd(56)} ${fmt(ns / 1000)} µs  ${fmt((100 * ns) / u, 0).padStart(3)}%`);
+console.log("   where a recycled fault's time goes (each part alone, same number of recycled frames):");
+row("the kernel's fault handler (kernel.pages.fault)", pHandler);
+row("  buddy order-0 allocation", pAlloc);
+row("  zeroing the recycled 4 KiB frame (ram.zeroFrame)", pZero);
+row("  mmu.map of the 4 KiB page", pMap);
+row("  the kernel's own work (the rest of the handler)", pHandler - pAlloc - pZero - pMap);
+row("the MMU around the handler (the rest of the fault)", u - pHandler);
+row("  of which a store that misses the TLB on a present page", pMiss);
+console.log("");
 const fk = median(forks.map((x) => x.forkNs));
 const ff = median(forks.map((x) => x.faultNs));
 console.log(`2. fork of a process with 1 GiB (${FORK_PAGES.toLocaleString("en")} pages) written`);
