@@ -1118,7 +1118,9 @@ export class Mmu implements MemoryManagementUnit {
   private walkAndFill(la: number, access: AccessCode, user: boolean, missed: number): number {
     const tlb = this.tlb;
     this.walks++;
-    const ok = this.walker.walk(this.currentRoot, la, access, user, true);
+    this.walker.input[0] = this.currentRoot;
+    this.walker.input[1] = la;
+    const ok = this.walker.walk(access, user, true);
     const r = this.walker.result;
     this.walkRefs += r.memoryRefs;
     this.adWrites += r.adWrites;
@@ -1209,7 +1211,9 @@ export class Mmu implements MemoryManagementUnit {
     const code = accessCode(access, "walk");
     const root = space === this.current ? this.currentRoot : this.rootFor(space, "walk");
     if (!this.isCanonical(virt)) throw new UsageError(PKG, `walk: virt ${virt} is not canonical`, "virt");
-    this.walker.walk(root, virt < 0 ? virt + this.full : virt, code, privilege === "user", sideEffects);
+    this.walker.input[0] = root;
+    this.walker.input[1] = virt < 0 ? virt + this.full : virt;
+    this.walker.walk(code, privilege === "user", sideEffects);
     return this.walker.result;
   }
 
@@ -1444,7 +1448,9 @@ export class Mmu implements MemoryManagementUnit {
           `Mmu: TLB slot ${s} belongs to destroyed address space ${tlb.space[s]}`,
         );
       }
-      this.walker.walk(root, tlb.tag[s]!, 0, false, false);
+      this.walker.input[0] = root;
+      this.walker.input[1] = tlb.tag[s]!;
+      this.walker.walk(0, false, false);
       const size = tlb.pageSizes[tlb.size[s]!]!;
       const where = `TLB slot ${s} (la ${hex(tlb.tag[s]!)}, space ${tlb.space[s]})`;
       if (r.pagePhys !== tlb.phys[s] || r.pageSize !== size) {
