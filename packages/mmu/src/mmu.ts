@@ -23,9 +23,12 @@
  *     registers (two pages)    off = addr - base; hit iff off === (off & 0xffc)
  *        │ miss                 → u32[(byte + off) >>> 2] of the frame's slab
  *        ▼                      (the current page, then the one used before it)
+ *     owned host entries       the same test against hRead[e] / hWrite[e],
+ *        │ miss                 e = page number mod 1024; the hit is counted on e
+ *        ▼
  *     host table (1024 pages)  direct-mapped by 4 KiB page: L1 slot + its generation,
  *        │ miss                 rights per privilege, host slab and byte offset;
- *        ▼                      a hit here becomes the current register
+ *        ▼                      a valid entry becomes owned (claim)
  *     Tlb.probe (L1, then L2…) → page walk → fill every level
  *
  * The register check `off === (off & mask)` accepts exactly the integers in
@@ -36,18 +39,23 @@
  * The masked offset is also the index, so it is converted from double once.
  * v86 folds the host base into its TLB entry the same way
  * (src/rust/cpu/cpu.rs, "bake in the addition with memory::mem8").
+ * Two host-table hits in a row with no hit on a register between load the
+ * page into that register.
  *
  * Exactness. The registers and the host table only ever hold L1 entries
  * that are valid in the modelled TLB (a slot's generation changes whenever
  * it is invalidated or refilled), so a stale translation stays exactly as
- * long as the modelled TLB keeps it. Register hits are counted per register
- * and handed to the TLB — counted, and the slot made most recently used —
- * before any other TLB operation (`spill`). The two registers never hold
- * different slots of one TLB set, and recency is only compared within a
- * set, so the order of their spills changes nothing: hit counts and LRU or
- * PLRU state are exactly those of a TLB that saw every access. A switch
- * through the host table counts its access at the next spill too, which is
- * the same as counting it at once (nothing else touches the TLB between).
+ * long as the modelled TLB keeps it. Hits served in front of the TLB are
+ * pending — per register, and per owned host entry — and are handed to the
+ * TLB (counted, the slot made most recently used) before any other TLB
+ * operation (`spill`). An entry becomes owned at its first access after a
+ * spill, so no TLB change falls between its check and its hits and the
+ * fast tags need no generation check; the registers only hold owned
+ * entries. All owned entries of one TLB set share one slot: owning an
+ * entry of another slot of that set first spills and disowns the old one
+ * (it was used earlier). Recency is only compared within a set, so the
+ * order in which pending hits are spilled changes nothing: hit counts and
+ * LRU or PLRU state are exactly those of a TLB that saw every access.
  * test/fast-path.test.ts compares all of it with per-access lookups.
  */
 import {
@@ -169,20 +177,51 @@ export class Mmu implements MemoryManagementUnit {
   private regHits = 0;
   // Host-table entry the register was loaded from (-1: empty, or touch()'s).
   private regEntry = -1;
-  // The second register: the page used before the current one, checked by
-  // the hot paths after the current one, with its own pending hits, so a
-  // program alternating between two pages never leaves the hot paths. It
-  // never holds another slot of the current register's TLB set (see
-  // switchRegister), so the two can be spilled in either order.
+  // Owned host entries: those whose page may be accessed through the host
+  // table's fast tags, each counting its hits (hHits) until the next spill.
+  // An entry is owned from its first access after a spill(true) — i.e.
+  // after the last change to the TLB, so its slot is still valid and no
+  // generation check is needed — until the next spill(true). All owned
+  // entries of one TLB set share one slot (pendSlot[set], -1: none), so
+  // pending hits can be handed to the TLB in any order: recency is only
+  // compared within a set. `owned` lists them, in no particular order.
+  private readonly hHits = new Float64Array(HOST);
+  private readonly hOwned = new Uint8Array(HOST);
+  private readonly owned = new Int32Array(HOST);
+  private ownedCount = 0;
+  private readonly pendSlot: Int32Array;
+  // Fast tags of owned entries: the page base when its host bytes are
+  // located and the current privilege may read (hRead) or write with D
+  // cached (hWrite), else NaN; NaN for every entry not owned.
+  private readonly hRead = new Float64Array(HOST).fill(Number.NaN);
+  private readonly hWrite = new Float64Array(HOST).fill(Number.NaN);
+  // Views of each located entry's page.
+  private readonly hU8: Uint8Array<ArrayBufferLike>[] = new Array(HOST).fill(new Uint8Array(0));
+  private readonly hU16: Uint16Array<ArrayBufferLike>[] = new Array(HOST).fill(new Uint16Array(0));
+  private readonly hU32: Uint32Array<ArrayBufferLike>[] = new Array(HOST).fill(new Uint32Array(0));
+  // The second register: the page the register held before, checked by the
+  // hot paths after it, with its own pending hits, so that a program
+  // alternating between two pages stays in the registers. Its entry is
+  // owned too, so it never holds another slot of the register's TLB set.
   private prevReadBase = Number.NaN;
   private prevWriteBase = Number.NaN;
   private prevU8: Uint8Array<ArrayBufferLike> = new Uint8Array(0);
   private prevU16: Uint16Array<ArrayBufferLike> = new Uint16Array(0);
   private prevU32: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
   private prevByte = 0;
-  private prevSlot = -1;
   private prevHits = 0;
   private prevEntry = -1;
+  // regHits at the last host-table hit (-1: none since the register
+  // changed): a second host-table hit with no register hit between loads
+  // the register.
+  private lastMark = -1;
+  // prevHits at the last host-table hit (-1: none since the second register
+  // changed): a second host-table hit with no hit on the second register
+  // between (but one on the register) loads the second register.
+  private prevMark = -1;
+  // Arguments of the out-of-line paths, in a typed array: an address above
+  // 2^31 passed as an argument would be boxed as a heap number per call.
+  private readonly arg = new Float64Array(2);
   // 0 in user mode, SUPERVISOR_SHIFT in supervisor mode: the shift of this
   // privilege's bits in hRights (a number, so hot paths test no boolean).
   private rightsShift = 0;
@@ -210,6 +249,7 @@ export class Mmu implements MemoryManagementUnit {
     this.walker = new PageWalker(words, format);
     this.tables = new PageTables(words, frames as FrameAllocator, format, this.walker);
     this.tlb = new Tlb(format.pageSizes, options.tlb);
+    this.pendSlot = new Int32Array(this.tlb.setOf[this.tlb.slotCount - 1]! + 1).fill(-1);
     this.half = 2 ** (format.virtualBits - 1);
     this.full = 2 ** format.virtualBits;
     this.pcidEnabled = pcid;
@@ -247,7 +287,8 @@ export class Mmu implements MemoryManagementUnit {
       this.prevHits++;
       return this.prevU8[this.prevByte + w2]!;
     }
-    return this.slowLoad(addr, 1) >>> 0;
+    this.arg[0] = addr;
+    return this.hostLoad(1) >>> 0;
   }
 
   loadU16(addr: VirtAddr): number {
@@ -263,7 +304,8 @@ export class Mmu implements MemoryManagementUnit {
       this.prevHits++;
       return this.prevU16[(this.prevByte + w2) >>> 1]!;
     }
-    return this.slowLoad(addr, 2) >>> 0;
+    this.arg[0] = addr;
+    return this.hostLoad(2) >>> 0;
   }
 
   loadU32(addr: VirtAddr): number {
@@ -279,7 +321,8 @@ export class Mmu implements MemoryManagementUnit {
       this.prevHits++;
       return this.prevU32[(this.prevByte + w2) >>> 2]!;
     }
-    return this.slowLoad(addr, 4) >>> 0;
+    this.arg[0] = addr;
+    return this.hostLoad(4) >>> 0;
   }
 
   loadU64(addr: VirtAddr): number {
@@ -293,7 +336,8 @@ export class Mmu implements MemoryManagementUnit {
         return hi * TWO_32 + this.regU32[i]!;
       }
     }
-    return this.slowLoad(addr, 8);
+    this.arg[0] = addr;
+    return this.hostLoad(8);
   }
 
   storeU8(addr: VirtAddr, value: number): void {
@@ -311,7 +355,9 @@ export class Mmu implements MemoryManagementUnit {
       this.prevU8[this.prevByte + w2] = value;
       return;
     }
-    this.slowStore(addr, 1, value);
+    this.arg[0] = addr;
+    this.arg[1] = value;
+    this.hostStore(1);
   }
 
   storeU16(addr: VirtAddr, value: number): void {
@@ -329,7 +375,9 @@ export class Mmu implements MemoryManagementUnit {
       this.prevU16[(this.prevByte + w2) >>> 1] = value;
       return;
     }
-    this.slowStore(addr, 2, value);
+    this.arg[0] = addr;
+    this.arg[1] = value;
+    this.hostStore(2);
   }
 
   storeU32(addr: VirtAddr, value: number): void {
@@ -347,7 +395,9 @@ export class Mmu implements MemoryManagementUnit {
       this.prevU32[(this.prevByte + w2) >>> 2] = value;
       return;
     }
-    this.slowStore(addr, 4, value);
+    this.arg[0] = addr;
+    this.arg[1] = value;
+    this.hostStore(4);
   }
 
   storeU64(addr: VirtAddr, value: number): void {
@@ -368,7 +418,281 @@ export class Mmu implements MemoryManagementUnit {
       this.regU32[i + 1] = (value - lo) / TWO_32;
       return;
     }
-    this.slowStore(addr, 8, value);
+    this.arg[0] = addr;
+    this.arg[1] = value;
+    this.hostStore(8);
+  }
+
+  // ---------------------------------------------------------------- VirtualMemory: the host-table tier
+  //
+  // A load or store the register did not serve, its address (and value) in
+  // `arg`. An aligned access inside a page whose owned host entry allows it
+  // costs a fast-tag check like the register's and a hit counted on the
+  // entry; any other goes through claimLoad/claimStore, which own the
+  // entry first (or run the full lookup). A second host-table hit on the
+  // same entry with no register hit between loads the register.
+
+  private hostLoad(size: number): number {
+    const addr = this.arg[0]!;
+    const e = (addr >>> 12) & HOST_MASK;
+    const off = addr - this.hRead[e]!;
+    const w = off & (PAGE - size);
+    if (off === w && (size !== 8 || this.hU32[e]![((this.hByte[e]! + w) >>> 2) + 1]! < 0x200000)) {
+      this.hHits[e]!++;
+      if (this.regHits === this.lastMark || this.prevHits === this.prevMark) this.promote(e);
+      else {
+        this.lastMark = this.regHits;
+        this.prevMark = this.prevHits;
+      }
+      const i = this.hByte[e]! + w;
+      if (size === 4) return this.hU32[e]![i >>> 2]!;
+      if (size === 1) return this.hU8[e]![i]!;
+      if (size === 2) return this.hU16[e]![i >>> 1]!;
+      return this.hU32[e]![(i >>> 2) + 1]! * TWO_32 + this.hU32[e]![i >>> 2]!;
+    }
+    return this.claimLoad(addr, size);
+  }
+
+  private hostStore(size: number): void {
+    const addr = this.arg[0]!;
+    const e = (addr >>> 12) & HOST_MASK;
+    const off = addr - this.hWrite[e]!;
+    const w = off & (PAGE - size);
+    if (off === w) {
+      const value = this.arg[1]!;
+      this.hHits[e]!++;
+      if (this.regHits === this.lastMark || this.prevHits === this.prevMark) this.promote(e);
+      else {
+        this.lastMark = this.regHits;
+        this.prevMark = this.prevHits;
+      }
+      const i = this.hByte[e]! + w;
+      if (size === 4) this.hU32[e]![i >>> 2] = value;
+      else if (size === 1) this.hU8[e]![i] = value;
+      else if (size === 2) this.hU16[e]![i >>> 1] = value;
+      else {
+        const lo = value >>> 0;
+        this.hU32[e]![i >>> 2] = lo;
+        this.hU32[e]![(i >>> 2) + 1] = (value - lo) / TWO_32;
+      }
+      return;
+    }
+    this.claimStore(addr, size, this.arg[1]!);
+  }
+
+  // A load the fast tags did not serve: through the host entry when it
+  // holds the page with a valid L1 slot that allows the access (owning the
+  // entry), else the full lookup.
+  private claimLoad(addr: number, size: number): number {
+    const e = this.claim(addr, size, 0);
+    if (e < 0) return this.lookupLoad(addr, size);
+    const off = addr & 0xfff;
+    const i = this.hByte[e]! + off;
+    let value: number;
+    if ((off & (size - 1)) === 0) {
+      if (size === 4) value = this.hU32[e]![i >>> 2]!;
+      else if (size === 1) value = this.hU8[e]![i]!;
+      else if (size === 2) value = this.hU16[e]![i >>> 1]!;
+      else {
+        const hi = this.hU32[e]![(i >>> 2) + 1]!;
+        value = hi < 0x200000 ? hi * TWO_32 + this.hU32[e]![i >>> 2]! : -1;
+      }
+    } else {
+      value = this.unalignedLoad(this.hU8[e]!, i, size);
+    }
+    // Above 2^53 - 1: the full lookup counts the access and throws.
+    if (value < 0) return this.lookupLoad(addr, size);
+    this.hHits[e]!++;
+    this.hostHit(e);
+    return value;
+  }
+
+  private claimStore(addr: number, size: number, value: number): void {
+    let lo =
+      size === 8 ? value >>> 0 : (value >>> 0) & (size === 4 ? 0xffffffff : size === 2 ? 0xffff : 0xff);
+    lo >>>= 0;
+    const hi = size === 8 ? (value - lo) / TWO_32 : 0;
+    const e = this.claim(addr, size, 1);
+    if (e < 0) {
+      this.lookupStore(addr, size, lo, hi);
+      return;
+    }
+    this.hHits[e]!++;
+    this.hostHit(e);
+    const off = addr & 0xfff;
+    const i = this.hByte[e]! + off;
+    if ((off & (size - 1)) === 0) {
+      if (size === 4) this.hU32[e]![i >>> 2] = lo;
+      else if (size === 1) this.hU8[e]![i] = lo;
+      else if (size === 2) this.hU16[e]![i >>> 1] = lo;
+      else {
+        this.hU32[e]![i >>> 2] = lo;
+        this.hU32[e]![(i >>> 2) + 1] = hi;
+      }
+    } else {
+      this.unalignedStore(this.hU8[e]!, i, size, lo, hi);
+    }
+  }
+
+  // The host entry of an access of `size` bytes inside one page at `addr`,
+  // owned, when the host table holds the page with a valid L1 slot whose
+  // rights allow `access` and host bytes; else -1, having changed nothing
+  // the TLB could see (the full lookup then runs).
+  private claim(addr: number, size: number, access: AccessCode): number {
+    const off = addr & 0xfff;
+    // (The VirtualMemory port takes non-negative addresses only: the full lookup throws.)
+    if (!(addr >= 0) || off > PAGE - size) return -1;
+    const e = (addr >>> 12) & HOST_MASK;
+    const slot = this.hSlot[e]!;
+    if (
+      this.hTag[e] !== addr - off ||
+      this.tlb.gen[slot] !== this.hGen[e] ||
+      (this.hRights[e]! & (1 << (access + this.rightsShift))) === 0
+    ) {
+      return -1;
+    }
+    if (this.hSlab[e]! < 0 && !this.locateHost(e)) return -1;
+    this.own(e);
+    return e;
+  }
+
+  // Makes host entry `e` (valid, its slot unchanged since the last
+  // spill(true)) owned. Another slot owning its TLB set was used before it
+  // and no other slot of the set has pending hits, so that slot's hits are
+  // handed to the TLB now and its entries disowned (either register too,
+  // if it holds one of them: its later hits would come after this one's).
+  private own(e: number): void {
+    if (this.hOwned[e] === 1) return;
+    const slot = this.hSlot[e]!;
+    const set = this.tlb.setOf[slot]!;
+    const other = this.pendSlot[set]!;
+    if (other >= 0 && other !== slot) this.disownSlot(other);
+    this.pendSlot[set] = slot;
+    this.hOwned[e] = 1;
+    this.owned[this.ownedCount++] = e;
+    // (A kernel-half page, owned by touch(), gets none: loads and stores
+    // take non-negative addresses only.)
+    if (this.hSlab[e]! >= 0 && this.hTag[e]! >= 0) {
+      const rights = this.hRights[e]! >> this.rightsShift;
+      const base = this.hTag[e]!;
+      this.hRead[e] = rights & 1 ? base : Number.NaN;
+      this.hWrite[e] = rights & 2 ? base : Number.NaN;
+    }
+  }
+
+  // Hands the pending hits of every owned entry of `slot` to the TLB and disowns them.
+  private disownSlot(slot: number): void {
+    let n = 0;
+    for (let k = 0; k < this.ownedCount; ) {
+      const e = this.owned[k]!;
+      if (this.hSlot[e] !== slot) {
+        k++;
+        continue;
+      }
+      n += this.hHits[e]!;
+      this.hHits[e] = 0;
+      if (e === this.regEntry) {
+        n += this.regHits;
+        this.regHits = 0;
+        this.emptyRegister();
+      }
+      if (e === this.prevEntry) {
+        n += this.prevHits;
+        this.prevHits = 0;
+        this.emptyPrev();
+      }
+      this.hOwned[e] = 0;
+      this.hRead[e] = Number.NaN;
+      this.hWrite[e] = Number.NaN;
+      this.owned[k] = this.owned[--this.ownedCount]!;
+    }
+    if (n > 0) this.tlb.hits(slot, n);
+    this.pendSlot[this.tlb.setOf[slot]!] = -1;
+  }
+
+  // After a claimed access to `e` (counted): the register policy of the fast path.
+  private hostHit(e: number): void {
+    if (this.regEntry < 0 || this.regHits === this.lastMark || this.prevHits === this.prevMark)
+      this.promote(e);
+    else {
+      this.lastMark = this.regHits;
+      this.prevMark = this.prevHits;
+    }
+  }
+
+  // A host-table hit on owned, located entry `e` that follows another one
+  // with no hit on the register (or none on the second register) between:
+  // `e` goes into that register.
+  private promote(e: number): void {
+    if (this.regEntry < 0 || this.regHits === this.lastMark || e === this.regEntry) {
+      this.switchRegister(e);
+      return;
+    }
+    this.lastMark = -1;
+    this.prevMark = -1;
+    if (e === this.prevEntry) return;
+    if (this.prevHits > 0) {
+      this.hHits[this.prevEntry] = this.hHits[this.prevEntry]! + this.prevHits;
+      this.prevHits = 0;
+    }
+    this.prevReadBase = this.hRead[e]!;
+    this.prevWriteBase = this.hWrite[e]!;
+    this.prevU8 = this.hU8[e]!;
+    this.prevU16 = this.hU16[e]!;
+    this.prevU32 = this.hU32[e]!;
+    this.prevByte = this.hByte[e]!;
+    this.prevEntry = e;
+  }
+
+  // Loads the register with owned, located host entry `e`; the old one
+  // becomes the second register, whose pending hits move to its entry.
+  private switchRegister(e: number): void {
+    this.lastMark = -1;
+    this.prevMark = -1;
+    if (Number.isNaN(this.regReadBase) && Number.isNaN(this.regWriteBase)) {
+      // Empty, or touch()'s register (no host bytes): its hits move to its entry.
+      if (this.regHits > 0) this.hHits[this.regEntry] = this.hHits[this.regEntry]! + this.regHits;
+      this.regHits = 0;
+      this.touchReadBase = Number.NaN;
+      this.touchWriteBase = Number.NaN;
+      this.touchExecBase = Number.NaN;
+      this.setRegister(e);
+      return;
+    }
+    if (e === this.regEntry) return;
+    if (this.prevHits > 0) {
+      this.hHits[this.prevEntry] = this.hHits[this.prevEntry]! + this.prevHits;
+    }
+    // The register becomes the second one, keeping its pending hits.
+    this.prevReadBase = this.regReadBase;
+    this.prevWriteBase = this.regWriteBase;
+    this.prevU8 = this.regU8;
+    this.prevU16 = this.regU16;
+    this.prevU32 = this.regU32;
+    this.prevByte = this.regByte;
+    this.prevHits = this.regHits;
+    this.prevEntry = this.regEntry;
+    this.regHits = 0;
+    this.setRegister(e);
+  }
+
+  private unalignedLoad(b: Uint8Array<ArrayBufferLike>, i: number, size: number): number {
+    if (size === 2) return b[i]! | (b[i + 1]! << 8);
+    const lo = (b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24)) >>> 0;
+    if (size === 4) return lo;
+    const hi = (b[i + 4]! | (b[i + 5]! << 8) | (b[i + 6]! << 16) | (b[i + 7]! << 24)) >>> 0;
+    return hi < 0x200000 ? hi * TWO_32 + lo : -1;
+  }
+
+  private unalignedStore(
+    b: Uint8Array<ArrayBufferLike>,
+    i: number,
+    size: number,
+    lo: number,
+    hi: number,
+  ): void {
+    for (let k = 0; k < size && k < 4; k++) b[i + k] = lo >>> (8 * k);
+    for (let k = 4; k < size; k++) b[i + k] = hi >>> (8 * (k - 4));
   }
 
   // ---------------------------------------------------------------- VirtualMemory: slow paths
@@ -379,16 +703,7 @@ export class Mmu implements MemoryManagementUnit {
     }
   }
 
-  private slowLoad(addr: number, size: number): number {
-    const off = addr & 0xfff;
-    // Another page the host table holds: it becomes the register (the common
-    // case when a program alternates between a few pages).
-    if (off <= PAGE - size && this.switchRegister(addr, 0)) return this.readRegister(off, size, addr);
-    return this.lookupLoad(addr, size);
-  }
-
-  // A load the registers and the host table could not serve: the full lookup.
-  // (Apart from slowLoad so that V8 can inline the switch path into it.)
+  // A load the register and the host table could not serve: the full lookup.
   private lookupLoad(addr: number, size: number): number {
     const off = addr & 0xfff;
     if (!Number.isSafeInteger(addr) || addr < 0) this.checkAddr(addr, `loadU${size * 8}`);
@@ -478,20 +793,7 @@ export class Mmu implements MemoryManagementUnit {
     return hi * TWO_32 + lo;
   }
 
-  private slowStore(addr: number, size: number, value: number): void {
-    const off = addr & 0xfff;
-    let lo =
-      size === 8 ? value >>> 0 : (value >>> 0) & (size === 4 ? 0xffffffff : size === 2 ? 0xffff : 0xff);
-    lo >>>= 0;
-    const hi = size === 8 ? (value - lo) / TWO_32 : 0;
-    if (off <= PAGE - size && this.switchRegister(addr, 1)) {
-      this.writeRegister(off, size, lo, hi);
-      return;
-    }
-    this.lookupStore(addr, size, lo, hi);
-  }
-
-  // A store the registers and the host table could not serve: the full lookup.
+  // A store the register and the host table could not serve: the full lookup.
   private lookupStore(addr: number, size: number, lo: number, hi: number): void {
     const off = addr & 0xfff;
     if (!Number.isSafeInteger(addr) || addr < 0) this.checkAddr(addr, `storeU${size * 8}`);
@@ -610,32 +912,60 @@ export class Mmu implements MemoryManagementUnit {
 
   // ---------------------------------------------------------------- translation
 
-  // Hands register hits to the TLB (counted, slot made MRU) and, with
-  // `clear`, empties the register before another TLB operation.
+  // Hands pending hits (the register's and the owned entries') to the TLB:
+  // counted, each slot made most recently used of its set. The slots of
+  // owned entries are of different sets (or the same slot), so their order
+  // changes no recency order. With `clear`, also disowns every entry and
+  // empties the register, before another TLB operation.
   private spill(clear: boolean): void {
-    // The registers hold slots of different TLB sets (or the same slot):
-    // the order of these two spills changes no recency order.
-    if (this.prevHits > 0) {
-      this.tlb.hits(this.prevSlot, this.prevHits);
-      this.prevHits = 0;
-    }
+    const hHits = this.hHits;
     if (this.regHits > 0) {
-      this.tlb.hits(this.regSlot, this.regHits);
+      hHits[this.regEntry] = hHits[this.regEntry]! + this.regHits;
       this.regHits = 0;
     }
-    if (clear) {
-      this.regReadBase = Number.NaN;
-      this.regWriteBase = Number.NaN;
-      this.touchReadBase = Number.NaN;
-      this.touchWriteBase = Number.NaN;
-      this.touchExecBase = Number.NaN;
-      this.regSlot = -1;
-      this.regEntry = -1;
-      this.prevReadBase = Number.NaN;
-      this.prevWriteBase = Number.NaN;
-      this.prevSlot = -1;
-      this.prevEntry = -1;
+    if (this.prevHits > 0) {
+      hHits[this.prevEntry] = hHits[this.prevEntry]! + this.prevHits;
+      this.prevHits = 0;
     }
+    const owned = this.owned;
+    for (let k = 0; k < this.ownedCount; k++) {
+      const e = owned[k]!;
+      const n = hHits[e]!;
+      if (n > 0) {
+        this.tlb.hits(this.hSlot[e]!, n);
+        hHits[e] = 0;
+      }
+    }
+    if (clear) {
+      for (let k = 0; k < this.ownedCount; k++) {
+        const e = owned[k]!;
+        this.hOwned[e] = 0;
+        this.hRead[e] = Number.NaN;
+        this.hWrite[e] = Number.NaN;
+        this.pendSlot[this.tlb.setOf[this.hSlot[e]!]!] = -1;
+      }
+      this.ownedCount = 0;
+      this.emptyRegister();
+      this.emptyPrev();
+      this.lastMark = -1;
+      this.prevMark = -1;
+    }
+  }
+
+  private emptyPrev(): void {
+    this.prevReadBase = Number.NaN;
+    this.prevWriteBase = Number.NaN;
+    this.prevEntry = -1;
+  }
+
+  private emptyRegister(): void {
+    this.regReadBase = Number.NaN;
+    this.regWriteBase = Number.NaN;
+    this.touchReadBase = Number.NaN;
+    this.touchWriteBase = Number.NaN;
+    this.touchExecBase = Number.NaN;
+    this.regSlot = -1;
+    this.regEntry = -1;
   }
 
   // Finds the host bytes of host entry `e`'s page. The frame is backed even
@@ -644,129 +974,35 @@ export class Mmu implements MemoryManagementUnit {
   private locateHost(e: number): boolean {
     const h = this.host;
     if (!h.lookup(this.hPhys[e]! * INV_PAGE, true)) return false;
-    this.hSlab[e] = h.slab;
+    const slab = h.slab;
+    this.hSlab[e] = slab;
     this.hByte[e] = h.byte;
+    this.hU8[e] = h.u8[slab]!;
+    this.hU16[e] = h.u16[slab]!;
+    this.hU32[e] = h.u32[slab]!;
     return true;
   }
 
-  // Points the register at host entry `e` (its rights, bytes and TLB slot).
+  // Points the register at owned, located host entry `e` (its rights, bytes and TLB slot).
   private setRegister(e: number): void {
-    const h = this.host;
-    const slab = this.hSlab[e]!;
-    this.regU8 = h.u8[slab]!;
-    this.regU16 = h.u16[slab]!;
-    this.regU32 = h.u32[slab]!;
+    this.regU8 = this.hU8[e]!;
+    this.regU16 = this.hU16[e]!;
+    this.regU32 = this.hU32[e]!;
     this.regByte = this.hByte[e]!;
-    const rights = this.hRights[e]! >> this.rightsShift;
-    const base = this.hTag[e]!;
-    this.regReadBase = rights & 1 ? base : Number.NaN;
-    this.regWriteBase = rights & 2 ? base : Number.NaN;
+    this.regReadBase = this.hRead[e]!;
+    this.regWriteBase = this.hWrite[e]!;
     this.regSlot = this.hSlot[e]!;
     this.regEntry = e;
   }
 
-  // Moves the current register to the second one (whose hits the caller spilled).
-  private retireRegister(): void {
-    this.prevReadBase = this.regReadBase;
-    this.prevWriteBase = this.regWriteBase;
-    this.prevU8 = this.regU8;
-    this.prevU16 = this.regU16;
-    this.prevU32 = this.regU32;
-    this.prevByte = this.regByte;
-    this.prevSlot = this.regSlot;
-    this.prevHits = this.regHits;
-    this.prevEntry = this.regEntry;
-  }
-
-  // Exchanges the two registers; both keep their pending hits.
-  private swapRegisters(): void {
-    const readBase = this.prevReadBase;
-    const writeBase = this.prevWriteBase;
-    const u8 = this.prevU8;
-    const u16 = this.prevU16;
-    const u32 = this.prevU32;
-    const byte = this.prevByte;
-    const slot = this.prevSlot;
-    const hits = this.prevHits;
-    const entry = this.prevEntry;
-    this.prevReadBase = this.regReadBase;
-    this.prevWriteBase = this.regWriteBase;
-    this.prevU8 = this.regU8;
-    this.prevU16 = this.regU16;
-    this.prevU32 = this.regU32;
-    this.prevByte = this.regByte;
-    this.prevSlot = this.regSlot;
-    this.prevHits = this.regHits;
-    this.prevEntry = this.regEntry;
-    this.regReadBase = readBase;
-    this.regWriteBase = writeBase;
-    this.regU8 = u8;
-    this.regU16 = u16;
-    this.regU32 = u32;
-    this.regByte = byte;
-    this.regSlot = slot;
-    this.regHits = hits;
-    this.regEntry = entry;
-  }
-
   // Loads the register with host entry `e` (just looked up, its hit counted)
-  // when the memory has frame views. The lookup spilled and emptied every
-  // register, touch()'s included.
+  // when the memory has frame views. The lookup spilled and emptied the
+  // register, touch()'s included, and disowned every entry.
   private loadRegister(e: number): boolean {
     if (this.hSlab[e]! < 0 && !this.locateHost(e)) return false;
+    this.own(e);
     this.setRegister(e);
     this.regHits = 0;
-    return true;
-  }
-
-  // The register switch, for an access of `size` bytes inside one page that
-  // neither register served: when the host table holds the page with a
-  // valid L1 slot whose rights allow `access`, it becomes the current
-  // register without a full lookup, and this access is its first hit
-  // (counted, with its others, at the next spill: before any other TLB
-  // operation, as lookup()'s immediate tlb.hit would be). The current
-  // register becomes the second one, whose hits are spilled first — unless
-  // it shares a TLB set with the new page: then it is spilled itself, so the
-  // two registers never hold different slots of one set, and their hits can
-  // be spilled in either order (recency is only compared within a set).
-  // Returns false, having changed nothing, when the host table cannot serve
-  // (the full lookup then runs).
-  private switchRegister(addr: number, access: AccessCode): boolean {
-    if (!(addr >= 0)) return false;
-    const e = (addr >>> 12) & HOST_MASK;
-    const slot = this.hSlot[e]!;
-    const tlb = this.tlb;
-    if (
-      this.hTag[e] !== addr - (addr & 0xfff) ||
-      tlb.gen[slot] !== this.hGen[e] ||
-      (this.hRights[e]! & (1 << (access + this.rightsShift))) === 0
-    ) {
-      return false;
-    }
-    if (this.hSlab[e]! < 0 && !this.locateHost(e)) return false;
-    if (e === this.regEntry || e === this.prevEntry) {
-      // A register's own page (an unaligned access): make it current.
-      if (e === this.prevEntry) this.swapRegisters();
-      this.regHits++;
-      return true;
-    }
-    if (this.regEntry >= 0) {
-      const current = this.regSlot;
-      if (current !== slot && tlb.setOf[current] === tlb.setOf[slot]) {
-        if (this.regHits > 0) tlb.hits(current, this.regHits);
-      } else {
-        if (this.prevHits > 0) tlb.hits(this.prevSlot, this.prevHits);
-        this.retireRegister();
-      }
-    } else {
-      // Empty, or touch()'s register (whose bases a data register replaces).
-      if (this.regHits > 0) tlb.hits(this.regSlot, this.regHits);
-      this.touchReadBase = Number.NaN;
-      this.touchWriteBase = Number.NaN;
-      this.touchExecBase = Number.NaN;
-    }
-    this.setRegister(e);
-    this.regHits = 1;
     return true;
   }
 
@@ -882,7 +1118,9 @@ export class Mmu implements MemoryManagementUnit {
   private walkAndFill(la: number, access: AccessCode, user: boolean, missed: number): number {
     const tlb = this.tlb;
     this.walks++;
-    const ok = this.walker.walk(this.currentRoot, la, access, user, true);
+    this.walker.input[0] = this.currentRoot;
+    this.walker.input[1] = la;
+    const ok = this.walker.walk(access, user, true);
     const r = this.walker.result;
     this.walkRefs += r.memoryRefs;
     this.adWrites += r.adWrites;
@@ -956,8 +1194,9 @@ export class Mmu implements MemoryManagementUnit {
     this.touchReadBase = rights & 1 ? base : Number.NaN;
     this.touchWriteBase = rights & 2 ? base : Number.NaN;
     this.touchExecBase = rights & 4 ? base : Number.NaN;
+    this.own(e);
     this.regSlot = this.hSlot[e]!;
-    this.regEntry = -1;
+    this.regEntry = e;
     this.regHits = 0;
   }
 
@@ -972,7 +1211,9 @@ export class Mmu implements MemoryManagementUnit {
     const code = accessCode(access, "walk");
     const root = space === this.current ? this.currentRoot : this.rootFor(space, "walk");
     if (!this.isCanonical(virt)) throw new UsageError(PKG, `walk: virt ${virt} is not canonical`, "virt");
-    this.walker.walk(root, virt < 0 ? virt + this.full : virt, code, privilege === "user", sideEffects);
+    this.walker.input[0] = root;
+    this.walker.input[1] = virt < 0 ? virt + this.full : virt;
+    this.walker.walk(code, privilege === "user", sideEffects);
     return this.walker.result;
   }
 
@@ -1207,7 +1448,9 @@ export class Mmu implements MemoryManagementUnit {
           `Mmu: TLB slot ${s} belongs to destroyed address space ${tlb.space[s]}`,
         );
       }
-      this.walker.walk(root, tlb.tag[s]!, 0, false, false);
+      this.walker.input[0] = root;
+      this.walker.input[1] = tlb.tag[s]!;
+      this.walker.walk(0, false, false);
       const size = tlb.pageSizes[tlb.size[s]!]!;
       const where = `TLB slot ${s} (la ${hex(tlb.tag[s]!)}, space ${tlb.space[s]})`;
       if (r.pagePhys !== tlb.phys[s] || r.pageSize !== size) {
@@ -1280,28 +1523,62 @@ export class Mmu implements MemoryManagementUnit {
         }
       }
     }
-    // The second register: a valid host entry's page, aliasing its frame,
-    // never another slot of the current register's TLB set.
-    if (this.prevEntry >= 0) {
-      const e = this.prevEntry;
-      const slot = this.prevSlot;
+    // Owned entries (spill(false) above handed every pending hit over):
+    // listed once, valid, their slot their TLB set's owner, fast tags as
+    // their rights at this privilege allow; no other entry has fast tags,
+    // and no set an owner without an owned entry.
+    const h = this.host;
+    const sets = new Set<number>();
+    for (let k = 0; k < this.ownedCount; k++) {
+      const e = this.owned[k]!;
+      const slot = this.hSlot[e]!;
+      const rights = this.hRights[e]! >> this.rightsShift;
+      const located = this.hSlab[e]! >= 0 && this.hTag[e]! >= 0;
+      const read = located && rights & 1 ? this.hTag[e]! : Number.NaN;
+      const write = located && rights & 2 ? this.hTag[e]! : Number.NaN;
       if (
-        this.regEntry < 0 ||
-        e === this.regEntry ||
-        slot !== this.hSlot[e] ||
+        this.hOwned[e] !== 1 ||
+        this.owned.subarray(0, k).includes(e) ||
         tlb.gen[slot] !== this.hGen[e] ||
-        tlb.pcid[slot] === -1 ||
-        this.prevU8 !== this.host.u8[this.hSlab[e]!] ||
-        this.prevByte !== this.hByte[e] ||
-        (slot !== this.regSlot && tlb.setOf[slot] === tlb.setOf[this.regSlot])
+        this.pendSlot[tlb.setOf[slot]!] !== slot ||
+        !Object.is(this.hRead[e], read) ||
+        !Object.is(this.hWrite[e], write) ||
+        (located && (this.hU8[e] !== h.u8[this.hSlab[e]!] || this.hU32[e] !== h.u32[this.hSlab[e]!]))
       ) {
-        throw new CorruptionError(
-          PKG,
-          "Mmu: the second register disagrees with its host-table entry or shares a set",
-        );
+        throw new CorruptionError(PKG, `Mmu: owned host-table entry ${e} disagrees with its slot or rights`);
       }
-    } else if (!Number.isNaN(this.prevReadBase) || !Number.isNaN(this.prevWriteBase) || this.prevHits !== 0) {
-      throw new CorruptionError(PKG, "Mmu: an empty second register has a base or hits");
+      sets.add(tlb.setOf[slot]!);
+    }
+    for (let e = 0; e < HOST; e++) {
+      const owned = this.owned.subarray(0, this.ownedCount).includes(e);
+      if (
+        (this.hOwned[e] === 1) !== owned ||
+        this.hHits[e] !== 0 ||
+        (!owned && !(Number.isNaN(this.hRead[e]!) && Number.isNaN(this.hWrite[e]!)))
+      ) {
+        throw new CorruptionError(PKG, `Mmu: host-table entry ${e} has fast tags or hits but is not owned`);
+      }
+    }
+    for (let set = 0; set < this.pendSlot.length; set++) {
+      if (this.pendSlot[set] !== -1 && !sets.has(set)) {
+        throw new CorruptionError(PKG, `Mmu: TLB set ${set} has an owner slot but no owned entry`);
+      }
+    }
+    if (this.regHits !== 0 || (this.regEntry >= 0 && this.hOwned[this.regEntry] !== 1)) {
+      throw new CorruptionError(PKG, "Mmu: the register's entry is not owned, or it has hits after a spill");
+    }
+    if (
+      this.prevHits !== 0 ||
+      (this.prevEntry >= 0
+        ? this.hOwned[this.prevEntry] !== 1 ||
+          this.prevEntry === this.regEntry ||
+          this.prevU8 !== this.hU8[this.prevEntry] ||
+          this.prevByte !== this.hByte[this.prevEntry] ||
+          !(Number.isNaN(this.prevReadBase) || this.prevReadBase === this.hRead[this.prevEntry]) ||
+          !(Number.isNaN(this.prevWriteBase) || this.prevWriteBase === this.hWrite[this.prevEntry])
+        : !Number.isNaN(this.prevReadBase) || !Number.isNaN(this.prevWriteBase))
+    ) {
+      throw new CorruptionError(PKG, "Mmu: the second register disagrees with its owned entry");
     }
     if (this.current >= 0 && this.pcidOwner[this.currentPcid] !== this.current) {
       throw new CorruptionError(PKG, "Mmu: the current address space does not own its PCID");

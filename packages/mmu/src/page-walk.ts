@@ -28,8 +28,11 @@
  * Speed: each level reads its entry straight from the host bytes of the
  * table (the host location of the last table read at each level is kept,
  * and consecutive walks share their upper tables) and classifies it with
- * one call of the format's `decode`, which V8 inlines; A/D bits come from a
- * table made once per format.
+ * one call of the format's `decode`, which V8 inlines — skipped when the
+ * level's entry has the same two words as the last one decoded there
+ * (decode depends on nothing else), as the upper levels of consecutive
+ * walks do; A/D bits come from a table made once per format. The root and
+ * the address come in a typed array (`input`), so a walk allocates nothing.
  */
 import { PF_INSTRUCTION, PF_PRESENT, PF_RESERVED, PF_USER, PF_WRITE } from "@memstack/core";
 import {
@@ -148,6 +151,14 @@ export class PageWalker {
   private readonly reciprocals: Float64Array;
   private readonly pathAddr: Float64Array;
   private readonly pathLo: Float64Array;
+  // The last entry decoded at each level, and what decode said of it:
+  // decode is a function of (lo, hi, level) only, so an entry read again
+  // with the same words (the upper levels of consecutive walks) skips it.
+  private readonly cLo: Uint32Array;
+  private readonly cHi: Uint32Array;
+  private readonly cKind: Int32Array;
+  private readonly cAddr: Float64Array;
+  private readonly cFlags: Int32Array;
   // Accessed/Dirty bits to OR into an entry used at each level: [level] for
   // a table entry or a read through a leaf, [levels + level] for a leaf written.
   private readonly adBits: Int32Array;
@@ -163,6 +174,17 @@ export class PageWalker {
     this.reciprocals = Float64Array.from(format.levelShifts, (s) => 2 ** -s);
     this.pathAddr = new Float64Array(format.levels);
     this.pathLo = new Float64Array(format.levels);
+    this.cLo = new Uint32Array(format.levels);
+    this.cHi = new Uint32Array(format.levels);
+    this.cKind = new Int32Array(format.levels);
+    this.cAddr = new Float64Array(format.levels);
+    this.cFlags = new Int32Array(format.levels);
+    for (let l = 0; l < format.levels; l++) {
+      this.decoded.fill(0);
+      this.cKind[l] = this.decoder.decode(0, 0, l, this.decoded);
+      this.cAddr[l] = this.decoded[0]!;
+      this.cFlags[l] = this.decoded[1]!;
+    }
     this.adBits = new Int32Array(3 * format.levels);
     for (let l = 0; l < format.levels; l++) {
       this.adBits[l] = format.accessedBits(l, false, false);
@@ -172,14 +194,24 @@ export class PageWalker {
   }
 
   /**
-   * Walks from the table at physical `root` for linear address `la`.
+   * Inputs of {@link PageWalker.walk}: [0] the physical address of the root
+   * table, [1] the linear address. A typed array rather than arguments: a
+   * number above 2^31 passed to a call V8 does not inline is boxed as a
+   * heap number, an allocation per walk.
+   */
+  readonly input = new Float64Array(2);
+
+  /**
+   * Walks from the table at physical `input[0]` for linear address `input[1]`.
    *
    * @param access - 0 read, 1 write, 2 execute.
    * @param user - whether the access comes from user mode.
    * @param sideEffects - whether to set Accessed/Dirty bits in RAM on success.
    * @returns whether it translated; details in {@link PageWalker.result}.
    */
-  walk(root: number, la: number, access: AccessCode, user: boolean, sideEffects: boolean): boolean {
+  walk(access: AccessCode, user: boolean, sideEffects: boolean): boolean {
+    const root = this.input[0]!;
+    const la = this.input[1]!;
     const f = this.format;
     const words = this.words;
     const host = words.host;
@@ -225,7 +257,23 @@ export class PageWalker {
         lo = words.entry[0]!;
         hi = words.entry[1]!;
       }
-      const kind = decoder.decode(lo, hi, level, dec);
+      let kind: number;
+      let address: number;
+      let flags: number;
+      if (lo === this.cLo[level] && hi === this.cHi[level]) {
+        kind = this.cKind[level]!;
+        address = this.cAddr[level]!;
+        flags = this.cFlags[level]!;
+      } else {
+        kind = decoder.decode(lo, hi, level, dec);
+        address = dec[0]!;
+        flags = dec[1]!;
+        this.cLo[level] = lo;
+        this.cHi[level] = hi;
+        this.cKind[level] = kind;
+        this.cAddr[level] = address;
+        this.cFlags[level] = flags;
+      }
       if (kind === DECODE_ABSENT) {
         error = base;
         break;
@@ -233,14 +281,13 @@ export class PageWalker {
       if (kind === DECODE_RESERVED) break;
       this.pathAddr[level] = entry;
       this.pathLo[level] = lo;
-      const flags = dec[1]!;
       if (kind === DECODE_TABLE) {
         rights &= flags | NON_RIGHTS;
-        pfn = dec[0]! * INV_PAGE;
+        pfn = address * INV_PAGE;
         continue;
       }
       let eff = (rights & flags) | (flags & NON_RIGHTS);
-      const pagePhys = dec[0]!;
+      const pagePhys = address;
       if (!f.permits(eff, access, user)) {
         r[PAGE_PHYS] = pagePhys;
         r[PAGE_SIZE] = this.divisors[level]!;

@@ -312,3 +312,22 @@ it("keeps an entry copied from the STLB into L1 stale when the STLB's copy was (
   expect(() => s.mmu.storeU32(p0 as VirtAddr, 3)).toThrow(PageFault);
   s.mmu.check();
 });
+
+it("a rotation over pages of one TLB set and subpages of a 2 MiB page keeps counts and LRU order through owned host entries", () => {
+  for (const tlb of [undefined, PLRU_TLB]) {
+    const fast = side(tlb === undefined ? {} : { tlb });
+    const ref = side(tlb === undefined ? {} : { tlb });
+    // A, B, C share L1 set 0; D is in another set; H1, H2 are two 4 KiB
+    // pieces of one 2 MiB page (one L1 slot, two host entries).
+    const [pa, pb, pc, , , , pd] = PAGES as number[];
+    const turn = [pa!, pb!, pc!, pd!, HUGE, HUGE + 5 * PAGE];
+    for (let i = 0; i < 3000; i++) {
+      const page = turn[(i * 7 + (i >> 5)) % turn.length]!;
+      const write = i % 5 === 0;
+      const addr = page + (((i * 12) % PAGE) & ~7);
+      expect(fastAccess(fast, "u32", write, addr, i)).toEqual(refAccess(ref, "u32", write, addr, i));
+      if (i % 997 === 0) compare({ fast, ref });
+    }
+    compare({ fast, ref });
+  }
+});
