@@ -35,7 +35,7 @@ import { newAnonVma } from "./mm/address-space.js";
 import { CommitPolicy } from "./mm/commit.js";
 import { PageManager } from "./mm/pages.js";
 import { SwapDevice } from "./mm/swap.js";
-import { makeVma, type ShmemObject, VM_ACCOUNT, VM_DONTCOPY } from "./mm/vma.js";
+import { makeVma, type ShmemObject, VM_ACCOUNT, VM_DONTCOPY, type Vma } from "./mm/vma.js";
 import { formatMeminfo, formatStatusKb, type MeminfoRow } from "./proc/format.js";
 import { Process, ProcessKilled } from "./process.js";
 
@@ -85,6 +85,10 @@ export class Kernel {
   /** The kernel's own address space (init_mm), current when no process is. */
   readonly #kernelSpace: number;
   #inKswapd = false;
+  // The child fork() is building: not yet a task the OOM killer can see
+  // (copy_process() links it into the task list only at the end).
+  #forking: Process | null = null;
+  #forkParent: Process | null = null;
 
   /** @throws {UsageError} naming a bad option. */
   constructor(options: KernelOptions) {
@@ -267,22 +271,40 @@ export class Kernel {
     child.oomScoreAdj = parent.oomScoreAdj;
     this.#procs.set(child.pid, child);
     // dup_mmap(): copy each VMA (but MADV_DONTFORK ones), charging the private accounted ones again.
+    // Copying allocates page tables, which may reclaim or call the OOM killer;
+    // if that kills the parent, its VMAs are gone: the list is taken first and
+    // the copy stops there.
+    const vmas: Vma[] = [];
+    parent.mm.tree.forEach((vma) => void vmas.push(vma));
     let ok = true;
-    parent.mm.tree.forEach((vma) => {
-      if (!ok || (vma.flags & VM_DONTCOPY) !== 0) return;
-      const copy = makeVma(vma.start, vma.end, vma.flags, vma.pgoff, vma.object, null);
-      copy.stack = vma.stack;
-      if (vma.anonVma !== null) {
-        copy.anonVma = newAnonVma(true);
-        copy.anonVma.degree++;
+    this.#forking = child;
+    this.#forkParent = parent;
+    try {
+      for (const vma of vmas) {
+        if (!parent.alive) break;
+        if ((vma.flags & VM_DONTCOPY) !== 0) continue;
+        const copy = makeVma(vma.start, vma.end, vma.flags, vma.pgoff, vma.object, null);
+        copy.stack = vma.stack;
+        if (vma.anonVma !== null) {
+          copy.anonVma = newAnonVma(true);
+          copy.anonVma.degree++;
+        }
+        if (vma.object !== null) vma.object.mappers++;
+        if (!child.mm.adopt(copy) || !this.pages.copyRange(parent, child, copy)) {
+          ok = false;
+          break;
+        }
       }
-      if (vma.object !== null) vma.object.mappers++;
-      if (!child.mm.adopt(copy)) {
-        ok = false;
-        return;
-      }
-      if (!this.pages.copyRange(parent, child, copy)) ok = false;
-    });
+    } finally {
+      this.#forking = null;
+      this.#forkParent = null;
+    }
+    if (!parent.alive) {
+      // The OOM killer chose the parent while its memory was being copied:
+      // the half-built child goes, and the parent dies of its SIGKILL.
+      this.exit(child, "exited");
+      throw new ProcessKilled(parent.pid, "SIGKILL");
+    }
     child.mm.setBrk(parent.mm.brkValue);
     // The parent's private pages were write-protected: drop its cached writable translations.
     this.mmu.invalidateAddressSpace(parent.space);
@@ -354,14 +376,21 @@ export class Kernel {
 
   /**
    * out_of_memory(): kills the process with the highest badness (the last
-   * created wins a tie, as the task list is walked in creation order).
+   * created wins a tie, as the task list is walked in creation order). A
+   * child fork() is still building is not a candidate, and while a fork's
+   * parent is already killed nobody else is: its allocations fail instead.
    *
    * @returns false when no process could be chosen.
    */
   oomKill(): boolean {
+    // out_of_memory(): when the task allocating is already a victim, its
+    // death will free memory; no other process is killed for it, and the
+    // allocation fails instead.
+    if (this.#forkParent !== null && !this.#forkParent.alive) return false;
     let victim: Process | null = null;
     let best = Number.NEGATIVE_INFINITY;
     for (const p of this.#procs.values()) {
+      if (p === this.#forking) continue;
       const b = this.badness(p);
       if (b === Number.NEGATIVE_INFINITY || b < best) continue;
       best = b;

@@ -2,7 +2,7 @@ import { Fault, MADV_DONTNEED, MAP_PRIVATE, MAP_SHARED, virtAddr as V } from "@m
 import { type Process, ProcessKilled } from "@memstack/kernel";
 import { checkSequences, step } from "@memstack/testkit";
 import fc from "fast-check";
-import { describe, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createMachine, type Machine } from "../src/index.js";
 
 const PAGE = 4096;
@@ -27,6 +27,51 @@ function at(s: S, p: Process, k: number, off: number): number {
 }
 
 describe("the whole machine under random system calls on several processes", () => {
+  it("regression: the OOM killer choosing the parent in the middle of fork() leaves everything valid", () => {
+    // Shrunk from seed 2010613088: the third fork's page tables pushed the
+    // machine into the OOM killer, which chose the parent (the largest RSS)
+    // while its pages were being copied.
+    const m = createMachine({ ram: "4M", swap: "2M", overcommit: 1 });
+    const p = m.spawn("p0");
+    const touch = (proc: Process, pages: number, flags: number) => {
+      const a = proc.mmap(0, pages * PAGE, 3, flags);
+      for (let i = 0; i < pages; i++) proc.storeU32(V(a + i * PAGE), i + 1);
+    };
+    const procs = [p];
+    const first = () => procs.find((q) => q.alive)!;
+    const forkFirst = () => {
+      let c: Process | null = null;
+      tolerate(() => void (c = first().fork()));
+      if (c !== null) procs.push(c);
+      m.check();
+    };
+    for (const pages of [197, 269, 157, 51]) {
+      tolerate(() => touch(first(), pages, MAP_PRIVATE));
+      m.check();
+    }
+    forkFirst();
+    for (const pages of [190, 75]) {
+      tolerate(() => touch(first(), pages, MAP_SHARED));
+      m.check();
+    }
+    forkFirst();
+    // The third fork: the OOM killer takes process 3, then the parent itself;
+    // the half-built child goes, the parent dies of SIGKILL, and nobody else
+    // is killed for it (the allocation fails instead).
+    let killed: unknown = null;
+    try {
+      procs[0]!.fork();
+    } catch (e) {
+      killed = e;
+    }
+    m.check();
+    expect(killed).toBeInstanceOf(ProcessKilled);
+    expect((killed as ProcessKilled).pid).toBe(1);
+    expect(m.kernel.dmesg.filter((l) => l.startsWith("Out of memory"))).toHaveLength(2);
+    expect(procs.map((q) => q.alive)).toEqual([false, true, false]);
+    expect(m.kernel.processes().filter((q) => q.alive)).toHaveLength(1);
+  });
+
   it("keeps RAM, buddy allocator, page tables, TLB and kernel consistent after every step", {
     timeout: 600_000,
   }, () => {

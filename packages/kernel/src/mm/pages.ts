@@ -486,23 +486,52 @@ export class PageManager {
    * copy_page_range(): gives `child` the parent's pages of one VMA. Private
    * pages become copy-on-write in both; shared ones stay shared; swap slots
    * gain a reference.
+   *
+   * Mapping the child's pages allocates page tables, which may reclaim or
+   * kill: the parent's pages still to be copied are pinned meanwhile (as
+   * copy_pte_range() holds the page-table lock), and the copy stops if the
+   * parent or the child is killed.
+   *
+   * @returns false when the child could not be given every page.
    */
   copyRange(parent: PageOwner, child: PageOwner, vma: Vma): boolean {
     const present: PageMapping[] = [];
     this.mmu.walkRange(parent.space, vma.start, vma.end, (m) => present.push(m));
-    const shared = (vma.flags & VM_SHARED) !== 0;
+    const pinned = this.pinned;
+    const pins: number[] = [];
     for (const m of present) {
       const frame = m.phys / PAGE;
+      if (pinned[frame] === 0) {
+        pinned[frame] = 1;
+        pins.push(frame);
+      }
+    }
+    try {
+      return this.#copyPages(parent, child, vma, present);
+    } finally {
+      for (const frame of pins) pinned[frame] = 0;
+    }
+  }
+
+  #copyPages(parent: PageOwner, child: PageOwner, vma: Vma, present: PageMapping[]): boolean {
+    const shared = (vma.flags & VM_SHARED) !== 0;
+    for (const m of present) {
+      if (!parent.alive || !child.alive) return false;
+      const frame = m.phys / PAGE;
       const vpn = m.virt / PAGE;
+      // The child's reference is taken before its page is mapped: mapping
+      // may kill the parent, whose exit must not free the frame under it.
       if (shared || this.kind[frame] === ZERO) {
-        if (!this.#install(child, m.virt, frame, m)) return false;
         if (this.kind[frame] !== ZERO) this.refs[frame]!++;
+        if (!this.#install(child, m.virt, frame, m)) {
+          if (this.kind[frame] !== ZERO) this.#drop(frame, child.pid, vpn);
+          return false;
+        }
         continue;
       }
       // Private: both sides lose write access until a write fault copies or reuses the page.
       const ro: PageRights = { write: false, user: m.user, execute: m.execute };
       if (m.write) this.mmu.protect(parent.space, m.virt, PAGE, ro);
-      if (!this.#install(child, m.virt, frame, ro)) return false;
       let list = this.shared.get(frame);
       if (list === undefined) {
         list = [[parent.pid, vpn]];
@@ -510,7 +539,12 @@ export class PageManager {
       }
       list.push([child.pid, vpn]);
       this.refs[frame]!++;
+      if (!this.#install(child, m.virt, frame, ro)) {
+        this.#drop(frame, child.pid, vpn);
+        return false;
+      }
     }
+    if (!parent.alive || !child.alive) return false;
     this.#forEachIn(parent.swap, vma.start, vma.end, (vpn, slot) => {
       this.swapDevice.duplicate(slot);
       child.swap.set(vpn, slot);
