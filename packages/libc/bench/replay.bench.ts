@@ -5,6 +5,10 @@
  *   - @memstack/libc on a FlatMemory over a fixed ArrayBuffer (the fast path),
  *   - @memstack/libc on a default FlatMemory (a resizable ArrayBuffer),
  *   - @memstack/libc through the generic port path (plain objects),
+ *   - @memstack/libc in a process of a simulated machine (@memstack/machine:
+ *     x86-64 page tables in RAM, a TLB, demand paging; the process's
+ *     VirtualMemory, ProgramBreak and Mapper ports, as the CLI's
+ *     `malloc replay --backend process` runs it),
  *   - @thi.ng/malloc's MemPool (first fit over an address-ordered free list),
  *
  * all in the same run. Each JavaScript row replays the trace PASSES times on
@@ -19,6 +23,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { gunzipSync } from "node:zlib";
 import { FlatMemory, type Mapper, type ProgramBreak, type VirtualMemory } from "@memstack/core";
+import { createMachine } from "@memstack/machine";
 import { MemPool } from "@thi.ng/malloc";
 import {
   createMalloc,
@@ -202,6 +207,13 @@ for (const name of names) {
   ]);
   const generic = new FlatMemory({ memory: new ArrayBuffer(1 << 30), assumeZeroed: true });
   rows.push(["@memstack/libc, generic port path", memstack(trace, createMalloc(ports(generic))), best]);
+  // Last of the libc rows: its ports make the shared call sites polymorphic.
+  const proc = createMachine({ ram: "1G" }).spawn("replay");
+  rows.push([
+    "@memstack/libc, process of createMachine()",
+    memstack(trace, createMalloc({ memory: proc, programBreak: proc, mapper: proc })),
+    best,
+  ]);
   // One pass: MemPool's first fit walks an address-ordered free list, so a
   // pass costs a thousand times more than glibc's.
   rows.push(["@thi.ng/malloc MemPool (align 16, one pass)", thing(trace), best]);
