@@ -104,7 +104,7 @@ export class HeapAccess {
   /** Loads a u32. @throws {Fault} where the address space forbids it. */
   r32(a: number): number {
     // Indexing by a / 4: see r64.
-    const v = this.u32[a / 4];
+    const v = this.u32[a < 4294967296 ? a / 4 : -1];
     return v !== undefined ? v : this.slowR32(a);
   }
 
@@ -134,7 +134,7 @@ export class HeapAccess {
 
   /** Loads a u16. */
   r16(a: number): number {
-    const v = this.u16[a / 2];
+    const v = this.u16[a < 4294967296 ? a / 2 : -1];
     return v !== undefined ? v : this.slowR16(a);
   }
 
@@ -172,9 +172,11 @@ export class HeapAccess {
   r64(a: number): number {
     // a / 4 indexes the view only when a is a multiple of 4 inside it: a
     // fraction, a negative or a too-large index reads undefined, which
-    // fails both tests. The check costs no bytecode of its own, which keeps
-    // this small enough to inline at every call site.
-    const i = a / 4;
+    // fails both tests. Addresses from 4 GiB up (a kernel process's heap
+    // near 0x5555_5555_0000) index -1 instead: V8 converts a typed-array
+    // index to int32 with no feedback to learn from, so an index at or
+    // above 2^31 deoptimizes the caller at every call, forever.
+    const i = a < 4294967296 ? a / 4 : -1;
     const lo = this.i32[i]!;
     return lo >= 0 && this.i32[i + 1] === 0 ? lo : this.slowR64(a);
   }
@@ -211,7 +213,7 @@ export class HeapAccess {
    * from the exact low word even when the whole word rounds.
    */
   r64Masked(a: number): number {
-    const i = a / 4;
+    const i = a < 4294967296 ? a / 4 : -1;
     const lo = this.i32[i]!;
     return lo >= 0 && this.i32[i + 1] === 0 ? lo & ~7 : this.slowR64Masked(a);
   }
