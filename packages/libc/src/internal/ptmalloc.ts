@@ -1333,12 +1333,15 @@ export class Ptmalloc extends HeapAccess {
 
   // unlink_chunk given chunksize(p), read with nothing stored since.
   private unlinkChunkSized(p: number, size: number): void {
-    if (size !== this.prevSize(p + size)) this.abort("corrupted size vs. prev_size");
-    const fd = this.fd(p);
-    const bk = this.bk(p);
-    if (this.bk(fd) !== p || this.fd(bk) !== p) this.abort("corrupted double-linked list");
-    this.setBk(fd, bk);
-    this.setFd(bk, fd);
+    let fd = this.unlinkFast(p, size);
+    if (fd < 0) {
+      if (size !== this.prevSize(p + size)) this.abort("corrupted size vs. prev_size");
+      fd = this.fd(p);
+      const bk = this.bk(p);
+      if (this.bk(fd) !== p || this.fd(bk) !== p) this.abort("corrupted double-linked list");
+      this.setBk(fd, bk);
+      this.setFd(bk, fd);
+    }
     // p's size field is read again: a corrupted fd or bk can aim the two
     // stores above at it (the unlink attack).
     if (this.sizeRaw(p) >= MIN_LARGE_SIZE && this.fdNext(p) !== 0) {
@@ -1361,6 +1364,33 @@ export class Ptmalloc extends HeapAccess {
         this.setFdNext(bkn, fdn);
       }
     }
+  }
+
+  // The checks and the two stores of unlink_chunk on the typed-array view,
+  // every word read once: p's fd when done; −1, having stored nothing,
+  // when anything (no view, a word above 2^31, a failed check) needs the
+  // general path, which then decides, aborts included. Kept apart so that
+  // its callers, large already, spend none of their inlining budget on the
+  // ten accessor calls it replaces.
+  private unlinkFast(p: number, size: number): number {
+    const end8 = this.end8;
+    if (!(p > 0 && (p & 15) === 0 && p + size <= end8)) return -1;
+    const i32 = this.i32;
+    const w = p >>> 2;
+    const n = (p + size) >>> 2;
+    // prev_size of the next chunk, then fd and bk: all below 2^31.
+    if (i32[n] !== size || i32[n + 1] !== 0) return -1;
+    const fd = i32[w + 4]!;
+    const bk = i32[w + 6]!;
+    if (i32[w + 5] !== 0 || i32[w + 7] !== 0 || fd < 0 || bk < 0) return -1;
+    if ((fd & 3) !== 0 || (bk & 3) !== 0 || fd > end8 - 24 || bk > end8 - 16) return -1;
+    const f = fd >>> 2;
+    const b = bk >>> 2;
+    // fd->bk and bk->fd are p.
+    if (i32[f + 6] !== p || i32[f + 7] !== 0 || i32[b + 4] !== p || i32[b + 5] !== 0) return -1;
+    i32[f + 6] = bk;
+    i32[b + 4] = fd;
+    return fd;
   }
 
   // ------------------------------------------------------------ _int_free
