@@ -1159,10 +1159,8 @@ export class Ptmalloc extends HeapAccess {
         const b = this.binAt(victimIndex);
         const f = this.fd(b);
         this.markBin(victimIndex);
-        this.setBk(victim, b);
-        this.setFd(victim, f);
-        this.setBk(f, victim);
-        this.setFd(b, victim);
+        // bk(victim) = b, fd(victim) = f, bk(f) = victim, fd(b) = victim.
+        this.w64x4(victim + BK, b, victim + FD, f, f + BK, victim, b + FD, victim);
       } else {
         this.sortIntoLargebin(victim, size);
       }
@@ -1218,10 +1216,8 @@ export class Ptmalloc extends HeapAccess {
       this.setBkNext(victim, victim);
     }
     this.markBin(victimIndex);
-    this.setBk(victim, bck);
-    this.setFd(victim, fwd);
-    this.setBk(fwd, victim);
-    this.setFd(bck, victim);
+    // bk(victim) = bck, fd(victim) = fwd, bk(fwd) = victim, fd(bck) = victim.
+    this.w64x4(victim + BK, bck, victim + FD, fwd, fwd + BK, victim, bck + FD, victim);
   }
 
   // Best fit in the large bin of a large request: the smallest chunk that
@@ -1307,10 +1303,8 @@ export class Ptmalloc extends HeapAccess {
         const b = this.binAt(1);
         const f = this.fd(b);
         if (this.bk(f) !== b) this.abort("malloc(): corrupted unsorted chunks 2");
-        this.setBk(remainder, b);
-        this.setFd(remainder, f);
-        this.setFd(b, remainder);
-        this.setBk(f, remainder);
+        // bk(remainder) = b, fd(remainder) = f, fd(b) = remainder, bk(f) = remainder.
+        this.w64x4(remainder + BK, b, remainder + FD, f, b + FD, remainder, f + BK, remainder);
         if (nb < MIN_LARGE_SIZE) this.lastRemainder = remainder;
         if (remainderSize >= MIN_LARGE_SIZE) {
           this.setFdNext(remainder, 0);
@@ -1493,14 +1487,17 @@ export class Ptmalloc extends HeapAccess {
       const bck = this.binAt(1);
       const fwd = this.fd(bck);
       if (this.bk(fwd) !== bck) this.abort("free(): corrupted unsorted chunks");
-      this.setFd(p, fwd);
-      this.setBk(p, bck);
-      if (size >= MIN_LARGE_SIZE) {
+      if (size < MIN_LARGE_SIZE) {
+        // fd(p) = fwd, bk(p) = bck, fd(bck) = p, bk(fwd) = p.
+        this.w64x4(p + FD, fwd, p + BK, bck, bck + FD, p, fwd + BK, p);
+      } else {
+        this.setFd(p, fwd);
+        this.setBk(p, bck);
         this.setFdNext(p, 0);
         this.setBkNext(p, 0);
+        this.setFd(bck, p);
+        this.setBk(fwd, p);
       }
-      this.setFd(bck, p);
-      this.setBk(fwd, p);
       this.setHead(p, size + PREV_INUSE);
       this.setFoot(p, size);
     } else {
