@@ -1451,6 +1451,7 @@ export class Ptmalloc extends HeapAccess {
       return;
     }
 
+    if (this.freeCoalesceFast(p, size, raw)) return;
     const nextchunk = p + size;
     const top = this.top;
     if (p === top) this.abort("double free or corruption (top)");
@@ -1510,6 +1511,100 @@ export class Ptmalloc extends HeapAccess {
       if (this.haveFastchunks) this.mallocConsolidate();
       if (this.chunksize(this.top) >= this.trimThreshold) this.systrim(this.topPad);
     }
+  }
+
+  // The coalescing half of _int_free (a chunk that is neither cached, nor
+  // fast, nor mmapped) with its first reads on the typed-array view: the
+  // arena's top, flags and system_mem, top's size, the next chunk's size,
+  // the previous chunk's prev_size and size, each read once. False, having
+  // stored nothing, when a word it needs is not a small integer in the view
+  // (or perturb is on); the general code below then does it all. Every
+  // check, abort and store is the general code's, in its order; what comes
+  // after the first store goes through the general helpers, or through the
+  // view at addresses checked before it.
+  private freeCoalesceFast(p: number, size: number, raw: number): boolean {
+    const end8 = this.end8;
+    const av = this.av;
+    // p and size are 16-aligned here (checked by the caller).
+    if (this.perturbByte !== 0 || raw >= 0x80000000 || av > end8 - AV_SYSTEM_MEM) return false;
+    const nextchunk = p + size;
+    if (!(p > 0 && nextchunk <= end8 - 8)) return false;
+    const i32 = this.i32;
+    const a = av >>> 2;
+    // AV_FLAGS 0x4, AV_TOP 0x60, AV_SYSTEM_MEM 0x8a8, as word indexes.
+    const flags = i32[a + 1]!;
+    const top = i32[a + 24]!;
+    const systemMem = i32[a + 554]!;
+    if (i32[a + 25] !== 0 || i32[a + 555] !== 0 || top < 0 || systemMem < 0) return false;
+    if ((top & 3) !== 0 || top > end8 - 8) return false;
+    const topRaw = i32[(top >>> 2) + 2]!;
+    const n = nextchunk >>> 2;
+    const nextRaw = i32[n + 2]!;
+    if (i32[(top >>> 2) + 3] !== 0 || topRaw < 0 || i32[n + 3] !== 0 || nextRaw < 0) return false;
+    const nextsize = nextRaw & ~7;
+    // The header after next, read (for its PREV_INUSE) after the stores below.
+    if (nextchunk !== top && nextchunk + nextsize > end8 - 8) return false;
+    let prevsize = 0;
+    let prevChunkSize = 0;
+    if ((raw & PREV_INUSE) === 0) {
+      const w = p >>> 2;
+      prevsize = i32[w]!;
+      if (i32[w + 1] !== 0 || prevsize < 0 || (prevsize & 3) !== 0 || prevsize > p) return false;
+      const q = (p - prevsize) >>> 2;
+      const prevRaw = i32[q + 2]!;
+      if (i32[q + 3] !== 0 || prevRaw < 0) return false;
+      prevChunkSize = prevRaw & ~7;
+    }
+
+    if (p === top) this.abort("double free or corruption (top)");
+    if ((flags & NONCONTIGUOUS_BIT) === 0 && nextchunk >= top + (topRaw & ~7))
+      this.abort("double free or corruption (out)");
+    if ((nextRaw & PREV_INUSE) === 0) this.abort("double free or corruption (!prev)");
+    if (nextRaw <= CHUNK_HDR_SZ || nextsize >= systemMem) this.abort("free(): invalid next size (normal)");
+
+    let q = p;
+    let sz = size;
+    if ((raw & PREV_INUSE) === 0) {
+      sz += prevsize;
+      q -= prevsize;
+      if (prevChunkSize !== prevsize) this.abort("corrupted size vs. prev_size while consolidating");
+      this.unlinkChunkSized(q, prevChunkSize);
+    }
+
+    if (nextchunk !== top) {
+      if ((i32[((nextchunk + nextsize) >>> 2) + 2]! & PREV_INUSE) === 0) {
+        this.unlinkChunk(nextchunk);
+        sz += nextsize;
+      } else {
+        i32[n + 2] = i32[n + 2]! & ~PREV_INUSE;
+      }
+      const bck = av + AV_TOP;
+      const fwd = this.fd(bck);
+      if (this.bk(fwd) !== bck) this.abort("free(): corrupted unsorted chunks");
+      if (sz < MIN_LARGE_SIZE) {
+        // fd(q) = fwd, bk(q) = bck, fd(bck) = q, bk(fwd) = q.
+        this.w64x4(q + FD, fwd, q + BK, bck, bck + FD, q, fwd + BK, q);
+      } else {
+        this.setFd(q, fwd);
+        this.setBk(q, bck);
+        this.setFdNext(q, 0);
+        this.setBkNext(q, 0);
+        this.setFd(bck, q);
+        this.setBk(fwd, q);
+      }
+      this.setHead(q, sz + PREV_INUSE);
+      this.setFoot(q, sz);
+    } else {
+      sz += nextsize;
+      this.setHead(q, sz + PREV_INUSE);
+      this.top = q;
+    }
+
+    if (sz >= FASTBIN_CONSOLIDATION_THRESHOLD) {
+      if (this.haveFastchunks) this.mallocConsolidate();
+      if (this.chunksize(this.top) >= this.trimThreshold) this.systrim(this.topPad);
+    }
+    return true;
   }
 
   // ------------------------------------------------------------ consolidate
