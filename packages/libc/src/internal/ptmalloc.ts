@@ -192,6 +192,14 @@ export class Ptmalloc extends HeapAccess {
   tcacheUnsortedLimit = 0;
   /** tcache_unsorted_count of the _int_malloc in progress. */
   private tcacheUnsortedCount = 0;
+  // What unsortedPeek read (no object per call).
+  private peekBck = 0;
+  private peekSize = 0;
+  private peekVictimFd = 0;
+  private peekNextPrev = 0;
+  private peekNextRaw = 0;
+  private peekBckFd = 0;
+  private peekSystemMem = 0;
   arenaTest = 8;
   arenaMax = 0;
   globalMaxFast = 0;
@@ -1096,20 +1104,43 @@ export class Ptmalloc extends HeapAccess {
     let returnCached = false;
     let iters = 0;
     for (;;) {
-      const victim = this.bk(unsorted);
-      if (victim === unsorted) break;
-      const bck = this.bk(victim);
-      const size = this.chunksize(victim);
-      const next = victim + size;
-      const systemMem = this.systemMem;
-      if (size <= CHUNK_HDR_SZ || size > systemMem) this.abort("malloc(): invalid size (unsorted)");
-      // next's size field, read once for the size and the PREV_INUSE tests.
-      const nextRaw = this.sizeRaw(next);
-      if (nextRaw < CHUNK_HDR_SZ || nextRaw > systemMem) this.abort("malloc(): invalid next size (unsorted)");
-      if (this.r64Masked(next) !== size) this.abort("malloc(): mismatching next->prev_size (unsorted)");
-      const bckFd = this.fd(bck);
-      if (bckFd !== victim || this.fd(victim) !== unsorted) {
-        this.abort("malloc(): unsorted double linked list corrupted");
+      let victim = this.unsortedPeek(unsorted);
+      let bck: number;
+      let size: number;
+      let nextRaw: number;
+      let bckFd: number;
+      if (victim >= 0) {
+        // Every word read on the view: the same checks, in the same order.
+        if (victim === unsorted) break;
+        bck = this.peekBck;
+        size = this.peekSize;
+        nextRaw = this.peekNextRaw;
+        bckFd = this.peekBckFd;
+        const systemMem = this.peekSystemMem;
+        if (size <= CHUNK_HDR_SZ || size > systemMem) this.abort("malloc(): invalid size (unsorted)");
+        if (nextRaw < CHUNK_HDR_SZ || nextRaw > systemMem)
+          this.abort("malloc(): invalid next size (unsorted)");
+        if (this.peekNextPrev !== size) this.abort("malloc(): mismatching next->prev_size (unsorted)");
+        if (bckFd !== victim || this.peekVictimFd !== unsorted) {
+          this.abort("malloc(): unsorted double linked list corrupted");
+        }
+      } else {
+        victim = this.bk(unsorted);
+        if (victim === unsorted) break;
+        bck = this.bk(victim);
+        size = this.chunksize(victim);
+        const next = victim + size;
+        const systemMem = this.systemMem;
+        if (size <= CHUNK_HDR_SZ || size > systemMem) this.abort("malloc(): invalid size (unsorted)");
+        // next's size field, read once for the size and the PREV_INUSE tests.
+        nextRaw = this.sizeRaw(next);
+        if (nextRaw < CHUNK_HDR_SZ || nextRaw > systemMem)
+          this.abort("malloc(): invalid next size (unsorted)");
+        if (this.r64Masked(next) !== size) this.abort("malloc(): mismatching next->prev_size (unsorted)");
+        bckFd = this.fd(bck);
+        if (bckFd !== victim || this.fd(victim) !== unsorted) {
+          this.abort("malloc(): unsorted double linked list corrupted");
+        }
       }
       // nextRaw ≤ system_mem < 2^53 here: its low bits are exact.
       if ((nextRaw & PREV_INUSE) !== 0) this.abort("malloc(): invalid next->prev_inuse (unsorted)");
@@ -1176,6 +1207,49 @@ export class Ptmalloc extends HeapAccess {
       if (++iters >= 10000) break;
     }
     return returnCached ? RETURN_CACHED : 0;
+  }
+
+  // The reads at the top of the unsorted loop on the typed-array view:
+  // bk(unsorted), and unless that is the bin itself, the victim's bk, size
+  // and fd, the next chunk's prev_size (masked) and size, bck's fd and
+  // system_mem, each a small integer read once, into the peek fields. The
+  // victim (the bin itself when empty), or −1 when a word is not a small
+  // integer in the view: the caller then reads through the accessors.
+  private unsortedPeek(unsorted: number): number {
+    const end8 = this.end8;
+    const av = this.av;
+    if (av > end8 - AV_SYSTEM_MEM) return -1;
+    const i32 = this.i32;
+    // unsorted is bin 1, av + AV_TOP: its bk is the word at av + 0x78.
+    const u = unsorted >>> 2;
+    const victim = i32[u + 6]!;
+    if (i32[u + 7] !== 0 || victim < 0) return -1;
+    if (victim === unsorted) return victim;
+    if ((victim & 3) !== 0 || victim > end8 - 24) return -1;
+    const w = victim >>> 2;
+    const raw = i32[w + 2]!;
+    const fd = i32[w + 4]!;
+    const bck = i32[w + 6]!;
+    if (i32[w + 3] !== 0 || i32[w + 5] !== 0 || i32[w + 7] !== 0 || raw < 0 || fd < 0 || bck < 0) return -1;
+    const next = victim + (raw & ~7);
+    if ((bck & 3) !== 0 || bck > end8 - 16 || next > end8 - 8) return -1;
+    const n = next >>> 2;
+    const nextPrev = i32[n]!;
+    const nextRaw = i32[n + 2]!;
+    const b = bck >>> 2;
+    const bckFd = i32[b + 4]!;
+    // AV_SYSTEM_MEM 0x8a8 as a word index.
+    const systemMem = i32[(av >>> 2) + 554]!;
+    if (i32[n + 1] !== 0 || i32[n + 3] !== 0 || i32[b + 5] !== 0 || i32[(av >>> 2) + 555] !== 0) return -1;
+    if (nextPrev < 0 || nextRaw < 0 || bckFd < 0 || systemMem < 0) return -1;
+    this.peekBck = bck;
+    this.peekSize = raw & ~7;
+    this.peekVictimFd = fd;
+    this.peekNextPrev = nextPrev & ~7;
+    this.peekNextRaw = nextRaw;
+    this.peekBckFd = bckFd;
+    this.peekSystemMem = systemMem;
+    return victim;
   }
 
   // A chunk from the unsorted bin into its large bin, kept sorted largest
