@@ -591,25 +591,7 @@ export class Ptmalloc extends HeapAccess {
   // to the rest, so that a caller's loop inlines the common case whole.
   malloc(bytes: number): number {
     const e = this.tcacheGetFast(bytes);
-    return e !== 0 ? e : this.mallocSlow(bytes);
-  }
-
-  private mallocSlow(bytes: number): number {
-    checkSize(bytes, "size", "malloc");
-    const tbytes = checkedRequest2size(bytes);
-    if (tbytes === 0) {
-      this.errno = ENOMEM;
-      return 0;
-    }
-    // csize2tidx; sizes past the tcache give an index past every bin.
-    const idx = tbytes < 0x7fffffff ? (tbytes - 17) >>> 4 : TCACHE_MAX_BINS;
-    if (this.tcache === 0) this.tcacheInit();
-    const tc = this.tcache;
-    if (idx < this.tcacheBins && tc !== 0) {
-      const count = this.r16(tc + idx * 2);
-      if (count > 0) return this.tcacheGet(idx, count);
-    }
-    return this.intMalloc(bytes);
+    return e !== 0 ? e : this.intMalloc(bytes, true);
   }
 
   free(mem: number): void {
@@ -963,21 +945,73 @@ export class Ptmalloc extends HeapAccess {
 
   // ------------------------------------------------------------ _int_malloc
 
-  // _int_malloc is cut into its stages, one method each (fastbin, small bin,
-  // unsorted sorting, large-bin best fit, binmap scan, top): V8 gives every
-  // optimized function its own inlining budget, and one function of glibc's
-  // size spends it before reaching the accessors of its hot stages.
+  // _int_malloc is cut into its stages, one method each (small bin,
+  // unsorted sorting, large-bin best fit, binmap scan, top; the fastbin stage
+  // stays in intMalloc, see there): V8 gives every optimized function its
+  // own inlining budget, and one function of glibc's size spends it before
+  // reaching the accessors of its hot stages.
 
-  /** _int_malloc: serves `bytes` from the arena's bins, top or the system; 0 with ENOMEM on failure. */
-  intMalloc(bytes: number): number {
+  /**
+   * _int_malloc: serves `bytes` from the arena's bins, top or the system; 0
+   * with ENOMEM on failure. With `fromMalloc`, first the rest of
+   * __libc_malloc after a miss of the fast path (tcacheGetFast): the size
+   * check, tcache_init, and a tcache hit the fast path could not take.
+   */
+  intMalloc(bytes: number, fromMalloc = false): number {
+    // __libc_malloc's slow half and the fastbin stage are written here, not
+    // called: this makes the function too large for V8 to inline into
+    // malloc, whose optimized code then stays small enough to be inlined,
+    // whole, into a caller's loop (the replay), beside free's fast path.
+    if (fromMalloc) {
+      checkSize(bytes, "size", "malloc");
+      const tbytes = checkedRequest2size(bytes);
+      if (tbytes === 0) {
+        this.errno = ENOMEM;
+        return 0;
+      }
+      // csize2tidx; sizes past the tcache give an index past every bin.
+      const tcIdx = tbytes < 0x7fffffff ? (tbytes - 17) >>> 4 : TCACHE_MAX_BINS;
+      if (this.tcache === 0) this.tcacheInit();
+      const tc = this.tcache;
+      if (tcIdx < this.tcacheBins && tc !== 0) {
+        const count = this.r16(tc + tcIdx * 2);
+        if (count > 0) return this.tcacheGet(tcIdx, count);
+      }
+    }
     const nb = checkedRequest2size(bytes);
     if (nb === 0) {
       this.errno = ENOMEM;
       return 0;
     }
     if (nb <= this.globalMaxFast) {
-      const mem = this.mallocFromFastbin(nb, bytes);
-      if (mem !== 0) return mem;
+      // The fastbin of nb: its first chunk, and the rest of the bin into the
+      // tcache while there is room.
+      const idx = (nb >>> 4) - 2;
+      const fb = this.av + AV_FASTBINS + idx * 8;
+      const victim = this.r64(fb);
+      if (victim !== 0) {
+        if ((victim & MALLOC_ALIGN_MASK) !== 0) this.abort("malloc(): unaligned fastbin chunk detected 2");
+        this.w64(fb, this.revealLoad(victim + FD));
+        if (fastbinIndex(this.chunksize(victim)) !== idx) this.abort("malloc(): memory corruption (fast)");
+        const tc = this.tcache;
+        const tcIdx = csize2tidx(nb);
+        if (tc !== 0 && tcIdx < this.tcacheBins) {
+          for (;;) {
+            const count = this.r16(tc + tcIdx * 2);
+            if (count >= this.tcacheCount) break;
+            const tcVictim = this.r64(fb);
+            if (tcVictim === 0) break;
+            if ((tcVictim & MALLOC_ALIGN_MASK) !== 0)
+              this.abort("malloc(): unaligned fastbin chunk detected 3");
+            this.w64(fb, this.revealLoad(tcVictim + FD));
+            // Only the arena's fastbin head was stored since the count was read.
+            this.tcachePutCounted(tcVictim, tcIdx, count);
+          }
+        }
+        const mem = victim + CHUNK_HDR_SZ;
+        this.allocPerturb(mem, bytes);
+        return mem;
+      }
     }
     let idx: number;
     if (nb < MIN_LARGE_SIZE) {
@@ -993,33 +1027,6 @@ export class Ptmalloc extends HeapAccess {
 
   // The fastbin of nb: its first chunk, the rest of the bin stashed in the
   // tcache; 0 when the bin is empty.
-  private mallocFromFastbin(nb: number, bytes: number): number {
-    const idx = (nb >>> 4) - 2;
-    const fb = this.av + AV_FASTBINS + idx * 8;
-    const victim = this.r64(fb);
-    if (victim === 0) return 0;
-    if ((victim & MALLOC_ALIGN_MASK) !== 0) this.abort("malloc(): unaligned fastbin chunk detected 2");
-    this.w64(fb, this.revealLoad(victim + FD));
-    if (fastbinIndex(this.chunksize(victim)) !== idx) this.abort("malloc(): memory corruption (fast)");
-    const tc = this.tcache;
-    const tcIdx = csize2tidx(nb);
-    if (tc !== 0 && tcIdx < this.tcacheBins) {
-      for (;;) {
-        const count = this.r16(tc + tcIdx * 2);
-        if (count >= this.tcacheCount) break;
-        const tcVictim = this.r64(fb);
-        if (tcVictim === 0) break;
-        if ((tcVictim & MALLOC_ALIGN_MASK) !== 0) this.abort("malloc(): unaligned fastbin chunk detected 3");
-        this.w64(fb, this.revealLoad(tcVictim + FD));
-        // Only the arena's fastbin head was stored since the count was read.
-        this.tcachePutCounted(tcVictim, tcIdx, count);
-      }
-    }
-    const mem = victim + CHUNK_HDR_SZ;
-    this.allocPerturb(mem, bytes);
-    return mem;
-  }
-
   // The small bin of nb: its last chunk, the rest of the bin stashed in the
   // tcache; 0 when the bin is empty.
   private mallocFromSmallbin(nb: number, bytes: number): number {
