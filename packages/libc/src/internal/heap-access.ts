@@ -234,7 +234,7 @@ export class HeapAccess {
 
   /** Stores a u64 given as a non-negative integer below 2^64. */
   w64(a: number, v: number): void {
-    if (a >= 0 && a <= this.end8 && (a & 3) === 0 && v < TWO_32) {
+    if (a >= 0 && a <= this.end8 && (a & 3) === 0 && v < 4294967296) {
       const i = a >>> 2;
       this.u32[i] = v;
       this.u32[i + 1] = 0;
@@ -309,7 +309,7 @@ export class HeapAccess {
   // PROTECT_PTR(pos, ptr): ptr ^ (pos >> 12), stored at pos. Below 4 GiB
   // (every FlatMemory address) it is one 32-bit xor.
   protectStore(pos: number, ptr: number): void {
-    if (pos < TWO_32 && ptr < TWO_32) {
+    if (pos < 4294967296 && ptr < 4294967296) {
       this.w64(pos, (ptr ^ (pos >>> 12)) >>> 0);
       return;
     }
