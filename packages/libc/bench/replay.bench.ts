@@ -5,13 +5,22 @@
  *   - @memstack/libc on a FlatMemory over a fixed ArrayBuffer (the fast path),
  *   - @memstack/libc on a default FlatMemory (a resizable ArrayBuffer),
  *   - @memstack/libc through the generic port path (plain objects),
+ *   - @memstack/libc in a process of a simulated machine (@memstack/machine:
+ *     x86-64 page tables in RAM, a TLB, demand paging; the process's
+ *     VirtualMemory, ProgramBreak and Mapper ports, as the CLI's
+ *     `malloc replay --backend process` runs it),
  *   - @thi.ng/malloc's MemPool (first fit over an address-ordered free list),
  *
  * all in the same run. Each JavaScript row replays the trace PASSES times on
  * one heap, freeing what a pass left live before the next (as run-replay's
- * --time does), after WARMUP passes for the JIT, and reports the median
- * pass in ns per call, and the best one (on a shared machine, the least
- * disturbed; glibc's best is the best of three run-replay runs). Run: pnpm --filter @memstack/libc bench
+ * --time does), after WARMUP passes for the JIT. Before each timed pass,
+ * glibc replays the trace once more (run-replay --time 3), so every pass
+ * has a baseline measured under the same load: a row's ratio is the median
+ * of its per-pass ratios, its ns the median pass, and its best the fastest
+ * pass beside the fastest of its glibc runs (on a shared machine, the least
+ * disturbed). The glibc row gives the median and best of all its runs. Rows
+ * run one after another, the fixed-buffer row first, so its call sites see
+ * only that backend (as in a program that uses one). Run: pnpm --filter @memstack/libc bench
  * (append -- --passes=N --warmup=N --traces=awk,sqlite,perl to change them).
  */
 import { execFileSync } from "node:child_process";
@@ -19,6 +28,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { gunzipSync } from "node:zlib";
 import { FlatMemory, type Mapper, type ProgramBreak, type VirtualMemory } from "@memstack/core";
+import { createMachine } from "@memstack/machine";
 import { MemPool } from "@thi.ng/malloc";
 import {
   createMalloc,
@@ -40,6 +50,9 @@ const PASSES = Number(arg("passes", "7"));
 const WARMUP = Number(arg("warmup", "3"));
 const here = new URL(".", import.meta.url).pathname;
 const shared = `${here}../../../../shared`;
+const RUNNER = `${shared}/oracles/glibc/run-replay`;
+// Every glibc run of the current trace (ns per call), for its own row.
+let glibcRuns: number[] = [];
 const sources: Record<string, string> = {
   awk: `${shared}/traces/awk.trace.gz`,
   sqlite: `${here}../test/fixtures/traces/sqlite.trace.gz`,
@@ -52,36 +65,48 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-function glibcNs(text: string): number | null {
-  const runner = `${shared}/oracles/glibc/run-replay`;
-  if (!existsSync(runner)) return null;
+// The trace as a file for run-replay, or null when the oracle is missing.
+function glibcFile(text: string): string | null {
+  if (!existsSync(RUNNER)) return null;
   const file = `${mkdtempSync(`${tmpdir()}/memstack-bench-`)}/trace`;
   writeFileSync(file, text);
-  const runs: number[] = [];
-  for (let i = 0; i < 3; i++) {
-    // run-replay prints "NS ns/op (...)" on stderr.
-    const r = execFileSync(
-      "bash",
-      ["-c", `"$0" --time "$1" "$2" 2>&1 >/dev/null`, runner, String(PASSES), file],
-      {
-        encoding: "utf8",
-      },
-    );
-    runs.push(Number(/([\d.]+) ns\/op/.exec(r)?.[1]));
-  }
-  best = Math.min(...runs);
-  return median(runs);
+  return file;
 }
+
+// One run of glibc's replay: ns per call over three passes.
+function glibcOnce(file: string): number {
+  // run-replay prints "NS ns/op (...)" on stderr.
+  const r = execFileSync("bash", ["-c", `"$0" --time 3 "$1" 2>&1 >/dev/null`, RUNNER, file], {
+    encoding: "utf8",
+  });
+  const ns = Number(/([\d.]+) ns\/op/.exec(r)?.[1]);
+  glibcRuns.push(ns);
+  return ns;
+}
+
+/** One row's figures: median pass and ratio, best pass and ratio (ratios null without glibc). */
+interface Row {
+  median: number;
+  ratio: number | null;
+  best: number;
+  bestRatio: number | null;
+}
+
 function timePasses(
   trace: MallocTrace,
   pass: (live: Float64Array) => void,
   release: (p: number) => void,
+  file: string | null,
   warmup = WARMUP,
   passes = PASSES,
-): number {
+): Row {
   const live = new Float64Array(trace.maxId + 1);
   const times: number[] = [];
+  const ratios: number[] = [];
+  const bases: number[] = [];
   for (let i = 0; i < warmup + passes; i++) {
+    const timed = i >= warmup;
+    const base = timed && file !== null ? glibcOnce(file) : 0;
     const t0 = performance.now();
     pass(live);
     for (let k = 0; k < live.length; k++) {
@@ -90,21 +115,29 @@ function timePasses(
         live[k] = 0;
       }
     }
-    if (i >= warmup) times.push(((performance.now() - t0) * 1e6) / trace.length);
+    const ns = ((performance.now() - t0) * 1e6) / trace.length;
+    if (!timed) continue;
+    times.push(ns);
+    if (file !== null) {
+      bases.push(base);
+      ratios.push(ns / base);
+    }
   }
-  best = Math.min(...times);
-  return median(times);
+  const best = Math.min(...times);
+  return {
+    median: median(times),
+    ratio: file !== null ? median(ratios) : null,
+    best,
+    bestRatio: file !== null ? best / Math.min(...bases) : null,
+  };
 }
 
-// The fastest timed pass of the last timePasses call: on a shared machine the
-// least disturbed one.
-let best = 0;
-
-function memstack(trace: MallocTrace, m: Malloc): number {
+function memstack(trace: MallocTrace, m: Malloc, file: string | null): Row {
   return timePasses(
     trace,
     (live) => replayMallocTrace(m, trace, { record: false, live }),
     (p) => m.free(p),
+    file,
   );
 }
 
@@ -135,11 +168,11 @@ function ports(flat: FlatMemory): { memory: VirtualMemory; programBreak: Program
   };
 }
 
-function thing(trace: MallocTrace): number | string {
+function thing(trace: MallocTrace, file: string | null): Row & { failed: number } {
   const pool = new MemPool({ size: 1 << 29, align: 16 });
   const { op, id, old, a, b } = trace;
   let failed = 0;
-  const ns = timePasses(
+  const row = timePasses(
     trace,
     (live) => {
       for (let i = 0; i < trace.length; i++) {
@@ -164,17 +197,20 @@ function thing(trace: MallocTrace): number | string {
       }
     },
     (p) => pool.free(p),
+    file,
     0,
     1,
   );
-  return failed > 0 ? `${ns.toFixed(1)} (${failed} calls failed)` : ns;
+  return { ...row, failed };
 }
 
 const cpu = cpus()[0]?.model ?? "unknown CPU";
 console.log(
   `memstack malloc trace replay — ${cpus().length} cores, ${cpu}, node ${process.version}, ${new Date().toISOString().slice(0, 10)}`,
 );
-console.log(`median of ${PASSES} passes after ${WARMUP} warm-up passes; ns per call; ratio to glibc\n`);
+console.log(
+  `median of ${PASSES} passes after ${WARMUP} warm-up passes, each beside a glibc run; ns per call; ratio to glibc\n`,
+);
 for (const name of names) {
   const path = sources[name];
   if (path === undefined || !existsSync(path)) {
@@ -183,36 +219,52 @@ for (const name of names) {
   }
   const text = gunzipSync(readFileSync(path)).toString("utf8");
   const trace = parseMallocTrace(text);
-  const base = glibcNs(text);
-  const baseBest = best;
-  const rows: [string, number | string | null, number][] = [
-    ["glibc 2.36 (run-replay --time)", base, baseBest],
-  ];
+  const file = glibcFile(text);
+  glibcRuns = [];
+  const rows: [string, Row, string][] = [];
   const fixed = new FlatMemory({ memory: new ArrayBuffer(1 << 30), assumeZeroed: true });
   rows.push([
     "@memstack/libc, FlatMemory(fixed ArrayBuffer)",
-    memstack(trace, createMalloc({ memory: fixed, programBreak: fixed, mapper: fixed })),
-    best,
+    memstack(trace, createMalloc({ memory: fixed, programBreak: fixed, mapper: fixed }), file),
+    "",
   ]);
   const rab = new FlatMemory({ sizeBytes: 1 << 20, maxBytes: 1 << 30 });
   rows.push([
     "@memstack/libc, FlatMemory(resizable, default)",
-    memstack(trace, createMalloc({ memory: rab, programBreak: rab, mapper: rab })),
-    best,
+    memstack(trace, createMalloc({ memory: rab, programBreak: rab, mapper: rab }), file),
+    "",
   ]);
   const generic = new FlatMemory({ memory: new ArrayBuffer(1 << 30), assumeZeroed: true });
-  rows.push(["@memstack/libc, generic port path", memstack(trace, createMalloc(ports(generic))), best]);
+  rows.push(["@memstack/libc, generic port path", memstack(trace, createMalloc(ports(generic)), file), ""]);
+  // Last of the libc rows: its ports make the shared call sites polymorphic.
+  const proc = createMachine({ ram: "1G" }).spawn("replay");
+  rows.push([
+    "@memstack/libc, process of createMachine()",
+    memstack(trace, createMalloc({ memory: proc, programBreak: proc, mapper: proc }), file),
+    "",
+  ]);
   // One pass: MemPool's first fit walks an address-ordered free list, so a
   // pass costs a thousand times more than glibc's.
-  rows.push(["@thi.ng/malloc MemPool (align 16, one pass)", thing(trace), best]);
+  const pool = thing(trace, file);
+  rows.push([
+    "@thi.ng/malloc MemPool (align 16, one pass)",
+    pool,
+    pool.failed > 0 ? ` (${pool.failed} calls failed)` : "",
+  ]);
+  if (glibcRuns.length > 0) {
+    const g = Math.min(...glibcRuns);
+    rows.unshift([
+      `glibc 2.36 (run-replay, ${glibcRuns.length} runs)`,
+      { median: median(glibcRuns), ratio: 1, best: g, bestRatio: 1 },
+      "",
+    ]);
+  }
   console.log(`${name}: ${trace.length} calls`);
   console.log(`  ${"".padEnd(48)} ${"median".padStart(10)}     ratio   ${"best".padStart(10)}     ratio`);
-  for (const [label, v, b] of rows) {
-    const ns = typeof v === "number" ? v.toFixed(1) : (v ?? "n/a");
-    const ratio = typeof v === "number" && base ? `${(v / base).toFixed(2)}x` : "";
-    const bestRatio = typeof v === "number" && baseBest ? `${(b / baseBest).toFixed(2)}x` : "";
+  const x = (r: number | null): string => (r === null ? "n/a" : `${r.toFixed(2)}x`);
+  for (const [label, r, note] of rows) {
     console.log(
-      `  ${label.padEnd(48)} ${String(ns).padStart(10)} ns ${ratio.padStart(7)}   ${b.toFixed(1).padStart(10)} ns ${bestRatio.padStart(7)}`,
+      `  ${label.padEnd(48)} ${r.median.toFixed(1).padStart(10)} ns ${x(r.ratio).padStart(7)}   ${r.best.toFixed(1).padStart(10)} ns ${x(r.bestRatio).padStart(7)}${note}`,
     );
   }
   console.log("");

@@ -104,7 +104,7 @@ export class HeapAccess {
   /** Loads a u32. @throws {Fault} where the address space forbids it. */
   r32(a: number): number {
     // Indexing by a / 4: see r64.
-    const v = this.u32[a / 4];
+    const v = this.u32[a < 4294967296 ? a / 4 : -1];
     return v !== undefined ? v : this.slowR32(a);
   }
 
@@ -134,7 +134,7 @@ export class HeapAccess {
 
   /** Loads a u16. */
   r16(a: number): number {
-    const v = this.u16[a / 2];
+    const v = this.u16[a < 4294967296 ? a / 2 : -1];
     return v !== undefined ? v : this.slowR16(a);
   }
 
@@ -172,9 +172,11 @@ export class HeapAccess {
   r64(a: number): number {
     // a / 4 indexes the view only when a is a multiple of 4 inside it: a
     // fraction, a negative or a too-large index reads undefined, which
-    // fails both tests. The check costs no bytecode of its own, which keeps
-    // this small enough to inline at every call site.
-    const i = a / 4;
+    // fails both tests. Addresses from 4 GiB up (a kernel process's heap
+    // near 0x5555_5555_0000) index -1 instead: V8 converts a typed-array
+    // index to int32 with no feedback to learn from, so an index at or
+    // above 2^31 deoptimizes the caller at every call, forever.
+    const i = a < 4294967296 ? a / 4 : -1;
     const lo = this.i32[i]!;
     return lo >= 0 && this.i32[i + 1] === 0 ? lo : this.slowR64(a);
   }
@@ -211,7 +213,7 @@ export class HeapAccess {
    * from the exact low word even when the whole word rounds.
    */
   r64Masked(a: number): number {
-    const i = a / 4;
+    const i = a < 4294967296 ? a / 4 : -1;
     const lo = this.i32[i]!;
     return lo >= 0 && this.i32[i + 1] === 0 ? lo & ~7 : this.slowR64Masked(a);
   }
@@ -232,7 +234,7 @@ export class HeapAccess {
 
   /** Stores a u64 given as a non-negative integer below 2^64. */
   w64(a: number, v: number): void {
-    if (a >= 0 && a <= this.end8 && (a & 3) === 0 && v < TWO_32) {
+    if (a >= 0 && a <= this.end8 && (a & 3) === 0 && v < 4294967296) {
       const i = a >>> 2;
       this.u32[i] = v;
       this.u32[i + 1] = 0;
@@ -258,10 +260,56 @@ export class HeapAccess {
     this.w32(a + 4, Math.floor((v - lo) / TWO_32) % TWO_32);
   }
 
+  /**
+   * Four {@link w64} stores in order, in one call: a bin's four links.
+   * Large allocator paths call it instead of four accessors, which V8's
+   * inlining budget would leave as four real calls.
+   */
+  w64x4(a: number, v: number, b: number, w: number, c: number, x: number, d: number, y: number): void {
+    const end8 = this.end8;
+    if (
+      a >= 0 &&
+      a <= end8 &&
+      (a & 3) === 0 &&
+      b >= 0 &&
+      b <= end8 &&
+      (b & 3) === 0 &&
+      c >= 0 &&
+      c <= end8 &&
+      (c & 3) === 0 &&
+      d >= 0 &&
+      d <= end8 &&
+      (d & 3) === 0 &&
+      v < 4294967296 &&
+      w < 4294967296 &&
+      x < 4294967296 &&
+      y < 4294967296
+    ) {
+      const u32 = this.u32;
+      let i = a >>> 2;
+      u32[i] = v;
+      u32[i + 1] = 0;
+      i = b >>> 2;
+      u32[i] = w;
+      u32[i + 1] = 0;
+      i = c >>> 2;
+      u32[i] = x;
+      u32[i + 1] = 0;
+      i = d >>> 2;
+      u32[i] = y;
+      u32[i + 1] = 0;
+      return;
+    }
+    this.w64(a, v);
+    this.w64(b, w);
+    this.w64(c, x);
+    this.w64(d, y);
+  }
+
   // PROTECT_PTR(pos, ptr): ptr ^ (pos >> 12), stored at pos. Below 4 GiB
   // (every FlatMemory address) it is one 32-bit xor.
   protectStore(pos: number, ptr: number): void {
-    if (pos < TWO_32 && ptr < TWO_32) {
+    if (pos < 4294967296 && ptr < 4294967296) {
       this.w64(pos, (ptr ^ (pos >>> 12)) >>> 0);
       return;
     }

@@ -192,6 +192,14 @@ export class Ptmalloc extends HeapAccess {
   tcacheUnsortedLimit = 0;
   /** tcache_unsorted_count of the _int_malloc in progress. */
   private tcacheUnsortedCount = 0;
+  // What unsortedPeek read (no object per call).
+  private peekBck = 0;
+  private peekSize = 0;
+  private peekVictimFd = 0;
+  private peekNextPrev = 0;
+  private peekNextRaw = 0;
+  private peekBckFd = 0;
+  private peekSystemMem = 0;
   arenaTest = 8;
   arenaMax = 0;
   globalMaxFast = 0;
@@ -583,25 +591,7 @@ export class Ptmalloc extends HeapAccess {
   // to the rest, so that a caller's loop inlines the common case whole.
   malloc(bytes: number): number {
     const e = this.tcacheGetFast(bytes);
-    return e !== 0 ? e : this.mallocSlow(bytes);
-  }
-
-  private mallocSlow(bytes: number): number {
-    checkSize(bytes, "size", "malloc");
-    const tbytes = checkedRequest2size(bytes);
-    if (tbytes === 0) {
-      this.errno = ENOMEM;
-      return 0;
-    }
-    // csize2tidx; sizes past the tcache give an index past every bin.
-    const idx = tbytes < 0x7fffffff ? (tbytes - 17) >>> 4 : TCACHE_MAX_BINS;
-    if (this.tcache === 0) this.tcacheInit();
-    const tc = this.tcache;
-    if (idx < this.tcacheBins && tc !== 0) {
-      const count = this.r16(tc + idx * 2);
-      if (count > 0) return this.tcacheGet(idx, count);
-    }
-    return this.intMalloc(bytes);
+    return e !== 0 ? e : this.intMalloc(bytes, true);
   }
 
   free(mem: number): void {
@@ -955,21 +945,73 @@ export class Ptmalloc extends HeapAccess {
 
   // ------------------------------------------------------------ _int_malloc
 
-  // _int_malloc is cut into its stages, one method each (fastbin, small bin,
-  // unsorted sorting, large-bin best fit, binmap scan, top): V8 gives every
-  // optimized function its own inlining budget, and one function of glibc's
-  // size spends it before reaching the accessors of its hot stages.
+  // _int_malloc is cut into its stages, one method each (small bin,
+  // unsorted sorting, large-bin best fit, binmap scan, top; the fastbin stage
+  // stays in intMalloc, see there): V8 gives every optimized function its
+  // own inlining budget, and one function of glibc's size spends it before
+  // reaching the accessors of its hot stages.
 
-  /** _int_malloc: serves `bytes` from the arena's bins, top or the system; 0 with ENOMEM on failure. */
-  intMalloc(bytes: number): number {
+  /**
+   * _int_malloc: serves `bytes` from the arena's bins, top or the system; 0
+   * with ENOMEM on failure. With `fromMalloc`, first the rest of
+   * __libc_malloc after a miss of the fast path (tcacheGetFast): the size
+   * check, tcache_init, and a tcache hit the fast path could not take.
+   */
+  intMalloc(bytes: number, fromMalloc = false): number {
+    // __libc_malloc's slow half and the fastbin stage are written here, not
+    // called: this makes the function too large for V8 to inline into
+    // malloc, whose optimized code then stays small enough to be inlined,
+    // whole, into a caller's loop (the replay), beside free's fast path.
+    if (fromMalloc) {
+      checkSize(bytes, "size", "malloc");
+      const tbytes = checkedRequest2size(bytes);
+      if (tbytes === 0) {
+        this.errno = ENOMEM;
+        return 0;
+      }
+      // csize2tidx; sizes past the tcache give an index past every bin.
+      const tcIdx = tbytes < 0x7fffffff ? (tbytes - 17) >>> 4 : TCACHE_MAX_BINS;
+      if (this.tcache === 0) this.tcacheInit();
+      const tc = this.tcache;
+      if (tcIdx < this.tcacheBins && tc !== 0) {
+        const count = this.r16(tc + tcIdx * 2);
+        if (count > 0) return this.tcacheGet(tcIdx, count);
+      }
+    }
     const nb = checkedRequest2size(bytes);
     if (nb === 0) {
       this.errno = ENOMEM;
       return 0;
     }
     if (nb <= this.globalMaxFast) {
-      const mem = this.mallocFromFastbin(nb, bytes);
-      if (mem !== 0) return mem;
+      // The fastbin of nb: its first chunk, and the rest of the bin into the
+      // tcache while there is room.
+      const idx = (nb >>> 4) - 2;
+      const fb = this.av + AV_FASTBINS + idx * 8;
+      const victim = this.r64(fb);
+      if (victim !== 0) {
+        if ((victim & MALLOC_ALIGN_MASK) !== 0) this.abort("malloc(): unaligned fastbin chunk detected 2");
+        this.w64(fb, this.revealLoad(victim + FD));
+        if (fastbinIndex(this.chunksize(victim)) !== idx) this.abort("malloc(): memory corruption (fast)");
+        const tc = this.tcache;
+        const tcIdx = csize2tidx(nb);
+        if (tc !== 0 && tcIdx < this.tcacheBins) {
+          for (;;) {
+            const count = this.r16(tc + tcIdx * 2);
+            if (count >= this.tcacheCount) break;
+            const tcVictim = this.r64(fb);
+            if (tcVictim === 0) break;
+            if ((tcVictim & MALLOC_ALIGN_MASK) !== 0)
+              this.abort("malloc(): unaligned fastbin chunk detected 3");
+            this.w64(fb, this.revealLoad(tcVictim + FD));
+            // Only the arena's fastbin head was stored since the count was read.
+            this.tcachePutCounted(tcVictim, tcIdx, count);
+          }
+        }
+        const mem = victim + CHUNK_HDR_SZ;
+        this.allocPerturb(mem, bytes);
+        return mem;
+      }
     }
     let idx: number;
     if (nb < MIN_LARGE_SIZE) {
@@ -985,33 +1027,6 @@ export class Ptmalloc extends HeapAccess {
 
   // The fastbin of nb: its first chunk, the rest of the bin stashed in the
   // tcache; 0 when the bin is empty.
-  private mallocFromFastbin(nb: number, bytes: number): number {
-    const idx = (nb >>> 4) - 2;
-    const fb = this.av + AV_FASTBINS + idx * 8;
-    const victim = this.r64(fb);
-    if (victim === 0) return 0;
-    if ((victim & MALLOC_ALIGN_MASK) !== 0) this.abort("malloc(): unaligned fastbin chunk detected 2");
-    this.w64(fb, this.revealLoad(victim + FD));
-    if (fastbinIndex(this.chunksize(victim)) !== idx) this.abort("malloc(): memory corruption (fast)");
-    const tc = this.tcache;
-    const tcIdx = csize2tidx(nb);
-    if (tc !== 0 && tcIdx < this.tcacheBins) {
-      for (;;) {
-        const count = this.r16(tc + tcIdx * 2);
-        if (count >= this.tcacheCount) break;
-        const tcVictim = this.r64(fb);
-        if (tcVictim === 0) break;
-        if ((tcVictim & MALLOC_ALIGN_MASK) !== 0) this.abort("malloc(): unaligned fastbin chunk detected 3");
-        this.w64(fb, this.revealLoad(tcVictim + FD));
-        // Only the arena's fastbin head was stored since the count was read.
-        this.tcachePutCounted(tcVictim, tcIdx, count);
-      }
-    }
-    const mem = victim + CHUNK_HDR_SZ;
-    this.allocPerturb(mem, bytes);
-    return mem;
-  }
-
   // The small bin of nb: its last chunk, the rest of the bin stashed in the
   // tcache; 0 when the bin is empty.
   private mallocFromSmallbin(nb: number, bytes: number): number {
@@ -1096,20 +1111,43 @@ export class Ptmalloc extends HeapAccess {
     let returnCached = false;
     let iters = 0;
     for (;;) {
-      const victim = this.bk(unsorted);
-      if (victim === unsorted) break;
-      const bck = this.bk(victim);
-      const size = this.chunksize(victim);
-      const next = victim + size;
-      const systemMem = this.systemMem;
-      if (size <= CHUNK_HDR_SZ || size > systemMem) this.abort("malloc(): invalid size (unsorted)");
-      // next's size field, read once for the size and the PREV_INUSE tests.
-      const nextRaw = this.sizeRaw(next);
-      if (nextRaw < CHUNK_HDR_SZ || nextRaw > systemMem) this.abort("malloc(): invalid next size (unsorted)");
-      if (this.r64Masked(next) !== size) this.abort("malloc(): mismatching next->prev_size (unsorted)");
-      const bckFd = this.fd(bck);
-      if (bckFd !== victim || this.fd(victim) !== unsorted) {
-        this.abort("malloc(): unsorted double linked list corrupted");
+      let victim = this.unsortedPeek(unsorted);
+      let bck: number;
+      let size: number;
+      let nextRaw: number;
+      let bckFd: number;
+      if (victim >= 0) {
+        // Every word read on the view: the same checks, in the same order.
+        if (victim === unsorted) break;
+        bck = this.peekBck;
+        size = this.peekSize;
+        nextRaw = this.peekNextRaw;
+        bckFd = this.peekBckFd;
+        const systemMem = this.peekSystemMem;
+        if (size <= CHUNK_HDR_SZ || size > systemMem) this.abort("malloc(): invalid size (unsorted)");
+        if (nextRaw < CHUNK_HDR_SZ || nextRaw > systemMem)
+          this.abort("malloc(): invalid next size (unsorted)");
+        if (this.peekNextPrev !== size) this.abort("malloc(): mismatching next->prev_size (unsorted)");
+        if (bckFd !== victim || this.peekVictimFd !== unsorted) {
+          this.abort("malloc(): unsorted double linked list corrupted");
+        }
+      } else {
+        victim = this.bk(unsorted);
+        if (victim === unsorted) break;
+        bck = this.bk(victim);
+        size = this.chunksize(victim);
+        const next = victim + size;
+        const systemMem = this.systemMem;
+        if (size <= CHUNK_HDR_SZ || size > systemMem) this.abort("malloc(): invalid size (unsorted)");
+        // next's size field, read once for the size and the PREV_INUSE tests.
+        nextRaw = this.sizeRaw(next);
+        if (nextRaw < CHUNK_HDR_SZ || nextRaw > systemMem)
+          this.abort("malloc(): invalid next size (unsorted)");
+        if (this.r64Masked(next) !== size) this.abort("malloc(): mismatching next->prev_size (unsorted)");
+        bckFd = this.fd(bck);
+        if (bckFd !== victim || this.fd(victim) !== unsorted) {
+          this.abort("malloc(): unsorted double linked list corrupted");
+        }
       }
       // nextRaw ≤ system_mem < 2^53 here: its low bits are exact.
       if ((nextRaw & PREV_INUSE) !== 0) this.abort("malloc(): invalid next->prev_inuse (unsorted)");
@@ -1159,10 +1197,8 @@ export class Ptmalloc extends HeapAccess {
         const b = this.binAt(victimIndex);
         const f = this.fd(b);
         this.markBin(victimIndex);
-        this.setBk(victim, b);
-        this.setFd(victim, f);
-        this.setBk(f, victim);
-        this.setFd(b, victim);
+        // bk(victim) = b, fd(victim) = f, bk(f) = victim, fd(b) = victim.
+        this.w64x4(victim + BK, b, victim + FD, f, f + BK, victim, b + FD, victim);
       } else {
         this.sortIntoLargebin(victim, size);
       }
@@ -1178,6 +1214,49 @@ export class Ptmalloc extends HeapAccess {
       if (++iters >= 10000) break;
     }
     return returnCached ? RETURN_CACHED : 0;
+  }
+
+  // The reads at the top of the unsorted loop on the typed-array view:
+  // bk(unsorted), and unless that is the bin itself, the victim's bk, size
+  // and fd, the next chunk's prev_size (masked) and size, bck's fd and
+  // system_mem, each a small integer read once, into the peek fields. The
+  // victim (the bin itself when empty), or −1 when a word is not a small
+  // integer in the view: the caller then reads through the accessors.
+  private unsortedPeek(unsorted: number): number {
+    const end8 = this.end8;
+    const av = this.av;
+    if (av > end8 - AV_SYSTEM_MEM) return -1;
+    const i32 = this.i32;
+    // unsorted is bin 1, av + AV_TOP: its bk is the word at av + 0x78.
+    const u = unsorted >>> 2;
+    const victim = i32[u + 6]!;
+    if (i32[u + 7] !== 0 || victim < 0) return -1;
+    if (victim === unsorted) return victim;
+    if ((victim & 3) !== 0 || victim > end8 - 24) return -1;
+    const w = victim >>> 2;
+    const raw = i32[w + 2]!;
+    const fd = i32[w + 4]!;
+    const bck = i32[w + 6]!;
+    if (i32[w + 3] !== 0 || i32[w + 5] !== 0 || i32[w + 7] !== 0 || raw < 0 || fd < 0 || bck < 0) return -1;
+    const next = victim + (raw & ~7);
+    if ((bck & 3) !== 0 || bck > end8 - 16 || next > end8 - 8) return -1;
+    const n = next >>> 2;
+    const nextPrev = i32[n]!;
+    const nextRaw = i32[n + 2]!;
+    const b = bck >>> 2;
+    const bckFd = i32[b + 4]!;
+    // AV_SYSTEM_MEM 0x8a8 as a word index.
+    const systemMem = i32[(av >>> 2) + 554]!;
+    if (i32[n + 1] !== 0 || i32[n + 3] !== 0 || i32[b + 5] !== 0 || i32[(av >>> 2) + 555] !== 0) return -1;
+    if (nextPrev < 0 || nextRaw < 0 || bckFd < 0 || systemMem < 0) return -1;
+    this.peekBck = bck;
+    this.peekSize = raw & ~7;
+    this.peekVictimFd = fd;
+    this.peekNextPrev = nextPrev & ~7;
+    this.peekNextRaw = nextRaw;
+    this.peekBckFd = bckFd;
+    this.peekSystemMem = systemMem;
+    return victim;
   }
 
   // A chunk from the unsorted bin into its large bin, kept sorted largest
@@ -1218,10 +1297,8 @@ export class Ptmalloc extends HeapAccess {
       this.setBkNext(victim, victim);
     }
     this.markBin(victimIndex);
-    this.setBk(victim, bck);
-    this.setFd(victim, fwd);
-    this.setBk(fwd, victim);
-    this.setFd(bck, victim);
+    // bk(victim) = bck, fd(victim) = fwd, bk(fwd) = victim, fd(bck) = victim.
+    this.w64x4(victim + BK, bck, victim + FD, fwd, fwd + BK, victim, bck + FD, victim);
   }
 
   // Best fit in the large bin of a large request: the smallest chunk that
@@ -1307,10 +1384,8 @@ export class Ptmalloc extends HeapAccess {
         const b = this.binAt(1);
         const f = this.fd(b);
         if (this.bk(f) !== b) this.abort("malloc(): corrupted unsorted chunks 2");
-        this.setBk(remainder, b);
-        this.setFd(remainder, f);
-        this.setFd(b, remainder);
-        this.setBk(f, remainder);
+        // bk(remainder) = b, fd(remainder) = f, fd(b) = remainder, bk(f) = remainder.
+        this.w64x4(remainder + BK, b, remainder + FD, f, b + FD, remainder, f + BK, remainder);
         if (nb < MIN_LARGE_SIZE) this.lastRemainder = remainder;
         if (remainderSize >= MIN_LARGE_SIZE) {
           this.setFdNext(remainder, 0);
@@ -1333,12 +1408,15 @@ export class Ptmalloc extends HeapAccess {
 
   // unlink_chunk given chunksize(p), read with nothing stored since.
   private unlinkChunkSized(p: number, size: number): void {
-    if (size !== this.prevSize(p + size)) this.abort("corrupted size vs. prev_size");
-    const fd = this.fd(p);
-    const bk = this.bk(p);
-    if (this.bk(fd) !== p || this.fd(bk) !== p) this.abort("corrupted double-linked list");
-    this.setBk(fd, bk);
-    this.setFd(bk, fd);
+    let fd = this.unlinkFast(p, size);
+    if (fd < 0) {
+      if (size !== this.prevSize(p + size)) this.abort("corrupted size vs. prev_size");
+      fd = this.fd(p);
+      const bk = this.bk(p);
+      if (this.bk(fd) !== p || this.fd(bk) !== p) this.abort("corrupted double-linked list");
+      this.setBk(fd, bk);
+      this.setFd(bk, fd);
+    }
     // p's size field is read again: a corrupted fd or bk can aim the two
     // stores above at it (the unlink attack).
     if (this.sizeRaw(p) >= MIN_LARGE_SIZE && this.fdNext(p) !== 0) {
@@ -1361,6 +1439,33 @@ export class Ptmalloc extends HeapAccess {
         this.setFdNext(bkn, fdn);
       }
     }
+  }
+
+  // The checks and the two stores of unlink_chunk on the typed-array view,
+  // every word read once: p's fd when done; −1, having stored nothing,
+  // when anything (no view, a word above 2^31, a failed check) needs the
+  // general path, which then decides, aborts included. Kept apart so that
+  // its callers, large already, spend none of their inlining budget on the
+  // ten accessor calls it replaces.
+  private unlinkFast(p: number, size: number): number {
+    const end8 = this.end8;
+    if (!(p > 0 && (p & 15) === 0 && p + size <= end8)) return -1;
+    const i32 = this.i32;
+    const w = p >>> 2;
+    const n = (p + size) >>> 2;
+    // prev_size of the next chunk, then fd and bk: all below 2^31.
+    if (i32[n] !== size || i32[n + 1] !== 0) return -1;
+    const fd = i32[w + 4]!;
+    const bk = i32[w + 6]!;
+    if (i32[w + 5] !== 0 || i32[w + 7] !== 0 || fd < 0 || bk < 0) return -1;
+    if ((fd & 3) !== 0 || (bk & 3) !== 0 || fd > end8 - 24 || bk > end8 - 16) return -1;
+    const f = fd >>> 2;
+    const b = bk >>> 2;
+    // fd->bk and bk->fd are p.
+    if (i32[f + 6] !== p || i32[f + 7] !== 0 || i32[b + 4] !== p || i32[b + 5] !== 0) return -1;
+    i32[f + 6] = bk;
+    i32[b + 4] = fd;
+    return fd;
   }
 
   // ------------------------------------------------------------ _int_free
@@ -1427,6 +1532,7 @@ export class Ptmalloc extends HeapAccess {
       return;
     }
 
+    if (this.freeCoalesceFast(p, size, raw)) return;
     const nextchunk = p + size;
     const top = this.top;
     if (p === top) this.abort("double free or corruption (top)");
@@ -1463,14 +1569,17 @@ export class Ptmalloc extends HeapAccess {
       const bck = this.binAt(1);
       const fwd = this.fd(bck);
       if (this.bk(fwd) !== bck) this.abort("free(): corrupted unsorted chunks");
-      this.setFd(p, fwd);
-      this.setBk(p, bck);
-      if (size >= MIN_LARGE_SIZE) {
+      if (size < MIN_LARGE_SIZE) {
+        // fd(p) = fwd, bk(p) = bck, fd(bck) = p, bk(fwd) = p.
+        this.w64x4(p + FD, fwd, p + BK, bck, bck + FD, p, fwd + BK, p);
+      } else {
+        this.setFd(p, fwd);
+        this.setBk(p, bck);
         this.setFdNext(p, 0);
         this.setBkNext(p, 0);
+        this.setFd(bck, p);
+        this.setBk(fwd, p);
       }
-      this.setFd(bck, p);
-      this.setBk(fwd, p);
       this.setHead(p, size + PREV_INUSE);
       this.setFoot(p, size);
     } else {
@@ -1483,6 +1592,100 @@ export class Ptmalloc extends HeapAccess {
       if (this.haveFastchunks) this.mallocConsolidate();
       if (this.chunksize(this.top) >= this.trimThreshold) this.systrim(this.topPad);
     }
+  }
+
+  // The coalescing half of _int_free (a chunk that is neither cached, nor
+  // fast, nor mmapped) with its first reads on the typed-array view: the
+  // arena's top, flags and system_mem, top's size, the next chunk's size,
+  // the previous chunk's prev_size and size, each read once. False, having
+  // stored nothing, when a word it needs is not a small integer in the view
+  // (or perturb is on); the general code below then does it all. Every
+  // check, abort and store is the general code's, in its order; what comes
+  // after the first store goes through the general helpers, or through the
+  // view at addresses checked before it.
+  private freeCoalesceFast(p: number, size: number, raw: number): boolean {
+    const end8 = this.end8;
+    const av = this.av;
+    // p and size are 16-aligned here (checked by the caller).
+    if (this.perturbByte !== 0 || raw >= 0x80000000 || av > end8 - AV_SYSTEM_MEM) return false;
+    const nextchunk = p + size;
+    if (!(p > 0 && nextchunk <= end8 - 8)) return false;
+    const i32 = this.i32;
+    const a = av >>> 2;
+    // AV_FLAGS 0x4, AV_TOP 0x60, AV_SYSTEM_MEM 0x8a8, as word indexes.
+    const flags = i32[a + 1]!;
+    const top = i32[a + 24]!;
+    const systemMem = i32[a + 554]!;
+    if (i32[a + 25] !== 0 || i32[a + 555] !== 0 || top < 0 || systemMem < 0) return false;
+    if ((top & 3) !== 0 || top > end8 - 8) return false;
+    const topRaw = i32[(top >>> 2) + 2]!;
+    const n = nextchunk >>> 2;
+    const nextRaw = i32[n + 2]!;
+    if (i32[(top >>> 2) + 3] !== 0 || topRaw < 0 || i32[n + 3] !== 0 || nextRaw < 0) return false;
+    const nextsize = nextRaw & ~7;
+    // The header after next, read (for its PREV_INUSE) after the stores below.
+    if (nextchunk !== top && nextchunk + nextsize > end8 - 8) return false;
+    let prevsize = 0;
+    let prevChunkSize = 0;
+    if ((raw & PREV_INUSE) === 0) {
+      const w = p >>> 2;
+      prevsize = i32[w]!;
+      if (i32[w + 1] !== 0 || prevsize < 0 || (prevsize & 3) !== 0 || prevsize > p) return false;
+      const q = (p - prevsize) >>> 2;
+      const prevRaw = i32[q + 2]!;
+      if (i32[q + 3] !== 0 || prevRaw < 0) return false;
+      prevChunkSize = prevRaw & ~7;
+    }
+
+    if (p === top) this.abort("double free or corruption (top)");
+    if ((flags & NONCONTIGUOUS_BIT) === 0 && nextchunk >= top + (topRaw & ~7))
+      this.abort("double free or corruption (out)");
+    if ((nextRaw & PREV_INUSE) === 0) this.abort("double free or corruption (!prev)");
+    if (nextRaw <= CHUNK_HDR_SZ || nextsize >= systemMem) this.abort("free(): invalid next size (normal)");
+
+    let q = p;
+    let sz = size;
+    if ((raw & PREV_INUSE) === 0) {
+      sz += prevsize;
+      q -= prevsize;
+      if (prevChunkSize !== prevsize) this.abort("corrupted size vs. prev_size while consolidating");
+      this.unlinkChunkSized(q, prevChunkSize);
+    }
+
+    if (nextchunk !== top) {
+      if ((i32[((nextchunk + nextsize) >>> 2) + 2]! & PREV_INUSE) === 0) {
+        this.unlinkChunk(nextchunk);
+        sz += nextsize;
+      } else {
+        i32[n + 2] = i32[n + 2]! & ~PREV_INUSE;
+      }
+      const bck = av + AV_TOP;
+      const fwd = this.fd(bck);
+      if (this.bk(fwd) !== bck) this.abort("free(): corrupted unsorted chunks");
+      if (sz < MIN_LARGE_SIZE) {
+        // fd(q) = fwd, bk(q) = bck, fd(bck) = q, bk(fwd) = q.
+        this.w64x4(q + FD, fwd, q + BK, bck, bck + FD, q, fwd + BK, q);
+      } else {
+        this.setFd(q, fwd);
+        this.setBk(q, bck);
+        this.setFdNext(q, 0);
+        this.setBkNext(q, 0);
+        this.setFd(bck, q);
+        this.setBk(fwd, q);
+      }
+      this.setHead(q, sz + PREV_INUSE);
+      this.setFoot(q, sz);
+    } else {
+      sz += nextsize;
+      this.setHead(q, sz + PREV_INUSE);
+      this.top = q;
+    }
+
+    if (sz >= FASTBIN_CONSOLIDATION_THRESHOLD) {
+      if (this.haveFastchunks) this.mallocConsolidate();
+      if (this.chunksize(this.top) >= this.trimThreshold) this.systrim(this.topPad);
+    }
+    return true;
   }
 
   // ------------------------------------------------------------ consolidate
