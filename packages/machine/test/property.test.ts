@@ -40,9 +40,10 @@ describe("the whole machine under random system calls on several processes", () 
     const procs = [p];
     const first = () => procs.find((q) => q.alive)!;
     const forkFirst = () => {
-      let c: Process | null = null;
-      tolerate(() => void (c = first().fork()));
-      if (c !== null) procs.push(c);
+      tolerate(() => {
+        const c = first().fork();
+        if (c !== null) procs.push(c);
+      });
       m.check();
     };
     for (const pages of [197, 269, 157, 51]) {
