@@ -6,12 +6,15 @@
  * Algorithm: one bit per frame (set = allocated) and, per frame, the order of
  * the block that starts there (-1 elsewhere). `allocFrames(order)` scans
  * naturally aligned candidate blocks from the lowest frame up and takes the
- * first whose frames are all clear: first fit, O(frames) per call. Use
+ * first whose frames are all clear: first fit. The scan starts at the block
+ * holding the lowest clear frame (kept as a hint: every frame below it is
+ * set), so filling memory from the bottom costs O(1) per frame, not a scan
+ * past every frame already handed out; the worst case stays O(frames). Use
  * `@memstack/buddy` where speed or Linux's placement matters.
  *
  * Invariants (see `check()`): the bits set are exactly the frames of the
- * recorded blocks, blocks are naturally aligned and disjoint, and the free
- * count is the number of clear bits.
+ * recorded blocks, blocks are naturally aligned and disjoint, the free
+ * count is the number of clear bits, and no bit below the hint is clear.
  */
 
 import type { Pfn } from "./address.js";
@@ -29,6 +32,8 @@ export class BitmapFrameAllocator implements FrameAllocator {
   readonly #used: Uint8Array;
   readonly #blockOrder: Int8Array;
   #free: number;
+  // Index (from firstPfn) of the lowest frame that may be clear: all below it are set.
+  #lowest = 0;
 
   /** @throws {UsageError} naming the option that is out of range. */
   constructor(options: BitmapFrameAllocatorOptions) {
@@ -80,7 +85,8 @@ export class BitmapFrameAllocator implements FrameAllocator {
     this.#checkOrder(order, "allocFrames");
     const n = 2 ** order;
     // Candidate blocks are aligned in absolute frame numbers, not relative to firstPfn.
-    let pfn = Math.ceil(this.firstPfn / n) * n;
+    // Blocks that end at or below the hint are wholly allocated: start at the one holding it.
+    let pfn = Math.max(Math.ceil(this.firstPfn / n) * n, Math.floor((this.firstPfn + this.#lowest) / n) * n);
     for (; pfn + n <= this.firstPfn + this.frameCount; pfn += n) {
       const base = pfn - this.firstPfn;
       let clear = true;
@@ -94,6 +100,11 @@ export class BitmapFrameAllocator implements FrameAllocator {
       this.#used.fill(1, base, base + n);
       this.#blockOrder[base] = order;
       this.#free -= n;
+      if (base <= this.#lowest) {
+        let low = this.#lowest;
+        while (low < this.frameCount && this.#used[low]) low++;
+        this.#lowest = low;
+      }
       return pfn as Pfn;
     }
     return null;
@@ -125,6 +136,7 @@ export class BitmapFrameAllocator implements FrameAllocator {
     this.#used.fill(0, base, base + n);
     this.#blockOrder[base] = -1;
     this.#free += n;
+    if (base < this.#lowest) this.#lowest = base;
   }
 
   /**
@@ -164,6 +176,14 @@ export class BitmapFrameAllocator implements FrameAllocator {
       }
       covered += n;
       i += n;
+    }
+    for (let k = 0; k < this.#lowest; k++) {
+      if (!this.#used[k]) {
+        throw new CorruptionError(
+          PKG,
+          `BitmapFrameAllocator: frame ${this.firstPfn + k} is clear below the scan hint ${this.firstPfn + this.#lowest}`,
+        );
+      }
     }
     if (this.frameCount - covered !== this.#free) {
       throw new CorruptionError(
