@@ -331,6 +331,17 @@ export class SparseRam implements PhysicalMemory {
     return new Uint8Array(bytes.buffer, (slot & SLAB_MASK) << 12, PAGE_SIZE);
   }
 
+  /** Byte offset of the frame found by the last successful {@link SparseRam.frameSlab} in the view it returned. */
+  frameSlabOffset = 0;
+
+  frameSlab(frame: Pfn, forWrite: boolean): Uint8Array | null {
+    this.#checkFrame(frame, "frameSlab");
+    const slot = forWrite ? this.#backSlot(frame) : this.#slotOf(frame);
+    if (slot < 0) return null;
+    this.frameSlabOffset = (slot & SLAB_MASK) << 12;
+    return this.#slabBytes[slot >>> SLAB_SHIFT]!;
+  }
+
   /**
    * Verifies the directory: every backed frame has a distinct slot below
    * `backedFrameCount`, and there are exactly `backedFrameCount` of them.

@@ -35,6 +35,27 @@ describe("SparseRam", () => {
     expect(new SparseRam({ sizeBytes: 2 ** 46 }).frameCount).toBe(2 ** 34);
   });
 
+  it("frameSlab gives the frame's slab without a new view, aliasing frameView", () => {
+    const ram = new SparseRam({ sizeBytes: 4 * 2 ** 20 });
+    expect(ram.frameSlab(pfn(3), false)).toBeNull();
+    expect(ram.backedFrameCount).toBe(0);
+    ram.writeU8(P(700 * PAGE_SIZE), 1); // slot 0
+    const slab = ram.frameSlab(pfn(3), true)!; // slot 1
+    expect(ram.frameSlabOffset).toBe(PAGE_SIZE);
+    expect(slab.length).toBe(2 * 2 ** 20);
+    slab[ram.frameSlabOffset + 9] = 0x5a;
+    expect(ram.readU8(P(3 * PAGE_SIZE + 9))).toBe(0x5a);
+    const view = ram.frameView(pfn(3), false)!;
+    expect(view.buffer).toBe(slab.buffer);
+    expect(view.byteOffset).toBe(PAGE_SIZE);
+    // The same slab object every time; the offset follows the frame.
+    expect(ram.frameSlab(pfn(700), false)).toBe(slab);
+    expect(ram.frameSlabOffset).toBe(0);
+    expect(() => ram.frameSlab(pfn(1024), true)).toThrow(UsageError);
+    expect(ram.backedFrameCount).toBe(2);
+    ram.check();
+  });
+
   it("stays valid after refused calls", () => {
     const ram = new SparseRam({ sizeBytes: 8 * PAGE_SIZE });
     ram.writeU8(P(5), 1);

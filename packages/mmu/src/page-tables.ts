@@ -100,6 +100,21 @@ export class PageTables {
   // The path of the last descent: table address and entry address per level.
   readonly #pathTable: Float64Array;
   readonly #pathEntry: Float64Array;
+  // The leaf (4 KiB) table the last single-page map of a 4 KiB page wrote
+  // into: its space (-1 = none), the linear base of the span it covers, its
+  // address and its bookkeeping. A page fault maps the page after the one
+  // the previous fault mapped, nearly always under the same table, so the
+  // next such map goes straight there. Forgotten by every edit that can free
+  // a table or rewrite an upper entry (unmap, protect, destroy, createRoot,
+  // a map of several pages), so it always names the table a descent from
+  // the root would reach.
+  #leafSpace = -1;
+  #leafBase = 0;
+  #leafTable = 0;
+  #leafInfo: TableInfo | null = null;
+  readonly #leafSpan: number;
+  readonly #leafLevel: number;
+  readonly #physLimit: number;
 
   constructor(words: PhysWords, frames: FrameAllocator, format: PageTableFormat, walker: PageWalker) {
     this.format = format;
@@ -111,6 +126,15 @@ export class PageTables {
     this.#levelSize = format.levelShifts.map((s) => 2 ** s);
     this.#pathTable = new Float64Array(format.levels);
     this.#pathEntry = new Float64Array(format.levels);
+    this.#leafLevel = this.#levelSize.indexOf(PAGE);
+    this.#leafSpan = this.#leafLevel > 0 ? this.#levelSize[this.#leafLevel - 1]! : 0;
+    this.#physLimit = Math.min(words.memory.sizeBytes, 2 ** format.physicalBits);
+  }
+
+  /** Forgets the remembered leaf table (see #leafSpace). */
+  #forgetLeaf(): void {
+    this.#leafSpace = -1;
+    this.#leafInfo = null;
   }
 
   /** Physical address of the root table of `space`, or undefined. */
@@ -140,6 +164,7 @@ export class PageTables {
 
   /** Allocates a zeroed root table for a new space; false when no frame is free. */
   createRoot(space: number): boolean {
+    this.#forgetLeaf();
     const frame = this.#frames.allocFrames(0);
     if (frame === null) return false;
     this.#words.memory.zeroFrame(frame);
@@ -150,6 +175,7 @@ export class PageTables {
 
   /** Frees every table of `space`, its root last. */
   destroy(space: number): void {
+    this.#forgetLeaf();
     const root = this.#mustRoot(space, "destroyAddressSpace");
     const free = (table: number, level: number): void => {
       if (level < this.format.levels - 1) {
@@ -222,6 +248,40 @@ export class PageTables {
 
   /** map: see {@link Mmu.map}. Returns false, changing nothing, when a table frame is missing. */
   map(space: number, virt: number, phys: number, length: number, pageSize: number, flags: number): boolean {
+    if (space === this.#leafSpace && length === PAGE && pageSize === PAGE) {
+      // One 4 KiB page under the remembered leaf table: the same checks
+      // and the same writes as #mapOne, without the descent. Anything
+      // unusual (bad arguments, a conflict) takes the general path, which
+      // refuses it with the usual error.
+      const la = virt >= 0 ? virt : virt >= -this.#half ? virt + this.#full : -1;
+      const d = la - this.#leafBase;
+      if (
+        d >= 0 &&
+        d < this.#leafSpan &&
+        virt % PAGE === 0 &&
+        phys >= 0 &&
+        phys % PAGE === 0 &&
+        phys + PAGE <= this.#physLimit &&
+        Number.isSafeInteger(phys)
+      ) {
+        const f = this.format;
+        const words = this.#words;
+        const e = this.#leafTable + (d / PAGE) * 8;
+        words.readEntry(e);
+        const lo = words.entry[0]!;
+        const hi = words.entry[1]!;
+        const present = f.isPresent(lo, hi);
+        if (!present || f.isLeaf(lo, hi, this.#leafLevel)) {
+          this.lastMapReplaced = present;
+          if (!present) this.#leafInfo!.count++;
+          const out = this.#out;
+          f.encodeLeaf(phys, flags, this.#leafLevel, out);
+          words.write(e + 4, out[1]!);
+          words.write(e, out[0]!);
+          return true;
+        }
+      }
+    }
     const root = this.#mustRoot(space, "map");
     const leafLevel = this.#pageSizeLevel(pageSize, "map");
     const start = this.#range("map", virt, length, pageSize);
@@ -238,6 +298,7 @@ export class PageTables {
     }
     this.lastMapReplaced = false;
     if (length === pageSize) return this.#mapOne(space, root, start, phys, leafLevel, flags);
+    this.#forgetLeaf();
     const f = this.format;
     const words = this.#words;
     const end = start + length;
@@ -402,6 +463,12 @@ export class PageTables {
     f.encodeLeaf(phys, flags, leafLevel, out);
     words.write(e + 4, out[1]!);
     words.write(e, out[0]!);
+    if (leafLevel === this.#leafLevel) {
+      this.#leafSpace = space;
+      this.#leafBase = la - modPow2(la, this.#leafSpan);
+      this.#leafTable = table;
+      this.#leafInfo = this.#info(table);
+    }
     return true;
   }
 
@@ -496,6 +563,7 @@ export class PageTables {
 
   /** unmap: see {@link Mmu.unmap}. */
   unmap(space: number, virt: number, length: number): number {
+    this.#forgetLeaf();
     const root = this.#mustRoot(space, "unmap");
     const start = this.#range("unmap", virt, length, PAGE);
     const end = start + length;
@@ -524,6 +592,7 @@ export class PageTables {
 
   /** protect: see {@link Mmu.protect}. */
   protect(space: number, virt: number, length: number, flags: number): number {
+    this.#forgetLeaf();
     const root = this.#mustRoot(space, "protect");
     const start = this.#range("protect", virt, length, PAGE);
     const end = start + length;
@@ -642,6 +711,22 @@ export class PageTables {
     const f = this.format;
     const words = this.#words;
     const ram = words.memory.sizeBytes;
+    if (this.#leafSpace !== -1) {
+      // The remembered leaf table is the one a descent from the root reaches.
+      let table = this.#roots.get(this.#leafSpace) ?? -1;
+      for (let level = 0; table >= 0 && level < this.#leafLevel; level++) {
+        words.readEntry(table + this.#index(this.#leafBase, level) * 8);
+        const lo = words.entry[0]!;
+        const hi = words.entry[1]!;
+        table = f.isPresent(lo, hi) && !f.isLeaf(lo, hi, level) ? f.address(lo, hi, level) : -1;
+      }
+      if (table !== this.#leafTable || this.#tables.get(table / PAGE) !== this.#leafInfo) {
+        throw new CorruptionError(
+          PKG,
+          `PageTables: the remembered leaf table ${hex(this.#leafTable)} of space ${this.#leafSpace} is not the one its tables reach`,
+        );
+      }
+    }
     const seen = new Set<number>();
     const last = f.levels - 1;
     const visit = (space: number, table: number, level: number): void => {

@@ -1,4 +1,4 @@
-import { Fault, PF_PRESENT, PF_USER, PF_WRITE, UsageError } from "@memstack/core";
+import { Fault, PF_PRESENT, PF_USER, PF_WRITE, physAddr, UsageError } from "@memstack/core";
 import { describe, expect, it } from "vitest";
 import { ENTRY_READ, Mmu, PageFault } from "../src/index.js";
 import { MiB, machine, P, RO_USER, RW_USER, USER_BASE, V } from "./helpers.js";
@@ -313,6 +313,46 @@ describe("the Dirty-bit walk", () => {
     const walks = mmu.stats().walks;
     mmu.loadU8(V(USER_BASE)); // the fault dropped the entry: this walks
     expect(mmu.stats().walks).toBe(walks + 1);
+    mmu.check();
+  });
+});
+
+describe("map of one 4 KiB page after another under the same table", () => {
+  it("never writes into a table an unmap, protect or destroy freed or replaced", () => {
+    const { mmu, space, frames, frame } = machine();
+    const a = frame();
+    const b = frame();
+    mmu.map(space, USER_BASE, a, 4096, 4096, RW_USER);
+    mmu.map(space, USER_BASE + 4096, b, 4096, 4096, RW_USER); // under the remembered table
+    expect(mmu.query(space, USER_BASE + 4096)!.phys).toBe(b);
+    mmu.check();
+    // Unmapping both frees the leaf table (and the tables above it).
+    mmu.unmap(space, USER_BASE, 2 * 4096);
+    const free = frames.freeFrameCount;
+    mmu.map(space, USER_BASE + 2 * 4096, a, 4096, 4096, RW_USER);
+    expect(frames.freeFrameCount).toBe(free - 3); // a new PDPT, PD and PT
+    expect(mmu.query(space, USER_BASE + 2 * 4096)!.phys).toBe(a);
+    expect(mmu.query(space, USER_BASE)).toBeNull();
+    mmu.check();
+    // Bad arguments under the remembered table get the usual answers and change nothing.
+    expect(() => mmu.map(space, USER_BASE + 100, b, 4096, 4096, RW_USER)).toThrow(UsageError);
+    expect(() => mmu.map(space, USER_BASE + 4096, physAddr(Number(b) + 1), 4096, 4096, RW_USER)).toThrow(
+      UsageError,
+    );
+    expect(() => mmu.map(space, USER_BASE + 4096 - 2 ** 48, b, 4096, 4096, RW_USER)).toThrow(UsageError);
+    expect(() => mmu.map(space, USER_BASE + 4096, physAddr(64 * 2 ** 30), 4096, 4096, RW_USER)).toThrow(
+      UsageError,
+    );
+    expect(mmu.query(space, USER_BASE + 4096)).toBeNull();
+    mmu.check();
+    // A new space may get the same id after a destroy: its tables are its own.
+    const other = mmu.createAddressSpace()!;
+    mmu.switchAddressSpace(other);
+    mmu.destroyAddressSpace(space);
+    const next = mmu.createAddressSpace()!;
+    mmu.map(next, USER_BASE + 3 * 4096, b, 4096, 4096, RW_USER);
+    expect(mmu.query(next, USER_BASE + 3 * 4096)!.phys).toBe(b);
+    expect(mmu.query(next, USER_BASE + 2 * 4096)).toBeNull();
     mmu.check();
   });
 });

@@ -58,4 +58,21 @@ export interface PhysicalMemory {
    * @throws {UsageError} for a frame outside the RAM.
    */
   frameView?(frame: Pfn, forWrite: boolean): Uint8Array | null;
+
+  /**
+   * Optional allocation-free form of {@link PhysicalMemory.frameView}: the
+   * host byte view of the whole buffer (slab) that holds `frame`, the same
+   * object every time for a given slab, with the frame's byte offset in it
+   * left in {@link PhysicalMemory.frameSlabOffset}. Same backing rules as
+   * `frameView` (`forWrite` backs the frame; an untouched frame read gives
+   * `null`, offset unchanged). Why: a TLB fill or page walk that misses the
+   * MMU's own frame cache would otherwise make one 4 KiB view object per
+   * lookup, the hottest allocation of a demand-zero fault; this form makes
+   * none. Read the offset right after the call, before any other call.
+   *
+   * @throws {UsageError} for a frame outside the RAM.
+   */
+  frameSlab?(frame: Pfn, forWrite: boolean): Uint8Array | null;
+  /** Byte offset, in the view the last successful {@link PhysicalMemory.frameSlab} returned, of that frame's 4096 bytes (a multiple of 4096). */
+  readonly frameSlabOffset?: number;
 }

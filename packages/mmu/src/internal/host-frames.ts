@@ -26,6 +26,13 @@
  *                  ▼
  *             memory.frameView(pfn) ─► its buffer's slab (made once), byteOffset
  *
+ * A memory that offers `frameSlab` (SparseRam does) is asked that instead
+ * on a front-table miss: it returns the slab's own byte view (the same
+ * object each time, so it is the slab's key) and the frame's offset in a
+ * field, and the miss allocates nothing. With 100 000 distinct frames a
+ * demand-zero fault misses the front table on every TLB fill, so this is
+ * the difference between 93 bytes of garbage per fault and none.
+ *
  * A buffer larger than 1 GiB, or a view not 8-byte aligned in its buffer, is
  * not used whole: the frame's own view becomes a one-frame slab (byte 0), so
  * offsets stay small integers. Cost: three views per slab (per 2 MiB of
@@ -51,9 +58,10 @@ export class HostFrames {
   byte = 0;
 
   private readonly memory: PhysicalMemory;
-  private readonly slabs = new Map<ArrayBufferLike, number>();
+  private readonly slabs = new Map<object, number>();
   private readonly frameSlabs = new Map<number, number>();
-  private lastBuffer: ArrayBufferLike | null = null;
+  private lastBuffer: object | null = null;
+  private readonly bySlab: boolean;
   private lastSlab = -1;
   private readonly frontPfn = new Float64Array(FRONT).fill(-1);
   private readonly frontSlab = new Int32Array(FRONT);
@@ -61,6 +69,7 @@ export class HostFrames {
 
   constructor(memory: PhysicalMemory) {
     this.memory = memory;
+    this.bySlab = memory.frameSlab !== undefined;
   }
 
   /** Whether the memory offers `frameView` at all. */
@@ -81,6 +90,26 @@ export class HostFrames {
       this.slab = this.frontSlab[f]!;
       this.byte = this.frontByte[f]!;
       return true;
+    }
+    if (this.bySlab) {
+      const memory = this.memory;
+      const bytes = memory.frameSlab!(toPfn(pfn), forWrite);
+      if (bytes === null) return false;
+      const byte = memory.frameSlabOffset!;
+      if (bytes.length <= MAX_SLAB_BYTES && bytes.byteOffset % 8 === 0 && byte % 8 === 0) {
+        let slab = this.lastSlab;
+        if (bytes !== this.lastBuffer) {
+          slab = this.slabs.get(bytes) ?? this.addSlab(bytes, bytes);
+          this.lastBuffer = bytes;
+          this.lastSlab = slab;
+        }
+        this.slab = slab;
+        this.byte = byte;
+        this.frontPfn[f] = pfn;
+        this.frontSlab[f] = slab;
+        this.frontByte[f] = byte;
+        return true;
+      }
     }
     const view = this.memory.frameView?.(toPfn(pfn), forWrite) ?? null;
     if (view === null) return false;
@@ -111,12 +140,12 @@ export class HostFrames {
     return true;
   }
 
-  private addSlab(bytes: Uint8Array, buffer: ArrayBufferLike | null): number {
+  private addSlab(bytes: Uint8Array, key: object | null): number {
     const slab = this.u8.length;
     this.u8.push(bytes);
     this.u16.push(new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 1));
     this.u32.push(new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 2));
-    if (buffer !== null) this.slabs.set(buffer, slab);
+    if (key !== null) this.slabs.set(key, slab);
     return slab;
   }
 }
