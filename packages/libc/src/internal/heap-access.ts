@@ -101,6 +101,13 @@ export class HeapAccess {
     }
   }
 
+  // The port path (no FlatMemory view): each slow accessor starts with
+  // `this.flat === null` and goes straight to the port, with no refresh,
+  // no view bounds and the canonical test inline.
+  private nonCanonical(a: number, access: "read" | "write"): never {
+    throw new Fault(PKG, a, access, "non-canonical");
+  }
+
   /** Loads a u32. @throws {Fault} where the address space forbids it. */
   r32(a: number): number {
     // Indexing by a / 4: see r64.
@@ -109,6 +116,10 @@ export class HeapAccess {
   }
 
   private slowR32(a: number): number {
+    if (this.flat === null) {
+      if (!(a >= 0 && a < CANONICAL_LIMIT && Number.isSafeInteger(a))) this.nonCanonical(a, "read");
+      return this.memory.loadU32(a as VirtAddr);
+    }
     if (this.refresh() && a >= 0 && a <= this.end4 && (a & 3) === 0) return this.u32[a >>> 2]!;
     this.canonical(a, "read");
     return this.memory.loadU32(a as VirtAddr);
@@ -124,6 +135,11 @@ export class HeapAccess {
   }
 
   private slowW32(a: number, v: number): void {
+    if (this.flat === null) {
+      if (!(a >= 0 && a < CANONICAL_LIMIT && Number.isSafeInteger(a))) this.nonCanonical(a, "write");
+      this.memory.storeU32(a as VirtAddr, v >>> 0);
+      return;
+    }
     if (this.refresh() && a >= 0 && a <= this.end4 && (a & 3) === 0) {
       this.u32[a >>> 2] = v;
       return;
@@ -139,6 +155,10 @@ export class HeapAccess {
   }
 
   private slowR16(a: number): number {
+    if (this.flat === null) {
+      if (!(a >= 0 && a < CANONICAL_LIMIT && Number.isSafeInteger(a))) this.nonCanonical(a, "read");
+      return this.memory.loadU16(a as VirtAddr);
+    }
     if (this.refresh() && a >= 0 && a <= this.end4 && (a & 1) === 0) return this.u16[a >>> 1]!;
     this.canonical(a, "read");
     return this.memory.loadU16(a as VirtAddr);
@@ -154,6 +174,11 @@ export class HeapAccess {
   }
 
   private slowW16(a: number, v: number): void {
+    if (this.flat === null) {
+      if (!(a >= 0 && a < CANONICAL_LIMIT && Number.isSafeInteger(a))) this.nonCanonical(a, "write");
+      this.memory.storeU16(a as VirtAddr, v & 0xffff);
+      return;
+    }
     if (this.refresh() && a >= 0 && a <= this.end4 && (a & 1) === 0) {
       this.u16[a >>> 1] = v;
       return;
@@ -182,6 +207,11 @@ export class HeapAccess {
   }
 
   private slowR64(a: number): number {
+    if (this.flat === null) {
+      if (!(a >= 0 && a < CANONICAL_LIMIT && Number.isSafeInteger(a))) this.nonCanonical(a, "read");
+      const v = this.portLoad64(a);
+      return v < TWO_53 ? v : this.split64(a);
+    }
     // A word of 2^31 or more in the view, a view gone stale, or the port.
     this.refresh();
     if (a >= 0 && a <= this.end8 && (a & 3) === 0) {
@@ -191,6 +221,12 @@ export class HeapAccess {
     this.canonical(a, "read");
     const v = this.portLoad64(a);
     if (v < TWO_53) return v;
+    const lo = this.memory.loadU32(a as VirtAddr);
+    return this.memory.loadU32((a + 4) as VirtAddr) * TWO_32 + lo;
+  }
+
+  // A u64 the port refused (2^53 or more), as two u32 halves.
+  private split64(a: number): number {
     const lo = this.memory.loadU32(a as VirtAddr);
     return this.memory.loadU32((a + 4) as VirtAddr) * TWO_32 + lo;
   }
@@ -219,6 +255,13 @@ export class HeapAccess {
   }
 
   private slowR64Masked(a: number): number {
+    if (this.flat === null) {
+      if (!(a >= 0 && a < CANONICAL_LIMIT && Number.isSafeInteger(a))) this.nonCanonical(a, "read");
+      const v = this.portLoad64(a);
+      if (v < TWO_53) return v - (v & 7);
+      const lo = (this.memory.loadU32(a as VirtAddr) & ~7) >>> 0;
+      return this.memory.loadU32((a + 4) as VirtAddr) * TWO_32 + lo;
+    }
     this.refresh();
     if (a >= 0 && a <= this.end8 && (a & 3) === 0) {
       const i = a >>> 2;
@@ -244,6 +287,11 @@ export class HeapAccess {
   }
 
   private slowW64(a: number, v: number): void {
+    if (this.flat === null && v < TWO_53) {
+      if (!(a >= 0 && a < CANONICAL_LIMIT && Number.isSafeInteger(a))) this.nonCanonical(a, "write");
+      this.memory.storeU64(a as VirtAddr, v);
+      return;
+    }
     if (this.refresh() && a >= 0 && a <= this.end8 && (a & 3) === 0) {
       const lo = v % TWO_32;
       this.u32[a >>> 2] = lo;
