@@ -336,6 +336,16 @@ export class Mmu implements MemoryManagementUnit {
         return hi * TWO_32 + this.regU32[i]!;
       }
     }
+    const off2 = addr - this.prevReadBase;
+    const w2 = off2 & 0xff8;
+    if (off2 === w2) {
+      const i = (this.prevByte + w2) >>> 2;
+      const hi = this.prevU32[i + 1]!;
+      if (hi < 0x200000) {
+        this.prevHits++;
+        return hi * TWO_32 + this.prevU32[i]!;
+      }
+    }
     this.arg[0] = addr;
     return this.hostLoad(8);
   }
@@ -416,6 +426,16 @@ export class Mmu implements MemoryManagementUnit {
       const lo = value >>> 0;
       this.regU32[i] = lo;
       this.regU32[i + 1] = (value - lo) / TWO_32;
+      return;
+    }
+    const off2 = addr - this.prevWriteBase;
+    const w2 = off2 & 0xff8;
+    if (off2 === w2) {
+      this.prevHits++;
+      const i = (this.prevByte + w2) >>> 2;
+      const lo = value >>> 0;
+      this.prevU32[i] = lo;
+      this.prevU32[i + 1] = (value - lo) / TWO_32;
       return;
     }
     this.arg[0] = addr;
