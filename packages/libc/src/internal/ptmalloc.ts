@@ -1566,28 +1566,39 @@ export class Ptmalloc extends HeapAccess {
       } else {
         this.clearInuseAt(nextchunk, 0);
       }
-      const bck = this.binAt(1);
-      const fwd = this.fd(bck);
-      if (this.bk(fwd) !== bck) this.abort("free(): corrupted unsorted chunks");
-      if (size < MIN_LARGE_SIZE) {
-        // fd(p) = fwd, bk(p) = bck, fd(bck) = p, bk(fwd) = p.
-        this.w64x4(p + FD, fwd, p + BK, bck, bck + FD, p, fwd + BK, p);
-      } else {
-        this.setFd(p, fwd);
-        this.setBk(p, bck);
-        this.setFdNext(p, 0);
-        this.setBkNext(p, 0);
-        this.setFd(bck, p);
-        this.setBk(fwd, p);
-      }
-      this.setHead(p, size + PREV_INUSE);
-      this.setFoot(p, size);
+      this.freedToUnsorted(p, size);
     } else {
       size += nextsize;
       this.setHead(p, size + PREV_INUSE);
       this.top = p;
     }
+    this.afterCoalesce(size);
+  }
 
+  // The end of _int_free for a coalesced chunk `p` of `size` that does not
+  // border top: it goes to the front of the unsorted bin, free and footed.
+  private freedToUnsorted(p: number, size: number): void {
+    const bck = this.binAt(1);
+    const fwd = this.fd(bck);
+    if (this.bk(fwd) !== bck) this.abort("free(): corrupted unsorted chunks");
+    if (size < MIN_LARGE_SIZE) {
+      // fd(p) = fwd, bk(p) = bck, fd(bck) = p, bk(fwd) = p.
+      this.w64x4(p + FD, fwd, p + BK, bck, bck + FD, p, fwd + BK, p);
+    } else {
+      this.setFd(p, fwd);
+      this.setBk(p, bck);
+      this.setFdNext(p, 0);
+      this.setBkNext(p, 0);
+      this.setFd(bck, p);
+      this.setBk(fwd, p);
+    }
+    this.setHead(p, size + PREV_INUSE);
+    this.setFoot(p, size);
+  }
+
+  // After a free coalesced to `size` bytes: a large enough chunk consolidates
+  // the fastbins and may trim the top (FASTBIN_CONSOLIDATION_THRESHOLD).
+  private afterCoalesce(size: number): void {
     if (size >= FASTBIN_CONSOLIDATION_THRESHOLD) {
       if (this.haveFastchunks) this.mallocConsolidate();
       if (this.chunksize(this.top) >= this.trimThreshold) this.systrim(this.topPad);
@@ -1659,32 +1670,13 @@ export class Ptmalloc extends HeapAccess {
       } else {
         i32[n + 2] = i32[n + 2]! & ~PREV_INUSE;
       }
-      const bck = av + AV_TOP;
-      const fwd = this.fd(bck);
-      if (this.bk(fwd) !== bck) this.abort("free(): corrupted unsorted chunks");
-      if (sz < MIN_LARGE_SIZE) {
-        // fd(q) = fwd, bk(q) = bck, fd(bck) = q, bk(fwd) = q.
-        this.w64x4(q + FD, fwd, q + BK, bck, bck + FD, q, fwd + BK, q);
-      } else {
-        this.setFd(q, fwd);
-        this.setBk(q, bck);
-        this.setFdNext(q, 0);
-        this.setBkNext(q, 0);
-        this.setFd(bck, q);
-        this.setBk(fwd, q);
-      }
-      this.setHead(q, sz + PREV_INUSE);
-      this.setFoot(q, sz);
+      this.freedToUnsorted(q, sz);
     } else {
       sz += nextsize;
       this.setHead(q, sz + PREV_INUSE);
       this.top = q;
     }
-
-    if (sz >= FASTBIN_CONSOLIDATION_THRESHOLD) {
-      if (this.haveFastchunks) this.mallocConsolidate();
-      if (this.chunksize(this.top) >= this.trimThreshold) this.systrim(this.topPad);
-    }
+    this.afterCoalesce(sz);
     return true;
   }
 
