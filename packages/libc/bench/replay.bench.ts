@@ -28,7 +28,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { gunzipSync } from "node:zlib";
-import { FlatMemory, type Mapper, type ProgramBreak, type VirtualMemory } from "@memstack/core";
+import { FlatMemory } from "@memstack/core";
 import { createMachine } from "@memstack/machine";
 import { MemPool } from "@thi.ng/malloc";
 import {
@@ -43,6 +43,8 @@ import {
   TRACE_NONE,
   TRACE_REALLOC,
 } from "../src/index.js";
+// The same plain-object ports the tests use for the generic path.
+import { throughPorts } from "../test/helpers.js";
 
 // Arguments: --passes=N --warmup=N --traces=awk,sqlite,perl
 const arg = (name: string, fallback: string): string =>
@@ -149,33 +151,6 @@ function memstack(trace: MallocTrace, m: Malloc, file: string | null): Row {
   );
 }
 
-function ports(flat: FlatMemory): { memory: VirtualMemory; programBreak: ProgramBreak; mapper: Mapper } {
-  return {
-    memory: {
-      loadU8: (a) => flat.loadU8(a),
-      loadU16: (a) => flat.loadU16(a),
-      loadU32: (a) => flat.loadU32(a),
-      loadU64: (a) => flat.loadU64(a),
-      storeU8: (a, v) => flat.storeU8(a, v),
-      storeU16: (a, v) => flat.storeU16(a, v),
-      storeU32: (a, v) => flat.storeU32(a, v),
-      storeU64: (a, v) => flat.storeU64(a, v),
-      loadBytes: (a, d) => flat.loadBytes(a, d),
-      storeBytes: (a, s) => flat.storeBytes(a, s),
-      fill: (a, n, b) => flat.fill(a, n, b),
-      copy: (d, s, n) => flat.copy(d, s, n),
-    },
-    programBreak: { brk: (a) => flat.brk(a) },
-    mapper: {
-      mmap: (a, n, p, f) => flat.mmap(a, n, p, f),
-      munmap: (a, n) => flat.munmap(a, n),
-      mprotect: (a, n, p) => flat.mprotect(a, n, p),
-      madvise: (a, n, v) => flat.madvise(a, n, v),
-      mremap: (a, o, n, f, na) => flat.mremap(a, o, n, f, na),
-    },
-  };
-}
-
 function thing(trace: MallocTrace, file: string | null): Row & { failed: number } {
   const pool = new MemPool({ size: 1 << 29, align: 16 });
   const { op, id, old, a, b } = trace;
@@ -243,7 +218,11 @@ for (const name of names) {
     "",
   ]);
   const generic = new FlatMemory({ memory: new ArrayBuffer(1 << 30), assumeZeroed: true });
-  rows.push(["@memstack/libc, generic port path", memstack(trace, createMalloc(ports(generic)), file), ""]);
+  rows.push([
+    "@memstack/libc, generic port path",
+    memstack(trace, createMalloc(throughPorts(generic)), file),
+    "",
+  ]);
   // Last of the libc rows: its ports make the shared call sites polymorphic.
   const proc = createMachine({ ram: "1G" }).spawn("replay");
   rows.push([
