@@ -317,13 +317,7 @@ export class PageTables {
           skipTo = la - modPow2(la, this.#levelSize[level]!) + this.#levelSize[level]!;
           break;
         }
-        if (f.isLeaf(lo, hi, level)) {
-          throw new UsageError(
-            PKG,
-            `map: ${hex(this.signed(la))} is inside a ${this.#levelSize[level]}-byte page; unmap it first`,
-            "virt",
-          );
-        }
+        if (f.isLeaf(lo, hi, level)) throw this.#insideLargerPage(la, level);
         table = f.address(lo, hi, level);
       }
       if (level === leafLevel) {
@@ -408,13 +402,7 @@ export class PageTables {
       const lo = words.entry[0]!;
       const hi = words.entry[1]!;
       if (f.isPresent(lo, hi)) {
-        if (f.isLeaf(lo, hi, level)) {
-          throw new UsageError(
-            PKG,
-            `map: ${hex(this.signed(la))} is inside a ${this.#levelSize[level]}-byte page; unmap it first`,
-            "virt",
-          );
-        }
+        if (f.isLeaf(lo, hi, level)) throw this.#insideLargerPage(la, level);
         table = f.address(lo, hi, level);
         continue;
       }
@@ -494,6 +482,15 @@ export class PageTables {
       this.#tables.delete(child);
       this.#frames.freeFrames(pfn(child), 0);
     }
+  }
+
+  // A map asked for a page inside a larger page already mapped at `level`.
+  #insideLargerPage(la: number, level: number): UsageError {
+    return new UsageError(
+      PKG,
+      `map: ${hex(this.signed(la))} is inside a ${this.#levelSize[level]}-byte page; unmap it first`,
+      "virt",
+    );
   }
 
   #index(la: number, level: number): number {
