@@ -114,7 +114,8 @@ describe("memstack lackey", () => {
 });
 
 describe("memstack malloc replay", () => {
-  const traces = new URL("../../../../shared/traces/", import.meta.url).pathname;
+  // ../shared/traces, as copied into libc's fixtures.
+  const traces = new URL("../../../packages/libc/test/fixtures/traces/shared/", import.meta.url).pathname;
 
   it("prints glibc's placements for a real trace on stdout, and a summary on stderr", async () => {
     const io = capture();

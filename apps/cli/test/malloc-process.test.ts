@@ -7,8 +7,9 @@ import { type CliIo, main } from "../src/index.js";
 // running in a process of a simulated machine: every heap access goes
 // through x86-64 page tables, the TLB and demand paging, and the placements
 // must still be glibc's exactly.
-const shared = new URL("../../../../shared/traces/", import.meta.url).pathname;
 const recorded = new URL("../../../packages/libc/test/fixtures/traces/", import.meta.url).pathname;
+// ../shared/traces, as copied into libc's fixtures.
+const shared = `${recorded}shared/`;
 
 const traces = [
   ...readdirSync(shared)

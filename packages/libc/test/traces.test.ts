@@ -7,14 +7,14 @@ import { describe, expect, it } from "vitest";
 import { createMalloc, formatPlacements, parseMallocTrace, replayMallocTrace } from "../src/index.js";
 import { fixture, throughPorts } from "./helpers.js";
 
-const SHARED = new URL("../../../../shared/traces/", import.meta.url);
+// ../shared/traces, copied into the fixtures by fixtures/traces/shared/copy.sh.
+const SHARED = new URL("fixtures/traces/shared/", import.meta.url);
 
 function load(name: string): { trace: string; expected: string } {
   if (name.startsWith("shared:")) {
     const base = name.slice(7);
     const gz = existsSync(new URL(`${base}.trace.gz`, SHARED));
-    const read = (suffix: string): string =>
-      fixture(`../../../../../shared/traces/${base}${suffix}${gz ? ".gz" : ""}`);
+    const read = (suffix: string): string => fixture(`traces/shared/${base}${suffix}${gz ? ".gz" : ""}`);
     return { trace: read(".trace"), expected: read(".expected") };
   }
   return { trace: fixture(`traces/${name}.trace.gz`), expected: fixture(`traces/${name}.expected.gz`) };
