@@ -22,7 +22,10 @@
  * disturbed). The glibc row gives the median and best of all its runs. Rows
  * run one after another, the fixed-buffer row first, so its call sites see
  * only that backend (as in a program that uses one). Run: pnpm --filter @memstack/libc bench
- * (append -- --passes=N --warmup=N --traces=awk,sqlite,perl to change them).
+ * (append -- --passes=N --warmup=N --traces=awk,sqlite,perl
+ * --rows=fixed,resizable,generic,process,thing to change them; a row left
+ * out leaves its call sites to the others, so a row run alone sees only its
+ * own backend).
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -62,6 +65,7 @@ const sources: Record<string, string> = {
   perl: `${here}../test/fixtures/traces/perl.trace.gz`,
 };
 const names = arg("traces", "awk,sqlite,perl").split(",");
+const ROWS = new Set(arg("rows", "fixed,resizable,generic,process,thing").split(","));
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -206,38 +210,44 @@ for (const name of names) {
   glibcRuns = [];
   const rows: [string, Row, string][] = [];
   const fixed = new FlatMemory({ memory: new ArrayBuffer(1 << 30), assumeZeroed: true });
-  rows.push([
-    "@memstack/libc, FlatMemory(fixed ArrayBuffer)",
-    memstack(trace, createMalloc({ memory: fixed, programBreak: fixed, mapper: fixed }), file),
-    "",
-  ]);
+  if (ROWS.has("fixed"))
+    rows.push([
+      "@memstack/libc, FlatMemory(fixed ArrayBuffer)",
+      memstack(trace, createMalloc({ memory: fixed, programBreak: fixed, mapper: fixed }), file),
+      "",
+    ]);
   const rab = new FlatMemory({ sizeBytes: 1 << 20, maxBytes: 1 << 30 });
-  rows.push([
-    "@memstack/libc, FlatMemory(resizable, default)",
-    memstack(trace, createMalloc({ memory: rab, programBreak: rab, mapper: rab }), file),
-    "",
-  ]);
+  if (ROWS.has("resizable"))
+    rows.push([
+      "@memstack/libc, FlatMemory(resizable, default)",
+      memstack(trace, createMalloc({ memory: rab, programBreak: rab, mapper: rab }), file),
+      "",
+    ]);
   const generic = new FlatMemory({ memory: new ArrayBuffer(1 << 30), assumeZeroed: true });
-  rows.push([
-    "@memstack/libc, generic port path",
-    memstack(trace, createMalloc(throughPorts(generic)), file),
-    "",
-  ]);
+  if (ROWS.has("generic"))
+    rows.push([
+      "@memstack/libc, generic port path",
+      memstack(trace, createMalloc(throughPorts(generic)), file),
+      "",
+    ]);
   // Last of the libc rows: its ports make the shared call sites polymorphic.
   const proc = createMachine({ ram: "1G" }).spawn("replay");
-  rows.push([
-    "@memstack/libc, process of createMachine()",
-    memstack(trace, createMalloc({ memory: proc, programBreak: proc, mapper: proc }), file),
-    "",
-  ]);
+  if (ROWS.has("process"))
+    rows.push([
+      "@memstack/libc, process of createMachine()",
+      memstack(trace, createMalloc({ memory: proc, programBreak: proc, mapper: proc }), file),
+      "",
+    ]);
   // One pass: MemPool's first fit walks an address-ordered free list, so a
   // pass costs a thousand times more than glibc's.
-  const pool = thing(trace, file);
-  rows.push([
-    "@thi.ng/malloc MemPool (align 16, one pass)",
-    pool,
-    pool.failed > 0 ? ` (${pool.failed} calls failed)` : "",
-  ]);
+  if (ROWS.has("thing")) {
+    const pool = thing(trace, file);
+    rows.push([
+      "@thi.ng/malloc MemPool (align 16, one pass)",
+      pool,
+      pool.failed > 0 ? ` (${pool.failed} calls failed)` : "",
+    ]);
+  }
   if (glibcRuns.length > 0) {
     const g = Math.min(...glibcRuns);
     rows.unshift([
