@@ -571,7 +571,11 @@ export class Mmu implements MemoryManagementUnit {
     ) {
       return -1;
     }
-    if (this.hSlab[e]! < 0 && !this.locateHost(e)) return -1;
+    if (this.hSlab[e]! < 0) {
+      if (!this.locateHost(e)) return -1;
+      // Owned by touch(), which needs no host bytes: its fast tags now apply.
+      if (this.hOwned[e] === 1) this.setFastTags(e);
+    }
     this.own(e);
     return e;
   }
@@ -590,14 +594,18 @@ export class Mmu implements MemoryManagementUnit {
     this.pendSlot[set] = slot;
     this.hOwned[e] = 1;
     this.owned[this.ownedCount++] = e;
-    // (A kernel-half page, owned by touch(), gets none: loads and stores
-    // take non-negative addresses only.)
-    if (this.hSlab[e]! >= 0 && this.hTag[e]! >= 0) {
-      const rights = this.hRights[e]! >> this.rightsShift;
-      const base = this.hTag[e]!;
-      this.hRead[e] = rights & 1 ? base : Number.NaN;
-      this.hWrite[e] = rights & 2 ? base : Number.NaN;
-    }
+    if (this.hSlab[e]! >= 0) this.setFastTags(e);
+  }
+
+  // The fast tags of owned, located entry `e` at this privilege. (A
+  // kernel-half page, owned by touch(), gets none: loads and stores take
+  // non-negative addresses only.)
+  private setFastTags(e: number): void {
+    if (this.hTag[e]! < 0) return;
+    const rights = this.hRights[e]! >> this.rightsShift;
+    const base = this.hTag[e]!;
+    this.hRead[e] = rights & 1 ? base : Number.NaN;
+    this.hWrite[e] = rights & 2 ? base : Number.NaN;
   }
 
   // Hands the pending hits of every owned entry of `slot` to the TLB and disowns them.

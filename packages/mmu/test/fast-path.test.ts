@@ -331,3 +331,17 @@ it("a rotation over pages of one TLB set and subpages of a 2 MiB page keeps coun
     compare({ fast, ref });
   }
 });
+
+it("touch() then a load of the same page gives the owned entry its fast tags (regression)", () => {
+  // touch() owns an entry without its host bytes; the load that located them
+  // left its fast tags empty, and check() found the entry disagreeing.
+  const s = side({});
+  const p = PAGES[1]!;
+  s.mmu.touch(p, 4, "read");
+  s.mmu.loadU32(p as VirtAddr);
+  s.mmu.check();
+  s.mmu.storeU32((p + 4) as VirtAddr, 9);
+  s.mmu.storeU32((p + 8) as VirtAddr, 9);
+  expect(s.mmu.loadU32((p + 4) as VirtAddr)).toBe(9);
+  s.mmu.check();
+});
