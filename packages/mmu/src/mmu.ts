@@ -48,15 +48,25 @@
  * long as the modelled TLB keeps it. Hits served in front of the TLB are
  * pending — per register, and per owned host entry — and are handed to the
  * TLB (counted, the slot made most recently used) before any other TLB
- * operation (`spill`). An entry becomes owned at its first access after a
- * spill, so no TLB change falls between its check and its hits and the
- * fast tags need no generation check; the registers only hold owned
- * entries. All owned entries of one TLB set share one slot: owning an
- * entry of another slot of that set first spills and disowns the old one
- * (it was used earlier). Recency is only compared within a set, so the
- * order in which pending hits are spilled changes nothing: hit counts and
- * LRU or PLRU state are exactly those of a TLB that saw every access.
+ * operation on their set. An entry becomes owned at an access that found
+ * its slot valid, so no TLB change falls between its check and its hits
+ * and the fast tags need no generation check; the registers only hold
+ * owned entries. All owned entries of one TLB set share one slot: owning
+ * an entry of another slot of that set first spills and disowns the old
+ * one (it was used earlier). A lookup (L1 probe, STLB hit, walk, fills,
+ * the fault's invalidation of one address) changes only the L1 sets that
+ * can hold its address, one per page size, and lower levels, which own
+ * nothing: it releases those sets and leaves the owners of the others in
+ * place. Invalidations, CR3 writes and privilege changes release every
+ * set (`spill`). Recency is only compared within a set, so the order in
+ * which pending hits are handed over changes nothing: hit counts and LRU
+ * or PLRU state are exactly those of a TLB that saw every access.
  * test/fast-path.test.ts compares all of it with per-access lookups.
+ *
+ *     lookup of la ──► release L1 set of la for 4K, 2M, 1G ──► probe / walk / fill
+ *                      (their owners' hits handed over,        (touches only those
+ *                       entries disowned, registers emptied)    sets and the STLB)
+ *     owners of every other set: untouched, hits still pending
  */
 import {
   type Access,
@@ -138,6 +148,7 @@ export class Mmu implements MemoryManagementUnit {
   private readonly walker: PageWalker;
   private readonly tables: PageTables;
   private readonly half: number;
+  private readonly nSizes: number;
   private readonly full: number;
   private readonly pcidEnabled: boolean;
   private readonly globalPages: boolean;
@@ -179,12 +190,14 @@ export class Mmu implements MemoryManagementUnit {
   private regEntry = -1;
   // Owned host entries: those whose page may be accessed through the host
   // table's fast tags, each counting its hits (hHits) until the next spill.
-  // An entry is owned from its first access after a spill(true) — i.e.
-  // after the last change to the TLB, so its slot is still valid and no
-  // generation check is needed — until the next spill(true). All owned
-  // entries of one TLB set share one slot (pendSlot[set], -1: none), so
-  // pending hits can be handed to the TLB in any order: recency is only
-  // compared within a set. `owned` lists them, in no particular order.
+  // An entry is owned from an access that found its slot valid until its
+  // TLB set is released: by a lookup of a page of that set (releaseSets),
+  // by owning another slot of the set, or by spill(true) before any other
+  // TLB operation. Nothing changes the set in between, so its slot stays
+  // valid and no generation check is needed. All owned entries of one TLB
+  // set share one slot (pendSlot[set], -1: none), so pending hits can be
+  // handed to the TLB in any order: recency is only compared within a set.
+  // `owned` lists them, in no particular order.
   private readonly hHits = new Float64Array(HOST);
   private readonly hOwned = new Uint8Array(HOST);
   private readonly owned = new Int32Array(HOST);
@@ -244,6 +257,7 @@ export class Mmu implements MemoryManagementUnit {
     this.memory = memory;
     this.format = format;
     this.pageSizes = format.pageSizes;
+    this.nSizes = format.pageSizes.length;
     const words = new PhysWords(memory);
     this.host = words.host;
     this.walker = new PageWalker(words, format);
@@ -580,8 +594,7 @@ export class Mmu implements MemoryManagementUnit {
     return e;
   }
 
-  // Makes host entry `e` (valid, its slot unchanged since the last
-  // spill(true)) owned. Another slot owning its TLB set was used before it
+  // Makes host entry `e` (its slot valid now) owned. Another slot owning its TLB set was used before it
   // and no other slot of the set has pending hits, so that slot's hits are
   // handed to the TLB now and its entries disowned (either register too,
   // if it holds one of them: its later hits would come after this one's).
@@ -684,6 +697,13 @@ export class Mmu implements MemoryManagementUnit {
       this.touchReadBase = Number.NaN;
       this.touchWriteBase = Number.NaN;
       this.touchExecBase = Number.NaN;
+      // (Emptied by a lookup or a disowned slot while the second register
+      // kept its page: `e` may be that page, which moves over.)
+      if (e === this.prevEntry) {
+        if (this.prevHits > 0) this.hHits[e] = this.hHits[e]! + this.prevHits;
+        this.prevHits = 0;
+        this.emptyPrev();
+      }
       this.setRegister(e);
       return;
     }
@@ -980,6 +1000,21 @@ export class Mmu implements MemoryManagementUnit {
     }
   }
 
+  // Before a lookup of linear address `la`: hands the pending hits of the
+  // L1 sets that hold `la` (one per page size) to the TLB and disowns their
+  // entries. A probe, hit, fill (L1 or below: a fill never evicts from
+  // another level) or invalidation of `la` touches no other L1 set, so the
+  // owners of other sets stay valid and their hits stay later than every
+  // TLB operation in their sets.
+  private releaseSets(la: number): void {
+    const tlb = this.tlb;
+    const pendSlot = this.pendSlot;
+    for (let k = 0; k < this.nSizes; k++) {
+      const slot = pendSlot[tlb.setFor(0, k, la)]!;
+      if (slot >= 0) this.disownSlot(slot);
+    }
+  }
+
   private emptyPrev(): void {
     this.prevReadBase = Number.NaN;
     this.prevWriteBase = Number.NaN;
@@ -1024,13 +1059,13 @@ export class Mmu implements MemoryManagementUnit {
   }
 
   // Loads the register with host entry `e` (just looked up, its hit counted)
-  // when the memory has frame views. The lookup spilled and emptied the
-  // register, touch()'s included, and disowned every entry.
+  // when the memory has frame views. The lookup released e's TLB sets, so
+  // `e` is not in either register; the register (holding an entry of
+  // another set, still owned, or touch()'s) becomes the second one.
   private loadRegister(e: number): boolean {
     if (this.hSlab[e]! < 0 && !this.locateHost(e)) return false;
     this.own(e);
-    this.setRegister(e);
-    this.regHits = 0;
+    this.switchRegister(e);
     return true;
   }
 
@@ -1062,7 +1097,6 @@ export class Mmu implements MemoryManagementUnit {
   // One translation attempt through the tiers. Returns the host-table entry
   // (≥ 0), NON_CANONICAL, or -(error code) - 2.
   private lookup(addr: number, access: AccessCode): number {
-    this.spill(true);
     if (this.current < 0) {
       throw new UsageError(PKG, "no address space is current: call switchAddressSpace first", "space");
     }
@@ -1072,6 +1106,14 @@ export class Mmu implements MemoryManagementUnit {
     const la = addr < 0 ? addr + this.full : addr;
     const pageBase = addr - (addr & 0xfff);
     const e = (addr >>> 12) & HOST_MASK;
+    // Everything below changes only the L1 sets of `la` (and lower levels,
+    // which hold nothing owned): those are released; owned entries of other
+    // sets keep their slots and pending hits. Entry `e` is rewritten below:
+    // if it is still owned, it holds another page (of another 2 MiB set).
+    this.releaseSets(la);
+    if (this.hOwned[e] === 1) this.disownSlot(this.hSlot[e]!);
+    this.lastMark = -1;
+    this.prevMark = -1;
     let slot: number;
     if (this.hTag[e] === pageBase && tlb.gen[this.hSlot[e]!] === this.hGen[e]) {
       slot = this.hSlot[e]!;
@@ -1216,6 +1258,13 @@ export class Mmu implements MemoryManagementUnit {
     let e = this.resolve(addr, code);
     const last = addr + size - 1;
     for (let page = addr - (addr & 0xfff) + PAGE; page <= last; page += PAGE) e = this.resolve(page, code);
+    // The lookups kept the owned entries of other sets, perhaps the
+    // register's (never `e`'s, which the lookup disowned): its hits go to
+    // its entry, which stays owned.
+    if (this.regHits > 0) this.hHits[this.regEntry] = this.hHits[this.regEntry]! + this.regHits;
+    this.regHits = 0;
+    this.regReadBase = Number.NaN;
+    this.regWriteBase = Number.NaN;
     // Load the register for the last page, without host bytes.
     const rights = this.hRights[e]! >> this.rightsShift;
     const base = this.hTag[e]!;

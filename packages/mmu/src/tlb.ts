@@ -271,6 +271,19 @@ export class Tlb {
   }
 
   /**
+   * The set (numbered as in {@link Tlb.setOf}) that holds pages of size
+   * index `sizeIndex` containing linear address `la` in `level`: the only
+   * set of that size a probe, hit, fill or invalidation of `la` can touch.
+   *
+   * @returns the set number, or -1 when the level has no array for the size.
+   */
+  setFor(level: number, sizeIndex: number, la: number): number {
+    const a = this.arrayFor[level * this.pageSizes.length + sizeIndex]!;
+    if (a === undefined || a < 0) return -1;
+    return this.arrSetBase[a]! + ((la * this.inverse[sizeIndex]!) & (this.arrSets[a]! - 1));
+  }
+
+  /**
    * Finds the entry of `level` that translates linear address `la` for
    * `pcid` (or a global one), trying every page size the level holds.
    *
