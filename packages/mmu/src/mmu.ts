@@ -197,12 +197,16 @@ export class Mmu implements MemoryManagementUnit {
   // valid and no generation check is needed. All owned entries of one TLB
   // set share one slot (pendSlot[set], -1: none), so pending hits can be
   // handed to the TLB in any order: recency is only compared within a set.
-  // `owned` lists them, in no particular order.
+  // `owned` lists them, in no particular order (ownedPos: each one's
+  // index there); ownHead[set] and ownNext chain those of each set.
   private readonly hHits = new Float64Array(HOST);
   private readonly hOwned = new Uint8Array(HOST);
   private readonly owned = new Int32Array(HOST);
+  private readonly ownedPos = new Int32Array(HOST);
   private ownedCount = 0;
   private readonly pendSlot: Int32Array;
+  private readonly ownHead: Int32Array;
+  private readonly ownNext = new Int32Array(HOST);
   // Fast tags of owned entries: the page base when its host bytes are
   // located and the current privilege may read (hRead) or write with D
   // cached (hWrite), else NaN; NaN for every entry not owned.
@@ -264,6 +268,7 @@ export class Mmu implements MemoryManagementUnit {
     this.tables = new PageTables(words, frames as FrameAllocator, format, this.walker);
     this.tlb = new Tlb(format.pageSizes, options.tlb);
     this.pendSlot = new Int32Array(this.tlb.setOf[this.tlb.slotCount - 1]! + 1).fill(-1);
+    this.ownHead = new Int32Array(this.pendSlot.length).fill(-1);
     this.half = 2 ** (format.virtualBits - 1);
     this.full = 2 ** format.virtualBits;
     this.pcidEnabled = pcid;
@@ -594,8 +599,9 @@ export class Mmu implements MemoryManagementUnit {
     return e;
   }
 
-  // Makes host entry `e` (its slot valid now) owned. Another slot owning its TLB set was used before it
-  // and no other slot of the set has pending hits, so that slot's hits are
+  // Makes host entry `e` (its slot valid now) owned. Another slot owning
+  // its TLB set was used before it and no other slot of the set has
+  // pending hits, so that slot's hits are
   // handed to the TLB now and its entries disowned (either register too,
   // if it holds one of them: its later hits would come after this one's).
   private own(e: number): void {
@@ -606,7 +612,10 @@ export class Mmu implements MemoryManagementUnit {
     if (other >= 0 && other !== slot) this.disownSlot(other);
     this.pendSlot[set] = slot;
     this.hOwned[e] = 1;
+    this.ownedPos[e] = this.ownedCount;
     this.owned[this.ownedCount++] = e;
+    this.ownNext[e] = this.ownHead[set]!;
+    this.ownHead[set] = e;
     if (this.hSlab[e]! >= 0) this.setFastTags(e);
   }
 
@@ -621,15 +630,12 @@ export class Mmu implements MemoryManagementUnit {
     this.hWrite[e] = rights & 2 ? base : Number.NaN;
   }
 
-  // Hands the pending hits of every owned entry of `slot` to the TLB and disowns them.
+  // Hands the pending hits of every owned entry of `slot` (its set's
+  // owner) to the TLB and disowns them.
   private disownSlot(slot: number): void {
+    const set = this.tlb.setOf[slot]!;
     let n = 0;
-    for (let k = 0; k < this.ownedCount; ) {
-      const e = this.owned[k]!;
-      if (this.hSlot[e] !== slot) {
-        k++;
-        continue;
-      }
+    for (let e = this.ownHead[set]!; e >= 0; e = this.ownNext[e]!) {
       n += this.hHits[e]!;
       this.hHits[e] = 0;
       if (e === this.regEntry) {
@@ -645,10 +651,14 @@ export class Mmu implements MemoryManagementUnit {
       this.hOwned[e] = 0;
       this.hRead[e] = Number.NaN;
       this.hWrite[e] = Number.NaN;
-      this.owned[k] = this.owned[--this.ownedCount]!;
+      const k = this.ownedPos[e]!;
+      const last = this.owned[--this.ownedCount]!;
+      this.owned[k] = last;
+      this.ownedPos[last] = k;
     }
+    this.ownHead[set] = -1;
     if (n > 0) this.tlb.hits(slot, n);
-    this.pendSlot[this.tlb.setOf[slot]!] = -1;
+    this.pendSlot[set] = -1;
   }
 
   // After a claimed access to `e` (counted): the register policy of the fast path.
@@ -990,7 +1000,9 @@ export class Mmu implements MemoryManagementUnit {
         this.hOwned[e] = 0;
         this.hRead[e] = Number.NaN;
         this.hWrite[e] = Number.NaN;
-        this.pendSlot[this.tlb.setOf[this.hSlot[e]!]!] = -1;
+        const set = this.tlb.setOf[this.hSlot[e]!]!;
+        this.pendSlot[set] = -1;
+        this.ownHead[set] = -1;
       }
       this.ownedCount = 0;
       this.emptyRegister();
@@ -1000,19 +1012,20 @@ export class Mmu implements MemoryManagementUnit {
     }
   }
 
-  // Before a lookup of linear address `la`: hands the pending hits of the
-  // L1 sets that hold `la` (one per page size) to the TLB and disowns their
-  // entries. A probe, hit, fill (L1 or below: a fill never evicts from
-  // another level) or invalidation of `la` touches no other L1 set, so the
-  // owners of other sets stay valid and their hits stay later than every
-  // TLB operation in their sets.
+  // Before a lookup changes L1 set `set` (a hit or a fill there): hands
+  // the pending hits of its owner to the TLB and disowns its entries. A
+  // hit or fill touches no other L1 set (a fill at a lower level never
+  // evicts from another level), so the owners of other sets stay valid and
+  // their hits stay later than every TLB operation in their sets.
+  private releaseSet(set: number): void {
+    const slot = this.pendSlot[set]!;
+    if (slot >= 0) this.disownSlot(slot);
+  }
+
+  // Before invalidating linear address `la` in every level: releases the
+  // L1 sets that can hold it, one per page size.
   private releaseSets(la: number): void {
-    const tlb = this.tlb;
-    const pendSlot = this.pendSlot;
-    for (let k = 0; k < this.nSizes; k++) {
-      const slot = pendSlot[tlb.setFor(0, k, la)]!;
-      if (slot >= 0) this.disownSlot(slot);
-    }
+    for (let k = 0; k < this.nSizes; k++) this.releaseSet(this.tlb.setFor(0, k, la));
   }
 
   private emptyPrev(): void {
@@ -1106,23 +1119,28 @@ export class Mmu implements MemoryManagementUnit {
     const la = addr < 0 ? addr + this.full : addr;
     const pageBase = addr - (addr & 0xfff);
     const e = (addr >>> 12) & HOST_MASK;
-    // Everything below changes only the L1 sets of `la` (and lower levels,
-    // which hold nothing owned): those are released; owned entries of other
-    // sets keep their slots and pending hits. Entry `e` is rewritten below:
-    // if it is still owned, it holds another page (of another 2 MiB set).
-    this.releaseSets(la);
+    // Everything below changes one L1 set of `la` — the one of the page
+    // size hit or filled — and lower levels, which hold nothing owned; a
+    // fault's invalidation drops `la` from its L1 set for every size. Each
+    // such set is released just before its change (its owner's hits handed
+    // over, its entries disowned); owned entries of other sets keep their
+    // slots and pending hits. Entry `e` is rewritten below: if it is
+    // owned, it holds another page (a 2 MiB page's piece, of another set).
     if (this.hOwned[e] === 1) this.disownSlot(this.hSlot[e]!);
     this.lastMark = -1;
     this.prevMark = -1;
     let slot: number;
     if (this.hTag[e] === pageBase && tlb.gen[this.hSlot[e]!] === this.hGen[e]) {
       slot = this.hSlot[e]!;
+      this.releaseSet(tlb.setOf[slot]!);
       tlb.hit(slot);
       if ((this.hRights[e]! & ((1 << access) << (user ? 0 : SUPERVISOR_SHIFT))) !== 0) return e;
     } else {
       slot = tlb.probe(0, la, this.currentPcid);
-      if (slot >= 0) tlb.hit(slot);
-      else {
+      if (slot >= 0) {
+        this.releaseSet(tlb.setOf[slot]!);
+        tlb.hit(slot);
+      } else {
         slot = this.missLevels(la, access, user);
         if (slot < 0) return slot;
       }
@@ -1131,6 +1149,7 @@ export class Mmu implements MemoryManagementUnit {
     if (!this.format.permits(flags, access, user)) {
       // The cached entry forbids the access: a page fault, which drops the
       // address's TLB entries (Intel SDM vol. 3A §4.10.4.1), so a retry walks.
+      this.releaseSets(la);
       this.invalidated += tlb.invalidatePage(la, this.currentPcid, true);
       return -(PF_PRESENT | accessErrorBits(access, user)) - 2;
     }
@@ -1139,6 +1158,7 @@ export class Mmu implements MemoryManagementUnit {
       // If the tables no longer allow it, the fault drops the stale entry too.
       slot = this.walkAndFill(la, 1, user, 0);
       if (slot < 0) {
+        this.releaseSets(la);
         this.invalidated += tlb.invalidatePage(la, this.currentPcid, true);
         return slot;
       }
@@ -1149,8 +1169,13 @@ export class Mmu implements MemoryManagementUnit {
     this.hSlot[e] = slot;
     this.hGen[e] = tlb.gen[slot]!;
     this.hRights[e] = rights;
-    this.hPhys[e] = tlb.phys[slot]! + (la - (la & 0xfff) - tlb.tag[slot]!);
-    this.hSlab[e] = -1;
+    const phys = tlb.phys[slot]! + (la - (la & 0xfff) - tlb.tag[slot]!);
+    // The host bytes of a frame never move (core's frameView contract):
+    // those of the same frame, located before, stay.
+    if (this.hPhys[e] !== phys) {
+      this.hPhys[e] = phys;
+      this.hSlab[e] = -1;
+    }
     return e;
   }
 
@@ -1166,6 +1191,7 @@ export class Mmu implements MemoryManagementUnit {
       for (let l = 0; l < level; l++) tlb.miss(l, k);
       let slot = found;
       for (let l = level - 1; l >= 0; l--) {
+        if (l === 0) this.releaseSet(tlb.setFor(0, k, tlb.tag[found]!));
         slot = tlb.fill(
           l,
           tlb.tag[found]!,
@@ -1204,6 +1230,7 @@ export class Mmu implements MemoryManagementUnit {
     const pageLa = la - (la & (r.pageSize - 1));
     let slot = -1;
     for (let l = tlb.levelCount - 1; l >= 0; l--) {
+      if (l === 0) this.releaseSet(tlb.setFor(0, k, pageLa));
       slot = tlb.fill(l, pageLa, this.currentPcid, k, r.pagePhys, flags, this.current);
     }
     return slot;
@@ -1640,6 +1667,27 @@ export class Mmu implements MemoryManagementUnit {
       if (this.pendSlot[set] !== -1 && !sets.has(set)) {
         throw new CorruptionError(PKG, `Mmu: TLB set ${set} has an owner slot but no owned entry`);
       }
+    }
+    // Each set's chain holds exactly its owned entries; ownedPos indexes `owned`.
+    let chained = 0;
+    for (let set = 0; set < this.ownHead.length; set++) {
+      for (let e = this.ownHead[set]!, n = 0; e >= 0; e = this.ownNext[e]!, n++) {
+        if (this.hOwned[e] !== 1 || tlb.setOf[this.hSlot[e]!] !== set || n >= HOST) {
+          throw new CorruptionError(PKG, `Mmu: the owned chain of TLB set ${set} holds entry ${e} wrongly`);
+        }
+        chained++;
+      }
+    }
+    for (let k = 0; k < this.ownedCount; k++) {
+      if (this.ownedPos[this.owned[k]!] !== k) {
+        throw new CorruptionError(PKG, `Mmu: owned entry ${this.owned[k]} is not at its recorded index`);
+      }
+    }
+    if (chained !== this.ownedCount) {
+      throw new CorruptionError(
+        PKG,
+        `Mmu: ${chained} owned entries chained by set, ${this.ownedCount} listed`,
+      );
     }
     if (this.regHits !== 0 || (this.regEntry >= 0 && this.hOwned[this.regEntry] !== 1)) {
       throw new CorruptionError(PKG, "Mmu: the register's entry is not owned, or it has hits after a spill");

@@ -140,6 +140,9 @@ export class Tlb {
   private readonly arrSetBase: number[] = [];
   // Array holding page-size index k at level l: #arrayFor[l * sizes + k].
   private readonly arrayFor: Int32Array;
+  // First set number and set mask of that array, by the same index (for setFor).
+  private readonly setBaseFor: Int32Array;
+  private readonly setMaskFor: Int32Array;
   // 1 / page size, by size index: set numbers come from a multiplication
   // (exact for powers of two) rather than a division.
   private readonly inverse: Float64Array;
@@ -261,6 +264,8 @@ export class Tlb {
         this.setOf.fill(this.arrSetBase[a]! + set, first, first + this.arrWays[a]!);
       }
     }
+    this.setBaseFor = this.arrayFor.map((a) => this.arrSetBase[a]!);
+    this.setMaskFor = this.arrayFor.map((a) => this.arrSets[a]! - 1);
     this.counts = new Float64Array(levels.length * nSizes * 3);
     this.levelMisses = new Float64Array(levels.length);
   }
@@ -275,12 +280,11 @@ export class Tlb {
    * index `sizeIndex` containing linear address `la` in `level`: the only
    * set of that size a probe, hit, fill or invalidation of `la` can touch.
    *
-   * @returns the set number, or -1 when the level has no array for the size.
+   * @returns the set number (every level has an array for every size).
    */
   setFor(level: number, sizeIndex: number, la: number): number {
-    const a = this.arrayFor[level * this.pageSizes.length + sizeIndex]!;
-    if (a === undefined || a < 0) return -1;
-    return this.arrSetBase[a]! + ((la * this.inverse[sizeIndex]!) & (this.arrSets[a]! - 1));
+    const i = level * this.pageSizes.length + sizeIndex;
+    return this.setBaseFor[i]! + ((la * this.inverse[sizeIndex]!) & this.setMaskFor[i]!);
   }
 
   /**
