@@ -1282,16 +1282,35 @@ export class Mmu implements MemoryManagementUnit {
     if (!Number.isSafeInteger(addr) || !Number.isSafeInteger(size) || size < 1) {
       throw new UsageError(PKG, `touch: [${addr}, +${size}) is not an address and a positive size`, "addr");
     }
-    let e = this.resolve(addr, code);
-    const last = addr + size - 1;
-    for (let page = addr - (addr & 0xfff) + PAGE; page <= last; page += PAGE) e = this.resolve(page, code);
-    // The lookups kept the owned entries of other sets, perhaps the
-    // register's (never `e`'s, which the lookup disowned): its hits go to
-    // its entry, which stays owned.
+    const inPage = (addr & 0xfff) + size;
+    let e = (addr >>> 12) & HOST_MASK;
+    if (
+      inPage <= PAGE &&
+      this.hTag[e] === addr - (addr & 0xfff) &&
+      this.tlb.gen[this.hSlot[e]!] === this.hGen[e] &&
+      (this.hRights[e]! & (1 << (code + this.rightsShift))) !== 0
+    ) {
+      // The host table holds the page with a valid L1 slot that allows the
+      // access: an L1 hit, pending on the entry (owned) as claim() does.
+      this.own(e);
+      this.hHits[e]!++;
+    } else {
+      e = this.resolve(addr, code);
+      const last = addr + size - 1;
+      for (let page = addr - (addr & 0xfff) + PAGE; page <= last; page += PAGE) e = this.resolve(page, code);
+    }
+    // Owned entries of other sets outlive lookups, so the register may hold
+    // one (its hits go to its entry, which stays owned), and the second
+    // register may hold `e` itself (it moves over).
     if (this.regHits > 0) this.hHits[this.regEntry] = this.hHits[this.regEntry]! + this.regHits;
     this.regHits = 0;
     this.regReadBase = Number.NaN;
     this.regWriteBase = Number.NaN;
+    if (e === this.prevEntry) {
+      if (this.prevHits > 0) this.hHits[e] = this.hHits[e]! + this.prevHits;
+      this.prevHits = 0;
+      this.emptyPrev();
+    }
     // Load the register for the last page, without host bytes.
     const rights = this.hRights[e]! >> this.rightsShift;
     const base = this.hTag[e]!;
