@@ -239,6 +239,9 @@ export class Mmu implements MemoryManagementUnit {
   // Arguments of the out-of-line paths, in a typed array: an address above
   // 2^31 passed as an argument would be boxed as a heap number per call.
   private readonly arg = new Float64Array(2);
+  // The linear address of the lookup in progress, read by missLevels and
+  // walkAndFill: in a typed array, it needs no heap number per call.
+  private readonly lin = new Float64Array(1);
   // 0 in user mode, SUPERVISOR_SHIFT in supervisor mode: the shift of this
   // privilege's bits in hRights (a number, so hot paths test no boolean).
   private rightsShift = 0;
@@ -1136,12 +1139,14 @@ export class Mmu implements MemoryManagementUnit {
       tlb.hit(slot);
       if ((this.hRights[e]! & ((1 << access) << (user ? 0 : SUPERVISOR_SHIFT))) !== 0) return e;
     } else {
-      slot = tlb.probe(0, la, this.currentPcid);
+      tlb.at[0] = la;
+      slot = tlb.probeAt(0, this.currentPcid);
       if (slot >= 0) {
         this.releaseSet(tlb.setOf[slot]!);
         tlb.hit(slot);
       } else {
-        slot = this.missLevels(la, access, user);
+        this.lin[0] = la;
+        slot = this.missLevels(access, user);
         if (slot < 0) return slot;
       }
     }
@@ -1156,7 +1161,8 @@ export class Mmu implements MemoryManagementUnit {
     if (access === 1 && (flags & ENTRY_DIRTY) === 0) {
       // Cached clean: the write walks again to set D in RAM, then refills.
       // If the tables no longer allow it, the fault drops the stale entry too.
-      slot = this.walkAndFill(la, 1, user, 0);
+      this.lin[0] = la;
+      slot = this.walkAndFill(1, user, 0);
       if (slot < 0) {
         this.releaseSets(la);
         this.invalidated += tlb.invalidatePage(la, this.currentPcid, true);
@@ -1180,39 +1186,31 @@ export class Mmu implements MemoryManagementUnit {
   }
 
   // An L1 miss: try the lower levels, then walk. Returns the L1 slot or -(error code) - 2.
-  private missLevels(la: number, access: AccessCode, user: boolean): number {
+  private missLevels(access: AccessCode, user: boolean): number {
     const tlb = this.tlb;
     const levels = tlb.levelCount;
     for (let level = 1; level < levels; level++) {
-      const found = tlb.probe(level, la, this.currentPcid);
+      tlb.at[0] = this.lin[0]!;
+      const found = tlb.probeAt(level, this.currentPcid);
       if (found < 0) continue;
       tlb.hit(found);
       const k = tlb.size[found]!;
       for (let l = 0; l < level; l++) tlb.miss(l, k);
       let slot = found;
       for (let l = level - 1; l >= 0; l--) {
-        if (l === 0) this.releaseSet(tlb.setFor(0, k, tlb.tag[found]!));
-        slot = tlb.fill(
-          l,
-          tlb.tag[found]!,
-          tlb.pcid[found]!,
-          k,
-          tlb.phys[found]!,
-          tlb.flags[found]!,
-          tlb.space[found]!,
-        );
-        // A copy of an entry cached before an edit is as stale as the original.
-        tlb.stale[slot] = tlb.stale[found]!;
+        if (l === 0) this.releaseSet(tlb.setForCopy(0, found));
+        slot = tlb.copy(l, found);
       }
       return slot;
     }
-    return this.walkAndFill(la, access, user, levels);
+    return this.walkAndFill(access, user, levels);
   }
 
   // Walks the current tables and fills every level; counts a miss in the
   // first `missed` levels. Returns the L1 slot or -(error code) - 2.
-  private walkAndFill(la: number, access: AccessCode, user: boolean, missed: number): number {
+  private walkAndFill(access: AccessCode, user: boolean, missed: number): number {
     const tlb = this.tlb;
+    const la = this.lin[0]!;
     this.walks++;
     this.walker.input[0] = this.currentRoot;
     this.walker.input[1] = la;
@@ -1230,8 +1228,13 @@ export class Mmu implements MemoryManagementUnit {
     const pageLa = la - (la & (r.pageSize - 1));
     let slot = -1;
     for (let l = tlb.levelCount - 1; l >= 0; l--) {
-      if (l === 0) this.releaseSet(tlb.setFor(0, k, pageLa));
-      slot = tlb.fill(l, pageLa, this.currentPcid, k, r.pagePhys, flags, this.current);
+      if (l === 0) {
+        tlb.at[0] = pageLa;
+        this.releaseSet(tlb.setForAt(0, k));
+      }
+      tlb.at[0] = pageLa;
+      tlb.at[1] = r.pagePhys;
+      slot = tlb.fillAt(l, this.currentPcid, k, flags, this.current);
     }
     return slot;
   }

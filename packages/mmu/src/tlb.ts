@@ -120,6 +120,11 @@ export class Tlb {
    * so touches of slots in different sets commute.
    */
   readonly setOf: Int32Array;
+  /**
+   * Argument registers of {@link Tlb.probeAt} and {@link Tlb.fillAt}: [0]
+   * a linear address, [1] a physical address.
+   */
+  readonly at = new Float64Array(2);
 
   private readonly names: string[];
   private readonly plru: boolean;
@@ -287,6 +292,22 @@ export class Tlb {
     return this.setBaseFor[i]! + ((la * this.inverse[sizeIndex]!) & this.setMaskFor[i]!);
   }
 
+  /** {@link Tlb.setFor} for the linear address in `at[0]`. */
+  setForAt(level: number, sizeIndex: number): number {
+    const i = level * this.pageSizes.length + sizeIndex;
+    return this.setBaseFor[i]! + ((this.at[0]! * this.inverse[sizeIndex]!) & this.setMaskFor[i]!);
+  }
+
+  /**
+   * The set (numbered as in {@link Tlb.setOf}) of `level` that a copy of
+   * slot `src`'s entry goes to: {@link Tlb.setFor} of its page size and tag.
+   */
+  setForCopy(level: number, src: number): number {
+    const k = this.size[src]!;
+    const i = level * this.pageSizes.length + k;
+    return this.setBaseFor[i]! + ((this.tag[src]! * this.inverse[k]!) & this.setMaskFor[i]!);
+  }
+
   /**
    * Finds the entry of `level` that translates linear address `la` for
    * `pcid` (or a global one), trying every page size the level holds.
@@ -294,6 +315,19 @@ export class Tlb {
    * @returns the slot, or -1.
    */
   probe(level: number, la: number, pcid: number): number {
+    this.at[0] = la;
+    return this.probeAt(level, pcid);
+  }
+
+  /**
+   * {@link Tlb.probe} for the linear address in `at[0]`: a caller on a hot
+   * path passes addresses above 2^31 through the typed array, where they
+   * need no heap number per call.
+   *
+   * @returns the slot, or -1.
+   */
+  probeAt(level: number, pcid: number): number {
+    const la = this.at[0]!;
     const nSizes = this.pageSizes.length;
     for (let k = 0; k < nSizes; k++) {
       // No entry of this size in the level (the usual case for huge pages): nothing to search.
@@ -400,6 +434,37 @@ export class Tlb {
     flags: number,
     space: number,
   ): number {
+    this.at[0] = pageLa;
+    this.at[1] = phys;
+    return this.fillAt(level, pcid, sizeIndex, flags, space);
+  }
+
+  /**
+   * Copies the entry in slot `src` (of a lower level) into `level`, as
+   * {@link Tlb.fill} with its tag, PCID, size, physical address, flags and
+   * space would, and carries its stale mark over: a copy of an entry
+   * cached before an edit is as stale as the original.
+   *
+   * @returns the slot used.
+   */
+  copy(level: number, src: number): number {
+    this.at[0] = this.tag[src]!;
+    this.at[1] = this.phys[src]!;
+    const slot = this.fillAt(level, this.pcid[src]!, this.size[src]!, this.flags[src]!, this.space[src]!);
+    this.stale[slot] = this.stale[src]!;
+    return slot;
+  }
+
+  /**
+   * {@link Tlb.fill} with the page's linear address in `at[0]` and its
+   * physical address in `at[1]` (no heap number per call for addresses
+   * above 2^31).
+   *
+   * @returns the slot used.
+   */
+  fillAt(level: number, pcid: number, sizeIndex: number, flags: number, space: number): number {
+    const pageLa = this.at[0]!;
+    const phys = this.at[1]!;
     const nSizes = this.pageSizes.length;
     const a = this.arrayFor[level * nSizes + sizeIndex]!;
     const ways = this.arrWays[a]!;

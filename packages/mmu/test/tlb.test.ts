@@ -1,4 +1,4 @@
-import { UsageError } from "@memstack/core";
+import { createRng, UsageError } from "@memstack/core";
 import { describe, expect, it } from "vitest";
 import { ENTRY_GLOBAL, ENTRY_READ, SKYLAKE_TLB, Tlb, type TlbLevelConfig } from "../src/index.js";
 
@@ -153,5 +153,75 @@ describe("Tlb", () => {
     );
     expect(bad([{ name: "a", arrays: [{ pageSizes: [8192], sets: 1, ways: 2 }] }])).toThrow(/8192/);
     expect(bad([{ name: "a", arrays: [{ pageSizes: SIZES, sets: 1, ways: 33 }] }])).toThrow(/ways/);
+  });
+
+  it("probeAt, fillAt, setForAt, setForCopy and copy do exactly what probe, fill and setFor do", () => {
+    // Two levels small enough to evict; addresses above 2^32 (the hot-path
+    // methods take them through `at`). Every typed array (stamps, PLRU bits,
+    // counters, generations, stale marks) and the statistics must agree.
+    const levels: TlbLevelConfig[] = [
+      {
+        name: "L1",
+        arrays: [
+          { pageSizes: [4096], sets: 2, ways: 4 },
+          { pageSizes: [2 ** 21, 2 ** 30], sets: 1, ways: 2 },
+        ],
+      },
+      { name: "L2", arrays: [{ pageSizes: SIZES, sets: 4, ways: 8 }] },
+    ];
+    const state = (t: Tlb) =>
+      Object.entries(t).flatMap(([key, v]) => (ArrayBuffer.isView(v) && key !== "at" ? [[key, v]] : []));
+    for (const replacement of ["lru", "plru"] as const) {
+      const a = new Tlb(SIZES, { levels, replacement });
+      const b = new Tlb(SIZES, { levels, replacement });
+      const rng = createRng(7);
+      const base = 0x7f12_0000_0000;
+      for (let step = 0; step < 4000; step++) {
+        const k = rng.nextInt(10) === 0 ? 1 : 0;
+        const size = SIZES[k]!;
+        const pageLa = base + rng.nextInt(k === 0 ? 96 : 4) * size;
+        const la = pageLa + rng.nextInt(size);
+        const pcid = 1 + rng.nextInt(2);
+        const op = rng.nextInt(4);
+        if (op === 0) {
+          const phys = 2 ** 40 + rng.nextInt(1 << 20) * size;
+          const level = rng.nextInt(2);
+          const flags = ENTRY_READ | (rng.nextInt(8) === 0 ? ENTRY_GLOBAL : 0);
+          const sa = a.fill(level, pageLa, pcid, k, phys, flags, pcid);
+          b.at[0] = pageLa;
+          b.at[1] = phys;
+          expect(b.fillAt(level, pcid, k, flags, pcid)).toBe(sa);
+        } else if (op === 1) {
+          a.markStale(pcid, pageLa, pageLa + size);
+          b.markStale(pcid, pageLa, pageLa + size);
+        } else {
+          // An L1 miss that may hit the lower level and copy the entry up.
+          const level = rng.nextInt(2);
+          const fa = a.probe(level, la, pcid);
+          b.at[0] = la;
+          expect(b.probeAt(level, pcid)).toBe(fa);
+          expect(b.setForAt(level, k)).toBe(a.setFor(level, k, la));
+          if (fa >= 0 && level === 1) {
+            a.hit(fa);
+            b.hit(fa);
+            const fk = a.size[fa]!;
+            expect(b.setForCopy(0, fa)).toBe(a.setFor(0, fk, a.tag[fa]!));
+            const sa = a.fill(0, a.tag[fa]!, a.pcid[fa]!, fk, a.phys[fa]!, a.flags[fa]!, a.space[fa]!);
+            a.stale[sa] = a.stale[fa]!;
+            expect(b.copy(0, fa)).toBe(sa);
+          }
+        }
+        if (step % 500 === 0) {
+          a.check();
+          b.check();
+        }
+      }
+      expect(state(b)).toEqual(state(a));
+      expect(b.stats()).toEqual(a.stats());
+      expect(a.stats()[0]!.evictions).toBeGreaterThan(0);
+      expect(a.stale.some((x) => x === 1)).toBe(true);
+      a.check();
+      b.check();
+    }
   });
 });
