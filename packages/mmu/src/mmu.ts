@@ -1222,7 +1222,8 @@ export class Mmu implements MemoryManagementUnit {
       for (let l = 0; l < missed; l++) tlb.miss(l, -1);
       return -r.errorCode - 2;
     }
-    const k = tlb.pageSizes.indexOf(r.pageSize);
+    // Most walks end at the smallest size: no search for it.
+    const k = tlb.pageSizes[0] === r.pageSize ? 0 : tlb.pageSizes.indexOf(r.pageSize);
     for (let l = 0; l < missed; l++) tlb.miss(l, k);
     const flags = this.globalPages ? r.flags : r.flags & ~ENTRY_GLOBAL;
     const pageLa = la - (la & (r.pageSize - 1));
