@@ -39,19 +39,27 @@ interface State {
   ref: Side;
 }
 
-function side(options: Partial<MmuOptions>): Side {
+// Two address spaces, the first current, each with `mapPages`'s 4 KiB
+// pages and the 2 MiB page at HUGE.
+function newSide(options: Partial<MmuOptions>, mapPages: (mmu: Mmu, space: number) => void): Side {
   const ram = new SparseRam({ sizeBytes: 2 ** 36 });
   const frames = new BitmapFrameAllocator({ frameCount: 4096, maxOrder: 10 });
   const mmu = new Mmu({ memory: ram, frames, ...options });
   const spaces = [mmu.createAddressSpace()!, mmu.createAddressSpace()!];
   mmu.switchAddressSpace(spaces[0]!);
   for (const space of spaces) {
-    PAGES.forEach((va, i) => {
-      mmu.map(space, va, physAddr((1 << 20) * 4096 + (space * 64 + i) * PAGE), PAGE, PAGE, rightsOf(i));
-    });
+    mapPages(mmu, space);
     mmu.map(space, HUGE, physAddr(2 ** 33 + space * 2 ** 21), 2 ** 21, 2 ** 21, rightsOf(0));
   }
   return { ram, mmu, spaces, faults: 0 };
+}
+
+function side(options: Partial<MmuOptions>): Side {
+  return newSide(options, (mmu, space) => {
+    PAGES.forEach((va, i) => {
+      mmu.map(space, va, physAddr((1 << 20) * 4096 + (space * 64 + i) * PAGE), PAGE, PAGE, rightsOf(i));
+    });
+  });
 }
 
 function rightsOf(i: number): PageRights {
@@ -159,29 +167,70 @@ const target = fc.oneof(
   { weight: 6, arbitrary: fc.nat({ max: PAGES.length - 1 }).map((i) => PAGES[i]!) },
   { weight: 1, arbitrary: fc.nat({ max: 511 }).map((i) => HUGE + i * PAGE) },
 );
-const accessArb = fc.record({
-  kind: fc.constantFrom(...KINDS),
-  write: fc.boolean(),
-  page: target,
-  off: offset,
-  value: fc.nat({ max: 2 ** 53 - 1 }),
-});
+// One load or store of any kind at an offset of a page drawn from `pages`.
+const accessOn = (pages: fc.Arbitrary<number>) =>
+  fc.record({
+    kind: fc.constantFrom(...KINDS),
+    write: fc.boolean(),
+    page: pages,
+    off: offset,
+    value: fc.nat({ max: 2 ** 53 - 1 }),
+  });
+const accessArb = accessOn(target);
+
+// A burst of up to `max` accesses, each compared with the reference MMU's.
+function burstSteps(access: typeof accessArb, max: number): fc.Arbitrary<ReturnType<typeof step<State>>> {
+  return fc.array(access, { minLength: 1, maxLength: max }).map((burst) =>
+    step(`burst(${burst.length})`, (s: State) => {
+      for (const { kind, write, page, off, value } of burst) {
+        const addr = page + off;
+        const got = fastAccess(s.fast, kind, write, addr, value);
+        const want = refAccess(s.ref, kind, write, addr, value);
+        expect(got, `${write ? "store" : "load"} ${kind} at ${addr.toString(16)}`).toEqual(want);
+      }
+    }),
+  );
+}
+
+// Steps both properties take: the privilege, the current space, and a
+// stats() read mid-run (which hands pending hits to the TLB).
+function sharedSteps() {
+  return [
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom<"user" | "supervisor">("user", "supervisor").map((p) =>
+        step(`privilege = ${p}`, (s: State) => {
+          s.fast.mmu.privilege = p;
+          s.ref.mmu.privilege = p;
+        }),
+      ),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.nat({ max: 1 }).map((k) =>
+        step(`switch to space ${k}`, (s: State) => {
+          for (const x of [s.fast, s.ref]) x.mmu.switchAddressSpace(x.spaces[k]!);
+        }),
+      ),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.constant(
+        step("read stats mid-run", (s: State) => {
+          s.fast.mmu.stats();
+          s.ref.mmu.stats();
+        }),
+      ),
+    },
+  ];
+}
 
 function steps(): fc.Arbitrary<ReturnType<typeof step<State>>> {
   return fc.oneof(
     {
       weight: 8,
       // A burst of accesses, most to two or three pages in turn: the register switches.
-      arbitrary: fc.array(accessArb, { minLength: 1, maxLength: 40 }).map((burst) =>
-        step(`burst(${burst.length})`, (s: State) => {
-          for (const { kind, write, page, off, value } of burst) {
-            const addr = page + off;
-            const got = fastAccess(s.fast, kind, write, addr, value);
-            const want = refAccess(s.ref, kind, write, addr, value);
-            expect(got, `${write ? "store" : "load"} ${kind} at ${addr.toString(16)}`).toEqual(want);
-          }
-        }),
-      ),
+      arbitrary: burstSteps(accessArb, 40),
     },
     {
       weight: 1,
@@ -209,32 +258,7 @@ function steps(): fc.Arbitrary<ReturnType<typeof step<State>>> {
         }),
       ),
     },
-    {
-      weight: 1,
-      arbitrary: fc.constantFrom<"user" | "supervisor">("user", "supervisor").map((p) =>
-        step(`privilege = ${p}`, (s: State) => {
-          s.fast.mmu.privilege = p;
-          s.ref.mmu.privilege = p;
-        }),
-      ),
-    },
-    {
-      weight: 1,
-      arbitrary: fc.nat({ max: 1 }).map((k) =>
-        step(`switch to space ${k}`, (s: State) => {
-          for (const x of [s.fast, s.ref]) x.mmu.switchAddressSpace(x.spaces[k]!);
-        }),
-      ),
-    },
-    {
-      weight: 1,
-      arbitrary: fc.constant(
-        step("read stats mid-run", (s: State) => {
-          s.fast.mmu.stats();
-          s.ref.mmu.stats();
-        }),
-      ),
-    },
+    ...sharedSteps(),
   );
 }
 
@@ -366,19 +390,14 @@ const DEMAND = new Set(SPREAD.filter((_, i) => i % 5 === 4));
 const SPREAD_RIGHTS = (i: number): PageRights => rightsOf(i === 6 ? 5 : i === 13 ? 7 : 0);
 
 function spreadSide(options: Partial<MmuOptions>, fastSide: boolean): Side {
-  const ram = new SparseRam({ sizeBytes: 2 ** 36 });
-  const frames = new BitmapFrameAllocator({ frameCount: 4096, maxOrder: 10 });
-  const mmu = new Mmu({ memory: ram, frames, ...options });
-  const spaces = [mmu.createAddressSpace()!, mmu.createAddressSpace()!];
-  mmu.switchAddressSpace(spaces[0]!);
-  for (const space of spaces) {
+  const s = newSide(options, (mmu, space) => {
     SPREAD.forEach((va, i) => {
       if (DEMAND.has(va)) return;
       mmu.map(space, va, physAddr(2 ** 32 + (space * 64 + i) * PAGE), PAGE, PAGE, SPREAD_RIGHTS(i));
     });
-    mmu.map(space, HUGE, physAddr(2 ** 33 + space * 2 ** 21), 2 ** 21, 2 ** 21, rightsOf(0));
-  }
-  const s: Side = { ram, mmu, spaces, faults: 0, demand: DEMAND };
+  });
+  s.demand = DEMAND;
+  const { mmu } = s;
   if (fastSide) mmu.onPageFault((addr) => mapOnDemand(s, addr));
   return s;
 }
@@ -392,13 +411,7 @@ const spreadTarget = fc.oneof(
   { weight: 2, arbitrary: fc.nat({ max: 95 }).map((i) => HUGE + (0x100 + i) * PAGE) },
   { weight: 1, arbitrary: fc.nat({ max: 511 }).map((i) => HUGE + i * PAGE) },
 );
-const spreadAccess = fc.record({
-  kind: fc.constantFrom(...KINDS),
-  write: fc.boolean(),
-  page: spreadTarget,
-  off: offset,
-  value: fc.nat({ max: 2 ** 53 - 1 }),
-});
+const spreadAccess = accessOn(spreadTarget);
 const accessName = fc.constantFrom<Access>("read", "write", "read");
 
 // touch() on the fast side; on the reference, each page looked up in turn.
@@ -426,16 +439,7 @@ function spreadSteps(): fc.Arbitrary<ReturnType<typeof step<State>>> {
   return fc.oneof(
     {
       weight: 10,
-      arbitrary: fc.array(spreadAccess, { minLength: 1, maxLength: 60 }).map((burst) =>
-        step(`burst(${burst.length})`, (s: State) => {
-          for (const { kind, write, page, off, value } of burst) {
-            const addr = page + off;
-            const got = fastAccess(s.fast, kind, write, addr, value);
-            const want = refAccess(s.ref, kind, write, addr, value);
-            expect(got, `${write ? "store" : "load"} ${kind} at ${addr.toString(16)}`).toEqual(want);
-          }
-        }),
-      ),
+      arbitrary: burstSteps(spreadAccess, 60),
     },
     {
       weight: 3,
@@ -485,32 +489,7 @@ function spreadSteps(): fc.Arbitrary<ReturnType<typeof step<State>>> {
         }),
       ),
     },
-    {
-      weight: 1,
-      arbitrary: fc.nat({ max: 1 }).map((k) =>
-        step(`switch to space ${k}`, (s: State) => {
-          for (const x of [s.fast, s.ref]) x.mmu.switchAddressSpace(x.spaces[k]!);
-        }),
-      ),
-    },
-    {
-      weight: 1,
-      arbitrary: fc.constantFrom<"user" | "supervisor">("user", "supervisor").map((p) =>
-        step(`privilege = ${p}`, (s: State) => {
-          s.fast.mmu.privilege = p;
-          s.ref.mmu.privilege = p;
-        }),
-      ),
-    },
-    {
-      weight: 1,
-      arbitrary: fc.constant(
-        step("read stats mid-run", (s: State) => {
-          s.fast.mmu.stats();
-          s.ref.mmu.stats();
-        }),
-      ),
-    },
+    ...sharedSteps(),
   );
 }
 
