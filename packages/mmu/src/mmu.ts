@@ -685,10 +685,7 @@ export class Mmu implements MemoryManagementUnit {
     this.lastMark = -1;
     this.prevMark = -1;
     if (e === this.prevEntry) return;
-    if (this.prevHits > 0) {
-      this.hHits[this.prevEntry] = this.hHits[this.prevEntry]! + this.prevHits;
-      this.prevHits = 0;
-    }
+    this.prevHitsToEntry();
     this.prevReadBase = this.hRead[e]!;
     this.prevWriteBase = this.hWrite[e]!;
     this.prevU8 = this.hU8[e]!;
@@ -705,25 +702,18 @@ export class Mmu implements MemoryManagementUnit {
     this.prevMark = -1;
     if (Number.isNaN(this.regReadBase) && Number.isNaN(this.regWriteBase)) {
       // Empty, or touch()'s register (no host bytes): its hits move to its entry.
-      if (this.regHits > 0) this.hHits[this.regEntry] = this.hHits[this.regEntry]! + this.regHits;
-      this.regHits = 0;
+      this.regHitsToEntry();
       this.touchReadBase = Number.NaN;
       this.touchWriteBase = Number.NaN;
       this.touchExecBase = Number.NaN;
       // (Emptied by a lookup or a disowned slot while the second register
       // kept its page: `e` may be that page, which moves over.)
-      if (e === this.prevEntry) {
-        if (this.prevHits > 0) this.hHits[e] = this.hHits[e]! + this.prevHits;
-        this.prevHits = 0;
-        this.emptyPrev();
-      }
+      this.releasePrev(e);
       this.setRegister(e);
       return;
     }
     if (e === this.regEntry) return;
-    if (this.prevHits > 0) {
-      this.hHits[this.prevEntry] = this.hHits[this.prevEntry]! + this.prevHits;
-    }
+    this.prevHitsToEntry();
     // The register becomes the second one, keeping its pending hits.
     this.prevReadBase = this.regReadBase;
     this.prevWriteBase = this.regWriteBase;
@@ -980,14 +970,8 @@ export class Mmu implements MemoryManagementUnit {
   // empties the register, before another TLB operation.
   private spill(clear: boolean): void {
     const hHits = this.hHits;
-    if (this.regHits > 0) {
-      hHits[this.regEntry] = hHits[this.regEntry]! + this.regHits;
-      this.regHits = 0;
-    }
-    if (this.prevHits > 0) {
-      hHits[this.prevEntry] = hHits[this.prevEntry]! + this.prevHits;
-      this.prevHits = 0;
-    }
+    this.regHitsToEntry();
+    this.prevHitsToEntry();
     const owned = this.owned;
     for (let k = 0; k < this.ownedCount; k++) {
       const e = owned[k]!;
@@ -1035,6 +1019,25 @@ export class Mmu implements MemoryManagementUnit {
     this.prevReadBase = Number.NaN;
     this.prevWriteBase = Number.NaN;
     this.prevEntry = -1;
+  }
+
+  // The register's pending hits move to its entry (which stays owned).
+  private regHitsToEntry(): void {
+    if (this.regHits > 0) this.hHits[this.regEntry] = this.hHits[this.regEntry]! + this.regHits;
+    this.regHits = 0;
+  }
+
+  // The second register's pending hits move to its entry.
+  private prevHitsToEntry(): void {
+    if (this.prevHits > 0) this.hHits[this.prevEntry] = this.hHits[this.prevEntry]! + this.prevHits;
+    this.prevHits = 0;
+  }
+
+  // Empties the second register if it holds `e`, its pending hits moving to `e`.
+  private releasePrev(e: number): void {
+    if (e !== this.prevEntry) return;
+    this.prevHitsToEntry();
+    this.emptyPrev();
   }
 
   private emptyRegister(): void {
@@ -1306,15 +1309,10 @@ export class Mmu implements MemoryManagementUnit {
     // Owned entries of other sets outlive lookups, so the register may hold
     // one (its hits go to its entry, which stays owned), and the second
     // register may hold `e` itself (it moves over).
-    if (this.regHits > 0) this.hHits[this.regEntry] = this.hHits[this.regEntry]! + this.regHits;
-    this.regHits = 0;
+    this.regHitsToEntry();
     this.regReadBase = Number.NaN;
     this.regWriteBase = Number.NaN;
-    if (e === this.prevEntry) {
-      if (this.prevHits > 0) this.hHits[e] = this.hHits[e]! + this.prevHits;
-      this.prevHits = 0;
-      this.emptyPrev();
-    }
+    this.releasePrev(e);
     // Load the register for the last page, without host bytes.
     const rights = this.hRights[e]! >> this.rightsShift;
     const base = this.hTag[e]!;
