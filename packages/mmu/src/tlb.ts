@@ -288,14 +288,12 @@ export class Tlb {
    * @returns the set number (every level has an array for every size).
    */
   setFor(level: number, sizeIndex: number, la: number): number {
-    const i = level * this.pageSizes.length + sizeIndex;
-    return this.setBaseFor[i]! + ((la * this.inverse[sizeIndex]!) & this.setMaskFor[i]!);
+    return this.setOfPage(level, sizeIndex, la);
   }
 
   /** {@link Tlb.setFor} for the linear address in `at[0]`. */
   setForAt(level: number, sizeIndex: number): number {
-    const i = level * this.pageSizes.length + sizeIndex;
-    return this.setBaseFor[i]! + ((this.at[0]! * this.inverse[sizeIndex]!) & this.setMaskFor[i]!);
+    return this.setOfPage(level, sizeIndex, this.at[0]!);
   }
 
   /**
@@ -303,9 +301,14 @@ export class Tlb {
    * slot `src`'s entry goes to: {@link Tlb.setFor} of its page size and tag.
    */
   setForCopy(level: number, src: number): number {
-    const k = this.size[src]!;
-    const i = level * this.pageSizes.length + k;
-    return this.setBaseFor[i]! + ((this.tag[src]! * this.inverse[k]!) & this.setMaskFor[i]!);
+    return this.setOfPage(level, this.size[src]!, this.tag[src]!);
+  }
+
+  // The one formula behind setFor, setForAt and setForCopy (small enough
+  // to inline, so `la` is not boxed on the hot paths that reach it).
+  private setOfPage(level: number, sizeIndex: number, la: number): number {
+    const i = level * this.pageSizes.length + sizeIndex;
+    return this.setBaseFor[i]! + ((la * this.inverse[sizeIndex]!) & this.setMaskFor[i]!);
   }
 
   /**
