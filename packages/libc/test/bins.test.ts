@@ -4,6 +4,7 @@
 // header is 16 bytes before the pointer handed out.
 import { MAP_FIXED_NOREPLACE, MAP_PRIVATE, PROT_READ, PROT_WRITE, sbrk } from "@memstack/core";
 import { describe, expect, it } from "vitest";
+import { type ChunkInfo, M_MMAP_THRESHOLD } from "../src/index.js";
 import { fixture, newHeap } from "./helpers.js";
 
 const HEAP = 0x10000;
@@ -254,6 +255,45 @@ describe("when brk is not malloc's alone (fixtures/glibc/*.expected, recorded wi
     const got = [place("a", a), place("b", b), place("c", c), place("d", d), "ok"].join("\n");
     expect(`${got}\n`).toBe(fixture("glibc/foreign-sbrk.expected"));
     expect(m.chunks().filter((k) => k.state === "fencepost")).toHaveLength(2);
+    m.check();
+  });
+
+  it("memalign before any malloc: the tcache struct, made later by calloc, takes a whole 0x2a0 hole", () => {
+    // The property test's seed 665114800 shrank to these calls, when check()
+    // still wanted the struct's chunk to be exactly 0x290.
+    const { m } = newHeap();
+    const a = m.memalign(1024, 0);
+    const b = m.memalign(128, 137);
+    m.check();
+    const c = m.calloc(1, 1);
+    m.check();
+    const d = m.malloc(100);
+    const walk = m
+      .chunks()
+      .filter((k) => !k.mmapped)
+      .map((k) => `chunk heap+0x${(k.address - HEAP).toString(16)} 0x${(k.size + (k.prevInuse ? 1 : 0)).toString(16)}`);
+    const got = [place("a", a), place("b", b), place("c", c), place("d", d), ...walk, "ok"].join("\n");
+    expect(`${got}\n`).toBe(fixture("glibc/memalign-first.expected"));
+    m.check();
+  });
+
+  it("mallopt(M_MMAP_THRESHOLD, 0) first: the tcache struct and every block get a page of their own", () => {
+    const { m, mem } = newHeap();
+    const brk0 = sbrk(mem, 0);
+    const r = m.mallopt(M_MMAP_THRESHOLD, 0);
+    const a = m.malloc(1);
+    m.check();
+    const aSize = m.chunks().find((k) => k.address === a - 16)!;
+    m.free(a);
+    m.check();
+    const b = m.malloc(0x30);
+    const bSize = m.chunks().find((k) => k.address === b - 16)!;
+    const field = (k: ChunkInfo): string => `0x${(k.size + (k.mmapped ? 2 : 0) + (k.prevInuse ? 1 : 0)).toString(16)}`;
+    // FlatMemory's mmap region lies within 4 GiB of its heap: ask the chunk.
+    const where = aSize.mmapped && bSize.mmapped ? "mmap" : "heap";
+    const moved = sbrk(mem, 0) === brk0 ? "unmoved" : "moved";
+    const got = [`mallopt ${r}`, `a ${field(aSize)} ${where}`, `b ${field(bSize)} ${where}`, `break ${moved}`, "ok"];
+    expect(`${got.join("\n")}\n`).toBe(fixture("glibc/mmap-threshold-zero.expected"));
     m.check();
   });
 

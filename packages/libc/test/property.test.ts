@@ -6,6 +6,7 @@ import { virtAddr } from "@memstack/core";
 import { checkSequences, step } from "@memstack/testkit";
 import fc from "fast-check";
 import { describe, it } from "vitest";
+import { M_MMAP_THRESHOLD } from "../src/index.js";
 import { type Heap, newHeap } from "./helpers.js";
 
 interface Block {
@@ -87,6 +88,9 @@ const steps = fc.oneof(
   fc
     .integer({ min: 0, max: 0x20000 })
     .map((pad) => step<State>(`malloc_trim(${pad})`, (s) => s.h.m.malloc_trim(pad))),
+  fc
+    .constantFrom(0, 0x1000, 0x8000, 0x20000)
+    .map((v) => step<State>(`mallopt(M_MMAP_THRESHOLD, ${v})`, (s) => s.h.m.mallopt(M_MMAP_THRESHOLD, v))),
 );
 
 describe("random call sequences keep every heap invariant", () => {

@@ -237,8 +237,14 @@ export function checkHeap(m: Ptmalloc): void {
   // tcache.
   const tc = m.tcache;
   if (tc !== 0) {
-    if (m.chunksize(tc - CHUNK_HDR_SZ) !== request2size(TCACHE_STRUCT_SIZE))
-      fail("tcache_perthread_struct chunk has a wrong size");
+    // tcache_init takes whatever _int_malloc gives for the struct: a chunk
+    // of its size, or up to MINSIZE - 16 more when a free chunk is used
+    // whole (a memalign before the first malloc can leave such a hole), or
+    // a page of its own when mallopt(M_MMAP_THRESHOLD) lets sysmalloc mmap.
+    const want = request2size(TCACHE_STRUCT_SIZE);
+    const got = m.chunksize(tc - CHUNK_HDR_SZ);
+    const fits = (m.flags(tc - CHUNK_HDR_SZ) & IS_MMAPPED) !== 0 ? got >= want : got >= want && got < want + MINSIZE;
+    if (!fits) fail(`tcache_perthread_struct chunk has a wrong size: ${hex(got)}`);
     for (let i = 0; i < 64; i++) {
       const count = m.tcacheCountAt(i);
       if (i >= m.tcacheBins && count !== 0) fail(`tcache bin ${i} beyond tcache_bins holds chunks`);
