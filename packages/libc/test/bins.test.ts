@@ -271,7 +271,10 @@ describe("when brk is not malloc's alone (fixtures/glibc/*.expected, recorded wi
     const walk = m
       .chunks()
       .filter((k) => !k.mmapped)
-      .map((k) => `chunk heap+0x${(k.address - HEAP).toString(16)} 0x${(k.size + (k.prevInuse ? 1 : 0)).toString(16)}`);
+      .map(
+        (k) =>
+          `chunk heap+0x${(k.address - HEAP).toString(16)} 0x${(k.size + (k.prevInuse ? 1 : 0)).toString(16)}`,
+      );
     const got = [place("a", a), place("b", b), place("c", c), place("d", d), ...walk, "ok"].join("\n");
     expect(`${got}\n`).toBe(fixture("glibc/memalign-first.expected"));
     m.check();
@@ -288,11 +291,18 @@ describe("when brk is not malloc's alone (fixtures/glibc/*.expected, recorded wi
     m.check();
     const b = m.malloc(0x30);
     const bSize = m.chunks().find((k) => k.address === b - 16)!;
-    const field = (k: ChunkInfo): string => `0x${(k.size + (k.mmapped ? 2 : 0) + (k.prevInuse ? 1 : 0)).toString(16)}`;
+    const field = (k: ChunkInfo): string =>
+      `0x${(k.size + (k.mmapped ? 2 : 0) + (k.prevInuse ? 1 : 0)).toString(16)}`;
     // FlatMemory's mmap region lies within 4 GiB of its heap: ask the chunk.
     const where = aSize.mmapped && bSize.mmapped ? "mmap" : "heap";
     const moved = sbrk(mem, 0) === brk0 ? "unmoved" : "moved";
-    const got = [`mallopt ${r}`, `a ${field(aSize)} ${where}`, `b ${field(bSize)} ${where}`, `break ${moved}`, "ok"];
+    const got = [
+      `mallopt ${r}`,
+      `a ${field(aSize)} ${where}`,
+      `b ${field(bSize)} ${where}`,
+      `break ${moved}`,
+      "ok",
+    ];
     expect(`${got.join("\n")}\n`).toBe(fixture("glibc/mmap-threshold-zero.expected"));
     m.check();
   });

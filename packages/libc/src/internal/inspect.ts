@@ -243,7 +243,8 @@ export function checkHeap(m: Ptmalloc): void {
     // a page of its own when mallopt(M_MMAP_THRESHOLD) lets sysmalloc mmap.
     const want = request2size(TCACHE_STRUCT_SIZE);
     const got = m.chunksize(tc - CHUNK_HDR_SZ);
-    const fits = (m.flags(tc - CHUNK_HDR_SZ) & IS_MMAPPED) !== 0 ? got >= want : got >= want && got < want + MINSIZE;
+    const fits =
+      (m.flags(tc - CHUNK_HDR_SZ) & IS_MMAPPED) !== 0 ? got >= want : got >= want && got < want + MINSIZE;
     if (!fits) fail(`tcache_perthread_struct chunk has a wrong size: ${hex(got)}`);
     for (let i = 0; i < 64; i++) {
       const count = m.tcacheCountAt(i);
