@@ -3,6 +3,7 @@
 // ../shared/oracles/glibc; see fixtures/traces/record.sh).
 import { existsSync } from "node:fs";
 import { FlatMemory } from "@memstack/core";
+import { createMachine } from "@memstack/machine";
 import { describe, expect, it } from "vitest";
 import { createMalloc, formatPlacements, parseMallocTrace, replayMallocTrace } from "../src/index.js";
 import { fixture, throughPorts } from "./helpers.js";
@@ -64,4 +65,44 @@ describe("real traces replay to glibc's exact placements", () => {
     expect(calls).toBeGreaterThan(5000);
     m.check();
   });
+});
+
+// Random call mixes (fixtures/random/generate.mjs, seeded) with the
+// placements the real glibc chose for them (fixtures/random/record.sh):
+// memalign with odd alignments, realloc across the mmap threshold, calloc,
+// frees in random order, which real programs' traces exercise less.
+describe("random call mixes replay to glibc's exact placements", () => {
+  const mixes = ["mixed", "small", "large", "realloc", "align"];
+  const traces = mixes.flatMap((mix) => [`${mix}-0`, `${mix}-1`]);
+  const load = (name: string) => ({
+    trace: parseMallocTrace(fixture(`random/${name}.trace.gz`)),
+    expected: fixture(`random/${name}.expected.gz`),
+  });
+
+  for (const name of traces) {
+    it(`${name} on FlatMemory, check() every 25th call`, () => {
+      const { trace, expected } = load(name);
+      const flat = new FlatMemory({ memory: new ArrayBuffer(1 << 28), assumeZeroed: true });
+      const m = createMalloc({ memory: flat, programBreak: flat, mapper: flat });
+      const { placements } = replayMallocTrace(m, trace, { progressEvery: 25, onProgress: () => m.check() });
+      expect(formatPlacements(placements) === expected, "placements differ from glibc's").toBe(true);
+      m.check();
+    });
+  }
+
+  for (const name of ["mixed-0", "large-0", "realloc-0", "align-0"]) {
+    it(`${name} through the generic port path and in a process of createMachine()`, () => {
+      const { trace, expected } = load(name);
+      const flat = new FlatMemory({ sizeBytes: 1 << 20, maxBytes: 1 << 28 });
+      const generic = createMalloc(throughPorts(flat));
+      expect(formatPlacements(replayMallocTrace(generic, trace).placements) === expected).toBe(true);
+      generic.check();
+      const machine = createMachine({ ram: "256M" });
+      const proc = machine.spawn("replay");
+      const m = createMalloc({ memory: proc, programBreak: proc, mapper: proc });
+      expect(formatPlacements(replayMallocTrace(m, trace).placements) === expected).toBe(true);
+      m.check();
+      machine.check();
+    });
+  }
 });
