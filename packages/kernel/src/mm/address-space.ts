@@ -304,16 +304,19 @@ export class AddressSpace {
   /** mmap(2) of anonymous memory; see the Mapper port. */
   mmap(addr: number, length: number, prot: number, flags: number): number {
     if (length === 0) return -EINVAL;
+    // do_mmap() makes MAP_FIXED_NOREPLACE fixed before it rounds a hint, so
+    // an unaligned address with it is EINVAL (from get_unmapped_area), not
+    // rounded down to a page that may then clash (EEXIST).
+    let f = flags;
+    if ((f & MAP_FIXED_NOREPLACE) !== 0) f |= MAP_FIXED;
     let hint = addr;
-    if ((flags & MAP_FIXED) === 0) {
+    if ((f & MAP_FIXED) === 0) {
       // round_hint_to_min()
       hint -= hint % PAGE;
       if (hint !== 0 && hint < this.mmapMinAddr) hint = pageUp(this.mmapMinAddr);
     }
     const len = pageUp(length);
     if (this.mapCount > this.maxMapCount) return -ENOMEM;
-    let f = flags;
-    if ((f & MAP_FIXED_NOREPLACE) !== 0) f |= MAP_FIXED;
     const start = this.getUnmappedArea(hint, len, f);
     if (start < 0) return start;
     if ((f & MAP_FIXED_NOREPLACE) !== 0 && this.tree.overlapping(start, start + len).length > 0)
