@@ -24,10 +24,17 @@ export type Access = "read" | "write" | "execute";
  *
  * - `not-mapped`: nothing is mapped there (SIGSEGV with SEGV_MAPERR; x86 #PF with P=0).
  * - `not-permitted`: mapped, but the protection forbids this access (SEGV_ACCERR; #PF with P=1).
+ * - `protection-key`: mapped, but its protection key forbids data access, as
+ *   for Linux's execute-only memory on x86 with PKU (SEGV_PKUERR; #PF with PK=1).
  * - `non-canonical`: the address is not canonical for the address space (x86 #GP).
  * - `reserved-bit`: a paging entry on the way has a reserved bit set (#PF with RSVD=1).
  */
-export type FaultReason = "not-mapped" | "not-permitted" | "non-canonical" | "reserved-bit";
+export type FaultReason =
+  | "not-mapped"
+  | "not-permitted"
+  | "protection-key"
+  | "non-canonical"
+  | "reserved-bit";
 
 function hex(n: number): string {
   return Number.isSafeInteger(n) && n >= 0 ? `0x${n.toString(16)}` : String(n);

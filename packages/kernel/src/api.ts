@@ -32,6 +32,14 @@ export interface KernelOptions {
   mmapMinAddr?: number;
   /** vm.max_map_count. @defaultValue 65530 */
   maxMapCount?: number;
+  /**
+   * Execute-only memory, as Linux gives it on an x86 CPU with protection keys
+   * (PKU, as on the machine the fixtures were recorded on): a mapping whose
+   * protection is exactly PROT_EXEC gets the execute-only key, so a load or
+   * store there is SIGSEGV (reason `protection-key`). With false, PROT_EXEC
+   * implies read access, as on a CPU without PKU. @defaultValue true
+   */
+  executeOnly?: boolean;
   /** Seed for every random choice the kernel makes (VMA tree priorities). @defaultValue 1 */
   seed?: number;
   /**

@@ -122,14 +122,25 @@ export class Kernel {
     this.maxMapCount = options.maxMapCount ?? 65530;
     this.#seed = options.seed ?? 1;
     this.#tableFrames = options.pageTableFrames ?? (() => 0);
-    this.pages = new PageManager(this.ram, this.frames, this.mmu, this.swap, {
-      process: (pid) => {
-        const p = this.#procs.get(pid);
-        return p?.alive ? p : undefined;
+    const executeOnly = options.executeOnly ?? true;
+    if (typeof executeOnly !== "boolean") {
+      throw new UsageError(PKG, `Kernel: executeOnly must be a boolean, got ${executeOnly}`, "executeOnly");
+    }
+    this.pages = new PageManager(
+      this.ram,
+      this.frames,
+      this.mmu,
+      this.swap,
+      {
+        process: (pid) => {
+          const p = this.#procs.get(pid);
+          return p?.alive ? p : undefined;
+        },
+        allocFrame: () => this.#allocFrame(),
+        freeFrame: (frame) => this.frames.freeFrames(frame, 0),
       },
-      allocFrame: () => this.#allocFrame(),
-      freeFrame: (frame) => this.frames.freeFrames(frame, 0),
-    });
+      executeOnly,
+    );
     this.commit = new CommitPolicy(
       mode,
       ratio,

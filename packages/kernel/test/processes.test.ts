@@ -6,6 +6,7 @@ import {
   MAP_PRIVATE,
   MAP_SHARED,
   MREMAP_MAYMOVE,
+  PROT_EXEC,
   PROT_NONE,
   PROT_READ,
   PROT_WRITE,
@@ -96,6 +97,41 @@ describe("page faults", () => {
     expect(p.loadU32(V(a + PAGE))).toBe(0xfeedbeef);
     expect(() => p.storeU32(V(a + PAGE), 1)).toThrow(Fault);
     k.check();
+  });
+
+  it("makes PROT_EXEC alone execute-only (protection-key faults) unless executeOnly is false", () => {
+    const k = testKernel();
+    const p = k.spawn();
+    const a = p.mmap(0, 2 * PAGE, RW, MAP_PRIVATE);
+    p.storeU32(V(a + PAGE), 0xc0ffee);
+    expect(p.mprotect(a, 2 * PAGE, PROT_EXEC)).toBe(0);
+    for (const [fn, access] of [
+      [() => p.loadU32(V(a + PAGE)), "read"],
+      [() => p.loadU8(V(a)), "read"],
+      [() => p.storeU8(V(a), 1), "write"],
+    ] as const) {
+      expect(fn).toThrow(expect.objectContaining({ reason: "protection-key", access }));
+      k.check();
+    }
+    // The page written before stays, kept aside as for PROT_NONE.
+    expect(p.rssAnon).toBe(1);
+    expect(p.mmap(0, PAGE, PROT_EXEC, MAP_PRIVATE | MAP_POPULATE)).toBeGreaterThan(0);
+    expect(p.rssAnon).toBe(1);
+    // An instruction fetch would need protection keys in the MMU: a clear error, nothing changed.
+    expect(() => k.pages.fault(p, a, "execute")).toThrow(UsageError);
+    k.check();
+    expect(p.mprotect(a, 2 * PAGE, PROT_READ | PROT_EXEC)).toBe(0);
+    expect(p.loadU32(V(a + PAGE))).toBe(0xc0ffee);
+    k.check();
+
+    // A CPU without protection keys: PROT_EXEC implies read access.
+    const old = testKernel(64 * MiB, { executeOnly: false });
+    const q = old.spawn();
+    const b = q.mmap(0, PAGE, PROT_EXEC, MAP_PRIVATE);
+    expect(q.loadU8(V(b))).toBe(0);
+    expect(() => q.storeU8(V(b), 1)).toThrow(expect.objectContaining({ reason: "not-permitted" }));
+    old.check();
+    expect(() => testKernel(64 * MiB, { executeOnly: 1 as unknown as boolean })).toThrow(/executeOnly/);
   });
 
   it("prefaults with MAP_POPULATE and moves pages with mremap", () => {

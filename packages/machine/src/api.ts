@@ -22,6 +22,11 @@ export interface MachineOptions {
   mmapMinAddr?: number;
   /** vm.max_map_count: the most VMAs a process may have. @defaultValue 65530 */
   maxMapCount?: number;
+  /**
+   * Execute-only memory for PROT_EXEC alone, as Linux on an x86 CPU with
+   * protection keys (see the kernel's `KernelOptions.executeOnly`). @defaultValue true
+   */
+  executeOnly?: boolean;
 }
 
 /** A simulated machine: RAM, page allocator, MMU and kernel, wired. */

@@ -114,6 +114,7 @@ export function createMachine(options: MachineOptions = {}): Machine {
     watermarks: { min: sum("min"), low: sum("low"), high: sum("high") },
     ...(options.mmapMinAddr === undefined ? {} : { mmapMinAddr: options.mmapMinAddr }),
     ...(maxMapCount === undefined ? {} : { maxMapCount }),
+    ...(options.executeOnly === undefined ? {} : { executeOnly: options.executeOnly }),
     ...(options.seed === undefined ? {} : { seed: options.seed }),
     pageTableFrames: () => tableFrames.inUse,
   });

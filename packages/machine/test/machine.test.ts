@@ -86,6 +86,18 @@ describe("createMachine", () => {
     expect(() => createMachine({ maxMapCount: 1.5 })).toThrow(UsageError);
   });
 
+  it("makes PROT_EXEC alone execute-only, unless executeOnly is false", () => {
+    for (const executeOnly of [undefined, true, false]) {
+      const m = createMachine({ ram: "16M", ...(executeOnly === undefined ? {} : { executeOnly }) });
+      const p = m.spawn();
+      const a = p.mmap(0, PAGE, PROT_EXEC, MAP_PRIVATE);
+      if (executeOnly === false) expect(p.loadU8(V(a))).toBe(0);
+      else expect(() => p.loadU8(V(a))).toThrow(expect.objectContaining({ reason: "protection-key" }));
+      m.check();
+    }
+    expect(() => createMachine({ executeOnly: "yes" as unknown as boolean })).toThrow(/executeOnly/);
+  });
+
   it("passes vm.max_map_count to every process", () => {
     const m = createMachine({ ram: "16M", maxMapCount: 8 });
     expect(m.kernel.maxMapCount).toBe(8);

@@ -20,7 +20,11 @@
  *   process that faults it back in.
  * - A PROT_NONE page cannot be present in the MMU's tables (every present
  *   x86 page is readable), so its frame is kept aside, per process, until
- *   the protection allows access again — Linux's _PAGE_PROTNONE.
+ *   the protection allows access again — Linux's _PAGE_PROTNONE. An
+ *   execute-only page (PROT_EXEC alone, with `executeOnly`) is kept aside
+ *   the same way: Linux maps it present with the execute-only protection
+ *   key (arch/x86/mm/pkeys.c), which the MMU does not model, and a load or
+ *   store there is SIGSEGV with SEGV_PKUERR.
  *
  * Frame metadata, in typed arrays indexed by pfn:
  *
@@ -42,6 +46,7 @@ import {
   type PhysicalMemory,
   pfn,
   physAddr,
+  UsageError,
 } from "@memstack/core";
 import type { AddressSpace, PageLayer } from "./address-space.js";
 import { newAnonVma } from "./address-space.js";
@@ -117,6 +122,7 @@ export class PageManager {
   private readonly mmu: MemoryManagementUnit;
   private readonly swapDevice: SwapDevice;
   private readonly host: PageHost;
+  private readonly executeOnly: boolean;
   private hand = 0;
 
   constructor(
@@ -125,7 +131,9 @@ export class PageManager {
     mmu: MemoryManagementUnit,
     swap: SwapDevice,
     host: PageHost,
+    executeOnly = true,
   ) {
+    this.executeOnly = executeOnly;
     this.ram = ram;
     this.mmu = mmu;
     this.swapDevice = swap;
@@ -160,8 +168,16 @@ export class PageManager {
     return RIGHTS[(write ? 1 : 0) | ((vma.flags & VM_EXEC) !== 0 ? 2 : 0)]!;
   }
 
+  // Whether loads may reach the VMA's pages: any protection but PROT_NONE,
+  // and, with execute-only memory, but PROT_EXEC alone.
   #accessible(vma: Vma): boolean {
-    return (vma.flags & (VM_READ | VM_WRITE | VM_EXEC)) !== 0;
+    const f = vma.flags;
+    return (f & (VM_READ | VM_WRITE)) !== 0 || ((f & VM_EXEC) !== 0 && !this.executeOnly);
+  }
+
+  // PROT_EXEC alone, given the execute-only key (execute_only_pkey()).
+  #executeOnly(vma: Vma): boolean {
+    return this.executeOnly && (vma.flags & (VM_READ | VM_WRITE | VM_EXEC)) === VM_EXEC;
   }
 
   // A new frame for `owner`, zeroed: null when memory ran out.
@@ -243,7 +259,8 @@ export class PageManager {
    * MMU's #PF error code (without PF_PRESENT the PTE is known to be absent).
    *
    * @returns true when the access may be retried; false when memory is exhausted.
-   * @throws {Fault} (reason not-mapped or not-permitted) for the SIGSEGV the access earns.
+   * @throws {Fault} (reason not-mapped, not-permitted or protection-key) for the SIGSEGV the access earns.
+   * @throws {UsageError} for an instruction fetch from an execute-only page, which needs protection keys in the MMU.
    */
   fault(
     owner: PageOwner,
@@ -254,7 +271,17 @@ export class PageManager {
     this.stats.faults++;
     const vma = owner.mm.tree.lookup(addr);
     if (vma === null) throw new Fault(PKG, addr, access, "not-mapped");
-    // access_error() in arch/x86/mm/fault.c.
+    // access_error() in arch/x86/mm/fault.c; its pkey test
+    // (arch_vma_access_permitted) first: PKRU denies data access to the
+    // execute-only key, and bad_area_access_error() reports SEGV_PKUERR.
+    if (this.#executeOnly(vma)) {
+      if (access !== "execute") throw new Fault(PKG, addr, access, "protection-key");
+      throw new UsageError(
+        PKG,
+        `fault: an instruction fetch from the execute-only page at 0x${addr.toString(16)} is not modelled (the MMU has no protection keys)`,
+        "access",
+      );
+    }
     if (
       access === "write"
         ? (vma.flags & VM_WRITE) === 0
