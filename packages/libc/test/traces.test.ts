@@ -5,7 +5,13 @@ import { existsSync } from "node:fs";
 import { FlatMemory } from "@memstack/core";
 import { createMachine } from "@memstack/machine";
 import { describe, expect, it } from "vitest";
-import { createMalloc, formatPlacements, parseMallocTrace, replayMallocTrace } from "../src/index.js";
+import {
+  createMalloc,
+  formatPlacements,
+  type MallocTunables,
+  parseMallocTrace,
+  replayMallocTrace,
+} from "../src/index.js";
 import { fixture, throughPorts } from "./helpers.js";
 
 // ../shared/traces, copied into the fixtures by fixtures/traces/shared/copy.sh.
@@ -87,6 +93,35 @@ describe("random call mixes replay to glibc's exact placements", () => {
       const { placements } = replayMallocTrace(m, trace, { progressEvery: 25, onProgress: () => m.check() });
       expect(formatPlacements(placements) === expected, "placements differ from glibc's").toBe(true);
       m.check();
+    });
+  }
+
+  // The same calls under glibc's tunables (GLIBC_TUNABLES when recorded,
+  // createMalloc's `tunables` here), with a hand-written trace whose
+  // placements only tcache_unsorted_limit changes.
+  const sets: Record<string, { tunables: MallocTunables }> = JSON.parse(fixture("random/tunables.json"));
+  it("unsorted-limit (written by hand) on FlatMemory", () => {
+    const flat = new FlatMemory({ memory: new ArrayBuffer(1 << 26), assumeZeroed: true });
+    const m = createMalloc({ memory: flat, programBreak: flat, mapper: flat });
+    const got = formatPlacements(
+      replayMallocTrace(m, parseMallocTrace(fixture("random/unsorted-limit.trace"))).placements,
+    );
+    expect(got === fixture("random/unsorted-limit.expected.gz")).toBe(true);
+    m.check();
+  });
+  for (const [set, { tunables }] of Object.entries(sets)) {
+    it(`mixed-0, small-0 and unsorted-limit with tunables ${set}`, () => {
+      for (const name of ["mixed-0", "small-0", "unsorted-limit"]) {
+        const text =
+          name === "unsorted-limit" ? fixture(`random/${name}.trace`) : fixture(`random/${name}.trace.gz`);
+        const flat = new FlatMemory({ memory: new ArrayBuffer(1 << 28), assumeZeroed: true });
+        const m = createMalloc({ memory: flat, programBreak: flat, mapper: flat, tunables });
+        const got = formatPlacements(replayMallocTrace(m, parseMallocTrace(text)).placements);
+        expect(got === fixture(`random/${name}.${set}.expected.gz`), `${name} differs from glibc's`).toBe(
+          true,
+        );
+        m.check();
+      }
     });
   }
 
