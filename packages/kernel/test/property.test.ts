@@ -85,7 +85,7 @@ describe("kernel invariants under random system calls on several processes", () 
             .tuple(
               nat,
               fc.integer({ min: 1, max: 64 }),
-              fc.constantFrom(0, 1, 3, 3, 3, 5, 7),
+              fc.constantFrom(0, 1, 3, 3, 3, 4, 5, 7),
               fc.constantFrom(MAP_PRIVATE, MAP_SHARED, MAP_PRIVATE | MAP_NORESERVE),
             )
             .map(([k, pages, prot, flags]) =>
