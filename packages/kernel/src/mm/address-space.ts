@@ -603,27 +603,39 @@ export class AddressSpace {
 
   // Merges an existing VMA with its neighbours where canMerge allows.
   #mergeAround(vma: Vma): Vma {
+    // vma_merge_new_range() and vma_merge_existing_range() in mm/vma.c: the
+    // previous VMA first; both sides only when prev and next could share an
+    // anon_vma (is_mergeable_anon_vma(prev, next)), else prev alone, else next.
+    const prev = this.tree.prev(vma);
+    const next = this.tree.next(vma);
+    const left = prev !== null && canMerge(prev, vma);
+    let right = next !== null && canMerge(vma, next);
+    if (left && right) {
+      const a = prev!.anonVma;
+      const b = next!.anonVma;
+      right = a === null || b === null || a === b;
+    }
     let v = vma;
-    const next = this.tree.next(v);
-    if (next !== null && canMerge(v, next)) {
-      this.tree.remove(next);
-      if (v.anonVma === null && next.anonVma !== null) {
-        v.anonVma = next.anonVma;
+    if (right) {
+      const n = next!;
+      this.tree.remove(n);
+      if (v.anonVma === null && n.anonVma !== null) {
+        v.anonVma = n.anonVma;
         v.anonVma.degree++;
       }
-      this.#dropVma(next);
-      this.tree.adjust(v, v.start, next.end);
+      this.#dropVma(n);
+      this.tree.adjust(v, v.start, n.end);
     }
-    const prev = this.tree.prev(v);
-    if (prev !== null && canMerge(prev, v)) {
+    if (left) {
+      const p = prev!;
       this.tree.remove(v);
-      if (prev.anonVma === null && v.anonVma !== null) {
-        prev.anonVma = v.anonVma;
-        prev.anonVma.degree++;
+      if (p.anonVma === null && v.anonVma !== null) {
+        p.anonVma = v.anonVma;
+        p.anonVma.degree++;
       }
       this.#dropVma(v);
-      this.tree.adjust(prev, prev.start, v.end);
-      v = prev;
+      this.tree.adjust(p, p.start, v.end);
+      v = p;
     }
     return v;
   }
@@ -718,6 +730,10 @@ export class AddressSpace {
       return addr;
     }
     if (addr <= old) {
+      // brk() in mm/mmap.c shrinks only when a mapping lies in
+      // [newbrk, oldbrk): with none (the heap was unmapped there), it fails.
+      const first = this.tree.findAfter(newTop);
+      if (first === null || first.start >= oldTop) return old;
       this.#brk = addr;
       this.#unmapRange(newTop, oldTop, true);
       return addr;
