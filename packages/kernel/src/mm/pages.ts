@@ -238,10 +238,11 @@ export class PageManager {
   }
 
   // anon_vma_prepare(): the first fault of a private VMA gives it an anon_vma,
-  // shared with a compatible neighbour's when there is one.
+  // shared with a compatible neighbour's when there is one — the next
+  // VMA's first, then the previous one's (find_mergeable_anon_vma()).
   #prepareAnon(owner: PageOwner, vma: Vma): void {
     if (vma.anonVma !== null) return;
-    for (const n of [owner.mm.tree.prev(vma), owner.mm.tree.next(vma)]) {
+    for (const n of [owner.mm.tree.next(vma), owner.mm.tree.prev(vma)]) {
       if (n !== null && n.anonVma !== null && !n.anonVma.forked && anonVmaCompatible(n, vma)) {
         vma.anonVma = n.anonVma;
         vma.anonVma.degree++;
