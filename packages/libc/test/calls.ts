@@ -1,0 +1,69 @@
+// Runs a list of calls for ../test/fixtures/glibc/calls.c on a simulated
+// malloc and prints what calls.c prints, line for line.
+import type { Malloc } from "../src/index.js";
+
+function place(m: Malloc, p: number): string {
+  if (p === 0) return "null";
+  if (p < m.heapBase || p >= m.heapEnd || m.isMmapped(p)) return "mmap";
+  return `0x${(p - m.heapBase).toString(16)}`;
+}
+
+/** The lines calls.c prints for `text` (see its header), from `m`. */
+export function runCalls(m: Malloc, text: string): string {
+  const live = new Map<number, number>();
+  const ptr = (id: number) => live.get(id) ?? 0;
+  const out: string[] = [];
+  for (const line of text.split("\n")) {
+    if (line === "" || line.startsWith("#")) continue;
+    const [op, ...rest] = line.split(" ");
+    const [a = 0, b = 0, c = 0] = rest.map(Number);
+    let p: number;
+    switch (op) {
+      case "m":
+        p = m.malloc(b);
+        live.set(a, p);
+        out.push(place(m, p));
+        break;
+      case "c":
+        p = m.calloc(b, c);
+        live.set(a, p);
+        out.push(place(m, p));
+        break;
+      case "a":
+        p = m.memalign(b, c);
+        live.set(a, p);
+        out.push(place(m, p));
+        break;
+      case "r":
+        p = m.realloc(ptr(a), c);
+        if (p !== 0 || c === 0) live.delete(a);
+        live.set(b, p);
+        out.push(place(m, p));
+        break;
+      case "f":
+        m.free(ptr(a));
+        live.delete(a);
+        break;
+      case "t":
+        out.push(`trim ${m.malloc_trim(a)}`);
+        break;
+      case "u":
+        out.push(`usable ${m.malloc_usable_size(ptr(a))}`);
+        break;
+      case "o":
+        out.push(`mallopt ${m.mallopt(a, b)}`);
+        break;
+      case "i": {
+        const i = m.mallinfo2();
+        out.push(
+          `mallinfo2 arena=${i.arena} ordblks=${i.ordblks} smblks=${i.smblks} hblks=${i.hblks} hblkhd=${i.hblkhd}` +
+            ` usmblks=${i.usmblks} fsmblks=${i.fsmblks} uordblks=${i.uordblks} fordblks=${i.fordblks} keepcost=${i.keepcost}`,
+        );
+        break;
+      }
+      default:
+        throw new Error(`unknown call ${line}`);
+    }
+  }
+  return `${out.join("\n")}\n`;
+}
