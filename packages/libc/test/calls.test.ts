@@ -2,7 +2,7 @@
 // malloc_usable_size, mallopt, mallinfo2) between the calls, run by the real
 // glibc through fixtures/glibc/calls.c (fixtures/random/record.sh records
 // them): the simulated malloc must print the same lines.
-import { FlatMemory } from "@memstack/core";
+import { FlatMemory, MAP_PRIVATE, PROT_READ, PROT_WRITE } from "@memstack/core";
 import { createMachine } from "@memstack/machine";
 import { describe, expect, it } from "vitest";
 import { createMalloc, type Malloc } from "../src/index.js";
@@ -10,9 +10,18 @@ import { runCalls } from "./calls.js";
 import { fixture, throughPorts } from "./helpers.js";
 
 const quiet = { stderr: () => {} };
-const flat = (): Malloc => {
+// posix_memalign's pointer goes to 0x1000, below FlatMemory's heap (0x10000).
+const MEMPTR = 0x1000;
+const flat = (): [Malloc, FlatMemory] => {
   const mem = new FlatMemory({ memory: new ArrayBuffer(1 << 28), assumeZeroed: true });
-  return createMalloc({ memory: mem, programBreak: mem, mapper: mem, ...quiet });
+  return [createMalloc({ memory: mem, programBreak: mem, mapper: mem, ...quiet }), mem];
+};
+// A process and a page of it for posix_memalign's pointer.
+const inProcess = (ram: string) => {
+  const machine = createMachine({ ram });
+  const p = machine.spawn("calls");
+  const memptr = p.mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+  return { machine, p, memptr, m: createMalloc({ memory: p, programBreak: p, mapper: p, ...quiet }) };
 };
 
 describe("malloc_trim, malloc_usable_size, mallopt and mallinfo2 between random calls, as glibc answers", () => {
@@ -20,8 +29,8 @@ describe("malloc_trim, malloc_usable_size, mallopt and mallinfo2 between random 
     for (const seed of [0, 1]) {
       const name = `${mix}-${seed}`;
       it(`${name} on FlatMemory`, () => {
-        const m = flat();
-        const got = runCalls(m, fixture(`random/${name}.calls.gz`));
+        const [m, mem] = flat();
+        const got = runCalls(m, fixture(`random/${name}.calls.gz`), mem, MEMPTR);
         expect(got === fixture(`random/${name}.calls.expected.gz`), "differs from glibc's answers").toBe(
           true,
         );
@@ -34,31 +43,24 @@ describe("malloc_trim, malloc_usable_size, mallopt and mallinfo2 between random 
     const list = fixture("glibc/trim-grows.calls");
     const expected = fixture("glibc/trim-grows.expected");
     expect(expected).toMatch(/trim 1\nmallinfo2 arena=2260992 /);
-    const m = flat();
-    expect(runCalls(m, list)).toBe(expected);
+    const [m, mem] = flat();
+    expect(runCalls(m, list, mem, MEMPTR)).toBe(expected);
     m.check();
-    const generic = createMalloc({
-      ...throughPorts(new FlatMemory({ sizeBytes: 1 << 20, maxBytes: 1 << 28 })),
-      ...quiet,
-    });
-    expect(runCalls(generic, list)).toBe(expected);
+    const ports = throughPorts(new FlatMemory({ sizeBytes: 1 << 20, maxBytes: 1 << 28 }));
+    const generic = createMalloc({ ...ports, ...quiet });
+    expect(runCalls(generic, list, ports.memory, MEMPTR)).toBe(expected);
     generic.check();
-    const machine = createMachine({ ram: "64M" });
-    const p = machine.spawn("calls");
-    const inProcess = createMalloc({ memory: p, programBreak: p, mapper: p, ...quiet });
-    expect(runCalls(inProcess, list)).toBe(expected);
-    inProcess.check();
-    machine.check();
+    const proc = inProcess("64M");
+    expect(runCalls(proc.m, list, proc.p, proc.memptr)).toBe(expected);
+    proc.m.check();
+    proc.machine.check();
   });
 
   it("mixed-0 and large-0 in a process of createMachine()", () => {
     for (const name of ["mixed-0", "large-0"]) {
-      const machine = createMachine({ ram: "256M" });
-      const p = machine.spawn("calls");
-      const m = createMalloc({ memory: p, programBreak: p, mapper: p, ...quiet });
-      expect(
-        runCalls(m, fixture(`random/${name}.calls.gz`)) === fixture(`random/${name}.calls.expected.gz`),
-      ).toBe(true);
+      const { machine, p, memptr, m } = inProcess("256M");
+      const got = runCalls(m, fixture(`random/${name}.calls.gz`), p, memptr);
+      expect(got === fixture(`random/${name}.calls.expected.gz`)).toBe(true);
       m.check();
       machine.check();
     }

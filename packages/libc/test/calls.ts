@@ -1,5 +1,6 @@
 // Runs a list of calls for ../test/fixtures/glibc/calls.c on a simulated
 // malloc and prints what calls.c prints, line for line.
+import { type VirtualMemory, virtAddr } from "@memstack/core";
 import type { Malloc } from "../src/index.js";
 
 function place(m: Malloc, p: number): string {
@@ -8,8 +9,12 @@ function place(m: Malloc, p: number): string {
   return `0x${(p - m.heapBase).toString(16)}`;
 }
 
-/** The lines calls.c prints for `text` (see its header), from `m`. */
-export function runCalls(m: Malloc, text: string): string {
+/**
+ * The lines calls.c prints for `text` (see its header), from `m`;
+ * posix_memalign stores its pointer at `memptr`, 8 bytes of `memory` outside
+ * the heap.
+ */
+export function runCalls(m: Malloc, text: string, memory: VirtualMemory, memptr: number): string {
   const live = new Map<number, number>();
   const ptr = (id: number) => live.get(id) ?? 0;
   const out: string[] = [];
@@ -52,6 +57,33 @@ export function runCalls(m: Malloc, text: string): string {
         break;
       case "o":
         out.push(`mallopt ${m.mallopt(a, b)}`);
+        break;
+      case "p": {
+        const r = m.posix_memalign(memptr, b, c);
+        // posix_memalign stores nothing when it fails: the C side starts from NULL.
+        p = r === 0 ? memory.loadU64(virtAddr(memptr)) : 0;
+        live.set(a, p);
+        out.push(`posix_memalign ${r}`, place(m, p));
+        break;
+      }
+      case "A":
+        p = m.aligned_alloc(b, c);
+        live.set(a, p);
+        out.push(place(m, p));
+        break;
+      case "v":
+        p = m.valloc(b);
+        live.set(a, p);
+        out.push(place(m, p));
+        break;
+      case "V":
+        p = m.pvalloc(b);
+        live.set(a, p);
+        out.push(place(m, p));
+        break;
+      case "e":
+        out.push(`errno ${m.errno}`);
+        m.errno = 0;
         break;
       case "i": {
         const i = m.mallinfo2();
