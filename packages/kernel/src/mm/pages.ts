@@ -175,11 +175,6 @@ export class PageManager {
     return (f & (VM_READ | VM_WRITE)) !== 0 || ((f & VM_EXEC) !== 0 && !this.executeOnly);
   }
 
-  // PROT_EXEC alone, given the execute-only key (execute_only_pkey()).
-  #executeOnly(vma: Vma): boolean {
-    return this.executeOnly && (vma.flags & (VM_READ | VM_WRITE | VM_EXEC)) === VM_EXEC;
-  }
-
   // A new frame for `owner`, zeroed: null when memory ran out.
   #newFrame(): number | null {
     const f = this.host.allocFrame();
@@ -274,14 +269,10 @@ export class PageManager {
     if (vma === null) throw new Fault(PKG, addr, access, "not-mapped");
     // access_error() in arch/x86/mm/fault.c; its pkey test
     // (arch_vma_access_permitted) first: PKRU denies data access to the
-    // execute-only key, and bad_area_access_error() reports SEGV_PKUERR.
-    if (this.#executeOnly(vma)) {
-      if (access !== "execute") throw new Fault(PKG, addr, access, "protection-key");
-      throw new UsageError(
-        PKG,
-        `fault: an instruction fetch from the execute-only page at 0x${addr.toString(16)} is not modelled (the MMU has no protection keys)`,
-        "access",
-      );
+    // execute-only key (PROT_EXEC alone, execute_only_pkey()), and
+    // bad_area_access_error() reports SEGV_PKUERR.
+    if (this.executeOnly && (vma.flags & (VM_READ | VM_WRITE | VM_EXEC)) === VM_EXEC) {
+      this.#executeOnlyFault(addr, access);
     }
     if (
       access === "write"
@@ -305,6 +296,17 @@ export class PageManager {
       return true;
     }
     return this.#missing(owner, vma, page, access === "write");
+  }
+
+  // A fault on an execute-only page, out of fault()'s way: SIGSEGV for a
+  // load or store; a fetch is refused, as the MMU has no protection keys.
+  #executeOnlyFault(addr: number, access: "read" | "write" | "execute"): never {
+    if (access !== "execute") throw new Fault(PKG, addr, access, "protection-key");
+    throw new UsageError(
+      PKG,
+      `fault: an instruction fetch from the execute-only page at 0x${addr.toString(16)} is not modelled (the MMU has no protection keys)`,
+      "access",
+    );
   }
 
   // A not-present page: shmem, swap-in, demand-zero or the zero page.
