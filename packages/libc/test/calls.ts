@@ -18,33 +18,31 @@ export function runCalls(m: Malloc, text: string, memory: VirtualMemory, memptr:
   const live = new Map<number, number>();
   const ptr = (id: number) => live.get(id) ?? 0;
   const out: string[] = [];
+  // A call that returns a block: keep it under its ID, print where it is.
+  const placed = (id: number, block: number): void => {
+    live.set(id, block);
+    out.push(place(m, block));
+  };
   for (const line of text.split("\n")) {
     if (line === "" || line.startsWith("#")) continue;
     const [op, ...rest] = line.split(" ");
     const [a = 0, b = 0, c = 0] = rest.map(Number);
-    let p: number;
     switch (op) {
       case "m":
-        p = m.malloc(b);
-        live.set(a, p);
-        out.push(place(m, p));
+        placed(a, m.malloc(b));
         break;
       case "c":
-        p = m.calloc(b, c);
-        live.set(a, p);
-        out.push(place(m, p));
+        placed(a, m.calloc(b, c));
         break;
       case "a":
-        p = m.memalign(b, c);
-        live.set(a, p);
-        out.push(place(m, p));
+        placed(a, m.memalign(b, c));
         break;
-      case "r":
-        p = m.realloc(ptr(a), c);
+      case "r": {
+        const p = m.realloc(ptr(a), c);
         if (p !== 0 || c === 0) live.delete(a);
-        live.set(b, p);
-        out.push(place(m, p));
+        placed(b, p);
         break;
+      }
       case "f":
         m.free(ptr(a));
         live.delete(a);
@@ -61,25 +59,18 @@ export function runCalls(m: Malloc, text: string, memory: VirtualMemory, memptr:
       case "p": {
         const r = m.posix_memalign(memptr, b, c);
         // posix_memalign stores nothing when it fails: the C side starts from NULL.
-        p = r === 0 ? memory.loadU64(virtAddr(memptr)) : 0;
-        live.set(a, p);
-        out.push(`posix_memalign ${r}`, place(m, p));
+        out.push(`posix_memalign ${r}`);
+        placed(a, r === 0 ? memory.loadU64(virtAddr(memptr)) : 0);
         break;
       }
       case "A":
-        p = m.aligned_alloc(b, c);
-        live.set(a, p);
-        out.push(place(m, p));
+        placed(a, m.aligned_alloc(b, c));
         break;
       case "v":
-        p = m.valloc(b);
-        live.set(a, p);
-        out.push(place(m, p));
+        placed(a, m.valloc(b));
         break;
       case "V":
-        p = m.pvalloc(b);
-        live.set(a, p);
-        out.push(place(m, p));
+        placed(a, m.pvalloc(b));
         break;
       case "e":
         out.push(`errno ${m.errno}`);
