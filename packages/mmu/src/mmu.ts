@@ -1192,8 +1192,9 @@ export class Mmu implements MemoryManagementUnit {
   private missLevels(access: AccessCode, user: boolean): number {
     const tlb = this.tlb;
     const levels = tlb.levelCount;
+    // Probes leave `at` as they found it; only copy() below rewrites it.
+    tlb.at[0] = this.lin[0]!;
     for (let level = 1; level < levels; level++) {
-      tlb.at[0] = this.lin[0]!;
       const found = tlb.probeAt(level, this.currentPcid);
       if (found < 0) continue;
       tlb.hit(found);
@@ -1231,13 +1232,11 @@ export class Mmu implements MemoryManagementUnit {
     const flags = this.globalPages ? r.flags : r.flags & ~ENTRY_GLOBAL;
     const pageLa = la - (la & (r.pageSize - 1));
     let slot = -1;
+    // Neither fillAt nor a released set's hand-over rewrites `at`.
+    tlb.at[0] = pageLa;
+    tlb.at[1] = r.pagePhys;
     for (let l = tlb.levelCount - 1; l >= 0; l--) {
-      if (l === 0) {
-        tlb.at[0] = pageLa;
-        this.releaseSet(tlb.setForAt(0, k));
-      }
-      tlb.at[0] = pageLa;
-      tlb.at[1] = r.pagePhys;
+      if (l === 0) this.releaseSet(tlb.setForAt(0, k));
       slot = tlb.fillAt(l, this.currentPcid, k, flags, this.current);
     }
     return slot;
