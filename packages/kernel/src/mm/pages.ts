@@ -171,8 +171,12 @@ export class PageManager {
   // Whether loads may reach the VMA's pages: any protection but PROT_NONE,
   // and, with execute-only memory, but PROT_EXEC alone.
   #accessible(vma: Vma): boolean {
-    const f = vma.flags;
-    return (f & (VM_READ | VM_WRITE)) !== 0 || ((f & VM_EXEC) !== 0 && !this.executeOnly);
+    return (vma.flags & (VM_READ | VM_WRITE | VM_EXEC)) !== 0 && !this.#executeOnly(vma);
+  }
+
+  // PROT_EXEC alone, which gets the execute-only key (execute_only_pkey()).
+  #executeOnly(vma: Vma): boolean {
+    return this.executeOnly && (vma.flags & (VM_READ | VM_WRITE | VM_EXEC)) === VM_EXEC;
   }
 
   // A new frame for `owner`, zeroed: null when memory ran out.
@@ -269,11 +273,8 @@ export class PageManager {
     if (vma === null) throw new Fault(PKG, addr, access, "not-mapped");
     // access_error() in arch/x86/mm/fault.c; its pkey test
     // (arch_vma_access_permitted) first: PKRU denies data access to the
-    // execute-only key (PROT_EXEC alone, execute_only_pkey()), and
-    // bad_area_access_error() reports SEGV_PKUERR.
-    if (this.executeOnly && (vma.flags & (VM_READ | VM_WRITE | VM_EXEC)) === VM_EXEC) {
-      this.#executeOnlyFault(addr, access);
-    }
+    // execute-only key, and bad_area_access_error() reports SEGV_PKUERR.
+    if (this.#executeOnly(vma)) this.#executeOnlyFault(addr, access);
     if (
       access === "write"
         ? (vma.flags & VM_WRITE) === 0
