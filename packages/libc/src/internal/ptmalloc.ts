@@ -1946,7 +1946,8 @@ export class Ptmalloc extends HeapAccess {
    * is exactly MINSIZE, top_area is -1, the test lets it through as a huge
    * unsigned value, `extra` comes out negative, and the "negative" sbrk grows
    * the heap by pad + 1 rounded up to a page (malloc_trim on a full heap
-   * does this; recorded in test/fixtures/random/*.expected). Faithful, if odd.
+   * does this; recorded in test/fixtures/glibc/trim-grows.expected).
+   * Faithful, if odd.
    */
   systrim(pad: number): number {
     const top = this.top;
