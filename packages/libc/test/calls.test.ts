@@ -5,17 +5,13 @@
 import { FlatMemory, MAP_PRIVATE, PROT_READ, PROT_WRITE } from "@memstack/core";
 import { createMachine } from "@memstack/machine";
 import { describe, expect, it } from "vitest";
-import { createMalloc, type Malloc } from "../src/index.js";
+import { createMalloc } from "../src/index.js";
 import { runCalls } from "./calls.js";
-import { fixture, throughPorts } from "./helpers.js";
+import { fixture, newHeap, RANDOM_MIXES, throughPorts } from "./helpers.js";
 
 const quiet = { stderr: () => {} };
 // posix_memalign's pointer goes to 0x1000, below FlatMemory's heap (0x10000).
 const MEMPTR = 0x1000;
-const flat = (): [Malloc, FlatMemory] => {
-  const mem = new FlatMemory({ memory: new ArrayBuffer(1 << 28), assumeZeroed: true });
-  return [createMalloc({ memory: mem, programBreak: mem, mapper: mem, ...quiet }), mem];
-};
 // A process and a page of it for posix_memalign's pointer.
 const inProcess = (ram: string) => {
   const machine = createMachine({ ram });
@@ -25,11 +21,11 @@ const inProcess = (ram: string) => {
 };
 
 describe("malloc_trim, malloc_usable_size, mallopt and mallinfo2 between random calls, as glibc answers", () => {
-  for (const mix of ["mixed", "small", "large", "realloc", "align"]) {
+  for (const mix of RANDOM_MIXES) {
     for (const seed of [0, 1]) {
       const name = `${mix}-${seed}`;
       it(`${name} on FlatMemory`, () => {
-        const [m, mem] = flat();
+        const { m, mem } = newHeap(quiet, 1 << 28);
         const got = runCalls(m, fixture(`random/${name}.calls.gz`), mem, MEMPTR);
         expect(got === fixture(`random/${name}.calls.expected.gz`), "differs from glibc's answers").toBe(
           true,
@@ -43,7 +39,7 @@ describe("malloc_trim, malloc_usable_size, mallopt and mallinfo2 between random 
     const list = fixture("glibc/trim-grows.calls");
     const expected = fixture("glibc/trim-grows.expected");
     expect(expected).toMatch(/trim 1\nmallinfo2 arena=2260992 /);
-    const [m, mem] = flat();
+    const { m, mem } = newHeap(quiet, 1 << 28);
     expect(runCalls(m, list, mem, MEMPTR)).toBe(expected);
     m.check();
     const ports = throughPorts(new FlatMemory({ sizeBytes: 1 << 20, maxBytes: 1 << 28 }));

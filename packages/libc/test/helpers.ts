@@ -65,6 +65,9 @@ export function throughPorts(flat: FlatMemory): {
 /** Which of the allocator's two memory paths a test heap uses. */
 export type MemoryPath = "flat" | "ports";
 
+/** The mixes of fixtures/random/generate.mjs, each recorded with seeds 0 and 1. */
+export const RANDOM_MIXES = ["mixed", "small", "large", "realloc", "align"] as const;
+
 /**
  * A fresh process: 64 MiB of flat memory, heap at 0x10000, and glibc's
  * malloc over it, on FlatMemory's own buffer ("flat") or through the

@@ -58,6 +58,13 @@ function take(s: State, i: number): Block | undefined {
   return b;
 }
 
+// The heap, what lies below it, and every live block's tags.
+function checkAll(s: State): void {
+  s.m.check();
+  s.below();
+  for (const b of s.live) verify(s, b);
+}
+
 const steps = fc.oneof(
   size.map((n) => step<State>(`malloc(${n})`, (s) => tagBlock(s, s.m.malloc(n), n))),
   fc.nat().map((i) =>
@@ -107,10 +114,7 @@ describe("random call sequences keep every heap invariant", () => {
     checkSequences<State>({
       setup: onFlat,
       steps,
-      check: (s) => {
-        s.m.check();
-        for (const b of s.live) verify(s, b);
-      },
+      check: checkAll,
       maxSteps: 80,
       numRuns: 150,
     });
@@ -125,11 +129,7 @@ describe("random call sequences keep every heap invariant", () => {
         return { m, mem: p, below: () => machine.check(), live: [], nextTag: 0 };
       },
       steps,
-      check: (s) => {
-        s.m.check();
-        s.below();
-        for (const b of s.live) verify(s, b);
-      },
+      check: checkAll,
       maxSteps: 50,
       numRuns: 20,
     });

@@ -12,7 +12,7 @@ import {
   parseMallocTrace,
   replayMallocTrace,
 } from "../src/index.js";
-import { fixture, throughPorts } from "./helpers.js";
+import { fixture, newHeap, RANDOM_MIXES, throughPorts } from "./helpers.js";
 
 // ../shared/traces, copied into the fixtures by fixtures/traces/shared/copy.sh.
 const SHARED = new URL("fixtures/traces/shared/", import.meta.url);
@@ -78,18 +78,19 @@ describe("real traces replay to glibc's exact placements", () => {
 // memalign with odd alignments, realloc across the mmap threshold, calloc,
 // frees in random order, which real programs' traces exercise less.
 describe("random call mixes replay to glibc's exact placements", () => {
-  const mixes = ["mixed", "small", "large", "realloc", "align"];
-  const traces = mixes.flatMap((mix) => [`${mix}-0`, `${mix}-1`]);
+  const traces = RANDOM_MIXES.flatMap((mix) => [`${mix}-0`, `${mix}-1`]);
+  // unsorted-limit.trace is written by hand and kept as plain text.
+  const text = (name: string): string =>
+    name === "unsorted-limit" ? fixture(`random/${name}.trace`) : fixture(`random/${name}.trace.gz`);
   const load = (name: string) => ({
-    trace: parseMallocTrace(fixture(`random/${name}.trace.gz`)),
+    trace: parseMallocTrace(text(name)),
     expected: fixture(`random/${name}.expected.gz`),
   });
 
   for (const name of traces) {
     it(`${name} on FlatMemory, check() every 25th call`, () => {
       const { trace, expected } = load(name);
-      const flat = new FlatMemory({ memory: new ArrayBuffer(1 << 28), assumeZeroed: true });
-      const m = createMalloc({ memory: flat, programBreak: flat, mapper: flat });
+      const { m } = newHeap({}, 1 << 28);
       const { placements } = replayMallocTrace(m, trace, { progressEvery: 25, onProgress: () => m.check() });
       expect(formatPlacements(placements) === expected, "placements differ from glibc's").toBe(true);
       m.check();
@@ -101,22 +102,16 @@ describe("random call mixes replay to glibc's exact placements", () => {
   // placements only tcache_unsorted_limit changes.
   const sets: Record<string, { tunables: MallocTunables }> = JSON.parse(fixture("random/tunables.json"));
   it("unsorted-limit (written by hand) on FlatMemory", () => {
-    const flat = new FlatMemory({ memory: new ArrayBuffer(1 << 26), assumeZeroed: true });
-    const m = createMalloc({ memory: flat, programBreak: flat, mapper: flat });
-    const got = formatPlacements(
-      replayMallocTrace(m, parseMallocTrace(fixture("random/unsorted-limit.trace"))).placements,
-    );
-    expect(got === fixture("random/unsorted-limit.expected.gz")).toBe(true);
+    const { trace, expected } = load("unsorted-limit");
+    const { m } = newHeap({}, 1 << 26);
+    expect(formatPlacements(replayMallocTrace(m, trace).placements) === expected).toBe(true);
     m.check();
   });
   for (const [set, { tunables }] of Object.entries(sets)) {
     it(`mixed-0, small-0 and unsorted-limit with tunables ${set}`, () => {
       for (const name of ["mixed-0", "small-0", "unsorted-limit"]) {
-        const text =
-          name === "unsorted-limit" ? fixture(`random/${name}.trace`) : fixture(`random/${name}.trace.gz`);
-        const flat = new FlatMemory({ memory: new ArrayBuffer(1 << 28), assumeZeroed: true });
-        const m = createMalloc({ memory: flat, programBreak: flat, mapper: flat, tunables });
-        const got = formatPlacements(replayMallocTrace(m, parseMallocTrace(text)).placements);
+        const { m } = newHeap({ tunables }, 1 << 28);
+        const got = formatPlacements(replayMallocTrace(m, parseMallocTrace(text(name))).placements);
         expect(got === fixture(`random/${name}.${set}.expected.gz`), `${name} differs from glibc's`).toBe(
           true,
         );
@@ -128,8 +123,7 @@ describe("random call mixes replay to glibc's exact placements", () => {
   for (const name of ["mixed-0", "large-0", "realloc-0", "align-0"]) {
     it(`${name} through the generic port path and in a process of createMachine()`, () => {
       const { trace, expected } = load(name);
-      const flat = new FlatMemory({ sizeBytes: 1 << 20, maxBytes: 1 << 28 });
-      const generic = createMalloc(throughPorts(flat));
+      const generic = createMalloc(throughPorts(new FlatMemory({ sizeBytes: 1 << 20, maxBytes: 1 << 28 })));
       expect(formatPlacements(replayMallocTrace(generic, trace).placements) === expected).toBe(true);
       generic.check();
       const machine = createMachine({ ram: "256M" });
