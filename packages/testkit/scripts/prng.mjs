@@ -14,3 +14,13 @@ export function prng(seed) {
     return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
   };
 }
+
+/** `prng(seed)` with the two draws every generator makes of it. */
+export function draws(seed) {
+  const random = prng(seed);
+  /** An integer in [lo, hi]. */
+  const int = (lo, hi) => lo + Math.floor(random() * (hi - lo + 1));
+  /** One element of `xs`. */
+  const pick = (xs) => xs[int(0, xs.length - 1)];
+  return { random, int, pick };
+}
