@@ -26,6 +26,9 @@ export type Access = "read" | "write" | "execute";
  * - `not-permitted`: mapped, but the protection forbids this access (SEGV_ACCERR; #PF with P=1).
  * - `protection-key`: mapped, but its protection key forbids data access, as
  *   for Linux's execute-only memory on x86 with PKU (SEGV_PKUERR; #PF with PK=1).
+ * - `past-object-end`: mapped, but past the end of the object behind the
+ *   mapping, as the part of a shared anonymous mapping that mremap grew beyond
+ *   its shmem file (SIGBUS with BUS_ADRERR).
  * - `non-canonical`: the address is not canonical for the address space (x86 #GP).
  * - `reserved-bit`: a paging entry on the way has a reserved bit set (#PF with RSVD=1).
  */
@@ -33,6 +36,7 @@ export type FaultReason =
   | "not-mapped"
   | "not-permitted"
   | "protection-key"
+  | "past-object-end"
   | "non-canonical"
   | "reserved-bit";
 

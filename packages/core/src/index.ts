@@ -49,6 +49,7 @@ export {
   ENODEV,
   ENOENT,
   ENOMEM,
+  ENOSYS,
   EOPNOTSUPP,
   EPERM,
   errnoName,

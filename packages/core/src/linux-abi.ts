@@ -127,6 +127,8 @@ export const EEXIST = 17;
 export const ENODEV = 19;
 /** Invalid argument. */
 export const EINVAL = 22;
+/** Function not implemented. */
+export const ENOSYS = 38;
 /** Operation not supported. */
 export const EOPNOTSUPP = 95;
 
@@ -142,6 +144,7 @@ const ERRNO_NAMES: Readonly<Record<number, string>> = {
   [EEXIST]: "EEXIST",
   [ENODEV]: "ENODEV",
   [EINVAL]: "EINVAL",
+  [ENOSYS]: "ENOSYS",
   [EOPNOTSUPP]: "EOPNOTSUPP",
 };
 

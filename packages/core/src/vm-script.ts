@@ -9,10 +9,20 @@
  * follow the oracle: numbers are unsigned 64-bit, so `brk0-0x1000` below 0
  * wraps; such an address is handed to the ports as 2^53 - 1, which every
  * call refuses as the kernel refuses an address near 2^64.
+ *
+ * One line goes beyond the shared format, for mremap(2), whose real-kernel
+ * twin is packages/kernel/test/fixtures/vm/vm-script-mremap.c:
+ *
+ *     mremap NAME OLD OLDLEN NEWLEN FLAGS NEWADDR
+ *
+ * FLAGS is `none` or `|`-joined `maymove`, `fixed`, `dontunmap`; NEWADDR is
+ * an expression (`0` when unused). It prints what an mmap line prints, and
+ * binds NAME to the result. OLD is evaluated before NEWADDR.
  */
 import { virtAddr } from "./address.js";
 import { Fault } from "./errors.js";
 import {
+  ENOSYS,
   errnoName,
   isSyscallError,
   MADV_DONTNEED,
@@ -24,6 +34,9 @@ import {
   MAP_POPULATE,
   MAP_PRIVATE,
   MAP_SHARED,
+  MREMAP_DONTUNMAP,
+  MREMAP_FIXED,
+  MREMAP_MAYMOVE,
   PROT_EXEC,
   PROT_READ,
   PROT_WRITE,
@@ -56,6 +69,16 @@ type Expr = { base: string | null; brk0: boolean; off: bigint };
 /** One parsed line of a VM script. */
 export type VmScriptOp =
   | { kind: "mmap"; line: number; name: string; at: Expr; len: bigint; prot: number; flags: number }
+  | {
+      kind: "mremap";
+      line: number;
+      name: string;
+      at: Expr;
+      len: bigint;
+      newLen: bigint;
+      flags: number;
+      to: Expr;
+    }
   | { kind: "munmap"; line: number; at: Expr; len: bigint }
   | { kind: "mprotect"; line: number; at: Expr; len: bigint; prot: number }
   | { kind: "madvise"; line: number; at: Expr; len: bigint; advice: number }
@@ -66,6 +89,7 @@ export type VmScriptOp =
 const U64 = (1n << 64n) - 1n;
 const FIELDS: Record<string, number> = {
   mmap: 6,
+  mremap: 7,
   munmap: 3,
   mprotect: 4,
   madvise: 4,
@@ -82,6 +106,11 @@ const FLAGS: Record<string, number> = {
   populate: MAP_POPULATE,
   noreserve: MAP_NORESERVE,
   anonymous: 0,
+};
+const MREMAP_FLAGS: Record<string, number> = {
+  maymove: MREMAP_MAYMOVE,
+  fixed: MREMAP_FIXED,
+  dontunmap: MREMAP_DONTUNMAP,
 };
 const ADVICE: Record<string, number> = {
   dontneed: MADV_DONTNEED,
@@ -146,13 +175,34 @@ export function parseVmScript(text: string): VmScriptOp[] {
     const want = FIELDS[kind];
     if (want === undefined) throw new VmScriptError(line, "unknown call");
     if (t.length !== want) throw new VmScriptError(line, "wrong number of fields");
+    // mmap and mremap bind a name that no earlier line bound.
+    const bind = (): string => {
+      const name = t[1]!;
+      if (name === "brk0") throw new VmScriptError(line, "brk0 is not a name to bind");
+      if (!NAME_RE.test(name)) throw new VmScriptError(line, "bad name");
+      if (mapped.has(name)) throw new VmScriptError(line, "name already bound by an earlier mmap");
+      mapped.add(name);
+      return name;
+    };
     switch (kind) {
+      case "mremap": {
+        const name = bind();
+        const at = parseExpr(t[2]!, line);
+        const len = parseNumber(t[3]!, line);
+        const newLen = parseNumber(t[4]!, line);
+        let flags = 0;
+        if (t[5] !== "none") {
+          for (const f of t[5]!.split("|")) {
+            const v = MREMAP_FLAGS[f];
+            if (v === undefined) throw new VmScriptError(line, "bad flag");
+            flags |= v;
+          }
+        }
+        ops.push({ kind, line, name, at, len, newLen, flags, to: parseExpr(t[6]!, line) });
+        break;
+      }
       case "mmap": {
-        const name = t[1]!;
-        if (name === "brk0") throw new VmScriptError(line, "brk0 is not a name to bind");
-        if (!NAME_RE.test(name)) throw new VmScriptError(line, "bad name");
-        if (mapped.has(name)) throw new VmScriptError(line, "name already bound by an earlier mmap");
-        mapped.add(name);
+        const name = bind();
         const at = parseExpr(t[2]!, line);
         const len = parseNumber(t[3]!, line);
         const prot = parseProt(t[4]!, line);
@@ -256,6 +306,21 @@ export function runVmScript(text: string, target: VmScriptTarget): string[] {
     return a > b ? `${first}+0x${(a - b).toString(16)}` : `${first}-0x${(b - a).toString(16)}`;
   };
   const status = (r: number): string => (isSyscallError(r) ? `err ${errnoName(r)}` : "ok");
+  // An mmap's or mremap's result: `err ERRNO`, or `ok NAME=EXPR` with NAME
+  // bound and the span of maps lines widened to the new mapping.
+  const bindResult = (name: string, r: number, len: bigint): void => {
+    if (isSyscallError(r)) {
+      out.push(`err ${errnoName(r)}`);
+      return;
+    }
+    const p = BigInt(r);
+    bound.set(name, p);
+    first ??= name;
+    const end = p + ((len + 4095n) & ~4095n);
+    if (p < spanLo) spanLo = p;
+    if (end > spanHi) spanHi = end;
+    out.push(`ok ${name}=${rel(p)}`);
+  };
 
   for (const op of ops) {
     if (op.kind === "maps") {
@@ -272,19 +337,19 @@ export function runVmScript(text: string, target: VmScriptTarget): string[] {
     const at = evaluate(op.at);
     if (at === null) continue;
     switch (op.kind) {
-      case "mmap": {
-        const r = target.mapper.mmap(arg(at), arg(op.len), op.prot, op.flags);
-        if (isSyscallError(r)) {
-          out.push(`err ${errnoName(r)}`);
+      case "mmap":
+        bindResult(op.name, target.mapper.mmap(arg(at), arg(op.len), op.prot, op.flags), op.len);
+        break;
+      case "mremap": {
+        const to = evaluate(op.to);
+        if (to === null) break;
+        const mremap = target.mapper.mremap;
+        if (mremap === undefined) {
+          out.push(`err ${errnoName(-ENOSYS)}`);
           break;
         }
-        const p = BigInt(r);
-        bound.set(op.name, p);
-        first ??= op.name;
-        const end = p + ((op.len + 4095n) & ~4095n);
-        if (p < spanLo) spanLo = p;
-        if (end > spanHi) spanHi = end;
-        out.push(`ok ${op.name}=${rel(p)}`);
+        const r = mremap.call(target.mapper, arg(at), arg(op.len), arg(op.newLen), op.flags, arg(to));
+        bindResult(op.name, r, op.newLen);
         break;
       }
       case "munmap":

@@ -1,5 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { FlatMemory, mapsPerms, parseVmScript, runVmScript, VmScriptError } from "../src/index.js";
+import {
+  FlatMemory,
+  MREMAP_DONTUNMAP,
+  MREMAP_FIXED,
+  MREMAP_MAYMOVE,
+  mapsPerms,
+  parseVmScript,
+  runVmScript,
+  VmScriptError,
+} from "../src/index.js";
 
 const H = "# memstack vm script v1\n";
 
@@ -21,6 +30,14 @@ describe("parseVmScript", () => {
       ],
       [`${H}madvise a 4K free\n`, "error 2: bad advice"],
       [`${H}write a 256\n`, "error 2: byte above 255"],
+      [`${H}mremap b a 4K 8K maymove\n`, "error 2: wrong number of fields"],
+      [`${H}mremap b a 4K 8K maymove|far 0\n`, "error 2: bad flag"],
+      [`${H}mremap b a 4K 8K 0 0\n`, "error 2: bad flag"],
+      [`${H}mremap brk0 a 4K 8K none 0\n`, "error 2: brk0 is not a name to bind"],
+      [
+        `${H}mmap a 0 4K rw private\nmremap a a 4K 8K maymove 0\n`,
+        "error 3: name already bound by an earlier mmap",
+      ],
     ];
     for (const [text, message] of cases) {
       try {
@@ -31,6 +48,20 @@ describe("parseVmScript", () => {
         expect((e as Error).message).toBe(message);
       }
     }
+  });
+
+  it("reads memstack's mremap line: NAME OLD OLDLEN NEWLEN FLAGS NEWADDR", () => {
+    const [none, all] = parseVmScript(
+      `${H}mremap b a 4K 8K none 0\nmremap c b+4K 1M 1M maymove|fixed|dontunmap a+2M\n`,
+    );
+    expect(none).toMatchObject({ kind: "mremap", name: "b", len: 4096n, newLen: 8192n, flags: 0 });
+    expect(all).toMatchObject({
+      kind: "mremap",
+      name: "c",
+      at: { base: "b", off: 4096n },
+      flags: MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP,
+      to: { base: "a", off: 2n << 20n },
+    });
   });
 
   it("reads numbers with K/M/G suffixes and name offsets", () => {
@@ -60,5 +91,35 @@ describe("runVmScript", () => {
       "brk0+0x10",
       "ok 0",
     ]);
+  });
+
+  it("runs mremap lines: binds the result, prints errors, and ENOSYS where the mapper has none", () => {
+    const m = new FlatMemory({ sizeBytes: 1 << 20, maxBytes: 16 << 20 });
+    const target = {
+      mapper: m,
+      programBreak: m,
+      memory: m,
+      maps: () =>
+        m.regions().map((r) => ({ start: r.start, end: r.end, perms: mapsPerms(r.prot, r.shared) })),
+    };
+    const script = `${H}mmap a 0 8K rw private\nwrite a+4K 7\nmremap b a 8K 16K maymove 0\nread b+4K\nmremap c a+1 4K 4K maymove 0\nmremap d b 4K 4K maymove|fixed x\nmaps\n`;
+    expect(runVmScript(script, target)).toEqual([
+      "ok a=a",
+      "ok",
+      "ok b=a-0x4000",
+      "ok 7",
+      "err EINVAL",
+      "unbound x",
+      "maps a-0x4000-a rw-p",
+    ]);
+    const mapper = {
+      mmap: m.mmap.bind(m),
+      munmap: m.munmap.bind(m),
+      mprotect: m.mprotect.bind(m),
+      madvise: m.madvise.bind(m),
+    };
+    expect(
+      runVmScript(`${H}mmap e 0 4K rw private\nmremap f e 4K 8K maymove 0\n`, { ...target, mapper }),
+    ).toEqual(["ok e=e", "err ENOSYS"]);
   });
 });

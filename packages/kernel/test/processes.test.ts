@@ -1,6 +1,7 @@
 import {
   ENOMEM,
   Fault,
+  MADV_WILLNEED,
   MAP_NORESERVE,
   MAP_POPULATE,
   MAP_PRIVATE,
@@ -148,6 +149,28 @@ describe("page faults", () => {
     expect(p.loadU32(V(b + 12 * PAGE))).toBe(0);
     expect(() => p.loadU8(V(a))).toThrow(Fault);
     expect(p.rssAnon).toBe(8);
+    k.check();
+  });
+
+  it("faults past the end of a shared mapping's object, as Linux's SIGBUS, after mremap grows it", () => {
+    const k = testKernel();
+    const p = k.spawn();
+    const a = p.mmap(0, 2 * PAGE, RW, MAP_SHARED);
+    p.storeU8(V(a + PAGE), 42);
+    // Room to grow in place: the shmem file keeps its two pages.
+    p.munmap(a + 2 * PAGE, 4 * PAGE);
+    expect(p.mremap(a, 2 * PAGE, 4 * PAGE, 0)).toBe(a);
+    expect(p.loadU8(V(a + PAGE))).toBe(42);
+    expect(() => p.loadU8(V(a + 2 * PAGE))).toThrow(expect.objectContaining({ reason: "past-object-end" }));
+    expect(() => p.storeU8(V(a + 3 * PAGE), 1)).toThrow(
+      expect.objectContaining({ reason: "past-object-end" }),
+    );
+    // A second mapping of the same pages (old length 0) sees them, and faults past them too.
+    const b = p.mremap(a, 0, 3 * PAGE, MREMAP_MAYMOVE);
+    expect(p.loadU8(V(b + PAGE))).toBe(42);
+    expect(() => p.loadU8(V(b + 2 * PAGE))).toThrow(expect.objectContaining({ reason: "past-object-end" }));
+    // MAP_POPULATE-style prefaulting stops at the end: nothing was allocated past it.
+    expect(p.madvise(a, 4 * PAGE, MADV_WILLNEED)).toBe(0);
     k.check();
   });
 

@@ -30,6 +30,7 @@ import {
   ENOMEM,
   EPERM,
   isMadvice,
+  isSyscallError,
   MADV_COLD,
   MADV_DODUMP,
   MADV_DOFORK,
@@ -768,110 +769,174 @@ export class AddressSpace {
 
   // ----------------------------------------------------------- mremap(2)
 
-  /** mremap(2); see the Mapper port. */
+  /**
+   * mremap(2); see the Mapper port. The steps of do_mremap() in Linux 6.18's
+   * mm/mremap.c: the argument checks (check_mremap_params), then a pure
+   * move to a fixed place (MREMAP_FIXED, same length), which may take
+   * several VMAs at once (remap_move), or the checks against the VMA at
+   * `oldAddr` (check_prep_vma) and a resize in place (mremap_at) or a move
+   * (mremap_to). Recorded against the real kernel by
+   * test/fixtures/vm/random-mremap-*.vm.
+   */
   mremap(oldAddr: number, oldLength: number, newLength: number, flags: number, newAddr = 0): number {
-    if ((flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP)) !== 0) return -EINVAL;
-    if ((flags & MREMAP_FIXED) !== 0 && (flags & MREMAP_MAYMOVE) === 0) return -EINVAL;
-    if ((flags & MREMAP_DONTUNMAP) !== 0 && ((flags & MREMAP_MAYMOVE) === 0 || oldLength !== newLength))
-      return -EINVAL;
-    if (oldAddr % PAGE !== 0) return -EINVAL;
-    let oldLen = pageUp(oldLength);
+    const oldLen = pageUp(oldLength);
     const newLen = pageUp(newLength);
-    if (newLen === 0) return -EINVAL;
-    if (this.tree.lookup(oldAddr) === null) return -EFAULT;
-    if ((flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) !== 0) {
-      if (newAddr % PAGE !== 0) return -EINVAL;
-      if (newLen > TASK_SIZE || newAddr > TASK_SIZE - newLen) return -EINVAL;
-      if (oldAddr + oldLen > newAddr && newAddr + newLen > oldAddr) return -EINVAL;
-      if ((flags & MREMAP_FIXED) !== 0) {
-        if (this.munmap(newAddr, newLen) !== 0) return -ENOMEM;
-      }
-      if (oldLen > newLen) {
-        this.#unmapRange(oldAddr + newLen, oldAddr + oldLen, true);
-        oldLen = newLen;
-      }
-      const vma = this.tree.lookup(oldAddr);
-      const err = this.#resizable(vma, oldAddr, oldLen, newLen, flags);
-      if (err !== 0) return err;
-      const to =
-        (flags & MREMAP_FIXED) !== 0
-          ? newAddr
-          : this.getUnmappedArea(newAddr, newLen, vma!.object !== null ? MAP_SHARED : MAP_PRIVATE);
-      if (to < 0) return to;
-      return this.#moveVma(vma!, oldAddr, oldLen, to, newLen, flags);
+    if ((flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP)) !== 0) return -EINVAL;
+    if (oldAddr % PAGE !== 0) return -EINVAL;
+    if (newLen === 0 || newLen > TASK_SIZE) return -EINVAL;
+    const impliesNew = (flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) !== 0;
+    if (impliesNew) {
+      if (newAddr > TASK_SIZE - newLen || newAddr % PAGE !== 0) return -EINVAL;
+      if ((flags & MREMAP_MAYMOVE) === 0) return -EINVAL;
+      if ((flags & MREMAP_DONTUNMAP) !== 0 && oldLen !== newLen) return -EINVAL;
+      if (oldAddr < newAddr + newLen && newAddr < oldAddr + oldLen) return -EINVAL;
     }
-    if (oldLen >= newLen) {
-      if (oldLen > newLen) this.#unmapRange(oldAddr + newLen, oldAddr + oldLen, true);
-      return oldAddr;
-    }
+    // The worst case splits two VMAs in three before anything can fail.
+    if (this.mapCount + 2 >= this.maxMapCount - 3) return -ENOMEM;
+    if ((flags & MREMAP_FIXED) !== 0 && oldLen === newLen)
+      return this.#remapMove(oldAddr, oldLen, flags, newAddr);
     const vma = this.tree.lookup(oldAddr);
-    const err = this.#resizable(vma, oldAddr, oldLen, newLen, flags);
+    const err = this.#checkRemap(vma, oldAddr, oldLen, newLen, flags);
     if (err !== 0) return err;
-    const v = vma!;
-    const delta = (newLen - oldLen) / PAGE;
-    if (oldAddr + oldLen === v.end) {
-      const next = this.tree.next(v);
-      const growEnd = oldAddr + newLen;
-      if (growEnd <= TASK_SIZE && (next === null || next.start >= growEnd)) {
-        if ((v.flags & VM_ACCOUNT) !== 0 && !this.#charge(delta)) return -ENOMEM;
-        if (v.object !== null)
-          v.object.pages = Math.max(v.object.pages, v.pgoff + (growEnd - v.start) / PAGE);
-        this.tree.adjust(v, v.start, growEnd);
-        this.#account(v.flags, delta, v);
-        this.#mergeAround(v);
-        return oldAddr;
-      }
-    }
-    if ((flags & MREMAP_MAYMOVE) === 0) return -ENOMEM;
-    const to = this.getUnmappedArea(0, newLen, v.object !== null ? MAP_SHARED : MAP_PRIVATE);
-    if (to < 0) return to;
-    return this.#moveVma(v, oldAddr, oldLen, to, newLen, flags);
+    if (impliesNew) return this.#remapTo(oldAddr, oldLen, newLen, flags, newAddr);
+    return this.#remapAt(vma!, oldAddr, oldLen, newLen, flags);
   }
 
-  // vma_to_resize()
-  #resizable(vma: Vma | null, oldAddr: number, oldLen: number, newLen: number, flags: number): number {
+  // check_prep_vma(): the VMA must hold the part of the old range that
+  // stays mapped, unless the call only shrinks or keeps the size in place.
+  #checkRemap(vma: Vma | null, addr: number, oldLen: number, newLen: number, flags: number): number {
     if (vma === null) return -EFAULT;
+    const impliesNew = (flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) !== 0;
+    if (newLen <= oldLen && !impliesNew) return 0;
+    // Duplicating a mapping (old length 0) only makes sense for shared ones.
     if (oldLen === 0 && (vma.flags & (VM_SHARED | VM_MAYSHARE)) === 0) return -EINVAL;
-    if (oldLen > vma.end - oldAddr) return -EFAULT;
-    if (newLen === oldLen || (flags & MREMAP_DONTUNMAP) !== 0) return 0;
+    // A shrink may unmap past the VMA; only what moves must lie in it.
+    const kept = Math.min(oldLen, newLen);
+    if (kept > vma.end - addr) return -EFAULT;
+    if (newLen === kept) return 0;
     if (vma.stack) return -EFAULT;
     return 0;
   }
 
-  // move_vma(): a new VMA at `to` takes the pages of the old range.
-  #moveVma(vma: Vma, oldAddr: number, oldLen: number, to: number, newLen: number, flags: number): number {
+  // mremap_at(): no move asked for. Shrink by unmapping the tail; grow in
+  // place when the range ends the VMA and nothing follows it, else move
+  // (MREMAP_MAYMOVE) to where get_unmapped_area() puts a new mapping.
+  #remapAt(vma: Vma, addr: number, oldLen: number, newLen: number, flags: number): number {
+    if (newLen === oldLen) return addr;
+    if (newLen < oldLen) {
+      const r = this.munmap(addr + newLen, oldLen - newLen);
+      return r < 0 ? r : addr;
+    }
     const delta = (newLen - oldLen) / PAGE;
+    if (addr + oldLen === vma.end) {
+      const next = this.tree.next(vma);
+      const growEnd = addr + newLen;
+      if (growEnd <= TASK_SIZE && (next === null || next.start >= growEnd)) {
+        if ((vma.flags & VM_ACCOUNT) !== 0 && !this.#charge(delta)) return -ENOMEM;
+        this.tree.adjust(vma, vma.start, growEnd);
+        this.#account(vma.flags, delta, vma);
+        this.#mergeAround(vma);
+        return addr;
+      }
+    }
+    if ((flags & MREMAP_MAYMOVE) === 0) return -ENOMEM;
+    const to = this.getUnmappedArea(0, newLen, vma.object !== null ? MAP_SHARED : MAP_PRIVATE);
+    if (to < 0) return to;
+    return this.#moveVma(vma, addr, oldLen, to, newLen, flags);
+  }
+
+  // mremap_to(): a move to `newAddr` (MREMAP_FIXED: exactly there, after
+  // unmapping it; MREMAP_DONTUNMAP alone: as a hint). A shrink unmaps the
+  // tail first, and the rest moves at its new length.
+  #remapTo(addr: number, oldLen: number, newLen: number, flags: number, newAddr: number): number {
+    if ((flags & MREMAP_FIXED) !== 0) {
+      const r = this.munmap(newAddr, newLen);
+      if (r < 0) return r;
+    }
+    let len = oldLen;
+    if (newLen < oldLen) {
+      const r = this.munmap(addr + newLen, oldLen - newLen);
+      if (r < 0) return r;
+      len = newLen;
+    }
+    const vma = this.tree.lookup(addr);
+    if (vma === null) return -EFAULT;
+    const to =
+      (flags & MREMAP_FIXED) !== 0
+        ? newAddr
+        : this.getUnmappedArea(newAddr, newLen, vma.object !== null ? MAP_SHARED : MAP_PRIVATE);
+    if (to < 0) return to;
+    return this.#moveVma(vma, addr, len, to, newLen, flags);
+  }
+
+  // remap_move(): MREMAP_FIXED at the same length moves every VMA of
+  // [start, start + len) in order, each piece to the end of the previous
+  // one plus the gap that separated them, so holes keep their size. The
+  // range must start in a VMA; the result is where the first piece went.
+  #remapMove(start: number, len: number, flags: number, newAddr: number): number {
+    const end = start + len;
+    let result = -EFAULT;
+    let seen = false;
+    let target = newAddr;
+    let lastEnd = 0;
+    let cursor = start;
+    for (;;) {
+      // The next VMA past what moved (with DONTUNMAP the source stays).
+      const vma = this.tree.findAfter(cursor);
+      const from = vma === null ? end : Math.max(vma.start, cursor);
+      if (from >= end) break;
+      if (!seen && start < from) return -EFAULT;
+      const n = Math.min(end, vma!.end) - from;
+      const offset = seen ? vma!.start - lastEnd : 0;
+      lastEnd = vma!.end;
+      const err = this.#checkRemap(vma, from, n, n, flags);
+      if (err !== 0) return err;
+      const r = this.#remapTo(from, n, n, flags, target + offset);
+      if (isSyscallError(r)) return r;
+      if (!seen) result = r;
+      seen = true;
+      target = r + n;
+      cursor = from + n;
+    }
+    return result;
+  }
+
+  // move_vma(): a new VMA at `to` takes the pages of the old range. As
+  // copy_vma() does, a private anonymous VMA that was never faulted takes
+  // the page offset of its new place (so it merges there as a fresh
+  // mapping would), and the new VMA merges with its new neighbours at once.
+  #moveVma(vma: Vma, oldAddr: number, oldLen: number, to: number, newLen: number, flags: number): number {
+    if (this.mapCount >= this.maxMapCount - 3) return -ENOMEM;
+    const dontUnmap = (flags & MREMAP_DONTUNMAP) !== 0;
     const accounted = (vma.flags & VM_ACCOUNT) !== 0;
-    if (accounted && delta > 0 && !this.#charge(delta)) return -ENOMEM;
     // DONTUNMAP leaves the old range mapped, so the new one is charged in full.
-    if (accounted && (flags & MREMAP_DONTUNMAP) !== 0 && !this.#charge(oldLen / PAGE)) {
-      if (delta > 0) this.#uncharge(delta);
-      return -ENOMEM;
-    }
-    const pgoff = vma.pgoff + (oldAddr - vma.start) / PAGE;
+    const charge = dontUnmap ? newLen / PAGE : (newLen - oldLen) / PAGE;
+    if (accounted && !this.#charge(charge)) return -ENOMEM;
+    const pgoff =
+      vma.object === null && vma.anonVma === null ? to / PAGE : vma.pgoff + (oldAddr - vma.start) / PAGE;
     const moved = makeVma(to, to + newLen, vma.flags, pgoff, vma.object, vma.anonVma);
-    if (oldLen === 0) {
-      // A second mapping of the same shared pages.
-      if (moved.object !== null) moved.object.mappers++;
-      if (moved.anonVma !== null) moved.anonVma.degree++;
-      this.tree.insert(moved);
-      this.#account(moved.flags, newLen / PAGE, moved);
-      return to;
-    }
     if (moved.object !== null) moved.object.mappers++;
     if (moved.anonVma !== null) moved.anonVma.degree++;
     this.tree.insert(moved);
     this.#account(moved.flags, newLen / PAGE, moved);
+    this.#mergeAround(moved);
+    if (oldLen === 0) return to; // a second mapping of the same shared pages
     this.#pages.move(this, oldAddr, to, Math.min(oldLen, newLen));
-    if ((flags & MREMAP_DONTUNMAP) !== 0) {
-      // The old range stays, empty: its private pages now fault in fresh.
+    if (dontUnmap) {
+      // dontunmap_complete(): the old range stays, empty, and keeps its
+      // VM_ACCOUNT and charge (a 2025 rework of move_vma() cleared the flag
+      // for a while; Linux 6.18 keeps it: mremap-dontunmap-account.vm);
+      // when all of it moved, it drops its anon_vma.
       const old = this.tree.lookup(oldAddr)!;
       this.#pages.zap(this, old, oldAddr, oldAddr + oldLen);
+      if (old.start === oldAddr && old.end === oldAddr + oldLen && old.anonVma !== null) {
+        old.anonVma.degree--;
+        old.anonVma = null;
+      }
     } else {
-      // move_vma() clears VM_ACCOUNT on the old VMA first: the charge moves with the pages.
+      // unmap_source_vma() clears VM_ACCOUNT first: the charge moves with the pages.
       this.#unmapRange(oldAddr, oldAddr + oldLen, !accounted);
     }
-    this.#mergeAround(moved);
     return to;
   }
 

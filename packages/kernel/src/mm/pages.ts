@@ -259,7 +259,8 @@ export class PageManager {
    * MMU's #PF error code (without PF_PRESENT the PTE is known to be absent).
    *
    * @returns true when the access may be retried; false when memory is exhausted.
-   * @throws {Fault} (reason not-mapped, not-permitted or protection-key) for the SIGSEGV the access earns.
+   * @throws {Fault} (reason not-mapped, not-permitted or protection-key) for the SIGSEGV the access
+   *   earns; past-object-end for the SIGBUS of a shared page past its object's end.
    * @throws {UsageError} for an instruction fetch from an execute-only page, which needs protection keys in the MMU.
    */
   fault(
@@ -285,6 +286,10 @@ export class PageManager {
       throw new Fault(PKG, addr, access, "not-permitted");
     }
     const page = addr - (((addr % PAGE) + PAGE) % PAGE);
+    // shmem_fault(): a page past the end of the shmem file is SIGBUS. Only
+    // mremap makes a mapping longer than its object (the file keeps its size).
+    if (vma.object !== null && vma.pgoff + (page - vma.start) / PAGE >= vma.object.pages)
+      throw new Fault(PKG, addr, access, "past-object-end");
     // A not-present fault comes from a walk that just found no leaf: the
     // page is not mapped, and reading the tables again would find nothing
     // (one CPU: nothing can have mapped it since). Others read the PTE.
@@ -503,6 +508,8 @@ export class PageManager {
   populate(owner: PageOwner, vma: Vma, start: number, end: number, write: boolean): void {
     if (!this.#accessible(vma)) return;
     for (let page = start; page < end; page += PAGE) {
+      // Past a shmem object's end the fault would be SIGBUS: populating stops.
+      if (vma.object !== null && vma.pgoff + (page - vma.start) / PAGE >= vma.object.pages) return;
       const m = this.mmu.query(owner.space, page);
       let ok = true;
       if (m === null) ok = this.#missing(owner, vma, page, write);
