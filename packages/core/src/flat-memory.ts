@@ -90,6 +90,14 @@ interface Region {
   // private memory. Pieces of one shared mapping merge again; two shared
   // mappings never do.
   object: number;
+  // Page offset of `start` in that object (0 for private memory): pieces of
+  // a shared mapping merge only where their offsets continue, as in Linux.
+  pgoff: number;
+}
+
+// The part of region `r` from `start` on, with its page offset.
+function tail(r: Region, start: number): Region {
+  return { ...r, start, pgoff: r.shared ? r.pgoff + (start - r.start) / PAGE_SIZE : 0 };
 }
 
 function pageUp(n: number): number {
@@ -429,7 +437,7 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
       const r = this.#regions[j]!;
       if (r.start >= end) break;
       if (r.start < start) keep.push({ ...r, end: start });
-      if (r.end > end) keep.push({ ...r, start: end });
+      if (r.end > end) keep.push(tail(r, end));
     }
     this.#regions.splice(i, j - i, ...keep);
   }
@@ -449,7 +457,8 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
       a.heap === b.heap &&
       a.account === b.account &&
       a.noreserve === b.noreserve &&
-      a.object === b.object
+      a.object === b.object &&
+      (!a.shared || a.pgoff + (a.end - a.start) / PAGE_SIZE === b.pgoff)
     );
   }
 
@@ -533,6 +542,7 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
       account: true,
       noreserve: false,
       object: 0,
+      pgoff: 0,
     });
     this.#brk = addr;
     return addr;
@@ -600,6 +610,7 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
       account,
       noreserve,
       object,
+      pgoff: 0,
     });
     return start;
   }
@@ -644,8 +655,8 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
         // while no page has been faulted in (no anon_vma). FlatMemory has no
         // page faults, so it is always in that case.
         const account = (bits & PROT_WRITE) !== 0 && !r.shared && !r.noreserve;
-        pieces.push({ ...r, start: cursor, end: stop, prot: bits & 7, account });
-        if (r.end > stop) pieces.push({ ...r, start: stop });
+        pieces.push({ ...tail(r, cursor), end: stop, prot: bits & 7, account });
+        if (r.end > stop) pieces.push(tail(r, stop));
         this.#regions.splice(i, 1, ...pieces);
         const changed = r.start < cursor ? i + 1 : i;
         this.#mergeAround(changed);
@@ -692,51 +703,52 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
     checkArg(newLength, "newLength", "mremap");
     checkArg(flags, "flags", "mremap");
     checkArg(newAddr, "newAddr", "mremap");
-    // The order of the checks in the mremap syscall, mm/mremap.c.
-    if ((flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP)) !== 0) return -EINVAL;
-    if ((flags & MREMAP_FIXED) !== 0 && (flags & MREMAP_MAYMOVE) === 0) return -EINVAL;
-    // DONTUNMAP always moves and never resizes (compared before rounding).
-    if ((flags & MREMAP_DONTUNMAP) !== 0 && ((flags & MREMAP_MAYMOVE) === 0 || oldLength !== newLength)) {
-      return -EINVAL;
-    }
-    if (oldAddr % PAGE_SIZE !== 0) return -EINVAL;
-    let oldLen = pageUp(oldLength);
+    // do_mremap() in Linux 6.18's mm/mremap.c: the lengths page-aligned,
+    // the argument checks (check_mremap_params), then a pure move to a fixed
+    // place, which may take several mappings at once (remap_move), or the
+    // checks against the mapping at oldAddr (check_prep_vma) and a resize
+    // in place (mremap_at) or a move (mremap_to).
+    const oldLen = pageUp(oldLength);
     const newLen = pageUp(newLength);
-    if (newLen === 0) return -EINVAL;
-    let i = this.#find(oldAddr);
-    let r = this.#regions[i];
-    if (r === undefined || r.start > oldAddr) return -EFAULT;
-    if ((flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) !== 0) {
-      if (newAddr % PAGE_SIZE !== 0) return -EINVAL;
-      if (newLen > this.limit || newAddr > this.limit - newLen) return -EINVAL;
-      if (oldAddr + oldLen > newAddr && newAddr + newLen > oldAddr) return -EINVAL;
-      if ((flags & MREMAP_FIXED) !== 0) this.#remove(newAddr, newAddr + newLen);
-      if (oldLen > newLen) {
-        this.#remove(oldAddr + newLen, oldAddr + oldLen);
-        oldLen = newLen;
-      }
-      i = this.#find(oldAddr);
-      r = this.#regions[i];
-      const resizable = this.#resizable(r, oldAddr, oldLen);
-      if (resizable !== 0) return resizable;
-      let to: number;
-      if ((flags & MREMAP_FIXED) !== 0) {
-        if (newAddr < this.mmapMinAddr) return -EPERM;
-        to = newAddr;
-      } else {
-        to = this.#place(newAddr, newLen);
-        if (to < 0) return -ENOMEM;
-      }
-      if (!this.#ensure(to + newLen)) return -ENOMEM;
-      return this.#move(r!, oldAddr, oldLen, to, newLen, flags);
+    if ((flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP)) !== 0) return -EINVAL;
+    if (oldAddr % PAGE_SIZE !== 0) return -EINVAL;
+    if (newLen === 0 || newLen > this.limit) return -EINVAL;
+    const impliesNew = (flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) !== 0;
+    if (impliesNew) {
+      if (newAddr > this.limit - newLen || newAddr % PAGE_SIZE !== 0) return -EINVAL;
+      if ((flags & MREMAP_MAYMOVE) === 0) return -EINVAL;
+      if ((flags & MREMAP_DONTUNMAP) !== 0 && oldLen !== newLen) return -EINVAL;
+      if (oldAddr < newAddr + newLen && newAddr < oldAddr + oldLen) return -EINVAL;
     }
-    if (oldLen >= newLen) {
-      if (oldLen > newLen) this.#remove(oldAddr + newLen, oldAddr + oldLen);
+    if ((flags & MREMAP_FIXED) !== 0 && oldLen === newLen)
+      return this.#remapMove(oldAddr, oldLen, flags, newAddr);
+    const r = this.#regions[this.#find(oldAddr)];
+    const err = this.#checkRemap(r, oldAddr, oldLen, newLen, flags);
+    if (err !== 0) return err;
+    if (impliesNew) return this.#remapTo(oldAddr, oldLen, newLen, flags, newAddr);
+    return this.#remapAt(r!, oldAddr, oldLen, newLen, flags);
+  }
+
+  // check_prep_vma(): the mapping must hold the part of the old range that
+  // stays mapped, unless the call only shrinks or keeps the size in place.
+  // A zero old length would duplicate a shared mapping, which one flat
+  // buffer cannot alias, so it is refused like a private one.
+  #checkRemap(r: Region | undefined, addr: number, oldLen: number, newLen: number, flags: number): number {
+    if (r === undefined || r.start > addr) return -EFAULT;
+    if (newLen <= oldLen && (flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) === 0) return 0;
+    if (oldLen === 0) return -EINVAL;
+    if (Math.min(oldLen, newLen) > r.end - addr) return -EFAULT;
+    return 0;
+  }
+
+  // mremap_at(): shrink by unmapping the tail (even past the mapping's end);
+  // grow in place when the old range ends the mapping and the space after
+  // it is free; else move (MREMAP_MAYMOVE) top-down.
+  #remapAt(r: Region, oldAddr: number, oldLen: number, newLen: number, flags: number): number {
+    if (newLen <= oldLen) {
+      if (newLen < oldLen) this.#remove(oldAddr + newLen, oldAddr + oldLen);
       return oldAddr;
     }
-    const resizable = this.#resizable(r, oldAddr, oldLen);
-    if (resizable !== 0) return resizable;
-    // Grow in place when the old range ends the mapping and the space after it is free.
     const growEnd = oldAddr + newLen;
     if (
       oldAddr + oldLen === r.end &&
@@ -745,7 +757,7 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
       this.#ensure(growEnd)
     ) {
       this.#handOut(r.end, growEnd);
-      this.#insert({ ...r, start: r.end, end: growEnd, heap: false });
+      this.#insert({ ...tail(r, r.end), end: growEnd, heap: false });
       return oldAddr;
     }
     if ((flags & MREMAP_MAYMOVE) === 0) return -ENOMEM;
@@ -754,14 +766,60 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
     return this.#move(r, oldAddr, oldLen, to, newLen, flags);
   }
 
-  // vma_to_resize(): the old range must lie inside one mapping; a zero old
-  // length would duplicate a shared mapping, which one flat buffer cannot
-  // alias, so it is refused like a private one.
-  #resizable(r: Region | undefined, oldAddr: number, oldLen: number): number {
+  // mremap_to(): a move to newAddr (MREMAP_FIXED: exactly there, after
+  // unmapping it; MREMAP_DONTUNMAP alone: as a hint). A shrink unmaps the
+  // tail first and the rest moves at its new length.
+  #remapTo(oldAddr: number, oldLen: number, newLen: number, flags: number, newAddr: number): number {
+    if ((flags & MREMAP_FIXED) !== 0) this.#remove(newAddr, newAddr + newLen);
+    let len = oldLen;
+    if (newLen < oldLen) {
+      this.#remove(oldAddr + newLen, oldAddr + oldLen);
+      len = newLen;
+    }
+    const r = this.#regions[this.#find(oldAddr)];
     if (r === undefined || r.start > oldAddr) return -EFAULT;
-    if (oldLen === 0) return -EINVAL;
-    if (oldLen > r.end - oldAddr) return -EFAULT;
-    return 0;
+    let to: number;
+    if ((flags & MREMAP_FIXED) !== 0) {
+      if (newAddr < this.mmapMinAddr) return -EPERM;
+      to = newAddr;
+    } else {
+      to = this.#place(newAddr, newLen);
+      if (to < 0) return -ENOMEM;
+    }
+    if (!this.#ensure(to + newLen)) return -ENOMEM;
+    return this.#move(r, oldAddr, len, to, newLen, flags);
+  }
+
+  // remap_move(): MREMAP_FIXED at the same length moves every mapping of
+  // [start, start + len) in order, each piece to the end of the previous one
+  // plus the gap that separated them. The range must start in a mapping;
+  // the result is where the first piece went.
+  #remapMove(start: number, len: number, flags: number, newAddr: number): number {
+    const end = start + len;
+    let result = -EFAULT;
+    let seen = false;
+    let target = newAddr;
+    let lastEnd = 0;
+    let cursor = start;
+    for (;;) {
+      // The next mapping past what moved (with DONTUNMAP the source stays).
+      const r = this.#regions[this.#find(cursor)];
+      const from = r === undefined ? end : Math.max(r.start, cursor);
+      if (from >= end) break;
+      if (!seen && start < from) return -EFAULT;
+      const n = Math.min(end, r!.end) - from;
+      const offset = seen ? r!.start - lastEnd : 0;
+      lastEnd = r!.end;
+      const err = this.#checkRemap(r, from, n, n, flags);
+      if (err !== 0) return err;
+      const moved = this.#remapTo(from, n, n, flags, target + offset);
+      if (moved < 0) return moved;
+      if (!seen) result = moved;
+      seen = true;
+      target = moved + n;
+      cursor = from + n;
+    }
+    return result;
   }
 
   // A free range for `length` bytes: the hint if it is free, else top-down; -1 if none.
@@ -781,7 +839,7 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
   #move(r: Region, oldAddr: number, oldLen: number, to: number, newLen: number, flags: number): number {
     this.#handOut(to, to + newLen);
     this.#u8.copyWithin(to, oldAddr, oldAddr + Math.min(oldLen, newLen));
-    const moved: Region = { ...r, start: to, end: to + newLen, heap: false };
+    const moved: Region = { ...tail(r, oldAddr), start: to, end: to + newLen, heap: false };
     if ((flags & MREMAP_DONTUNMAP) !== 0) {
       // The old range stays mapped but empty: its private pages read as zeros.
       this.#u8.fill(0, oldAddr, oldAddr + oldLen);
