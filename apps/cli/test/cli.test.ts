@@ -167,7 +167,7 @@ describe("memstack vm run", () => {
   const fixtures = new URL("../../../packages/kernel/test/fixtures/vm/", import.meta.url).pathname;
 
   it("prints what the real kernel printed for a recorded script, line for line", async () => {
-    for (const name of ["mmap-thp", "account-merge", "brk"]) {
+    for (const name of ["mmap-thp", "account-merge", "brk", "mremap-multi", "fork-cow"]) {
       const io = capture();
       expect(await main(["vm", "run", `${fixtures}${name}.vm`], io)).toBe(0);
       expect(io.stdout()).toBe(readFileSync(`${fixtures}${name}.expected`, "utf8"));
@@ -180,6 +180,14 @@ describe("memstack vm run", () => {
     expect(await main(["vm", "run", "--proc", "--ram", "64M", `${fixtures}mmap-basic.vm`], io)).toBe(0);
     expect(io.stderr()).toMatch(/^7ffffffde000-7ffffffff000 rw-p 00000000 00:00 0 {26}\[stack\]$/m);
     expect(io.stderr()).toMatch(/^VmRSS:\t +\d+ kB$/m);
+  });
+
+  it("shows the child's /proc after a fork line", async () => {
+    const io = capture();
+    expect(await main(["vm", "run", "--proc", "--ram", "64M", `${fixtures}fork-cow.vm`], io)).toBe(0);
+    expect(io.stdout()).toBe(readFileSync(`${fixtures}fork-cow.expected`, "utf8"));
+    // The script's last process is the child: PPid names its parent.
+    expect(io.stderr()).toMatch(/^PPid:\t[1-9]\d*$/m);
   });
 
   it("refuses a malformed script with error LINE: REASON and exit 2, running nothing", async () => {

@@ -10,18 +10,22 @@
  * wraps; such an address is handed to the ports as 2^53 - 1, which every
  * call refuses as the kernel refuses an address near 2^64.
  *
- * One line goes beyond the shared format, for mremap(2), whose real-kernel
- * twin is packages/kernel/test/fixtures/vm/vm-script-mremap.c:
+ * Two lines go beyond the shared format; their real-kernel twin is
+ * packages/kernel/test/fixtures/vm/vm-script-ext.c:
  *
  *     mremap NAME OLD OLDLEN NEWLEN FLAGS NEWADDR
+ *     fork
  *
- * FLAGS is `none` or `|`-joined `maymove`, `fixed`, `dontunmap`; NEWADDR is
- * an expression (`0` when unused). It prints what an mmap line prints, and
- * binds NAME to the result. OLD is evaluated before NEWADDR.
+ * mremap: FLAGS is `none` or `|`-joined `maymove`, `fixed`, `dontunmap`;
+ * NEWADDR is an expression (`0` when unused). It prints what an mmap line
+ * prints, and binds NAME to the result. OLD is evaluated before NEWADDR.
+ * fork: prints `ok`, and every later line runs in the child (the target's
+ * `fork()`); `err ENOSYS` for a target that cannot fork.
  */
 import { virtAddr } from "./address.js";
 import { Fault } from "./errors.js";
 import {
+  ENOMEM,
   ENOSYS,
   errnoName,
   isSyscallError,
@@ -52,6 +56,8 @@ export interface VmScriptTarget {
   memory: VirtualMemory;
   /** The current mappings, lowest first, with /proc/PID/maps permissions (`rw-p`). */
   maps(): readonly { start: number; end: number; perms: string }[];
+  /** fork(2): the child's target, or null when the fork fails (ENOMEM). Optional. */
+  fork?(): VmScriptTarget | null;
 }
 
 /** A malformed script line: `error LINE: REASON`, as the oracle prints it. */
@@ -84,7 +90,8 @@ export type VmScriptOp =
   | { kind: "madvise"; line: number; at: Expr; len: bigint; advice: number }
   | { kind: "brk" | "read"; line: number; at: Expr }
   | { kind: "write"; line: number; at: Expr; byte: number }
-  | { kind: "maps"; line: number };
+  | { kind: "maps"; line: number }
+  | { kind: "fork"; line: number };
 
 const U64 = (1n << 64n) - 1n;
 const FIELDS: Record<string, number> = {
@@ -97,6 +104,7 @@ const FIELDS: Record<string, number> = {
   read: 2,
   write: 3,
   maps: 1,
+  fork: 1,
 };
 const FLAGS: Record<string, number> = {
   private: MAP_PRIVATE,
@@ -245,6 +253,9 @@ export function parseVmScript(text: string): VmScriptOp[] {
       case "read":
         ops.push({ kind, line, at: parseExpr(t[1]!, line) });
         break;
+      case "fork":
+        ops.push({ kind, line });
+        break;
       default:
         ops.push({ kind: "maps", line });
     }
@@ -279,9 +290,11 @@ function touch(access: () => string): string {
  *
  * @throws {VmScriptError} for a malformed script, before running anything.
  */
-export function runVmScript(text: string, target: VmScriptTarget): string[] {
+export function runVmScript(text: string, space: VmScriptTarget): string[] {
   const ops = parseVmScript(text);
   const out: string[] = [];
+  // The process the script runs in: after a fork line, the child.
+  let target = space;
   const bound = new Map<string, bigint>();
   const brk0 = BigInt(target.programBreak.brk(0));
   let first: string | null = null;
@@ -332,6 +345,16 @@ export function runVmScript(text: string, target: VmScriptTarget): string[] {
               .map((m) => `${rel(BigInt(m.start))}-${rel(BigInt(m.end))} ${m.perms}`)
           : [];
       out.push(shown.length > 0 ? `maps ${shown.join(" ; ")}` : "maps none");
+      continue;
+    }
+    if (op.kind === "fork") {
+      const child = target.fork === undefined ? undefined : target.fork();
+      if (child === undefined) out.push(`err ${errnoName(-ENOSYS)}`);
+      else if (child === null) out.push(`err ${errnoName(-ENOMEM)}`);
+      else {
+        target = child;
+        out.push("ok");
+      }
       continue;
     }
     const at = evaluate(op.at);

@@ -5,9 +5,12 @@ import {
   MREMAP_FIXED,
   MREMAP_MAYMOVE,
   mapsPerms,
+  PROT_READ,
+  PROT_WRITE,
   parseVmScript,
   runVmScript,
   VmScriptError,
+  type VmScriptTarget,
 } from "../src/index.js";
 
 const H = "# memstack vm script v1\n";
@@ -31,6 +34,7 @@ describe("parseVmScript", () => {
       [`${H}madvise a 4K free\n`, "error 2: bad advice"],
       [`${H}write a 256\n`, "error 2: byte above 255"],
       [`${H}mremap b a 4K 8K maymove\n`, "error 2: wrong number of fields"],
+      [`${H}fork now\n`, "error 2: wrong number of fields"],
       [`${H}mremap b a 4K 8K maymove|far 0\n`, "error 2: bad flag"],
       [`${H}mremap b a 4K 8K 0 0\n`, "error 2: bad flag"],
       [`${H}mremap brk0 a 4K 8K none 0\n`, "error 2: brk0 is not a name to bind"],
@@ -121,5 +125,35 @@ describe("runVmScript", () => {
     expect(
       runVmScript(`${H}mmap e 0 4K rw private\nmremap f e 4K 8K maymove 0\n`, { ...target, mapper }),
     ).toEqual(["ok e=e", "err ENOSYS"]);
+  });
+
+  it("runs the rest of the script in the child after a fork line; ENOSYS or ENOMEM when there is none", () => {
+    const parent = new FlatMemory({ sizeBytes: 1 << 20, maxBytes: 16 << 20 });
+    const child = new FlatMemory({ sizeBytes: 1 << 20, maxBytes: 16 << 20 });
+    const targetOf = (m: FlatMemory, fork?: () => VmScriptTarget | null): VmScriptTarget => ({
+      mapper: m,
+      programBreak: m,
+      memory: m,
+      maps: () =>
+        m.regions().map((r) => ({ start: r.start, end: r.end, perms: mapsPerms(r.prot, r.shared) })),
+      ...(fork === undefined ? {} : { fork }),
+    });
+    // A stand-in child: the lines after the fork must reach it, not the parent.
+    const script = `${H}mmap a 0 4K rw private\nfork\nmmap b a 4K r private|fixed\nmaps\n`;
+    expect(
+      runVmScript(
+        script,
+        targetOf(parent, () => targetOf(child)),
+      ),
+    ).toEqual(["ok a=a", "ok", "ok b=a", "maps a-a+0x1000 r--p"]);
+    expect(parent.regions().map((r) => r.prot)).toEqual([PROT_READ | PROT_WRITE]);
+    expect(child.regions().map((r) => r.prot)).toEqual([PROT_READ]);
+    expect(runVmScript(`${H}fork\n`, targetOf(parent))).toEqual(["err ENOSYS"]);
+    expect(
+      runVmScript(
+        `${H}fork\n`,
+        targetOf(parent, () => null),
+      ),
+    ).toEqual(["err ENOMEM"]);
   });
 });

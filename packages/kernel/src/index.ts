@@ -6,3 +6,4 @@ export { CommitPolicy } from "./mm/commit.js";
 export { SwapDevice } from "./mm/swap.js";
 export type { ProcessState } from "./process.js";
 export { Process, ProcessKilled } from "./process.js";
+export { vmScriptTarget } from "./vm-script-target.js";

@@ -1,5 +1,5 @@
 import { BitmapFrameAllocator, SimpleMmu, SparseRam } from "@memstack/core";
-import { Kernel, type KernelOptions } from "../src/index.js";
+import { Kernel, type KernelOptions, vmScriptTarget } from "../src/index.js";
 import type { Process } from "../src/process.js";
 
 /** A kernel over core's reference RAM, frame allocator and MMU. */
@@ -10,12 +10,7 @@ export function testKernel(ramBytes = 64 * 1024 * 1024, options: Partial<KernelO
   return new Kernel({ ram, frames, mmu, ...options });
 }
 
-/** The VM-script target of a process. */
+/** The VM-script target of a process (a fork line goes on in the child). */
 export function scriptTarget(p: Process) {
-  return {
-    mapper: p,
-    programBreak: p,
-    memory: p,
-    maps: () => p.mappings(),
-  };
+  return vmScriptTarget(p);
 }

@@ -11,7 +11,7 @@ import {
   UsageError,
   virtAddr as V,
 } from "@memstack/core";
-import { ProcessKilled } from "@memstack/kernel";
+import { ProcessKilled, vmScriptTarget } from "@memstack/kernel";
 import { describeMapper, describeVirtualMemory } from "@memstack/testkit";
 import { describe, expect, it } from "vitest";
 import { createMachine } from "../src/index.js";
@@ -45,12 +45,7 @@ describe("VM scripts through the whole machine match the real kernel", () => {
       const expected = readFileSync(new URL(file.replace(/\.vm$/, ".expected"), vmDir), "utf8")
         .trimEnd()
         .split("\n");
-      const got = runVmScript(readFileSync(new URL(file, vmDir), "utf8"), {
-        mapper: p,
-        programBreak: p,
-        memory: p,
-        maps: () => p.mappings(),
-      });
+      const got = runVmScript(readFileSync(new URL(file, vmDir), "utf8"), vmScriptTarget(p));
       const upto = expected.indexOf("beyond");
       expect(got.slice(0, upto < 0 ? undefined : upto)).toEqual(
         upto < 0 ? expected : expected.slice(0, upto),

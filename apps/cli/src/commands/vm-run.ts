@@ -6,11 +6,11 @@
  * format of ../shared/oracles/linux/run-vm-script, so the two can be diffed.
  * A malformed line prints `error LINE: REASON` on stderr and exits 2 before
  * anything runs. With --proc, the process's /proc/PID/maps and status go to
- * stderr afterwards.
+ * stderr afterwards (the last child's, after fork lines).
  */
 import { readFileSync } from "node:fs";
 import { runVmScript, VmScriptError } from "@memstack/core";
-import type { OvercommitMode } from "@memstack/kernel";
+import { type OvercommitMode, vmScriptTarget } from "@memstack/kernel";
 import { createMachine } from "@memstack/machine";
 import type { CliIo } from "../io.js";
 
@@ -45,15 +45,16 @@ export function runVmRun(file: string, options: VmRunOptions, io: CliIo): number
     return 2;
   }
   const machine = createMachine({ ram: options.ram, swap: options.swap, overcommit: mode as OvercommitMode });
-  const proc = machine.spawn("vm-script");
+  // After a fork line the script runs in the child, whose /proc --proc shows.
+  let proc = machine.spawn("vm-script");
   let lines: string[];
   try {
-    lines = runVmScript(text, {
-      mapper: proc,
-      programBreak: proc,
-      memory: proc,
-      maps: () => proc.mappings(),
-    });
+    lines = runVmScript(
+      text,
+      vmScriptTarget(proc, (child) => {
+        proc = child;
+      }),
+    );
   } catch (e) {
     if (e instanceof VmScriptError) {
       io.err(`${e.message}\n`);

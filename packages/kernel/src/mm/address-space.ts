@@ -406,6 +406,11 @@ export class AddressSpace {
     const withNext = next !== null && next.start === vma.end && canMerge(vma, next);
     if (withPrev && withNext && canMerge({ ...prev, end: next.start }, next)) {
       this.tree.remove(next);
+      // vma_expand(): the merged VMA takes next's anon_vma when prev has none.
+      if (prev.anonVma === null && next.anonVma !== null) {
+        prev.anonVma = next.anonVma;
+        prev.anonVma.degree++;
+      }
       this.#dropVma(next);
       this.tree.adjust(prev, prev.start, next.end);
       if (vma.object !== null) vma.object.mappers--;
