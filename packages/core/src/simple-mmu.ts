@@ -234,6 +234,14 @@ export class SimpleMmu implements MemoryManagementUnit {
     return was;
   }
 
+  clean(space: number, virt: number): boolean {
+    const e = this.#space(space, "clean").get(Math.floor(virt / PAGE));
+    if (e === undefined) return false;
+    e.accessed = false;
+    e.dirty = false;
+    return true;
+  }
+
   invalidatePage(space: number, _virt: number): void {
     this.#space(space, "invalidatePage");
   }

@@ -20,7 +20,9 @@
  * NEWADDR is an expression (`0` when unused). It prints what an mmap line
  * prints, and binds NAME to the result. OLD is evaluated before NEWADDR.
  * fork: prints `ok`, and every later line runs in the child (the target's
- * `fork()`); `err ENOSYS` for a target that cannot fork.
+ * `fork()`); `err ENOSYS` for a target that cannot fork. madvise also takes
+ * `free`, `random`, `sequential`, `dontfork`, `dofork`, `hugepage`,
+ * `nohugepage`, `dontdump`, `dodump`, `cold` and `pageout`.
  */
 import { virtAddr } from "./address.js";
 import { Fault } from "./errors.js";
@@ -29,8 +31,19 @@ import {
   ENOSYS,
   errnoName,
   isSyscallError,
+  MADV_COLD,
+  MADV_DODUMP,
+  MADV_DOFORK,
+  MADV_DONTDUMP,
+  MADV_DONTFORK,
   MADV_DONTNEED,
+  MADV_FREE,
+  MADV_HUGEPAGE,
+  MADV_NOHUGEPAGE,
   MADV_NORMAL,
+  MADV_PAGEOUT,
+  MADV_RANDOM,
+  MADV_SEQUENTIAL,
   MADV_WILLNEED,
   MAP_FIXED,
   MAP_FIXED_NOREPLACE,
@@ -120,10 +133,22 @@ const MREMAP_FLAGS: Record<string, number> = {
   fixed: MREMAP_FIXED,
   dontunmap: MREMAP_DONTUNMAP,
 };
+// The shared format's three, then memstack's (vm-script-ext.c parses them too).
 const ADVICE: Record<string, number> = {
   dontneed: MADV_DONTNEED,
   willneed: MADV_WILLNEED,
   normal: MADV_NORMAL,
+  free: MADV_FREE,
+  random: MADV_RANDOM,
+  sequential: MADV_SEQUENTIAL,
+  dontfork: MADV_DONTFORK,
+  dofork: MADV_DOFORK,
+  hugepage: MADV_HUGEPAGE,
+  nohugepage: MADV_NOHUGEPAGE,
+  dontdump: MADV_DONTDUMP,
+  dodump: MADV_DODUMP,
+  cold: MADV_COLD,
+  pageout: MADV_PAGEOUT,
 };
 const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 

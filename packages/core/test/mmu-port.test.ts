@@ -8,7 +8,11 @@ import {
   PF_RESERVED,
   PF_USER,
   PF_WRITE,
+  physAddr,
+  SimpleMmu,
+  SparseRam,
   type VirtualMemory,
+  virtAddr,
 } from "../src/index.js";
 
 describe("MemoryManagementUnit port", () => {
@@ -31,5 +35,19 @@ describe("MemoryManagementUnit port", () => {
       .toEqualTypeOf<
         ((address: number, access: "read" | "write" | "execute", errorCode: number) => boolean) | null
       >();
+  });
+
+  it("SimpleMmu keeps Accessed and Dirty per page; clean() clears both (MADV_FREE) until the next access", () => {
+    const mmu = new SimpleMmu({ ram: new SparseRam({ sizeBytes: 1 << 24 }) });
+    const space = mmu.createAddressSpace()!;
+    mmu.switchAddressSpace(space);
+    mmu.map(space, 0x10000, physAddr(0x5000), 4096, 4096, { write: true, user: true, execute: false });
+    mmu.storeU8(virtAddr(0x10004), 9);
+    expect(mmu.query(space, 0x10000)).toMatchObject({ accessed: true, dirty: true });
+    expect(mmu.clean(space, 0x10000)).toBe(true);
+    expect(mmu.query(space, 0x10000)).toMatchObject({ accessed: false, dirty: false });
+    expect(mmu.loadU8(virtAddr(0x10004))).toBe(9);
+    expect(mmu.query(space, 0x10000)).toMatchObject({ accessed: true, dirty: false });
+    expect(mmu.clean(space, 0x20000)).toBe(false);
   });
 });

@@ -593,8 +593,13 @@ export class Kernel {
       }
     }
     let owned = 0;
+    let lazy = 0;
     for (let f = 0; f < n; f++) {
       const k = this.pages.kind[f];
+      if (this.pages.lazy[f] === 1) {
+        lazy++;
+        if (k !== 1) fail(`frame ${f} is marked lazily freed but is not anonymous`);
+      }
       if (k === 3) {
         owned++;
         continue;
@@ -607,6 +612,8 @@ export class Kernel {
       if (counted[f] !== this.pages.refs[f])
         fail(`frame ${f} has ${this.pages.refs[f]} references, ${counted[f]} found`);
     }
+    if (lazy !== this.pages.lazyCount)
+      fail(`${lazy} frames are marked lazily freed, the count says ${this.pages.lazyCount}`);
     for (let slot = 0; slot < this.swap.slotCount; slot++) {
       if (this.swap.useCount(slot) !== (swapRefs.get(slot) ?? 0))
         fail(`swap slot ${slot} use count is wrong`);

@@ -1,6 +1,7 @@
 import {
   ENOMEM,
   Fault,
+  MADV_FREE,
   MADV_WILLNEED,
   MAP_NORESERVE,
   MAP_POPULATE,
@@ -172,6 +173,53 @@ describe("page faults", () => {
     // MAP_POPULATE-style prefaulting stops at the end: nothing was allocated past it.
     expect(p.madvise(a, 4 * PAGE, MADV_WILLNEED)).toBe(0);
     k.check();
+  });
+
+  it("keeps MADV_FREE pages until memory runs short, then drops the clean ones instead of killing", () => {
+    // 16 MiB, no swap: only lazily freed pages can be reclaimed.
+    const k = testKernel(16 * MiB, { overcommit: { mode: 1 } });
+    const p = k.spawn("freer");
+    const n = 2048; // 8 MiB
+    const a = p.mmap(0, n * PAGE, RW, MAP_PRIVATE);
+    for (let i = 0; i < n; i++) p.storeU8(V(a + i * PAGE), (i % 250) + 1);
+    expect(p.madvise(a, (n / 2) * PAGE, MADV_FREE)).toBe(0);
+    k.check();
+    // No pressure yet: the pages keep their contents, and stay in RSS.
+    expect(p.loadU8(V(a + 5 * PAGE))).toBe(6);
+    expect(p.rssAnon).toBe(n);
+    // Written again since: no longer free to drop.
+    for (let i = 0; i < 10; i++) p.storeU8(V(a + i * PAGE), 77);
+    const q = p.fork("taker");
+    expect(q).not.toBeNull();
+    // The child maps the parent's pages shared: make it exit to let them go back to one owner.
+    q!.exit();
+    const r = k.spawn("taker");
+    const b = r.mmap(0, 2560 * PAGE, RW, MAP_PRIVATE);
+    for (let i = 0; i < 2560; i++) r.storeU8(V(b + i * PAGE), 1);
+    expect(p.alive && r.alive).toBe(true);
+    expect(k.pages.stats.lazyFrees).toBeGreaterThan(500);
+    for (let i = 0; i < 10; i++) expect(p.loadU8(V(a + i * PAGE))).toBe(77);
+    let zeros = 0;
+    for (let i = 10; i < n / 2; i++) {
+      const v = p.loadU8(V(a + i * PAGE));
+      if (v === 0) zeros++;
+      else expect(v).toBe((i % 250) + 1);
+    }
+    expect(zeros).toBe(k.pages.stats.lazyFrees);
+    for (let i = n / 2; i < n; i++) expect(p.loadU8(V(a + i * PAGE))).toBe((i % 250) + 1);
+    k.check();
+    // Without the advice the same demand kills: nothing else can be reclaimed,
+    // and the OOM killer takes the biggest process.
+    const k2 = testKernel(16 * MiB, { overcommit: { mode: 1 } });
+    const p2 = k2.spawn("keeper");
+    const a2 = p2.mmap(0, n * PAGE, RW, MAP_PRIVATE);
+    for (let i = 0; i < n; i++) p2.storeU8(V(a2 + i * PAGE), 1);
+    const r2 = k2.spawn("taker");
+    const b2 = r2.mmap(0, 2560 * PAGE, RW, MAP_PRIVATE);
+    for (let i = 0; i < 2560; i++) r2.storeU8(V(b2 + i * PAGE), 1);
+    expect(p2.alive).toBe(false);
+    expect(k2.pages.stats.lazyFrees).toBe(0);
+    k2.check();
   });
 
   it("refuses misuse of the TypeScript API, naming the argument", () => {

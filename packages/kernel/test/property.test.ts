@@ -1,6 +1,7 @@
 import {
   Fault,
   MADV_DONTNEED,
+  MADV_FREE,
   MAP_FIXED,
   MAP_NORESERVE,
   MAP_PRIVATE,
@@ -124,12 +125,13 @@ describe("kernel invariants under random system calls on several processes", () 
             }),
           ),
         fc
-          .tuple(nat, nat, fc.integer({ min: 0, max: 8 }), fc.integer({ min: 1, max: 6 }))
-          .map(([k, m, off, pages]) =>
-            step(`madvise(#${k}, map ${m}+${off}p, ${pages}p, DONTNEED)`, (s: S) => {
+          .tuple(nat, nat, fc.integer({ min: 0, max: 8 }), fc.integer({ min: 1, max: 6 }), fc.boolean())
+          .map(([k, m, off, pages, free]) =>
+            step(`madvise(#${k}, map ${m}+${off}p, ${pages}p, ${free ? "FREE" : "DONTNEED"})`, (s: S) => {
               const p = pick(s, k);
               if (p === undefined) return;
-              tolerate(() => void p.madvise(addr(s, p, m, off), pages * PAGE, MADV_DONTNEED));
+              const advice = free ? MADV_FREE : MADV_DONTNEED;
+              tolerate(() => void p.madvise(addr(s, p, m, off), pages * PAGE, advice));
             }),
           ),
         {

@@ -1488,6 +1488,20 @@ export class Mmu implements MemoryManagementUnit {
     return this.tables.testAndClearAccessed(space, virt);
   }
 
+  /**
+   * Clears the Accessed and Dirty bits of the mapping covering `virt` in
+   * RAM and drops its cached translation (and those of the fast path), so
+   * the next write walks to set Dirty again.
+   *
+   * @returns false when `virt` is not mapped.
+   * @throws {UsageError} for an unknown space or a non-canonical address.
+   */
+  clean(space: number, virt: number): boolean {
+    const found = this.tables.clean(space, virt);
+    this.invalidatePage(space, virt);
+    return found;
+  }
+
   // ---------------------------------------------------------------- invalidation and faults
 
   invalidatePage(space: number, virt: number): void {

@@ -625,6 +625,23 @@ export class PageTables {
     return was;
   }
 
+  /** The table half of {@link Mmu.clean}: clears A and D of the leaf covering `virt`. */
+  clean(space: number, virt: number): boolean {
+    const root = this.#mustRoot(space, "clean");
+    const la = this.#pointLinear("clean", virt);
+    let found = false;
+    const f = this.format;
+    const out = this.#out;
+    this.#forEachLeaf(root, la, la + 1, (level, e, lo, hi) => {
+      found = true;
+      const flags = f.flags(lo, hi, level);
+      if ((flags & (ENTRY_ACCESSED | ENTRY_DIRTY)) === 0) return;
+      f.encodeLeaf(f.address(lo, hi, level), flags & ~(ENTRY_ACCESSED | ENTRY_DIRTY), level, out);
+      this.#words.write(e, out[0]!);
+    });
+    return found;
+  }
+
   #pointLinear(fn: string, virt: number): number {
     if (!Number.isSafeInteger(virt) || virt < -this.#half || virt >= this.#half) {
       throw new UsageError(PKG, `${fn}: virt ${virt} is not a canonical address`, "virt");

@@ -83,6 +83,19 @@ describe("x86-64 entries in RAM", () => {
     mmu.loadU8(V(USER_BASE));
     expect(rawEntry(ram, pte).lo & BIT.A).toBe(BIT.A);
     mmu.check();
+    // clean() (MADV_FREE) clears A and D in RAM and drops the cached
+    // translation: a load sets only A again, the next store walks to set D.
+    expect(mmu.clean(space, USER_BASE)).toBe(true);
+    expect(rawEntry(ram, pte).lo & (BIT.A | BIT.D)).toBe(0);
+    mmu.check();
+    mmu.loadU8(V(USER_BASE));
+    expect(rawEntry(ram, pte).lo & (BIT.A | BIT.D)).toBe(BIT.A);
+    const before = mmu.stats().walks;
+    mmu.storeU8(V(USER_BASE + 1), 2);
+    expect(rawEntry(ram, pte).lo & BIT.D).toBe(BIT.D);
+    expect(mmu.stats().walks).toBe(before + 1);
+    expect(mmu.clean(space, USER_BASE + 64 * 4096 * 512)).toBe(false);
+    mmu.check();
   });
 
   it("maps 2 MiB and 1 GiB pages with PS, walking 3 and 2 levels", () => {

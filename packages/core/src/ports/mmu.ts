@@ -210,6 +210,16 @@ export interface MemoryManagementUnit extends VirtualMemory {
   testAndClearAccessed(space: number, virt: number): boolean;
 
   /**
+   * Clears the Accessed and Dirty bits of the mapping covering `virt` and
+   * drops its cached translation, so the next write sets Dirty again
+   * (MADV_FREE's pte_mkold and pte_mkclean, then the TLB flush): reclaim
+   * then tells a page written since from one that was not.
+   *
+   * @returns false when `virt` is not mapped.
+   */
+  clean(space: number, virt: number): boolean;
+
+  /**
    * Drops the TLB's translation of the page holding `virt` in `space`
    * (INVLPG for the current space, INVPCID individual-address otherwise).
    */

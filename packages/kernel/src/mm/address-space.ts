@@ -111,6 +111,8 @@ export interface PageLayer {
   move(space: AddressSpace, from: number, to: number, length: number): void;
   /** Faults in [start, end) of `vma` as accesses would (`write` for a write fault); stops quietly when memory runs out. */
   populate(space: AddressSpace, vma: Vma, start: number, end: number, write: boolean): void;
+  /** MADV_FREE: marks the pages of [start, end) freed lazily; reclaim drops them while they stay clean. */
+  lazyFree(space: AddressSpace, vma: Vma, start: number, end: number): void;
 }
 
 /** Machine-wide commit accounting (mm/util.c's __vm_enough_memory). */
@@ -678,11 +680,12 @@ export class AddressSpace {
     let flags = vma.flags;
     switch (advice) {
       case MADV_DONTNEED:
-      case MADV_FREE:
-        // MADV_FREE is only valid on private anonymous memory; both drop the pages
-        // here (memstack frees lazily-freed pages at once).
-        if (advice === MADV_FREE && vma.object !== null) return -EINVAL;
         this.#pages.zap(this, vma, start, end);
+        return 0;
+      case MADV_FREE:
+        // Only private anonymous memory can be freed lazily (madvise_free_single_vma).
+        if (vma.object !== null) return -EINVAL;
+        this.#pages.lazyFree(this, vma, start, end);
         return 0;
       case MADV_WILLNEED:
         this.#pages.populate(this, vma, start, end, false);

@@ -15,7 +15,9 @@
  *   a page whose Accessed bit was set (clearing it), and swaps out one that
  *   was not. Only private anonymous pages mapped by one process are
  *   reclaimed; copy-on-write pages shared after fork and shmem pages stay
- *   resident.
+ *   resident. A lazily freed page (MADV_FREE) that was not written since is
+ *   dropped instead, with no swap needed; one written since is an ordinary
+ *   anonymous page again (mm/vmscan.c, folio_test_swapbacked).
  * - There is no swap cache: a slot shared after fork is read once per
  *   process that faults it back in.
  * - A PROT_NONE page cannot be present in the MMU's tables (every present
@@ -32,6 +34,7 @@
  *     kind[pfn]      FREE, ANON, SHMEM or ZERO
  *     ownerPid[pfn]  for an ANON frame mapped once: the process mapping it
  *     ownerVpn[pfn]  ... and the virtual page number there (the reverse map)
+ *     lazy[pfn]      1 for an ANON frame freed lazily (MADV_FREE) and not yet dropped
  *
  * A COW-shared ANON frame (refs > 1) lists its (pid, vpn) mappers in a Map.
  */
@@ -103,6 +106,10 @@ export class PageManager {
   readonly ownerVpn: Float64Array;
   /** Frames a fault is working on, which reclaim must leave alone while it allocates. */
   readonly pinned: Uint8Array;
+  /** 1 for an anonymous frame freed lazily by MADV_FREE, which reclaim may drop if it stays clean. */
+  readonly lazy: Uint8Array;
+  /** Number of frames marked in `lazy`. */
+  lazyCount = 0;
   /** (pid, vpn) pairs mapping each COW-shared anonymous frame. */
   readonly shared = new Map<number, [number, number][]>();
   readonly zeroFrame: number;
@@ -115,6 +122,8 @@ export class PageManager {
     cowReuses: 0,
     swapIns: 0,
     swapOuts: 0,
+    /** Lazily freed pages (MADV_FREE) that reclaim dropped, clean. */
+    lazyFrees: 0,
   };
   // TS-private rather than #private: these are read on every page fault,
   // and V8 (Node 20) left #field loads as generic LoadIC calls there (measured).
@@ -143,6 +152,7 @@ export class PageManager {
     this.ownerPid = new Int32Array(ram.frameCount).fill(-1);
     this.ownerVpn = new Float64Array(ram.frameCount);
     this.pinned = new Uint8Array(ram.frameCount);
+    this.lazy = new Uint8Array(ram.frameCount);
     const zero = frames.allocFrames(0);
     if (zero === null) throw new Error(`[${PKG}] no frame for the zero page`);
     ram.zeroFrame(zero);
@@ -158,6 +168,7 @@ export class PageManager {
       protect: (_space, vma, start, end) => this.protect(owner, vma, start, end),
       move: (_space, from, to, length) => this.move(owner, from, to, length),
       populate: (_space, vma, start, end, write) => this.populate(owner, vma, start, end, write),
+      lazyFree: (_space, _vma, start, end) => this.lazyFree(owner, start, end),
     };
   }
 
@@ -229,6 +240,10 @@ export class PageManager {
       }
     }
     if (left === 0) {
+      if (this.lazy[frame] === 1) {
+        this.lazy[frame] = 0;
+        this.lazyCount--;
+      }
       this.kind[frame] = FREE;
       this.ownerPid[frame] = -1;
       this.shared.delete(frame);
@@ -420,6 +435,32 @@ export class PageManager {
     this.#forEachIn(owner.hidden, start, end, (vpn, frame) => {
       this.#unref(owner, frame, vpn);
       owner.hidden.delete(vpn);
+    });
+  }
+
+  /**
+   * MADV_FREE on [start, end) of a private anonymous VMA
+   * (madvise_free_pte_range): a page mapped by this process alone becomes
+   * lazily freed, its Accessed and Dirty bits cleared; it keeps its
+   * contents until reclaim drops it, which it does only if nothing wrote it
+   * since. Swapped-out pages are dropped at once, as their slots are
+   * released. Pages shared after fork, and pages kept aside by PROT_NONE,
+   * are left alone.
+   */
+  lazyFree(owner: PageOwner, start: number, end: number): void {
+    const pages: [number, number][] = [];
+    this.mmu.walkRange(owner.space, start, end, (m) => pages.push([m.virt, m.phys / PAGE]));
+    for (const [virt, frame] of pages) {
+      if (this.kind[frame] !== ANON || this.refs[frame] !== 1) continue;
+      this.mmu.clean(owner.space, virt);
+      if (this.lazy[frame] === 0) {
+        this.lazy[frame] = 1;
+        this.lazyCount++;
+      }
+    }
+    this.#forEachIn(owner.swap, start, end, (vpn, slot) => {
+      this.swapDevice.release(slot);
+      owner.swap.delete(vpn);
     });
   }
 
@@ -622,6 +663,9 @@ export class PageManager {
   reclaim(target: number): number {
     const n = this.refs.length;
     let freed = 0;
+    // Without a free swap slot only clean lazily freed pages can go.
+    let canSwap = this.swapDevice.freeSlots > 0;
+    if (!canSwap && this.lazyCount === 0) return 0;
     for (let scanned = 0; scanned < 2 * n && freed < target; scanned++) {
       const frame = this.hand;
       this.hand = (this.hand + 1) % n;
@@ -634,8 +678,30 @@ export class PageManager {
       const m = this.mmu.query(owner.space, page);
       if (m === null || m.phys / PAGE !== frame) continue;
       if (this.mmu.testAndClearAccessed(owner.space, page)) continue;
+      if (this.lazy[frame] === 1) {
+        if (!m.dirty) {
+          // Clean since MADV_FREE: dropped, and the page reads as zeros again.
+          this.mmu.unmap(owner.space, page, PAGE);
+          this.mmu.invalidatePage(owner.space, page);
+          this.#unref(owner, frame, vpn);
+          this.stats.lazyFrees++;
+          freed++;
+          continue;
+        }
+        // Written since: an ordinary anonymous page again.
+        this.lazy[frame] = 0;
+        this.lazyCount--;
+      }
+      if (!canSwap) {
+        if (this.lazyCount === 0) break;
+        continue;
+      }
       const slot = this.swapDevice.allocate();
-      if (slot < 0) break;
+      if (slot < 0) {
+        canSwap = false;
+        if (this.lazyCount === 0) break;
+        continue;
+      }
       this.swapDevice.writePage(slot, this.ram, pfn(frame));
       this.mmu.unmap(owner.space, page, PAGE);
       this.mmu.invalidatePage(owner.space, page);
