@@ -45,7 +45,17 @@ import {
   ENOMEM,
   EPERM,
   isMadvice,
+  MADV_DODUMP,
+  MADV_DOFORK,
+  MADV_DONTDUMP,
+  MADV_DONTFORK,
   MADV_DONTNEED,
+  MADV_FREE,
+  MADV_HUGEPAGE,
+  MADV_NOHUGEPAGE,
+  MADV_NORMAL,
+  MADV_RANDOM,
+  MADV_SEQUENTIAL,
   MAP_FIXED,
   MAP_FIXED_NOREPLACE,
   MAP_NORESERVE,
@@ -93,6 +103,44 @@ interface Region {
   // Page offset of `start` in that object (0 for private memory): pieces of
   // a shared mapping merge only where their offsets continue, as in Linux.
   pgoff: number;
+  // The VMA flags madvise sets (ADV_* below): mappings that differ in them
+  // do not merge, and advice on part of a mapping splits it.
+  advice: number;
+}
+
+// madvise's VMA flags (Linux's VM_RAND_READ, VM_SEQ_READ, VM_DONTCOPY,
+// VM_HUGEPAGE, VM_NOHUGEPAGE, VM_DONTDUMP), as bits of Region.advice.
+const ADV_RANDOM = 1;
+const ADV_SEQUENTIAL = 2;
+const ADV_DONTFORK = 4;
+const ADV_HUGEPAGE = 8;
+const ADV_NOHUGEPAGE = 16;
+const ADV_DONTDUMP = 32;
+
+// A region's advice bits after `advice` (madvise_vma_behavior()).
+function advised(bits: number, advice: number): number {
+  switch (advice) {
+    case MADV_NORMAL:
+      return bits & ~(ADV_RANDOM | ADV_SEQUENTIAL);
+    case MADV_RANDOM:
+      return (bits & ~ADV_SEQUENTIAL) | ADV_RANDOM;
+    case MADV_SEQUENTIAL:
+      return (bits & ~ADV_RANDOM) | ADV_SEQUENTIAL;
+    case MADV_DONTFORK:
+      return bits | ADV_DONTFORK;
+    case MADV_DOFORK:
+      return bits & ~ADV_DONTFORK;
+    case MADV_HUGEPAGE:
+      return (bits & ~ADV_NOHUGEPAGE) | ADV_HUGEPAGE;
+    case MADV_NOHUGEPAGE:
+      return (bits & ~ADV_HUGEPAGE) | ADV_NOHUGEPAGE;
+    case MADV_DONTDUMP:
+      return bits | ADV_DONTDUMP;
+    case MADV_DODUMP:
+      return bits & ~ADV_DONTDUMP;
+    default:
+      return bits;
+  }
 }
 
 // The part of region `r` from `start` on, with its page offset.
@@ -458,6 +506,7 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
       a.account === b.account &&
       a.noreserve === b.noreserve &&
       a.object === b.object &&
+      a.advice === b.advice &&
       (!a.shared || a.pgoff + (a.end - a.start) / PAGE_SIZE === b.pgoff)
     );
   }
@@ -543,6 +592,7 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
       noreserve: false,
       object: 0,
       pgoff: 0,
+      advice: 0,
     });
     this.#brk = addr;
     return addr;
@@ -611,6 +661,7 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
       noreserve,
       object,
       pgoff: 0,
+      advice: 0,
     });
     return start;
   }
@@ -679,7 +730,10 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
     if (len === 0) return 0;
     let unmapped = false;
     let cursor = addr;
-    for (let i = this.#find(addr); cursor < end; i++) {
+    // madvise_walk_vmas(): mapping by mapping; a hole is remembered (ENOMEM
+    // at the end), an error stops the walk with what went before done.
+    while (cursor < end) {
+      let i = this.#find(cursor);
       const r = this.#regions[i];
       if (r === undefined || r.start >= end) {
         unmapped = true;
@@ -688,10 +742,23 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
       if (r.start > cursor) unmapped = true;
       const from = Math.max(r.start, cursor);
       const to = Math.min(r.end, end);
+      // Only private anonymous memory can be freed lazily; its pages then keep
+      // their contents until memory runs short, which FlatMemory never does.
+      if (advice === MADV_FREE && r.shared) return -EINVAL;
       // Private anonymous pages are dropped and read back as zeros; shared
-      // ones keep their contents. MADV_FREE may drop them lazily: FlatMemory
-      // never runs short of memory, so they keep their contents.
+      // ones keep their contents.
       if (advice === MADV_DONTNEED && !r.shared) this.#u8.fill(0, from, to);
+      const bits = advised(r.advice, advice);
+      if (bits !== r.advice) {
+        // madvise_update_vma(): a flag change splits the mapping as mprotect does.
+        const pieces: Region[] = [];
+        if (r.start < from) pieces.push({ ...r, end: from });
+        pieces.push({ ...tail(r, from), end: to, advice: bits });
+        if (r.end > to) pieces.push(tail(r, to));
+        this.#regions.splice(i, 1, ...pieces);
+        if (r.start < from) i++;
+        this.#mergeAround(i);
+      }
       cursor = to;
     }
     return unmapped ? -ENOMEM : 0;
