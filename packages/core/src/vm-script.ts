@@ -15,6 +15,7 @@
  *
  *     mremap NAME OLD OLDLEN NEWLEN FLAGS NEWADDR
  *     fork
+ *     status
  *
  * mremap: FLAGS is `none` or `|`-joined `maymove`, `fixed`, `dontunmap`;
  * NEWADDR is an expression (`0` when unused). It prints what an mmap line
@@ -22,7 +23,11 @@
  * fork: prints `ok`, and every later line runs in the child (the target's
  * `fork()`); `err ENOSYS` for a target that cannot fork. madvise also takes
  * `free`, `random`, `sequential`, `dontfork`, `dofork`, `hugepage`,
- * `nohugepage`, `dontdump`, `dodump`, `cold` and `pageout`.
+ * `nohugepage`, `dontdump`, `dodump`, `cold` and `pageout`. status: how
+ * /proc/PID/status's VmSize, VmData, VmExe, VmLib, RssAnon and RssShmem moved
+ * since the script began, in kB (`status VmSize=+8 VmData=+8 VmExe=+0 VmLib=+0
+ * RssAnon=+4 RssShmem=+0`), from the target's `status()`; `err ENOSYS`
+ * without one.
  */
 import { virtAddr } from "./address.js";
 import { Fault } from "./errors.js";
@@ -71,6 +76,18 @@ export interface VmScriptTarget {
   maps(): readonly { start: number; end: number; perms: string }[];
   /** fork(2): the child's target, or null when the fork fails (ENOMEM). Optional. */
   fork?(): VmScriptTarget | null;
+  /** The text of /proc/PID/status, for status lines. Optional. */
+  status?(): string;
+}
+
+// The /proc/PID/status fields a status line reports.
+const STATUS_FIELDS = ["VmSize", "VmData", "VmExe", "VmLib", "RssAnon", "RssShmem"] as const;
+
+// Those fields of a /proc/PID/status text, in kB (NaN when missing).
+function statusKb(text: string): number[] {
+  return STATUS_FIELDS.map((f) =>
+    Number(new RegExp(`^${f}:\\s+(\\d+) kB$`, "m").exec(text)?.[1] ?? Number.NaN),
+  );
 }
 
 /** A malformed script line: `error LINE: REASON`, as the oracle prints it. */
@@ -104,7 +121,8 @@ export type VmScriptOp =
   | { kind: "brk" | "read"; line: number; at: Expr }
   | { kind: "write"; line: number; at: Expr; byte: number }
   | { kind: "maps"; line: number }
-  | { kind: "fork"; line: number };
+  | { kind: "fork"; line: number }
+  | { kind: "status"; line: number };
 
 const U64 = (1n << 64n) - 1n;
 const FIELDS: Record<string, number> = {
@@ -118,6 +136,7 @@ const FIELDS: Record<string, number> = {
   write: 3,
   maps: 1,
   fork: 1,
+  status: 1,
 };
 const FLAGS: Record<string, number> = {
   private: MAP_PRIVATE,
@@ -279,6 +298,7 @@ export function parseVmScript(text: string): VmScriptOp[] {
         ops.push({ kind, line, at: parseExpr(t[1]!, line) });
         break;
       case "fork":
+      case "status":
         ops.push({ kind, line });
         break;
       default:
@@ -320,6 +340,9 @@ export function runVmScript(text: string, space: VmScriptTarget): string[] {
   const out: string[] = [];
   // The process the script runs in: after a fork line, the child.
   let target = space;
+  // /proc/PID/status when the script began, for status lines.
+  const base =
+    ops.some((o) => o.kind === "status") && space.status !== undefined ? statusKb(space.status()) : [];
   const bound = new Map<string, bigint>();
   const brk0 = BigInt(target.programBreak.brk(0));
   let first: string | null = null;
@@ -370,6 +393,18 @@ export function runVmScript(text: string, space: VmScriptTarget): string[] {
               .map((m) => `${rel(BigInt(m.start))}-${rel(BigInt(m.end))} ${m.perms}`)
           : [];
       out.push(shown.length > 0 ? `maps ${shown.join(" ; ")}` : "maps none");
+      continue;
+    }
+    if (op.kind === "status") {
+      if (target.status === undefined) out.push(`err ${errnoName(-ENOSYS)}`);
+      else {
+        const now = statusKb(target.status());
+        const moved = STATUS_FIELDS.map((f, k) => {
+          const d = now[k]! - base[k]!;
+          return `${f}=${d >= 0 ? "+" : ""}${d}`;
+        });
+        out.push(`status ${moved.join(" ")}`);
+      }
       continue;
     }
     if (op.kind === "fork") {

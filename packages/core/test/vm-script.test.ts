@@ -156,4 +156,39 @@ describe("runVmScript", () => {
       ),
     ).toEqual(["err ENOMEM"]);
   });
+
+  it("prints how /proc/PID/status moved since the script began, for status lines; ENOSYS without it", () => {
+    const m = new FlatMemory({ sizeBytes: 1 << 20, maxBytes: 16 << 20 });
+    let kb = 100;
+    const status = () =>
+      `Name:\tx\nVmSize:\t${kb} kB\nVmExe:\t       0 kB\nVmLib:\t       8 kB\nRssAnon:\t4 kB\nRssShmem:\t0 kB\nVmData:\t${kb - 50} kB\n`;
+    const target: VmScriptTarget = {
+      mapper: m,
+      programBreak: m,
+      memory: m,
+      maps: () => [],
+      status,
+    };
+    const script = `${H}status\nmmap a 0 4K rw private\nstatus\n`;
+    const out = runVmScript(script, {
+      ...target,
+      mapper: {
+        ...m,
+        mmap: (...args: Parameters<FlatMemory["mmap"]>) => {
+          kb -= 12;
+          return m.mmap(...args);
+        },
+        munmap: m.munmap.bind(m),
+        mprotect: m.mprotect.bind(m),
+        madvise: m.madvise.bind(m),
+      },
+    });
+    expect(out).toEqual([
+      "status VmSize=+0 VmData=+0 VmExe=+0 VmLib=+0 RssAnon=+0 RssShmem=+0",
+      "ok a=a",
+      "status VmSize=-12 VmData=-12 VmExe=+0 VmLib=+0 RssAnon=+0 RssShmem=+0",
+    ]);
+    const { status: _, ...none } = target;
+    expect(runVmScript(`${H}status\n`, none)).toEqual(["err ENOSYS"]);
+  });
 });

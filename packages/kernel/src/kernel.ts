@@ -301,7 +301,11 @@ export class Kernel {
           copy.anonVma.degree++;
         }
         if (vma.object !== null) vma.object.mappers++;
-        if (!child.mm.adopt(copy) || !this.pages.copyRange(parent, child, copy)) {
+        // vma_needs_copy(): only a VMA with an anon_vma has page-table entries
+        // a fault could not rebuild; the child of a shared or never-written
+        // private mapping faults its pages in when it touches them.
+        const needsCopy = vma.anonVma !== null;
+        if (!child.mm.adopt(copy) || (needsCopy && !this.pages.copyRange(parent, child, copy))) {
           ok = false;
           break;
         }
@@ -508,8 +512,11 @@ export class Kernel {
       kb("RssShmem", proc.rssShmem) +
       kb("VmData", proc.mm.dataVm) +
       kb("VmStk", proc.mm.stackVm) +
-      kb("VmExe", proc.mm.execVm) +
-      kb("VmLib", 0) +
+      // task_mem(): VmExe is the part of exec_vm inside the program's text
+      // (start_code..end_code), VmLib the rest. A process here has no program
+      // image, so every executable mapping counts as VmLib.
+      kb("VmExe", 0) +
+      kb("VmLib", proc.mm.execVm) +
       kb("VmPTE", this.pageTablePages(proc)) +
       kb("VmSwap", proc.swap.size) +
       kb("HugetlbPages", 0) +
@@ -600,6 +607,7 @@ export class Kernel {
         lazy++;
         if (k !== 1) fail(`frame ${f} is marked lazily freed but is not anonymous`);
       }
+      if (this.pages.dirty[f] === 1 && k !== 2) fail(`frame ${f} is marked dirty but is not shmem`);
       if (k === 3) {
         owned++;
         continue;

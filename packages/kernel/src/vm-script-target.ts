@@ -1,7 +1,8 @@
 /**
  * A process as the target of a VM script (core's `runVmScript`): its ports,
- * its mappings as /proc/PID/maps shows them, and fork(2) for the script's
- * `fork` line, after which the script runs in the child.
+ * its mappings as /proc/PID/maps shows them, its /proc/PID/status for
+ * `status` lines, and fork(2) for the script's `fork` line, after which the
+ * script runs in the child.
  */
 import type { VmScriptTarget } from "@memstack/core";
 import type { Process } from "./process.js";
@@ -16,6 +17,7 @@ export function vmScriptTarget(p: Process, onFork?: (child: Process) => void): V
     programBreak: p,
     memory: p,
     maps: () => p.mappings(),
+    status: () => p.status(),
     fork: () => {
       const child = p.fork();
       if (child === null) return null;

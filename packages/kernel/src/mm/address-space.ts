@@ -113,6 +113,8 @@ export interface PageLayer {
   populate(space: AddressSpace, vma: Vma, start: number, end: number, write: boolean): void;
   /** MADV_FREE: marks the pages of [start, end) freed lazily; reclaim drops them while they stay clean. */
   lazyFree(space: AddressSpace, vma: Vma, start: number, end: number): void;
+  /** MADV_PAGEOUT: reclaims the pages of [start, end) that only this mapping maps, now. */
+  pageOut(space: AddressSpace, vma: Vma, start: number, end: number): void;
 }
 
 /** Machine-wide commit accounting (mm/util.c's __vm_enough_memory). */
@@ -688,10 +690,15 @@ export class AddressSpace {
         this.#pages.lazyFree(this, vma, start, end);
         return 0;
       case MADV_WILLNEED:
-        this.#pages.populate(this, vma, start, end, false);
+        // madvise_willneed() maps nothing: it reads swapped-out pages into the
+        // swap cache, and a shmem file's into its page cache. memstack has
+        // no swap cache, so there is nothing to do ahead of the faults.
         return 0;
       case MADV_COLD:
+        // Deactivates the pages: a hint to reclaim, with nothing to see at once.
+        return 0;
       case MADV_PAGEOUT:
+        this.#pages.pageOut(this, vma, start, end);
         return 0;
       case MADV_NORMAL:
         flags &= ~(VM_RAND_READ | VM_SEQ_READ);

@@ -35,6 +35,8 @@
  *     ownerPid[pfn]  for an ANON frame mapped once: the process mapping it
  *     ownerVpn[pfn]  ... and the virtual page number there (the reverse map)
  *     lazy[pfn]      1 for an ANON frame freed lazily (MADV_FREE) and not yet dropped
+ *     dirty[pfn]     1 for a SHMEM frame written since it was allocated (the folio's
+ *                    dirty flag; a mapping's own Dirty bit is read from its entry)
  *
  * A COW-shared ANON frame (refs > 1) lists its (pid, vpn) mappers in a Map.
  */
@@ -60,6 +62,9 @@ const PKG = "@memstack/kernel";
 const PAGE = 4096;
 const FREE = 0;
 const ANON = 1;
+// mm/memory.c's fault_around_bytes (64 KiB) in pages, and x86-64's entries per page table.
+const FAULT_AROUND_PAGES = 16;
+const PTRS_PER_PTE = 512;
 const SHMEM = 2;
 const ZERO = 3;
 
@@ -110,6 +115,8 @@ export class PageManager {
   readonly lazy: Uint8Array;
   /** Number of frames marked in `lazy`. */
   lazyCount = 0;
+  /** 1 for a shmem frame known written (Linux's folio dirty flag): reclaim may not drop it. */
+  readonly dirty: Uint8Array;
   /** (pid, vpn) pairs mapping each COW-shared anonymous frame. */
   readonly shared = new Map<number, [number, number][]>();
   readonly zeroFrame: number;
@@ -153,6 +160,7 @@ export class PageManager {
     this.ownerVpn = new Float64Array(ram.frameCount);
     this.pinned = new Uint8Array(ram.frameCount);
     this.lazy = new Uint8Array(ram.frameCount);
+    this.dirty = new Uint8Array(ram.frameCount);
     const zero = frames.allocFrames(0);
     if (zero === null) throw new Error(`[${PKG}] no frame for the zero page`);
     ram.zeroFrame(zero);
@@ -169,6 +177,7 @@ export class PageManager {
       move: (_space, from, to, length) => this.move(owner, from, to, length),
       populate: (_space, vma, start, end, write) => this.populate(owner, vma, start, end, write),
       lazyFree: (_space, _vma, start, end) => this.lazyFree(owner, start, end),
+      pageOut: (_space, vma, start, end) => this.pageOut(owner, vma, start, end),
     };
   }
 
@@ -244,6 +253,7 @@ export class PageManager {
         this.lazy[frame] = 0;
         this.lazyCount--;
       }
+      this.dirty[frame] = 0;
       this.kind[frame] = FREE;
       this.ownerPid[frame] = -1;
       this.shared.delete(frame);
@@ -303,8 +313,13 @@ export class PageManager {
     const page = addr - (((addr % PAGE) + PAGE) % PAGE);
     // shmem_fault(): a page past the end of the shmem file is SIGBUS. Only
     // mremap makes a mapping longer than its object (the file keeps its size).
-    if (vma.object !== null && vma.pgoff + (page - vma.start) / PAGE >= vma.object.pages)
+    if (vma.object !== null && vma.pgoff + (page - vma.start) / PAGE >= vma.object.pages) {
+      // A read faults around first (do_read_fault()), mapping what the
+      // object holds nearby, and then finds no page there.
+      if (access !== "write" && (errorCode & PF_PRESENT) === 0)
+        this.#faultAround(owner, vma, page, (vma.flags & VM_WRITE) !== 0);
       throw new Fault(PKG, addr, access, "past-object-end");
+    }
     // A not-present fault comes from a walk that just found no leaf: the
     // page is not mapped, and reading the tables again would find nothing
     // (one CPU: nothing can have mapped it since). Others read the PTE.
@@ -330,6 +345,31 @@ export class PageManager {
     );
   }
 
+  // do_fault_around() with filemap_map_pages(): maps, read fault or not,
+  // every page of the object already in memory in a window of
+  // FAULT_AROUND_PAGES page-table entries around `page` (aligned down,
+  // clamped to the VMA and to the page table), skipping entries present.
+  // Returns false when a page table could not be allocated.
+  #faultAround(owner: PageOwner, vma: Vma, page: number, writable: boolean): boolean {
+    const obj = vma.object!;
+    const pteOff = (page / PAGE) % PTRS_PER_PTE;
+    const vmaOff = (page - vma.start) / PAGE;
+    const vmaPages = (vma.end - vma.start) / PAGE;
+    const from = Math.max(pteOff - (pteOff % FAULT_AROUND_PAGES), pteOff - Math.min(pteOff, vmaOff));
+    const to = Math.min(from + FAULT_AROUND_PAGES, PTRS_PER_PTE, pteOff + vmaPages - vmaOff);
+    const rights = this.#rights(vma, writable);
+    for (let j = from; j < to; j++) {
+      const at = page + (j - pteOff) * PAGE;
+      const idx = vma.pgoff + (at - vma.start) / PAGE;
+      if (idx >= obj.pages) break;
+      const frame = obj.frames.get(idx);
+      if (frame === undefined || this.mmu.query(owner.space, at) !== null) continue;
+      if (!this.#install(owner, at, frame, rights)) return false;
+      this.refs[frame]!++;
+    }
+    return true;
+  }
+
   // A not-present page: shmem, swap-in, demand-zero or the zero page.
   #missing(owner: PageOwner, vma: Vma, page: number, write: boolean): boolean {
     const vpn = page / PAGE;
@@ -337,6 +377,10 @@ export class PageManager {
     if (vma.object !== null) {
       const obj = vma.object;
       const idx = vma.pgoff + (page - vma.start) / PAGE;
+      // do_read_fault(): a read first maps the pages around it that the
+      // object already holds (fault-around); often the faulting one is among them.
+      if (!write && this.#faultAround(owner, vma, page, writable) && this.mmu.query(owner.space, page) !== null)
+        return true;
       let frame = obj.frames.get(idx);
       if (frame === undefined) {
         const f = this.#newFrame();
@@ -348,6 +392,8 @@ export class PageManager {
       }
       if (!this.#install(owner, page, frame, this.#rights(vma, writable))) return false;
       this.refs[frame]!++;
+      // do_shared_fault(): a write marks the folio dirty.
+      if (write) this.dirty[frame] = 1;
       return true;
     }
     // No swap entries (the usual case): skip the Map lookup, whose key (a vpn
@@ -420,7 +466,11 @@ export class PageManager {
   /** Drops the pages of [start, end) of `owner`'s `vma`. */
   zap(owner: PageOwner, _vma: Vma, start: number, end: number): void {
     const gone: [number, number][] = [];
-    this.mmu.walkRange(owner.space, start, end, (m) => gone.push([m.virt, m.phys / PAGE]));
+    this.mmu.walkRange(owner.space, start, end, (m) => {
+      // zap_present_ptes(): a dirty entry marks its shmem folio dirty.
+      if (m.dirty && this.kind[m.phys / PAGE] === SHMEM) this.dirty[m.phys / PAGE] = 1;
+      gone.push([m.virt, m.phys / PAGE]);
+    });
     if (gone.length > 0) {
       this.mmu.unmap(owner.space, start, end - start);
       for (const [virt, frame] of gone) {
@@ -464,6 +514,56 @@ export class PageManager {
     });
   }
 
+  /**
+   * MADV_PAGEOUT on [start, end) (madvise_cold_or_pageout_pte_range, then
+   * shrink_folio_list): each page this mapping alone maps is reclaimed now,
+   * Accessed bit or not. A shmem page is unmapped; it stays in its object
+   * when written (shmem pages are not swapped here), and a clean one is
+   * dropped from it too; a private anonymous page goes to swap,
+   * and stays mapped when there is no free slot (add_to_swap fails before
+   * anything is unmapped). Pages shared after fork are left alone.
+   */
+  pageOut(owner: PageOwner, vma: Vma, start: number, end: number): void {
+    const pages: [number, number, boolean][] = [];
+    this.mmu.walkRange(owner.space, start, end, (m) => pages.push([m.virt, m.phys / PAGE, m.dirty]));
+    for (const [virt, frame, written] of pages) {
+      const k = this.kind[frame];
+      if (k === SHMEM) {
+        // Mapped here only: the object's hold and this entry.
+        if (this.refs[frame] !== 2) continue;
+        if (written) this.dirty[frame] = 1;
+        this.mmu.unmap(owner.space, virt, PAGE);
+        this.mmu.invalidatePage(owner.space, virt);
+        this.#unref(owner, frame, virt / PAGE);
+        // A clean page (never written: all zeros) leaves the object too
+        // (__remove_mapping); a dirty one cannot be written out without
+        // swap here, and stays.
+        this.#dropIfClean(vma, virt, frame);
+        continue;
+      }
+      if (k !== ANON || this.refs[frame] !== 1 || this.pinned[frame] !== 0) continue;
+      const slot = this.swapDevice.allocate();
+      if (slot < 0) break;
+      this.#swapOut(owner, frame, virt / PAGE, slot);
+    }
+    // Shmem pages kept aside by PROT_NONE are mapped too (Linux's protnone entries).
+    this.#forEachIn(owner.hidden, start, end, (vpn, frame) => {
+      if (this.kind[frame] !== SHMEM || this.refs[frame] !== 2) return;
+      owner.hidden.delete(vpn);
+      this.#unref(owner, frame, vpn);
+      this.#dropIfClean(vma, vpn * PAGE, frame);
+    });
+  }
+
+  // A shmem page no entry maps any more leaves its object if it was never
+  // written (all zeros: __remove_mapping); a dirty one stays, as it cannot
+  // be written out.
+  #dropIfClean(vma: Vma, virt: number, frame: number): void {
+    if (this.dirty[frame] !== 0 || this.refs[frame] !== 1) return;
+    vma.object!.frames.delete(vma.pgoff + (virt - vma.start) / PAGE);
+    this.#drop(frame, -1, 0);
+  }
+
   #forEachIn(
     map: Map<number, number>,
     start: number,
@@ -495,6 +595,8 @@ export class PageManager {
         if (this.kind[frame] === ZERO) {
           this.mmu.unmap(owner.space, m.virt, PAGE);
         } else {
+          // The entry goes, and its Dirty bit with it: keep what it said.
+          if (m.dirty) this.#wasWritten(frame);
           owner.hidden.set(vpn, frame);
           this.mmu.unmap(owner.space, m.virt, PAGE);
         }
@@ -528,6 +630,10 @@ export class PageManager {
     for (const m of present) {
       const frame = m.phys / PAGE;
       const oldVpn = m.virt / PAGE;
+      // move_ptes() keeps each entry whole; the new one starts clean here, so
+      // what its Dirty bit said is kept on the frame: a shmem folio is dirty,
+      // a lazily freed page was written again.
+      if (m.dirty) this.#wasWritten(frame);
       this.mmu.map(owner.space, m.virt + (to - from), m.phys, PAGE, PAGE, m);
       if (this.ownerPid[frame] === owner.pid && this.ownerVpn[frame] === oldVpn)
         this.ownerVpn[frame] = oldVpn + shift;
@@ -652,7 +758,33 @@ export class PageManager {
     frames.clear();
   }
 
+  // What a Dirty bit said of `frame` when its entry is rewritten clean or
+  // goes: a shmem folio is dirty; a lazily freed page was written again.
+  #wasWritten(frame: number): void {
+    if (this.kind[frame] === SHMEM) this.dirty[frame] = 1;
+    else if (this.lazy[frame] === 1) {
+      this.lazy[frame] = 0;
+      this.lazyCount--;
+    }
+  }
+
   // ------------------------------------------------------------- reclaim
+
+  // Writes private page `vpn` of `owner` (frame `frame`, mapped by it
+  // alone) to swap slot `slot` and unmaps it.
+  #swapOut(owner: PageOwner, frame: number, vpn: number, slot: number): void {
+    const page = vpn * PAGE;
+    if (this.lazy[frame] === 1) {
+      this.lazy[frame] = 0;
+      this.lazyCount--;
+    }
+    this.swapDevice.writePage(slot, this.ram, pfn(frame));
+    this.mmu.unmap(owner.space, page, PAGE);
+    this.mmu.invalidatePage(owner.space, page);
+    owner.swap.set(vpn, slot);
+    this.#unref(owner, frame, vpn);
+    this.stats.swapOuts++;
+  }
 
   /**
    * Swaps out up to `target` private pages by the clock: a frame whose
@@ -702,12 +834,7 @@ export class PageManager {
         if (this.lazyCount === 0) break;
         continue;
       }
-      this.swapDevice.writePage(slot, this.ram, pfn(frame));
-      this.mmu.unmap(owner.space, page, PAGE);
-      this.mmu.invalidatePage(owner.space, page);
-      owner.swap.set(vpn, slot);
-      this.#unref(owner, frame, vpn);
-      this.stats.swapOuts++;
+      this.#swapOut(owner, frame, vpn, slot);
       freed++;
     }
     return freed;
