@@ -167,7 +167,15 @@ describe("memstack vm run", () => {
   const fixtures = new URL("../../../packages/kernel/test/fixtures/vm/", import.meta.url).pathname;
 
   it("prints what the real kernel printed for a recorded script, line for line", async () => {
-    for (const name of ["mmap-thp", "account-merge", "brk", "mremap-multi", "fork-cow"]) {
+    for (const name of [
+      "mmap-thp",
+      "account-merge",
+      "brk",
+      "mremap-multi",
+      "fork-cow",
+      "status-shmem",
+      "madvise-free",
+    ]) {
       const io = capture();
       expect(await main(["vm", "run", `${fixtures}${name}.vm`], io)).toBe(0);
       expect(io.stdout()).toBe(readFileSync(`${fixtures}${name}.expected`, "utf8"));
