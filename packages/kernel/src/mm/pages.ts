@@ -379,7 +379,11 @@ export class PageManager {
       const idx = vma.pgoff + (page - vma.start) / PAGE;
       // do_read_fault(): a read first maps the pages around it that the
       // object already holds (fault-around); often the faulting one is among them.
-      if (!write && this.#faultAround(owner, vma, page, writable) && this.mmu.query(owner.space, page) !== null)
+      if (
+        !write &&
+        this.#faultAround(owner, vma, page, writable) &&
+        this.mmu.query(owner.space, page) !== null
+      )
         return true;
       let frame = obj.frames.get(idx);
       if (frame === undefined) {
