@@ -16,6 +16,7 @@
  *     mremap NAME OLD OLDLEN NEWLEN FLAGS NEWADDR
  *     fork
  *     status
+ *     procmaps
  *
  * mremap: FLAGS is `none` or `|`-joined `maymove`, `fixed`, `dontunmap`;
  * NEWADDR is an expression (`0` when unused). It prints what an mmap line
@@ -27,7 +28,10 @@
  * /proc/PID/status's VmSize, VmData, VmExe, VmLib, RssAnon and RssShmem moved
  * since the script began, in kB (`status VmSize=+8 VmData=+8 VmExe=+0 VmLib=+0
  * RssAnon=+4 RssShmem=+0`), from the target's `status()`; `err ENOSYS`
- * without one.
+ * without one. procmaps: what maps prints, with the offset, device and name
+ * columns of the target's `procMaps()` text (/proc/PID/maps) after each
+ * range (`a-a+0x1000 rw-s 00000000 00:01 /dev/zero (deleted)`); `err
+ * ENOSYS` without one.
  */
 import { virtAddr } from "./address.js";
 import { Fault } from "./errors.js";
@@ -78,6 +82,8 @@ export interface VmScriptTarget {
   fork?(): VmScriptTarget | null;
   /** The text of /proc/PID/status, for status lines. Optional. */
   status?(): string;
+  /** The text of /proc/PID/maps, for procmaps lines. Optional. */
+  procMaps?(): string;
 }
 
 // The /proc/PID/status fields a status line reports.
@@ -122,7 +128,8 @@ export type VmScriptOp =
   | { kind: "write"; line: number; at: Expr; byte: number }
   | { kind: "maps"; line: number }
   | { kind: "fork"; line: number }
-  | { kind: "status"; line: number };
+  | { kind: "status"; line: number }
+  | { kind: "procmaps"; line: number };
 
 const U64 = (1n << 64n) - 1n;
 const FIELDS: Record<string, number> = {
@@ -137,6 +144,7 @@ const FIELDS: Record<string, number> = {
   maps: 1,
   fork: 1,
   status: 1,
+  procmaps: 1,
 };
 const FLAGS: Record<string, number> = {
   private: MAP_PRIVATE,
@@ -299,6 +307,7 @@ export function parseVmScript(text: string): VmScriptOp[] {
         break;
       case "fork":
       case "status":
+      case "procmaps":
         ops.push({ kind, line });
         break;
       default:
@@ -393,6 +402,24 @@ export function runVmScript(text: string, space: VmScriptTarget): string[] {
               .map((m) => `${rel(BigInt(m.start))}-${rel(BigInt(m.end))} ${m.perms}`)
           : [];
       out.push(shown.length > 0 ? `maps ${shown.join(" ; ")}` : "maps none");
+      continue;
+    }
+    if (op.kind === "procmaps") {
+      if (target.procMaps === undefined) {
+        out.push(`err ${errnoName(-ENOSYS)}`);
+        continue;
+      }
+      // START-END PERMS OFFSET DEV INODE [NAME], the inode left out.
+      const shown: string[] = [];
+      for (const l of target.procMaps().split("\n")) {
+        const m = /^([0-9a-f]+)-([0-9a-f]+) (\S+) (\S+) (\S+) \d+ *(.*)$/.exec(l);
+        if (m === null) continue;
+        const start = BigInt(`0x${m[1]}`);
+        const end = BigInt(`0x${m[2]}`);
+        if (!(spanLo < spanHi && end > spanLo && start < spanHi)) continue;
+        shown.push(`${rel(start)}-${rel(end)} ${m[3]} ${m[4]} ${m[5]}${m[6] === "" ? "" : ` ${m[6]}`}`);
+      }
+      out.push(shown.length > 0 ? `procmaps ${shown.join(" ; ")}` : "procmaps none");
       continue;
     }
     if (op.kind === "status") {

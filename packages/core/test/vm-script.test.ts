@@ -191,4 +191,31 @@ describe("runVmScript", () => {
     const { status: _, ...none } = target;
     expect(runVmScript(`${H}status\n`, none)).toEqual(["err ENOSYS"]);
   });
+
+  it("prints the other columns of /proc/PID/maps for procmaps lines, the inode left out", () => {
+    const m = new FlatMemory({ sizeBytes: 1 << 20, maxBytes: 16 << 20 });
+    const target: VmScriptTarget = {
+      mapper: m,
+      programBreak: m,
+      memory: m,
+      maps: () => [],
+      procMaps: () =>
+        m
+          .regions()
+          .map(
+            (r) =>
+              `${r.start.toString(16)}-${r.end.toString(16)} ${mapsPerms(r.prot, r.shared)} 00000000 00:${r.shared ? "01 7" : "00 0"}${r.shared ? "          /dev/zero (deleted)" : ""}`,
+          )
+          .join("\n"),
+    };
+    const out = runVmScript(`${H}procmaps\nmmap a 0 4K rw shared\nmmap b 0 4K r private\nprocmaps\n`, target);
+    expect(out).toEqual([
+      "procmaps none",
+      "ok a=a",
+      "ok b=a-0x1000",
+      "procmaps a-0x1000-a r--p 00000000 00:00 ; a-a+0x1000 rw-s 00000000 00:01 /dev/zero (deleted)",
+    ]);
+    const { procMaps: _, ...none } = target;
+    expect(runVmScript(`${H}procmaps\n`, none)).toEqual(["err ENOSYS"]);
+  });
 });

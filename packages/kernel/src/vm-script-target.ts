@@ -1,7 +1,7 @@
 /**
  * A process as the target of a VM script (core's `runVmScript`): its ports,
- * its mappings as /proc/PID/maps shows them, its /proc/PID/status for
- * `status` lines, and fork(2) for the script's `fork` line, after which the
+ * its mappings as /proc/PID/maps shows them (for `maps` and `procmaps`
+ * lines), its /proc/PID/status for `status` lines, and fork(2) for the script's `fork` line, after which the
  * script runs in the child.
  */
 import type { VmScriptTarget } from "@memstack/core";
@@ -18,6 +18,7 @@ export function vmScriptTarget(p: Process, onFork?: (child: Process) => void): V
     memory: p,
     maps: () => p.mappings(),
     status: () => p.status(),
+    procMaps: () => p.maps(),
     fork: () => {
       const child = p.fork();
       if (child === null) return null;
