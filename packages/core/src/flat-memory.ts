@@ -75,6 +75,7 @@ import {
 import type { Mapper } from "./ports/mapper.js";
 import type { ProgramBreak } from "./ports/program-break.js";
 import type { VirtualMemory } from "./ports/virtual-memory.js";
+import { remapMove } from "./remap-move.js";
 
 const PKG = "@memstack/core";
 const WASM_PAGE = 65536;
@@ -858,35 +859,15 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
   }
 
   // remap_move(): MREMAP_FIXED at the same length moves every mapping of
-  // [start, start + len) in order, each piece to the end of the previous one
-  // plus the gap that separated them. The range must start in a mapping;
-  // the result is where the first piece went.
+  // the range, each piece checked and moved as mremap_to() does one.
   #remapMove(start: number, len: number, flags: number, newAddr: number): number {
-    const end = start + len;
-    let result = -EFAULT;
-    let seen = false;
-    let target = newAddr;
-    let lastEnd = 0;
-    let cursor = start;
-    for (;;) {
-      // The next mapping past what moved (with DONTUNMAP the source stays).
-      const r = this.#regions[this.#find(cursor)];
-      const from = r === undefined ? end : Math.max(r.start, cursor);
-      if (from >= end) break;
-      if (!seen && start < from) return -EFAULT;
-      const n = Math.min(end, r!.end) - from;
-      const offset = seen ? r!.start - lastEnd : 0;
-      lastEnd = r!.end;
-      const err = this.#checkRemap(r, from, n, n, flags);
-      if (err !== 0) return err;
-      const moved = this.#remapTo(from, n, n, flags, target + offset);
-      if (moved < 0) return moved;
-      if (!seen) result = moved;
-      seen = true;
-      target = moved + n;
-      cursor = from + n;
-    }
-    return result;
+    return remapMove(
+      start,
+      len,
+      newAddr,
+      (addr) => this.#regions[this.#find(addr)],
+      (r, from, n, to) => this.#checkRemap(r, from, n, n, flags) || this.#remapTo(from, n, n, flags, to),
+    );
   }
 
   // A free range for `length` bytes: the hint if it is free, else top-down; -1 if none.

@@ -102,6 +102,8 @@ export { PF_INSTRUCTION, PF_PRESENT, PF_RESERVED, PF_USER, PF_WRITE } from "./po
 export type { PhysicalMemory } from "./ports/physical-memory.js";
 export type { ProgramBreak } from "./ports/program-break.js";
 export type { VirtualMemory } from "./ports/virtual-memory.js";
+export type { RemapMapping } from "./remap-move.js";
+export { remapMove } from "./remap-move.js";
 export type { Rng } from "./rng.js";
 export { createRng } from "./rng.js";
 export { sbrk } from "./sbrk.js";

@@ -30,7 +30,6 @@ import {
   ENOMEM,
   EPERM,
   isMadvice,
-  isSyscallError,
   MADV_COLD,
   MADV_DODUMP,
   MADV_DOFORK,
@@ -61,6 +60,7 @@ import {
   PROT_READ,
   PROT_SEM,
   PROT_WRITE,
+  remapMove,
   UsageError,
 } from "@memstack/core";
 import { formatMapsLine } from "../proc/format.js";
@@ -884,36 +884,17 @@ export class AddressSpace {
     return this.#moveVma(vma, addr, len, to, newLen, flags);
   }
 
-  // remap_move(): MREMAP_FIXED at the same length moves every VMA of
-  // [start, start + len) in order, each piece to the end of the previous
-  // one plus the gap that separated them, so holes keep their size. The
-  // range must start in a VMA; the result is where the first piece went.
+  // remap_move(): MREMAP_FIXED at the same length moves every VMA of the
+  // range (core's remapMove walks it), each piece checked and moved as
+  // mremap_to() does one.
   #remapMove(start: number, len: number, flags: number, newAddr: number): number {
-    const end = start + len;
-    let result = -EFAULT;
-    let seen = false;
-    let target = newAddr;
-    let lastEnd = 0;
-    let cursor = start;
-    for (;;) {
-      // The next VMA past what moved (with DONTUNMAP the source stays).
-      const vma = this.tree.findAfter(cursor);
-      const from = vma === null ? end : Math.max(vma.start, cursor);
-      if (from >= end) break;
-      if (!seen && start < from) return -EFAULT;
-      const n = Math.min(end, vma!.end) - from;
-      const offset = seen ? vma!.start - lastEnd : 0;
-      lastEnd = vma!.end;
-      const err = this.#checkRemap(vma, from, n, n, flags);
-      if (err !== 0) return err;
-      const r = this.#remapTo(from, n, n, flags, target + offset);
-      if (isSyscallError(r)) return r;
-      if (!seen) result = r;
-      seen = true;
-      target = r + n;
-      cursor = from + n;
-    }
-    return result;
+    return remapMove(
+      start,
+      len,
+      newAddr,
+      (addr) => this.tree.findAfter(addr),
+      (vma, from, n, to) => this.#checkRemap(vma, from, n, n, flags) || this.#remapTo(from, n, n, flags, to),
+    );
   }
 
   // move_vma(): a new VMA at `to` takes the pages of the old range. As
