@@ -49,5 +49,6 @@ describe("MemoryManagementUnit port", () => {
     expect(mmu.loadU8(virtAddr(0x10004))).toBe(9);
     expect(mmu.query(space, 0x10000)).toMatchObject({ accessed: true, dirty: false });
     expect(mmu.clean(space, 0x20000)).toBe(false);
+    expect(() => mmu.clean(space + 1, 0x10000)).toThrow(expect.objectContaining({ argument: "space" }));
   });
 });

@@ -95,6 +95,10 @@ describe("x86-64 entries in RAM", () => {
     expect(rawEntry(ram, pte).lo & BIT.D).toBe(BIT.D);
     expect(mmu.stats().walks).toBe(before + 1);
     expect(mmu.clean(space, USER_BASE + 64 * 4096 * 512)).toBe(false);
+    // Misuse names the argument and changes nothing.
+    expect(() => mmu.clean(space + 999, USER_BASE)).toThrow(expect.objectContaining({ argument: "space" }));
+    expect(() => mmu.clean(space, 2 ** 48)).toThrow(expect.objectContaining({ argument: "virt" }));
+    expect(rawEntry(ram, pte).lo & BIT.D).toBe(BIT.D);
     mmu.check();
   });
 
