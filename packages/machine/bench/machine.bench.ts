@@ -4,7 +4,9 @@
  * each beside its baseline in the same run:
  *
  *   1. demand-zero faults: first writes to fresh pages of a big mmap on a
- *      2 GiB machine (target: 1 million per second), beside the host's own
+ *      2 GiB machine (target: 1 million per second), beside the real
+ *      kernel's own demand-zero fault on this machine (bench/native/
+ *      demand-zero.c, built with cc when there is one), the host's own
  *      cost of touching as many fresh pages of ArrayBuffers (what backing
  *      the simulated RAM costs the host, here ~3 µs a page) and beside the
  *      same faults on recycled frames (munmap, then fault again), and where
@@ -20,7 +22,9 @@
  *
  * Run: pnpm --filter @memstack/machine bench
  */
-import { cpus } from "node:os";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
 import {
   FlatMemory,
   MAP_FIXED,
@@ -132,6 +136,22 @@ const parts = (() => {
   };
 })();
 
+// The real kernel's demand-zero fault: one round of bench/native/demand-zero.c
+// per round of the bench, in ns per fault; null without a C compiler.
+const nativeBin = (() => {
+  const bin = `${mkdtempSync(`${tmpdir()}/memstack-bench-`)}/demand-zero`;
+  const src = new URL("./native/demand-zero.c", import.meta.url).pathname;
+  try {
+    execFileSync("cc", ["-O2", "-o", bin, src], { stdio: "ignore" });
+    return bin;
+  } catch {
+    return null;
+  }
+})();
+const nativeFaultNs = (): number =>
+  Number(execFileSync(nativeBin!, [String(FAULT_PAGES), "1"], { encoding: "utf8" }));
+
+const native: number[] = [];
 const host: number[] = [];
 const fresh: number[] = [];
 const reused: number[] = [];
@@ -139,6 +159,13 @@ const split: ReturnType<typeof parts>[] = [];
 freshFaultNs(); // warm-up
 recycled();
 parts();
+// The native rounds go first, together: run between the others, each one's
+// 400 MB of fresh and freed pages disturbed the rounds after it (this VM
+// reports freed memory to its host, which takes the pages back).
+if (nativeBin !== null) {
+  nativeFaultNs(); // warm-up
+  for (let r = 0; r < ROUNDS; r++) native.push(nativeFaultNs());
+}
 for (let r = 0; r < ROUNDS; r++) {
   host.push(hostTouchNs());
   fresh.push(freshFaultNs());
@@ -277,6 +304,12 @@ const u = median(reused);
 console.log(
   `1. demand-zero faults, ${FAULT_PAGES.toLocaleString("en")} first writes to a fresh mmap, 2 GiB machine`,
 );
+if (native.length > 0) {
+  const k = median(native);
+  console.log(
+    `   the real kernel (bench/native/demand-zero.c)               ${fmt(k / 1000)} µs/fault = ${fmt(1000 / k, 3)} M faults/s (baseline)`,
+  );
+} else console.log("   the real kernel: no C compiler (cc) to build bench/native/demand-zero.c, row skipped");
 console.log(
   `   host: first write to a fresh 4 KiB page of an ArrayBuffer  ${fmt(h / 1000)} µs/page (baseline)`,
 );
@@ -284,7 +317,7 @@ console.log(
   `   fresh machine                                              ${fmt(f / 1000)} µs/fault = ${fmt(1000 / f, 3)} M faults/s (host share ${fmt((100 * h) / f, 0)}%)`,
 );
 console.log(
-  `   recycled frames (munmap, fault again)                      ${fmt(u / 1000)} µs/fault = ${fmt(1000 / u, 3)} M faults/s (target >= 1)`,
+  `   recycled frames (munmap, fault again)                      ${fmt(u / 1000)} µs/fault = ${fmt(1000 / u, 3)} M faults/s (target >= 1)${native.length > 0 ? `; ${fmt(median(native) / u)}x the real kernel's rate` : ""}`,
 );
 const part = (k: keyof ReturnType<typeof parts>) => median(split.map((x) => x[k]));
 const [pAlloc, pZero, pMap, pHandler, pRetry] = [
