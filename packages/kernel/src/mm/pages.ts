@@ -655,7 +655,7 @@ export class PageManager {
     }
   }
 
-  /** Faults in [start, end) of `vma` (MAP_POPULATE, MADV_WILLNEED); stops when memory runs out. */
+  /** Faults in [start, end) of `vma` (MAP_POPULATE); stops when memory runs out, or at a shmem object's end. */
   populate(owner: PageOwner, vma: Vma, start: number, end: number, write: boolean): void {
     if (!this.#accessible(vma)) return;
     for (let page = start; page < end; page += PAGE) {
