@@ -68,6 +68,12 @@ const PTRS_PER_PTE = 512;
 const SHMEM = 2;
 const ZERO = 3;
 
+// Whether `page` of shared `vma` lies past the end of its shmem object,
+// where a fault is SIGBUS: only mremap makes a mapping longer than its object.
+function pastObjectEnd(vma: Vma, page: number): boolean {
+  return vma.object !== null && vma.pgoff + (page - vma.start) / PAGE >= vma.object.pages;
+}
+
 // User rights by (write | execute << 1).
 const RIGHTS: readonly PageRights[] = [0, 1, 2, 3].map((i) =>
   Object.freeze({ write: (i & 1) !== 0, user: true, execute: (i & 2) !== 0 }),
@@ -249,10 +255,7 @@ export class PageManager {
       }
     }
     if (left === 0) {
-      if (this.lazy[frame] === 1) {
-        this.lazy[frame] = 0;
-        this.lazyCount--;
-      }
+      this.#unlazy(frame);
       this.dirty[frame] = 0;
       this.kind[frame] = FREE;
       this.ownerPid[frame] = -1;
@@ -311,9 +314,8 @@ export class PageManager {
       throw new Fault(PKG, addr, access, "not-permitted");
     }
     const page = addr - (((addr % PAGE) + PAGE) % PAGE);
-    // shmem_fault(): a page past the end of the shmem file is SIGBUS. Only
-    // mremap makes a mapping longer than its object (the file keeps its size).
-    if (vma.object !== null && vma.pgoff + (page - vma.start) / PAGE >= vma.object.pages) {
+    // shmem_fault(): a page past the end of the shmem file is SIGBUS.
+    if (pastObjectEnd(vma, page)) {
       // A read faults around first (do_read_fault()), mapping what the
       // object holds nearby, and then finds no page there.
       if (access !== "write" && (errorCode & PF_PRESENT) === 0)
@@ -536,9 +538,7 @@ export class PageManager {
         // Mapped here only: the object's hold and this entry.
         if (this.refs[frame] !== 2) continue;
         if (written) this.dirty[frame] = 1;
-        this.mmu.unmap(owner.space, virt, PAGE);
-        this.mmu.invalidatePage(owner.space, virt);
-        this.#unref(owner, frame, virt / PAGE);
+        this.#unmapPage(owner, frame, virt / PAGE);
         // A clean page (never written: all zeros) leaves the object too
         // (__remove_mapping); a dirty one cannot be written out without
         // swap here, and stays.
@@ -660,7 +660,7 @@ export class PageManager {
     if (!this.#accessible(vma)) return;
     for (let page = start; page < end; page += PAGE) {
       // Past a shmem object's end the fault would be SIGBUS: populating stops.
-      if (vma.object !== null && vma.pgoff + (page - vma.start) / PAGE >= vma.object.pages) return;
+      if (pastObjectEnd(vma, page)) return;
       const m = this.mmu.query(owner.space, page);
       let ok = true;
       if (m === null) ok = this.#missing(owner, vma, page, write);
@@ -766,10 +766,22 @@ export class PageManager {
   // goes: a shmem folio is dirty; a lazily freed page was written again.
   #wasWritten(frame: number): void {
     if (this.kind[frame] === SHMEM) this.dirty[frame] = 1;
-    else if (this.lazy[frame] === 1) {
-      this.lazy[frame] = 0;
-      this.lazyCount--;
-    }
+    else this.#unlazy(frame);
+  }
+
+  // `frame` is no longer lazily freed (written again, or freed).
+  #unlazy(frame: number): void {
+    if (this.lazy[frame] === 0) return;
+    this.lazy[frame] = 0;
+    this.lazyCount--;
+  }
+
+  // Clears the entry of `owner`'s page `vpn`, which maps `frame`, and drops
+  // the reference it held.
+  #unmapPage(owner: PageOwner, frame: number, vpn: number): void {
+    this.mmu.unmap(owner.space, vpn * PAGE, PAGE);
+    this.mmu.invalidatePage(owner.space, vpn * PAGE);
+    this.#unref(owner, frame, vpn);
   }
 
   // ------------------------------------------------------------- reclaim
@@ -777,16 +789,9 @@ export class PageManager {
   // Writes private page `vpn` of `owner` (frame `frame`, mapped by it
   // alone) to swap slot `slot` and unmaps it.
   #swapOut(owner: PageOwner, frame: number, vpn: number, slot: number): void {
-    const page = vpn * PAGE;
-    if (this.lazy[frame] === 1) {
-      this.lazy[frame] = 0;
-      this.lazyCount--;
-    }
     this.swapDevice.writePage(slot, this.ram, pfn(frame));
-    this.mmu.unmap(owner.space, page, PAGE);
-    this.mmu.invalidatePage(owner.space, page);
     owner.swap.set(vpn, slot);
-    this.#unref(owner, frame, vpn);
+    this.#unmapPage(owner, frame, vpn);
     this.stats.swapOuts++;
   }
 
@@ -817,16 +822,13 @@ export class PageManager {
       if (this.lazy[frame] === 1) {
         if (!m.dirty) {
           // Clean since MADV_FREE: dropped, and the page reads as zeros again.
-          this.mmu.unmap(owner.space, page, PAGE);
-          this.mmu.invalidatePage(owner.space, page);
-          this.#unref(owner, frame, vpn);
+          this.#unmapPage(owner, frame, vpn);
           this.stats.lazyFrees++;
           freed++;
           continue;
         }
         // Written since: an ordinary anonymous page again.
-        this.lazy[frame] = 0;
-        this.lazyCount--;
+        this.#unlazy(frame);
       }
       if (!canSwap) {
         if (this.lazyCount === 0) break;
