@@ -145,6 +145,14 @@ export interface AddressSpaceOptions {
   stackBytes?: number;
 }
 
+// A merge keeps `into`: it takes `from`'s anon_vma when it has none (the
+// caller then drops `from`, and its hold on the anon_vma with it).
+function takeAnonVma(into: Vma, from: Vma): void {
+  if (into.anonVma !== null || from.anonVma === null) return;
+  into.anonVma = from.anonVma;
+  into.anonVma.degree++;
+}
+
 function pageUp(n: number): number {
   const r = n % PAGE;
   return r === 0 ? n : n + (PAGE - r);
@@ -411,10 +419,7 @@ export class AddressSpace {
     if (withPrev && withNext && canMerge({ ...prev, end: next.start }, next)) {
       this.tree.remove(next);
       // vma_expand(): the merged VMA takes next's anon_vma when prev has none.
-      if (prev.anonVma === null && next.anonVma !== null) {
-        prev.anonVma = next.anonVma;
-        prev.anonVma.degree++;
-      }
+      takeAnonVma(prev, next);
       this.#dropVma(next);
       this.tree.adjust(prev, prev.start, next.end);
       if (vma.object !== null) vma.object.mappers--;
@@ -629,20 +634,14 @@ export class AddressSpace {
     if (right) {
       const n = next!;
       this.tree.remove(n);
-      if (v.anonVma === null && n.anonVma !== null) {
-        v.anonVma = n.anonVma;
-        v.anonVma.degree++;
-      }
+      takeAnonVma(v, n);
       this.#dropVma(n);
       this.tree.adjust(v, v.start, n.end);
     }
     if (left) {
       const p = prev!;
       this.tree.remove(v);
-      if (p.anonVma === null && v.anonVma !== null) {
-        p.anonVma = v.anonVma;
-        p.anonVma.degree++;
-      }
+      takeAnonVma(p, v);
       this.#dropVma(v);
       this.tree.adjust(p, p.start, v.end);
       v = p;
