@@ -75,7 +75,7 @@ import {
 import type { Mapper } from "./ports/mapper.js";
 import type { ProgramBreak } from "./ports/program-break.js";
 import type { VirtualMemory } from "./ports/virtual-memory.js";
-import { remapMove } from "./remap-move.js";
+import { mremapArgsError, remapMove } from "./remap-move.js";
 
 const PKG = "@memstack/core";
 const WASM_PAGE = 65536;
@@ -778,16 +778,10 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
     // in place (mremap_at) or a move (mremap_to).
     const oldLen = pageUp(oldLength);
     const newLen = pageUp(newLength);
-    if ((flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP)) !== 0) return -EINVAL;
-    if (oldAddr % PAGE_SIZE !== 0) return -EINVAL;
-    if (newLen === 0 || newLen > this.limit) return -EINVAL;
+    // The buffer's end plays the part of TASK_SIZE.
+    const bad = mremapArgsError(oldAddr, oldLen, newLen, flags, newAddr, this.limit);
+    if (bad !== 0) return bad;
     const impliesNew = (flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) !== 0;
-    if (impliesNew) {
-      if (newAddr > this.limit - newLen || newAddr % PAGE_SIZE !== 0) return -EINVAL;
-      if ((flags & MREMAP_MAYMOVE) === 0) return -EINVAL;
-      if ((flags & MREMAP_DONTUNMAP) !== 0 && oldLen !== newLen) return -EINVAL;
-      if (oldAddr < newAddr + newLen && newAddr < oldAddr + oldLen) return -EINVAL;
-    }
     if ((flags & MREMAP_FIXED) !== 0 && oldLen === newLen)
       return this.#remapMove(oldAddr, oldLen, flags, newAddr);
     const r = this.#regions[this.#find(oldAddr)];

@@ -103,7 +103,7 @@ export type { PhysicalMemory } from "./ports/physical-memory.js";
 export type { ProgramBreak } from "./ports/program-break.js";
 export type { VirtualMemory } from "./ports/virtual-memory.js";
 export type { RemapMapping } from "./remap-move.js";
-export { remapMove } from "./remap-move.js";
+export { mremapArgsError, remapMove } from "./remap-move.js";
 export type { Rng } from "./rng.js";
 export { createRng } from "./rng.js";
 export { sbrk } from "./sbrk.js";

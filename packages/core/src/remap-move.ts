@@ -1,4 +1,8 @@
 /**
+ * mremap's steps that do not depend on how mappings are kept, shared by
+ * FlatMemory and the kernel's address spaces: the argument checks
+ * (check_mremap_params) and the walk of a multi-mapping move (remap_move).
+ *
  * remap_move() of Linux 6.18's mm/mremap.c, over any list of mappings: the
  * walk that mremap(MREMAP_FIXED) at an unchanged length makes over every
  * mapping of [start, start + length), in address order. Each piece goes to
@@ -11,7 +15,43 @@
  * Shared by FlatMemory and the kernel's address spaces, which differ only in
  * how they find a mapping and move one piece.
  */
-import { EFAULT, isSyscallError } from "./linux-abi.js";
+import {
+  EFAULT,
+  EINVAL,
+  isSyscallError,
+  MREMAP_DONTUNMAP,
+  MREMAP_FIXED,
+  MREMAP_MAYMOVE,
+} from "./linux-abi.js";
+
+const PAGE = 4096;
+
+/**
+ * check_mremap_params() of Linux 6.18: mremap's argument checks, in the
+ * kernel's order, on lengths already page-aligned (do_mremap aligns them
+ * first). `taskSize` is where the address space ends.
+ *
+ * @returns 0, or -EINVAL.
+ */
+export function mremapArgsError(
+  oldAddr: number,
+  oldLen: number,
+  newLen: number,
+  flags: number,
+  newAddr: number,
+  taskSize: number,
+): number {
+  if ((flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP)) !== 0) return -EINVAL;
+  if (oldAddr % PAGE !== 0) return -EINVAL;
+  if (newLen === 0 || newLen > taskSize) return -EINVAL;
+  // The rest concerns calls that name a new address.
+  if ((flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) === 0) return 0;
+  if (newAddr > taskSize - newLen || newAddr % PAGE !== 0) return -EINVAL;
+  if ((flags & MREMAP_MAYMOVE) === 0) return -EINVAL;
+  if ((flags & MREMAP_DONTUNMAP) !== 0 && oldLen !== newLen) return -EINVAL;
+  if (oldAddr < newAddr + newLen && newAddr < oldAddr + oldLen) return -EINVAL;
+  return 0;
+}
 
 /** A mapping as remapMove needs it: its bounds. */
 export interface RemapMapping {

@@ -54,6 +54,7 @@ import {
   MREMAP_DONTUNMAP,
   MREMAP_FIXED,
   MREMAP_MAYMOVE,
+  mremapArgsError,
   PROT_EXEC,
   PROT_GROWSDOWN,
   PROT_GROWSUP,
@@ -795,16 +796,9 @@ export class AddressSpace {
   mremap(oldAddr: number, oldLength: number, newLength: number, flags: number, newAddr = 0): number {
     const oldLen = pageUp(oldLength);
     const newLen = pageUp(newLength);
-    if ((flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP)) !== 0) return -EINVAL;
-    if (oldAddr % PAGE !== 0) return -EINVAL;
-    if (newLen === 0 || newLen > TASK_SIZE) return -EINVAL;
+    const bad = mremapArgsError(oldAddr, oldLen, newLen, flags, newAddr, TASK_SIZE);
+    if (bad !== 0) return bad;
     const impliesNew = (flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) !== 0;
-    if (impliesNew) {
-      if (newAddr > TASK_SIZE - newLen || newAddr % PAGE !== 0) return -EINVAL;
-      if ((flags & MREMAP_MAYMOVE) === 0) return -EINVAL;
-      if ((flags & MREMAP_DONTUNMAP) !== 0 && oldLen !== newLen) return -EINVAL;
-      if (oldAddr < newAddr + newLen && newAddr < oldAddr + oldLen) return -EINVAL;
-    }
     // The worst case splits two VMAs in three before anything can fail.
     if (this.mapCount + 2 >= this.maxMapCount - 3) return -ENOMEM;
     if ((flags & MREMAP_FIXED) !== 0 && oldLen === newLen)
