@@ -10,8 +10,8 @@
  * wraps; such an address is handed to the ports as 2^53 - 1, which every
  * call refuses as the kernel refuses an address near 2^64.
  *
- * Two lines go beyond the shared format; their real-kernel twin is
- * packages/kernel/test/fixtures/vm/vm-script-ext.c:
+ * Four lines, and more madvise advice, go beyond the shared format; their
+ * real-kernel twin is packages/kernel/test/fixtures/vm/vm-script-ext.c:
  *
  *     mremap NAME OLD OLDLEN NEWLEN FLAGS NEWADDR
  *     fork
@@ -376,6 +376,9 @@ export function runVmScript(text: string, space: VmScriptTarget): string[] {
     return a > b ? `${first}+0x${(a - b).toString(16)}` : `${first}-0x${(b - a).toString(16)}`;
   };
   const status = (r: number): string => (isSyscallError(r) ? `err ${errnoName(r)}` : "ok");
+  // Whether a mapping overlaps the span of addresses the script's mappings
+  // ever covered: what maps and procmaps lines show.
+  const inSpan = (start: bigint, end: bigint): boolean => spanLo < spanHi && end > spanLo && start < spanHi;
   // An mmap's or mremap's result: `err ERRNO`, or `ok NAME=EXPR` with NAME
   // bound and the span of maps lines widened to the new mapping.
   const bindResult = (name: string, r: number, len: bigint): void => {
@@ -394,13 +397,10 @@ export function runVmScript(text: string, space: VmScriptTarget): string[] {
 
   for (const op of ops) {
     if (op.kind === "maps") {
-      const shown =
-        spanLo < spanHi
-          ? target
-              .maps()
-              .filter((m) => BigInt(m.end) > spanLo && BigInt(m.start) < spanHi)
-              .map((m) => `${rel(BigInt(m.start))}-${rel(BigInt(m.end))} ${m.perms}`)
-          : [];
+      const shown = target
+        .maps()
+        .filter((m) => inSpan(BigInt(m.start), BigInt(m.end)))
+        .map((m) => `${rel(BigInt(m.start))}-${rel(BigInt(m.end))} ${m.perms}`);
       out.push(shown.length > 0 ? `maps ${shown.join(" ; ")}` : "maps none");
       continue;
     }
@@ -416,7 +416,7 @@ export function runVmScript(text: string, space: VmScriptTarget): string[] {
         if (m === null) continue;
         const start = BigInt(`0x${m[1]}`);
         const end = BigInt(`0x${m[2]}`);
-        if (!(spanLo < spanHi && end > spanLo && start < spanHi)) continue;
+        if (!inSpan(start, end)) continue;
         shown.push(`${rel(start)}-${rel(end)} ${m[3]} ${m[4]} ${m[5]}${m[6] === "" ? "" : ` ${m[6]}`}`);
       }
       out.push(shown.length > 0 ? `procmaps ${shown.join(" ; ")}` : "procmaps none");

@@ -1,8 +1,8 @@
 /**
  * A process as the target of a VM script (core's `runVmScript`): its ports,
  * its mappings as /proc/PID/maps shows them (for `maps` and `procmaps`
- * lines), its /proc/PID/status for `status` lines, and fork(2) for the script's `fork` line, after which the
- * script runs in the child.
+ * lines), its /proc/PID/status for `status` lines, and fork(2) for the
+ * script's `fork` line, after which the script runs in the child.
  */
 import type { VmScriptTarget } from "@memstack/core";
 import type { Process } from "./process.js";
