@@ -610,36 +610,30 @@ export class PageTables {
 
   /** testAndClearAccessed: see {@link Mmu.testAndClearAccessed}. */
   testAndClearAccessed(space: number, virt: number): boolean {
-    const root = this.#mustRoot(space, "testAndClearAccessed");
-    const la = this.#pointLinear("testAndClearAccessed", virt);
-    let was = false;
-    const f = this.format;
-    const out = this.#out;
-    this.#forEachLeaf(root, la, la + 1, (level, e, lo, hi) => {
-      const flags = f.flags(lo, hi, level);
-      if ((flags & ENTRY_ACCESSED) === 0) return;
-      was = true;
-      f.encodeLeaf(f.address(lo, hi, level), flags & ~ENTRY_ACCESSED, level, out);
-      this.#words.write(e, out[0]!);
-    });
-    return was;
+    return this.#clearLeafBits("testAndClearAccessed", space, virt, ENTRY_ACCESSED) > 0;
   }
 
   /** The table half of {@link Mmu.clean}: clears A and D of the leaf covering `virt`. */
   clean(space: number, virt: number): boolean {
-    const root = this.#mustRoot(space, "clean");
-    const la = this.#pointLinear("clean", virt);
-    let found = false;
+    return this.#clearLeafBits("clean", space, virt, ENTRY_ACCESSED | ENTRY_DIRTY) >= 0;
+  }
+
+  // Clears `bits` (ENTRY_* flags) in the leaf covering `virt`: returns those
+  // of them that were set, or -1 when no leaf covers it.
+  #clearLeafBits(fn: string, space: number, virt: number, bits: number): number {
+    const root = this.#mustRoot(space, fn);
+    const la = this.#pointLinear(fn, virt);
+    let was = -1;
     const f = this.format;
     const out = this.#out;
     this.#forEachLeaf(root, la, la + 1, (level, e, lo, hi) => {
-      found = true;
       const flags = f.flags(lo, hi, level);
-      if ((flags & (ENTRY_ACCESSED | ENTRY_DIRTY)) === 0) return;
-      f.encodeLeaf(f.address(lo, hi, level), flags & ~(ENTRY_ACCESSED | ENTRY_DIRTY), level, out);
+      was = flags & bits;
+      if (was === 0) return;
+      f.encodeLeaf(f.address(lo, hi, level), flags & ~bits, level, out);
       this.#words.write(e, out[0]!);
     });
-    return found;
+    return was;
   }
 
   #pointLinear(fn: string, virt: number): number {
