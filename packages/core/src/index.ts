@@ -101,7 +101,7 @@ export type {
 export { PF_INSTRUCTION, PF_PRESENT, PF_RESERVED, PF_USER, PF_WRITE } from "./ports/mmu.js";
 export type { PhysicalMemory } from "./ports/physical-memory.js";
 export type { ProgramBreak } from "./ports/program-break.js";
-export type { VirtualMemory } from "./ports/virtual-memory.js";
+export type { FastAccess, FastTags, VirtualMemory } from "./ports/virtual-memory.js";
 export type { RemapMapping } from "./remap-move.js";
 export { mremapArgsError, remapMove } from "./remap-move.js";
 export type { Rng } from "./rng.js";

@@ -31,7 +31,7 @@
  */
 import type { PhysAddr } from "../address.js";
 import type { Access } from "../errors.js";
-import type { VirtualMemory } from "./virtual-memory.js";
+import type { FastTags, VirtualMemory } from "./virtual-memory.js";
 
 /** Bit 0 of the page-fault error code: the page was present (a protection violation); clear for a not-present page. */
 export const PF_PRESENT = 1 << 0;
@@ -105,6 +105,12 @@ export interface MemoryManagementUnit extends VirtualMemory {
    * or -1 before the first switch.
    */
   readonly currentAddressSpace: number;
+
+  /**
+   * The unit's fast tags ({@link FastTags}), when it keeps any: its
+   * `owner` is the current address space in user mode, else -1.
+   */
+  readonly fastTags?: FastTags;
 
   /**
    * Privilege of the VirtualMemory members. A kernel sets `"supervisor"` on

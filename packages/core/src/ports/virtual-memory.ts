@@ -9,6 +9,50 @@
  */
 import type { VirtAddr } from "../address.js";
 
+/**
+ * Fast tags: the host-side copy of the TLB entries an MMU serves hits from
+ * without a lookup, shared so that a caller can take such a hit inline,
+ * with no call through the port, and still count it exactly.
+ *
+ * Entry `e` of a page at linear address `page` is `(page / 4096) mod N`
+ * (N = `read.length`, a power of two). While `owner` is the caller's
+ * address space:
+ *
+ *     off = addr - read[e]          (write[e] for a store)
+ *     off === (off & (4096 - size)) → hit: bytes at byte[e] + off of u8/u16/u32[e],
+ *                                     and the caller adds 1 to hits[e]
+ *     otherwise                     → the port's own load or store
+ *
+ * `read[e]` and `write[e]` are NaN (so the test fails) unless the entry's
+ * TLB slot is valid, allows that user access (a store only with the Dirty
+ * bit cached) and nothing can change its recency before its pending hits
+ * are handed over. Hits added to `hits[e]` are exactly those the TLB would
+ * have counted. A caller reads the arrays afresh at every access: any call
+ * into the port or the kernel may change them.
+ */
+export interface FastTags {
+  /** The address space whose user-mode accesses the tags serve now; -1 for none. */
+  readonly owner: number;
+  /** Page base readable through entry `e`, else NaN. */
+  readonly read: Float64Array;
+  /** Page base writable through entry `e` (Dirty cached), else NaN. */
+  readonly write: Float64Array;
+  /** Pending hits of entry `e`: the caller adds one per access it serves. */
+  readonly hits: Float64Array;
+  /** Byte offset of entry `e`'s page in its views. */
+  readonly byte: Int32Array;
+  /** Host views holding entry `e`'s page. */
+  readonly u8: readonly Uint8Array<ArrayBufferLike>[];
+  readonly u16: readonly Uint16Array<ArrayBufferLike>[];
+  readonly u32: readonly Uint32Array<ArrayBufferLike>[];
+}
+
+/** An address space's {@link FastTags}: valid while `tags.owner === space`. */
+export interface FastAccess {
+  readonly tags: FastTags;
+  readonly space: number;
+}
+
 /** Byte-addressed, little-endian access through an address space. */
 export interface VirtualMemory {
   /** Loads one byte. @throws {Fault} when the space forbids the read. */
@@ -58,4 +102,11 @@ export interface VirtualMemory {
    * @throws {Fault} at the first forbidden byte.
    */
   copy(dest: VirtAddr, src: VirtAddr, length: number): void;
+
+  /**
+   * The MMU's fast tags for this space, for callers that take TLB hits
+   * inline (libc's heap accessors); absent or null where there are none
+   * (FlatMemory has no TLB).
+   */
+  fastAccess?(): FastAccess | null;
 }
