@@ -63,6 +63,14 @@
  * or PLRU state are exactly those of a TLB that saw every access.
  * test/fast-path.test.ts compares all of it with per-access lookups.
  *
+ * The owned entries' tags, host views and pending hits are also shared as
+ * `fastTags` (core's FastTags), so that code above the port (libc's heap
+ * accessors) can take an owned entry's hit itself, with no call: it tests
+ * the same tag, moves the bytes and adds to the same pending count. Their
+ * owner is the current space in user mode (-1 in supervisor mode): every
+ * switch of either releases all sets first, so no tag of another space or
+ * privilege survives it.
+ *
  *     lookup of la ──► release L1 set of la for 4K, 2M, 1G ──► probe / walk / fill
  *                      (their owners' hits handed over,        (touches only those
  *                       entries disowned, registers emptied)    sets and the STLB)
@@ -71,6 +79,7 @@
 import {
   type Access,
   CorruptionError,
+  type FastTags,
   type FrameAllocator,
   type MemoryManagementUnit,
   type PageFaultHandler,
@@ -142,6 +151,13 @@ export class Mmu implements MemoryManagementUnit {
   readonly format: PageTableFormat;
   /** The modelled TLB (read its arrays to visualise it; change it only through the MMU). */
   readonly tlb: Tlb;
+  /**
+   * The owned host entries' fast tags, shared with callers that take hits
+   * inline (core's {@link FastTags}): the same arrays the hot paths test.
+   */
+  readonly fastTags: FastTags;
+  // fastTags, with its owner writable.
+  private readonly tagState: { owner: number } & Omit<FastTags, "owner">;
 
   private readonly memory: PhysicalMemory;
   private readonly host: HostFrames;
@@ -277,6 +293,17 @@ export class Mmu implements MemoryManagementUnit {
     this.pcidEnabled = pcid;
     this.globalPages = globalPages;
     this.pcidOwner = new Int32Array(format.maxTag + 1).fill(-1);
+    this.tagState = {
+      owner: -1,
+      read: this.hRead,
+      write: this.hWrite,
+      hits: this.hHits,
+      byte: this.hByte,
+      u8: this.hU8,
+      u16: this.hU16,
+      u32: this.hU32,
+    };
+    this.fastTags = this.tagState;
     for (let flags = 0; flags < 128; flags++) {
       let rights = 0;
       for (let a = 0 as AccessCode; a <= 2; a++) {
@@ -1366,6 +1393,7 @@ export class Mmu implements MemoryManagementUnit {
     this.spill(true);
     this.user = user;
     this.rightsShift = user ? 0 : SUPERVISOR_SHIFT;
+    this.tagState.owner = user ? this.current : -1;
   }
 
   isCanonical(addr: number): boolean {
@@ -1421,6 +1449,7 @@ export class Mmu implements MemoryManagementUnit {
     this.current = space;
     this.currentRoot = root;
     this.currentPcid = pcid;
+    this.tagState.owner = this.user ? space : -1;
   }
 
   /** PCID/ASID given to `space`. @throws {UsageError} for an unknown space. */
@@ -1741,6 +1770,9 @@ export class Mmu implements MemoryManagementUnit {
     }
     if (this.current >= 0 && this.pcidOwner[this.currentPcid] !== this.current) {
       throw new CorruptionError(PKG, "Mmu: the current address space does not own its PCID");
+    }
+    if (this.tagState.owner !== (this.user ? this.current : -1)) {
+      throw new CorruptionError(PKG, "Mmu: the fast tags' owner is not the current space in user mode");
     }
   }
 }
