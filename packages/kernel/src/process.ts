@@ -11,6 +11,7 @@
  * killed or has exited, every call throws {@link ProcessKilled}.
  */
 import {
+  type FastAccess,
   type Mapper,
   type MemoryManagementUnit,
   type ProgramBreak,
@@ -172,6 +173,15 @@ export class Process implements VirtualMemory, ProgramBreak, Mapper, PageOwner {
   copy(dest: VirtAddr, src: VirtAddr, length: number): void {
     this.#enter();
     this.mmu.copy(dest, src, length);
+  }
+  /**
+   * The MMU's fast tags for this process (core's FastAccess): hits taken
+   * through them are this process's user-mode accesses, counted in its
+   * TLB; null when the MMU keeps none.
+   */
+  fastAccess(): FastAccess | null {
+    const tags = this.mmu.fastTags;
+    return tags === undefined ? null : { tags, space: this.space };
   }
 
   // ------------------------------------------------------- system calls
