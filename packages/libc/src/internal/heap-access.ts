@@ -23,7 +23,17 @@
  *
  * On the port, every access costs a call through the address space (on a
  * kernel process: a TLB lookup, maybe a page walk), so a 64-bit word is one
- * `loadU64`/`storeU64`, not two u32 accesses. The port refuses a u64 at or
+ * `loadU64`/`storeU64`, not two u32 accesses. A port with fast tags (a
+ * kernel process over `@memstack/mmu`: core's FastAccess) serves most of
+ * them first: an aligned access to a page whose TLB entry the MMU holds
+ * ready is read or written in the host bytes and its hit added to the
+ * entry's count, as the MMU's own hit path does, with no call into the
+ * process or the MMU:
+ *
+ *     slowR64(a) ──► owner === our space, off = a - read[e] in the page? ──yes──► u32[e][(byte[e] + off) >>> 2], hits[e] += 1
+ *                                    │ no
+ *                                    ▼
+ *                          memory.loadU64(a) The port refuses a u64 at or
  * above 2^53 (a number cannot hold it exactly): only a corrupted word is
  * that large (a size or pointer overwritten by user data, the tcache key),
  * and then the word is read again as two u32 halves, as the fast path does.
@@ -36,7 +46,14 @@
  * canonical on x86-64: touching one is a Fault, the simulated SIGSEGV, as it
  * would be on the real machine.
  */
-import { Fault, FlatMemory, UsageError, type VirtAddr, type VirtualMemory } from "@memstack/core";
+import {
+  type FastTags,
+  Fault,
+  FlatMemory,
+  UsageError,
+  type VirtAddr,
+  type VirtualMemory,
+} from "@memstack/core";
 import { PAGE, PKG, TWO_32 } from "./layout.js";
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
@@ -47,6 +64,17 @@ const EMPTY32 = new Uint32Array(0);
 const EMPTY_I32 = new Int32Array(0);
 const EMPTY16 = new Uint16Array(0);
 const EMPTY8 = new Uint8Array(0);
+/** Tags of a port without any: an owner no space has, one entry that never matches. */
+const NO_TAGS: FastTags = {
+  owner: -1,
+  read: new Float64Array(1).fill(Number.NaN),
+  write: new Float64Array(1).fill(Number.NaN),
+  hits: new Float64Array(1),
+  byte: new Int32Array(1),
+  u8: [EMPTY8],
+  u16: [EMPTY16],
+  u32: [EMPTY32],
+};
 
 /** Word access to simulated memory with a typed-array fast path over FlatMemory. */
 export class HeapAccess {
@@ -62,11 +90,105 @@ export class HeapAccess {
   protected end4 = -1;
   /** Last address at which an 8-byte fast access fits (−5: no fast path). */
   protected end8 = -5;
+  // The port's fast tags (NO_TAGS when it has none) and the space they
+  // must be owned by (-2, no space's, when none); their arrays, cached.
+  private readonly tags: FastTags;
+  private readonly tagSpace: number;
+  private readonly tagMask: number;
+  private readonly tRead: Float64Array;
+  private readonly tWrite: Float64Array;
+  private readonly tHits: Float64Array;
+  private readonly tByte: Int32Array;
+  private readonly tU16: readonly Uint16Array<ArrayBufferLike>[];
+  private readonly tU32: readonly Uint32Array<ArrayBufferLike>[];
 
   constructor(memory: VirtualMemory) {
     this.memory = memory;
     this.flat = LITTLE_ENDIAN && memory instanceof FlatMemory ? memory : null;
+    const fast = this.flat === null && LITTLE_ENDIAN ? (memory.fastAccess?.() ?? null) : null;
+    const tags = fast?.tags ?? NO_TAGS;
+    this.tags = tags;
+    this.tagSpace = fast?.space ?? -2;
+    this.tagMask = tags.read.length - 1;
+    this.tRead = tags.read;
+    this.tWrite = tags.write;
+    this.tHits = tags.hits;
+    this.tByte = tags.byte;
+    this.tU16 = tags.u16;
+    this.tU32 = tags.u32;
     this.refresh();
+  }
+
+  // Fast-tag hits (see FastTags in core). The entry is the page number mod
+  // the table size: `a >>> 12` keeps the page bits of any integer address
+  // below 2^53, and a fractional, negative or out-of-page address fails the
+  // offset test. Each returns -1 (loads; every value is ≥ 0) or false
+  // when the tags do not serve the access, which then goes to the port.
+
+  private tagLoad16(a: number): number {
+    if (this.tags.owner !== this.tagSpace) return -1;
+    const e = (a >>> 12) & this.tagMask;
+    const off = a - this.tRead[e]!;
+    if (off !== (off & 0xffe)) return -1;
+    this.tHits[e]!++;
+    return this.tU16[e]![(this.tByte[e]! + off) >>> 1]!;
+  }
+
+  private tagStore16(a: number, v: number): boolean {
+    if (this.tags.owner !== this.tagSpace) return false;
+    const e = (a >>> 12) & this.tagMask;
+    const off = a - this.tWrite[e]!;
+    if (off !== (off & 0xffe)) return false;
+    this.tHits[e]!++;
+    this.tU16[e]![(this.tByte[e]! + off) >>> 1] = v;
+    return true;
+  }
+
+  private tagLoad32(a: number): number {
+    if (this.tags.owner !== this.tagSpace) return -1;
+    const e = (a >>> 12) & this.tagMask;
+    const off = a - this.tRead[e]!;
+    if (off !== (off & 0xffc)) return -1;
+    this.tHits[e]!++;
+    return this.tU32[e]![(this.tByte[e]! + off) >>> 2]!;
+  }
+
+  private tagStore32(a: number, v: number): boolean {
+    if (this.tags.owner !== this.tagSpace) return false;
+    const e = (a >>> 12) & this.tagMask;
+    const off = a - this.tWrite[e]!;
+    if (off !== (off & 0xffc)) return false;
+    this.tHits[e]!++;
+    this.tU32[e]![(this.tByte[e]! + off) >>> 2] = v;
+    return true;
+  }
+
+  // A u64 of any size, `hi * 2^32 + lo` (rounded from 2^53, as the view's path reads it).
+  private tagLoad64(a: number): number {
+    if (this.tags.owner !== this.tagSpace) return -1;
+    const e = (a >>> 12) & this.tagMask;
+    const off = a - this.tRead[e]!;
+    if (off !== (off & 0xff8)) return -1;
+    this.tHits[e]!++;
+    const u = this.tU32[e]!;
+    const i = (this.tByte[e]! + off) >>> 2;
+    return u[i + 1]! * TWO_32 + u[i]!;
+  }
+
+  // `v` a non-negative integer below 2^64.
+  private tagStore64(a: number, v: number): boolean {
+    if (this.tags.owner !== this.tagSpace) return false;
+    const e = (a >>> 12) & this.tagMask;
+    const off = a - this.tWrite[e]!;
+    if (off !== (off & 0xff8)) return false;
+    this.tHits[e]!++;
+    const u = this.tU32[e]!;
+    const i = (this.tByte[e]! + off) >>> 2;
+    // ToUint32 is exact for any integer (no float modulo: V8 calls out for `%`).
+    const lo = v >>> 0;
+    u[i] = lo;
+    u[i + 1] = (v - lo) / TWO_32;
+    return true;
   }
 
   /** Re-reads the FlatMemory's buffer; true when the view changed. */
@@ -117,6 +239,8 @@ export class HeapAccess {
 
   private slowR32(a: number): number {
     if (this.flat === null) {
+      const t = this.tagLoad32(a);
+      if (t >= 0) return t;
       if (!(a >= 0 && a < CANONICAL_LIMIT && Number.isSafeInteger(a))) this.nonCanonical(a, "read");
       return this.memory.loadU32(a as VirtAddr);
     }
@@ -136,6 +260,7 @@ export class HeapAccess {
 
   private slowW32(a: number, v: number): void {
     if (this.flat === null) {
+      if (this.tagStore32(a, v)) return;
       if (!(a >= 0 && a < CANONICAL_LIMIT && Number.isSafeInteger(a))) this.nonCanonical(a, "write");
       this.memory.storeU32(a as VirtAddr, v >>> 0);
       return;
@@ -156,6 +281,8 @@ export class HeapAccess {
 
   private slowR16(a: number): number {
     if (this.flat === null) {
+      const t = this.tagLoad16(a);
+      if (t >= 0) return t;
       if (!(a >= 0 && a < CANONICAL_LIMIT && Number.isSafeInteger(a))) this.nonCanonical(a, "read");
       return this.memory.loadU16(a as VirtAddr);
     }
@@ -175,6 +302,7 @@ export class HeapAccess {
 
   private slowW16(a: number, v: number): void {
     if (this.flat === null) {
+      if (this.tagStore16(a, v)) return;
       if (!(a >= 0 && a < CANONICAL_LIMIT && Number.isSafeInteger(a))) this.nonCanonical(a, "write");
       this.memory.storeU16(a as VirtAddr, v & 0xffff);
       return;
@@ -208,6 +336,8 @@ export class HeapAccess {
 
   private slowR64(a: number): number {
     if (this.flat === null) {
+      const t = this.tagLoad64(a);
+      if (t >= 0) return t;
       if (!(a >= 0 && a < CANONICAL_LIMIT && Number.isSafeInteger(a))) this.nonCanonical(a, "read");
       const v = this.portLoad64(a);
       return v < TWO_53 ? v : this.split64(a);
@@ -256,6 +386,16 @@ export class HeapAccess {
 
   private slowR64Masked(a: number): number {
     if (this.flat === null) {
+      if (this.tags.owner === this.tagSpace) {
+        const e = (a >>> 12) & this.tagMask;
+        const off = a - this.tRead[e]!;
+        if (off === (off & 0xff8)) {
+          this.tHits[e]!++;
+          const u = this.tU32[e]!;
+          const i = (this.tByte[e]! + off) >>> 2;
+          return u[i + 1]! * TWO_32 + ((u[i]! & ~7) >>> 0);
+        }
+      }
       if (!(a >= 0 && a < CANONICAL_LIMIT && Number.isSafeInteger(a))) this.nonCanonical(a, "read");
       const v = this.portLoad64(a);
       if (v < TWO_53) return v - (v & 7);
@@ -287,6 +427,7 @@ export class HeapAccess {
   }
 
   private slowW64(a: number, v: number): void {
+    if (this.flat === null && this.tagStore64(a, v)) return;
     if (this.flat === null && v < TWO_53) {
       if (!(a >= 0 && a < CANONICAL_LIMIT && Number.isSafeInteger(a))) this.nonCanonical(a, "write");
       this.memory.storeU64(a as VirtAddr, v);
@@ -361,8 +502,9 @@ export class HeapAccess {
       this.w64(pos, (ptr ^ (pos >>> 12)) >>> 0);
       return;
     }
+    // `^` takes both operands mod 2^32: the low words' xor, exactly.
     const shifted = Math.floor(pos / PAGE);
-    const lo = ((ptr % TWO_32) ^ (shifted % TWO_32)) >>> 0;
+    const lo = (ptr ^ shifted) >>> 0;
     const hi = (Math.floor(ptr / TWO_32) ^ Math.floor(shifted / TWO_32)) >>> 0;
     if (hi < 0x200000) {
       this.w64(pos, hi * TWO_32 + lo);
@@ -389,7 +531,7 @@ export class HeapAccess {
     let hi: number;
     const v = this.end4 < 0 ? this.portLoadForReveal(pos) : TWO_53;
     if (v < TWO_53) {
-      lo = v % TWO_32;
+      lo = v >>> 0;
       hi = (v - lo) / TWO_32;
     } else {
       lo = this.r32(pos);
@@ -400,12 +542,14 @@ export class HeapAccess {
       return hi === 0 ? rLo : hi * TWO_32 + rLo;
     }
     const shifted = Math.floor(pos / PAGE);
-    const rLo = (lo ^ (shifted % TWO_32)) >>> 0;
+    const rLo = (lo ^ shifted) >>> 0;
     const rHi = (hi ^ Math.floor(shifted / TWO_32)) >>> 0;
     return rHi === 0 ? rLo : rHi * TWO_32 + rLo;
   }
 
   private portLoadForReveal(pos: number): number {
+    const t = this.tagLoad64(pos);
+    if (t >= 0) return t < TWO_53 ? t : TWO_53;
     this.canonical(pos, "read");
     return this.portLoad64(pos);
   }

@@ -1,0 +1,127 @@
+// In a process of createMachine(), libc takes most of its loads and stores
+// through the MMU's fast tags (core's FastAccess) instead of the process's
+// port. That must change nothing a user can see: the same placements, the
+// same bytes, and exactly the TLB hits, misses and evictions of the same
+// run made through the port alone.
+import { type Mapper, type ProgramBreak, type VirtualMemory, virtAddr } from "@memstack/core";
+import { createMachine, type Machine } from "@memstack/machine";
+import { describe, expect, it } from "vitest";
+import {
+  createMalloc,
+  formatPlacements,
+  type Malloc,
+  parseMallocTrace,
+  replayMallocTrace,
+} from "../src/index.js";
+import { fixture } from "./helpers.js";
+
+type Process = ReturnType<Machine["spawn"]>;
+
+interface Ports {
+  memory: VirtualMemory;
+  programBreak: ProgramBreak;
+  mapper: Mapper;
+  /** Loads and stores that reached the process's port. */
+  calls: { n: number };
+}
+
+// A process's ports through plain objects that count the loads and stores
+// reaching the port; with `tags`, they hand on the process's fast tags.
+function ports(p: Process, tags: boolean): Ports {
+  const calls = { n: 0 };
+  const count = <T>(v: T): T => {
+    calls.n++;
+    return v;
+  };
+  const memory: VirtualMemory = {
+    loadU8: (a) => count(p.loadU8(a)),
+    loadU16: (a) => count(p.loadU16(a)),
+    loadU32: (a) => count(p.loadU32(a)),
+    loadU64: (a) => count(p.loadU64(a)),
+    storeU8: (a, v) => count(p.storeU8(a, v)),
+    storeU16: (a, v) => count(p.storeU16(a, v)),
+    storeU32: (a, v) => count(p.storeU32(a, v)),
+    storeU64: (a, v) => count(p.storeU64(a, v)),
+    loadBytes: (a, d) => p.loadBytes(a, d),
+    storeBytes: (a, s) => p.storeBytes(a, s),
+    fill: (a, n, b) => p.fill(a, n, b),
+    copy: (d, s, n) => p.copy(d, s, n),
+    ...(tags ? { fastAccess: () => p.fastAccess() } : {}),
+  };
+  return { memory, programBreak: p, mapper: p, calls };
+}
+
+function tlbCounts(machine: Machine) {
+  const { levels, walks, pageFaults, accessedDirtyWrites } = machine.mmu.stats();
+  return { levels, walks, pageFaults, accessedDirtyWrites };
+}
+
+describe("libc through the MMU's fast tags", () => {
+  for (const name of ["du", "cc1", "python"]) {
+    it(`${name}: the placements, and every TLB count, of the same replay through the port alone`, () => {
+      const trace = parseMallocTrace(fixture(`traces/${name}.trace.gz`));
+      const expected = fixture(`traces/${name}.expected.gz`);
+      const run = (tags: boolean) => {
+        const machine = createMachine({ ram: "256M" });
+        const p = ports(machine.spawn("replay"), tags);
+        const m = createMalloc(p);
+        const got = formatPlacements(replayMallocTrace(m, trace).placements);
+        m.check();
+        machine.check();
+        return { got, counts: tlbCounts(machine), calls: p.calls.n };
+      };
+      const viaTags = run(true);
+      const viaPort = run(false);
+      expect(viaTags.got === expected, "placements differ from glibc's").toBe(true);
+      expect(viaPort.got === expected, "placements differ from glibc's").toBe(true);
+      expect(viaTags.counts).toEqual(viaPort.counts);
+      // The tags served most accesses: under a third still reached the port.
+      expect(viaTags.calls).toBeLessThan(viaPort.calls / 3);
+    });
+  }
+
+  it("two processes allocating in turn never read or count through each other's tags", () => {
+    // The same calls in both runs: a seeded mix of malloc, free and writes
+    // of each block's own pattern, alternating between two processes on
+    // one machine (so every call switches address space).
+    const run = (tags: boolean) => {
+      const machine = createMachine({ ram: "256M" });
+      const procs = [machine.spawn("a"), machine.spawn("b")];
+      const heaps: Malloc[] = procs.map((p) => createMalloc(ports(p, tags)));
+      const live: number[][] = [[], []];
+      const log: number[] = [];
+      let seed = 12345;
+      const rand = (n: number) => {
+        seed = (seed * 1103515245 + 12345) % 2 ** 31;
+        return seed % n;
+      };
+      for (let i = 0; i < 4000; i++) {
+        const k = i & 1;
+        const m = heaps[k]!;
+        const p = procs[k]!;
+        if (live[k]!.length > 0 && rand(3) === 0) {
+          const j = rand(live[k]!.length);
+          const q = live[k]![j]!;
+          // The block still holds what this process wrote into it.
+          const v = p.loadU32(virtAddr(q));
+          expect(v).toBe(((q % 2 ** 32) ^ (k + 1)) >>> 0);
+          log.push(v);
+          m.free(q);
+          live[k]!.splice(j, 1);
+        } else {
+          const q = m.malloc(16 + rand(600));
+          p.storeU32(virtAddr(q), ((q % 2 ** 32) ^ (k + 1)) >>> 0);
+          live[k]!.push(q);
+          log.push(q);
+        }
+      }
+      for (const m of heaps) m.check();
+      machine.check();
+      return { log, counts: tlbCounts(machine) };
+    };
+    const viaTags = run(true);
+    const viaPort = run(false);
+    expect(viaTags.log).toEqual(viaPort.log);
+    expect(viaTags.counts).toEqual(viaPort.counts);
+  });
+});
