@@ -19,15 +19,18 @@ import type { VirtAddr } from "../address.js";
  * address space:
  *
  *     off = addr - read[e]          (write[e] for a store)
- *     off === (off & (4096 - size)) → hit: bytes at byte[e] + off of u8/u16/u32[e],
- *                                     and the caller adds 1 to hits[e]
+ *     off === (off & (4096 - size)) → hit: bytes at byte[e] + off of u8/u16/u32[e];
+ *                                     the caller adds 1 to hits[e], adds 1 to
+ *                                     clock[0] and sets last[e] to it
  *     otherwise                     → the port's own load or store
  *
  * `read[e]` and `write[e]` are NaN (so the test fails) unless the entry's
  * TLB slot is valid, allows that user access (a store only with the Dirty
  * bit cached) and nothing can change its recency before its pending hits
  * are handed over. Hits added to `hits[e]` are exactly those the TLB would
- * have counted. A caller reads the arrays afresh at every access: any call
+ * have counted; `last[e]` orders entries of one TLB set whose pending hits
+ * are handed over together, so that the TLB's recency comes out as if it
+ * had seen each access. A caller reads the arrays afresh at every access: any call
  * into the port or the kernel may change them.
  */
 export interface FastTags {
@@ -39,6 +42,10 @@ export interface FastTags {
   readonly write: Float64Array;
   /** Pending hits of entry `e`: the caller adds one per access it serves. */
   readonly hits: Float64Array;
+  /** Stamp of entry `e`'s last hit: the caller sets it to `++clock[0]` at each one. */
+  readonly last: Float64Array;
+  /** The stamp of the last hit, one element. */
+  readonly clock: Float64Array;
   /** Byte offset of entry `e`'s page in its views. */
   readonly byte: Int32Array;
   /** Host views holding entry `e`'s page. */
