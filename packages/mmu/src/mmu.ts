@@ -51,29 +51,35 @@
  * operation on their set. An entry becomes owned at an access that found
  * its slot valid, so no TLB change falls between its check and its hits
  * and the fast tags need no generation check; the registers only hold
- * owned entries. All owned entries of one TLB set share one slot: owning
- * an entry of another slot of that set first spills and disowns the old
- * one (it was used earlier). A lookup (L1 probe, STLB hit, walk, fills,
- * the fault's invalidation of one address) changes only the L1 sets that
- * can hold its address, one per page size, and lower levels, which own
- * nothing: it releases those sets and leaves the owners of the others in
- * place. Invalidations, CR3 writes and privilege changes release every
- * set (`spill`). Recency is only compared within a set, so the order in
- * which pending hits are handed over changes nothing: hit counts and LRU
- * or PLRU state are exactly those of a TLB that saw every access.
+ * owned entries. The owned entries of one TLB set may span several slots:
+ * each host-table hit then also stamps its entry with a clock, and the
+ * set's pending hits go to the TLB slot by slot in the order of their
+ * last accesses — all that LRU and tree PLRU keep of the order of hits.
+ * A register only holds a page of a set of one owned slot, so its hits
+ * need no stamp (owning a second slot of its set empties it first). A
+ * lookup (L1 probe, STLB hit, walk, fills) changes only the L1 set that
+ * holds its address and lower levels, which own nothing: it hands that
+ * set's pending hits over first and keeps its entries owned, except those
+ * whose slot a fill took; a fault's invalidation of one address releases
+ * the sets that can hold it, one per page size. Invalidations, CR3
+ * writes and privilege changes release every set (`spill`). Recency is
+ * only compared within a set, so the order in which sets are handed over
+ * changes nothing: hit counts and LRU or PLRU state are exactly those of
+ * a TLB that saw every access.
  * test/fast-path.test.ts compares all of it with per-access lookups.
  *
  * The owned entries' tags, host views and pending hits are also shared as
  * `fastTags` (core's FastTags), so that code above the port (libc's heap
  * accessors) can take an owned entry's hit itself, with no call: it tests
- * the same tag, moves the bytes and adds to the same pending count. Their
+ * the same tag, moves the bytes, adds to the same pending count and
+ * stamps the entry from the same clock. Their
  * owner is the current space in user mode (-1 in supervisor mode): every
  * switch of either releases all sets first, so no tag of another space or
  * privilege survives it.
  *
- *     lookup of la ──► release L1 set of la for 4K, 2M, 1G ──► probe / walk / fill
- *                      (their owners' hits handed over,        (touches only those
- *                       entries disowned, registers emptied)    sets and the STLB)
+ *     lookup of la ──► settle the L1 set it hits or fills ──► probe / walk / fill ──► prune that set
+ *                      (pending hits handed over,             (touches only that     (entries whose slot
+ *                       oldest last access first)              set and the STLB)      the fill took disowned)
  *     owners of every other set: untouched, hits still pending
  */
 import {
@@ -120,6 +126,8 @@ const HOST = 1024;
 const HOST_MASK = HOST - 1;
 const TWO_32 = 4294967296;
 const NON_CANONICAL = -1;
+/** pendSlot of a TLB set whose owned entries span more than one slot. */
+const MULTI = -2;
 /** How often one access may be retried after the handler says it fixed the fault. */
 const MAX_RETRIES = 16;
 const ACCESS_NAMES: readonly Access[] = ["read", "write", "execute"];
@@ -207,15 +215,28 @@ export class Mmu implements MemoryManagementUnit {
   // Owned host entries: those whose page may be accessed through the host
   // table's fast tags, each counting its hits (hHits) until the next spill.
   // An entry is owned from an access that found its slot valid until its
-  // TLB set is released: by a lookup of a page of that set (releaseSets),
-  // by owning another slot of the set, or by spill(true) before any other
-  // TLB operation. Nothing changes the set in between, so its slot stays
-  // valid and no generation check is needed. All owned entries of one TLB
-  // set share one slot (pendSlot[set], -1: none), so pending hits can be
-  // handed to the TLB in any order: recency is only compared within a set.
-  // `owned` lists them, in no particular order (ownedPos: each one's
-  // index there); ownHead[set] and ownNext chain those of each set.
+  // TLB set is released: by a lookup of a page of that set (releaseSets)
+  // or by spill(true) before any other TLB operation. Nothing changes the
+  // set in between, so its slot stays valid and no generation check is
+  // needed. pendSlot[set] is the one slot the set's owned entries share
+  // (-1: none), or MULTI when they span several: each host-table hit then
+  // also stamps its entry with the `clock` (hLast), and the set's slots
+  // are handed to the TLB in the order of their last accesses, which is
+  // all LRU and tree PLRU keep of the order of hits. Recency is only
+  // compared within a set, so sets are handed over in any order. A
+  // register only holds a page of a set of one slot, so its hits need no
+  // stamp: owning a second slot of its set first empties it (its hits
+  // move to its entry, stamped then). `owned` lists the owned entries, in
+  // no particular order (ownedPos: each one's index there); ownHead[set]
+  // and ownNext chain those of each set.
   private readonly hHits = new Float64Array(HOST);
+  private readonly hLast = new Float64Array(HOST);
+  // The stamp of the last host-table hit (shared with fast-tag callers).
+  private readonly clock = new Float64Array(1);
+  // Scratch of an ordered hand-over: the set's slots, their hits and last stamps.
+  private readonly hoSlot = new Int32Array(HOST);
+  private readonly hoHits = new Float64Array(HOST);
+  private readonly hoLast = new Float64Array(HOST);
   private readonly hOwned = new Uint8Array(HOST);
   private readonly owned = new Int32Array(HOST);
   private readonly ownedPos = new Int32Array(HOST);
@@ -298,6 +319,8 @@ export class Mmu implements MemoryManagementUnit {
       read: this.hRead,
       write: this.hWrite,
       hits: this.hHits,
+      last: this.hLast,
+      clock: this.clock,
       byte: this.hByte,
       u8: this.hU8,
       u16: this.hU16,
@@ -508,6 +531,7 @@ export class Mmu implements MemoryManagementUnit {
     const w = off & (PAGE - size);
     if (off === w && (size !== 8 || this.hU32[e]![((this.hByte[e]! + w) >>> 2) + 1]! < 0x200000)) {
       this.hHits[e]!++;
+      this.stamp(e);
       if (this.regHits === this.lastMark || this.prevHits === this.prevMark) this.promote(e);
       else {
         this.lastMark = this.regHits;
@@ -530,6 +554,7 @@ export class Mmu implements MemoryManagementUnit {
     if (off === w) {
       const value = this.arg[1]!;
       this.hHits[e]!++;
+      this.stamp(e);
       if (this.regHits === this.lastMark || this.prevHits === this.prevMark) this.promote(e);
       else {
         this.lastMark = this.regHits;
@@ -572,6 +597,7 @@ export class Mmu implements MemoryManagementUnit {
     // Above 2^53 - 1: the full lookup counts the access and throws.
     if (value < 0) return this.lookupLoad(addr, size);
     this.hHits[e]!++;
+    this.stamp(e);
     this.hostHit(e);
     return value;
   }
@@ -587,6 +613,7 @@ export class Mmu implements MemoryManagementUnit {
       return;
     }
     this.hHits[e]!++;
+    this.stamp(e);
     this.hostHit(e);
     const off = addr & 0xfff;
     const i = this.hByte[e]! + off;
@@ -629,18 +656,36 @@ export class Mmu implements MemoryManagementUnit {
     return e;
   }
 
-  // Makes host entry `e` (its slot valid now) owned. Another slot owning
-  // its TLB set was used before it and no other slot of the set has
-  // pending hits, so that slot's hits are
-  // handed to the TLB now and its entries disowned (either register too,
-  // if it holds one of them: its later hits would come after this one's).
+  // Stamps owned entry `e` with the next tick of the clock: its last hit.
+  private stamp(e: number): void {
+    const c = this.clock[0]! + 1;
+    this.clock[0] = c;
+    this.hLast[e] = c;
+  }
+
+  // Makes host entry `e` (its slot valid now) owned. When its set already
+  // has owned entries of another slot, the set becomes MULTI: a register
+  // holding a page of it is emptied first (its hits, all earlier than this
+  // access, move to its entry, stamped now).
   private own(e: number): void {
     if (this.hOwned[e] === 1) return;
     const slot = this.hSlot[e]!;
     const set = this.tlb.setOf[slot]!;
     const other = this.pendSlot[set]!;
-    if (other >= 0 && other !== slot) this.disownSlot(other);
-    this.pendSlot[set] = slot;
+    if (other === -1) this.pendSlot[set] = slot;
+    else if (other >= 0 && other !== slot) {
+      if (this.regEntry >= 0 && this.tlb.setOf[this.regSlot] === set) {
+        this.regHitsToEntry();
+        this.emptyRegister();
+        this.lastMark = -1;
+      }
+      if (this.prevEntry >= 0 && this.tlb.setOf[this.hSlot[this.prevEntry]!] === set) {
+        this.prevHitsToEntry();
+        this.emptyPrev();
+        this.prevMark = -1;
+      }
+      this.pendSlot[set] = MULTI;
+    }
     this.hOwned[e] = 1;
     this.ownedPos[e] = this.ownedCount;
     this.owned[this.ownedCount++] = e;
@@ -660,35 +705,56 @@ export class Mmu implements MemoryManagementUnit {
     this.hWrite[e] = rights & 2 ? base : Number.NaN;
   }
 
-  // Hands the pending hits of every owned entry of `slot` (its set's
-  // owner) to the TLB and disowns them.
-  private disownSlot(slot: number): void {
-    const set = this.tlb.setOf[slot]!;
-    let n = 0;
-    for (let e = this.ownHead[set]!; e >= 0; e = this.ownNext[e]!) {
-      n += this.hHits[e]!;
-      this.hHits[e] = 0;
-      if (e === this.regEntry) {
-        n += this.regHits;
-        this.regHits = 0;
-        this.emptyRegister();
+  // Hands the pending hits of set `set`'s owned entries to the TLB (the
+  // registers' hits already moved to their entries): one slot's at once;
+  // a MULTI set's slot by slot, oldest last access first.
+  private handOver(set: number): void {
+    const one = this.pendSlot[set]!;
+    if (one === -1) return;
+    const hHits = this.hHits;
+    if (one >= 0) {
+      let n = 0;
+      for (let e = this.ownHead[set]!; e >= 0; e = this.ownNext[e]!) {
+        n += hHits[e]!;
+        hHits[e] = 0;
       }
-      if (e === this.prevEntry) {
-        n += this.prevHits;
-        this.prevHits = 0;
-        this.emptyPrev();
-      }
-      this.hOwned[e] = 0;
-      this.hRead[e] = Number.NaN;
-      this.hWrite[e] = Number.NaN;
-      const k = this.ownedPos[e]!;
-      const last = this.owned[--this.ownedCount]!;
-      this.owned[k] = last;
-      this.ownedPos[last] = k;
+      if (n > 0) this.tlb.hits(one, n);
+      return;
     }
-    this.ownHead[set] = -1;
-    if (n > 0) this.tlb.hits(slot, n);
-    this.pendSlot[set] = -1;
+    const { hoSlot, hoHits, hoLast } = this;
+    let count = 0;
+    for (let e = this.ownHead[set]!; e >= 0; e = this.ownNext[e]!) {
+      const n = hHits[e]!;
+      if (n === 0) continue;
+      hHits[e] = 0;
+      const slot = this.hSlot[e]!;
+      let k = 0;
+      while (k < count && hoSlot[k] !== slot) k++;
+      if (k === count) {
+        hoSlot[k] = slot;
+        hoHits[k] = 0;
+        hoLast[k] = 0;
+        count++;
+      }
+      hoHits[k] = hoHits[k]! + n;
+      if (this.hLast[e]! > hoLast[k]!) hoLast[k] = this.hLast[e]!;
+    }
+    // Insertion sort by last access: a set has a handful of ways.
+    for (let i = 1; i < count; i++) {
+      const slot = hoSlot[i]!;
+      const n = hoHits[i]!;
+      const last = hoLast[i]!;
+      let j = i - 1;
+      for (; j >= 0 && hoLast[j]! > last; j--) {
+        hoSlot[j + 1] = hoSlot[j]!;
+        hoHits[j + 1] = hoHits[j]!;
+        hoLast[j + 1] = hoLast[j]!;
+      }
+      hoSlot[j + 1] = slot;
+      hoHits[j + 1] = n;
+      hoLast[j + 1] = last;
+    }
+    for (let k = 0; k < count; k++) this.tlb.hits(hoSlot[k]!, hoHits[k]!);
   }
 
   // After a claimed access to `e` (counted): the register policy of the fast path.
@@ -705,6 +771,13 @@ export class Mmu implements MemoryManagementUnit {
   // with no hit on the register (or none on the second register) between:
   // `e` goes into that register.
   private promote(e: number): void {
+    // A register holds no page of a set of several owned slots (its hits
+    // carry no stamp), unless the others are idle.
+    if (this.pendSlot[this.tlb.setOf[this.hSlot[e]!]!] === MULTI && !this.keepOnly(e)) {
+      this.lastMark = this.regHits;
+      this.prevMark = this.prevHits;
+      return;
+    }
     if (this.regEntry < 0 || this.regHits === this.lastMark || e === this.regEntry) {
       this.switchRegister(e);
       return;
@@ -801,7 +874,7 @@ export class Mmu implements MemoryManagementUnit {
       return size === 8 ? this.join64(hi, lo, addr) : lo;
     }
     const e = this.resolve(addr, 0);
-    if (this.loadRegister(e)) return this.readRegister(off, size, addr);
+    if (this.loadRegister(e)) return this.readEntry(e, off, size, addr);
     const p = physAddr(this.hPhys[e]! + off);
     const m = this.memory;
     if (size === 1) return m.readU8(p);
@@ -810,16 +883,17 @@ export class Mmu implements MemoryManagementUnit {
     return this.join64(m.readU32(physAddr(p + 4)), m.readU32(p), addr);
   }
 
-  // Reads `size` bytes at page offset `off` (inside the page) of the register.
-  private readRegister(off: number, size: number, addr: number): number {
-    const i = this.regByte + off;
+  // Reads `size` bytes at page offset `off` (inside the page) of located entry `e`.
+  private readEntry(e: number, off: number, size: number, addr: number): number {
+    const i = this.hByte[e]! + off;
+    const u32 = this.hU32[e]!;
     if ((off & (size - 1)) === 0) {
-      if (size === 4) return this.regU32[i >>> 2]!;
-      if (size === 1) return this.regU8[i]!;
-      if (size === 2) return this.regU16[i >>> 1]!;
-      return this.join64(this.regU32[(i >>> 2) + 1]!, this.regU32[i >>> 2]!, addr);
+      if (size === 4) return u32[i >>> 2]!;
+      if (size === 1) return this.hU8[e]![i]!;
+      if (size === 2) return this.hU16[e]![i >>> 1]!;
+      return this.join64(u32[(i >>> 2) + 1]!, u32[i >>> 2]!, addr);
     }
-    const b = this.regU8;
+    const b = this.hU8[e]!;
     if (size === 2) return b[i]! | (b[i + 1]! << 8);
     const lo = (b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24)) >>> 0;
     if (size === 4) return lo;
@@ -827,20 +901,21 @@ export class Mmu implements MemoryManagementUnit {
     return this.join64(hi, lo, addr);
   }
 
-  // Writes the low `size` bytes of lo (and hi for 8) at page offset `off` of the register.
-  private writeRegister(off: number, size: number, lo: number, hi: number): void {
-    const i = this.regByte + off;
+  // Writes the low `size` bytes of lo (and hi for 8) at page offset `off` of located entry `e`.
+  private writeEntry(e: number, off: number, size: number, lo: number, hi: number): void {
+    const i = this.hByte[e]! + off;
     if ((off & (size - 1)) === 0) {
-      if (size === 4) this.regU32[i >>> 2] = lo;
-      else if (size === 1) this.regU8[i] = lo;
-      else if (size === 2) this.regU16[i >>> 1] = lo;
+      const u32 = this.hU32[e]!;
+      if (size === 4) u32[i >>> 2] = lo;
+      else if (size === 1) this.hU8[e]![i] = lo;
+      else if (size === 2) this.hU16[e]![i >>> 1] = lo;
       else {
-        this.regU32[i >>> 2] = lo;
-        this.regU32[(i >>> 2) + 1] = hi;
+        u32[i >>> 2] = lo;
+        u32[(i >>> 2) + 1] = hi;
       }
       return;
     }
-    const b = this.regU8;
+    const b = this.hU8[e]!;
     for (let k = 0; k < size && k < 4; k++) b[i + k] = lo >>> (8 * k);
     for (let k = 4; k < size; k++) b[i + k] = hi >>> (8 * (k - 4));
   }
@@ -889,7 +964,7 @@ export class Mmu implements MemoryManagementUnit {
     }
     const e = this.resolve(addr, 1);
     if (this.loadRegister(e)) {
-      this.writeRegister(off, size, lo, hi);
+      this.writeEntry(e, off, size, lo, hi);
       return;
     }
     const p = physAddr(this.hPhys[e]! + off);
@@ -912,8 +987,8 @@ export class Mmu implements MemoryManagementUnit {
       const chunk = Math.min(PAGE - off, n - done);
       const e = this.resolve(a, 0);
       if (this.loadRegister(e)) {
-        const i = this.regByte + off;
-        dest.set(this.regU8.subarray(i, i + chunk), done);
+        const i = this.hByte[e]! + off;
+        dest.set(this.hU8[e]!.subarray(i, i + chunk), done);
       } else {
         this.memory.readBytes(physAddr(this.hPhys[e]! + off), dest.subarray(done, done + chunk));
       }
@@ -930,7 +1005,7 @@ export class Mmu implements MemoryManagementUnit {
       const chunk = Math.min(PAGE - off, n - done);
       const e = this.resolve(a, 1);
       if (this.loadRegister(e)) {
-        this.regU8.set(src.subarray(done, done + chunk), this.regByte + off);
+        this.hU8[e]!.set(src.subarray(done, done + chunk), this.hByte[e]! + off);
       } else {
         this.memory.writeBytes(physAddr(this.hPhys[e]! + off), src.subarray(done, done + chunk));
       }
@@ -953,7 +1028,7 @@ export class Mmu implements MemoryManagementUnit {
       const chunk = Math.min(PAGE - off, length - done);
       const e = this.resolve(a, 1);
       if (this.loadRegister(e)) {
-        this.regU8.fill(byte, this.regByte + off, this.regByte + off + chunk);
+        this.hU8[e]!.fill(byte, this.hByte[e]! + off, this.hByte[e]! + off + chunk);
       } else {
         const tmp = this.tmp.subarray(0, chunk);
         tmp.fill(byte);
@@ -1002,11 +1077,7 @@ export class Mmu implements MemoryManagementUnit {
     const owned = this.owned;
     for (let k = 0; k < this.ownedCount; k++) {
       const e = owned[k]!;
-      const n = hHits[e]!;
-      if (n > 0) {
-        this.tlb.hits(this.hSlot[e]!, n);
-        hHits[e] = 0;
-      }
+      if (hHits[e]! > 0) this.handOver(this.tlb.setOf[this.hSlot[e]!]!);
     }
     if (clear) {
       for (let k = 0; k < this.ownedCount; k++) {
@@ -1027,13 +1098,98 @@ export class Mmu implements MemoryManagementUnit {
   }
 
   // Before a lookup changes L1 set `set` (a hit or a fill there): hands
-  // the pending hits of its owner to the TLB and disowns its entries. A
-  // hit or fill touches no other L1 set (a fill at a lower level never
-  // evicts from another level), so the owners of other sets stay valid and
-  // their hits stay later than every TLB operation in their sets.
+  // the pending hits of its owned entries to the TLB and disowns them
+  // (emptying a register that holds one). A hit or fill touches no other
+  // L1 set (a fill at a lower level never evicts from another level), so
+  // the owners of other sets stay valid and their hits stay later than
+  // every TLB operation in their sets.
   private releaseSet(set: number): void {
-    const slot = this.pendSlot[set]!;
-    if (slot >= 0) this.disownSlot(slot);
+    if (this.pendSlot[set] === -1) return;
+    if (this.regEntry >= 0 && this.tlb.setOf[this.regSlot] === set) {
+      this.regHitsToEntry();
+      this.emptyRegister();
+    }
+    if (this.prevEntry >= 0 && this.tlb.setOf[this.hSlot[this.prevEntry]!] === set) {
+      this.prevHitsToEntry();
+      this.emptyPrev();
+    }
+    this.handOver(set);
+    for (let e = this.ownHead[set]!; e >= 0; e = this.ownNext[e]!) this.disown(e);
+    this.ownHead[set] = -1;
+    this.pendSlot[set] = -1;
+  }
+
+  // Before a lookup's hit or fill in L1 set `set`: hands the set's pending
+  // hits (the registers' too) to the TLB, and keeps its entries owned:
+  // their slots stay valid through a hit, and their later hits come after
+  // the lookup's. After a fill, pruneSet disowns those whose slot it took.
+  private settleSet(set: number): void {
+    if (this.pendSlot[set] === -1) return;
+    if (this.regEntry >= 0 && this.tlb.setOf[this.regSlot] === set) this.regHitsToEntry();
+    if (this.prevEntry >= 0 && this.tlb.setOf[this.hSlot[this.prevEntry]!] === set) this.prevHitsToEntry();
+    this.handOver(set);
+  }
+
+  // After a fill in L1 set `set` (settled just before): disowns the entries
+  // whose slot the fill took (emptying a register that holds one) and
+  // recounts the slots the rest share.
+  private pruneSet(set: number): void {
+    if (this.pendSlot[set] === -1) return;
+    let before = -1;
+    let one = -1;
+    for (let e = this.ownHead[set]!; e >= 0; ) {
+      const next = this.ownNext[e]!;
+      const slot = this.hSlot[e]!;
+      if (this.tlb.gen[slot] !== this.hGen[e]) {
+        if (before < 0) this.ownHead[set] = next;
+        else this.ownNext[before] = next;
+        if (e === this.regEntry) this.emptyRegister();
+        if (e === this.prevEntry) this.emptyPrev();
+        this.disown(e);
+      } else {
+        before = e;
+        one = one === -1 || one === slot ? slot : MULTI;
+      }
+      e = next;
+    }
+    this.pendSlot[set] = one;
+  }
+
+  // In `e`'s MULTI set, when no entry of another slot has had a hit since
+  // the set's last hand-over (pages a lookup left owned and nobody used
+  // since): disowns those, so that `e`'s slot is the set's only one, and
+  // returns true. Otherwise changes nothing and returns false. (Dropping
+  // entries with no pending hits changes nothing the TLB would see.)
+  private keepOnly(e: number): boolean {
+    const slot = this.hSlot[e]!;
+    const set = this.tlb.setOf[slot]!;
+    for (let x = this.ownHead[set]!; x >= 0; x = this.ownNext[x]!) {
+      if (this.hSlot[x] !== slot && this.hHits[x] !== 0) return false;
+    }
+    let before = -1;
+    for (let x = this.ownHead[set]!; x >= 0; ) {
+      const next = this.ownNext[x]!;
+      if (this.hSlot[x] !== slot) {
+        if (before < 0) this.ownHead[set] = next;
+        else this.ownNext[before] = next;
+        this.disown(x);
+      } else before = x;
+      x = next;
+    }
+    this.pendSlot[set] = slot;
+    return true;
+  }
+
+  // Takes owned entry `e` out of the owned list and clears its fast tags
+  // (its set's chain is the caller's to fix).
+  private disown(e: number): void {
+    this.hOwned[e] = 0;
+    this.hRead[e] = Number.NaN;
+    this.hWrite[e] = Number.NaN;
+    const k = this.ownedPos[e]!;
+    const last = this.owned[--this.ownedCount]!;
+    this.owned[k] = last;
+    this.ownedPos[last] = k;
   }
 
   // Before invalidating linear address `la` in every level: releases the
@@ -1048,15 +1204,22 @@ export class Mmu implements MemoryManagementUnit {
     this.prevEntry = -1;
   }
 
-  // The register's pending hits move to its entry (which stays owned).
+  // The register's pending hits move to its entry (which stays owned),
+  // stamped now: no other slot of its set was used since they were made.
   private regHitsToEntry(): void {
-    if (this.regHits > 0) this.hHits[this.regEntry] = this.hHits[this.regEntry]! + this.regHits;
+    if (this.regHits > 0) {
+      this.hHits[this.regEntry] = this.hHits[this.regEntry]! + this.regHits;
+      this.stamp(this.regEntry);
+    }
     this.regHits = 0;
   }
 
-  // The second register's pending hits move to its entry.
+  // The second register's pending hits move to its entry, stamped now.
   private prevHitsToEntry(): void {
-    if (this.prevHits > 0) this.hHits[this.prevEntry] = this.hHits[this.prevEntry]! + this.prevHits;
+    if (this.prevHits > 0) {
+      this.hHits[this.prevEntry] = this.hHits[this.prevEntry]! + this.prevHits;
+      this.stamp(this.prevEntry);
+    }
     this.prevHits = 0;
   }
 
@@ -1111,7 +1274,7 @@ export class Mmu implements MemoryManagementUnit {
   private loadRegister(e: number): boolean {
     if (this.hSlab[e]! < 0 && !this.locateHost(e)) return false;
     this.own(e);
-    this.switchRegister(e);
+    if (this.pendSlot[this.tlb.setOf[this.hSlot[e]!]!] !== MULTI) this.switchRegister(e);
     return true;
   }
 
@@ -1159,20 +1322,20 @@ export class Mmu implements MemoryManagementUnit {
     // over, its entries disowned); owned entries of other sets keep their
     // slots and pending hits. Entry `e` is rewritten below: if it is
     // owned, it holds another page (a 2 MiB page's piece, of another set).
-    if (this.hOwned[e] === 1) this.disownSlot(this.hSlot[e]!);
+    if (this.hOwned[e] === 1) this.releaseSet(this.tlb.setOf[this.hSlot[e]!]!);
     this.lastMark = -1;
     this.prevMark = -1;
     let slot: number;
     if (this.hTag[e] === pageBase && tlb.gen[this.hSlot[e]!] === this.hGen[e]) {
       slot = this.hSlot[e]!;
-      this.releaseSet(tlb.setOf[slot]!);
+      this.settleSet(tlb.setOf[slot]!);
       tlb.hit(slot);
       if ((this.hRights[e]! & ((1 << access) << (user ? 0 : SUPERVISOR_SHIFT))) !== 0) return e;
     } else {
       tlb.at[0] = la;
       slot = tlb.probeAt(0, this.currentPcid);
       if (slot >= 0) {
-        this.releaseSet(tlb.setOf[slot]!);
+        this.settleSet(tlb.setOf[slot]!);
         tlb.hit(slot);
       } else {
         this.lin[0] = la;
@@ -1229,8 +1392,14 @@ export class Mmu implements MemoryManagementUnit {
       for (let l = 0; l < level; l++) tlb.miss(l, k);
       let slot = found;
       for (let l = level - 1; l >= 0; l--) {
-        if (l === 0) this.releaseSet(tlb.setForCopy(0, found));
-        slot = tlb.copy(l, found);
+        if (l > 0) {
+          slot = tlb.copy(l, found);
+          continue;
+        }
+        const set = tlb.setForCopy(0, found);
+        this.settleSet(set);
+        slot = tlb.copy(0, found);
+        this.pruneSet(set);
       }
       return slot;
     }
@@ -1262,10 +1431,11 @@ export class Mmu implements MemoryManagementUnit {
     // Neither fillAt nor a released set's hand-over rewrites `at`.
     tlb.at[0] = pageLa;
     tlb.at[1] = r.pagePhys;
-    for (let l = tlb.levelCount - 1; l >= 0; l--) {
-      if (l === 0) this.releaseSet(tlb.setForAt(0, k));
-      slot = tlb.fillAt(l, this.currentPcid, k, flags, this.current);
-    }
+    for (let l = tlb.levelCount - 1; l > 0; l--) tlb.fillAt(l, this.currentPcid, k, flags, this.current);
+    const set = tlb.setForAt(0, k);
+    this.settleSet(set);
+    slot = tlb.fillAt(0, this.currentPcid, k, flags, this.current);
+    this.pruneSet(set);
     return slot;
   }
 
@@ -1325,8 +1495,14 @@ export class Mmu implements MemoryManagementUnit {
     ) {
       // The host table holds the page with a valid L1 slot that allows the
       // access: an L1 hit, pending on the entry (owned) as claim() does.
+      // The register takes the page below, so the set keeps one slot: the
+      // pending hits of any other are handed over first (they came before).
+      const set = this.tlb.setOf[this.hSlot[e]!]!;
+      const one = this.pendSlot[set]!;
+      if (one !== -1 && one !== this.hSlot[e]) this.releaseSet(set);
       this.own(e);
       this.hHits[e]!++;
+      this.stamp(e);
     } else {
       e = this.resolve(addr, code);
       const last = addr + size - 1;
@@ -1339,13 +1515,19 @@ export class Mmu implements MemoryManagementUnit {
     this.regReadBase = Number.NaN;
     this.regWriteBase = Number.NaN;
     this.releasePrev(e);
+    this.own(e);
+    // A set of several owned slots (pages a lookup left owned) gets no register.
+    if (this.pendSlot[this.tlb.setOf[this.hSlot[e]!]!] === MULTI) {
+      this.emptyRegister();
+      this.regHits = 0;
+      return;
+    }
     // Load the register for the last page, without host bytes.
     const rights = this.hRights[e]! >> this.rightsShift;
     const base = this.hTag[e]!;
     this.touchReadBase = rights & 1 ? base : Number.NaN;
     this.touchWriteBase = rights & 2 ? base : Number.NaN;
     this.touchExecBase = rights & 4 ? base : Number.NaN;
-    this.own(e);
     this.regSlot = this.hSlot[e]!;
     this.regEntry = e;
     this.regHits = 0;
@@ -1691,9 +1873,10 @@ export class Mmu implements MemoryManagementUnit {
       }
     }
     // Owned entries (spill(false) above handed every pending hit over):
-    // listed once, valid, their slot their TLB set's owner, fast tags as
-    // their rights at this privilege allow; no other entry has fast tags,
-    // and no set an owner without an owned entry.
+    // listed once, valid, their slot their TLB set's owner (or the set
+    // MULTI), fast tags as their rights at this privilege allow, stamps
+    // not after the clock; no other entry has fast tags, and no set an
+    // owner without an owned entry.
     const h = this.host;
     const sets = new Set<number>();
     for (let k = 0; k < this.ownedCount; k++) {
@@ -1707,7 +1890,8 @@ export class Mmu implements MemoryManagementUnit {
         this.hOwned[e] !== 1 ||
         this.owned.subarray(0, k).includes(e) ||
         tlb.gen[slot] !== this.hGen[e] ||
-        this.pendSlot[tlb.setOf[slot]!] !== slot ||
+        (this.pendSlot[tlb.setOf[slot]!] !== slot && this.pendSlot[tlb.setOf[slot]!] !== MULTI) ||
+        this.hLast[e]! > this.clock[0]! ||
         !Object.is(this.hRead[e], read) ||
         !Object.is(this.hWrite[e], write) ||
         (located && (this.hU8[e] !== h.u8[this.hSlab[e]!] || this.hU32[e] !== h.u32[this.hSlab[e]!]))
@@ -1729,6 +1913,28 @@ export class Mmu implements MemoryManagementUnit {
     for (let set = 0; set < this.pendSlot.length; set++) {
       if (this.pendSlot[set] !== -1 && !sets.has(set)) {
         throw new CorruptionError(PKG, `Mmu: TLB set ${set} has an owner slot but no owned entry`);
+      }
+      // A MULTI set's owned entries span two slots or more.
+      if (this.pendSlot[set] === MULTI) {
+        const slots = new Set<number>();
+        for (let e = this.ownHead[set]!, n = 0; e >= 0 && n < HOST; e = this.ownNext[e]!, n++) {
+          slots.add(this.hSlot[e]!);
+        }
+        if (slots.size < 2) {
+          throw new CorruptionError(
+            PKG,
+            `Mmu: TLB set ${set} is marked as owned by several slots but has one`,
+          );
+        }
+      }
+    }
+    // A register holds a page of a set of one owned slot: its hits carry no stamp.
+    for (const e of [this.regEntry, this.prevEntry]) {
+      if (e >= 0 && this.pendSlot[tlb.setOf[this.hSlot[e]!]!] !== this.hSlot[e]) {
+        throw new CorruptionError(
+          PKG,
+          `Mmu: a register holds entry ${e} of a set its slot does not own alone`,
+        );
       }
     }
     // Each set's chain holds exactly its owned entries; ownedPos indexes `owned`.

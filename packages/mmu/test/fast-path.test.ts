@@ -88,6 +88,8 @@ function tagAccess(
   const off = addr - (write ? t.write : t.read)[e]!;
   if (off !== (off & (PAGE - size))) return null;
   t.hits[e]!++;
+  t.clock[0] = t.clock[0]! + 1;
+  t.last[e] = t.clock[0]!;
   const i = t.byte[e]! + off;
   if (write) {
     if (kind === "u8") t.u8[e]![i] = value;
@@ -380,6 +382,33 @@ it("a long alternation between two pages in one TLB set keeps LRU order through 
   expect(tags).toContain(pb);
   expect(tags).not.toContain(pa);
   expect(fast.mmu.stats().levels[0]!.evictions).toBe(1);
+});
+
+it("keeps three pages of one TLB set ready at once, through a lookup that fills the set's last way", () => {
+  for (const tlb of [undefined, PLRU_TLB]) {
+    const fast = side(tlb === undefined ? {} : { tlb });
+    const ref = side(tlb === undefined ? {} : { tlb });
+    const [pa, pb, pc, pd] = PAGES as [number, number, number, number];
+    const ready = (p: number) => fast.mmu.fastTags.read[(p / PAGE) % fast.mmu.fastTags.read.length] === p;
+    // A, B and C of set 0 in turn: after the first round each is a hit on
+    // an owned entry, all three at once (the set's slots ordered by stamps).
+    for (let i = 0; i < 30; i++) {
+      const addr = [pa, pb, pc][i % 3]! + 8 * i;
+      expect(fastAccess(fast, "u64", false, addr, 0, i % 2 === 0)).toEqual(
+        refAccess(ref, "u64", false, addr, 0),
+      );
+    }
+    expect([pa, pb, pc].map(ready)).toEqual([true, true, true]);
+    // D fills the fourth way: a lookup in the set, which evicts nothing.
+    expect(fastAccess(fast, "u32", false, pd, 0)).toEqual(refAccess(ref, "u32", false, pd, 0));
+    expect([pa, pb, pc].map(ready)).toEqual([true, true, true]);
+    // B, then A and C, then a fifth page: the victim is the least recently used of the four.
+    for (const p of [pb, pa, pc, pa, PAGES[4]!]) {
+      expect(fastAccess(fast, "u32", true, p + 16, 9, true)).toEqual(refAccess(ref, "u32", true, p + 16, 9));
+    }
+    compare({ fast, ref });
+    fast.mmu.check();
+  }
 });
 
 it("keeps an entry copied from the STLB into L1 stale when the STLB's copy was (regression)", () => {
