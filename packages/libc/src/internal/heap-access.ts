@@ -30,7 +30,7 @@
  * entry's count, as the MMU's own hit path does, with no call into the
  * process or the MMU:
  *
- *     slowR64(a) ──► owner === our space, off = a - read[e] in the page? ──yes──► u32[e][(byte[e] + off) >>> 2], hits[e] += 1
+ *     slowR64(a) ──► owner === our space, off = a - read[e] in the page? ──yes──► u32[e][(byte[e] + off) >>> 2], hits[e] += 1, last[e] = ++clock
  *                                    │ no
  *                                    ▼
  *                          memory.loadU64(a) The port refuses a u64 at or
@@ -70,6 +70,8 @@ const NO_TAGS: FastTags = {
   read: new Float64Array(1).fill(Number.NaN),
   write: new Float64Array(1).fill(Number.NaN),
   hits: new Float64Array(1),
+  last: new Float64Array(1),
+  clock: new Float64Array(1),
   byte: new Int32Array(1),
   u8: [EMPTY8],
   u16: [EMPTY16],
@@ -98,6 +100,8 @@ export class HeapAccess {
   private readonly tRead: Float64Array;
   private readonly tWrite: Float64Array;
   private readonly tHits: Float64Array;
+  private readonly tLast: Float64Array;
+  private readonly tClock: Float64Array;
   private readonly tByte: Int32Array;
   private readonly tU16: readonly Uint16Array<ArrayBufferLike>[];
   private readonly tU32: readonly Uint32Array<ArrayBufferLike>[];
@@ -113,10 +117,20 @@ export class HeapAccess {
     this.tRead = tags.read;
     this.tWrite = tags.write;
     this.tHits = tags.hits;
+    this.tLast = tags.last;
+    this.tClock = tags.clock;
     this.tByte = tags.byte;
     this.tU16 = tags.u16;
     this.tU32 = tags.u32;
     this.refresh();
+  }
+
+  // Counts a hit on fast-tag entry `e`: one more pending hit, stamped.
+  private tagHit(e: number): void {
+    this.tHits[e]!++;
+    const c = this.tClock[0]! + 1;
+    this.tClock[0] = c;
+    this.tLast[e] = c;
   }
 
   // Fast-tag hits (see FastTags in core). The entry is the page number mod
@@ -130,7 +144,7 @@ export class HeapAccess {
     const e = (a >>> 12) & this.tagMask;
     const off = a - this.tRead[e]!;
     if (off !== (off & 0xffe)) return -1;
-    this.tHits[e]!++;
+    this.tagHit(e);
     return this.tU16[e]![(this.tByte[e]! + off) >>> 1]!;
   }
 
@@ -139,7 +153,7 @@ export class HeapAccess {
     const e = (a >>> 12) & this.tagMask;
     const off = a - this.tWrite[e]!;
     if (off !== (off & 0xffe)) return false;
-    this.tHits[e]!++;
+    this.tagHit(e);
     this.tU16[e]![(this.tByte[e]! + off) >>> 1] = v;
     return true;
   }
@@ -149,7 +163,7 @@ export class HeapAccess {
     const e = (a >>> 12) & this.tagMask;
     const off = a - this.tRead[e]!;
     if (off !== (off & 0xffc)) return -1;
-    this.tHits[e]!++;
+    this.tagHit(e);
     return this.tU32[e]![(this.tByte[e]! + off) >>> 2]!;
   }
 
@@ -158,7 +172,7 @@ export class HeapAccess {
     const e = (a >>> 12) & this.tagMask;
     const off = a - this.tWrite[e]!;
     if (off !== (off & 0xffc)) return false;
-    this.tHits[e]!++;
+    this.tagHit(e);
     this.tU32[e]![(this.tByte[e]! + off) >>> 2] = v;
     return true;
   }
@@ -169,7 +183,7 @@ export class HeapAccess {
     const e = (a >>> 12) & this.tagMask;
     const off = a - this.tRead[e]!;
     if (off !== (off & 0xff8)) return -1;
-    this.tHits[e]!++;
+    this.tagHit(e);
     const u = this.tU32[e]!;
     const i = (this.tByte[e]! + off) >>> 2;
     return u[i + 1]! * TWO_32 + u[i]!;
@@ -181,7 +195,7 @@ export class HeapAccess {
     const e = (a >>> 12) & this.tagMask;
     const off = a - this.tWrite[e]!;
     if (off !== (off & 0xff8)) return false;
-    this.tHits[e]!++;
+    this.tagHit(e);
     const u = this.tU32[e]!;
     const i = (this.tByte[e]! + off) >>> 2;
     // ToUint32 is exact for any integer (no float modulo: V8 calls out for `%`).
@@ -390,7 +404,7 @@ export class HeapAccess {
         const e = (a >>> 12) & this.tagMask;
         const off = a - this.tRead[e]!;
         if (off === (off & 0xff8)) {
-          this.tHits[e]!++;
+          this.tagHit(e);
           const u = this.tU32[e]!;
           const i = (this.tByte[e]! + off) >>> 2;
           return u[i + 1]! * TWO_32 + ((u[i]! & ~7) >>> 0);
