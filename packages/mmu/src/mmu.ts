@@ -56,7 +56,9 @@
  * set's pending hits go to the TLB slot by slot in the order of their
  * last accesses — all that LRU and tree PLRU keep of the order of hits.
  * A register only holds a page of a set of one owned slot, so its hits
- * need no stamp (owning a second slot of its set empties it first). A
+ * need no stamp (owning a second slot of its set empties it first; a page
+ * used alone takes its set back once the others have been idle for
+ * IDLE_TICKS host-table hits, their pending hits handed over). A
  * lookup (L1 probe, STLB hit, walk, fills) changes only the L1 set that
  * holds its address and lower levels, which own nothing: it hands that
  * set's pending hits over first and keeps its entries owned, except those
@@ -128,6 +130,11 @@ const TWO_32 = 4294967296;
 const NON_CANONICAL = -1;
 /** pendSlot of a TLB set whose owned entries span more than one slot. */
 const MULTI = -2;
+/**
+ * Host-table hits (clock ticks) since its last hit after which an owned
+ * entry counts as idle: a register may then take a page of its set.
+ */
+const IDLE_TICKS = 64;
 /** How often one access may be retried after the handler says it fixed the fault. */
 const MAX_RETRIES = 16;
 const ACCESS_NAMES: readonly Access[] = ["read", "write", "execute"];
@@ -687,6 +694,8 @@ export class Mmu implements MemoryManagementUnit {
       this.pendSlot[set] = MULTI;
     }
     this.hOwned[e] = 1;
+    // Owned at an access: as recent as the last hit.
+    this.hLast[e] = this.clock[0]!;
     this.ownedPos[e] = this.ownedCount;
     this.owned[this.ownedCount++] = e;
     this.ownNext[e] = this.ownHead[set]!;
@@ -1155,17 +1164,20 @@ export class Mmu implements MemoryManagementUnit {
     this.pendSlot[set] = one;
   }
 
-  // In `e`'s MULTI set, when no entry of another slot has had a hit since
-  // the set's last hand-over (pages a lookup left owned and nobody used
-  // since): disowns those, so that `e`'s slot is the set's only one, and
-  // returns true. Otherwise changes nothing and returns false. (Dropping
-  // entries with no pending hits changes nothing the TLB would see.)
+  // In `e`'s MULTI set, when every entry of another slot is idle (no hit
+  // in the last IDLE_TICKS ticks: pages a lookup left owned, or used a
+  // while ago): hands the set's pending hits over, disowns those entries,
+  // so that `e`'s slot is the set's only one, and returns true. Otherwise
+  // changes nothing and returns false, so that pages of one set used in
+  // turn stay owned together instead of taking the register in turn.
   private keepOnly(e: number): boolean {
     const slot = this.hSlot[e]!;
     const set = this.tlb.setOf[slot]!;
+    const recent = this.clock[0]! - IDLE_TICKS;
     for (let x = this.ownHead[set]!; x >= 0; x = this.ownNext[x]!) {
-      if (this.hSlot[x] !== slot && this.hHits[x] !== 0) return false;
+      if (this.hSlot[x] !== slot && this.hLast[x]! > recent) return false;
     }
+    this.handOver(set);
     let before = -1;
     for (let x = this.ownHead[set]!; x >= 0; ) {
       const next = this.ownNext[x]!;
