@@ -105,6 +105,8 @@ export class HeapAccess {
   private readonly tByte: Int32Array;
   private readonly tU16: readonly Uint16Array<ArrayBufferLike>[];
   private readonly tU32: readonly Uint32Array<ArrayBufferLike>[];
+  // Byte index of the last tag hit in its entry's views (see tagEntry).
+  private tagAt = 0;
 
   constructor(memory: VirtualMemory) {
     this.memory = memory;
@@ -136,68 +138,62 @@ export class HeapAccess {
   // Fast-tag hits (see FastTags in core). The entry is the page number mod
   // the table size: `a >>> 12` keeps the page bits of any integer address
   // below 2^53, and a fractional, negative or out-of-page address fails the
-  // offset test. Each returns -1 (loads; every value is ≥ 0) or false
-  // when the tags do not serve the access, which then goes to the port.
+  // offset test. tagEntry finds and counts the hit; each accessor returns
+  // -1 (loads; every value is ≥ 0) or false when the tags do not serve the
+  // access, which then goes to the port.
 
-  private tagLoad16(a: number): number {
+  // The entry serving an access of `a` through `bases` (tRead or tWrite)
+  // with the page-offset mask of its size and alignment, its hit counted
+  // and the byte index in its views left in `tagAt`; -1 when none.
+  private tagEntry(a: number, bases: Float64Array, mask: number): number {
     if (this.tags.owner !== this.tagSpace) return -1;
     const e = (a >>> 12) & this.tagMask;
-    const off = a - this.tRead[e]!;
-    if (off !== (off & 0xffe)) return -1;
+    const off = a - bases[e]!;
+    if (off !== (off & mask)) return -1;
     this.tagHit(e);
-    return this.tU16[e]![(this.tByte[e]! + off) >>> 1]!;
+    this.tagAt = this.tByte[e]! + off;
+    return e;
+  }
+
+  private tagLoad16(a: number): number {
+    const e = this.tagEntry(a, this.tRead, 0xffe);
+    return e < 0 ? -1 : this.tU16[e]![this.tagAt >>> 1]!;
   }
 
   private tagStore16(a: number, v: number): boolean {
-    if (this.tags.owner !== this.tagSpace) return false;
-    const e = (a >>> 12) & this.tagMask;
-    const off = a - this.tWrite[e]!;
-    if (off !== (off & 0xffe)) return false;
-    this.tagHit(e);
-    this.tU16[e]![(this.tByte[e]! + off) >>> 1] = v;
+    const e = this.tagEntry(a, this.tWrite, 0xffe);
+    if (e < 0) return false;
+    this.tU16[e]![this.tagAt >>> 1] = v;
     return true;
   }
 
   private tagLoad32(a: number): number {
-    if (this.tags.owner !== this.tagSpace) return -1;
-    const e = (a >>> 12) & this.tagMask;
-    const off = a - this.tRead[e]!;
-    if (off !== (off & 0xffc)) return -1;
-    this.tagHit(e);
-    return this.tU32[e]![(this.tByte[e]! + off) >>> 2]!;
+    const e = this.tagEntry(a, this.tRead, 0xffc);
+    return e < 0 ? -1 : this.tU32[e]![this.tagAt >>> 2]!;
   }
 
   private tagStore32(a: number, v: number): boolean {
-    if (this.tags.owner !== this.tagSpace) return false;
-    const e = (a >>> 12) & this.tagMask;
-    const off = a - this.tWrite[e]!;
-    if (off !== (off & 0xffc)) return false;
-    this.tagHit(e);
-    this.tU32[e]![(this.tByte[e]! + off) >>> 2] = v;
+    const e = this.tagEntry(a, this.tWrite, 0xffc);
+    if (e < 0) return false;
+    this.tU32[e]![this.tagAt >>> 2] = v;
     return true;
   }
 
   // A u64 of any size, `hi * 2^32 + lo` (rounded from 2^53, as the view's path reads it).
   private tagLoad64(a: number): number {
-    if (this.tags.owner !== this.tagSpace) return -1;
-    const e = (a >>> 12) & this.tagMask;
-    const off = a - this.tRead[e]!;
-    if (off !== (off & 0xff8)) return -1;
-    this.tagHit(e);
+    const e = this.tagEntry(a, this.tRead, 0xff8);
+    if (e < 0) return -1;
     const u = this.tU32[e]!;
-    const i = (this.tByte[e]! + off) >>> 2;
+    const i = this.tagAt >>> 2;
     return u[i + 1]! * TWO_32 + u[i]!;
   }
 
   // `v` a non-negative integer below 2^64.
   private tagStore64(a: number, v: number): boolean {
-    if (this.tags.owner !== this.tagSpace) return false;
-    const e = (a >>> 12) & this.tagMask;
-    const off = a - this.tWrite[e]!;
-    if (off !== (off & 0xff8)) return false;
-    this.tagHit(e);
+    const e = this.tagEntry(a, this.tWrite, 0xff8);
+    if (e < 0) return false;
     const u = this.tU32[e]!;
-    const i = (this.tByte[e]! + off) >>> 2;
+    const i = this.tagAt >>> 2;
     // ToUint32 is exact for any integer (no float modulo: V8 calls out for `%`).
     const lo = v >>> 0;
     u[i] = lo;
@@ -400,15 +396,11 @@ export class HeapAccess {
 
   private slowR64Masked(a: number): number {
     if (this.flat === null) {
-      if (this.tags.owner === this.tagSpace) {
-        const e = (a >>> 12) & this.tagMask;
-        const off = a - this.tRead[e]!;
-        if (off === (off & 0xff8)) {
-          this.tagHit(e);
-          const u = this.tU32[e]!;
-          const i = (this.tByte[e]! + off) >>> 2;
-          return u[i + 1]! * TWO_32 + ((u[i]! & ~7) >>> 0);
-        }
+      const e = this.tagEntry(a, this.tRead, 0xff8);
+      if (e >= 0) {
+        const u = this.tU32[e]!;
+        const i = this.tagAt >>> 2;
+        return u[i + 1]! * TWO_32 + ((u[i]! & ~7) >>> 0);
       }
       if (!(a >= 0 && a < CANONICAL_LIMIT && Number.isSafeInteger(a))) this.nonCanonical(a, "read");
       const v = this.portLoad64(a);
