@@ -227,7 +227,9 @@ export class Mmu implements MemoryManagementUnit {
   // set in between, so its slot stays valid and no generation check is
   // needed. pendSlot[set] is the one slot the set's owned entries share
   // (-1: none), or MULTI when they span several: each host-table hit then
-  // also stamps its entry with the `clock` (hLast), and the set's slots
+  // also stamps its entry with the `clock` (hLast; the hot paths skip the
+  // stamp in a set of one slot, whose hits all precede those of any slot
+  // owned later, as own() stamps a new entry with the clock), and the set's slots
   // are handed to the TLB in the order of their last accesses, which is
   // all LRU and tree PLRU keep of the order of hits. Recency is only
   // compared within a set, so sets are handed over in any order. A
@@ -238,6 +240,8 @@ export class Mmu implements MemoryManagementUnit {
   // and ownNext chain those of each set.
   private readonly hHits = new Float64Array(HOST);
   private readonly hLast = new Float64Array(HOST);
+  // 1 for an owned entry of a MULTI set (the hot paths' test, one load).
+  private readonly hMulti = new Uint8Array(HOST);
   // The stamp of the last host-table hit (shared with fast-tag callers).
   private readonly clock = new Float64Array(1);
   // Scratch of an ordered hand-over: the set's slots, their hits and last stamps.
@@ -538,7 +542,7 @@ export class Mmu implements MemoryManagementUnit {
     const w = off & (PAGE - size);
     if (off === w && (size !== 8 || this.hU32[e]![((this.hByte[e]! + w) >>> 2) + 1]! < 0x200000)) {
       this.hHits[e]!++;
-      this.stamp(e);
+      if (this.hMulti[e] === 1) this.stamp(e);
       if (this.regHits === this.lastMark || this.prevHits === this.prevMark) this.promote(e);
       else {
         this.lastMark = this.regHits;
@@ -561,7 +565,7 @@ export class Mmu implements MemoryManagementUnit {
     if (off === w) {
       const value = this.arg[1]!;
       this.hHits[e]!++;
-      this.stamp(e);
+      if (this.hMulti[e] === 1) this.stamp(e);
       if (this.regHits === this.lastMark || this.prevHits === this.prevMark) this.promote(e);
       else {
         this.lastMark = this.regHits;
@@ -692,7 +696,9 @@ export class Mmu implements MemoryManagementUnit {
         this.prevMark = -1;
       }
       this.pendSlot[set] = MULTI;
+      for (let x = this.ownHead[set]!; x >= 0; x = this.ownNext[x]!) this.hMulti[x] = 1;
     }
+    this.hMulti[e] = this.pendSlot[set] === MULTI ? 1 : 0;
     this.hOwned[e] = 1;
     // Owned at an access: as recent as the last hit.
     this.hLast[e] = this.clock[0]!;
@@ -781,10 +787,9 @@ export class Mmu implements MemoryManagementUnit {
   // `e` goes into that register.
   private promote(e: number): void {
     // A register holds no page of a set of several owned slots (its hits
-    // carry no stamp), unless the others are idle.
-    if (this.pendSlot[this.tlb.setOf[this.hSlot[e]!]!] === MULTI && !this.keepOnly(e)) {
-      this.lastMark = this.regHits;
-      this.prevMark = this.prevHits;
+    // carry no stamp): see promoteInMulti.
+    if (this.hMulti[e] === 1) {
+      this.promoteInMulti(e);
       return;
     }
     if (this.regEntry < 0 || this.regHits === this.lastMark || e === this.regEntry) {
@@ -1092,6 +1097,7 @@ export class Mmu implements MemoryManagementUnit {
       for (let k = 0; k < this.ownedCount; k++) {
         const e = owned[k]!;
         this.hOwned[e] = 0;
+        this.hMulti[e] = 0;
         this.hRead[e] = Number.NaN;
         this.hWrite[e] = Number.NaN;
         const set = this.tlb.setOf[this.hSlot[e]!]!;
@@ -1162,6 +1168,19 @@ export class Mmu implements MemoryManagementUnit {
       e = next;
     }
     this.pendSlot[set] = one;
+    if (one !== MULTI) for (let x = this.ownHead[set]!; x >= 0; x = this.ownNext[x]!) this.hMulti[x] = 0;
+  }
+
+  // promote() of an entry of a MULTI set: only when the set's other slots
+  // are idle (keepOnly), else the marks move on and nothing else changes.
+  // Out of line, so that promote() stays small enough to inline.
+  private promoteInMulti(e: number): void {
+    if (this.keepOnly(e)) {
+      this.promote(e);
+      return;
+    }
+    this.lastMark = this.regHits;
+    this.prevMark = this.prevHits;
   }
 
   // In `e`'s MULTI set, when every entry of another slot is idle (no hit
@@ -1185,7 +1204,10 @@ export class Mmu implements MemoryManagementUnit {
         if (before < 0) this.ownHead[set] = next;
         else this.ownNext[before] = next;
         this.disown(x);
-      } else before = x;
+      } else {
+        this.hMulti[x] = 0;
+        before = x;
+      }
       x = next;
     }
     this.pendSlot[set] = slot;
@@ -1196,6 +1218,7 @@ export class Mmu implements MemoryManagementUnit {
   // (its set's chain is the caller's to fix).
   private disown(e: number): void {
     this.hOwned[e] = 0;
+    this.hMulti[e] = 0;
     this.hRead[e] = Number.NaN;
     this.hWrite[e] = Number.NaN;
     const k = this.ownedPos[e]!;
@@ -1904,6 +1927,7 @@ export class Mmu implements MemoryManagementUnit {
         tlb.gen[slot] !== this.hGen[e] ||
         (this.pendSlot[tlb.setOf[slot]!] !== slot && this.pendSlot[tlb.setOf[slot]!] !== MULTI) ||
         this.hLast[e]! > this.clock[0]! ||
+        this.hMulti[e] !== (this.pendSlot[tlb.setOf[slot]!] === MULTI ? 1 : 0) ||
         !Object.is(this.hRead[e], read) ||
         !Object.is(this.hWrite[e], write) ||
         (located && (this.hU8[e] !== h.u8[this.hSlab[e]!] || this.hU32[e] !== h.u32[this.hSlab[e]!]))
