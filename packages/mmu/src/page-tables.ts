@@ -46,6 +46,8 @@ import type { PageWalker } from "./page-walk.js";
 
 const PKG = "@memstack/mmu";
 const PAGE = 4096;
+/** #mapOnce's answer when an allocation freed tables and the descent must start again. */
+const RETRY = 2;
 
 interface TableInfo {
   space: number;
@@ -109,6 +111,14 @@ export class PageTables {
   // a map of several pages), so it always names the table a descent from
   // the root would reach.
   #leafSpace = -1;
+  /**
+   * Bumped whenever a table is freed. A table allocation can run the
+   * allocator's hooks (the kernel's reclaim and OOM killer), which unmap
+   * pages and free the tables they empty, or destroy a whole space: a map
+   * in progress compares it across each allocation and does not link a new
+   * table into one that may have gone.
+   */
+  #epoch = 0;
   #leafBase = 0;
   #leafTable = 0;
   #leafInfo: TableInfo | null = null;
@@ -190,6 +200,7 @@ export class PageTables {
       }
       const f = table / PAGE;
       this.#tables.delete(f);
+      this.#epoch++;
       this.#frames.freeFrames(pfn(f), 0);
     };
     free(root, 0);
@@ -352,9 +363,14 @@ export class PageTables {
           table = f.address(lo, hi, level);
           continue;
         }
+        const epoch = this.#epoch;
         const frame = this.#frames.allocFrames(0);
-        if (frame === null) {
+        if (frame === null || this.#epoch !== epoch) {
+          // No frame, or the allocator's hooks freed tables this map may
+          // stand on: undo what it wrote and fail, changing nothing.
+          if (frame !== null) this.#frames.freeFrames(frame, 0);
           this.#rollback(undoEntry, undoLo, undoHi, created);
+          this.#forgetLeaf();
           return false;
         }
         words.memory.zeroFrame(frame);
@@ -390,6 +406,21 @@ export class PageTables {
    * and every table below one this call creates is new and empty.
    */
   #mapOne(space: number, root: number, la: number, phys: number, leafLevel: number, flags: number): boolean {
+    // A table allocation that freed tables (see #epoch) undoes the tables
+    // this descent made and starts again from the root, which is gone if
+    // the hooks destroyed the space (the OOM killer chose its process).
+    for (let tries = 0; tries < 16; tries++) {
+      const done = this.#mapOnce(space, root, la, phys, leafLevel, flags);
+      if (done !== RETRY) return done === 1;
+      const again = this.#roots.get(space);
+      if (again === undefined) return false;
+      root = again;
+    }
+    return false;
+  }
+
+  // One descent of #mapOne: 1 mapped, 0 no frame, RETRY when an allocation freed tables.
+  #mapOnce(space: number, root: number, la: number, phys: number, leafLevel: number, flags: number): number {
     const f = this.format;
     const words = this.#words;
     const out = this.#out;
@@ -406,9 +437,13 @@ export class PageTables {
         table = f.address(lo, hi, level);
         continue;
       }
+      const epoch = this.#epoch;
       const frame = this.#frames.allocFrames(0);
-      if (frame === null) {
-        // Undo the tables made so far, deepest first (each is empty but for its one child).
+      if (frame === null || this.#epoch !== epoch) {
+        if (frame !== null) this.#frames.freeFrames(frame, 0);
+        // Undo the tables made so far, deepest first (each is empty but for
+        // its one child; the topmost hangs under a table that existed, which
+        // that child keeps from being freed).
         for (let l = level - 1; l >= level - created; l--) {
           const parent = this.#pathEntry[l]!;
           const child = this.#pathTable[l + 1]!;
@@ -418,7 +453,8 @@ export class PageTables {
           this.#tables.delete(child / PAGE);
           this.#frames.freeFrames(pfn(child / PAGE), 0);
         }
-        return false;
+        this.#forgetLeaf();
+        return frame === null ? 0 : RETRY;
       }
       words.memory.zeroFrame(frame);
       this.#tables.set(frame, { space, level: level + 1, count: 0 });
@@ -457,7 +493,7 @@ export class PageTables {
       this.#leafTable = table;
       this.#leafInfo = this.#info(table);
     }
-    return true;
+    return 1;
   }
 
   #rollback(undoEntry: number[], undoLo: number[], undoHi: number[], created: number[]): void {
@@ -466,12 +502,15 @@ export class PageTables {
     for (let i = undoEntry.length - 1; i >= 0; i--) {
       const e = undoEntry[i]!;
       const table = e - (e & 0xfff);
+      // A table the allocator's hooks freed meanwhile (see #epoch): its entries went with it.
+      if (!this.#tables.has(table / PAGE)) continue;
       if (!f.isPresent(undoLo[i]!, undoHi[i]!)) this.#info(table).count--;
       words.write(e, undoLo[i]!);
       words.write(e + 4, undoHi[i]!);
     }
     for (let i = created.length - 1; i >= 0; i--) {
       const e = created[i]!;
+      if (!this.#tables.has((e - (e & 0xfff)) / PAGE)) continue;
       words.readEntry(e);
       const lo = words.entry[0]!;
       const hi = words.entry[1]!;
@@ -580,6 +619,7 @@ export class PageTables {
         words.write(parent, 0);
         words.write(parent + 4, 0);
         this.#tables.delete(table / PAGE);
+        this.#epoch++;
         this.#frames.freeFrames(pfn(table / PAGE), 0);
       }
       this.#info(this.#pathTable[0]!).count--;

@@ -1,4 +1,15 @@
-import { Fault, PF_PRESENT, PF_USER, PF_WRITE, physAddr, UsageError } from "@memstack/core";
+import {
+  BitmapFrameAllocator,
+  Fault,
+  type FrameAllocator,
+  PF_PRESENT,
+  PF_USER,
+  PF_WRITE,
+  type Pfn,
+  physAddr,
+  SparseRam,
+  UsageError,
+} from "@memstack/core";
 import { describe, expect, it } from "vitest";
 import { ENTRY_READ, Mmu, PageFault } from "../src/index.js";
 import { MiB, machine, P, RO_USER, RW_USER, USER_BASE, V } from "./helpers.js";
@@ -313,6 +324,83 @@ describe("the Dirty-bit walk", () => {
     const walks = mmu.stats().walks;
     mmu.loadU8(V(USER_BASE)); // the fault dropped the entry: this walks
     expect(mmu.stats().walks).toBe(walks + 1);
+    mmu.check();
+  });
+});
+
+describe("a table allocation whose allocator frees tables (a kernel's reclaim or OOM hook)", () => {
+  // The kernel's page-table frames come from an allocator that may reclaim:
+  // unmap other pages and free the tables they leave empty, or destroy a
+  // space. A map in the middle of its descent must not link its new table
+  // into one that went meanwhile.
+  function hooked() {
+    const ram = new SparseRam({ sizeBytes: 2 ** 32 });
+    const bitmap = new BitmapFrameAllocator({ frameCount: 4096 });
+    let hook: (() => void) | null = null;
+    const frames: FrameAllocator = {
+      get frameCount() {
+        return bitmap.frameCount;
+      },
+      get freeFrameCount() {
+        return bitmap.freeFrameCount;
+      },
+      allocFrames(order: number): Pfn | null {
+        const h = hook;
+        hook = null;
+        h?.();
+        return bitmap.allocFrames(order);
+      },
+      freeFrames: (frame: Pfn, order: number) => bitmap.freeFrames(frame, order),
+    };
+    const mmu = new Mmu({ memory: ram, frames });
+    const space = mmu.createAddressSpace()!;
+    mmu.switchAddressSpace(space);
+    const page = () => physAddr(bitmap.allocFrames(0)! * 4096);
+    return { mmu, space, page, bitmap, onNextAlloc: (f: () => void) => (hook = f) };
+  }
+
+  it("one page: the descent starts again when its tables were freed", () => {
+    const { mmu, space, page, bitmap, onNextAlloc } = hooked();
+    // A alone under its PD and PT; B, 2 MiB further, needs a PT of its own
+    // under A's PD. Allocating it unmaps A, which frees A's PT, PD and PDPT.
+    mmu.map(space, USER_BASE, page(), 4096, 4096, RW_USER);
+    const before = bitmap.freeFrameCount;
+    onNextAlloc(() => mmu.unmap(space, USER_BASE, 4096));
+    const b = page();
+    expect(mmu.map(space, USER_BASE + 2 * MiB, b, 4096, 4096, RW_USER)).toBe(true);
+    mmu.check();
+    expect(mmu.query(space, USER_BASE)).toBeNull();
+    expect(mmu.query(space, USER_BASE + 2 * MiB)!.phys).toBe(b);
+    // A's three tables freed, B's three made, B's frame taken.
+    expect(bitmap.freeFrameCount).toBe(before - 1);
+  });
+
+  it("one page: a space destroyed by the hook is not mapped into", () => {
+    const { mmu, space, page, onNextAlloc } = hooked();
+    const other = mmu.createAddressSpace()!;
+    mmu.map(other, USER_BASE, page(), 4096, 4096, RW_USER);
+    onNextAlloc(() => mmu.destroyAddressSpace(other));
+    expect(mmu.map(other, USER_BASE + 2 * MiB, page(), 4096, 4096, RW_USER)).toBe(false);
+    expect(() => mmu.query(other, USER_BASE)).toThrow(UsageError);
+    mmu.check();
+    expect(mmu.query(space, USER_BASE)).toBeNull();
+  });
+
+  it("several pages: the map fails, and writes nothing, when tables were freed", () => {
+    const { mmu, space, page, onNextAlloc } = hooked();
+    const c = page();
+    mmu.map(space, USER_BASE + 2 ** 30, c, 4096, 4096, RW_USER); // elsewhere: untouched throughout
+    mmu.map(space, USER_BASE, page(), 4096, 4096, RW_USER);
+    mmu.map(space, USER_BASE + 4096, page(), 4096, 4096, RW_USER);
+    // The new PT under their PD: allocating it unmaps both, freeing their PT and PD.
+    onNextAlloc(() => mmu.unmap(space, USER_BASE, 2 * 4096));
+    expect(mmu.map(space, USER_BASE + 2 * MiB, page(), 2 * 4096, 4096, RW_USER)).toBe(false);
+    mmu.check();
+    expect(mmu.query(space, USER_BASE)).toBeNull();
+    expect(mmu.query(space, USER_BASE + 2 * MiB)).toBeNull();
+    expect(mmu.query(space, USER_BASE + 2 ** 30)!.phys).toBe(c);
+    // The same map again, with nothing in the way, succeeds.
+    expect(mmu.map(space, USER_BASE + 2 * MiB, page(), 2 * 4096, 4096, RW_USER)).toBe(true);
     mmu.check();
   });
 });
