@@ -110,6 +110,47 @@ describe("the whole machine under random system calls on several processes", () 
     expect(child.alive).toBe(true);
   });
 
+  it("regression: a fork whose page-table allocation ran the OOM killer undoes its tables on the right path", () => {
+    // Shrunk from seed 282662670 (2 000 runs): the reclaim run by an earlier
+    // table allocation had reused the MMU's descent path, and the undo of a
+    // later one that failed wrote through it into a freed table.
+    const m = createMachine({ ram: "4M", swap: "2M", overcommit: 1 });
+    const procs: Process[] = [m.spawn("p0")];
+    const live = () => procs.filter((q) => q.alive);
+    const touch = (k: number, pages: number, flags: number) => {
+      const p = live()[k % live().length]!;
+      tolerate(() => {
+        const a = p.mmap(0, pages * PAGE, 3, flags);
+        if (a <= 0) return;
+        for (let i = 0; i < pages; i++) p.storeU32(V(a + i * PAGE), i + 1);
+      });
+      m.check();
+    };
+    const fork = () => {
+      tolerate(() => {
+        const c = live()[0]!.fork();
+        if (c !== null) procs.push(c);
+      });
+      m.check();
+    };
+    touch(0, 38, MAP_SHARED);
+    touch(0, 291, MAP_SHARED);
+    touch(0, 280, MAP_SHARED);
+    fork();
+    touch(0, 121, MAP_PRIVATE);
+    fork();
+    for (const [k, pages] of [
+      [0, 143],
+      [0, 198],
+      [63494755, 178],
+      [0, 120],
+      [0, 84],
+    ] as const)
+      touch(k, pages, MAP_PRIVATE);
+    fork();
+    expect(live().length).toBeGreaterThan(0);
+  });
+
   it("keeps RAM, buddy allocator, page tables, TLB and kernel consistent after every step", {
     timeout: 600_000,
   }, () => {

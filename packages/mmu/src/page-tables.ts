@@ -443,8 +443,23 @@ export class PageTables {
         if (frame !== null) this.#frames.freeFrames(frame, 0);
         // Undo the tables made so far, deepest first (each is empty but for
         // its one child; the topmost hangs under a table that existed, which
-        // that child keeps from being freed).
-        for (let l = level - 1; l >= level - created; l--) {
+        // that child keeps from being freed) — unless the hooks destroyed
+        // the space, which freed them with the rest.
+        const alive = this.#roots.get(space) === root;
+        // The hooks' own maps and unmaps (this allocation's or an earlier
+        // one's) reuse #pathTable/#pathEntry: walk la's path again.
+        if (alive && created > 0) {
+          let t = root;
+          for (let l = 0; l < level; l++) {
+            const pe = t + this.#index(la, l) * 8;
+            words.readEntry(pe);
+            this.#pathTable[l] = t;
+            this.#pathEntry[l] = pe;
+            t = f.address(words.entry[0]!, words.entry[1]!, l);
+          }
+          this.#pathTable[level] = t;
+        }
+        for (let l = level - 1; alive && l >= level - created; l--) {
           const parent = this.#pathEntry[l]!;
           const child = this.#pathTable[l + 1]!;
           words.write(parent, 0);
