@@ -1149,13 +1149,20 @@ export class Mmu implements MemoryManagementUnit {
   // whose slot the fill took (emptying a register that holds one) and
   // recounts the slots the rest share.
   private pruneSet(set: number): void {
-    if (this.pendSlot[set] === -1) return;
+    if (this.pendSlot[set] !== -1) this.dropFromSet(set, -1);
+  }
+
+  // Disowns the owned entries of `set` that are not kept — with `keep` -1,
+  // those whose slot was refilled; else those of any slot but `keep` —
+  // emptying a register that holds one, and recounts the slots the rest
+  // share (pendSlot, hMulti).
+  private dropFromSet(set: number, keep: number): void {
     let before = -1;
     let one = -1;
     for (let e = this.ownHead[set]!; e >= 0; ) {
       const next = this.ownNext[e]!;
       const slot = this.hSlot[e]!;
-      if (this.tlb.gen[slot] !== this.hGen[e]) {
+      if (keep < 0 ? this.tlb.gen[slot] !== this.hGen[e] : slot !== keep) {
         if (before < 0) this.ownHead[set] = next;
         else this.ownNext[before] = next;
         if (e === this.regEntry) this.emptyRegister();
@@ -1197,20 +1204,7 @@ export class Mmu implements MemoryManagementUnit {
       if (this.hSlot[x] !== slot && this.hLast[x]! > recent) return false;
     }
     this.handOver(set);
-    let before = -1;
-    for (let x = this.ownHead[set]!; x >= 0; ) {
-      const next = this.ownNext[x]!;
-      if (this.hSlot[x] !== slot) {
-        if (before < 0) this.ownHead[set] = next;
-        else this.ownNext[before] = next;
-        this.disown(x);
-      } else {
-        this.hMulti[x] = 0;
-        before = x;
-      }
-      x = next;
-    }
-    this.pendSlot[set] = slot;
+    this.dropFromSet(set, slot);
     return true;
   }
 
@@ -1309,7 +1303,7 @@ export class Mmu implements MemoryManagementUnit {
   private loadRegister(e: number): boolean {
     if (this.hSlab[e]! < 0 && !this.locateHost(e)) return false;
     this.own(e);
-    if (this.pendSlot[this.tlb.setOf[this.hSlot[e]!]!] !== MULTI) this.switchRegister(e);
+    if (this.hMulti[e] !== 1) this.switchRegister(e);
     return true;
   }
 
@@ -1552,7 +1546,7 @@ export class Mmu implements MemoryManagementUnit {
     this.releasePrev(e);
     this.own(e);
     // A set of several owned slots (pages a lookup left owned) gets no register.
-    if (this.pendSlot[this.tlb.setOf[this.hSlot[e]!]!] === MULTI) {
+    if (this.hMulti[e] === 1) {
       this.emptyRegister();
       this.regHits = 0;
       return;

@@ -33,10 +33,12 @@
  *     slowR64(a) ──► owner === our space, off = a - read[e] in the page? ──yes──► u32[e][(byte[e] + off) >>> 2], hits[e] += 1, last[e] = ++clock
  *                                    │ no
  *                                    ▼
- *                          memory.loadU64(a) The port refuses a u64 at or
- * above 2^53 (a number cannot hold it exactly): only a corrupted word is
- * that large (a size or pointer overwritten by user data, the tcache key),
- * and then the word is read again as two u32 halves, as the fast path does.
+ *                          memory.loadU64(a)
+ *
+ * The port refuses a u64 at or above 2^53 (a number cannot hold it
+ * exactly): only a corrupted word is that large (a size or pointer
+ * overwritten by user data, the tcache key), and then the word is read
+ * again as two u32 halves, as the fast path does.
  *
  * A 64-bit value is `hi * 2^32 + lo`, exact below 2^53 (every address and
  * size an allocator sees); corrupted words above it round, which only
@@ -127,14 +129,6 @@ export class HeapAccess {
     this.refresh();
   }
 
-  // Counts a hit on fast-tag entry `e`: one more pending hit, stamped.
-  private tagHit(e: number): void {
-    this.tHits[e]!++;
-    const c = this.tClock[0]! + 1;
-    this.tClock[0] = c;
-    this.tLast[e] = c;
-  }
-
   // Fast-tag hits (see FastTags in core). The entry is the page number mod
   // the table size: `a >>> 12` keeps the page bits of any integer address
   // below 2^53, and a fractional, negative or out-of-page address fails the
@@ -144,13 +138,17 @@ export class HeapAccess {
 
   // The entry serving an access of `a` through `bases` (tRead or tWrite)
   // with the page-offset mask of its size and alignment, its hit counted
-  // and the byte index in its views left in `tagAt`; -1 when none.
+  // (one more pending hit, stamped from the clock) and the byte index in
+  // its views left in `tagAt`; -1 when none.
   private tagEntry(a: number, bases: Float64Array, mask: number): number {
     if (this.tags.owner !== this.tagSpace) return -1;
     const e = (a >>> 12) & this.tagMask;
     const off = a - bases[e]!;
     if (off !== (off & mask)) return -1;
-    this.tagHit(e);
+    this.tHits[e]!++;
+    const c = this.tClock[0]! + 1;
+    this.tClock[0] = c;
+    this.tLast[e] = c;
     this.tagAt = this.tByte[e]! + off;
     return e;
   }
