@@ -10,13 +10,14 @@
  * wraps; such an address is handed to the ports as 2^53 - 1, which every
  * call refuses as the kernel refuses an address near 2^64.
  *
- * Four lines, and more madvise advice, go beyond the shared format; their
+ * Five lines, and more madvise advice, go beyond the shared format; their
  * real-kernel twin is packages/kernel/test/fixtures/vm/vm-script-ext.c:
  *
  *     mremap NAME OLD OLDLEN NEWLEN FLAGS NEWADDR
  *     fork
  *     status
  *     procmaps
+ *     pte
  *
  * mremap: FLAGS is `none` or `|`-joined `maymove`, `fixed`, `dontunmap`;
  * NEWADDR is an expression (`0` when unused). It prints what an mmap line
@@ -31,7 +32,11 @@
  * without one. procmaps: what maps prints, with the offset, device and name
  * columns of the target's `procMaps()` text (/proc/PID/maps) after each
  * range (`a-a+0x1000 rw-s 00000000 00:01 /dev/zero (deleted)`); `err
- * ENOSYS` without one.
+ * ENOSYS` without one. pte: how VmPTE (the process's page-table pages, in
+ * kB) moved since the first pte line of the process it runs in, which
+ * prints `pte +0` (the child's first after a fork too): a real process's
+ * own mappings hold tables of their own, and their number is not the
+ * script's; `err ENOSYS` without `status()`.
  */
 import { virtAddr } from "./address.js";
 import { Fault } from "./errors.js";
@@ -129,7 +134,8 @@ export type VmScriptOp =
   | { kind: "maps"; line: number }
   | { kind: "fork"; line: number }
   | { kind: "status"; line: number }
-  | { kind: "procmaps"; line: number };
+  | { kind: "procmaps"; line: number }
+  | { kind: "pte"; line: number };
 
 const U64 = (1n << 64n) - 1n;
 const FIELDS: Record<string, number> = {
@@ -145,6 +151,7 @@ const FIELDS: Record<string, number> = {
   fork: 1,
   status: 1,
   procmaps: 1,
+  pte: 1,
 };
 const FLAGS: Record<string, number> = {
   private: MAP_PRIVATE,
@@ -308,6 +315,7 @@ export function parseVmScript(text: string): VmScriptOp[] {
       case "fork":
       case "status":
       case "procmaps":
+      case "pte":
         ops.push({ kind, line });
         break;
       default:
@@ -352,6 +360,8 @@ export function runVmScript(text: string, space: VmScriptTarget): string[] {
   // /proc/PID/status when the script began, for status lines.
   const base =
     ops.some((o) => o.kind === "status") && space.status !== undefined ? statusKb(space.status()) : [];
+  // VmPTE at the first pte line of the current process (NaN: none yet).
+  let pteBase = Number.NaN;
   const bound = new Map<string, bigint>();
   const brk0 = BigInt(target.programBreak.brk(0));
   let first: string | null = null;
@@ -434,12 +444,23 @@ export function runVmScript(text: string, space: VmScriptTarget): string[] {
       }
       continue;
     }
+    if (op.kind === "pte") {
+      if (target.status === undefined) out.push(`err ${errnoName(-ENOSYS)}`);
+      else {
+        const now = Number(/^VmPTE:\s+(\d+) kB$/m.exec(target.status())?.[1] ?? Number.NaN);
+        if (Number.isNaN(pteBase)) pteBase = now;
+        const d = now - pteBase;
+        out.push(`pte ${d >= 0 ? "+" : ""}${d}`);
+      }
+      continue;
+    }
     if (op.kind === "fork") {
       const child = target.fork === undefined ? undefined : target.fork();
       if (child === undefined) out.push(`err ${errnoName(-ENOSYS)}`);
       else if (child === null) out.push(`err ${errnoName(-ENOMEM)}`);
       else {
         target = child;
+        pteBase = Number.NaN;
         out.push("ok");
       }
       continue;
