@@ -305,9 +305,17 @@ export class Kernel {
         // a fault could not rebuild; the child of a shared or never-written
         // private mapping faults its pages in when it touches them.
         const needsCopy = vma.anonVma !== null;
-        if (!child.mm.adopt(copy) || (needsCopy && !this.pages.copyRange(parent, child, copy))) {
+        if (!child.mm.adopt(copy)) {
           ok = false;
           break;
+        }
+        if (needsCopy) {
+          // copy_page_range() gives the child each table the parent has over the VMA, empty or not.
+          child.mm.tables.copyFrom(parent.mm.tables, copy.start, copy.end);
+          if (!this.pages.copyRange(parent, child, copy)) {
+            ok = false;
+            break;
+          }
         }
       }
     } finally {
@@ -358,23 +366,12 @@ export class Kernel {
   }
 
   /**
-   * Page-table pages a process needs (mm_pgtables_bytes / 4096): one PML4,
-   * and one table per 512 GiB, 1 GiB and 2 MiB region that holds a mapping.
+   * Page-table pages a process holds (mm_pgtables_bytes / 4096: its PUD, PMD
+   * and PTE tables, not its PGD), as Linux allocates and frees them; see
+   * PageTableSet.
    */
   pageTablePages(proc: Process): number {
-    const pud = new Set<number>();
-    const pmd = new Set<number>();
-    const pte = new Set<number>();
-    const note = (vpn: number) => {
-      pte.add(Math.floor(vpn / 512));
-      pmd.add(Math.floor(vpn / 262144));
-      pud.add(Math.floor(vpn / 134217728));
-    };
-    proc.mm.tree.forEach((vma) => {
-      this.mmu.walkRange(proc.space, vma.start, vma.end, (m) => note(m.virt / PAGE));
-    });
-    for (const vpn of proc.swap.keys()) note(vpn);
-    return 1 + pud.size + pmd.size + pte.size;
+    return proc.mm.tables.count;
   }
 
   /**
@@ -424,7 +421,8 @@ export class Kernel {
     let pageTables = 0;
     for (const p of this.#procs.values()) {
       if (!p.alive) continue;
-      pageTables += this.pageTablePages(p);
+      // NR_PAGETABLE counts each process's PGD too (a fork adds VmPTE + 4 kB here).
+      pageTables += 1 + this.pageTablePages(p);
     }
     let shmem = 0;
     for (let f = 0; f < this.pages.kind.length; f++) {
@@ -545,7 +543,7 @@ export class Kernel {
     const objects = new Set<ShmemObject>();
     for (const p of this.#procs.values()) {
       if (!p.alive) {
-        if (p.mm.tree.size !== 0 || p.swap.size !== 0 || p.hidden.size !== 0)
+        if (p.mm.tree.size !== 0 || p.swap.size !== 0 || p.hidden.size !== 0 || p.mm.tables.count !== 0)
           fail(`dead process ${p.pid} still holds memory`);
         continue;
       }
@@ -553,10 +551,13 @@ export class Kernel {
       let anon = 0;
       let shm = 0;
       let vmaCommitted = 0;
+      // Every mapped, hidden or swapped-out page has its PTE table counted.
+      const needed: number[] = [...p.swap.keys(), ...p.hidden.keys()];
       p.mm.tree.forEach((vma) => {
         if ((vma.flags & VM_ACCOUNT) !== 0) vmaCommitted += (vma.end - vma.start) / PAGE;
         if (vma.object !== null) objects.add(vma.object);
         this.mmu.walkRange(p.space, vma.start, vma.end, (m) => {
+          needed.push(m.virt / PAGE);
           const f = m.phys / PAGE;
           const k = this.pages.kind[f];
           if (k === 0) fail(`process ${p.pid} maps free frame ${f} at 0x${m.virt.toString(16)}`);
@@ -584,6 +585,7 @@ export class Kernel {
         if (p.mm.tree.lookup(vpn * PAGE) === null)
           fail(`swap entry 0x${(vpn * PAGE).toString(16)} outside any VMA`);
       }
+      p.mm.tables.check(needed);
       if (anon !== p.rssAnon) fail(`process ${p.pid} RssAnon is ${p.rssAnon} pages, its tables hold ${anon}`);
       if (shm !== p.rssShmem)
         fail(`process ${p.pid} RssShmem is ${p.rssShmem} pages, its tables hold ${shm}`);

@@ -1,5 +1,13 @@
 import { readFileSync } from "node:fs";
-import { MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE, virtAddr as V } from "@memstack/core";
+import {
+  MADV_DONTNEED,
+  MAP_FIXED,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  PROT_READ,
+  PROT_WRITE,
+  virtAddr as V,
+} from "@memstack/core";
 import { describe, expect, it } from "vitest";
 import { formatMapsLine, formatMeminfo, formatStatusKb } from "../src/proc/format.js";
 import { testKernel } from "./helpers.js";
@@ -79,5 +87,59 @@ describe("/proc formats, byte for byte against this machine's kernel", () => {
       });
     // Same perms, offsets, devices and names as the real lines (addresses and inode numbers aside).
     expect(new Set(kinds(lines))).toEqual(new Set(kinds(section("maps"))));
+  });
+});
+
+// This machine's kernel's page-table accounting (fixtures/proc/pgtables.c, via record.sh).
+const pgtables = new Map(
+  readFileSync(new URL("./fixtures/proc/pgtables.txt", import.meta.url), "utf8")
+    .trimEnd()
+    .split("\n")
+    .map((l) => l.split(" ") as [string, string])
+    .map(([k, v]) => [k, Number(v)]),
+);
+const kbOf = (text: string, field: string) =>
+  Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, "m").exec(text)![1]);
+
+describe("page-table accounting, against this machine's kernel", () => {
+  it("grows VmPTE by a PUD, PMD and PTE table for a first write, a PTE table 2 MiB on, and drops them on munmap", () => {
+    const k = testKernel();
+    const p = k.spawn();
+    const base = kbOf(p.status(), "VmPTE");
+    const a = 0x2000_0000_0000;
+    expect(p.mmap(a, 4 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED)).toBe(a);
+    p.storeU8(V(a), 1);
+    expect(kbOf(p.status(), "VmPTE") - base).toBe(pgtables.get("first_write_kb"));
+    p.storeU8(V(a + (2 << 20)), 1);
+    expect(kbOf(p.status(), "VmPTE") - base).toBe(pgtables.get("second_region_kb"));
+    expect(p.munmap(a, 4 << 20)).toBe(0);
+    expect(kbOf(p.status(), "VmPTE") - base).toBe(pgtables.get("after_munmap_kb"));
+    k.check();
+  });
+
+  it("counts each process's PGD in /proc/meminfo's PageTables, not in its VmPTE", () => {
+    const k = testKernel();
+    const procs = Array.from({ length: 5 }, () => k.spawn());
+    procs.forEach((p, i) => {
+      const a = p.mmap(0, (i + 1) << 21, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+      for (let off = 0; off < (i + 1) << 21; off += 1 << 20) p.storeU8(V(a + off), 1);
+    });
+    const vmpte = procs.reduce((s, p) => s + kbOf(p.status(), "VmPTE"), 0);
+    expect(vmpte).toBeGreaterThan(0);
+    expect(kbOf(k.meminfo(), "PageTables") - vmpte).toBe(procs.length * pgtables.get("pgd_kb")!);
+  });
+
+  it("keeps an emptied page table until its region is unmapped, and names it in the OOM killer's line", () => {
+    const k = testKernel();
+    const p = k.spawn("victim");
+    const a = p.mmap(0, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+    p.storeU8(V(a), 1);
+    const held = kbOf(p.status(), "VmPTE");
+    expect(p.madvise(a, 8192, MADV_DONTNEED)).toBe(0);
+    expect(kbOf(p.status(), "VmPTE")).toBe(held);
+    expect(kbOf(p.status(), "RssAnon")).toBe(0);
+    k.oomKill();
+    expect(k.dmesg.at(-1)).toContain(` pgtables:${held}kB `);
+    k.check();
   });
 });

@@ -65,6 +65,7 @@ import {
   UsageError,
 } from "@memstack/core";
 import { formatMapsLine } from "../proc/format.js";
+import { PageTableSet } from "./page-table-set.js";
 import {
   type AnonVma,
   canMerge,
@@ -197,6 +198,8 @@ export class AddressSpace {
   execVm = 0;
   /** Pages charged to Committed_AS by this space. */
   committed = 0;
+  /** The page-table pages this space holds, as Linux allocates and frees them (VmPTE). */
+  readonly tables = new PageTableSet();
   readonly #pages: PageLayer;
   readonly #acct: CommitAccounting;
   #brk: number;
@@ -469,6 +472,8 @@ export class AddressSpace {
   // pages and, when `uncharge` is set, their commit charge.
   // `found` is the caller's tree.overlapping(start, end), when it has it.
   #unmapRange(start: number, end: number, uncharge: boolean, found?: Vma[]): void {
+    // The unmapped pieces, in address order, for free_pgtables() below.
+    const gone: number[] = [];
     for (const v of found ?? this.tree.overlapping(start, end)) {
       let vma = v;
       if (vma.start < start) vma = this.#split(vma, start);
@@ -479,8 +484,33 @@ export class AddressSpace {
       this.#account(vma.flags, -pages, vma);
       this.tree.remove(vma);
       this.#dropVma(vma);
+      gone.push(vma.start, vma.end);
       const obj = vma.object;
       if (obj !== null && obj.mappers === 0) this.releaseObject(obj);
+    }
+    if (gone.length > 0) this.#freePgtables(gone);
+  }
+
+  // free_pgtables() (mm/memory.c) after unmapping the VMAs `gone` (start,
+  // end pairs in address order): the floor is the end of the VMA left
+  // before them, the ceiling the start of the one after; VMAs less than
+  // 2 MiB apart are freed in one free_pgd_range() call, whose ceiling is
+  // the next group's start.
+  #freePgtables(gone: number[]): void {
+    const prev = this.tree.findBefore(gone[0]!);
+    const next = this.tree.findAfter(gone[0]!);
+    const floor = prev === null ? 0 : prev.end;
+    const ceiling = next === null ? Number.POSITIVE_INFINITY : next.start;
+    let i = 0;
+    while (i < gone.length) {
+      const addr = gone[i]!;
+      let end = gone[i + 1]!;
+      i += 2;
+      while (i < gone.length && gone[i]! <= end + PMD_SIZE) {
+        end = gone[i + 1]!;
+        i += 2;
+      }
+      this.tables.freeRange(addr, end, floor, i < gone.length ? gone[i]! : ceiling);
     }
   }
 
@@ -519,6 +549,7 @@ export class AddressSpace {
     const first = this.tree.first();
     const last = this.tree.last();
     if (first !== null && last !== null) this.#unmapRange(first.start, last.end, true);
+    this.tables.clear();
   }
 
   /** Called when a shmem object loses its last mapper, so its frames can go back. */
@@ -683,6 +714,7 @@ export class AddressSpace {
     switch (advice) {
       case MADV_DONTNEED:
         this.#pages.zap(this, vma, start, end);
+        this.tables.reclaimEmpty(start, end);
         return 0;
       case MADV_FREE:
         // Only private anonymous memory can be freed lazily (madvise_free_single_vma).
@@ -910,6 +942,12 @@ export class AddressSpace {
     this.#account(moved.flags, newLen / PAGE, moved);
     this.#mergeAround(moved);
     if (oldLen === 0) return to; // a second mapping of the same shared pages
+    // can_align_down() for both ends: nothing mapped below either in its 2 MiB region.
+    const below = (a: number) => {
+      const v = this.tree.findBefore(a);
+      return v !== null && v.end > a - (a % PMD_SIZE);
+    };
+    this.tables.move(oldAddr, to, Math.min(oldLen, newLen), !below(oldAddr) && !below(to));
     this.#pages.move(this, oldAddr, to, Math.min(oldLen, newLen));
     if (dontUnmap) {
       // dontunmap_complete(): the old range stays, empty, and keeps its

@@ -221,6 +221,7 @@ export class PageManager {
   // Maps one frame at `page` of `owner`, counting it.
   #install(owner: PageOwner, page: number, frame: number, rights: PageRights): boolean {
     if (!this.mmu.map(owner.space, page, physAddr(frame * PAGE), PAGE, PAGE, rights)) return false;
+    owner.mm.tables.touch(page / PAGE);
     const k = this.kind[frame];
     if (k === ANON) owner.rssAnon++;
     else if (k === SHMEM) owner.rssShmem++;
@@ -320,6 +321,8 @@ export class PageManager {
       // object holds nearby, and then finds no page there.
       if (access !== "write" && (errorCode & PF_PRESENT) === 0)
         this.#faultAround(owner, vma, page, (vma.flags & VM_WRITE) !== 0);
+      // __handle_mm_fault() allocated the PUD and PMD tables on its way down.
+      owner.mm.tables.touchUpper(page);
       throw new Fault(PKG, addr, access, "past-object-end");
     }
     // A not-present fault comes from a walk that just found no leaf: the
