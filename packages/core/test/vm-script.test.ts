@@ -192,6 +192,38 @@ describe("runVmScript", () => {
     expect(runVmScript(`${H}status\n`, none)).toEqual(["err ENOSYS"]);
   });
 
+  it("prints how VmPTE moved since the first pte line of each process, for pte lines; ENOSYS without status", () => {
+    const m = new FlatMemory({ sizeBytes: 1 << 20, maxBytes: 16 << 20 });
+    const tables = { parent: 44, child: 20 };
+    const targetOf = (who: "parent" | "child", fork?: () => VmScriptTarget): VmScriptTarget => ({
+      mapper: m,
+      programBreak: m,
+      memory: m,
+      maps: () => [],
+      status: () => `Name:\tx\nVmPTE:\t${tables[who]} kB\nVmSwap:\t0 kB\n`,
+      ...(fork === undefined ? {} : { fork }),
+    });
+    const target = targetOf("parent", () => targetOf("child"));
+    const bump = (who: "parent" | "child", kb: number) => (): number => {
+      tables[who] += kb;
+      return 0;
+    };
+    // munmap stands in for the calls that change the tables: the parent's first (+8 kB), then the child's (-4 kB).
+    let calls = 0;
+    const mapper = {
+      ...m,
+      mmap: m.mmap.bind(m),
+      mprotect: m.mprotect.bind(m),
+      madvise: m.madvise.bind(m),
+      munmap: () => (calls++ === 0 ? bump("parent", 8) : bump("child", -4))(),
+    };
+    const script = `${H}pte\nmunmap 0x10000 4K\npte\nfork\npte\nmunmap 0x10000 4K\npte\n`;
+    const out = runVmScript(script, { ...target, mapper, fork: () => ({ ...targetOf("child"), mapper }) });
+    expect(out).toEqual(["pte +0", "ok", "pte +8", "ok", "pte +0", "ok", "pte -4"]);
+    const { status: _, ...none } = targetOf("parent");
+    expect(runVmScript(`${H}pte\n`, none)).toEqual(["err ENOSYS"]);
+  });
+
   it("prints the other columns of /proc/PID/maps for procmaps lines, the inode left out", () => {
     const m = new FlatMemory({ sizeBytes: 1 << 20, maxBytes: 16 << 20 });
     const target: VmScriptTarget = {
