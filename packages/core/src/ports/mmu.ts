@@ -175,12 +175,35 @@ export interface MemoryManagementUnit extends VirtualMemory {
 
   /**
    * Removes every mapping in [virt, virt + length) (munmap, swap-out,
-   * MADV_DONTNEED) and frees page tables left empty. Holes are skipped.
+   * MADV_DONTNEED) and frees page tables left empty, unless `keepTables`:
+   * then the tables stay, empty or not, until {@link freeTables} (a kernel
+   * that frees tables as Linux's `free_pgtables()` does). Holes are skipped.
    *
    * @returns the number of leaf entries cleared.
    * @throws {UsageError} for an unaligned range or one that cuts a huge page.
    */
-  unmap(space: number, virt: number, length: number): number;
+  unmap(space: number, virt: number, length: number, keepTables?: boolean): number;
+
+  /**
+   * Frees the page tables of `space` that map nothing and whose whole
+   * region (the span their entries cover) lies inside [start, end): the
+   * tables `unmap(…, true)` kept. Optional: an MMU without page tables in
+   * RAM has none to free.
+   *
+   * @returns the number of tables freed.
+   * @throws {UsageError} for an unaligned or non-canonical range.
+   */
+  freeTables?(space: number, start: number, end: number): number;
+
+  /**
+   * Makes the page tables down to the one a 4 KiB page at `virt` would be
+   * mapped in, mapping nothing (Linux's fork and mremap allocate tables
+   * ahead of the pages). Optional, as {@link freeTables}.
+   *
+   * @returns false when a table frame could not be allocated (nothing is changed then).
+   * @throws {UsageError} for an unaligned or non-canonical address.
+   */
+  prepareTables?(space: number, virt: number): boolean;
 
   /**
    * Sets the rights of every mapping in [virt, virt + length) (mprotect,
