@@ -1702,10 +1702,34 @@ export class Mmu implements MemoryManagementUnit {
     return ok;
   }
 
-  unmap(space: number, virt: number, length: number): number {
-    const n = this.tables.unmap(space, virt, length);
+  unmap(space: number, virt: number, length: number, keepTables = false): number {
+    const n = this.tables.unmap(space, virt, length, keepTables);
     this.markStale(space, virt, length);
     return n;
+  }
+
+  /**
+   * Makes the page tables down to the one a 4 KiB page at `virt` would be
+   * mapped in, mapping nothing: for a kernel that allocates tables ahead
+   * (Linux's fork and mremap). No TLB entry changes.
+   *
+   * @returns false when a table frame could not be allocated (nothing is changed then).
+   * @throws {UsageError} for an unknown space, an unaligned or non-canonical address, or one inside a larger page.
+   */
+  prepareTables(space: number, virt: number): boolean {
+    return this.tables.prepareTables(space, virt);
+  }
+
+  /**
+   * Frees the empty page tables whose whole span lies in [start, end): the
+   * ones `unmap(…, true)` kept. No TLB entry maps through an empty table,
+   * so none goes stale.
+   *
+   * @returns the number of tables freed.
+   * @throws {UsageError} for an unknown space, or an unaligned or non-canonical range.
+   */
+  freeTables(space: number, start: number, end: number): number {
+    return this.tables.freeTables(space, start, end - start);
   }
 
   protect(space: number, virt: number, length: number, rights: PageRights): number {

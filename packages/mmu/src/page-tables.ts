@@ -7,8 +7,10 @@
  * arch/x86/mm/pgtable.c) does to the tables: allocate a zeroed table frame
  * when a level is missing, write leaf entries for 4 KiB, 2 MiB or 1 GiB
  * pages, clear them, rewrite their rights, and free a table once its last
- * present entry is cleared (free_pgtables). Table frames come from the
- * `FrameAllocator` port; the frames that leaves map belong to the caller.
+ * present entry is cleared — or, for a caller that frees tables itself as
+ * Linux's free_pgtables() does, keep it until `freeTables`. Table frames
+ * come from the `FrameAllocator` port; the frames that leaves map belong
+ * to the caller.
  *
  * Simplifies: no table is shared between address spaces (Linux shares the
  * kernel half's upper tables; here each space has its own), so `check()`
@@ -24,7 +26,8 @@
  * Invariants (see `check()`): every table reachable from a root is a frame
  * this editor allocated for that space, at the level it was allocated for,
  * reachable exactly once; its count of present entries is the number of
- * present entries in RAM; no table but a root is empty; no present entry
+ * present entries in RAM; no table but a root and a kept one (see
+ * `unmap`'s `keepTables`) is empty; no present entry
  * has a reserved bit set or points outside the RAM; every allocated table
  * is reachable (none leaked).
  */
@@ -53,6 +56,8 @@ interface TableInfo {
   space: number;
   level: number;
   count: number;
+  /** Whether the table may be empty: an unmap asked to keep it, or freeTables took a table under it. */
+  kept: boolean;
 }
 
 /** A visitor of leaf entries: level, entry address, words, and the linear address of the page. */
@@ -179,7 +184,7 @@ export class PageTables {
     if (frame === null) return false;
     this.#words.memory.zeroFrame(frame);
     this.#roots.set(space, frame * PAGE);
-    this.#tables.set(frame, { space, level: 0, count: 0 });
+    this.#tables.set(frame, { space, level: 0, count: 0, kept: false });
     return true;
   }
 
@@ -336,7 +341,11 @@ export class PageTables {
         words.readEntry(e);
         const lo = words.entry[0]!;
         const hi = words.entry[1]!;
-        if (f.isPresent(lo, hi) && !f.isLeaf(lo, hi, level)) {
+        if (
+          f.isPresent(lo, hi) &&
+          !f.isLeaf(lo, hi, level) &&
+          !this.#leafless(f.address(lo, hi, level), level + 1)
+        ) {
           throw new UsageError(
             PKG,
             `map: ${hex(this.signed(la))} already has smaller pages mapped under it; unmap them first`,
@@ -351,6 +360,8 @@ export class PageTables {
     const undoLo: number[] = [];
     const undoHi: number[] = [];
     const created: number[] = [];
+    // Empty tables (ones unmap kept) the new leaves replace: freed once all is written.
+    const replaced: number[] = [];
     const out = this.#out;
     for (let la = start, p = phys; la < end; la += pageSize, p += pageSize) {
       let table = root;
@@ -374,7 +385,7 @@ export class PageTables {
           return false;
         }
         words.memory.zeroFrame(frame);
-        this.#tables.set(frame, { space, level: level + 1, count: 0 });
+        this.#tables.set(frame, { space, level: level + 1, count: 0, kept: false });
         f.encodeTable(frame * PAGE, out);
         words.write(e + 4, out[1]!);
         words.write(e, out[0]!);
@@ -390,12 +401,50 @@ export class PageTables {
       undoLo.push(lo);
       undoHi.push(hi);
       if (!f.isPresent(lo, hi)) this.#info(table).count++;
+      else if (!f.isLeaf(lo, hi, leafLevel)) replaced.push(f.address(lo, hi, leafLevel), leafLevel + 1);
       else this.lastMapReplaced = true;
       f.encodeLeaf(p, flags, leafLevel, out);
       words.write(e + 4, out[1]!);
       words.write(e, out[0]!);
     }
+    for (let i = 0; i < replaced.length; i += 2) this.#freeSubtree(replaced[i]!, replaced[i + 1]!);
     return true;
+  }
+
+  // Whether the table at `table` (of `level`) and every table under it map nothing.
+  #leafless(table: number, level: number): boolean {
+    const info = this.#info(table);
+    if (info.count === 0) return true;
+    const f = this.format;
+    const words = this.#words;
+    for (let i = 0; i < 512; i++) {
+      words.readEntry(table + i * 8);
+      const lo = words.entry[0]!;
+      const hi = words.entry[1]!;
+      if (!f.isPresent(lo, hi)) continue;
+      if (f.isLeaf(lo, hi, level) || !this.#leafless(f.address(lo, hi, level), level + 1)) return false;
+    }
+    return true;
+  }
+
+  // Frees the table at `table` (of `level`) and every table under it, all
+  // mapping nothing; the entry that pointed at it is already rewritten.
+  #freeSubtree(table: number, level: number): void {
+    const f = this.format;
+    const words = this.#words;
+    for (let i = 0; this.#info(table).count > 0 && i < 512; i++) {
+      words.readEntry(table + i * 8);
+      const lo = words.entry[0]!;
+      const hi = words.entry[1]!;
+      if (!f.isPresent(lo, hi)) continue;
+      this.#freeSubtree(f.address(lo, hi, level), level + 1);
+      words.write(table + i * 8, 0);
+      words.write(table + i * 8 + 4, 0);
+      this.#info(table).count--;
+    }
+    this.#tables.delete(table / PAGE);
+    this.#epoch++;
+    this.#frames.freeFrames(pfn(table / PAGE), 0);
   }
 
   /**
@@ -405,12 +454,20 @@ export class PageTables {
    * do: a conflict can only be met on tables that existed before the call,
    * and every table below one this call creates is new and empty.
    */
-  #mapOne(space: number, root: number, la: number, phys: number, leafLevel: number, flags: number): boolean {
+  #mapOne(
+    space: number,
+    root: number,
+    la: number,
+    phys: number,
+    leafLevel: number,
+    flags: number,
+    leaf = true,
+  ): boolean {
     // A table allocation that freed tables (see #epoch) undoes the tables
     // this descent made and starts again from the root, which is gone if
     // the hooks destroyed the space (the OOM killer chose its process).
     for (let tries = 0; tries < 16; tries++) {
-      const done = this.#mapOnce(space, root, la, phys, leafLevel, flags);
+      const done = this.#mapOnce(space, root, la, phys, leafLevel, flags, leaf);
       if (done !== RETRY) return done === 1;
       const again = this.#roots.get(space);
       if (again === undefined) return false;
@@ -419,8 +476,17 @@ export class PageTables {
     return false;
   }
 
-  // One descent of #mapOne: 1 mapped, 0 no frame, RETRY when an allocation freed tables.
-  #mapOnce(space: number, root: number, la: number, phys: number, leafLevel: number, flags: number): number {
+  // One descent of #mapOne: 1 mapped, 0 no frame, RETRY when an allocation
+  // freed tables. Without `leaf`, it stops at the table the leaf would go in.
+  #mapOnce(
+    space: number,
+    root: number,
+    la: number,
+    phys: number,
+    leafLevel: number,
+    flags: number,
+    leaf: boolean,
+  ): number {
     const f = this.format;
     const words = this.#words;
     const out = this.#out;
@@ -472,7 +538,7 @@ export class PageTables {
         return frame === null ? 0 : RETRY;
       }
       words.memory.zeroFrame(frame);
-      this.#tables.set(frame, { space, level: level + 1, count: 0 });
+      this.#tables.set(frame, { space, level: level + 1, count: 0, kept: false });
       f.encodeTable(frame * PAGE, out);
       words.write(e + 4, out[1]!);
       words.write(e, out[0]!);
@@ -483,25 +549,37 @@ export class PageTables {
       created++;
       table = frame * PAGE;
     }
+    if (!leaf) {
+      // The table made ahead maps nothing yet: it may stay empty.
+      this.#info(table).kept = true;
+      return 1;
+    }
     const e = table + this.#index(la, leafLevel) * 8;
     words.readEntry(e);
     const lo = words.entry[0]!;
     const hi = words.entry[1]!;
+    let emptied = -1;
     if (f.isPresent(lo, hi)) {
       if (!f.isLeaf(lo, hi, leafLevel)) {
-        throw new UsageError(
-          PKG,
-          `map: ${hex(this.signed(la))} already has smaller pages mapped under it; unmap them first`,
-          "virt",
-        );
+        emptied = f.address(lo, hi, leafLevel);
+        if (!this.#leafless(emptied, leafLevel + 1)) {
+          throw new UsageError(
+            PKG,
+            `map: ${hex(this.signed(la))} already has smaller pages mapped under it; unmap them first`,
+            "virt",
+          );
+        }
+      } else {
+        this.lastMapReplaced = true;
       }
-      this.lastMapReplaced = true;
     } else {
       this.#info(table).count++;
     }
     f.encodeLeaf(phys, flags, leafLevel, out);
     words.write(e + 4, out[1]!);
     words.write(e, out[0]!);
+    // An empty table (one unmap kept) under the new, larger page goes.
+    if (emptied >= 0) this.#freeSubtree(emptied, leafLevel + 1);
     if (leafLevel === this.#leafLevel) {
       this.#leafSpace = space;
       this.#leafBase = la - modPow2(la, this.#leafSpan);
@@ -613,7 +691,7 @@ export class PageTables {
   }
 
   /** unmap: see {@link Mmu.unmap}. */
-  unmap(space: number, virt: number, length: number): number {
+  unmap(space: number, virt: number, length: number, keepTables = false): number {
     this.#forgetLeaf();
     const root = this.#mustRoot(space, "unmap");
     const start = this.#range("unmap", virt, length, PAGE);
@@ -625,6 +703,12 @@ export class PageTables {
       words.write(e, 0);
       words.write(e + 4, 0);
       cleared++;
+      if (keepTables) {
+        const info = this.#info(this.#pathTable[level]!);
+        info.count--;
+        info.kept = true;
+        return;
+      }
       // Free tables left empty, upwards; the root stays.
       for (let l = level; l > 0; l--) {
         const table = this.#pathTable[l]!;
@@ -640,6 +724,52 @@ export class PageTables {
       this.#info(this.#pathTable[0]!).count--;
     });
     return cleared;
+  }
+
+  /** prepareTables: see {@link Mmu.prepareTables}. */
+  prepareTables(space: number, virt: number): boolean {
+    const root = this.#mustRoot(space, "prepareTables");
+    const la = this.#range("prepareTables", virt, PAGE, PAGE);
+    return this.#mapOne(space, root, la, 0, this.#leafLevel, 0, false);
+  }
+
+  /** freeTables: see {@link Mmu.freeTables}. */
+  freeTables(space: number, virt: number, length: number): number {
+    this.#forgetLeaf();
+    const root = this.#mustRoot(space, "freeTables");
+    const start = this.#range("freeTables", virt, length, PAGE);
+    return this.#freeEmpty(root, 0, 0, start, start + length);
+  }
+
+  // Frees the empty tables under `table` (at `level`, its entries' spans
+  // starting at linear `base`) whose whole span lies in [start, end),
+  // deepest first; returns how many went.
+  #freeEmpty(table: number, level: number, base: number, start: number, end: number): number {
+    const f = this.format;
+    const words = this.#words;
+    const size = this.#levelSize[level]!;
+    const info = this.#info(table);
+    let freed = 0;
+    const from = Math.max(start, base);
+    for (let la = from - modPow2(from, size); la < end && la < base + size * 512; la += size) {
+      const e = table + this.#index(la, level) * 8;
+      words.readEntry(e);
+      const lo = words.entry[0]!;
+      const hi = words.entry[1]!;
+      if (!f.isPresent(lo, hi) || f.isLeaf(lo, hi, level)) continue;
+      const child = f.address(lo, hi, level);
+      freed += this.#freeEmpty(child, level + 1, la, start, end);
+      if (la < start || la + size > end || this.#info(child).count > 0) continue;
+      words.write(e, 0);
+      words.write(e + 4, 0);
+      info.count--;
+      info.kept = true;
+      this.#tables.delete(child / PAGE);
+      this.#epoch++;
+      this.#frames.freeFrames(pfn(child / PAGE), 0);
+      freed++;
+    }
+    return freed;
   }
 
   /** protect: see {@link Mmu.protect}. */
@@ -840,7 +970,7 @@ export class PageTables {
           `PageTables: table ${hex(table)} has ${present} present entries but counts ${info.count}`,
         );
       }
-      if (present === 0 && level > 0) {
+      if (present === 0 && level > 0 && !info.kept) {
         throw new CorruptionError(PKG, `PageTables: table ${hex(table)} is empty but was not freed`);
       }
     };

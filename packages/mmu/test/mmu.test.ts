@@ -405,6 +405,92 @@ describe("a table allocation whose allocator frees tables (a kernel's reclaim or
   });
 });
 
+describe("unmap keeping tables, and freeTables (a kernel that frees tables as free_pgtables() does)", () => {
+  it("keeps emptied tables until freeTables frees those whose whole span lies in its range", () => {
+    const { mmu, space, frames, frame } = machine();
+    const [a, b, c, d] = [frame(), frame(), frame(), frame()];
+    mmu.map(space, USER_BASE, a, 4096, 4096, RW_USER);
+    mmu.map(space, USER_BASE + 2 * MiB, b, 4096, 4096, RW_USER);
+    const held = frames.freeFrameCount;
+    // Both pages go; their two PTs, the PD and the PDPT stay, empty.
+    expect(mmu.unmap(space, USER_BASE, 4 * MiB, true)).toBe(2);
+    expect(frames.freeFrameCount).toBe(held);
+    expect(mmu.query(space, USER_BASE)).toBeNull();
+    mmu.check();
+    // A range short of a PT's span frees nothing; the first PT's span frees that PT only.
+    expect(mmu.freeTables(space, USER_BASE, USER_BASE + MiB)).toBe(0);
+    expect(mmu.freeTables(space, USER_BASE, USER_BASE + 2 * MiB)).toBe(1);
+    expect(frames.freeFrameCount).toBe(held + 1);
+    mmu.check();
+    // A mapped page keeps its PT (and the tables above it) through any range.
+    mmu.map(space, USER_BASE + 2 * MiB + 4096, c, 4096, 4096, RW_USER);
+    expect(mmu.freeTables(space, 0, 2 ** 47)).toBe(0);
+    mmu.check();
+    // Once it goes, the whole user half frees the PT, the PD and the PDPT; the root stays.
+    mmu.unmap(space, USER_BASE + 2 * MiB + 4096, 4096, true);
+    expect(mmu.freeTables(space, 0, 2 ** 47)).toBe(3);
+    expect(frames.freeFrameCount).toBe(held + 4);
+    mmu.check();
+    // Tables made again work as before.
+    expect(mmu.map(space, USER_BASE, d, 4096, 4096, RW_USER)).toBe(true);
+    expect(mmu.query(space, USER_BASE)!.phys).toBe(d);
+    mmu.check();
+    expect(() => mmu.freeTables(space, USER_BASE + 1, USER_BASE + 4096)).toThrow(UsageError);
+    mmu.check();
+  });
+
+  it("makes tables ahead of any page with prepareTables, and frees them with freeTables", () => {
+    const { mmu, space, frames, frame } = machine();
+    const a = frame();
+    const held = frames.freeFrameCount;
+    // A PDPT, a PD and a PT, mapping nothing; again, nothing more.
+    expect(mmu.prepareTables(space, USER_BASE + 4 * MiB)).toBe(true);
+    expect(frames.freeFrameCount).toBe(held - 3);
+    expect(mmu.prepareTables(space, USER_BASE + 4 * MiB + 4096)).toBe(true);
+    expect(frames.freeFrameCount).toBe(held - 3);
+    expect(mmu.query(space, USER_BASE + 4 * MiB)).toBeNull();
+    mmu.check();
+    // A page mapped there uses the table made ahead.
+    expect(mmu.map(space, USER_BASE + 4 * MiB, a, 4096, 4096, RW_USER)).toBe(true);
+    expect(frames.freeFrameCount).toBe(held - 3);
+    mmu.unmap(space, USER_BASE + 4 * MiB, 4096, true);
+    expect(mmu.freeTables(space, 0, 2 ** 47)).toBe(3);
+    expect(frames.freeFrameCount).toBe(held);
+    mmu.check();
+    expect(() => mmu.prepareTables(space, USER_BASE + 1)).toThrow(UsageError);
+    expect(() => mmu.prepareTables(space, 2 ** 47)).toThrow(UsageError);
+    mmu.check();
+  });
+
+  it("lets a larger page replace tables that map nothing, and refuses one over mapped pages", () => {
+    const { mmu, space, frames, frame } = machine();
+    const small = frame();
+    const big = P(64 * MiB);
+    mmu.map(space, USER_BASE, small, 4096, 4096, RW_USER);
+    mmu.unmap(space, USER_BASE, 4096, true);
+    const held = frames.freeFrameCount;
+    // The kept, empty PT goes under the 2 MiB page; a one-page map and a map of several pages alike.
+    expect(mmu.map(space, USER_BASE, big, 2 * MiB, 2 * MiB, RW_USER)).toBe(true);
+    expect(frames.freeFrameCount).toBe(held + 1);
+    expect(mmu.query(space, USER_BASE + 4096)).toMatchObject({ phys: Number(big), pageSize: 2 * MiB });
+    mmu.check();
+    mmu.unmap(space, USER_BASE, 2 * MiB, true);
+    mmu.map(space, USER_BASE + 2 * MiB, small, 4096, 4096, RW_USER);
+    mmu.map(space, USER_BASE + 4 * MiB, small, 4096, 4096, RW_USER);
+    mmu.unmap(space, USER_BASE + 2 * MiB, 4 * MiB, true);
+    const before = frames.freeFrameCount;
+    expect(mmu.map(space, USER_BASE, big, 6 * MiB, 2 * MiB, RW_USER)).toBe(true);
+    expect(frames.freeFrameCount).toBe(before + 2);
+    mmu.check();
+    // A PT that still maps a page stands in the way.
+    mmu.unmap(space, USER_BASE, 6 * MiB, true);
+    mmu.map(space, USER_BASE + 4096, small, 4096, 4096, RW_USER);
+    expect(() => mmu.map(space, USER_BASE, big, 2 * MiB, 2 * MiB, RW_USER)).toThrow(UsageError);
+    expect(mmu.query(space, USER_BASE + 4096)!.phys).toBe(small);
+    mmu.check();
+  });
+});
+
 describe("map of one 4 KiB page after another under the same table", () => {
   it("never writes into a table an unmap, protect or destroy freed or replaced", () => {
     const { mmu, space, frames, frame } = machine();

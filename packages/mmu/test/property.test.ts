@@ -58,8 +58,19 @@ function steps() {
         ),
       ),
     fc
-      .tuple(fc.integer({ min: 0, max: PAGES - 1 }), fc.integer({ min: 1, max: 700 }))
-      .map(([page, n]) => step(`unmap(+${page}, ${n})`, (s: State) => rangeStep(s, page, n, null))),
+      .tuple(fc.integer({ min: 0, max: PAGES - 1 }), fc.integer({ min: 1, max: 700 }), fc.boolean())
+      .map(([page, n, keep]) =>
+        step(`unmap(+${page}, ${n}${keep ? ", keepTables" : ""})`, (s: State) =>
+          rangeStep(s, page, n, null, keep),
+        ),
+      ),
+    fc
+      .tuple(fc.integer({ min: 0, max: Math.ceil(PAGES / 512) }), fc.integer({ min: 1, max: 3 }))
+      .map(([region, n]) =>
+        step(`freeTables(region ${region}, ${n})`, (s: State) => {
+          s.m.mmu.freeTables(s.m.space, s.w + region * 2 * MiB, s.w + (region + n) * 2 * MiB);
+        }),
+      ),
     fc
       .tuple(fc.integer({ min: 0, max: PAGES - 1 }), fc.integer({ min: 1, max: 700 }), rightsArb)
       .map(([page, n, rights]) =>
@@ -94,7 +105,7 @@ function mapStep(s: State, page: number, n: number, size: number, rights: PageRi
   s.flushed = false;
 }
 
-function rangeStep(s: State, page: number, n: number, rights: PageRights | null): void {
+function rangeStep(s: State, page: number, n: number, rights: PageRights | null, keep = false): void {
   const end = page + n;
   let cuts = false;
   const inside: number[] = [];
@@ -107,7 +118,7 @@ function rangeStep(s: State, page: number, n: number, rights: PageRights | null)
   const mmu = s.m.mmu;
   const call = () =>
     rights === null
-      ? mmu.unmap(s.m.space, s.w + page * 4096, n * 4096)
+      ? mmu.unmap(s.m.space, s.w + page * 4096, n * 4096, keep)
       : mmu.protect(s.m.space, s.w + page * 4096, n * 4096, rights);
   if (cuts) {
     expect(call).toThrow(UsageError);
