@@ -311,8 +311,12 @@ export class Kernel {
         }
         if (needsCopy) {
           // copy_page_range() gives the child each table the parent has over the VMA, empty or not.
-          child.mm.tables.copyFrom(parent.mm.tables, copy.start, copy.end);
-          if (!this.pages.copyRange(parent, child, copy)) {
+          // Making the child's tables may run the OOM killer, which may choose the parent.
+          if (
+            !child.mm.tables.copyFrom(parent.mm.tables, copy.start, copy.end) ||
+            !parent.alive ||
+            !this.pages.copyRange(parent, child, copy)
+          ) {
             ok = false;
             break;
           }
@@ -632,6 +636,14 @@ export class Kernel {
     if (committed !== this.commit.committed)
       fail(`Committed_AS is ${this.commit.committed} pages, the processes hold ${committed}`);
     const tables = this.#tableFrames();
+    if (tables > 0) {
+      // An MMU with its tables in RAM holds no table Linux would not: each
+      // live process's PGD and counted tables, and the kernel's own PGD
+      // (it may hold fewer: the empty ones Linux makes ahead, see PageTableSet).
+      let held = 1;
+      for (const p of this.#procs.values()) if (p.alive) held += 1 + p.mm.tables.count;
+      if (tables > held) fail(`the MMU holds ${tables} page-table frames, Linux would hold at most ${held}`);
+    }
     if (this.frames.freeFrameCount + owned + tables !== this.#totalPages) {
       fail(
         `${this.frames.freeFrameCount} free + ${owned} owned + ${tables} page-table frames != ${this.#totalPages}`,

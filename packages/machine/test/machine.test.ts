@@ -51,6 +51,13 @@ describe("VM scripts through the whole machine match the real kernel", () => {
         upto < 0 ? expected : expected.slice(0, upto),
       );
       m.check();
+      // The tables in RAM are the ones the kernel counts as Linux's: each
+      // live process's PGD and counted tables, and the kernel's own PGD.
+      const counted = m.kernel
+        .processes()
+        .filter((q) => q.alive)
+        .reduce((n, q) => n + 1 + q.mm.tables.count, 1);
+      expect(m.pageTableFrames).toBe(counted);
     });
   }
 });

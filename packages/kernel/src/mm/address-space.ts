@@ -117,6 +117,17 @@ export interface PageLayer {
   lazyFree(space: AddressSpace, vma: Vma, start: number, end: number): void;
   /** MADV_PAGEOUT: reclaims the pages of [start, end) that only this mapping maps, now. */
   pageOut(space: AddressSpace, vma: Vma, start: number, end: number): void;
+  /**
+   * How an MMU that keeps tables in RAM follows the space's PageTableSet:
+   * page-level changes clear entries and keep their tables; `freed` says
+   * the tables whose regions lie in [start, end) are gone, `made` that the
+   * tables down to the PTE table over `addr` exist ahead of any page
+   * (false when memory ran out). Optional.
+   */
+  tables?: {
+    freed(space: AddressSpace, start: number, end: number): void;
+    made(space: AddressSpace, addr: number): boolean;
+  };
 }
 
 /** Machine-wide commit accounting (mm/util.c's __vm_enough_memory). */
@@ -199,13 +210,22 @@ export class AddressSpace {
   /** Pages charged to Committed_AS by this space. */
   committed = 0;
   /** The page-table pages this space holds, as Linux allocates and frees them (VmPTE). */
-  readonly tables = new PageTableSet();
+  readonly tables: PageTableSet;
   readonly #pages: PageLayer;
   readonly #acct: CommitAccounting;
   #brk: number;
 
   constructor(options: AddressSpaceOptions) {
     this.#pages = options.pages;
+    const pages = options.pages;
+    this.tables = new PageTableSet(
+      pages.tables === undefined
+        ? null
+        : {
+            freed: (start, end) => pages.tables!.freed(this, start, end),
+            made: (addr) => pages.tables!.made(this, addr),
+          },
+    );
     this.#acct = options.accounting;
     this.tree = new VmaTree<Vma>(options.seed ?? 1);
     this.mmapBase = options.mmapBase ?? 0x7ffff7e00000;
@@ -942,13 +962,13 @@ export class AddressSpace {
     this.#account(moved.flags, newLen / PAGE, moved);
     this.#mergeAround(moved);
     if (oldLen === 0) return to; // a second mapping of the same shared pages
+    this.#pages.move(this, oldAddr, to, Math.min(oldLen, newLen));
     // can_align_down() for both ends: nothing mapped below either in its 2 MiB region.
     const below = (a: number) => {
       const v = this.tree.findBefore(a);
       return v !== null && v.end > a - (a % PMD_SIZE);
     };
     this.tables.move(oldAddr, to, Math.min(oldLen, newLen), !below(oldAddr) && !below(to));
-    this.#pages.move(this, oldAddr, to, Math.min(oldLen, newLen));
     if (dontUnmap) {
       // dontunmap_complete(): the old range stays, empty, and keeps its
       // VM_ACCOUNT and charge (a 2025 rework of move_vma() cleared the flag

@@ -44,8 +44,23 @@ const PMD_SPAN = 2 ** 30;
 const PUD_SPAN = 2 ** 39;
 const SPANS = [PTE_SPAN, PMD_SPAN, PUD_SPAN] as const;
 
+/** What an MMU with tables in RAM is told, to hold the tables this set counts. */
+export interface TableHooks {
+  /** The tables over [start, end) went (a whole region of one level), deepest first. */
+  freed(start: number, end: number): void;
+  /** The tables down to the PTE table over `addr` exist, made ahead of any page; false when memory ran out. */
+  made(addr: number): boolean;
+}
+
 /** The page-table pages of one address space. */
 export class PageTableSet {
+  readonly #hooks: TableHooks | null;
+
+  /** `hooks` tell the MMU below of tables freed, and of tables made ahead of the pages. */
+  constructor(hooks: TableHooks | null = null) {
+    this.#hooks = hooks;
+  }
+
   // [0] PTE tables by 2 MiB region, [1] PMD tables by 1 GiB, [2] PUD tables by 512 GiB.
   readonly #levels: [Set<number>, Set<number>, Set<number>] = [new Set(), new Set(), new Set()];
   // The PTE region touched last, known present with its parents (−1: none).
@@ -76,6 +91,13 @@ export class PageTableSet {
     this.#levels[2].add(Math.floor(addr / PUD_SPAN));
   }
 
+  // Frees the table of region `r` at `level`, telling the MMU.
+  #free(level: number, r: number): void {
+    this.#levels[level]!.delete(r);
+    const span = SPANS[level]!;
+    this.#hooks?.freed(r * span, (r + 1) * span);
+  }
+
   /** Drops every table (the address space is gone). */
   clear(): void {
     for (const s of this.#levels) s.clear();
@@ -92,7 +114,7 @@ export class PageTableSet {
     const last = Math.floor(end / PTE_SPAN);
     if (first >= last) return;
     this.#last = -1;
-    for (const r of this.#present(0, first * PTE_SPAN, last * PTE_SPAN)) this.#levels[0].delete(r);
+    for (const r of this.#present(0, first * PTE_SPAN, last * PTE_SPAN)) this.#free(0, r);
   }
 
   /**
@@ -118,10 +140,10 @@ export class PageTableSet {
       for (const m of this.#present(1, pudLo, pudHi)) {
         const pmdLo = Math.max(pudLo, m * PMD_SPAN);
         const pmdHi = Math.min(pudHi, (m + 1) * PMD_SPAN);
-        for (const t of this.#present(0, pmdLo, pmdHi)) this.#levels[0].delete(t);
-        if (this.#tailFrees(pmdLo, pmdHi, PMD_SPAN, floor, ceiling)) this.#levels[1].delete(m);
+        for (const t of this.#present(0, pmdLo, pmdHi)) this.#free(0, t);
+        if (this.#tailFrees(pmdLo, pmdHi, PMD_SPAN, floor, ceiling)) this.#free(1, m);
       }
-      if (this.#tailFrees(pudLo, pudHi, PUD_SPAN, floor, ceiling)) this.#levels[2].delete(g);
+      if (this.#tailFrees(pudLo, pudHi, PUD_SPAN, floor, ceiling)) this.#free(2, g);
     }
   }
 
@@ -152,18 +174,25 @@ export class PageTableSet {
   /**
    * fork's `copy_page_range()` for one VMA over [start, end): the child
    * (this set) gets every table `parent` has over that range.
+   *
+   * @returns false when the MMU could not make one (fork fails with ENOMEM).
    */
-  copyFrom(parent: PageTableSet, start: number, end: number): void {
-    for (let level = 0; level < 3; level++) {
+  copyFrom(parent: PageTableSet, start: number, end: number): boolean {
+    for (let level = 2; level >= 0; level--) {
       for (const r of parent.#present(level, start, end)) this.#levels[level]!.add(r);
     }
+    for (const r of parent.#present(0, start, end)) {
+      if (this.#hooks !== null && !this.#hooks.made(Math.max(start, r * PTE_SPAN))) return false;
+    }
+    return true;
   }
 
   /**
    * `move_page_tables()` for the pages of [from, from + length) going to
    * [to, to + length): the destination's tables, and a source PTE table
    * that moves whole. `realign` when no VMA lies below `from` or `to` in
-   * their 2 MiB regions (`can_align_down`).
+   * their 2 MiB regions (`can_align_down`). Called once the pages have
+   * moved, so that a table that moves whole is empty when the MMU frees it.
    */
   move(from: number, to: number, length: number, realign: boolean): void {
     this.#last = -1;
@@ -196,8 +225,12 @@ export class PageTableSet {
       if (!pte.has(oldPte)) continue;
       pmd.add(Math.floor(newAddr / PMD_SPAN));
       const newPte = Math.floor(newAddr / PTE_SPAN);
-      if (extent === PTE_SPAN && !pte.has(newPte)) pte.delete(oldPte);
+      const whole = extent === PTE_SPAN && !pte.has(newPte);
       pte.add(newPte);
+      // The pages have moved: the MMU made the tables over those that were
+      // there; a range without any still gets its table, as Linux's does.
+      this.#hooks?.made(newAddr);
+      if (whole) this.#free(0, oldPte);
     }
   }
 

@@ -184,6 +184,12 @@ export class PageManager {
       populate: (_space, vma, start, end, write) => this.populate(owner, vma, start, end, write),
       lazyFree: (_space, _vma, start, end) => this.lazyFree(owner, start, end),
       pageOut: (_space, vma, start, end) => this.pageOut(owner, vma, start, end),
+      tables: {
+        freed: (_space, start, end) => void this.mmu.freeTables?.(owner.space, start, end),
+        // Making a table may reclaim or kill: a space the OOM killer took makes none.
+        made: (_space, addr) =>
+          owner.alive && (this.mmu.prepareTables?.(owner.space, addr - (addr % PAGE)) ?? true),
+      },
     };
   }
 
@@ -464,7 +470,7 @@ export class PageManager {
     this.#setOwner(f, owner.pid, vpn);
     this.#prepareAnon(owner, vma);
     this.#unref(owner, frame, vpn);
-    this.mmu.unmap(owner.space, page, PAGE);
+    this.mmu.unmap(owner.space, page, PAGE, true);
     this.mmu.invalidatePage(owner.space, page);
     this.stats.cowCopies++;
     return this.#install(owner, page, f, rights);
@@ -481,7 +487,7 @@ export class PageManager {
       gone.push([m.virt, m.phys / PAGE]);
     });
     if (gone.length > 0) {
-      this.mmu.unmap(owner.space, start, end - start);
+      this.mmu.unmap(owner.space, start, end - start, true);
       for (const [virt, frame] of gone) {
         this.#unref(owner, frame, virt / PAGE);
         this.mmu.invalidatePage(owner.space, virt);
@@ -600,12 +606,12 @@ export class PageManager {
         const vpn = m.virt / PAGE;
         const frame = m.phys / PAGE;
         if (this.kind[frame] === ZERO) {
-          this.mmu.unmap(owner.space, m.virt, PAGE);
+          this.mmu.unmap(owner.space, m.virt, PAGE, true);
         } else {
           // The entry goes, and its Dirty bit with it: keep what it said.
           if (m.dirty) this.#wasWritten(frame);
           owner.hidden.set(vpn, frame);
-          this.mmu.unmap(owner.space, m.virt, PAGE);
+          this.mmu.unmap(owner.space, m.virt, PAGE, true);
         }
         this.mmu.invalidatePage(owner.space, m.virt);
       }
@@ -631,7 +637,7 @@ export class PageManager {
   move(owner: PageOwner, from: number, to: number, length: number): void {
     const present: PageMapping[] = [];
     this.mmu.walkRange(owner.space, from, from + length, (m) => present.push(m));
-    this.mmu.unmap(owner.space, from, length);
+    this.mmu.unmap(owner.space, from, length, true);
     this.mmu.invalidateAddressSpace(owner.space);
     const shift = (to - from) / PAGE;
     for (const m of present) {
@@ -782,7 +788,7 @@ export class PageManager {
   // Clears the entry of `owner`'s page `vpn`, which maps `frame`, and drops
   // the reference it held.
   #unmapPage(owner: PageOwner, frame: number, vpn: number): void {
-    this.mmu.unmap(owner.space, vpn * PAGE, PAGE);
+    this.mmu.unmap(owner.space, vpn * PAGE, PAGE, true);
     this.mmu.invalidatePage(owner.space, vpn * PAGE);
     this.#unref(owner, frame, vpn);
   }
