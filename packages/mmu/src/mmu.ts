@@ -1709,15 +1709,17 @@ export class Mmu implements MemoryManagementUnit {
   }
 
   /**
-   * Makes the page tables down to the one a 4 KiB page at `virt` would be
-   * mapped in, mapping nothing: for a kernel that allocates tables ahead
-   * (Linux's fork and mremap). No TLB entry changes.
+   * Makes the page tables down to the one a page of `pageSize` at `virt`
+   * would be mapped in, mapping nothing: for a kernel that allocates tables
+   * ahead (Linux's fork and mremap, and the upper tables of a fault). No
+   * TLB entry changes.
    *
    * @returns false when a table frame could not be allocated (nothing is changed then).
-   * @throws {UsageError} for an unknown space, an unaligned or non-canonical address, or one inside a larger page.
+   * @throws {UsageError} for an unknown space, a page size the format lacks, an
+   *   address not aligned to it or not canonical, or one inside a larger page.
    */
-  prepareTables(space: number, virt: number): boolean {
-    return this.tables.prepareTables(space, virt);
+  prepareTables(space: number, virt: number, pageSize = 4096): boolean {
+    return this.tables.prepareTables(space, virt, pageSize);
   }
 
   /**

@@ -727,10 +727,11 @@ export class PageTables {
   }
 
   /** prepareTables: see {@link Mmu.prepareTables}. */
-  prepareTables(space: number, virt: number): boolean {
+  prepareTables(space: number, virt: number, pageSize = PAGE): boolean {
     const root = this.#mustRoot(space, "prepareTables");
-    const la = this.#range("prepareTables", virt, PAGE, PAGE);
-    return this.#mapOne(space, root, la, 0, this.#leafLevel, 0, false);
+    const leafLevel = this.#pageSizeLevel(pageSize, "prepareTables");
+    const la = this.#range("prepareTables", virt, pageSize, pageSize);
+    return this.#mapOne(space, root, la, 0, leafLevel, 0, false);
   }
 
   /** freeTables: see {@link Mmu.freeTables}. */

@@ -457,7 +457,13 @@ describe("unmap keeping tables, and freeTables (a kernel that frees tables as fr
     expect(mmu.freeTables(space, 0, 2 ** 47)).toBe(3);
     expect(frames.freeFrameCount).toBe(held);
     mmu.check();
+    // Down to the table a 2 MiB page would go in: a PDPT and a PD, no PT.
+    expect(mmu.prepareTables(space, USER_BASE + 2 * MiB, 2 * MiB)).toBe(true);
+    expect(frames.freeFrameCount).toBe(held - 2);
+    mmu.check();
     expect(() => mmu.prepareTables(space, USER_BASE + 1)).toThrow(UsageError);
+    expect(() => mmu.prepareTables(space, USER_BASE + 4096, 2 * MiB)).toThrow(UsageError);
+    expect(() => mmu.prepareTables(space, USER_BASE, 8192)).toThrow(UsageError);
     expect(() => mmu.prepareTables(space, 2 ** 47)).toThrow(UsageError);
     mmu.check();
   });

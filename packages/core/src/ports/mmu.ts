@@ -196,14 +196,15 @@ export interface MemoryManagementUnit extends VirtualMemory {
   freeTables?(space: number, start: number, end: number): number;
 
   /**
-   * Makes the page tables down to the one a 4 KiB page at `virt` would be
-   * mapped in, mapping nothing (Linux's fork and mremap allocate tables
-   * ahead of the pages). Optional, as {@link freeTables}.
+   * Makes the page tables down to the one a page of `pageSize` (4 KiB by
+   * default) at `virt` would be mapped in, mapping nothing (Linux's fork and
+   * mremap allocate tables ahead of the pages, and a fault the tables above
+   * its page). Optional, as {@link freeTables}.
    *
    * @returns false when a table frame could not be allocated (nothing is changed then).
-   * @throws {UsageError} for an unaligned or non-canonical address.
+   * @throws {UsageError} for a page size the format lacks, or an address not aligned to it or not canonical.
    */
-  prepareTables?(space: number, virt: number): boolean;
+  prepareTables?(space: number, virt: number, pageSize?: number): boolean;
 
   /**
    * Sets the rights of every mapping in [virt, virt + length) (mprotect,

@@ -121,12 +121,12 @@ export interface PageLayer {
    * How an MMU that keeps tables in RAM follows the space's PageTableSet:
    * page-level changes clear entries and keep their tables; `freed` says
    * the tables whose regions lie in [start, end) are gone, `made` that the
-   * tables down to the PTE table over `addr` exist ahead of any page
-   * (false when memory ran out). Optional.
+   * tables over `addr` down to the one a page of `pageSize` would go in
+   * exist ahead of any page (false when memory ran out). Optional.
    */
   tables?: {
     freed(space: AddressSpace, start: number, end: number): void;
-    made(space: AddressSpace, addr: number): boolean;
+    made(space: AddressSpace, addr: number, pageSize: number): boolean;
   };
 }
 
@@ -223,7 +223,7 @@ export class AddressSpace {
         ? null
         : {
             freed: (start, end) => pages.tables!.freed(this, start, end),
-            made: (addr) => pages.tables!.made(this, addr),
+            made: (addr, pageSize) => pages.tables!.made(this, addr, pageSize),
           },
     );
     this.#acct = options.accounting;

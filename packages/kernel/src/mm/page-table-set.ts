@@ -48,8 +48,12 @@ const SPANS = [PTE_SPAN, PMD_SPAN, PUD_SPAN] as const;
 export interface TableHooks {
   /** The tables over [start, end) went (a whole region of one level), deepest first. */
   freed(start: number, end: number): void;
-  /** The tables down to the PTE table over `addr` exist, made ahead of any page; false when memory ran out. */
-  made(addr: number): boolean;
+  /**
+   * The tables over `addr` down to the one a page of `pageSize` would go in
+   * exist (4 KiB: the PTE table; 2 MiB: the PMD table), made ahead of any
+   * page; false when memory ran out.
+   */
+  made(addr: number, pageSize: number): boolean;
 }
 
 /** The page-table pages of one address space. */
@@ -81,12 +85,17 @@ export class PageTableSet {
     const r = Math.floor(vpn / PAGES_PER_PTE);
     if (r === this.#last) return;
     this.#levels[0].add(r);
-    this.touchUpper(vpn * 4096);
+    this.#addUpper(vpn * 4096);
     this.#last = r;
   }
 
   /** The PUD and PMD tables above address `addr` exist from now on (a fault that maps no page). */
   touchUpper(addr: number): void {
+    this.#addUpper(addr);
+    this.#hooks?.made(addr - (addr % PTE_SPAN), PTE_SPAN);
+  }
+
+  #addUpper(addr: number): void {
     this.#levels[1].add(Math.floor(addr / PMD_SPAN));
     this.#levels[2].add(Math.floor(addr / PUD_SPAN));
   }
@@ -182,7 +191,7 @@ export class PageTableSet {
       for (const r of parent.#present(level, start, end)) this.#levels[level]!.add(r);
     }
     for (const r of parent.#present(0, start, end)) {
-      if (this.#hooks !== null && !this.#hooks.made(Math.max(start, r * PTE_SPAN))) return false;
+      if (this.#hooks !== null && !this.#hooks.made(Math.max(start, r * PTE_SPAN), 4096)) return false;
     }
     return true;
   }
@@ -229,7 +238,7 @@ export class PageTableSet {
       pte.add(newPte);
       // The pages have moved: the MMU made the tables over those that were
       // there; a range without any still gets its table, as Linux's does.
-      this.#hooks?.made(newAddr);
+      this.#hooks?.made(newAddr, 4096);
       if (whole) this.#free(0, oldPte);
     }
   }

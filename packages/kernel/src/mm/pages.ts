@@ -187,8 +187,8 @@ export class PageManager {
       tables: {
         freed: (_space, start, end) => void this.mmu.freeTables?.(owner.space, start, end),
         // Making a table may reclaim or kill: a space the OOM killer took makes none.
-        made: (_space, addr) =>
-          owner.alive && (this.mmu.prepareTables?.(owner.space, addr - (addr % PAGE)) ?? true),
+        made: (_space, addr, size) =>
+          owner.alive && (this.mmu.prepareTables?.(owner.space, addr, size) ?? true),
       },
     };
   }
@@ -327,8 +327,10 @@ export class PageManager {
       // object holds nearby, and then finds no page there.
       if (access !== "write" && (errorCode & PF_PRESENT) === 0)
         this.#faultAround(owner, vma, page, (vma.flags & VM_WRITE) !== 0);
-      // __handle_mm_fault() allocated the PUD and PMD tables on its way down.
+      // __handle_mm_fault() allocated the PUD and PMD tables on its way down
+      // (which may have run the OOM killer: a process it chose dies of that).
       owner.mm.tables.touchUpper(page);
+      if (!owner.alive) return false;
       throw new Fault(PKG, addr, access, "past-object-end");
     }
     // A not-present fault comes from a walk that just found no leaf: the
