@@ -117,6 +117,18 @@ describe("page-table accounting, against this machine's kernel", () => {
     k.check();
   });
 
+  it("keeps the PUD and PMD tables a read ending in SIGBUS made, and no PTE table", () => {
+    const k = testKernel();
+    const p = k.spawn();
+    const base = kbOf(p.status(), "VmPTE");
+    const s = 0x3000_0000_0000;
+    expect(p.mmap(s, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED)).toBe(s);
+    expect(p.mremap(s, 4096, 8192, 0)).toBe(s);
+    expect(() => p.loadU8(V(s + 4096))).toThrow(expect.objectContaining({ reason: "past-object-end" }));
+    expect(kbOf(p.status(), "VmPTE") - base).toBe(pgtables.get("sigbus_kb"));
+    k.check();
+  });
+
   it("counts each process's PGD in /proc/meminfo's PageTables, not in its VmPTE", () => {
     const k = testKernel();
     const procs = Array.from({ length: 5 }, () => k.spawn());

@@ -2,8 +2,10 @@ import { readdirSync, readFileSync } from "node:fs";
 import {
   ENOMEM,
   Fault,
+  MADV_DONTNEED,
   MAP_FIXED,
   MAP_PRIVATE,
+  MAP_SHARED,
   PROT_EXEC,
   PROT_READ,
   PROT_WRITE,
@@ -60,6 +62,44 @@ describe("VM scripts through the whole machine match the real kernel", () => {
       expect(m.pageTableFrames).toBe(counted);
     });
   }
+});
+
+describe("page tables in RAM follow the kernel's count", () => {
+  const counted = (m: ReturnType<typeof createMachine>) =>
+    m.kernel
+      .processes()
+      .filter((q) => q.alive)
+      .reduce((n, q) => n + 1 + q.mm.tables.count, 1);
+
+  it("keeps emptied tables, makes a fork's and a SIGBUS fault's ahead, and frees them with the VMAs", () => {
+    const m = createMachine({ ram: "64M" });
+    const p = m.spawn("tables");
+    const a = 0x2000_0000_0000;
+    expect(p.mmap(a, 4 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED)).toBe(a);
+    p.storeU8(V(a), 1);
+    p.storeU8(V(a + (2 << 20)), 1);
+    // Cleared entries keep their tables; a whole 2 MiB region's DONTNEED frees its table.
+    expect(p.madvise(a, 4096, MADV_DONTNEED)).toBe(0);
+    expect(p.madvise(a + (2 << 20), 2 << 20, MADV_DONTNEED)).toBe(0);
+    expect(m.pageTableFrames).toBe(counted(m));
+    // The child gets the parent's empty table.
+    const child = p.fork()!;
+    expect(child.mm.tables.count).toBe(p.mm.tables.count);
+    expect(m.pageTableFrames).toBe(counted(m));
+    // A read past a shared object's end makes a PUD and a PMD table.
+    const s = 0x3000_0000_0000;
+    expect(p.mmap(s, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED)).toBe(s);
+    expect(p.mremap(s, 4096, 8192, 0)).toBe(s);
+    expect(() => p.loadU8(V(s + 4096))).toThrow(expect.objectContaining({ reason: "past-object-end" }));
+    expect(m.pageTableFrames).toBe(counted(m));
+    m.check();
+    expect(p.munmap(a, 4 << 20)).toBe(0);
+    expect(p.munmap(s, 8192)).toBe(0);
+    expect(child.munmap(a, 4 << 20)).toBe(0);
+    expect(p.mm.tables.count + child.mm.tables.count).toBe(0);
+    expect(m.pageTableFrames).toBe(counted(m));
+    m.check();
+  });
 });
 
 describe("createMachine", () => {
