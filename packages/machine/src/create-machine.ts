@@ -20,7 +20,14 @@
  * process pages (the kernel refuses migration), as for pinned memory.
  */
 import { __GFP_ZERO, createBuddyAllocator, GFP_HIGHUSER_MOVABLE, GFP_KERNEL_ACCOUNT } from "@memstack/buddy";
-import { type FrameAllocator, type Pfn, parseSize, SparseRam, UsageError } from "@memstack/core";
+import {
+  CorruptionError,
+  type FrameAllocator,
+  type Pfn,
+  parseSize,
+  SparseRam,
+  UsageError,
+} from "@memstack/core";
 import { Kernel } from "@memstack/kernel";
 import { Mmu } from "@memstack/mmu";
 import type { Machine, MachineOptions } from "./api.js";
@@ -143,6 +150,18 @@ export function createMachine(options: MachineOptions = {}): Machine {
       buddy.check();
       mmu.check();
       kernel.check();
+      // Each process's tables in RAM are at most its PGD and the tables the
+      // kernel counts as Linux's (fewer only when making one ahead ran out of memory).
+      for (const p of kernel.processes()) {
+        if (!p.alive) continue;
+        const held = mmu.tablesOf(p.space);
+        if (held > 1 + p.mm.tables.count) {
+          throw new CorruptionError(
+            PKG,
+            `process ${p.pid} has ${held} page-table frames in RAM, but its PGD and VmPTE count only ${1 + p.mm.tables.count}`,
+          );
+        }
+      }
     },
   };
 }

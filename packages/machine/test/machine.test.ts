@@ -6,6 +6,9 @@ import {
   MAP_FIXED,
   MAP_PRIVATE,
   MAP_SHARED,
+  MREMAP_FIXED,
+  MREMAP_MAYMOVE,
+  type Pfn,
   PROT_EXEC,
   PROT_READ,
   PROT_WRITE,
@@ -99,6 +102,35 @@ describe("page tables in RAM follow the kernel's count", () => {
     expect(p.mm.tables.count + child.mm.tables.count).toBe(0);
     expect(m.pageTableFrames).toBe(counted(m));
     m.check();
+  });
+});
+
+describe("an OOM kill in the middle of a call that moves page tables", () => {
+  it("leaves nothing behind when mremap's table allocation makes the OOM killer take the caller", () => {
+    const m = createMachine({ ram: "16M" });
+    const p = m.spawn("mover");
+    const a = 0x2000_0000_0000;
+    expect(p.mmap(a, 4 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED)).toBe(a);
+    p.storeU8(V(a), 1);
+    expect(p.madvise(a, 4096, MADV_DONTNEED)).toBe(0); // its page table stays, empty
+    // Every free frame taken, behind the kernel's back; then the moved
+    // range's new tables can come only from the OOM killer, whose one
+    // candidate is the caller.
+    const hooks = {
+      wakeKswapd: () => m.kernel.wakeKswapd(),
+      reclaim: () => m.kernel.reclaim(32),
+      outOfMemory: () => m.kernel.oomKill(),
+    };
+    m.buddy.setHooks({ wakeKswapd: () => {}, reclaim: () => 0, outOfMemory: () => false });
+    const held: Pfn[] = [];
+    for (let f = m.buddy.allocFrames(0); f !== null; f = m.buddy.allocFrames(0)) held.push(f);
+    m.buddy.setHooks(hooks);
+    expect(p.mremap(a, 4 << 20, 4 << 20, MREMAP_MAYMOVE | MREMAP_FIXED, 0x3000_0000_0000)).toBe(-ENOMEM);
+    expect(p.alive).toBe(false);
+    expect(p.mm.tables.count).toBe(0);
+    for (const f of held) m.buddy.freeFrames(f, 0);
+    m.check(); // Committed_AS back to 0, no table left behind
+    expect(m.pageTableFrames).toBe(1);
   });
 });
 

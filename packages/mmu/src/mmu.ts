@@ -1715,11 +1715,18 @@ export class Mmu implements MemoryManagementUnit {
    * TLB entry changes.
    *
    * @returns false when a table frame could not be allocated (nothing is changed then).
-   * @throws {UsageError} for an unknown space, a page size the format lacks, an
-   *   address not aligned to it or not canonical, or one inside a larger page.
+   * @throws {UsageError} for an unknown space, a size that is not the span
+   *   of an entry below the root (4 KiB, 2 MiB, 1 GiB on x86-64, whether or
+   *   not the format maps pages that size), an address not aligned to it or
+   *   not canonical, or one inside a larger page.
    */
   prepareTables(space: number, virt: number, pageSize = 4096): boolean {
     return this.tables.prepareTables(space, virt, pageSize);
+  }
+
+  /** Number of page-table frames `space` holds, its root included (0 for a space that is gone). */
+  tablesOf(space: number): number {
+    return this.tables.tablesOf(space);
   }
 
   /**

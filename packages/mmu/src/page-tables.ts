@@ -167,6 +167,13 @@ export class PageTables {
     return this.#tables.size;
   }
 
+  /** Number of page-table frames of address space `space` (its root included; 0 for none). */
+  tablesOf(space: number): number {
+    let n = 0;
+    for (const info of this.#tables.values()) if (info.space === space) n++;
+    return n;
+  }
+
   /** The linear address (in [0, 2^bits)) of a canonical signed address. */
   linear(addr: number): number {
     return addr < 0 ? addr + this.#full : addr;
@@ -729,7 +736,15 @@ export class PageTables {
   /** prepareTables: see {@link Mmu.prepareTables}. */
   prepareTables(space: number, virt: number, pageSize = PAGE): boolean {
     const root = this.#mustRoot(space, "prepareTables");
-    const leafLevel = this.#pageSizeLevel(pageSize, "prepareTables");
+    // No leaf is written: any level's span will do, whether the format maps pages that size or not.
+    const leafLevel = this.#levelSize.indexOf(pageSize);
+    if (leafLevel <= 0) {
+      throw new UsageError(
+        PKG,
+        `prepareTables: ${pageSize} is not the span of a page-table entry below the root (${this.#levelSize.slice(1).join(", ")})`,
+        "pageSize",
+      );
+    }
     const la = this.#range("prepareTables", virt, pageSize, pageSize);
     return this.#mapOne(space, root, la, 0, leafLevel, 0, false);
   }

@@ -202,7 +202,7 @@ export interface MemoryManagementUnit extends VirtualMemory {
    * its page). Optional, as {@link freeTables}.
    *
    * @returns false when a table frame could not be allocated (nothing is changed then).
-   * @throws {UsageError} for a page size the format lacks, or an address not aligned to it or not canonical.
+   * @throws {UsageError} for a size that is not the span of a table entry below the root, or an address not aligned to it or not canonical.
    */
   prepareTables?(space: number, virt: number, pageSize?: number): boolean;
 

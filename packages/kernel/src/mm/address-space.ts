@@ -566,11 +566,19 @@ export class AddressSpace {
 
   /** exit_mmap(): unmaps everything, giving back frames, swap and charges. */
   unmapAll(): void {
+    this.#torn = true;
     const first = this.tree.first();
     const last = this.tree.last();
-    if (first !== null && last !== null) this.#unmapRange(first.start, last.end, true);
+    // The whole charge goes at once: a call the OOM killer interrupted may
+    // have left two VMAs flagged for one charge (mremap's old and new).
+    if (first !== null && last !== null) this.#unmapRange(first.start, last.end, false);
+    this.#uncharge(this.committed);
     this.tables.clear();
   }
+
+  // Whether unmapAll ran: the OOM killer may take the process in the middle
+  // of one of its own calls (an allocation runs it), which then stops.
+  #torn = false;
 
   /** Called when a shmem object loses its last mapper, so its frames can go back. */
   onObjectReleased?: (obj: ShmemObject) => void;
@@ -963,12 +971,14 @@ export class AddressSpace {
     this.#mergeAround(moved);
     if (oldLen === 0) return to; // a second mapping of the same shared pages
     this.#pages.move(this, oldAddr, to, Math.min(oldLen, newLen));
+    if (this.#torn) return -ENOMEM;
     // can_align_down() for both ends: nothing mapped below either in its 2 MiB region.
     const below = (a: number) => {
       const v = this.tree.findBefore(a);
       return v !== null && v.end > a - (a % PMD_SIZE);
     };
     this.tables.move(oldAddr, to, Math.min(oldLen, newLen), !below(oldAddr) && !below(to));
+    if (this.#torn) return -ENOMEM;
     if (dontUnmap) {
       // dontunmap_complete(): the old range stays, empty, and keeps its
       // VM_ACCOUNT and charge (a 2025 rework of move_vma() cleared the flag

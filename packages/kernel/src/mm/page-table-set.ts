@@ -92,12 +92,19 @@ export class PageTableSet {
   /** The PUD and PMD tables above address `addr` exist from now on (a fault that maps no page). */
   touchUpper(addr: number): void {
     this.#addUpper(addr);
-    this.#hooks?.made(addr - (addr % PTE_SPAN), PTE_SPAN);
+    this.#made(addr, PTE_SPAN);
   }
 
   #addUpper(addr: number): void {
     this.#levels[1].add(Math.floor(addr / PMD_SPAN));
     this.#levels[2].add(Math.floor(addr / PUD_SPAN));
+  }
+
+  // Tells the MMU to make the tables over `addr` down to a `pageSize` page's
+  // (aligned down to it); false when it could not (memory ran out, or the
+  // OOM killer took the space, whose tables are gone with it).
+  #made(addr: number, pageSize: number): boolean {
+    return this.#hooks === null || this.#hooks.made(addr - (addr % pageSize), pageSize);
   }
 
   // Frees the table of region `r` at `level`, telling the MMU.
@@ -187,11 +194,16 @@ export class PageTableSet {
    * @returns false when the MMU could not make one (fork fails with ENOMEM).
    */
   copyFrom(parent: PageTableSet, start: number, end: number): boolean {
+    // Top level first, as copy_p4d_range() allocates downwards: a PUD table
+    // with no PMD table under it is made as the table a 1 GiB page would go
+    // in, a PMD table with no PTE table as a 2 MiB page's.
     for (let level = 2; level >= 0; level--) {
-      for (const r of parent.#present(level, start, end)) this.#levels[level]!.add(r);
-    }
-    for (const r of parent.#present(0, start, end)) {
-      if (this.#hooks !== null && !this.#hooks.made(Math.max(start, r * PTE_SPAN), 4096)) return false;
+      const span = SPANS[level]!;
+      const below = level === 0 ? 4096 : SPANS[level - 1]!;
+      for (const r of parent.#present(level, start, end)) {
+        this.#levels[level]!.add(r);
+        if (!this.#made(Math.max(start, r * span), below)) return false;
+      }
     }
     return true;
   }
@@ -223,7 +235,9 @@ export class PageTableSet {
         done += Math.min(PMD_SPAN - (oldAddr % PMD_SPAN), PMD_SPAN - (newAddr % PMD_SPAN), length - done);
         continue;
       }
+      // alloc_new_pud(): the destination's PUD table, even with nothing to move under it.
       pud.add(Math.floor(newAddr / PUD_SPAN));
+      if (!this.#made(newAddr, PMD_SPAN)) return;
       const extent = Math.min(
         PTE_SPAN - (oldAddr % PTE_SPAN),
         PTE_SPAN - (newAddr % PTE_SPAN),
@@ -238,7 +252,7 @@ export class PageTableSet {
       pte.add(newPte);
       // The pages have moved: the MMU made the tables over those that were
       // there; a range without any still gets its table, as Linux's does.
-      this.#hooks?.made(newAddr, 4096);
+      if (!this.#made(newAddr, 4096)) return;
       if (whole) this.#free(0, oldPte);
     }
   }

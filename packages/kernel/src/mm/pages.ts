@@ -185,7 +185,9 @@ export class PageManager {
       lazyFree: (_space, _vma, start, end) => this.lazyFree(owner, start, end),
       pageOut: (_space, vma, start, end) => this.pageOut(owner, vma, start, end),
       tables: {
-        freed: (_space, start, end) => void this.mmu.freeTables?.(owner.space, start, end),
+        freed: (_space, start, end) => {
+          if (owner.alive) this.mmu.freeTables?.(owner.space, start, end);
+        },
         // Making a table may reclaim or kill: a space the OOM killer took makes none.
         made: (_space, addr, size) =>
           owner.alive && (this.mmu.prepareTables?.(owner.space, addr, size) ?? true),
@@ -643,6 +645,8 @@ export class PageManager {
     this.mmu.invalidateAddressSpace(owner.space);
     const shift = (to - from) / PAGE;
     for (const m of present) {
+      // Mapping may allocate a table, and that may run the OOM killer: a process it took moves nothing more.
+      if (!owner.alive) return;
       const frame = m.phys / PAGE;
       const oldVpn = m.virt / PAGE;
       // move_ptes() keeps each entry whole; the new one starts clean here, so
