@@ -42,6 +42,15 @@ describeMapper("a process of createMachine()", () => {
 // x86-64 page tables in RAM, the TLB and the buddy allocator.
 const vmDir = new URL("../../kernel/test/fixtures/vm/", import.meta.url);
 
+// The page tables a machine should hold in RAM, as Linux would: each live
+// process's PGD and the tables its VmPTE counts, and the kernel's own PGD.
+function countedTables(m: ReturnType<typeof createMachine>): number {
+  return m.kernel
+    .processes()
+    .filter((q) => q.alive)
+    .reduce((n, q) => n + 1 + q.mm.tables.count, 1);
+}
+
 describe("VM scripts through the whole machine match the real kernel", () => {
   for (const file of readdirSync(vmDir).filter((f) => f.endsWith(".vm"))) {
     it(file, () => {
@@ -56,24 +65,12 @@ describe("VM scripts through the whole machine match the real kernel", () => {
         upto < 0 ? expected : expected.slice(0, upto),
       );
       m.check();
-      // The tables in RAM are the ones the kernel counts as Linux's: each
-      // live process's PGD and counted tables, and the kernel's own PGD.
-      const counted = m.kernel
-        .processes()
-        .filter((q) => q.alive)
-        .reduce((n, q) => n + 1 + q.mm.tables.count, 1);
-      expect(m.pageTableFrames).toBe(counted);
+      expect(m.pageTableFrames).toBe(countedTables(m));
     });
   }
 });
 
 describe("page tables in RAM follow the kernel's count", () => {
-  const counted = (m: ReturnType<typeof createMachine>) =>
-    m.kernel
-      .processes()
-      .filter((q) => q.alive)
-      .reduce((n, q) => n + 1 + q.mm.tables.count, 1);
-
   it("keeps emptied tables, makes a fork's and a SIGBUS fault's ahead, and frees them with the VMAs", () => {
     const m = createMachine({ ram: "64M" });
     const p = m.spawn("tables");
@@ -84,23 +81,23 @@ describe("page tables in RAM follow the kernel's count", () => {
     // Cleared entries keep their tables; a whole 2 MiB region's DONTNEED frees its table.
     expect(p.madvise(a, 4096, MADV_DONTNEED)).toBe(0);
     expect(p.madvise(a + (2 << 20), 2 << 20, MADV_DONTNEED)).toBe(0);
-    expect(m.pageTableFrames).toBe(counted(m));
+    expect(m.pageTableFrames).toBe(countedTables(m));
     // The child gets the parent's empty table.
     const child = p.fork()!;
     expect(child.mm.tables.count).toBe(p.mm.tables.count);
-    expect(m.pageTableFrames).toBe(counted(m));
+    expect(m.pageTableFrames).toBe(countedTables(m));
     // A read past a shared object's end makes a PUD and a PMD table.
     const s = 0x3000_0000_0000;
     expect(p.mmap(s, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED)).toBe(s);
     expect(p.mremap(s, 4096, 8192, 0)).toBe(s);
     expect(() => p.loadU8(V(s + 4096))).toThrow(expect.objectContaining({ reason: "past-object-end" }));
-    expect(m.pageTableFrames).toBe(counted(m));
+    expect(m.pageTableFrames).toBe(countedTables(m));
     m.check();
     expect(p.munmap(a, 4 << 20)).toBe(0);
     expect(p.munmap(s, 8192)).toBe(0);
     expect(child.munmap(a, 4 << 20)).toBe(0);
     expect(p.mm.tables.count + child.mm.tables.count).toBe(0);
-    expect(m.pageTableFrames).toBe(counted(m));
+    expect(m.pageTableFrames).toBe(countedTables(m));
     m.check();
   });
 });
