@@ -1735,7 +1735,7 @@ export class Mmu implements MemoryManagementUnit {
    * so none goes stale.
    *
    * @returns the number of tables freed.
-   * @throws {UsageError} for an unknown space, or an unaligned or non-canonical range.
+   * @throws {UsageError} for an unknown space, or an empty, unaligned or non-canonical range.
    */
   freeTables(space: number, start: number, end: number): number {
     return this.tables.freeTables(space, start, end - start);

@@ -436,6 +436,10 @@ describe("unmap keeping tables, and freeTables (a kernel that frees tables as fr
     expect(mmu.query(space, USER_BASE)!.phys).toBe(d);
     mmu.check();
     expect(() => mmu.freeTables(space, USER_BASE + 1, USER_BASE + 4096)).toThrow(UsageError);
+    expect(() => mmu.freeTables(space, USER_BASE, USER_BASE)).toThrow(UsageError);
+    expect(() => mmu.freeTables(space, 2 ** 47 - 4096, 2 ** 47 + 4096)).toThrow(UsageError);
+    expect(() => mmu.freeTables(space + 99, 0, 2 ** 47)).toThrow(/not a live address space/);
+    expect(mmu.query(space, USER_BASE)!.phys).toBe(d);
     mmu.check();
   });
 
@@ -465,6 +469,8 @@ describe("unmap keeping tables, and freeTables (a kernel that frees tables as fr
     expect(() => mmu.prepareTables(space, USER_BASE + 4096, 2 * MiB)).toThrow(UsageError);
     expect(() => mmu.prepareTables(space, USER_BASE, 8192)).toThrow(UsageError);
     expect(() => mmu.prepareTables(space, 2 ** 47)).toThrow(UsageError);
+    expect(() => mmu.prepareTables(space + 99, USER_BASE)).toThrow(/not a live address space/);
+    expect(frames.freeFrameCount).toBe(held - 2);
     mmu.check();
   });
 

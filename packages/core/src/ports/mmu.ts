@@ -191,7 +191,7 @@ export interface MemoryManagementUnit extends VirtualMemory {
    * RAM has none to free.
    *
    * @returns the number of tables freed.
-   * @throws {UsageError} for an unaligned or non-canonical range.
+   * @throws {UsageError} for an empty, unaligned or non-canonical range.
    */
   freeTables?(space: number, start: number, end: number): number;
 
