@@ -214,10 +214,13 @@ export class AddressSpace {
   readonly #pages: PageLayer;
   readonly #acct: CommitAccounting;
   #brk: number;
+  // Whether unmapAll ran: the OOM killer may take the process in the middle
+  // of one of its own calls (an allocation runs it), which then stops.
+  #torn = false;
 
   constructor(options: AddressSpaceOptions) {
-    this.#pages = options.pages;
     const pages = options.pages;
+    this.#pages = pages;
     this.tables = new PageTableSet(
       pages.tables === undefined
         ? null
@@ -575,10 +578,6 @@ export class AddressSpace {
     this.#uncharge(this.committed);
     this.tables.clear();
   }
-
-  // Whether unmapAll ran: the OOM killer may take the process in the middle
-  // of one of its own calls (an allocation runs it), which then stops.
-  #torn = false;
 
   /** Called when a shmem object loses its last mapper, so its frames can go back. */
   onObjectReleased?: (obj: ShmemObject) => void;
