@@ -210,10 +210,7 @@ export class PageTables {
           }
         }
       }
-      const f = table / PAGE;
-      this.#tables.delete(f);
-      this.#epoch++;
-      this.#frames.freeFrames(pfn(f), 0);
+      this.#freeTable(table);
     };
     free(root, 0);
     this.#roots.delete(space);
@@ -449,6 +446,12 @@ export class PageTables {
       words.write(table + i * 8 + 4, 0);
       this.#info(table).count--;
     }
+    this.#freeTable(table);
+  }
+
+  // Gives table frame `table` (its parent entry already cleared) back to
+  // the allocator, counting it in #epoch.
+  #freeTable(table: number): void {
     this.#tables.delete(table / PAGE);
     this.#epoch++;
     this.#frames.freeFrames(pfn(table / PAGE), 0);
@@ -724,9 +727,7 @@ export class PageTables {
         const parent = this.#pathEntry[l - 1]!;
         words.write(parent, 0);
         words.write(parent + 4, 0);
-        this.#tables.delete(table / PAGE);
-        this.#epoch++;
-        this.#frames.freeFrames(pfn(table / PAGE), 0);
+        this.#freeTable(table);
       }
       this.#info(this.#pathTable[0]!).count--;
     });
@@ -780,9 +781,7 @@ export class PageTables {
       words.write(e + 4, 0);
       info.count--;
       info.kept = true;
-      this.#tables.delete(child / PAGE);
-      this.#epoch++;
-      this.#frames.freeFrames(pfn(child / PAGE), 0);
+      this.#freeTable(child);
       freed++;
     }
     return freed;
