@@ -685,16 +685,7 @@ export class Mmu implements MemoryManagementUnit {
     const other = this.pendSlot[set]!;
     if (other === -1) this.pendSlot[set] = slot;
     else if (other >= 0 && other !== slot) {
-      if (this.regEntry >= 0 && this.tlb.setOf[this.regSlot] === set) {
-        this.regHitsToEntry();
-        this.emptyRegister();
-        this.lastMark = -1;
-      }
-      if (this.prevEntry >= 0 && this.tlb.setOf[this.hSlot[this.prevEntry]!] === set) {
-        this.prevHitsToEntry();
-        this.emptyPrev();
-        this.prevMark = -1;
-      }
+      this.emptyRegistersOf(set, true);
       this.pendSlot[set] = MULTI;
       for (let x = this.ownHead[set]!; x >= 0; x = this.ownNext[x]!) this.hMulti[x] = 1;
     }
@@ -1120,14 +1111,7 @@ export class Mmu implements MemoryManagementUnit {
   // every TLB operation in their sets.
   private releaseSet(set: number): void {
     if (this.pendSlot[set] === -1) return;
-    if (this.regEntry >= 0 && this.tlb.setOf[this.regSlot] === set) {
-      this.regHitsToEntry();
-      this.emptyRegister();
-    }
-    if (this.prevEntry >= 0 && this.tlb.setOf[this.hSlot[this.prevEntry]!] === set) {
-      this.prevHitsToEntry();
-      this.emptyPrev();
-    }
+    this.emptyRegistersOf(set, false);
     this.handOver(set);
     for (let e = this.ownHead[set]!; e >= 0; e = this.ownNext[e]!) this.disown(e);
     this.ownHead[set] = -1;
@@ -1231,6 +1215,22 @@ export class Mmu implements MemoryManagementUnit {
     this.prevReadBase = Number.NaN;
     this.prevWriteBase = Number.NaN;
     this.prevEntry = -1;
+  }
+
+  // Empties each register holding a page of TLB set `set`, its pending
+  // hits moving to its entry; with `forget`, an emptied register's promote
+  // mark goes too.
+  private emptyRegistersOf(set: number, forget: boolean): void {
+    if (this.regEntry >= 0 && this.tlb.setOf[this.regSlot] === set) {
+      this.regHitsToEntry();
+      this.emptyRegister();
+      if (forget) this.lastMark = -1;
+    }
+    if (this.prevEntry >= 0 && this.tlb.setOf[this.hSlot[this.prevEntry]!] === set) {
+      this.prevHitsToEntry();
+      this.emptyPrev();
+      if (forget) this.prevMark = -1;
+    }
   }
 
   // The register's pending hits move to its entry (which stays owned),
