@@ -226,6 +226,12 @@ export class PageManager {
     this.ownerVpn[frame] = vpn;
   }
 
+  // Clears the entries of [virt, virt + length) of `owner`, keeping their
+  // page tables: only free_pgtables() frees tables (see PageTableSet).
+  #clear(owner: PageOwner, virt: number, length: number): void {
+    this.mmu.unmap(owner.space, virt, length, true);
+  }
+
   // Maps one frame at `page` of `owner`, counting it.
   #install(owner: PageOwner, page: number, frame: number, rights: PageRights): boolean {
     if (!this.mmu.map(owner.space, page, physAddr(frame * PAGE), PAGE, PAGE, rights)) return false;
@@ -474,7 +480,7 @@ export class PageManager {
     this.#setOwner(f, owner.pid, vpn);
     this.#prepareAnon(owner, vma);
     this.#unref(owner, frame, vpn);
-    this.mmu.unmap(owner.space, page, PAGE, true);
+    this.#clear(owner, page, PAGE);
     this.mmu.invalidatePage(owner.space, page);
     this.stats.cowCopies++;
     return this.#install(owner, page, f, rights);
@@ -491,7 +497,7 @@ export class PageManager {
       gone.push([m.virt, m.phys / PAGE]);
     });
     if (gone.length > 0) {
-      this.mmu.unmap(owner.space, start, end - start, true);
+      this.#clear(owner, start, end - start);
       for (const [virt, frame] of gone) {
         this.#unref(owner, frame, virt / PAGE);
         this.mmu.invalidatePage(owner.space, virt);
@@ -610,12 +616,12 @@ export class PageManager {
         const vpn = m.virt / PAGE;
         const frame = m.phys / PAGE;
         if (this.kind[frame] === ZERO) {
-          this.mmu.unmap(owner.space, m.virt, PAGE, true);
+          this.#clear(owner, m.virt, PAGE);
         } else {
           // The entry goes, and its Dirty bit with it: keep what it said.
           if (m.dirty) this.#wasWritten(frame);
           owner.hidden.set(vpn, frame);
-          this.mmu.unmap(owner.space, m.virt, PAGE, true);
+          this.#clear(owner, m.virt, PAGE);
         }
         this.mmu.invalidatePage(owner.space, m.virt);
       }
@@ -641,7 +647,7 @@ export class PageManager {
   move(owner: PageOwner, from: number, to: number, length: number): void {
     const present: PageMapping[] = [];
     this.mmu.walkRange(owner.space, from, from + length, (m) => present.push(m));
-    this.mmu.unmap(owner.space, from, length, true);
+    this.#clear(owner, from, length);
     this.mmu.invalidateAddressSpace(owner.space);
     const shift = (to - from) / PAGE;
     for (const m of present) {
@@ -794,7 +800,7 @@ export class PageManager {
   // Clears the entry of `owner`'s page `vpn`, which maps `frame`, and drops
   // the reference it held.
   #unmapPage(owner: PageOwner, frame: number, vpn: number): void {
-    this.mmu.unmap(owner.space, vpn * PAGE, PAGE, true);
+    this.#clear(owner, vpn * PAGE, PAGE);
     this.mmu.invalidatePage(owner.space, vpn * PAGE);
     this.#unref(owner, frame, vpn);
   }
