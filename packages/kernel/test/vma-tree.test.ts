@@ -70,16 +70,21 @@ describe("VmaTree", () => {
       numRuns: 150,
       maxSteps: 80,
       steps: fc.oneof(
-        fc.tuple(fc.integer({ min: 0, max: 200 }), fc.integer({ min: 1, max: 8 })).map(([p, n]) =>
-          step(`insert(${p}p, ${n}p)`, (s: S) => {
-            const start = p * page;
-            const end = start + n * page;
-            if (s.ranges.some(([a, b]) => a < end && start < b)) return;
-            s.t.insert(node(start, end));
-            s.ranges.push([start, end]);
-            s.ranges.sort((x, y) => x[0] - y[0]);
-          }),
-        ),
+        fc
+          .tuple(fc.integer({ min: 0, max: 200 }), fc.integer({ min: 1, max: 8 }), fc.boolean())
+          .map(([p, n, hint]) =>
+            step(`insert(${p}p, ${n}p${hint ? ", next" : ""})`, (s: S) => {
+              const start = p * page;
+              const end = start + n * page;
+              if (s.ranges.some(([a, b]) => a < end && start < b)) return;
+              // With `hint`, the caller names the next node, found in the model.
+              const above = s.ranges.find(([a]) => a >= end);
+              if (hint) s.t.insert(node(start, end), above === undefined ? null : s.t.lookup(above[0]));
+              else s.t.insert(node(start, end));
+              s.ranges.push([start, end]);
+              s.ranges.sort((x, y) => x[0] - y[0]);
+            }),
+          ),
         fc.nat().map((k) =>
           step(`remove(#${k})`, (s: S) => {
             if (s.ranges.length === 0) return;

@@ -393,7 +393,10 @@ export class AddressSpace {
   #mmapRegion(start: number, len: number, vmFlags: number, pgoff: number): number {
     const end = start + len;
     const pages = len / PAGE;
-    const old = this.tree.overlapping(start, end);
+    // The VMAs the mapping replaces, and the first one above it when there are none.
+    const after = this.tree.findAfter(start);
+    const old: Vma[] = [];
+    for (let n = after; n !== null && n.start < end; n = this.tree.next(n)) old.push(n);
     // Splitting a VMA in two would add one more than the count allows.
     if (
       old.length > 0 &&
@@ -428,18 +431,20 @@ export class AddressSpace {
     }
     // An accountable mapping takes over the charge of the accounted pages it
     // replaces (__mmap_region zeroes vms.nr_accounted); others give it back.
-    this.#unmapRange(start, end, (flags & VM_ACCOUNT) === 0, old);
+    const next = old.length === 0 ? after : this.#unmapRange(start, end, (flags & VM_ACCOUNT) === 0, old);
     const vma = makeVma(start, end, flags, object === null ? pgoff : 0, object);
     if (object !== null) object.mappers = 1;
-    this.#insertMerging(vma);
+    this.#insertMerging(vma, next);
     this.#account(flags, pages);
     return 0;
   }
 
-  // Inserts a new VMA (anon_vma null), merging it with its neighbours as vma_merge_new_range() does.
-  #insertMerging(vma: Vma): Vma {
+  // Inserts a new VMA (anon_vma null), merging it with its neighbours as
+  // vma_merge_new_range() does. `after`: the first VMA above its range
+  // (tree.findAfter(vma.start)), when the caller has it.
+  #insertMerging(vma: Vma, after?: Vma | null): Vma {
     // The range is free: the VMA before the next one is the previous one.
-    const next = this.tree.findAfter(vma.start);
+    const next = after === undefined ? this.tree.findAfter(vma.start) : after;
     const prev = next !== null ? this.tree.prev(next) : this.tree.last();
     const withPrev = prev !== null && canMerge(prev, vma);
     const withNext = next !== null && next.start === vma.end && canMerge(vma, next);
@@ -463,7 +468,7 @@ export class AddressSpace {
       if (vma.object !== null) vma.object.mappers--;
       return next;
     }
-    this.tree.insert(vma);
+    this.tree.insert(vma, next);
     if (vma.anonVma !== null) vma.anonVma.degree++;
     return vma;
   }
@@ -484,8 +489,9 @@ export class AddressSpace {
       vma.anonVma,
     );
     upper.stack = vma.stack;
+    const next = this.tree.next(vma);
     this.tree.adjust(vma, vma.start, at);
-    this.tree.insert(upper);
+    this.tree.insert(upper, next);
     if (upper.anonVma !== null) upper.anonVma.degree++;
     if (upper.object !== null) upper.object.mappers++;
     return upper;
@@ -494,9 +500,14 @@ export class AddressSpace {
   // Removes every VMA in [start, end), splitting at the edges; frees their
   // pages and, when `uncharge` is set, their commit charge.
   // `found` is the caller's tree.overlapping(start, end), when it has it.
-  #unmapRange(start: number, end: number, uncharge: boolean, found?: Vma[]): void {
-    // The unmapped pieces, in address order, for free_pgtables() below.
+  // Returns the VMA after the last one removed: when any was, the first VMA
+  // above the range, as tree.findAfter(start) would now find it.
+  #unmapRange(start: number, end: number, uncharge: boolean, found?: Vma[]): Vma | null {
+    // The unmapped pieces, in address order, for free_pgtables() below,
+    // and the VMAs left on either side of them.
     const gone: number[] = [];
+    let below: Vma | null = null;
+    let above: Vma | null = null;
     for (const v of found ?? this.tree.overlapping(start, end)) {
       let vma = v;
       if (vma.start < start) vma = this.#split(vma, start);
@@ -505,23 +516,26 @@ export class AddressSpace {
       this.#pages.zap(this, vma, vma.start, vma.end);
       if (uncharge && (vma.flags & VM_ACCOUNT) !== 0) this.#uncharge(pages);
       this.#account(vma.flags, -pages, vma);
+      // The pieces go in address order, none left between them: the first
+      // one's predecessor and the last one's successor stay.
+      if (gone.length === 0) below = this.tree.prev(vma);
+      above = this.tree.next(vma);
       this.tree.remove(vma);
       this.#dropVma(vma);
       gone.push(vma.start, vma.end);
       const obj = vma.object;
       if (obj !== null && obj.mappers === 0) this.releaseObject(obj);
     }
-    if (gone.length > 0) this.#freePgtables(gone);
+    if (gone.length > 0) this.#freePgtables(gone, below, above);
+    return above;
   }
 
   // free_pgtables() (mm/memory.c) after unmapping the VMAs `gone` (start,
-  // end pairs in address order): the floor is the end of the VMA left
-  // before them, the ceiling the start of the one after; VMAs less than
-  // 2 MiB apart are freed in one free_pgd_range() call, whose ceiling is
-  // the next group's start.
-  #freePgtables(gone: number[]): void {
-    const prev = this.tree.findBefore(gone[0]!);
-    const next = this.tree.findAfter(gone[0]!);
+  // end pairs in address order), `prev` and `next` the VMAs left before and
+  // after them: the floor is prev's end, the ceiling next's start; VMAs
+  // less than 2 MiB apart are freed in one free_pgd_range() call, whose
+  // ceiling is the next group's start.
+  #freePgtables(gone: number[], prev: Vma | null, next: Vma | null): void {
     const floor = prev === null ? 0 : prev.end;
     const ceiling = next === null ? Number.POSITIVE_INFINITY : next.start;
     let i = 0;

@@ -220,11 +220,20 @@ export class VmaTree<T extends TreeNode> {
     return b;
   }
 
-  #removeAt(t: T | null, x: T): T | null {
+  // Removes `x` from the subtree at `t`; `succ` is x's successor, whose
+  // gap the caller has already set. The unwinding recomputes every node on
+  // the path to x; when x had a right subtree, its successor is that
+  // subtree's lowest node, below the path: the join's result is walked down
+  // to it.
+  #removeAt(t: T | null, x: T, succ: T | null): T | null {
     if (t === null) return null;
-    if (t === x) return this.#join(t.left, t.right);
-    if (x.start < t.start) t.left = this.#removeAt(t.left, x);
-    else t.right = this.#removeAt(t.right, x);
+    if (t === x) {
+      const joined = this.#join(t.left, t.right);
+      if (t.right !== null && succ !== null) this.#touch(joined, succ.start);
+      return joined;
+    }
+    if (x.start < t.start) t.left = this.#removeAt(t.left, x, succ);
+    else t.right = this.#removeAt(t.right, x, succ);
     this.#update(t);
     return t;
   }
@@ -232,33 +241,38 @@ export class VmaTree<T extends TreeNode> {
   /**
    * Inserts a node whose range is free. The caller guarantees it: the tree
    * checks disjointness only in `check()`.
+   *
+   * @param next - the first node above x (`findAfter(x.start)`), when the
+   *   caller has it: the insert then makes one descent instead of two.
    */
-  insert(x: T): void {
-    // One search: the range is free, so the node before the successor is the predecessor.
-    const succ = this.findAfter(x.start);
+  insert(x: T, next?: T | null): void {
+    // The range is free, so the node before the successor is the predecessor.
+    const succ = next === undefined ? this.findAfter(x.start) : next;
     const pred = succ !== null ? (succ.pred ?? null) : this.last();
     x.left = null;
     x.right = null;
     x.prio = this.#nextPrio();
     x.gap = x.start - (pred === null ? 0 : pred.end);
     x.maxGap = x.gap;
+    // The successor's gap shrinks to the space above x. A new leaf's
+    // neighbours in address order are both on its search path, which the
+    // insertion recomputes bottom-up (a rotation recomputes the node it
+    // lowers), so the successor's subtree maximum comes out right.
+    if (succ !== null) succ.gap = succ.start - x.end;
     this.#root = this.#insertAt(this.#root, x);
     this.#size++;
     x.pred = pred;
     x.succ = succ;
     if (pred !== null) pred.succ = x;
     if (succ !== null) succ.pred = x;
-    if (succ !== null) {
-      succ.gap = succ.start - x.end;
-      this.#touch(this.#root, succ.start);
-    }
   }
 
   /** Removes a node that is in the tree. */
   remove(x: T): void {
     const pred = this.prev(x);
     const succ = this.next(x);
-    this.#root = this.#removeAt(this.#root, x);
+    if (succ !== null) succ.gap = succ.start - (pred === null ? 0 : pred.end);
+    this.#root = this.#removeAt(this.#root, x, succ);
     this.#size--;
     x.left = null;
     x.right = null;
@@ -266,10 +280,6 @@ export class VmaTree<T extends TreeNode> {
     x.succ = null;
     if (pred !== null) pred.succ = succ;
     if (succ !== null) succ.pred = pred;
-    if (succ !== null) {
-      succ.gap = succ.start - (pred === null ? 0 : pred.end);
-      this.#touch(this.#root, succ.start);
-    }
   }
 
   /**
@@ -279,12 +289,16 @@ export class VmaTree<T extends TreeNode> {
   adjust(x: T, start: number, end: number): void {
     const pred = this.prev(x);
     const succ = this.next(x);
-    // Rekeying in place keeps the order, so the path to the node is unchanged.
+    // Rekeying in place keeps the order, so the path to the node is
+    // unchanged; a gap that did not change needs no pass up its path.
+    const gap = start - (pred === null ? 0 : pred.end);
     x.start = start;
     x.end = end;
-    x.gap = start - (pred === null ? 0 : pred.end);
-    this.#touch(this.#root, start);
-    if (succ !== null) {
+    if (gap !== x.gap) {
+      x.gap = gap;
+      this.#touch(this.#root, start);
+    }
+    if (succ !== null && succ.start - end !== succ.gap) {
       succ.gap = succ.start - end;
       this.#touch(this.#root, succ.start);
     }
