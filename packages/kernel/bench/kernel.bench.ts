@@ -29,6 +29,7 @@ import {
   UsageError,
   virtAddr,
 } from "@memstack/core";
+import { pairedRatio } from "@memstack/testkit/bench";
 import { do_not_optimize, measure } from "mitata";
 import { Kernel, type Process } from "../src/index.js";
 
@@ -118,30 +119,6 @@ function pageFill(): number {
   for (let i = 0; i < FAULT_PAGES; i++) buf.fill(1, i * PAGE, i * PAGE + PAGE);
   do_not_optimize(buf);
   return ((performance.now() - t) * 1e6) / FAULT_PAGES;
-}
-
-// The ratio of b's time to a's: the median, over PAIRS alternations, of
-// BLOCK calls of b against the BLOCK calls of a next to them (the order
-// swapped every other time). Adjacent blocks a few milliseconds long see
-// the same machine speed, which on this VM changes by a third between one
-// second and the next.
-function pairedRatio(a: () => unknown, b: () => unknown, block = 2000, pairs = 41): number {
-  const ratios: number[] = [];
-  const time = (fn: () => unknown) => {
-    const t = performance.now();
-    for (let i = 0; i < block; i++) fn();
-    return performance.now() - t;
-  };
-  for (let k = 0; k < pairs; k++) {
-    if (k % 2 === 0) {
-      const ta = time(a);
-      ratios.push(time(b) / ta);
-    } else {
-      const tb = time(b);
-      ratios.push(tb / time(a));
-    }
-  }
-  return median(ratios);
 }
 
 const s = { mm100: [] as number[], mm100k: [] as number[], mp100: [] as number[], mp100k: [] as number[] };
