@@ -477,24 +477,31 @@ export class Tlb {
     let slot = -1;
     let free = -1;
     let oldest = first;
+    const pcids = this.pcid;
+    const tags = this.tag;
+    const sizes = this.size;
+    const stamps = this.stamp;
+    let oldestStamp = Number.POSITIVE_INFINITY;
     for (let s = first; s < first + ways; s++) {
-      if (this.pcid[s] === -1) {
+      const p = pcids[s]!;
+      if (p === -1) {
         if (free < 0) free = s;
-      } else if (this.tag[s] === pageLa && this.size[s] === sizeIndex && this.pcid[s] === pcid) {
+      } else if (tags[s] === pageLa && sizes[s] === sizeIndex && p === pcid) {
         slot = s;
-      } else if (this.stamp[s]! < this.stamp[oldest]! || this.pcid[oldest] === -1) {
+      } else if (stamps[s]! < oldestStamp) {
         oldest = s;
+        oldestStamp = stamps[s]!;
       }
     }
     if (slot < 0) {
       slot = free >= 0 ? free : this.lru === 1 ? oldest : this.victim(a, first);
-      if (this.pcid[slot] !== -1) this.count((level * nSizes + this.size[slot]!) * 3 + 2, 1);
+      if (pcids[slot] !== -1) this.count((level * nSizes + sizes[slot]!) * 3 + 2, 1);
     }
-    if (this.pcid[slot] !== -1) this.sizeCount[level * nSizes + this.size[slot]!]!--;
+    if (pcids[slot] !== -1) this.sizeCount[level * nSizes + sizes[slot]!]!--;
     this.sizeCount[level * nSizes + sizeIndex]!++;
-    this.tag[slot] = pageLa;
-    this.pcid[slot] = pcid;
-    this.size[slot] = sizeIndex;
+    tags[slot] = pageLa;
+    pcids[slot] = pcid;
+    sizes[slot] = sizeIndex;
     this.phys[slot] = phys;
     this.flags[slot] = flags;
     this.space[slot] = space;
