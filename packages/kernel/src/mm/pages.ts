@@ -282,10 +282,21 @@ export class PageManager {
   // anon_vma_prepare(): the first fault of a private VMA gives it an anon_vma,
   // shared with a compatible neighbour's when there is one — the next
   // VMA's first, then the previous one's (find_mergeable_anon_vma()).
+  // anon_vma_compatible() ignores the protection bits of vm_flags but not
+  // the protection key, which x86 keeps there too (VM_PKEY_BIT*): a VMA
+  // mapped PROT_EXEC alone, which has the execute-only key, shares no
+  // anon_vma with a neighbour that has not, and so never merges with it
+  // later, whatever protection both get (anon-vma-pkey.vm).
   #prepareAnon(owner: PageOwner, vma: Vma): void {
     if (vma.anonVma !== null) return;
     for (const n of [owner.mm.tree.next(vma), owner.mm.tree.prev(vma)]) {
-      if (n !== null && n.anonVma !== null && !n.anonVma.forked && anonVmaCompatible(n, vma)) {
+      if (
+        n !== null &&
+        n.anonVma !== null &&
+        !n.anonVma.forked &&
+        anonVmaCompatible(n, vma) &&
+        this.#executeOnly(n) === this.#executeOnly(vma)
+      ) {
         vma.anonVma = n.anonVma;
         vma.anonVma.degree++;
         return;
