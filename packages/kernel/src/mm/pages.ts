@@ -736,6 +736,15 @@ export class PageManager {
 
   #copyPages(parent: PageOwner, child: PageOwner, vma: Vma, present: PageMapping[]): boolean {
     const shared = (vma.flags & VM_SHARED) !== 0;
+    // Private: both sides lose write access until a write fault copies or
+    // reuses the page. copy_present_pte() write-protects the parent's entries
+    // one by one; here one pass over the range does it (present entries
+    // only, their Accessed and Dirty bits kept, read-only ones unchanged).
+    // The child's tables are already made (PageTableSet.copyFrom), so no
+    // install below allocates, and none can fail between the two.
+    if (!shared && present.length > 0) {
+      this.mmu.protect(parent.space, vma.start, vma.end - vma.start, this.#rights(vma, false));
+    }
     for (const m of present) {
       if (!parent.alive || !child.alive) return false;
       const frame = m.phys / PAGE;
@@ -750,9 +759,7 @@ export class PageManager {
         }
         continue;
       }
-      // Private: both sides lose write access until a write fault copies or reuses the page.
       const ro: PageRights = { write: false, user: m.user, execute: m.execute };
-      if (m.write) this.mmu.protect(parent.space, m.virt, PAGE, ro);
       let list = this.shared.get(frame);
       if (list === undefined) {
         list = [[parent.pid, vpn]];
