@@ -741,10 +741,10 @@ export class PageManager {
     // one by one; here one pass over the range does it (present entries
     // only, their Accessed and Dirty bits kept, read-only ones unchanged).
     // The child's tables are already made (PageTableSet.copyFrom), so no
-    // install below allocates, and none can fail between the two.
-    if (!shared && present.length > 0) {
-      this.mmu.protect(parent.space, vma.start, vma.end - vma.start, this.#rights(vma, false));
-    }
+    // install below allocates, and none can fail between the two. The child
+    // maps each page with the same rights (every page of a VMA has them).
+    const ro = this.#rights(vma, false);
+    if (!shared && present.length > 0) this.mmu.protect(parent.space, vma.start, vma.end - vma.start, ro);
     for (const m of present) {
       if (!parent.alive || !child.alive) return false;
       const frame = m.phys / PAGE;
@@ -759,7 +759,6 @@ export class PageManager {
         }
         continue;
       }
-      const ro: PageRights = { write: false, user: m.user, execute: m.execute };
       let list = this.shared.get(frame);
       if (list === undefined) {
         list = [[parent.pid, vpn]];
