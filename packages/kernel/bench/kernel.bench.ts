@@ -29,14 +29,13 @@ import {
   UsageError,
   virtAddr,
 } from "@memstack/core";
-import { pairedRatio } from "@memstack/testkit/bench";
+import { median, pairedRatio } from "@memstack/testkit/bench";
 import { do_not_optimize, measure } from "mitata";
 import { Kernel, type Process } from "../src/index.js";
 
 const PAGE = 4096;
 const RW = PROT_READ | PROT_WRITE;
 const ROUNDS = 5;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const fmt = (n: number, d = 2) => n.toFixed(d);
 const p50 = async (fn: () => unknown) =>
   (await measure(() => do_not_optimize(fn()), { min_cpu_time: 200e6 })).p50;

@@ -40,13 +40,12 @@ import {
   physAddr,
   virtAddr,
 } from "@memstack/core";
-import { pairedRatio } from "@memstack/testkit/bench";
+import { median, pairedRatio } from "@memstack/testkit/bench";
 import { do_not_optimize, measure } from "mitata";
 import { createMachine } from "../src/index.js";
 
 const PAGE = 4096;
 const RW = PROT_READ | PROT_WRITE;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const fmt = (n: number, d = 2) => n.toFixed(d);
 
 // ---------------------------------------------------------------- 1. demand-zero faults
@@ -77,39 +76,30 @@ function freshFaultNs(): number {
   return ns;
 }
 
-// The same faults on frames written before: no host page fault, but each frame zeroed.
-const recycled = (() => {
+// The same faults on frames written before: no host page fault, but each
+// frame zeroed. A machine of its own for each working-set size; each call
+// is one round over `pages` pages, in ns per fault.
+function recycledOver(pages: number): () => number {
   const m = createMachine({ ram: "2G" });
   const p = m.spawn();
   return (): number => {
-    const a = p.mmap(0, FAULT_PAGES * PAGE, RW, MAP_PRIVATE);
+    const a = p.mmap(0, pages * PAGE, RW, MAP_PRIVATE);
     const t = performance.now();
-    for (let i = 0; i < FAULT_PAGES; i++) p.storeU8(virtAddr(a + i * PAGE), 1);
-    const ns = ((performance.now() - t) * 1e6) / FAULT_PAGES;
-    p.munmap(a, FAULT_PAGES * PAGE);
+    for (let i = 0; i < pages; i++) p.storeU8(virtAddr(a + i * PAGE), 1);
+    const ns = ((performance.now() - t) * 1e6) / pages;
+    p.munmap(a, pages * PAGE);
     return ns;
   };
-})();
+}
+const recycled = recycledOver(FAULT_PAGES);
 
 // Recycled faults over a working set that stays in the host's caches:
 // SMALL_PAGES pages, SMALL_ROUNDS times, in ns per fault (the median round).
 const SMALL_PAGES = 1000;
 const SMALL_ROUNDS = 200;
 const recycledSmall = (() => {
-  const m = createMachine({ ram: "2G" });
-  const p = m.spawn();
-  const per: number[] = [];
-  return (): number => {
-    per.length = 0;
-    for (let r = 0; r < SMALL_ROUNDS; r++) {
-      const a = p.mmap(0, SMALL_PAGES * PAGE, RW, MAP_PRIVATE);
-      const t = performance.now();
-      for (let i = 0; i < SMALL_PAGES; i++) p.storeU8(virtAddr(a + i * PAGE), 1);
-      per.push(((performance.now() - t) * 1e6) / SMALL_PAGES);
-      p.munmap(a, SMALL_PAGES * PAGE);
-    }
-    return median(per);
-  };
+  const round = recycledOver(SMALL_PAGES);
+  return (): number => median(Array.from({ length: SMALL_ROUNDS }, round));
 })();
 
 // The parts of a recycled fault, each alone over FAULT_PAGES recycled frames

@@ -14,11 +14,11 @@ import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { gunzipSync } from "node:zlib";
 import { BitmapFrameAllocator, physAddr, SparseRam, virtAddr } from "@memstack/core";
+import { median } from "@memstack/testkit/bench";
 import { do_not_optimize, measure } from "mitata";
 import { Mmu, replayLackey } from "../src/index.js";
 
 const ROUNDS = 5;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 // ---- setup: one address space with 16 KiB for the hit loop and 4096 pages for the miss loop
 const ram = new SparseRam({ sizeBytes: 2 ** 36 });
