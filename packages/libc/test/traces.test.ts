@@ -27,8 +27,20 @@ function load(name: string): { trace: string; expected: string } {
   return { trace: fixture(`traces/${name}.trace.gz`), expected: fixture(`traces/${name}.expected.gz`) };
 }
 
-const fast = ["shared:sort", "shared:awk", "cc1", "du", "python", "perl", "sort", "xz", "sqlite"];
-const ported = ["shared:sort", "cc1", "du", "python", "sort", "xz"];
+const fast = [
+  "shared:sort",
+  "shared:awk",
+  "cc1",
+  "du",
+  "python",
+  "perl",
+  "sort",
+  "xz",
+  "sqlite",
+  "diff",
+  "cpp",
+];
+const ported = ["shared:sort", "cc1", "du", "python", "sort", "xz", "diff", "cpp"];
 
 describe("real traces replay to glibc's exact placements", () => {
   for (const name of fast) {
