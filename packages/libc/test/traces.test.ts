@@ -91,9 +91,11 @@ describe("real traces replay to glibc's exact placements", () => {
 // frees in random order, which real programs' traces exercise less.
 describe("random call mixes replay to glibc's exact placements", () => {
   const traces = RANDOM_MIXES.flatMap((mix) => [`${mix}-0`, `${mix}-1`]);
-  // unsorted-limit.trace is written by hand and kept as plain text.
+  // unsorted-limit.trace and trim-remainder.trace are written by hand and kept as plain text.
   const text = (name: string): string =>
-    name === "unsorted-limit" ? fixture(`random/${name}.trace`) : fixture(`random/${name}.trace.gz`);
+    name === "unsorted-limit" || name === "trim-remainder"
+      ? fixture(`random/${name}.trace`)
+      : fixture(`random/${name}.trace.gz`);
   const load = (name: string) => ({
     trace: parseMallocTrace(text(name)),
     expected: fixture(`random/${name}.expected.gz`),
@@ -113,6 +115,19 @@ describe("random call mixes replay to glibc's exact placements", () => {
   // createMalloc's `tunables` here), with a hand-written trace whose
   // placements only tcache_unsorted_limit changes.
   const sets: Record<string, { tunables: MallocTunables }> = JSON.parse(fixture("random/tunables.json"));
+  // A regression: check() took a last_remainder left past the end of a
+  // trimmed heap (as glibc leaves it) for corruption.
+  it("trim-remainder (written by hand): last_remainder past the trimmed heap's end, check() after every call", () => {
+    const { trace, expected } = load("trim-remainder");
+    const { m } = newHeap({}, 1 << 26);
+    const { placements } = replayMallocTrace(m, trace, { progressEvery: 1, onProgress: () => m.check() });
+    expect(formatPlacements(placements) === expected, "placements differ from glibc's").toBe(true);
+    const { lastRemainder, top } = m.bins();
+    expect(lastRemainder).toBeGreaterThan(top);
+    expect(lastRemainder).toBeGreaterThanOrEqual(m.heapBase + m.mallinfo2().arena);
+    m.check();
+  });
+
   it("unsorted-limit (written by hand) on FlatMemory", () => {
     const { trace, expected } = load("unsorted-limit");
     const { m } = newHeap({}, 1 << 26);
