@@ -111,6 +111,10 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     }
     if (!(e instanceof CommanderError)) throw e;
     if (e.code === "commander.helpDisplayed" || e.code === "commander.version") return 0;
+    // `memstack help [command]` (exit code 0), or a command group without its
+    // subcommand or `help` of an unknown one (exit code 1): the help is
+    // already written, to stdout or stderr; nothing more to say.
+    if (e.code === "commander.help") return e.exitCode === 0 ? 0 : EXIT_USAGE;
     io.err(`memstack: ${e.message.replace(/^error: /, "")}\n`);
     io.err(`${program.helpInformation().split("\n")[0]}\nRun 'memstack --help' for the commands.\n`);
     return EXIT_USAGE;

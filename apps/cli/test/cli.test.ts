@@ -46,6 +46,31 @@ describe("memstack CLI", () => {
     }
   });
 
+  it("prints a command's help for `help COMMAND`, exiting 0 with nothing on stderr", async () => {
+    for (const [argv, usage] of [
+      [["help"], "Usage: memstack [options] [command]"],
+      [["help", "malloc"], "Usage: memstack malloc [options] [command]"],
+      [["help", "vm"], "Usage: memstack vm [options] [command]"],
+      [["help", "lackey"], "Usage: memstack lackey [options] <trace>"],
+      [["malloc", "help", "replay"], "Usage: memstack malloc replay [options] <file>"],
+    ] as const) {
+      const io = capture();
+      expect(await main(argv, io), argv.join(" ")).toBe(0);
+      expect(io.stdout().startsWith(usage), argv.join(" ")).toBe(true);
+      expect(io.stderr(), argv.join(" ")).toBe("");
+    }
+  });
+
+  it("shows a group's help on stderr and exits 2 when its subcommand is missing or unknown", async () => {
+    for (const argv of [["malloc"], ["vm"], ["help", "bogus"]]) {
+      const io = capture();
+      expect(await main(argv, io), argv.join(" ")).toBe(EXIT_USAGE);
+      expect(io.stdout(), argv.join(" ")).toBe("");
+      expect(io.stderr(), argv.join(" ")).toMatch(/^Usage: memstack/);
+      expect(io.stderr(), argv.join(" ")).not.toContain("outputHelp");
+    }
+  });
+
   it("shows the help on stderr and exits 2 when given no command", async () => {
     const io = capture();
     expect(await main([], io)).toBe(EXIT_USAGE);
