@@ -45,7 +45,9 @@ function buildProgram(io: CliIo): Command {
     .option("--page-size <size>", "page size used to map the trace: 4K, 2M or 1G", "4K")
     .option("--format <format>", "page-table format: x86-64 or sv39", "x86-64")
     .option("--instructions", "replay instruction fetches (I lines) through the TLB too", false)
-    .action((trace: string, options: LackeyCommandOptions) => runLackey(trace, options, io));
+    .action((trace: string, options: LackeyCommandOptions) => {
+      status = runLackey(trace, options, io);
+    });
   const malloc = program.command("malloc").description("glibc 2.36's malloc (@memstack/libc)");
   malloc
     .command("replay")

@@ -71,6 +71,21 @@ describe("memstack CLI", () => {
     }
   });
 
+  it("answers a file it cannot read with one line naming it, exit 1", async () => {
+    for (const argv of [
+      ["vm", "run", "/nonexistent/x.vm"],
+      ["malloc", "replay", "/nonexistent/x.trace"],
+      ["lackey", "/nonexistent/x.lackey"],
+    ]) {
+      const io = capture();
+      expect(await main(argv, io), argv.join(" ")).toBe(1);
+      expect(io.stdout(), argv.join(" ")).toBe("");
+      expect(io.stderr(), argv.join(" ")).toMatch(
+        /^memstack: cannot read \/nonexistent\/x\.\w+: ENOENT[^\n]*\n$/,
+      );
+    }
+  });
+
   it("shows the help on stderr and exits 2 when given no command", async () => {
     const io = capture();
     expect(await main([], io)).toBe(EXIT_USAGE);
@@ -134,7 +149,7 @@ describe("memstack lackey", () => {
     expect(bad.stderr()).toMatch(/^memstack: replayLackey: x86-64 4-level has no 8192-byte pages/);
     const missing = capture();
     expect(await main(["lackey", `${dir}/none.lackey`], missing)).toBe(1);
-    expect(missing.stderr()).toMatch(/^memstack: ENOENT/);
+    expect(missing.stderr()).toMatch(/^memstack: cannot read .*none\.lackey: ENOENT/);
   });
 });
 

@@ -24,9 +24,10 @@ export interface LackeyCommandOptions {
 /**
  * Replays `path` and prints the report to `io.out`.
  *
+ * @returns the exit status: 0, or 1 when the file cannot be read (one line on `io.err`).
  * @throws {UsageError} for an unknown format, a page size the format lacks, or a malformed trace line.
  */
-export function runLackey(path: string, options: LackeyCommandOptions, io: CliIo): void {
+export function runLackey(path: string, options: LackeyCommandOptions, io: CliIo): number {
   const format =
     options.format === "x86-64"
       ? createX86_64Format()
@@ -40,7 +41,13 @@ export function runLackey(path: string, options: LackeyCommandOptions, io: CliIo
             );
           })();
   const pageSize = parseSize(options.pageSize);
-  const raw = readFileSync(path);
+  let raw: Buffer;
+  try {
+    raw = readFileSync(path);
+  } catch (e) {
+    io.err(`memstack: cannot read ${path}: ${(e as Error).message}\n`);
+    return 1;
+  }
   // gzip files start with 1f 8b.
   const trace = raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw) : raw;
   const started = performance.now();
@@ -61,4 +68,5 @@ export function runLackey(path: string, options: LackeyCommandOptions, io: CliIo
     `walks        ${r.stats.walks}, ${r.stats.walkMemoryRefs} memory references (${r.walkRefsPerLookup.toFixed(5)} per lookup)\n`,
   );
   io.out(`time         ${seconds.toFixed(2)} s\n`);
+  return 0;
 }

@@ -101,7 +101,7 @@ export function runMallocReplay(file: string, options: MallocReplayOptions, io: 
     text = readTrace(file);
   } catch (e) {
     io.err(`memstack: cannot read ${file}: ${(e as Error).message}\n`);
-    return 2;
+    return 1;
   }
   let trace: ReturnType<typeof parseMallocTrace>;
   try {

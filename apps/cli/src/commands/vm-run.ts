@@ -42,7 +42,7 @@ export function runVmRun(file: string, options: VmRunOptions, io: CliIo): number
     text = readFileSync(file === "-" ? 0 : file, "utf8");
   } catch (e) {
     io.err(`memstack: cannot read ${file}: ${(e as Error).message}\n`);
-    return 2;
+    return 1;
   }
   const machine = createMachine({ ram: options.ram, swap: options.swap, overcommit: mode as OvercommitMode });
   // After a fork line the script runs in the child, whose /proc --proc shows.
