@@ -223,6 +223,16 @@ describe("memstack vm run", () => {
     }
   });
 
+  it("reads a gzipped script as the plain one", async () => {
+    const { mkdtempSync, writeFileSync } = await import("node:fs");
+    const { gzipSync } = await import("node:zlib");
+    const dir = mkdtempSync(`${(await import("node:os")).tmpdir()}/vm-gz-`);
+    writeFileSync(`${dir}/s.vm.gz`, gzipSync(readFileSync(`${fixtures}random-mixed-1.vm`)));
+    const io = capture();
+    expect(await main(["vm", "run", `${dir}/s.vm.gz`], io)).toBe(0);
+    expect(io.stdout()).toBe(readFileSync(`${fixtures}random-mixed-1.expected`, "utf8"));
+  });
+
   it("shows /proc/PID/maps and status on stderr with --proc", async () => {
     const io = capture();
     expect(await main(["vm", "run", "--proc", "--ram", "64M", `${fixtures}mmap-basic.vm`], io)).toBe(0);

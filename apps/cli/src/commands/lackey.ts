@@ -5,11 +5,9 @@
  * compared on a real program's accesses. Record a trace with
  * `valgrind --tool=lackey --trace-mem=yes --log-file=TRACE prog`.
  */
-import { readFileSync } from "node:fs";
-import { gunzipSync } from "node:zlib";
 import { parseSize, UsageError } from "@memstack/core";
 import { createSv39Format, createX86_64Format, pageSizeName, replayLackey } from "@memstack/mmu";
-import type { CliIo } from "../io.js";
+import { type CliIo, readInput } from "../io.js";
 
 /** Options of `memstack lackey`, as commander parses them. */
 export interface LackeyCommandOptions {
@@ -41,15 +39,8 @@ export function runLackey(path: string, options: LackeyCommandOptions, io: CliIo
             );
           })();
   const pageSize = parseSize(options.pageSize);
-  let raw: Buffer;
-  try {
-    raw = readFileSync(path);
-  } catch (e) {
-    io.err(`memstack: cannot read ${path}: ${(e as Error).message}\n`);
-    return 1;
-  }
-  // gzip files start with 1f 8b.
-  const trace = raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw) : raw;
+  const trace = readInput(path, io);
+  if (trace === null) return 1;
   const started = performance.now();
   const r = replayLackey(trace, { format, pageSize, instructions: options.instructions });
   const seconds = (performance.now() - started) / 1000;

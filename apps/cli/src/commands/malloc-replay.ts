@@ -15,8 +15,6 @@
  * exits 137 and one that faults exits 139, as a shell reports SIGKILL and
  * SIGSEGV.
  */
-import { readFileSync } from "node:fs";
-import { gunzipSync } from "node:zlib";
 import {
   Fault,
   FlatMemory,
@@ -36,7 +34,7 @@ import {
   TraceSyntaxError,
 } from "@memstack/libc";
 import { createMachine } from "@memstack/machine";
-import type { CliIo } from "../io.js";
+import { type CliIo, readInput } from "../io.js";
 
 /** Options of `memstack malloc replay`. */
 export interface MallocReplayOptions {
@@ -54,12 +52,6 @@ export const EXIT_ABORT = 134;
 export const EXIT_KILLED = 137;
 /** Exit status of a process killed by SIGSEGV. */
 export const EXIT_SEGV = 139;
-
-function readTrace(file: string): string {
-  let buf = readFileSync(file === "-" ? 0 : file);
-  if (buf[0] === 0x1f && buf[1] === 0x8b) buf = gunzipSync(buf);
-  return buf.toString("utf8");
-}
 
 function bar(done: number, total: number): string {
   const width = 30;
@@ -96,13 +88,9 @@ export function runMallocReplay(file: string, options: MallocReplayOptions, io: 
     io.err("memstack: --memory (the machine's RAM) must be a multiple of 4K of at least 4M\n");
     return 2;
   }
-  let text: string;
-  try {
-    text = readTrace(file);
-  } catch (e) {
-    io.err(`memstack: cannot read ${file}: ${(e as Error).message}\n`);
-    return 1;
-  }
+  const bytes = readInput(file, io);
+  if (bytes === null) return 1;
+  const text = bytes.toString("utf8");
   let trace: ReturnType<typeof parseMallocTrace>;
   try {
     trace = parseMallocTrace(text);

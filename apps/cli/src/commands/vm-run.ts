@@ -8,11 +8,10 @@
  * anything runs. With --proc, the process's /proc/PID/maps and status go to
  * stderr afterwards (the last child's, after fork lines).
  */
-import { readFileSync } from "node:fs";
 import { runVmScript, VmScriptError } from "@memstack/core";
 import { type OvercommitMode, vmScriptTarget } from "@memstack/kernel";
 import { createMachine } from "@memstack/machine";
-import type { CliIo } from "../io.js";
+import { type CliIo, readInput } from "../io.js";
 
 /** Options of `memstack vm run`. */
 export interface VmRunOptions {
@@ -37,13 +36,9 @@ export function runVmRun(file: string, options: VmRunOptions, io: CliIo): number
     io.err(`memstack: --overcommit must be 0, 1 or 2, got '${options.overcommit}'\n`);
     return 2;
   }
-  let text: string;
-  try {
-    text = readFileSync(file === "-" ? 0 : file, "utf8");
-  } catch (e) {
-    io.err(`memstack: cannot read ${file}: ${(e as Error).message}\n`);
-    return 1;
-  }
+  const bytes = readInput(file, io);
+  if (bytes === null) return 1;
+  const text = bytes.toString("utf8");
   const machine = createMachine({ ram: options.ram, swap: options.swap, overcommit: mode as OvercommitMode });
   // After a fork line the script runs in the child, whose /proc --proc shows.
   let proc = machine.spawn("vm-script");
