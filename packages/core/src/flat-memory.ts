@@ -691,7 +691,13 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
     const bits = prot & ~grows;
     if ((bits & ~(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM)) !== 0) return -EINVAL;
     let i = this.#find(addr);
-    if (i >= this.#regions.length || this.#regions[i]!.start > addr) return -ENOMEM;
+    const first = this.#regions[i];
+    // PROT_GROWSDOWN extends the range down to the start of the first VMA
+    // below `end`, which must grow down; no region here does (there is no
+    // MAP_GROWSDOWN). PROT_GROWSUP needs VM_GROWSUP, which x86 lacks.
+    if ((grows & PROT_GROWSDOWN) !== 0) return first === undefined || first.start >= end ? -ENOMEM : -EINVAL;
+    if (first === undefined || first.start > addr) return -ENOMEM;
+    if ((grows & PROT_GROWSUP) !== 0) return -EINVAL;
     // Change region by region; a hole stops the walk with ENOMEM, leaving the
     // regions before it changed, as Linux does.
     let cursor = addr;

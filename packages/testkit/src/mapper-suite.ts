@@ -6,6 +6,8 @@
  * unmapped or protected memory need an MMU; the kernel's own tests check
  * those against the real kernel.)
  */
+
+import { readFileSync } from "node:fs";
 import {
   EEXIST,
   EINVAL,
@@ -38,6 +40,12 @@ export interface MapperFixture {
 }
 
 const RW = PROT_READ | PROT_WRITE;
+
+// What this machine's Linux answered to mmap and mprotect with protection
+// bits beyond r, w and x (recorded by fixtures/linux/record.sh).
+const PROT_BITS = readFileSync(new URL("../fixtures/linux/prot-bits.expected", import.meta.url), "utf8")
+  .trimEnd()
+  .split("\n");
 const PAGE = 4096;
 
 function fillPage(m: VirtualMemory, addr: number, byte: number): void {
@@ -118,6 +126,31 @@ export function describeMapper(name: string, create: () => MapperFixture): void 
       expect(mapper.munmap(a, 2 * PAGE)).toBe(0);
       expect(mapper.mprotect(a, PAGE, PROT_READ)).toBe(-ENOMEM);
       check?.();
+    });
+
+    it("answers protection bits beyond r, w and x as the real kernel does (fixtures/linux/prot-bits.expected)", () => {
+      const { mapper, check } = create();
+      const errno = (r: number): string =>
+        r === -EINVAL ? "EINVAL" : r === -ENOMEM ? "ENOMEM" : `errno ${-r}`;
+      const lines: string[] = [];
+      for (const line of PROT_BITS) {
+        const [call, hex] = line.split(" ") as [string, string];
+        if (call !== "mmap") continue;
+        const prot = Number(hex);
+        // The same calls as prot-bits.c.
+        const p = mapper.mmap(0, PAGE, prot, MAP_PRIVATE);
+        lines.push(`mmap ${hex} ${p < 0 ? errno(p) : "ok"}`);
+        if (p >= 0) mapper.munmap(p, PAGE);
+        const q = mapper.mmap(0, 2 * PAGE, PROT_READ, MAP_PRIVATE);
+        mapper.munmap(q, PAGE);
+        const r = mapper.mprotect(q + PAGE, PAGE, prot);
+        lines.push(`mprotect ${hex} ${r < 0 ? errno(r) : "ok"}`);
+        const h = mapper.mprotect(q, 2 * PAGE, prot);
+        lines.push(`mprotect-hole ${hex} ${h < 0 ? errno(h) : "ok"}`);
+        mapper.munmap(q + PAGE, PAGE);
+        check?.();
+      }
+      expect(lines.join("\n")).toBe(PROT_BITS.join("\n"));
     });
 
     it("zeroes private pages on MADV_DONTNEED and refuses unknown advice", () => {

@@ -638,6 +638,9 @@ export class AddressSpace {
       if ((vma.flags & VM_GROWSDOWN) === 0) return -EINVAL;
     } else if (vma.start > start) {
       return -ENOMEM;
+    } else if ((grows & PROT_GROWSUP) !== 0) {
+      // PROT_GROWSUP needs VM_GROWSUP, which is VM_NONE on x86 (include/linux/mm.h).
+      return -EINVAL;
     }
     let cursor = start;
     const newProt = calcProtBits(bits);
