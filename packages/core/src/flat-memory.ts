@@ -58,6 +58,7 @@ import {
   MADV_SEQUENTIAL,
   MAP_FIXED,
   MAP_FIXED_NOREPLACE,
+  MAP_GROWSDOWN,
   MAP_NORESERVE,
   MAP_PRIVATE,
   MAP_SHARED,
@@ -643,6 +644,8 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
     // An anonymous mapping takes MAP_SHARED or MAP_PRIVATE; anything else,
     // MAP_SHARED_VALIDATE included, is EINVAL (do_mmap's anonymous branch).
     if (type !== MAP_SHARED && type !== MAP_PRIVATE) return -EINVAL;
+    // Anonymous shared memory cannot grow down (do_mmap).
+    if (type === MAP_SHARED && (flags & MAP_GROWSDOWN) !== 0) return -EINVAL;
     if (!this.#ensure(start + len)) return -ENOMEM;
     this.#remove(start, start + len);
     this.#handOut(start, start + len);

@@ -36,6 +36,8 @@ export const MAP_TYPE = 0x0f;
 export const MAP_FIXED = 0x10;
 /** Not backed by a file; zero-filled. */
 export const MAP_ANONYMOUS = 0x20;
+/** A stack that grows down (VM_GROWSDOWN); for anonymous shared memory, EINVAL. */
+export const MAP_GROWSDOWN = 0x0100;
 /** Do not reserve swap / commit charge. */
 export const MAP_NORESERVE = 0x4000;
 /** Populate (prefault) the page tables. */

@@ -41,11 +41,21 @@ export interface MapperFixture {
 
 const RW = PROT_READ | PROT_WRITE;
 
-// What this machine's Linux answered to mmap and mprotect with protection
-// bits beyond r, w and x (recorded by fixtures/linux/record.sh).
-const PROT_BITS = readFileSync(new URL("../fixtures/linux/prot-bits.expected", import.meta.url), "utf8")
-  .trimEnd()
-  .split("\n");
+// What this machine's Linux answered (recorded by fixtures/linux/record.sh):
+// mmap and mprotect with protection bits beyond r, w and x, and mmap with
+// each mapping type and flag bit.
+const recorded = (name: string): string[] =>
+  readFileSync(new URL(`../fixtures/linux/${name}.expected`, import.meta.url), "utf8")
+    .trimEnd()
+    .split("\n");
+const PROT_BITS = recorded("prot-bits");
+const MMAP_FLAGS = recorded("mmap-flags");
+// Flags no Mapper here models: MAP_DROPPABLE (0x8, Linux 6.11), which it
+// refuses as an unknown type, and MAP_HUGETLB (0x40000), which it maps as
+// ordinary pages where Linux, with no huge pages reserved, says ENOMEM.
+const NOT_MODELLED = new Set([0x8, 0x40002]);
+const errnoName = (r: number): string =>
+  r === -EINVAL ? "EINVAL" : r === -ENOMEM ? "ENOMEM" : `errno ${-r}`;
 const PAGE = 4096;
 
 function fillPage(m: VirtualMemory, addr: number, byte: number): void {
@@ -130,8 +140,7 @@ export function describeMapper(name: string, create: () => MapperFixture): void 
 
     it("answers protection bits beyond r, w and x as the real kernel does (fixtures/linux/prot-bits.expected)", () => {
       const { mapper, check } = create();
-      const errno = (r: number): string =>
-        r === -EINVAL ? "EINVAL" : r === -ENOMEM ? "ENOMEM" : `errno ${-r}`;
+      const errno = errnoName;
       const lines: string[] = [];
       for (const line of PROT_BITS) {
         const [call, hex] = line.split(" ") as [string, string];
@@ -151,6 +160,24 @@ export function describeMapper(name: string, create: () => MapperFixture): void 
         check?.();
       }
       expect(lines.join("\n")).toBe(PROT_BITS.join("\n"));
+    });
+
+    it("answers each mapping type and flag bit as the real kernel does (fixtures/linux/mmap-flags.expected)", () => {
+      const { mapper, check } = create();
+      const want: string[] = [];
+      const got: string[] = [];
+      for (const line of MMAP_FLAGS) {
+        // `mmap FLAGS RESULT`, and ` below-2G` for MAP_32BIT's placement, which is not compared.
+        const [, hex, result] = line.split(" ") as [string, string, string];
+        const flags = Number(hex);
+        if (NOT_MODELLED.has(flags)) continue;
+        const p = mapper.mmap(0, 2 * PAGE, RW, flags);
+        want.push(`mmap ${hex} ${result}`);
+        got.push(`mmap ${hex} ${p < 0 ? errnoName(p) : "ok"}`);
+        if (p >= 0) mapper.munmap(p, 2 * PAGE);
+        check?.();
+      }
+      expect(got.join("\n")).toBe(want.join("\n"));
     });
 
     it("zeroes private pages on MADV_DONTNEED and refuses unknown advice", () => {

@@ -46,6 +46,7 @@ import {
   MADV_WILLNEED,
   MAP_FIXED,
   MAP_FIXED_NOREPLACE,
+  MAP_GROWSDOWN,
   MAP_NORESERVE,
   MAP_POPULATE,
   MAP_PRIVATE,
@@ -365,6 +366,8 @@ export class AddressSpace {
     const type = f & MAP_TYPE;
     let pgoff: number;
     if (type === MAP_SHARED) {
+      // do_mmap(): anonymous shared memory cannot grow down.
+      if ((f & MAP_GROWSDOWN) !== 0) return -EINVAL;
       vmFlags |= VM_SHARED | VM_MAYSHARE;
       pgoff = 0;
     } else if (type === MAP_PRIVATE) {
