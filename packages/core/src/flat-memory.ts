@@ -50,6 +50,7 @@ import {
   MADV_DONTDUMP,
   MADV_DONTFORK,
   MADV_DONTNEED,
+  MADV_DONTNEED_LOCKED,
   MADV_FREE,
   MADV_HUGEPAGE,
   MADV_NOHUGEPAGE,
@@ -757,7 +758,9 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
       if (advice === MADV_FREE && r.shared) return -EINVAL;
       // Private anonymous pages are dropped and read back as zeros; shared
       // ones keep their contents.
-      if (advice === MADV_DONTNEED && !r.shared) this.#u8.fill(0, from, to);
+      // (MADV_DONTNEED_LOCKED differs only on locked memory: FlatMemory has none.)
+      if ((advice === MADV_DONTNEED || advice === MADV_DONTNEED_LOCKED) && !r.shared)
+        this.#u8.fill(0, from, to);
       const bits = advised(r.advice, advice);
       if (bits !== r.advice) {
         // madvise_update_vma(): a flag change splits the mapping as mprotect does.

@@ -73,6 +73,8 @@ export const MADV_DODUMP = 17;
 export const MADV_COLD = 20;
 /** Reclaim the pages now (Linux 5.4). */
 export const MADV_PAGEOUT = 21;
+/** MADV_DONTNEED that also drops locked pages (Linux 5.18); with no mlock here, the same. */
+export const MADV_DONTNEED_LOCKED = 24;
 
 const MADVICE: ReadonlySet<number> = new Set([
   MADV_NORMAL,
@@ -89,12 +91,16 @@ const MADVICE: ReadonlySet<number> = new Set([
   MADV_DODUMP,
   MADV_COLD,
   MADV_PAGEOUT,
+  MADV_DONTNEED_LOCKED,
 ]);
 
 /**
  * Whether memstack's mappers accept `advice` (the MADV_* values above, from
  * include/uapi/asm-generic/mman-common.h); madvise answers EINVAL for any
- * other value, MADV_REMOVE and MADV_MERGEABLE among them.
+ * other value. Linux 6.18 also takes MADV_REMOVE (shared memory),
+ * MADV_MERGEABLE and MADV_UNMERGEABLE, MADV_WIPEONFORK and MADV_KEEPONFORK,
+ * MADV_POPULATE_READ and MADV_POPULATE_WRITE, and MADV_GUARD_INSTALL and
+ * MADV_GUARD_REMOVE, which memstack does not model.
  */
 export function isMadvice(advice: number): boolean {
   return MADVICE.has(advice);

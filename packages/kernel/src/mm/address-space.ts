@@ -36,6 +36,7 @@ import {
   MADV_DONTDUMP,
   MADV_DONTFORK,
   MADV_DONTNEED,
+  MADV_DONTNEED_LOCKED,
   MADV_FREE,
   MADV_HUGEPAGE,
   MADV_NOHUGEPAGE,
@@ -760,6 +761,8 @@ export class AddressSpace {
     let flags = vma.flags;
     switch (advice) {
       case MADV_DONTNEED:
+      // MADV_DONTNEED_LOCKED differs only on VM_LOCKED memory, which there is none of (no mlock).
+      case MADV_DONTNEED_LOCKED:
         this.#pages.zap(this, vma, start, end);
         this.tables.reclaimEmpty(start, end);
         return 0;
