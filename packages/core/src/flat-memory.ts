@@ -55,6 +55,8 @@ import {
   MADV_HUGEPAGE,
   MADV_NOHUGEPAGE,
   MADV_NORMAL,
+  MADV_POPULATE_READ,
+  MADV_POPULATE_WRITE,
   MADV_RANDOM,
   MADV_SEQUENTIAL,
   MAP_FIXED,
@@ -739,6 +741,19 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
     const end = addr + len;
     if (end < addr) return -EINVAL;
     if (len === 0) return 0;
+    if (advice === MADV_POPULATE_READ || advice === MADV_POPULATE_WRITE) {
+      // madvise_populate(): every page is already there; what remains is its
+      // refusals, mapping by mapping: a hole is ENOMEM, a mapping the access
+      // is not allowed in EINVAL.
+      const need = advice === MADV_POPULATE_WRITE ? PROT_WRITE : PROT_READ;
+      for (let cursor = addr; cursor < end; ) {
+        const r = this.#regions[this.#find(cursor)];
+        if (r === undefined || r.start > cursor) return -ENOMEM;
+        if ((r.prot & need) === 0) return -EINVAL;
+        cursor = Math.min(r.end, end);
+      }
+      return 0;
+    }
     let unmapped = false;
     let cursor = addr;
     // madvise_walk_vmas(): mapping by mapping; a hole is remembered (ENOMEM

@@ -73,6 +73,10 @@ export const MADV_DODUMP = 17;
 export const MADV_COLD = 20;
 /** Reclaim the pages now (Linux 5.4). */
 export const MADV_PAGEOUT = 21;
+/** Fault the range in for reading, as a read of each page would (Linux 5.14). */
+export const MADV_POPULATE_READ = 22;
+/** Fault the range in for writing, breaking copy-on-write (Linux 5.14). */
+export const MADV_POPULATE_WRITE = 23;
 /** MADV_DONTNEED that also drops locked pages (Linux 5.18); with no mlock here, the same. */
 export const MADV_DONTNEED_LOCKED = 24;
 
@@ -91,6 +95,8 @@ const MADVICE: ReadonlySet<number> = new Set([
   MADV_DODUMP,
   MADV_COLD,
   MADV_PAGEOUT,
+  MADV_POPULATE_READ,
+  MADV_POPULATE_WRITE,
   MADV_DONTNEED_LOCKED,
 ]);
 
@@ -99,8 +105,7 @@ const MADVICE: ReadonlySet<number> = new Set([
  * include/uapi/asm-generic/mman-common.h); madvise answers EINVAL for any
  * other value. Linux 6.18 also takes MADV_REMOVE (shared memory),
  * MADV_MERGEABLE and MADV_UNMERGEABLE, MADV_WIPEONFORK and MADV_KEEPONFORK,
- * MADV_POPULATE_READ and MADV_POPULATE_WRITE, and MADV_GUARD_INSTALL and
- * MADV_GUARD_REMOVE, which memstack does not model.
+ * and MADV_GUARD_INSTALL and MADV_GUARD_REMOVE, which memstack does not model.
  */
 export function isMadvice(advice: number): boolean {
   return MADVICE.has(advice);

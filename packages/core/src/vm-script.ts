@@ -25,7 +25,8 @@
  * fork: prints `ok`, and every later line runs in the child (the target's
  * `fork()`); `err ENOSYS` for a target that cannot fork. madvise also takes
  * `free`, `random`, `sequential`, `dontfork`, `dofork`, `hugepage`,
- * `nohugepage`, `dontdump`, `dodump`, `cold` and `pageout`. status: how
+ * `nohugepage`, `dontdump`, `dodump`, `cold`, `pageout`, `populate_read`,
+ * `populate_write` and `dontneed_locked`. status: how
  * /proc/PID/status's VmSize, VmData, VmExe, VmLib, RssAnon and RssShmem moved
  * since the script began, in kB (`status VmSize=+8 VmData=+8 VmExe=+0 VmLib=+0
  * RssAnon=+4 RssShmem=+0`), from the target's `status()`; `err ENOSYS`
@@ -51,11 +52,14 @@ import {
   MADV_DONTDUMP,
   MADV_DONTFORK,
   MADV_DONTNEED,
+  MADV_DONTNEED_LOCKED,
   MADV_FREE,
   MADV_HUGEPAGE,
   MADV_NOHUGEPAGE,
   MADV_NORMAL,
   MADV_PAGEOUT,
+  MADV_POPULATE_READ,
+  MADV_POPULATE_WRITE,
   MADV_RANDOM,
   MADV_SEQUENTIAL,
   MADV_WILLNEED,
@@ -183,6 +187,9 @@ const ADVICE: Record<string, number> = {
   dodump: MADV_DODUMP,
   cold: MADV_COLD,
   pageout: MADV_PAGEOUT,
+  populate_read: MADV_POPULATE_READ,
+  populate_write: MADV_POPULATE_WRITE,
+  dontneed_locked: MADV_DONTNEED_LOCKED,
 };
 const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 

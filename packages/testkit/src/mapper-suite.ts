@@ -55,8 +55,7 @@ const MADVISE_ADVICE = recorded("madvise-advice");
 // Advice Linux 6.18 takes and no Mapper here models (each refuses it with
 // EINVAL): MADV_REMOVE (9) on shared memory, MADV_MERGEABLE and
 // MADV_UNMERGEABLE (12, 13), MADV_WIPEONFORK and MADV_KEEPONFORK (18, 19),
-// MADV_POPULATE_READ and MADV_POPULATE_WRITE (22, 23), MADV_GUARD_INSTALL
-// and MADV_GUARD_REMOVE (102, 103).
+// MADV_GUARD_INSTALL and MADV_GUARD_REMOVE (102, 103).
 const ADVICE_NOT_MODELLED = new Set([
   "9 shared",
   "12 private",
@@ -66,10 +65,6 @@ const ADVICE_NOT_MODELLED = new Set([
   "18 private",
   "19 private",
   "19 shared",
-  "22 private",
-  "22 shared",
-  "23 private",
-  "23 shared",
   "102 private",
   "103 private",
 ]);

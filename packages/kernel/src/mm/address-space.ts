@@ -42,6 +42,8 @@ import {
   MADV_NOHUGEPAGE,
   MADV_NORMAL,
   MADV_PAGEOUT,
+  MADV_POPULATE_READ,
+  MADV_POPULATE_WRITE,
   MADV_RANDOM,
   MADV_SEQUENTIAL,
   MADV_WILLNEED,
@@ -739,6 +741,9 @@ export class AddressSpace {
     const end = addr + len;
     if (end < addr) return -EINVAL;
     if (end === addr) return 0;
+    if (advice === MADV_POPULATE_READ || advice === MADV_POPULATE_WRITE) {
+      return this.#populateAdvice(addr, end, advice === MADV_POPULATE_WRITE);
+    }
     let unmapped = false;
     let cursor = addr;
     while (cursor < end) {
@@ -755,6 +760,22 @@ export class AddressSpace {
       cursor = to;
     }
     return unmapped ? -ENOMEM : 0;
+  }
+
+  // madvise_populate(): faults the range in VMA by VMA, as get_user_pages()
+  // would (a write breaks copy-on-write); a hole stops it with ENOMEM, a VMA
+  // the access is not allowed in (PROT_NONE, execute-only for a read,
+  // read-only for a write) with EINVAL, the pages before it populated.
+  #populateAdvice(start: number, end: number, write: boolean): number {
+    for (let cursor = start; cursor < end; ) {
+      const vma = this.tree.lookup(cursor);
+      if (vma === null) return -ENOMEM;
+      if ((vma.flags & (write ? VM_WRITE : VM_READ)) === 0) return -EINVAL;
+      const to = Math.min(vma.end, end);
+      this.#pages.populate(this, vma, cursor, to, write);
+      cursor = to;
+    }
+    return 0;
   }
 
   #adviseOne(vma: Vma, start: number, end: number, advice: number): number {
