@@ -2,6 +2,8 @@ import {
   Fault,
   MADV_DONTNEED,
   MADV_FREE,
+  MADV_POPULATE_READ,
+  MADV_POPULATE_WRITE,
   MAP_FIXED,
   MAP_NORESERVE,
   MAP_PRIVATE,
@@ -15,6 +17,13 @@ import { describe, expect, it } from "vitest";
 import { type Kernel, type Process, ProcessKilled } from "../src/index.js";
 import { testKernel } from "./helpers.js";
 
+// The advice the steps draw: the two that drop pages and the two that fault them in.
+const ADVICE: readonly (readonly [string, number])[] = [
+  ["DONTNEED", MADV_DONTNEED],
+  ["FREE", MADV_FREE],
+  ["POPULATE_READ", MADV_POPULATE_READ],
+  ["POPULATE_WRITE", MADV_POPULATE_WRITE],
+];
 const PAGE = 4096;
 
 type S = { k: Kernel; procs: Process[]; maps: Map<number, number[]> };
@@ -125,12 +134,17 @@ describe("kernel invariants under random system calls on several processes", () 
             }),
           ),
         fc
-          .tuple(nat, nat, fc.integer({ min: 0, max: 8 }), fc.integer({ min: 1, max: 6 }), fc.boolean())
-          .map(([k, m, off, pages, free]) =>
-            step(`madvise(#${k}, map ${m}+${off}p, ${pages}p, ${free ? "FREE" : "DONTNEED"})`, (s: S) => {
+          .tuple(
+            nat,
+            nat,
+            fc.integer({ min: 0, max: 8 }),
+            fc.integer({ min: 1, max: 6 }),
+            fc.constantFrom(...ADVICE),
+          )
+          .map(([k, m, off, pages, [name, advice]]) =>
+            step(`madvise(#${k}, map ${m}+${off}p, ${pages}p, ${name})`, (s: S) => {
               const p = pick(s, k);
               if (p === undefined) return;
-              const advice = free ? MADV_FREE : MADV_DONTNEED;
               tolerate(() => void p.madvise(addr(s, p, m, off), pages * PAGE, advice));
             }),
           ),
