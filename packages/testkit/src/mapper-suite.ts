@@ -12,6 +12,7 @@ import {
   EEXIST,
   EINVAL,
   ENOMEM,
+  errnoName,
   MADV_DONTNEED,
   MAP_FIXED,
   MAP_FIXED_NOREPLACE,
@@ -72,8 +73,8 @@ const ADVICE_NOT_MODELLED = new Set([
 // refuses as an unknown type, and MAP_HUGETLB (0x40000), which it maps as
 // ordinary pages where Linux, with no huge pages reserved, says ENOMEM.
 const NOT_MODELLED = new Set([0x8, 0x40002]);
-const errnoName = (r: number): string =>
-  r === -EINVAL ? "EINVAL" : r === -ENOMEM ? "ENOMEM" : `errno ${-r}`;
+// A call's answer as the recording programs print it: `ok` or the errno's name.
+const answer = (r: number): string => (r < 0 ? errnoName(r) : "ok");
 const PAGE = 4096;
 
 function fillPage(m: VirtualMemory, addr: number, byte: number): void {
@@ -158,7 +159,6 @@ export function describeMapper(name: string, create: () => MapperFixture): void 
 
     it("answers protection bits beyond r, w and x as the real kernel does (fixtures/linux/prot-bits.expected)", () => {
       const { mapper, check } = create();
-      const errno = errnoName;
       const lines: string[] = [];
       for (const line of PROT_BITS) {
         const [call, hex] = line.split(" ") as [string, string];
@@ -166,14 +166,14 @@ export function describeMapper(name: string, create: () => MapperFixture): void 
         const prot = Number(hex);
         // The same calls as prot-bits.c.
         const p = mapper.mmap(0, PAGE, prot, MAP_PRIVATE);
-        lines.push(`mmap ${hex} ${p < 0 ? errno(p) : "ok"}`);
+        lines.push(`mmap ${hex} ${answer(p)}`);
         if (p >= 0) mapper.munmap(p, PAGE);
         const q = mapper.mmap(0, 2 * PAGE, PROT_READ, MAP_PRIVATE);
         mapper.munmap(q, PAGE);
         const r = mapper.mprotect(q + PAGE, PAGE, prot);
-        lines.push(`mprotect ${hex} ${r < 0 ? errno(r) : "ok"}`);
+        lines.push(`mprotect ${hex} ${answer(r)}`);
         const h = mapper.mprotect(q, 2 * PAGE, prot);
-        lines.push(`mprotect-hole ${hex} ${h < 0 ? errno(h) : "ok"}`);
+        lines.push(`mprotect-hole ${hex} ${answer(h)}`);
         mapper.munmap(q + PAGE, PAGE);
         check?.();
       }
@@ -191,7 +191,7 @@ export function describeMapper(name: string, create: () => MapperFixture): void 
         if (NOT_MODELLED.has(flags)) continue;
         const p = mapper.mmap(0, 2 * PAGE, RW, flags);
         want.push(`mmap ${hex} ${result}`);
-        got.push(`mmap ${hex} ${p < 0 ? errnoName(p) : "ok"}`);
+        got.push(`mmap ${hex} ${answer(p)}`);
         if (p >= 0) mapper.munmap(p, 2 * PAGE);
         check?.();
       }
@@ -210,7 +210,7 @@ export function describeMapper(name: string, create: () => MapperFixture): void 
         memory.storeU8(virtAddr(p), 1);
         const r = mapper.madvise(p, 2 * PAGE, Number(advice));
         want.push(`madvise ${advice} ${kind} ${result}`);
-        got.push(`madvise ${advice} ${kind} ${r < 0 ? errnoName(r) : "ok"}`);
+        got.push(`madvise ${advice} ${kind} ${answer(r)}`);
         mapper.munmap(p, 2 * PAGE);
         check?.();
       }
