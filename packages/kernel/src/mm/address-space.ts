@@ -401,8 +401,7 @@ export class AddressSpace {
     const pages = len / PAGE;
     // The VMAs the mapping replaces, and the first one above it when there are none.
     const after = this.tree.findAfter(start);
-    const old: Vma[] = [];
-    for (let n = after; n !== null && n.start < end; n = this.tree.next(n)) old.push(n);
+    const old = this.tree.overlapping(start, end, after);
     // Splitting a VMA in two would add one more than the count allows.
     if (
       old.length > 0 &&

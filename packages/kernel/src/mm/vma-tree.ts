@@ -138,10 +138,14 @@ export class VmaTree<T extends TreeNode> {
     return t;
   }
 
-  /** Every node overlapping [start, end), in address order. */
-  overlapping(start: number, end: number): T[] {
+  /**
+   * Every node overlapping [start, end), in address order.
+   *
+   * @param first - `findAfter(start)`, when the caller already has it.
+   */
+  overlapping(start: number, end: number, first: T | null = this.findAfter(start)): T[] {
     const out: T[] = [];
-    for (let n = this.findAfter(start); n !== null && n.start < end; n = this.next(n)) out.push(n);
+    for (let n = first; n !== null && n.start < end; n = this.next(n)) out.push(n);
     return out;
   }
 
