@@ -53,12 +53,17 @@ import {
   MADV_DONTNEED_LOCKED,
   MADV_FREE,
   MADV_HUGEPAGE,
+  MADV_KEEPONFORK,
+  MADV_MERGEABLE,
   MADV_NOHUGEPAGE,
   MADV_NORMAL,
   MADV_POPULATE_READ,
   MADV_POPULATE_WRITE,
   MADV_RANDOM,
+  MADV_REMOVE,
   MADV_SEQUENTIAL,
+  MADV_UNMERGEABLE,
+  MADV_WIPEONFORK,
   MAP_FIXED,
   MAP_FIXED_NOREPLACE,
   MAP_GROWSDOWN,
@@ -114,16 +119,20 @@ interface Region {
 }
 
 // madvise's VMA flags (Linux's VM_RAND_READ, VM_SEQ_READ, VM_DONTCOPY,
-// VM_HUGEPAGE, VM_NOHUGEPAGE, VM_DONTDUMP), as bits of Region.advice.
+// VM_HUGEPAGE, VM_NOHUGEPAGE, VM_DONTDUMP, VM_WIPEONFORK, VM_MERGEABLE), as
+// bits of Region.advice.
 const ADV_RANDOM = 1;
 const ADV_SEQUENTIAL = 2;
 const ADV_DONTFORK = 4;
 const ADV_HUGEPAGE = 8;
 const ADV_NOHUGEPAGE = 16;
 const ADV_DONTDUMP = 32;
+const ADV_WIPEONFORK = 64;
+const ADV_MERGEABLE = 128;
 
-// A region's advice bits after `advice` (madvise_vma_behavior()).
-function advised(bits: number, advice: number): number {
+// A region's advice bits after `advice` (madvise_vma_behavior()); the
+// caller has refused what a shared region may not take.
+function advised(bits: number, advice: number, shared: boolean): number {
   switch (advice) {
     case MADV_NORMAL:
       return bits & ~(ADV_RANDOM | ADV_SEQUENTIAL);
@@ -143,6 +152,15 @@ function advised(bits: number, advice: number): number {
       return bits | ADV_DONTDUMP;
     case MADV_DODUMP:
       return bits & ~ADV_DONTDUMP;
+    case MADV_WIPEONFORK:
+      return bits | ADV_WIPEONFORK;
+    case MADV_KEEPONFORK:
+      return bits & ~ADV_WIPEONFORK;
+    // ksm_madvise(): shared memory is not KSM's, and takes the advice as done.
+    case MADV_MERGEABLE:
+      return shared ? bits : bits | ADV_MERGEABLE;
+    case MADV_UNMERGEABLE:
+      return bits & ~ADV_MERGEABLE;
     default:
       return bits;
   }
@@ -771,12 +789,20 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
       // Only private anonymous memory can be freed lazily; its pages then keep
       // their contents until memory runs short, which FlatMemory never does.
       if (advice === MADV_FREE && r.shared) return -EINVAL;
+      // Only private anonymous memory can be wiped in a child (madvise_vma_behavior).
+      if (advice === MADV_WIPEONFORK && r.shared) return -EINVAL;
+      // MADV_REMOVE punches a hole in the file behind a shared mapping
+      // (madvise_remove): a private anonymous one has no file.
+      if (advice === MADV_REMOVE && !r.shared) return -EINVAL;
       // Private anonymous pages are dropped and read back as zeros; shared
-      // ones keep their contents.
+      // ones keep their contents, unless a hole is punched under them.
       // (MADV_DONTNEED_LOCKED differs only on locked memory: FlatMemory has none.)
-      if ((advice === MADV_DONTNEED || advice === MADV_DONTNEED_LOCKED) && !r.shared)
+      if (
+        ((advice === MADV_DONTNEED || advice === MADV_DONTNEED_LOCKED) && !r.shared) ||
+        advice === MADV_REMOVE
+      )
         this.#u8.fill(0, from, to);
-      const bits = advised(r.advice, advice);
+      const bits = advised(r.advice, advice, r.shared);
       if (bits !== r.advice) {
         // madvise_update_vma(): a flag change splits the mapping as mprotect does.
         const pieces: Region[] = [];

@@ -57,10 +57,16 @@ export const MADV_WILLNEED = 3;
 export const MADV_DONTNEED = 4;
 /** Pages may be freed lazily under memory pressure (Linux 4.5). */
 export const MADV_FREE = 8;
+/** Free the pages and their backing store: a hole punched in shared memory (Linux 2.6.16). */
+export const MADV_REMOVE = 9;
 /** Do not inherit the range across fork. */
 export const MADV_DONTFORK = 10;
 /** Inherit the range across fork again. */
 export const MADV_DOFORK = 11;
+/** Let KSM merge identical pages of the range (Linux 2.6.32). */
+export const MADV_MERGEABLE = 12;
+/** Undo MADV_MERGEABLE. */
+export const MADV_UNMERGEABLE = 13;
 /** Worth backing with transparent huge pages. */
 export const MADV_HUGEPAGE = 14;
 /** Not worth backing with transparent huge pages. */
@@ -69,6 +75,10 @@ export const MADV_NOHUGEPAGE = 15;
 export const MADV_DONTDUMP = 16;
 /** Put the range back into core dumps. */
 export const MADV_DODUMP = 17;
+/** A child of fork sees the range as fresh zero-filled memory (Linux 4.14; private anonymous only). */
+export const MADV_WIPEONFORK = 18;
+/** Undo MADV_WIPEONFORK. */
+export const MADV_KEEPONFORK = 19;
 /** Deactivate the pages (Linux 5.4). */
 export const MADV_COLD = 20;
 /** Reclaim the pages now (Linux 5.4). */
@@ -87,12 +97,17 @@ const MADVICE: ReadonlySet<number> = new Set([
   MADV_WILLNEED,
   MADV_DONTNEED,
   MADV_FREE,
+  MADV_REMOVE,
   MADV_DONTFORK,
   MADV_DOFORK,
+  MADV_MERGEABLE,
+  MADV_UNMERGEABLE,
   MADV_HUGEPAGE,
   MADV_NOHUGEPAGE,
   MADV_DONTDUMP,
   MADV_DODUMP,
+  MADV_WIPEONFORK,
+  MADV_KEEPONFORK,
   MADV_COLD,
   MADV_PAGEOUT,
   MADV_POPULATE_READ,
@@ -103,9 +118,8 @@ const MADVICE: ReadonlySet<number> = new Set([
 /**
  * Whether memstack's mappers accept `advice` (the MADV_* values above, from
  * include/uapi/asm-generic/mman-common.h); madvise answers EINVAL for any
- * other value. Linux 6.18 also takes MADV_REMOVE (shared memory),
- * MADV_MERGEABLE and MADV_UNMERGEABLE, MADV_WIPEONFORK and MADV_KEEPONFORK,
- * and MADV_GUARD_INSTALL and MADV_GUARD_REMOVE, which memstack does not model.
+ * other value. Linux 6.18 also takes MADV_GUARD_INSTALL and
+ * MADV_GUARD_REMOVE (102, 103), which memstack does not model.
  */
 export function isMadvice(advice: number): boolean {
   return MADVICE.has(advice);

@@ -26,7 +26,8 @@
  * `fork()`); `err ENOSYS` for a target that cannot fork. madvise also takes
  * `free`, `random`, `sequential`, `dontfork`, `dofork`, `hugepage`,
  * `nohugepage`, `dontdump`, `dodump`, `cold`, `pageout`, `populate_read`,
- * `populate_write` and `dontneed_locked`. status: how
+ * `populate_write`, `dontneed_locked`, `remove`, `mergeable`,
+ * `unmergeable`, `wipeonfork` and `keeponfork`. status: how
  * /proc/PID/status's VmSize, VmData, VmExe, VmLib, RssAnon and RssShmem moved
  * since the script began, in kB (`status VmSize=+8 VmData=+8 VmExe=+0 VmLib=+0
  * RssAnon=+4 RssShmem=+0`), from the target's `status()`; `err ENOSYS`
@@ -55,14 +56,19 @@ import {
   MADV_DONTNEED_LOCKED,
   MADV_FREE,
   MADV_HUGEPAGE,
+  MADV_KEEPONFORK,
+  MADV_MERGEABLE,
   MADV_NOHUGEPAGE,
   MADV_NORMAL,
   MADV_PAGEOUT,
   MADV_POPULATE_READ,
   MADV_POPULATE_WRITE,
   MADV_RANDOM,
+  MADV_REMOVE,
   MADV_SEQUENTIAL,
+  MADV_UNMERGEABLE,
   MADV_WILLNEED,
+  MADV_WIPEONFORK,
   MAP_FIXED,
   MAP_FIXED_NOREPLACE,
   MAP_NORESERVE,
@@ -190,6 +196,11 @@ const ADVICE: Record<string, number> = {
   populate_read: MADV_POPULATE_READ,
   populate_write: MADV_POPULATE_WRITE,
   dontneed_locked: MADV_DONTNEED_LOCKED,
+  remove: MADV_REMOVE,
+  mergeable: MADV_MERGEABLE,
+  unmergeable: MADV_UNMERGEABLE,
+  wipeonfork: MADV_WIPEONFORK,
+  keeponfork: MADV_KEEPONFORK,
 };
 const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 

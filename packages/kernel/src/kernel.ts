@@ -35,7 +35,7 @@ import { newAnonVma } from "./mm/address-space.js";
 import { CommitPolicy } from "./mm/commit.js";
 import { PageManager } from "./mm/pages.js";
 import { SwapDevice } from "./mm/swap.js";
-import { makeVma, type ShmemObject, VM_ACCOUNT, VM_DONTCOPY, type Vma } from "./mm/vma.js";
+import { makeVma, type ShmemObject, VM_ACCOUNT, VM_DONTCOPY, VM_WIPEONFORK, type Vma } from "./mm/vma.js";
 import { formatMeminfo, formatStatusKb, type MeminfoRow } from "./proc/format.js";
 import { Process, ProcessKilled } from "./process.js";
 
@@ -270,6 +270,16 @@ export class Kernel {
     return proc;
   }
 
+  /**
+   * @internal MADV_REMOVE's hole in a shmem object: pages [from, to) leave
+   * every process that maps them (unmap_mapping_range), then the object
+   * (shmem_truncate_range).
+   */
+  punchHole(obj: ShmemObject, from: number, to: number): void {
+    for (const p of this.#procs.values()) if (p.alive) p.mm.zapObject(obj, from, to);
+    this.pages.punchObject(obj, from, to);
+  }
+
   /** @internal fork(2), called through {@link Process.fork}. */
   fork(parent: Process, name: string): Process | null {
     const space = this.mmu.createAddressSpace();
@@ -296,7 +306,10 @@ export class Kernel {
         if ((vma.flags & VM_DONTCOPY) !== 0) continue;
         const copy = makeVma(vma.start, vma.end, vma.flags, vma.pgoff, vma.object, null);
         copy.stack = vma.stack;
-        if (vma.anonVma !== null) {
+        // MADV_WIPEONFORK: the child's VMA starts as a fresh one, with no
+        // anon_vma and no pages (dup_mmap skips anon_vma_fork and copy_page_range).
+        const wipe = (vma.flags & VM_WIPEONFORK) !== 0;
+        if (vma.anonVma !== null && !wipe) {
           copy.anonVma = newAnonVma(true);
           copy.anonVma.degree++;
         }
@@ -304,7 +317,7 @@ export class Kernel {
         // vma_needs_copy(): only a VMA with an anon_vma has page-table entries
         // a fault could not rebuild; the child of a shared or never-written
         // private mapping faults its pages in when it touches them.
-        const needsCopy = vma.anonVma !== null;
+        const needsCopy = copy.anonVma !== null;
         if (!child.mm.adopt(copy)) {
           ok = false;
           break;

@@ -99,6 +99,7 @@ export class Process implements VirtualMemory, ProgramBreak, Mapper, PageOwner {
       seed: (Math.imul(seed, 0x9e3779b1) ^ pid) >>> 0,
     });
     this.mm.onObjectReleased = (obj) => kernel.pages.releaseObjectFrames(obj.frames);
+    this.mm.onPunchHole = (obj, from, to) => kernel.punchHole(obj, from, to);
   }
 
   /** Whether the process can still run. */

@@ -14,6 +14,8 @@ import {
   ENOMEM,
   errnoName,
   MADV_DONTNEED,
+  MADV_REMOVE,
+  MADV_WIPEONFORK,
   MAP_FIXED,
   MAP_FIXED_NOREPLACE,
   MAP_PRIVATE,
@@ -54,21 +56,8 @@ const PROT_BITS = recorded("prot-bits");
 const MMAP_FLAGS = recorded("mmap-flags");
 const MADVISE_ADVICE = recorded("madvise-advice");
 // Advice Linux 6.18 takes and no Mapper here models (each refuses it with
-// EINVAL): MADV_REMOVE (9) on shared memory, MADV_MERGEABLE and
-// MADV_UNMERGEABLE (12, 13), MADV_WIPEONFORK and MADV_KEEPONFORK (18, 19),
-// MADV_GUARD_INSTALL and MADV_GUARD_REMOVE (102, 103).
-const ADVICE_NOT_MODELLED = new Set([
-  "9 shared",
-  "12 private",
-  "12 shared",
-  "13 private",
-  "13 shared",
-  "18 private",
-  "19 private",
-  "19 shared",
-  "102 private",
-  "103 private",
-]);
+// EINVAL): MADV_GUARD_INSTALL and MADV_GUARD_REMOVE (102, 103).
+const ADVICE_NOT_MODELLED = new Set(["102 private", "103 private"]);
 // Flags no Mapper here models: MAP_DROPPABLE (0x8, Linux 6.11), which it
 // refuses as an unknown type, and MAP_HUGETLB (0x40000), which it maps as
 // ordinary pages where Linux, with no huge pages reserved, says ENOMEM.
@@ -227,6 +216,26 @@ export function describeMapper(name: string, create: () => MapperFixture): void 
       expect(mapper.madvise(a, PAGE, MADV_DONTNEED)).toBe(0);
       expect(isZero(memory, a, PAGE)).toBe(true);
       expect(memory.loadU8(virtAddr(a + PAGE))).toBe(0x22);
+      check?.();
+    });
+
+    it("punches shared pages out with MADV_REMOVE, which private memory refuses", () => {
+      const { mapper, memory, check } = create();
+      const s = mapper.mmap(0, 3 * PAGE, RW, MAP_SHARED);
+      const p = mapper.mmap(0, PAGE, RW, MAP_PRIVATE);
+      for (let i = 0; i < 3; i++) fillPage(memory, s + i * PAGE, 0x31 + i);
+      fillPage(memory, p, 0x44);
+      expect(mapper.madvise(s + PAGE, PAGE, MADV_REMOVE)).toBe(0);
+      check?.();
+      expect(memory.loadU8(virtAddr(s))).toBe(0x31);
+      expect(isZero(memory, s + PAGE, PAGE)).toBe(true);
+      expect(memory.loadU8(virtAddr(s + 2 * PAGE))).toBe(0x33);
+      expect(mapper.madvise(p, PAGE, MADV_REMOVE)).toBe(-EINVAL);
+      expect(memory.loadU8(virtAddr(p))).toBe(0x44);
+      // Wiping on fork is for private memory only.
+      expect(mapper.madvise(s, PAGE, MADV_WIPEONFORK)).toBe(-EINVAL);
+      expect(mapper.madvise(p, PAGE, MADV_WIPEONFORK)).toBe(0);
+      expect(memory.loadU8(virtAddr(p))).toBe(0x44);
       check?.();
     });
 

@@ -39,14 +39,19 @@ import {
   MADV_DONTNEED_LOCKED,
   MADV_FREE,
   MADV_HUGEPAGE,
+  MADV_KEEPONFORK,
+  MADV_MERGEABLE,
   MADV_NOHUGEPAGE,
   MADV_NORMAL,
   MADV_PAGEOUT,
   MADV_POPULATE_READ,
   MADV_POPULATE_WRITE,
   MADV_RANDOM,
+  MADV_REMOVE,
   MADV_SEQUENTIAL,
+  MADV_UNMERGEABLE,
   MADV_WILLNEED,
+  MADV_WIPEONFORK,
   MAP_FIXED,
   MAP_FIXED_NOREPLACE,
   MAP_GROWSDOWN,
@@ -85,12 +90,14 @@ import {
   VM_MAYREAD,
   VM_MAYSHARE,
   VM_MAYWRITE,
+  VM_MERGEABLE,
   VM_NOHUGEPAGE,
   VM_NORESERVE,
   VM_RAND_READ,
   VM_READ,
   VM_SEQ_READ,
   VM_SHARED,
+  VM_WIPEONFORK,
   VM_WRITE,
   type Vma,
   vmaPerms,
@@ -600,6 +607,12 @@ export class AddressSpace {
 
   /** Called when a shmem object loses its last mapper, so its frames can go back. */
   onObjectReleased?: (obj: ShmemObject) => void;
+  /**
+   * MADV_REMOVE on pages [from, to) of `obj`: the kernel drops them from
+   * every process that maps them and from the object. Without it, only this
+   * space's mappings are dropped (the object's frames stay).
+   */
+  onPunchHole?: (obj: ShmemObject, from: number, to: number) => void;
 
   // ------------------------------------------------------------ munmap(2)
 
@@ -829,10 +842,65 @@ export class AddressSpace {
       case MADV_DODUMP:
         flags &= ~VM_DONTDUMP;
         break;
+      case MADV_WIPEONFORK:
+        // Only private anonymous memory (madvise_vma_behavior): a shared
+        // mapping has its shmem file.
+        if (vma.object !== null) return -EINVAL;
+        flags |= VM_WIPEONFORK;
+        break;
+      case MADV_KEEPONFORK:
+        flags &= ~VM_WIPEONFORK;
+        break;
+      case MADV_MERGEABLE:
+        // ksm_madvise(): a VMA KSM cannot scan (vma_ksm_compatible: shared
+        // memory here) takes the advice with nothing changed. The flag is all
+        // there is to see: ksmd merges nothing until /sys/kernel/mm/ksm/run
+        // is set, which memstack does not model.
+        if ((flags & VM_SHARED) === 0) flags |= VM_MERGEABLE;
+        break;
+      case MADV_UNMERGEABLE:
+        // With no merged page to break (unmerge_ksm_pages), only the flag goes.
+        flags &= ~VM_MERGEABLE;
+        break;
+      case MADV_REMOVE:
+        return this.#removeAdvice(vma, start, end);
     }
     // madvise_update_vma(): a flag change splits the VMA as mprotect does.
     if (flags !== vma.flags) this.#modify(vma, start, end, flags);
     return 0;
+  }
+
+  // madvise_remove(): punches a hole in the file behind a shared mapping
+  // (shmem_fallocate with FALLOC_FL_PUNCH_HOLE): every mapping of those
+  // pages, in any process, loses them (unmap_mapping_range), and the object
+  // gives their frames back; the next touch faults in a zeroed page. A
+  // private anonymous mapping has no file: EINVAL. (A shared anonymous
+  // mapping always may be written, VM_MAYWRITE, so EACCES cannot arise.)
+  #removeAdvice(vma: Vma, start: number, end: number): number {
+    const obj = vma.object;
+    if (obj === null) return -EINVAL;
+    const from = vma.pgoff + (start - vma.start) / PAGE;
+    const to = from + (end - start) / PAGE;
+    if (this.onPunchHole !== undefined) this.onPunchHole(obj, from, to);
+    else this.zapObject(obj, from, to);
+    return 0;
+  }
+
+  /**
+   * Drops this space's mappings of pages [from, to) of `obj` (every VMA
+   * that maps any of them), as unmap_mapping_range() does for one mm; the
+   * object keeps its frames.
+   */
+  zapObject(obj: ShmemObject, from: number, to: number): void {
+    const hits: [Vma, number, number][] = [];
+    this.tree.forEach((vma) => {
+      if (vma.object !== obj) return;
+      const first = Math.max(from, vma.pgoff);
+      const last = Math.min(to, vma.pgoff + (vma.end - vma.start) / PAGE);
+      if (first < last)
+        hits.push([vma, vma.start + (first - vma.pgoff) * PAGE, vma.start + (last - vma.pgoff) * PAGE]);
+    });
+    for (const [vma, s, e] of hits) this.#pages.zap(this, vma, s, e);
   }
 
   // -------------------------------------------------------------- brk(2)

@@ -41,6 +41,7 @@
  * A COW-shared ANON frame (refs > 1) lists its (pid, vpn) mappers in a Map.
  */
 import {
+  CorruptionError,
   Fault,
   type FrameAllocator,
   type MemoryManagementUnit,
@@ -56,7 +57,15 @@ import {
 import type { AddressSpace, PageLayer } from "./address-space.js";
 import { newAnonVma } from "./address-space.js";
 import type { SwapDevice } from "./swap.js";
-import { anonVmaCompatible, VM_EXEC, VM_READ, VM_SHARED, VM_WRITE, type Vma } from "./vma.js";
+import {
+  anonVmaCompatible,
+  type ShmemObject,
+  VM_EXEC,
+  VM_READ,
+  VM_SHARED,
+  VM_WRITE,
+  type Vma,
+} from "./vma.js";
 
 const PKG = "@memstack/kernel";
 const PAGE = 4096;
@@ -798,6 +807,33 @@ export class PageManager {
   releaseObjectFrames(frames: Map<number, number>): void {
     for (const frame of frames.values()) this.#drop(frame, -1, 0);
     frames.clear();
+  }
+
+  /**
+   * shmem_truncate_range() for a punched hole: the object gives back its
+   * frames of pages [from, to), which no page-table entry maps any more
+   * (the kernel zapped every mapping of them first).
+   */
+  punchObject(obj: ShmemObject, from: number, to: number): void {
+    const gone: [number, number][] = [];
+    if (to - from <= obj.frames.size) {
+      for (let idx = from; idx < to; idx++) {
+        const frame = obj.frames.get(idx);
+        if (frame !== undefined) gone.push([idx, frame]);
+      }
+    } else {
+      for (const [idx, frame] of obj.frames) if (idx >= from && idx < to) gone.push([idx, frame]);
+    }
+    for (const [idx, frame] of gone) {
+      if (this.refs[frame] !== 1) {
+        throw new CorruptionError(
+          PKG,
+          `shmem page ${idx} (frame ${frame}) is still mapped after its hole was punched`,
+        );
+      }
+      obj.frames.delete(idx);
+      this.#drop(frame, -1, 0);
+    }
   }
 
   // What a Dirty bit said of `frame` when its entry is rewritten clean or

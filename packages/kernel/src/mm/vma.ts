@@ -30,10 +30,13 @@ export const VM_DONTCOPY = 0x20000;
 export const VM_DONTEXPAND = 0x40000;
 export const VM_ACCOUNT = 0x100000;
 export const VM_NORESERVE = 0x200000;
+export const VM_WIPEONFORK = 0x2000000;
 export const VM_DONTDUMP = 0x4000000;
 export const VM_SOFTDIRTY = 0x8000000;
 export const VM_HUGEPAGE = 0x20000000;
 export const VM_NOHUGEPAGE = 0x40000000;
+/** Bit 31: a flag word holding it is a negative int32 to JavaScript's bit operators. */
+export const VM_MERGEABLE = 0x80000000;
 
 /** The pages behind a shared anonymous mapping, shared by every process that maps it. */
 export interface ShmemObject {
