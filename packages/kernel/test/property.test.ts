@@ -2,8 +2,11 @@ import {
   Fault,
   MADV_DONTNEED,
   MADV_FREE,
+  MADV_KEEPONFORK,
   MADV_POPULATE_READ,
   MADV_POPULATE_WRITE,
+  MADV_REMOVE,
+  MADV_WIPEONFORK,
   MAP_FIXED,
   MAP_NORESERVE,
   MAP_PRIVATE,
@@ -17,12 +20,17 @@ import { describe, expect, it } from "vitest";
 import { type Kernel, type Process, ProcessKilled } from "../src/index.js";
 import { testKernel } from "./helpers.js";
 
-// The advice the steps draw: the two that drop pages and the two that fault them in.
+// The advice the steps draw: the three that drop pages (REMOVE from every
+// process that maps them), the two that fault them in, and the two that
+// decide what fork copies.
 const ADVICE: readonly (readonly [string, number])[] = [
   ["DONTNEED", MADV_DONTNEED],
   ["FREE", MADV_FREE],
+  ["REMOVE", MADV_REMOVE],
   ["POPULATE_READ", MADV_POPULATE_READ],
   ["POPULATE_WRITE", MADV_POPULATE_WRITE],
+  ["WIPEONFORK", MADV_WIPEONFORK],
+  ["KEEPONFORK", MADV_KEEPONFORK],
 ];
 const PAGE = 4096;
 
