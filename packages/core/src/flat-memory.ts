@@ -52,6 +52,7 @@ import {
   MADV_DONTNEED,
   MADV_DONTNEED_LOCKED,
   MADV_FREE,
+  MADV_GUARD_INSTALL,
   MADV_HUGEPAGE,
   MADV_KEEPONFORK,
   MADV_MERGEABLE,
@@ -797,8 +798,12 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
       // Private anonymous pages are dropped and read back as zeros; shared
       // ones keep their contents, unless a hole is punched under them.
       // (MADV_DONTNEED_LOCKED differs only on locked memory: FlatMemory has none.)
+      // Installing guard pages drops the contents as MADV_DONTNEED does; the
+      // guard itself (SIGSEGV on access) is protection, which FlatMemory
+      // records nowhere, so the pages then read as zeros.
       if (
-        ((advice === MADV_DONTNEED || advice === MADV_DONTNEED_LOCKED) && !r.shared) ||
+        ((advice === MADV_DONTNEED || advice === MADV_DONTNEED_LOCKED || advice === MADV_GUARD_INSTALL) &&
+          !r.shared) ||
         advice === MADV_REMOVE
       )
         this.#u8.fill(0, from, to);

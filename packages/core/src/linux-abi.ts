@@ -89,6 +89,10 @@ export const MADV_POPULATE_READ = 22;
 export const MADV_POPULATE_WRITE = 23;
 /** MADV_DONTNEED that also drops locked pages (Linux 5.18); with no mlock here, the same. */
 export const MADV_DONTNEED_LOCKED = 24;
+/** Make every page of the range a guard page, whose access is SIGSEGV, dropping its contents (Linux 6.13). */
+export const MADV_GUARD_INSTALL = 102;
+/** Remove the guard pages of the range; they read back as zeros (Linux 6.13). */
+export const MADV_GUARD_REMOVE = 103;
 
 const MADVICE: ReadonlySet<number> = new Set([
   MADV_NORMAL,
@@ -113,13 +117,14 @@ const MADVICE: ReadonlySet<number> = new Set([
   MADV_POPULATE_READ,
   MADV_POPULATE_WRITE,
   MADV_DONTNEED_LOCKED,
+  MADV_GUARD_INSTALL,
+  MADV_GUARD_REMOVE,
 ]);
 
 /**
  * Whether memstack's mappers accept `advice` (the MADV_* values above, from
  * include/uapi/asm-generic/mman-common.h); madvise answers EINVAL for any
- * other value. Linux 6.18 also takes MADV_GUARD_INSTALL and
- * MADV_GUARD_REMOVE (102, 103), which memstack does not model.
+ * other value.
  */
 export function isMadvice(advice: number): boolean {
   return MADVICE.has(advice);

@@ -27,7 +27,8 @@
  * `free`, `random`, `sequential`, `dontfork`, `dofork`, `hugepage`,
  * `nohugepage`, `dontdump`, `dodump`, `cold`, `pageout`, `populate_read`,
  * `populate_write`, `dontneed_locked`, `remove`, `mergeable`,
- * `unmergeable`, `wipeonfork` and `keeponfork`. status: how
+ * `unmergeable`, `wipeonfork`, `keeponfork`, `guard_install` and
+ * `guard_remove`. status: how
  * /proc/PID/status's VmSize, VmData, VmExe, VmLib, RssAnon and RssShmem moved
  * since the script began, in kB (`status VmSize=+8 VmData=+8 VmExe=+0 VmLib=+0
  * RssAnon=+4 RssShmem=+0`), from the target's `status()`; `err ENOSYS`
@@ -55,6 +56,8 @@ import {
   MADV_DONTNEED,
   MADV_DONTNEED_LOCKED,
   MADV_FREE,
+  MADV_GUARD_INSTALL,
+  MADV_GUARD_REMOVE,
   MADV_HUGEPAGE,
   MADV_KEEPONFORK,
   MADV_MERGEABLE,
@@ -201,6 +204,8 @@ const ADVICE: Record<string, number> = {
   unmergeable: MADV_UNMERGEABLE,
   wipeonfork: MADV_WIPEONFORK,
   keeponfork: MADV_KEEPONFORK,
+  guard_install: MADV_GUARD_INSTALL,
+  guard_remove: MADV_GUARD_REMOVE,
 };
 const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 

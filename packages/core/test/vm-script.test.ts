@@ -31,7 +31,7 @@ describe("parseVmScript", () => {
         `${H}mmap a 0 4K rw private\n\nmmap a 0 4K rw private\n`,
         "error 4: name already bound by an earlier mmap",
       ],
-      [`${H}madvise a 4K guard_install\n`, "error 2: bad advice"],
+      [`${H}madvise a 4K guard\n`, "error 2: bad advice"],
       [`${H}write a 256\n`, "error 2: byte above 255"],
       [`${H}mremap b a 4K 8K maymove\n`, "error 2: wrong number of fields"],
       [`${H}fork now\n`, "error 2: wrong number of fields"],

@@ -306,6 +306,7 @@ export class Kernel {
         if ((vma.flags & VM_DONTCOPY) !== 0) continue;
         const copy = makeVma(vma.start, vma.end, vma.flags, vma.pgoff, vma.object, null);
         copy.stack = vma.stack;
+        copy.maybeGuard = vma.maybeGuard;
         // MADV_WIPEONFORK: the child's VMA starts as a fresh one, with no
         // anon_vma and no pages (dup_mmap skips anon_vma_fork and copy_page_range).
         const wipe = (vma.flags & VM_WIPEONFORK) !== 0;
@@ -314,10 +315,11 @@ export class Kernel {
           copy.anonVma.degree++;
         }
         if (vma.object !== null) vma.object.mappers++;
-        // vma_needs_copy(): only a VMA with an anon_vma has page-table entries
-        // a fault could not rebuild; the child of a shared or never-written
-        // private mapping faults its pages in when it touches them.
-        const needsCopy = copy.anonVma !== null;
+        // vma_needs_copy(): only a VMA with an anon_vma, or one that may hold
+        // guard markers (VM_MAYBE_GUARD), has page-table entries a fault could
+        // not rebuild; the child of a shared or never-written private mapping
+        // faults its pages in when it touches them.
+        const needsCopy = !wipe && (vma.anonVma !== null || vma.maybeGuard);
         if (!child.mm.adopt(copy)) {
           ok = false;
           break;
@@ -560,7 +562,13 @@ export class Kernel {
     const objects = new Set<ShmemObject>();
     for (const p of this.#procs.values()) {
       if (!p.alive) {
-        if (p.mm.tree.size !== 0 || p.swap.size !== 0 || p.hidden.size !== 0 || p.mm.tables.count !== 0)
+        if (
+          p.mm.tree.size !== 0 ||
+          p.swap.size !== 0 ||
+          p.hidden.size !== 0 ||
+          p.guards.size !== 0 ||
+          p.mm.tables.count !== 0
+        )
           fail(`dead process ${p.pid} still holds memory`);
         continue;
       }
@@ -568,8 +576,8 @@ export class Kernel {
       let anon = 0;
       let shm = 0;
       let vmaCommitted = 0;
-      // Every mapped, hidden or swapped-out page has its PTE table counted.
-      const needed: number[] = [...p.swap.keys(), ...p.hidden.keys()];
+      // Every mapped, hidden or swapped-out page, and every guard marker, has its PTE table counted.
+      const needed: number[] = [...p.swap.keys(), ...p.hidden.keys(), ...p.guards.keys()];
       p.mm.tree.forEach((vma) => {
         if ((vma.flags & VM_ACCOUNT) !== 0) vmaCommitted += (vma.end - vma.start) / PAGE;
         if (vma.object !== null) objects.add(vma.object);
@@ -596,6 +604,12 @@ export class Kernel {
         else shm++;
         if (p.mm.tree.lookup(vpn * PAGE) === null)
           fail(`hidden page 0x${(vpn * PAGE).toString(16)} outside any VMA`);
+      }
+      for (const vpn of p.guards.keys()) {
+        const at = `guard marker at 0x${(vpn * PAGE).toString(16)}`;
+        if (p.mm.tree.lookup(vpn * PAGE) === null) fail(`${at} outside any VMA`);
+        if (p.swap.has(vpn) || p.hidden.has(vpn) || this.mmu.query(p.space, vpn * PAGE) !== null)
+          fail(`${at} holds a page too`);
       }
       for (const [vpn, slot] of p.swap) {
         swapRefs.set(slot, (swapRefs.get(slot) ?? 0) + 1);

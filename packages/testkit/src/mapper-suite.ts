@@ -55,9 +55,6 @@ const recorded = (name: string): string[] =>
 const PROT_BITS = recorded("prot-bits");
 const MMAP_FLAGS = recorded("mmap-flags");
 const MADVISE_ADVICE = recorded("madvise-advice");
-// Advice Linux 6.18 takes and no Mapper here models (each refuses it with
-// EINVAL): MADV_GUARD_INSTALL and MADV_GUARD_REMOVE (102, 103).
-const ADVICE_NOT_MODELLED = new Set(["102 private", "103 private"]);
 // Flags no Mapper here models: MAP_DROPPABLE (0x8, Linux 6.11), which it
 // refuses as an unknown type, and MAP_HUGETLB (0x40000), which it maps as
 // ordinary pages where Linux, with no huge pages reserved, says ENOMEM.
@@ -194,7 +191,6 @@ export function describeMapper(name: string, create: () => MapperFixture): void 
       for (const line of MADVISE_ADVICE) {
         // `madvise ADVICE private|shared RESULT`, as madvise-advice.c calls it.
         const [, advice, kind, result] = line.split(" ") as [string, string, string, string];
-        if (ADVICE_NOT_MODELLED.has(`${advice} ${kind}`)) continue;
         const p = mapper.mmap(0, 2 * PAGE, RW, kind === "shared" ? MAP_SHARED : MAP_PRIVATE);
         memory.storeU8(virtAddr(p), 1);
         const r = mapper.madvise(p, 2 * PAGE, Number(advice));

@@ -38,6 +38,8 @@ import {
   MADV_DONTNEED,
   MADV_DONTNEED_LOCKED,
   MADV_FREE,
+  MADV_GUARD_INSTALL,
+  MADV_GUARD_REMOVE,
   MADV_HUGEPAGE,
   MADV_KEEPONFORK,
   MADV_MERGEABLE,
@@ -116,18 +118,33 @@ export const DEFAULT_MAX_MAP_COUNT = 65530;
 
 /** What the address space asks of the page tables and frames. */
 export interface PageLayer {
-  /** Drops the pages of [start, end), which lie inside `vma`: private frames go back when no one else maps them, swap entries are freed; a shmem object keeps its pages. */
-  zap(space: AddressSpace, vma: Vma, start: number, end: number): void;
+  /**
+   * Drops the pages of [start, end), which lie inside `vma`: private frames
+   * go back when no one else maps them, swap entries are freed; a shmem
+   * object keeps its pages. Guard markers stay, unless `unmap` (the range
+   * is being unmapped).
+   */
+  zap(space: AddressSpace, vma: Vma, start: number, end: number, unmap?: boolean): void;
   /** Makes the page tables of [start, end) follow `vma.flags` (copy-on-write pages stay read-only). */
   protect(space: AddressSpace, vma: Vma, start: number, end: number): void;
   /** Moves the pages of [from, from + length) to [to, to + length) (mremap). */
   move(space: AddressSpace, from: number, to: number, length: number): void;
-  /** Faults in [start, end) of `vma` as accesses would (`write` for a write fault); stops quietly when memory runs out. */
-  populate(space: AddressSpace, vma: Vma, start: number, end: number, write: boolean): void;
+  /**
+   * Faults in [start, end) of `vma` as accesses would (`write` for a write
+   * fault); stops quietly when memory runs out. Returns false when it
+   * stopped at a guard marker.
+   */
+  populate(space: AddressSpace, vma: Vma, start: number, end: number, write: boolean): boolean;
   /** MADV_FREE: marks the pages of [start, end) freed lazily; reclaim drops them while they stay clean. */
   lazyFree(space: AddressSpace, vma: Vma, start: number, end: number): void;
   /** MADV_PAGEOUT: reclaims the pages of [start, end) that only this mapping maps, now. */
   pageOut(space: AddressSpace, vma: Vma, start: number, end: number): void;
+  /** MADV_GUARD_INSTALL: zaps [start, end) and makes every entry a guard marker; false when a table could not be made. */
+  guardInstall(space: AddressSpace, vma: Vma, start: number, end: number): boolean;
+  /** MADV_GUARD_REMOVE: clears the guard markers of [start, end). */
+  guardRemove(space: AddressSpace, start: number, end: number): void;
+  /** Whether [start, end) holds a guard marker. */
+  guarded(space: AddressSpace, start: number, end: number): boolean;
   /**
    * How an MMU that keeps tables in RAM follows the space's PageTableSet:
    * page-level changes clear entries and keep their tables; `freed` says
@@ -171,7 +188,10 @@ export interface AddressSpaceOptions {
 
 // A merge keeps `into`: it takes `from`'s anon_vma when it has none (the
 // caller then drops `from`, and its hold on the anon_vma with it).
+// What a VMA keeps of a neighbour it absorbs in a merge: the neighbour's
+// anon_vma when it has none (vma_expand), and the sticky VM_MAYBE_GUARD.
 function takeAnonVma(into: Vma, from: Vma): void {
+  if (from.maybeGuard) into.maybeGuard = true;
   if (into.anonVma !== null || from.anonVma === null) return;
   into.anonVma = from.anonVma;
   into.anonVma.degree++;
@@ -501,6 +521,7 @@ export class AddressSpace {
       vma.anonVma,
     );
     upper.stack = vma.stack;
+    upper.maybeGuard = vma.maybeGuard;
     const next = this.tree.next(vma);
     this.tree.adjust(vma, vma.start, at);
     this.tree.insert(upper, next);
@@ -525,7 +546,7 @@ export class AddressSpace {
       if (vma.start < start) vma = this.#split(vma, start);
       if (vma.end > end) this.#split(vma, end);
       const pages = (vma.end - vma.start) / PAGE;
-      this.#pages.zap(this, vma, vma.start, vma.end);
+      this.#pages.zap(this, vma, vma.start, vma.end, true);
       if (uncharge && (vma.flags & VM_ACCOUNT) !== 0) this.#uncharge(pages);
       this.#account(vma.flags, -pages, vma);
       // The pieces go in address order, none left between them: the first
@@ -784,7 +805,8 @@ export class AddressSpace {
       if (vma === null) return -ENOMEM;
       if ((vma.flags & (write ? VM_WRITE : VM_READ)) === 0) return -EINVAL;
       const to = Math.min(vma.end, end);
-      this.#pages.populate(this, vma, cursor, to, write);
+      // A guard marker's fault is SIGSEGV, which get_user_pages answers with EFAULT.
+      if (!this.#pages.populate(this, vma, cursor, to, write)) return -EFAULT;
       cursor = to;
     }
     return 0;
@@ -797,7 +819,7 @@ export class AddressSpace {
       // MADV_DONTNEED_LOCKED differs only on VM_LOCKED memory, which there is none of (no mlock).
       case MADV_DONTNEED_LOCKED:
         this.#pages.zap(this, vma, start, end);
-        this.tables.reclaimEmpty(start, end);
+        this.tables.reclaimEmpty(start, end, (s, e) => this.#pages.guarded(this, s, e));
         return 0;
       case MADV_FREE:
         // Only private anonymous memory can be freed lazily (madvise_free_single_vma).
@@ -864,6 +886,13 @@ export class AddressSpace {
         break;
       case MADV_REMOVE:
         return this.#removeAdvice(vma, start, end);
+      // Guard markers (Linux 6.13; any VMA here, none being VM_SPECIAL,
+      // hugetlb or mlocked): no flag changes, the entries do.
+      case MADV_GUARD_INSTALL:
+        return this.#pages.guardInstall(this, vma, start, end) ? 0 : -ENOMEM;
+      case MADV_GUARD_REMOVE:
+        this.#pages.guardRemove(this, start, end);
+        return 0;
     }
     // madvise_update_vma(): a flag change splits the VMA as mprotect does.
     if (flags !== vma.flags) this.#modify(vma, start, end, flags);
@@ -1074,6 +1103,7 @@ export class AddressSpace {
     const pgoff =
       vma.object === null && vma.anonVma === null ? to / PAGE : vma.pgoff + (oldAddr - vma.start) / PAGE;
     const moved = makeVma(to, to + newLen, vma.flags, pgoff, vma.object, vma.anonVma);
+    moved.maybeGuard = vma.maybeGuard;
     if (moved.object !== null) moved.object.mappers++;
     if (moved.anonVma !== null) moved.anonVma.degree++;
     this.tree.insert(moved);

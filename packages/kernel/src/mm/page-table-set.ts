@@ -91,6 +91,19 @@ export class PageTableSet {
     this.#last = r;
   }
 
+  /**
+   * The tables down to the PTE table over `vpn` exist from now on, made in
+   * the MMU too, ahead of any page (a guard marker's entry needs them).
+   *
+   * @returns false when the MMU could not make them.
+   */
+  ensure(vpn: number): boolean {
+    if (this.hasPte(vpn)) return true;
+    if (!this.#made(vpn * 4096, 4096)) return false;
+    this.touch(vpn);
+    return true;
+  }
+
   /** The PUD and PMD tables above address `addr` exist from now on (a fault that maps no page). */
   touchUpper(addr: number): void {
     this.#addUpper(addr);
@@ -125,14 +138,19 @@ export class PageTableSet {
   /**
    * MADV_DONTNEED's page-table reclaim over [start, end), a range of one
    * VMA just zapped: the PTE table of each whole 2 MiB region inside it is
-   * empty now, and goes (zap_pte_range() with `reclaim_pt`).
+   * empty now, and goes (zap_pte_range() with `reclaim_pt`), unless `busy`
+   * says the region still holds entries.
    */
-  reclaimEmpty(start: number, end: number): void {
+  reclaimEmpty(start: number, end: number, busy?: (start: number, end: number) => boolean): void {
     const first = Math.ceil(start / PTE_SPAN);
     const last = Math.floor(end / PTE_SPAN);
     if (first >= last) return;
     this.#last = -1;
-    for (const r of this.#present(0, first * PTE_SPAN, last * PTE_SPAN)) this.#free(0, r);
+    for (const r of this.#present(0, first * PTE_SPAN, last * PTE_SPAN)) {
+      // A table still holding entries the zap leaves (guard markers) is not empty.
+      if (busy?.(r * PTE_SPAN, (r + 1) * PTE_SPAN) === true) continue;
+      this.#free(0, r);
+    }
   }
 
   /**

@@ -98,6 +98,8 @@ export interface PageOwner {
   readonly swap: Map<number, number>;
   /** Pages kept aside while their VMA is PROT_NONE: virtual page number → frame. */
   readonly hidden: Map<number, number>;
+  /** Guard markers (MADV_GUARD_INSTALL), entries that fault with SIGSEGV: virtual page number → 1. */
+  readonly guards: Map<number, number>;
   rssAnon: number;
   rssShmem: number;
   hiwaterRss: number;
@@ -187,12 +189,16 @@ export class PageManager {
   /** The PageLayer an address space of `owner` uses. */
   layerFor(owner: PageOwner): PageLayer {
     return {
-      zap: (_space, vma, start, end) => this.zap(owner, vma, start, end),
+      zap: (_space, vma, start, end, unmap) => this.zap(owner, vma, start, end, unmap),
       protect: (_space, vma, start, end) => this.protect(owner, vma, start, end),
       move: (_space, from, to, length) => this.move(owner, from, to, length),
       populate: (_space, vma, start, end, write) => this.populate(owner, vma, start, end, write),
       lazyFree: (_space, _vma, start, end) => this.lazyFree(owner, start, end),
       pageOut: (_space, vma, start, end) => this.pageOut(owner, vma, start, end),
+      guardInstall: (_space, vma, start, end) => this.guardInstall(owner, vma, start, end),
+      guardRemove: (_space, start, end) =>
+        this.#forEachIn(owner.guards, start, end, (vpn) => owner.guards.delete(vpn)),
+      guarded: (_space, start, end) => this.#guarded(owner, start, end),
       tables: {
         freed: (_space, start, end) => {
           if (owner.alive) this.mmu.freeTables?.(owner.space, start, end);
@@ -349,6 +355,10 @@ export class PageManager {
       throw new Fault(PKG, addr, access, "not-permitted");
     }
     const page = addr - (((addr % PAGE) + PAGE) % PAGE);
+    // A guard marker (handle_pte_marker): SIGSEGV, before anything the VMA
+    // would do for an empty entry.
+    if (owner.guards.size !== 0 && owner.guards.has(page / PAGE))
+      throw new Fault(PKG, addr, access, "not-mapped");
     // shmem_fault(): a page past the end of the shmem file is SIGBUS.
     if (pastObjectEnd(vma, page)) {
       // A read faults around first (do_read_fault()), mapping what the
@@ -404,7 +414,8 @@ export class PageManager {
       const idx = vma.pgoff + (at - vma.start) / PAGE;
       if (idx >= obj.pages) break;
       const frame = obj.frames.get(idx);
-      if (frame === undefined || this.mmu.query(owner.space, at) !== null) continue;
+      if (frame === undefined || this.mmu.query(owner.space, at) !== null || owner.guards.has(at / PAGE))
+        continue;
       if (!this.#install(owner, at, frame, rights)) return false;
       this.refs[frame]!++;
     }
@@ -508,8 +519,13 @@ export class PageManager {
 
   // --------------------------------------------------------- PageLayer
 
-  /** Drops the pages of [start, end) of `owner`'s `vma`. */
-  zap(owner: PageOwner, _vma: Vma, start: number, end: number): void {
+  /**
+   * Drops the pages of [start, end) of `owner`'s `vma`; guard markers stay
+   * unless the range is being unmapped (`unmap`: zap_nonpresent_ptes drops
+   * them only with ZAP_FLAG_DROP_MARKER, which unmapping sets).
+   */
+  zap(owner: PageOwner, _vma: Vma, start: number, end: number, unmap = false): void {
+    if (unmap) this.#forEachIn(owner.guards, start, end, (vpn) => owner.guards.delete(vpn));
     const gone: [number, number][] = [];
     this.mmu.walkRange(owner.space, start, end, (m) => {
       // zap_present_ptes(): a dirty entry marks its shmem folio dirty.
@@ -686,7 +702,7 @@ export class PageManager {
       if (list !== undefined)
         for (const e of list) if (e[0] === owner.pid && e[1] === oldVpn) e[1] = oldVpn + shift;
     }
-    for (const map of [owner.swap, owner.hidden]) {
+    for (const map of [owner.swap, owner.hidden, owner.guards]) {
       const moved: [number, number][] = [];
       this.#forEachIn(map, from, from + length, (vpn, v) => {
         moved.push([vpn + shift, v]);
@@ -696,18 +712,56 @@ export class PageManager {
     }
   }
 
-  /** Faults in [start, end) of `vma` (MAP_POPULATE); stops when memory runs out, or at a shmem object's end. */
-  populate(owner: PageOwner, vma: Vma, start: number, end: number, write: boolean): void {
-    if (!this.#accessible(vma)) return;
+  /**
+   * Faults in [start, end) of `vma` (MAP_POPULATE); stops when memory runs
+   * out, or at a shmem object's end.
+   *
+   * @returns false when it stopped at a guard marker (whose fault would be SIGSEGV).
+   */
+  populate(owner: PageOwner, vma: Vma, start: number, end: number, write: boolean): boolean {
+    if (!this.#accessible(vma)) return true;
     for (let page = start; page < end; page += PAGE) {
+      if (owner.guards.size !== 0 && owner.guards.has(page / PAGE)) return false;
       // Past a shmem object's end the fault would be SIGBUS: populating stops.
-      if (pastObjectEnd(vma, page)) return;
+      if (pastObjectEnd(vma, page)) return true;
       const m = this.mmu.query(owner.space, page);
       let ok = true;
       if (m === null) ok = this.#missing(owner, vma, page, write);
       else if (write && !m.write) ok = this.#writeProtected(owner, vma, page, m);
-      if (!ok) return;
+      if (!ok) return true;
     }
+    return true;
+  }
+
+  /**
+   * MADV_GUARD_INSTALL on [start, end) of `vma` (madvise_guard_install in
+   * Linux 6.18): the whole VMA is marked VM_MAYBE_GUARD, so that fork
+   * copies its page tables and the markers with them, and a private
+   * anonymous one gets its anon_vma; whatever the range maps (pages, swap
+   * entries, pages kept aside by PROT_NONE) is zapped, markers already
+   * there kept; then every entry becomes a guard marker, in page tables
+   * made for them where there were none.
+   *
+   * @returns false when a page table could not be made (ENOMEM), the markers before it installed.
+   */
+  guardInstall(owner: PageOwner, vma: Vma, start: number, end: number): boolean {
+    vma.maybeGuard = true;
+    if (vma.object === null) this.#prepareAnon(owner, vma);
+    this.zap(owner, vma, start, end);
+    for (let page = start; page < end; page += PAGE) {
+      if (!owner.mm.tables.ensure(page / PAGE) || !owner.alive) return false;
+      owner.guards.set(page / PAGE, 1);
+    }
+    return true;
+  }
+
+  // Whether [start, end) holds a guard marker.
+  #guarded(owner: PageOwner, start: number, end: number): boolean {
+    let found = false;
+    this.#forEachIn(owner.guards, start, end, () => {
+      found = true;
+    });
+    return found;
   }
 
   // ---------------------------------------------------------------- fork
@@ -785,6 +839,8 @@ export class PageManager {
       this.swapDevice.duplicate(slot);
       child.swap.set(vpn, slot);
     });
+    // copy_nonpresent_pte(): guard markers are copied as they are.
+    this.#forEachIn(parent.guards, vma.start, vma.end, (vpn) => void child.guards.set(vpn, 1));
     this.#forEachIn(parent.hidden, vma.start, vma.end, (vpn, frame) => {
       child.hidden.set(vpn, frame);
       this.refs[frame]!++;

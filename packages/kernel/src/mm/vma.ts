@@ -82,6 +82,13 @@ export interface Vma extends TreeNode {
   heap: boolean;
   /** True for the initial stack, printed as [stack]. */
   stack: boolean;
+  /**
+   * Linux's VM_MAYBE_GUARD: a guard marker was installed in the VMA at some
+   * point. It makes fork copy the VMA's page tables (vma_needs_copy), is
+   * ignored when deciding a merge, and sticks: split halves keep it, and a
+   * merge keeps it if either side had it.
+   */
+  maybeGuard: boolean;
 }
 
 /** Bits of VM_* that must match for two VMAs to merge: all but VM_SOFTDIRTY. */
@@ -105,6 +112,7 @@ export function makeVma(
     anonVma,
     heap: false,
     stack: false,
+    maybeGuard: false,
     left: null,
     right: null,
     prio: 0,
