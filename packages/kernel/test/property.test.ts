@@ -2,6 +2,8 @@ import {
   Fault,
   MADV_DONTNEED,
   MADV_FREE,
+  MADV_GUARD_INSTALL,
+  MADV_GUARD_REMOVE,
   MADV_KEEPONFORK,
   MADV_POPULATE_READ,
   MADV_POPULATE_WRITE,
@@ -21,12 +23,14 @@ import { type Kernel, type Process, ProcessKilled } from "../src/index.js";
 import { testKernel } from "./helpers.js";
 
 // The advice the steps draw: the three that drop pages (REMOVE from every
-// process that maps them), the two that fault them in, and the two that
-// decide what fork copies.
+// process that maps them), the two that make and clear guard markers, the
+// two that fault pages in, and the two that decide what fork copies.
 const ADVICE: readonly (readonly [string, number])[] = [
   ["DONTNEED", MADV_DONTNEED],
   ["FREE", MADV_FREE],
   ["REMOVE", MADV_REMOVE],
+  ["GUARD_INSTALL", MADV_GUARD_INSTALL],
+  ["GUARD_REMOVE", MADV_GUARD_REMOVE],
   ["POPULATE_READ", MADV_POPULATE_READ],
   ["POPULATE_WRITE", MADV_POPULATE_WRITE],
   ["WIPEONFORK", MADV_WIPEONFORK],
