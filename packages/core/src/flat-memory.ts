@@ -117,6 +117,18 @@ interface Region {
   // The VMA flags madvise sets (ADV_* below): mappings that differ in them
   // do not merge, and advice on part of a mapping splits it.
   advice: number;
+  // MAP_GROWSDOWN (VM_GROWSDOWN): no fault grows it here (there are none),
+  // but it merges only with its like, and keeps the stack guard gap below
+  // it free of new mappings that the kernel places.
+  grows: boolean;
+}
+
+/** stack_guard_gap (mm/mmap.c): 256 pages kept free below a VM_GROWSDOWN VMA. */
+const STACK_GUARD_GAP = 256 * PAGE_SIZE;
+
+// vm_start_gap(): where the free space a region needs below it begins.
+function startGap(r: Region): number {
+  return r.grows ? Math.max(r.start - STACK_GUARD_GAP, 0) : r.start;
 }
 
 // madvise's VMA flags (Linux's VM_RAND_READ, VM_SEQ_READ, VM_DONTCOPY,
@@ -531,6 +543,7 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
       a.noreserve === b.noreserve &&
       a.object === b.object &&
       a.advice === b.advice &&
+      a.grows === b.grows &&
       (!a.shared || a.pgoff + (a.end - a.start) / PAGE_SIZE === b.pgoff)
     );
   }
@@ -570,14 +583,16 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
     this.#zero = next;
   }
 
-  // The highest free gap in [low, limit) that holds `length` bytes; -1 if none.
+  // The highest free gap in [low, limit) that holds `length` bytes; -1 if
+  // none. A gap under a region that grows down ends at its stack guard gap
+  // (unmapped_area_topdown() searches again below vm_start_gap()).
   #topDown(length: number): number {
     let ceiling = this.limit;
     for (let i = this.#regions.length - 1; i >= -1; i--) {
       const floor = i >= 0 ? this.#regions[i]!.end : this.mmapMinAddr;
       const lowest = Math.max(floor, this.mmapMinAddr);
       if (ceiling - lowest >= length) return ceiling - length;
-      if (i >= 0) ceiling = Math.min(ceiling, this.#regions[i]!.start);
+      if (i >= 0) ceiling = Math.min(ceiling, startGap(this.#regions[i]!));
       if (ceiling <= this.mmapMinAddr) break;
     }
     return -1;
@@ -601,9 +616,10 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
       this.#brk = addr;
       return addr;
     }
-    // Growing: the new top plus one guard page must stay below the next mapping.
+    // Growing: the new top plus one guard page must stay below the next
+    // mapping (below its stack guard gap when it grows down).
     const next = this.#regions[this.#find(oldTop)];
-    if (next !== undefined && next.start < newTop + PAGE_SIZE) return old;
+    if (next !== undefined && startGap(next) < newTop + PAGE_SIZE) return old;
     if (newTop > this.limit || !this.#ensure(newTop)) return old;
     this.#handOut(oldTop, newTop);
     this.#insert({
@@ -617,6 +633,7 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
       object: 0,
       pgoff: 0,
       advice: 0,
+      grows: false,
     });
     this.#brk = addr;
     return addr;
@@ -688,6 +705,7 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
       object,
       pgoff: 0,
       advice: 0,
+      grows: (flags & MAP_GROWSDOWN) !== 0,
     });
     return start;
   }
@@ -718,14 +736,18 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
     let i = this.#find(addr);
     const first = this.#regions[i];
     // PROT_GROWSDOWN extends the range down to the start of the first VMA
-    // below `end`, which must grow down; no region here does (there is no
-    // MAP_GROWSDOWN). PROT_GROWSUP needs VM_GROWSUP, which x86 lacks.
-    if ((grows & PROT_GROWSDOWN) !== 0) return first === undefined || first.start >= end ? -ENOMEM : -EINVAL;
-    if (first === undefined || first.start > addr) return -ENOMEM;
+    // below `end`, which must grow down (MAP_GROWSDOWN). PROT_GROWSUP needs
+    // VM_GROWSUP, which x86 lacks.
+    let cursor = addr;
+    if ((grows & PROT_GROWSDOWN) !== 0) {
+      if (first === undefined || first.start >= end) return -ENOMEM;
+      if (!first.grows) return -EINVAL;
+      cursor = first.start;
+    }
+    if (first === undefined || first.start > cursor) return -ENOMEM;
     if ((grows & PROT_GROWSUP) !== 0) return -EINVAL;
     // Change region by region; a hole stops the walk with ENOMEM, leaving the
     // regions before it changed, as Linux does.
-    let cursor = addr;
     while (cursor < end) {
       const r = this.#regions[i];
       if (r === undefined || r.start > cursor) return -ENOMEM;
@@ -922,15 +944,12 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
     );
   }
 
-  // A free range for `length` bytes: the hint if it is free, else top-down; -1 if none.
+  // A free range for `length` bytes: the hint if it ends at or below the
+  // start gap of the region above it, else top-down; -1 if none.
   #place(hint: number, length: number): number {
-    if (
-      hint !== 0 &&
-      hint >= this.mmapMinAddr &&
-      hint + length <= this.limit &&
-      !this.#overlaps(hint, hint + length)
-    ) {
-      return hint;
+    if (hint !== 0 && hint >= this.mmapMinAddr && hint + length <= this.limit) {
+      const next = this.#regions[this.#find(hint)];
+      if (next === undefined || hint + length <= startGap(next)) return hint;
     }
     return this.#topDown(length);
   }

@@ -28,7 +28,7 @@
  * `nohugepage`, `dontdump`, `dodump`, `cold`, `pageout`, `populate_read`,
  * `populate_write`, `dontneed_locked`, `remove`, `mergeable`,
  * `unmergeable`, `wipeonfork`, `keeponfork`, `guard_install` and
- * `guard_remove`. status: how
+ * `guard_remove`; mmap's FLAGS also `growsdown` (MAP_GROWSDOWN). status: how
  * /proc/PID/status's VmSize, VmData, VmExe, VmLib, RssAnon and RssShmem moved
  * since the script began, in kB (`status VmSize=+8 VmData=+8 VmExe=+0 VmLib=+0
  * RssAnon=+4 RssShmem=+0`), from the target's `status()`; `err ENOSYS`
@@ -74,6 +74,7 @@ import {
   MADV_WIPEONFORK,
   MAP_FIXED,
   MAP_FIXED_NOREPLACE,
+  MAP_GROWSDOWN,
   MAP_NORESERVE,
   MAP_POPULATE,
   MAP_PRIVATE,
@@ -174,6 +175,8 @@ const FLAGS: Record<string, number> = {
   populate: MAP_POPULATE,
   noreserve: MAP_NORESERVE,
   anonymous: 0,
+  // memstack's (vm-script-ext.c parses it too).
+  growsdown: MAP_GROWSDOWN,
 };
 const MREMAP_FLAGS: Record<string, number> = {
   maymove: MREMAP_MAYMOVE,

@@ -115,6 +115,18 @@ export const TASK_SIZE = 0x7ffffffff000;
 const DEFAULT_MAP_WINDOW = TASK_SIZE;
 /** Linux's default vm.max_map_count. */
 export const DEFAULT_MAX_MAP_COUNT = 65530;
+/** stack_guard_gap (mm/mmap.c): 256 pages kept free below a VM_GROWSDOWN VMA. */
+const STACK_GUARD_GAP = 256 * PAGE;
+/** The default RLIMIT_STACK (8 MiB, `ulimit -s` 8192): a stack VMA grows no larger. */
+const RLIMIT_STACK = 8 * 1024 * 1024;
+
+/**
+ * vm_start_gap(): where the free space a VMA needs below it begins — its
+ * start, or for a VM_GROWSDOWN VMA the stack guard gap below it.
+ */
+function startGap(vma: Vma): number {
+  return (vma.flags & VM_GROWSDOWN) !== 0 ? Math.max(vma.start - STACK_GUARD_GAP, 0) : vma.start;
+}
 
 /** What the address space asks of the page tables and frames. */
 export interface PageLayer {
@@ -359,11 +371,20 @@ export class AddressSpace {
         TASK_SIZE - length >= addr && addr > DEFAULT_MAP_WINDOW === addr + length > DEFAULT_MAP_WINDOW;
       if (valid) {
         const next = this.tree.findAfter(addr);
-        if (next === null || addr + length <= next.start) return addr;
+        if (next === null || addr + length <= startGap(next)) return addr;
       }
     }
-    const top = this.tree.highestGap(length, PAGE, this.mmapBase);
-    if (top >= 0) return top - length;
+    // unmapped_area_topdown(): the highest gap that fits; when the VMA above
+    // it grows down and its guard gap reaches into it, search again below
+    // that guard gap.
+    let high = this.mmapBase;
+    for (;;) {
+      const top = this.tree.highestGap(length, PAGE, high);
+      if (top < 0) break;
+      const next = this.tree.findAfter(top);
+      if (next === null || startGap(next) >= top) return top - length;
+      high = startGap(next);
+    }
     // Bottom-up fallback from TASK_UNMAPPED_BASE (a third of the address space).
     const base = pageUp(Math.floor(TASK_SIZE / 3));
     const low = this.tree.lowestGap(length, base, TASK_SIZE);
@@ -392,7 +413,13 @@ export class AddressSpace {
     if (start < 0) return start;
     if ((f & MAP_FIXED_NOREPLACE) !== 0 && this.tree.overlapping(start, start + len).length > 0)
       return -EEXIST;
-    let vmFlags = calcProtBits(prot) | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
+    // calc_vm_flag_bits(): MAP_GROWSDOWN makes a stack, which faults below it grow.
+    let vmFlags =
+      calcProtBits(prot) |
+      VM_MAYREAD |
+      VM_MAYWRITE |
+      VM_MAYEXEC |
+      ((f & MAP_GROWSDOWN) !== 0 ? VM_GROWSDOWN : 0);
     const type = f & MAP_TYPE;
     let pgoff: number;
     if (type === MAP_SHARED) {
@@ -764,6 +791,43 @@ export class AddressSpace {
     return v;
   }
 
+  /**
+   * expand_downwards() for a fault at `addr`, which no VMA holds: the VMA
+   * above it grows down to its page when it is VM_GROWSDOWN (a stack), the
+   * VMA below is not closer than the stack guard gap (unless it grows down
+   * too, or cannot be accessed), the stack stays within RLIMIT_STACK, and
+   * the commit charge for the new pages is granted. `prepare` gives the VMA
+   * its anon_vma first, as Linux does before the size checks.
+   *
+   * @returns the grown VMA, or null (the fault is then SIGSEGV).
+   */
+  growStack(addr: number, prepare: (vma: Vma) => void): Vma | null {
+    const vma = this.tree.findAfter(addr);
+    if (vma === null || (vma.flags & VM_GROWSDOWN) === 0) return null;
+    const address = addr - (addr % PAGE);
+    if (address < this.mmapMinAddr) return null;
+    const prev = this.tree.prev(vma);
+    if (
+      prev !== null &&
+      (prev.flags & VM_GROWSDOWN) === 0 &&
+      (prev.flags & (VM_READ | VM_WRITE | VM_EXEC)) !== 0 &&
+      address - prev.end < STACK_GUARD_GAP
+    )
+      return null;
+    prepare(vma);
+    const grow = (vma.start - address) / PAGE;
+    // acct_stack_growth(): the stack limit, then the commit charge. Linux
+    // charges the growth of a VMA without VM_ACCOUNT too (and never gives
+    // it back); here only an accounted VMA is charged, so that the charge
+    // stays what its VMAs say.
+    if (grow > vma.pgoff || vma.end - address > RLIMIT_STACK) return null;
+    if ((vma.flags & VM_ACCOUNT) !== 0 && !this.#charge(grow)) return null;
+    this.tree.adjust(vma, address, vma.end);
+    vma.pgoff -= grow;
+    this.#account(vma.flags, grow, vma);
+    return vma;
+  }
+
   // ----------------------------------------------------------- madvise(2)
 
   /** madvise(2); see the Mapper port. */
@@ -953,9 +1017,10 @@ export class AddressSpace {
       this.#unmapRange(newTop, oldTop, true);
       return addr;
     }
-    // One free page must stay between the new break and the next mapping.
+    // One free page must stay between the new break and the next mapping
+    // (and a stack's guard gap below a VMA that grows down).
     const next = this.tree.findAfter(oldTop);
-    if (next !== null && newTop + PAGE > next.start) return old;
+    if (next !== null && newTop + PAGE > startGap(next)) return old;
     if (newTop > TASK_SIZE) return old;
     const len = newTop - oldTop;
     if (this.mapCount > this.maxMapCount) return old;

@@ -339,7 +339,8 @@ export class PageManager {
     errorCode = PF_PRESENT,
   ): boolean {
     this.stats.faults++;
-    const vma = owner.mm.tree.lookup(addr);
+    // Below a stack, the stack grows (lock_mm_and_find_vma); the access is then checked as any other.
+    const vma = owner.mm.tree.lookup(addr) ?? owner.mm.growStack(addr, (v) => this.#prepareAnon(owner, v));
     if (vma === null) throw new Fault(PKG, addr, access, "not-mapped");
     // access_error() in arch/x86/mm/fault.c; its pkey test
     // (arch_vma_access_permitted) first: PKRU denies data access to the
