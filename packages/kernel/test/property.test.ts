@@ -10,6 +10,7 @@ import {
   MADV_REMOVE,
   MADV_WIPEONFORK,
   MAP_FIXED,
+  MAP_GROWSDOWN,
   MAP_NORESERVE,
   MAP_PRIVATE,
   MAP_SHARED,
@@ -108,7 +109,7 @@ describe("kernel invariants under random system calls on several processes", () 
               nat,
               fc.integer({ min: 1, max: 64 }),
               fc.constantFrom(0, 1, 3, 3, 3, 4, 5, 7),
-              fc.constantFrom(MAP_PRIVATE, MAP_SHARED, MAP_PRIVATE | MAP_NORESERVE),
+              fc.constantFrom(MAP_PRIVATE, MAP_SHARED, MAP_PRIVATE | MAP_NORESERVE, MAP_PRIVATE | MAP_GROWSDOWN),
             )
             .map(([k, pages, prot, flags]) =>
               step(`mmap(#${k}, ${pages}p, ${prot}, ${flags})`, (s: S) => {
@@ -166,7 +167,8 @@ describe("kernel invariants under random system calls on several processes", () 
             .tuple(
               nat,
               nat,
-              fc.integer({ min: 0, max: 20 }),
+              // Below a mapping too, where a MAP_GROWSDOWN one grows.
+              fc.integer({ min: -24, max: 20 }),
               fc.integer({ min: 1, max: 64 }),
               fc.boolean(),
               fc.integer({ min: 1, max: 255 }),
