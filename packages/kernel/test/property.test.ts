@@ -109,7 +109,12 @@ describe("kernel invariants under random system calls on several processes", () 
               nat,
               fc.integer({ min: 1, max: 64 }),
               fc.constantFrom(0, 1, 3, 3, 3, 4, 5, 7),
-              fc.constantFrom(MAP_PRIVATE, MAP_SHARED, MAP_PRIVATE | MAP_NORESERVE, MAP_PRIVATE | MAP_GROWSDOWN),
+              fc.constantFrom(
+                MAP_PRIVATE,
+                MAP_SHARED,
+                MAP_PRIVATE | MAP_NORESERVE,
+                MAP_PRIVATE | MAP_GROWSDOWN,
+              ),
             )
             .map(([k, pages, prot, flags]) =>
               step(`mmap(#${k}, ${pages}p, ${prot}, ${flags})`, (s: S) => {
