@@ -65,9 +65,11 @@ import {
   MADV_SEQUENTIAL,
   MADV_UNMERGEABLE,
   MADV_WIPEONFORK,
+  MAP_DROPPABLE,
   MAP_FIXED,
   MAP_FIXED_NOREPLACE,
   MAP_GROWSDOWN,
+  MAP_LOCKED,
   MAP_NORESERVE,
   MAP_PRIVATE,
   MAP_SHARED,
@@ -121,6 +123,9 @@ interface Region {
   // but it merges only with its like, and keeps the stack guard gap below
   // it free of new mappings that the kernel places.
   grows: boolean;
+  // MAP_DROPPABLE (VM_DROPPABLE): memory never runs short here, so nothing
+  // is dropped, but it merges only with its like and keeps its advice.
+  droppable: boolean;
 }
 
 /** stack_guard_gap (mm/mmap.c): 256 pages kept free below a VM_GROWSDOWN VMA. */
@@ -144,8 +149,9 @@ const ADV_WIPEONFORK = 64;
 const ADV_MERGEABLE = 128;
 
 // A region's advice bits after `advice` (madvise_vma_behavior()); the
-// caller has refused what a shared region may not take.
-function advised(bits: number, advice: number, shared: boolean): number {
+// caller has refused what a shared region may not take. `noKsm`: shared or
+// droppable memory, which KSM does not scan (vma_ksm_compatible).
+function advised(bits: number, advice: number, noKsm: boolean): number {
   switch (advice) {
     case MADV_NORMAL:
       return bits & ~(ADV_RANDOM | ADV_SEQUENTIAL);
@@ -169,9 +175,9 @@ function advised(bits: number, advice: number, shared: boolean): number {
       return bits | ADV_WIPEONFORK;
     case MADV_KEEPONFORK:
       return bits & ~ADV_WIPEONFORK;
-    // ksm_madvise(): shared memory is not KSM's, and takes the advice as done.
+    // ksm_madvise(): memory KSM does not scan takes the advice as done.
     case MADV_MERGEABLE:
-      return shared ? bits : bits | ADV_MERGEABLE;
+      return noKsm ? bits : bits | ADV_MERGEABLE;
     case MADV_UNMERGEABLE:
       return bits & ~ADV_MERGEABLE;
     default:
@@ -544,6 +550,7 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
       a.object === b.object &&
       a.advice === b.advice &&
       a.grows === b.grows &&
+      a.droppable === b.droppable &&
       (!a.shared || a.pgoff + (a.end - a.start) / PAGE_SIZE === b.pgoff)
     );
   }
@@ -634,6 +641,7 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
       pgoff: 0,
       advice: 0,
       grows: false,
+      droppable: false,
     });
     this.#brk = addr;
     return addr;
@@ -682,7 +690,10 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
     const type = flags & MAP_TYPE;
     // An anonymous mapping takes MAP_SHARED or MAP_PRIVATE; anything else,
     // MAP_SHARED_VALIDATE included, is EINVAL (do_mmap's anonymous branch).
-    if (type !== MAP_SHARED && type !== MAP_PRIVATE) return -EINVAL;
+    if (type !== MAP_SHARED && type !== MAP_PRIVATE && type !== MAP_DROPPABLE) return -EINVAL;
+    // Droppable memory is neither a stack nor locked (do_mmap).
+    const droppable = type === MAP_DROPPABLE;
+    if (droppable && (flags & (MAP_GROWSDOWN | MAP_LOCKED)) !== 0) return -EINVAL;
     // Anonymous shared memory cannot grow down (do_mmap).
     if (type === MAP_SHARED && (flags & MAP_GROWSDOWN) !== 0) return -EINVAL;
     if (!this.#ensure(start + len)) return -ENOMEM;
@@ -691,7 +702,8 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
     const shared = type === MAP_SHARED;
     // do_mmap(): MAP_NORESERVE sets VM_NORESERVE (overcommit is never "never"
     // here); a private writable mapping without it is charged: VM_ACCOUNT.
-    const noreserve = (flags & MAP_NORESERVE) !== 0;
+    // Droppable memory is never charged, is wiped in a child and left out of core dumps.
+    const noreserve = (flags & MAP_NORESERVE) !== 0 || droppable;
     const account = !shared && !noreserve && (prot & PROT_WRITE) !== 0;
     const object = shared ? ++this.#objects : 0;
     this.#insert({
@@ -704,8 +716,9 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
       noreserve,
       object,
       pgoff: 0,
-      advice: 0,
+      advice: droppable ? ADV_WIPEONFORK | ADV_DONTDUMP : 0,
       grows: (flags & MAP_GROWSDOWN) !== 0,
+      droppable,
     });
     return start;
   }
@@ -814,6 +827,8 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
       if (advice === MADV_FREE && r.shared) return -EINVAL;
       // Only private anonymous memory can be wiped in a child (madvise_vma_behavior).
       if (advice === MADV_WIPEONFORK && r.shared) return -EINVAL;
+      // Droppable memory is always wiped in a child and left out of core dumps.
+      if ((advice === MADV_KEEPONFORK || advice === MADV_DODUMP) && r.droppable) return -EINVAL;
       // MADV_REMOVE punches a hole in the file behind a shared mapping
       // (madvise_remove): a private anonymous one has no file.
       if (advice === MADV_REMOVE && !r.shared) return -EINVAL;
@@ -829,7 +844,7 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
         advice === MADV_REMOVE
       )
         this.#u8.fill(0, from, to);
-      const bits = advised(r.advice, advice, r.shared);
+      const bits = advised(r.advice, advice, r.shared || r.droppable);
       if (bits !== r.advice) {
         // madvise_update_vma(): a flag change splits the mapping as mprotect does.
         const pieces: Region[] = [];

@@ -30,6 +30,8 @@ export const MAP_SHARED = 0x01;
 export const MAP_PRIVATE = 0x02;
 /** MAP_SHARED that also rejects unknown flags (EOPNOTSUPP). */
 export const MAP_SHARED_VALIDATE = 0x03;
+/** Mapping type: private memory the kernel may drop, zeroed, under memory pressure (Linux 6.11). */
+export const MAP_DROPPABLE = 0x08;
 /** The mask of the mapping-type field. */
 export const MAP_TYPE = 0x0f;
 /** Place the mapping exactly at addr, replacing what was there. */
@@ -38,6 +40,8 @@ export const MAP_FIXED = 0x10;
 export const MAP_ANONYMOUS = 0x20;
 /** A stack that grows down (VM_GROWSDOWN); for anonymous shared memory, EINVAL. */
 export const MAP_GROWSDOWN = 0x0100;
+/** Lock the pages in memory (mlock); memstack has no mlock and ignores it, but for MAP_DROPPABLE. */
+export const MAP_LOCKED = 0x2000;
 /** Do not reserve swap / commit charge. */
 export const MAP_NORESERVE = 0x4000;
 /** Populate (prefault) the page tables. */

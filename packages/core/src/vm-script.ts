@@ -28,7 +28,8 @@
  * `nohugepage`, `dontdump`, `dodump`, `cold`, `pageout`, `populate_read`,
  * `populate_write`, `dontneed_locked`, `remove`, `mergeable`,
  * `unmergeable`, `wipeonfork`, `keeponfork`, `guard_install` and
- * `guard_remove`; mmap's FLAGS also `growsdown` (MAP_GROWSDOWN). status: how
+ * `guard_remove`; mmap's FLAGS also `growsdown` (MAP_GROWSDOWN) and
+ * `droppable` (MAP_DROPPABLE, a mapping type: alone, not with private). status: how
  * /proc/PID/status's VmSize, VmData, VmExe, VmLib, RssAnon and RssShmem moved
  * since the script began, in kB (`status VmSize=+8 VmData=+8 VmExe=+0 VmLib=+0
  * RssAnon=+4 RssShmem=+0`), from the target's `status()`; `err ENOSYS`
@@ -72,6 +73,7 @@ import {
   MADV_UNMERGEABLE,
   MADV_WILLNEED,
   MADV_WIPEONFORK,
+  MAP_DROPPABLE,
   MAP_FIXED,
   MAP_FIXED_NOREPLACE,
   MAP_GROWSDOWN,
@@ -175,8 +177,9 @@ const FLAGS: Record<string, number> = {
   populate: MAP_POPULATE,
   noreserve: MAP_NORESERVE,
   anonymous: 0,
-  // memstack's (vm-script-ext.c parses it too).
+  // memstack's (vm-script-ext.c parses them too).
   growsdown: MAP_GROWSDOWN,
+  droppable: MAP_DROPPABLE,
 };
 const MREMAP_FLAGS: Record<string, number> = {
   maymove: MREMAP_MAYMOVE,

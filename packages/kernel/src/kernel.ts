@@ -307,6 +307,7 @@ export class Kernel {
         const copy = makeVma(vma.start, vma.end, vma.flags, vma.pgoff, vma.object, null);
         copy.stack = vma.stack;
         copy.maybeGuard = vma.maybeGuard;
+        copy.droppable = vma.droppable;
         // MADV_WIPEONFORK: the child's VMA starts as a fresh one, with no
         // anon_vma and no pages (dup_mmap skips anon_vma_fork and copy_page_range).
         const wipe = (vma.flags & VM_WIPEONFORK) !== 0;
@@ -634,11 +635,16 @@ export class Kernel {
     }
     let owned = 0;
     let lazy = 0;
+    let droppable = 0;
     for (let f = 0; f < n; f++) {
       const k = this.pages.kind[f];
       if (this.pages.lazy[f] === 1) {
         lazy++;
         if (k !== 1) fail(`frame ${f} is marked lazily freed but is not anonymous`);
+      }
+      if (this.pages.droppable[f] === 1) {
+        droppable++;
+        if (k !== 1) fail(`frame ${f} is marked droppable but is not anonymous`);
       }
       if (this.pages.dirty[f] === 1 && k !== 2) fail(`frame ${f} is marked dirty but is not shmem`);
       if (k === 3) {
@@ -655,6 +661,8 @@ export class Kernel {
     }
     if (lazy !== this.pages.lazyCount)
       fail(`${lazy} frames are marked lazily freed, the count says ${this.pages.lazyCount}`);
+    if (droppable !== this.pages.droppableCount)
+      fail(`${droppable} frames are marked droppable, the count says ${this.pages.droppableCount}`);
     for (let slot = 0; slot < this.swap.slotCount; slot++) {
       if (this.swap.useCount(slot) !== (swapRefs.get(slot) ?? 0))
         fail(`swap slot ${slot} use count is wrong`);

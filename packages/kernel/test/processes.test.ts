@@ -2,7 +2,9 @@ import {
   ENOMEM,
   Fault,
   MADV_FREE,
+  MADV_PAGEOUT,
   MADV_WILLNEED,
+  MAP_DROPPABLE,
   MAP_NORESERVE,
   MAP_POPULATE,
   MAP_PRIVATE,
@@ -222,6 +224,39 @@ describe("page faults", () => {
     expect(p2.alive).toBe(false);
     expect(k2.pages.stats.lazyFrees).toBe(0);
     k2.check();
+  });
+
+  it("drops MAP_DROPPABLE pages, written or not, when memory runs short, instead of killing", () => {
+    // 16 MiB, no swap: the droppable pages are all reclaim can take.
+    const k = testKernel(16 * MiB, { overcommit: { mode: 1 } });
+    const p = k.spawn("cache");
+    const n = 2048; // 8 MiB
+    const committed = k.commit.committed;
+    const a = p.mmap(0, n * PAGE, RW, MAP_DROPPABLE);
+    // Never charged (VM_NORESERVE).
+    expect(k.commit.committed).toBe(committed);
+    for (let i = 0; i < n; i++) p.storeU8(V(a + i * PAGE), (i % 250) + 1);
+    k.check();
+    // MADV_PAGEOUT drops them at once, with no swap to write them to.
+    expect(p.madvise(a, 4 * PAGE, MADV_PAGEOUT)).toBe(0);
+    expect(k.pages.stats.drops).toBe(4);
+    expect(p.loadU8(V(a))).toBe(0);
+    expect(p.loadU8(V(a + 4 * PAGE))).toBe(5);
+    k.check();
+    const r = k.spawn("taker");
+    const b = r.mmap(0, 2560 * PAGE, RW, MAP_PRIVATE);
+    for (let i = 0; i < 2560; i++) r.storeU8(V(b + i * PAGE), 1);
+    k.check();
+    expect(p.alive && r.alive).toBe(true);
+    expect(k.pages.stats.drops).toBeGreaterThan(500);
+    let zeros = 0;
+    for (let i = 4; i < n; i++) {
+      const v = p.loadU8(V(a + i * PAGE));
+      if (v === 0) zeros++;
+      else expect(v).toBe((i % 250) + 1);
+    }
+    expect(zeros).toBe(k.pages.stats.drops - 4);
+    k.check();
   });
 
   it("refuses misuse of the TypeScript API, naming the argument", () => {

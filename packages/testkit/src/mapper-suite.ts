@@ -55,10 +55,9 @@ const recorded = (name: string): string[] =>
 const PROT_BITS = recorded("prot-bits");
 const MMAP_FLAGS = recorded("mmap-flags");
 const MADVISE_ADVICE = recorded("madvise-advice");
-// Flags no Mapper here models: MAP_DROPPABLE (0x8, Linux 6.11), which it
-// refuses as an unknown type, and MAP_HUGETLB (0x40000), which it maps as
+// Flags no Mapper here models: MAP_HUGETLB (0x40000), which it maps as
 // ordinary pages where Linux, with no huge pages reserved, says ENOMEM.
-const NOT_MODELLED = new Set([0x8, 0x40002]);
+const NOT_MODELLED = new Set([0x40002]);
 // A call's answer as the recording programs print it: `ok` or the errno's name.
 const answer = (r: number): string => (r < 0 ? errnoName(r) : "ok");
 const PAGE = 4096;

@@ -54,9 +54,11 @@ import {
   MADV_UNMERGEABLE,
   MADV_WILLNEED,
   MADV_WIPEONFORK,
+  MAP_DROPPABLE,
   MAP_FIXED,
   MAP_FIXED_NOREPLACE,
   MAP_GROWSDOWN,
+  MAP_LOCKED,
   MAP_NORESERVE,
   MAP_POPULATE,
   MAP_PRIVATE,
@@ -429,11 +431,17 @@ export class AddressSpace {
       pgoff = 0;
     } else if (type === MAP_PRIVATE) {
       pgoff = start / PAGE;
+    } else if (type === MAP_DROPPABLE) {
+      // do_mmap(): private memory the kernel may drop; neither a stack nor
+      // locked, never charged, wiped in a child and left out of core dumps.
+      if ((f & (MAP_GROWSDOWN | MAP_LOCKED)) !== 0) return -EINVAL;
+      vmFlags |= VM_NORESERVE | VM_WIPEONFORK | VM_DONTDUMP;
+      pgoff = start / PAGE;
     } else {
       return -EINVAL;
     }
     if ((f & MAP_NORESERVE) !== 0 && !this.#acct.never) vmFlags |= VM_NORESERVE;
-    const r = this.#mmapRegion(start, len, vmFlags, pgoff);
+    const r = this.#mmapRegion(start, len, vmFlags, pgoff, type === MAP_DROPPABLE);
     if (r < 0) return r;
     if ((f & MAP_POPULATE) !== 0) {
       // __mm_populate(): private writable memory is faulted for writing, the rest for reading.
@@ -450,7 +458,7 @@ export class AddressSpace {
   }
 
   // mmap_region(): charge, replace what was there, merge or insert.
-  #mmapRegion(start: number, len: number, vmFlags: number, pgoff: number): number {
+  #mmapRegion(start: number, len: number, vmFlags: number, pgoff: number, droppable = false): number {
     const end = start + len;
     const pages = len / PAGE;
     // The VMAs the mapping replaces, and the first one above it when there are none.
@@ -492,6 +500,7 @@ export class AddressSpace {
     // replaces (__mmap_region zeroes vms.nr_accounted); others give it back.
     const next = old.length === 0 ? after : this.#unmapRange(start, end, (flags & VM_ACCOUNT) === 0, old);
     const vma = makeVma(start, end, flags, object === null ? pgoff : 0, object);
+    vma.droppable = droppable;
     if (object !== null) object.mappers = 1;
     this.#insertMerging(vma, next);
     this.#account(flags, pages);
@@ -549,6 +558,7 @@ export class AddressSpace {
     );
     upper.stack = vma.stack;
     upper.maybeGuard = vma.maybeGuard;
+    upper.droppable = vma.droppable;
     const next = this.tree.next(vma);
     this.tree.adjust(vma, vma.start, at);
     this.tree.insert(upper, next);
@@ -926,6 +936,8 @@ export class AddressSpace {
         flags |= VM_DONTDUMP;
         break;
       case MADV_DODUMP:
+        // A droppable VMA stays out of core dumps (madvise_vma_behavior).
+        if (vma.droppable) return -EINVAL;
         flags &= ~VM_DONTDUMP;
         break;
       case MADV_WIPEONFORK:
@@ -935,14 +947,16 @@ export class AddressSpace {
         flags |= VM_WIPEONFORK;
         break;
       case MADV_KEEPONFORK:
+        // A droppable VMA is always wiped in a child.
+        if (vma.droppable) return -EINVAL;
         flags &= ~VM_WIPEONFORK;
         break;
       case MADV_MERGEABLE:
         // ksm_madvise(): a VMA KSM cannot scan (vma_ksm_compatible: shared
-        // memory here) takes the advice with nothing changed. The flag is all
-        // there is to see: ksmd merges nothing until /sys/kernel/mm/ksm/run
-        // is set, which memstack does not model.
-        if ((flags & VM_SHARED) === 0) flags |= VM_MERGEABLE;
+        // or droppable memory here) takes the advice with nothing changed.
+        // The flag is all there is to see: ksmd merges nothing until
+        // /sys/kernel/mm/ksm/run is set, which memstack does not model.
+        if ((flags & VM_SHARED) === 0 && !vma.droppable) flags |= VM_MERGEABLE;
         break;
       case MADV_UNMERGEABLE:
         // With no merged page to break (unmerge_ksm_pages), only the flag goes.
@@ -1169,6 +1183,7 @@ export class AddressSpace {
       vma.object === null && vma.anonVma === null ? to / PAGE : vma.pgoff + (oldAddr - vma.start) / PAGE;
     const moved = makeVma(to, to + newLen, vma.flags, pgoff, vma.object, vma.anonVma);
     moved.maybeGuard = vma.maybeGuard;
+    moved.droppable = vma.droppable;
     if (moved.object !== null) moved.object.mappers++;
     if (moved.anonVma !== null) moved.anonVma.degree++;
     this.tree.insert(moved);

@@ -132,6 +132,14 @@ export class PageManager {
   readonly lazy: Uint8Array;
   /** Number of frames marked in `lazy`. */
   lazyCount = 0;
+  /**
+   * 1 for an anonymous frame of a droppable VMA (MAP_DROPPABLE: Linux
+   * leaves its folio out of swap, `folio_add_new_anon_rmap`): reclaim and
+   * MADV_PAGEOUT drop it, written or not, and the page reads as zeros again.
+   */
+  readonly droppable: Uint8Array;
+  /** Number of frames marked in `droppable`. */
+  droppableCount = 0;
   /** 1 for a shmem frame known written (Linux's folio dirty flag): reclaim may not drop it. */
   readonly dirty: Uint8Array;
   /** (pid, vpn) pairs mapping each COW-shared anonymous frame. */
@@ -148,6 +156,8 @@ export class PageManager {
     swapOuts: 0,
     /** Lazily freed pages (MADV_FREE) that reclaim dropped, clean. */
     lazyFrees: 0,
+    /** Pages of droppable mappings (MAP_DROPPABLE) that reclaim or MADV_PAGEOUT dropped. */
+    drops: 0,
   };
   // TS-private rather than #private: these are read on every page fault,
   // and V8 (Node 20) left #field loads as generic LoadIC calls there (measured).
@@ -177,6 +187,7 @@ export class PageManager {
     this.ownerVpn = new Float64Array(ram.frameCount);
     this.pinned = new Uint8Array(ram.frameCount);
     this.lazy = new Uint8Array(ram.frameCount);
+    this.droppable = new Uint8Array(ram.frameCount);
     this.dirty = new Uint8Array(ram.frameCount);
     const zero = frames.allocFrames(0);
     if (zero === null) throw new Error(`[${PKG}] no frame for the zero page`);
@@ -286,6 +297,10 @@ export class PageManager {
     }
     if (left === 0) {
       this.#unlazy(frame);
+      if (this.droppable[frame] === 1) {
+        this.droppable[frame] = 0;
+        this.droppableCount--;
+      }
       this.dirty[frame] = 0;
       this.kind[frame] = FREE;
       this.ownerPid[frame] = -1;
@@ -465,6 +480,7 @@ export class PageManager {
       this.kind[f] = ANON;
       this.refs[f] = 1;
       this.#setOwner(f, owner.pid, vpn);
+      this.#markDroppable(f, vma);
       this.#prepareAnon(owner, vma);
       // A slot shared after fork comes back as this process's own copy: writable.
       this.stats.swapIns++;
@@ -476,6 +492,7 @@ export class PageManager {
       this.kind[f] = ANON;
       this.refs[f] = 1;
       this.#setOwner(f, owner.pid, vpn);
+      this.#markDroppable(f, vma);
       this.#prepareAnon(owner, vma);
       this.stats.zeroFills++;
       return this.#install(owner, page, f, this.#rights(vma, true));
@@ -510,6 +527,7 @@ export class PageManager {
     this.kind[f] = ANON;
     this.refs[f] = 1;
     this.#setOwner(f, owner.pid, vpn);
+    this.#markDroppable(f, vma);
     this.#prepareAnon(owner, vma);
     this.#unref(owner, frame, vpn);
     this.#clear(owner, page, PAGE);
@@ -602,6 +620,11 @@ export class PageManager {
         continue;
       }
       if (k !== ANON || this.refs[frame] !== 1 || this.pinned[frame] !== 0) continue;
+      if (this.droppable[frame] === 1) {
+        this.#unmapPage(owner, frame, virt / PAGE);
+        this.stats.drops++;
+        continue;
+      }
       const slot = this.swapDevice.allocate();
       if (slot < 0) break;
       this.#swapOut(owner, frame, virt / PAGE, slot);
@@ -909,6 +932,13 @@ export class PageManager {
 
   // Clears the entry of `owner`'s page `vpn`, which maps `frame`, and drops
   // the reference it held.
+  // A new anonymous frame of `vma`: marked when the VMA is droppable.
+  #markDroppable(frame: number, vma: Vma): void {
+    if (!vma.droppable) return;
+    this.droppable[frame] = 1;
+    this.droppableCount++;
+  }
+
   #unmapPage(owner: PageOwner, frame: number, vpn: number): void {
     this.#clear(owner, vpn * PAGE, PAGE);
     this.mmu.invalidatePage(owner.space, vpn * PAGE);
@@ -935,9 +965,10 @@ export class PageManager {
   reclaim(target: number): number {
     const n = this.refs.length;
     let freed = 0;
-    // Without a free swap slot only clean lazily freed pages can go.
+    // Without a free swap slot only clean lazily freed pages and droppable ones can go.
     let canSwap = this.swapDevice.freeSlots > 0;
-    if (!canSwap && this.lazyCount === 0) return 0;
+    const dropOnly = () => this.lazyCount === 0 && this.droppableCount === 0;
+    if (!canSwap && dropOnly()) return 0;
     for (let scanned = 0; scanned < 2 * n && freed < target; scanned++) {
       const frame = this.hand;
       this.hand = (this.hand + 1) % n;
@@ -950,6 +981,13 @@ export class PageManager {
       const m = this.mmu.query(owner.space, page);
       if (m === null || m.phys / PAGE !== frame) continue;
       if (this.mmu.testAndClearAccessed(owner.space, page)) continue;
+      if (this.droppable[frame] === 1) {
+        // try_to_unmap_one(): a droppable page is discarded, dirty or not.
+        this.#unmapPage(owner, frame, vpn);
+        this.stats.drops++;
+        freed++;
+        continue;
+      }
       if (this.lazy[frame] === 1) {
         if (!m.dirty) {
           // Clean since MADV_FREE: dropped, and the page reads as zeros again.
@@ -962,13 +1000,13 @@ export class PageManager {
         this.#unlazy(frame);
       }
       if (!canSwap) {
-        if (this.lazyCount === 0) break;
+        if (dropOnly()) break;
         continue;
       }
       const slot = this.swapDevice.allocate();
       if (slot < 0) {
         canSwap = false;
-        if (this.lazyCount === 0) break;
+        if (dropOnly()) break;
         continue;
       }
       this.#swapOut(owner, frame, vpn, slot);

@@ -89,6 +89,12 @@ export interface Vma extends TreeNode {
    * merge keeps it if either side had it.
    */
   maybeGuard: boolean;
+  /**
+   * Linux's VM_DROPPABLE (MAP_DROPPABLE, Linux 6.11; a flag bit above 31,
+   * so a field here): its pages are dropped, written or not, when memory
+   * runs short. VMAs that differ in it do not merge.
+   */
+  droppable: boolean;
 }
 
 /** Bits of VM_* that must match for two VMAs to merge: all but VM_SOFTDIRTY. */
@@ -113,6 +119,7 @@ export function makeVma(
     heap: false,
     stack: false,
     maybeGuard: false,
+    droppable: false,
     left: null,
     right: null,
     prio: 0,
@@ -129,7 +136,7 @@ export function makeVma(
  */
 export function canMerge(a: Vma, b: Vma): boolean {
   if (a.end !== b.start) return false;
-  if (((a.flags ^ b.flags) & MERGE_MASK) !== 0) return false;
+  if (((a.flags ^ b.flags) & MERGE_MASK) !== 0 || a.droppable !== b.droppable) return false;
   if (a.object !== b.object) return false;
   // Page offsets must be contiguous: for private memory they are linear page
   // indices (start >> 12 at mmap time, kept when mremap moves the VMA).
@@ -156,6 +163,7 @@ export function anonVmaCompatible(a: Vma, b: Vma): boolean {
     lo.object === null &&
     hi.object === null &&
     ((lo.flags ^ hi.flags) & ~(VM_READ | VM_WRITE | VM_EXEC | VM_SOFTDIRTY)) === 0 &&
+    lo.droppable === hi.droppable &&
     hi.pgoff === lo.pgoff + (hi.start - lo.start) / 4096 &&
     !lo.stack &&
     !hi.stack
