@@ -38,6 +38,8 @@ export const MAP_TYPE = 0x0f;
 export const MAP_FIXED = 0x10;
 /** Not backed by a file; zero-filled. */
 export const MAP_ANONYMOUS = 0x20;
+/** Place the mapping in the first 2 GiB (x86-64: between 1 and 2 GiB, bottom-up). */
+export const MAP_32BIT = 0x40;
 /** A stack that grows down (VM_GROWSDOWN); for anonymous shared memory, EINVAL. */
 export const MAP_GROWSDOWN = 0x0100;
 /** Lock the pages in memory (mlock); memstack has no mlock and ignores it, but for MAP_DROPPABLE. */

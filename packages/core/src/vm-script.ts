@@ -29,7 +29,8 @@
  * `populate_write`, `dontneed_locked`, `remove`, `mergeable`,
  * `unmergeable`, `wipeonfork`, `keeponfork`, `guard_install` and
  * `guard_remove`; mmap's FLAGS also `growsdown` (MAP_GROWSDOWN) and
- * `droppable` (MAP_DROPPABLE, a mapping type: alone, not with private). status: how
+ * `droppable` (MAP_DROPPABLE, a mapping type: alone, not with private) and
+ * `32bit` (MAP_32BIT). status: how
  * /proc/PID/status's VmSize, VmData, VmExe, VmLib, RssAnon and RssShmem moved
  * since the script began, in kB (`status VmSize=+8 VmData=+8 VmExe=+0 VmLib=+0
  * RssAnon=+4 RssShmem=+0`), from the target's `status()`; `err ENOSYS`
@@ -73,6 +74,7 @@ import {
   MADV_UNMERGEABLE,
   MADV_WILLNEED,
   MADV_WIPEONFORK,
+  MAP_32BIT,
   MAP_DROPPABLE,
   MAP_FIXED,
   MAP_FIXED_NOREPLACE,
@@ -180,6 +182,7 @@ const FLAGS: Record<string, number> = {
   // memstack's (vm-script-ext.c parses them too).
   growsdown: MAP_GROWSDOWN,
   droppable: MAP_DROPPABLE,
+  "32bit": MAP_32BIT,
 };
 const MREMAP_FLAGS: Record<string, number> = {
   maymove: MREMAP_MAYMOVE,

@@ -54,6 +54,7 @@ import {
   MADV_UNMERGEABLE,
   MADV_WILLNEED,
   MADV_WIPEONFORK,
+  MAP_32BIT,
   MAP_DROPPABLE,
   MAP_FIXED,
   MAP_FIXED_NOREPLACE,
@@ -117,6 +118,9 @@ export const TASK_SIZE = 0x7ffffffff000;
 const DEFAULT_MAP_WINDOW = TASK_SIZE;
 /** Linux's default vm.max_map_count. */
 export const DEFAULT_MAX_MAP_COUNT = 65530;
+/** Where MAP_32BIT mappings go on x86-64 (find_start_end() in arch/x86/kernel/sys_x86_64.c). */
+const LOW_32BIT_BEGIN = 0x40000000;
+const LOW_32BIT_END = 0x80000000;
 /** stack_guard_gap (mm/mmap.c): 256 pages kept free below a VM_GROWSDOWN VMA. */
 const STACK_GUARD_GAP = 256 * PAGE;
 /** The default RLIMIT_STACK (8 MiB, `ulimit -s` 8192): a stack VMA grows no larger. */
@@ -341,10 +345,10 @@ export class AddressSpace {
       result = addr;
     } else if ((flags & MAP_TYPE) !== MAP_SHARED && addr === 0 && length % PMD_SIZE === 0) {
       // thp_get_unmapped_area(): search for length + 2 MiB, then align the start.
-      result = this.#thpArea(length);
-      if (result === 0) result = this.#archTopDown(addr, length);
+      result = this.#thpArea(length, flags);
+      if (result === 0) result = this.#archTopDown(addr, length, flags);
     } else {
-      result = this.#archTopDown(addr, length);
+      result = this.#archTopDown(addr, length, flags);
     }
     if (result < 0) return result;
     if (result > TASK_SIZE - length) return -ENOMEM;
@@ -355,9 +359,9 @@ export class AddressSpace {
   }
 
   // __thp_get_unmapped_area() for an anonymous mapping (file offset 0): 0 when it gives up.
-  #thpArea(length: number): number {
+  #thpArea(length: number, flags: number): number {
     const padded = length + PMD_SIZE;
-    const found = this.#archTopDown(0, padded);
+    const found = this.#archTopDown(0, padded, flags);
     if (found < 0) return 0;
     const sub = (PMD_SIZE - (found % PMD_SIZE)) % PMD_SIZE;
     // Top-down, an already aligned start moves up by a whole 2 MiB to use the top of the padding.
@@ -365,7 +369,9 @@ export class AddressSpace {
   }
 
   // arch_get_unmapped_area_topdown() of arch/x86/kernel/sys_x86_64.c.
-  #archTopDown(hint: number, length: number): number {
+  #archTopDown(hint: number, length: number, flags: number): number {
+    // MAP_32BIT takes the legacy bottom-up search, in [1 GiB, 2 GiB).
+    if ((flags & MAP_32BIT) !== 0) return this.#archBottomUp32(hint, length);
     if (length > TASK_SIZE) return -ENOMEM;
     if (hint !== 0) {
       const addr = hint - (hint % PAGE);
@@ -391,6 +397,29 @@ export class AddressSpace {
     const base = pageUp(Math.floor(TASK_SIZE / 3));
     const low = this.tree.lowestGap(length, base, TASK_SIZE);
     return low >= 0 ? low : -ENOMEM;
+  }
+
+  // arch_get_unmapped_area() for MAP_32BIT (find_start_end(): begin 1 GiB,
+  // end 2 GiB, without address randomisation): the hint if it ends below
+  // 2 GiB and clear of the stack guard gap above it, else the lowest free
+  // range (unmapped_area(), searching again above a VMA that grows down
+  // when its guard gap reaches into the range).
+  #archBottomUp32(hint: number, length: number): number {
+    const end = LOW_32BIT_END;
+    if (length > end) return -ENOMEM;
+    if (hint !== 0) {
+      const addr = pageUp(hint);
+      const next = this.tree.findAfter(addr);
+      if (end - length >= addr && (next === null || addr + length <= startGap(next))) return addr;
+    }
+    let low = Math.max(LOW_32BIT_BEGIN, this.mmapMinAddr);
+    for (;;) {
+      const gap = this.tree.lowestGap(length, low, end);
+      if (gap < 0) return -ENOMEM;
+      const next = this.tree.findAfter(gap);
+      if (next === null || startGap(next) >= gap + length - 1) return gap;
+      low = next.end;
+    }
   }
 
   // ------------------------------------------------------------- mmap(2)
