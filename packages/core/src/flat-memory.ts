@@ -83,6 +83,7 @@ import {
   PROT_READ,
   PROT_SEM,
   PROT_WRITE,
+  STACK_GUARD_GAP,
 } from "./linux-abi.js";
 import type { Mapper } from "./ports/mapper.js";
 import type { ProgramBreak } from "./ports/program-break.js";
@@ -127,9 +128,6 @@ interface Region {
   // is dropped, but it merges only with its like and keeps its advice.
   droppable: boolean;
 }
-
-/** stack_guard_gap (mm/mmap.c): 256 pages kept free below a VM_GROWSDOWN VMA. */
-const STACK_GUARD_GAP = 256 * PAGE_SIZE;
 
 // vm_start_gap(): where the free space a region needs below it begins.
 function startGap(r: Region): number {

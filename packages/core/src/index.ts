@@ -102,6 +102,7 @@ export {
   PROT_READ,
   PROT_SEM,
   PROT_WRITE,
+  STACK_GUARD_GAP,
 } from "./linux-abi.js";
 export type { FrameAllocator } from "./ports/frame-allocator.js";
 export type { Mapper } from "./ports/mapper.js";

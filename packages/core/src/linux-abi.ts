@@ -42,6 +42,8 @@ export const MAP_ANONYMOUS = 0x20;
 export const MAP_32BIT = 0x40;
 /** A stack that grows down (VM_GROWSDOWN); for anonymous shared memory, EINVAL. */
 export const MAP_GROWSDOWN = 0x0100;
+/** stack_guard_gap (mm/mmap.c): 256 pages kept free below a VM_GROWSDOWN (MAP_GROWSDOWN) mapping. */
+export const STACK_GUARD_GAP = 256 * 4096;
 /** Lock the pages in memory (mlock); memstack has no mlock and ignores it, but for MAP_DROPPABLE. */
 export const MAP_LOCKED = 0x2000;
 /** Do not reserve swap / commit charge. */

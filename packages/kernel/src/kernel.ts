@@ -35,7 +35,15 @@ import { newAnonVma } from "./mm/address-space.js";
 import { CommitPolicy } from "./mm/commit.js";
 import { PageManager } from "./mm/pages.js";
 import { SwapDevice } from "./mm/swap.js";
-import { makeVma, type ShmemObject, VM_ACCOUNT, VM_DONTCOPY, VM_WIPEONFORK, type Vma } from "./mm/vma.js";
+import {
+  copyHighFlags,
+  makeVma,
+  type ShmemObject,
+  VM_ACCOUNT,
+  VM_DONTCOPY,
+  VM_WIPEONFORK,
+  type Vma,
+} from "./mm/vma.js";
 import { formatMeminfo, formatStatusKb, type MeminfoRow } from "./proc/format.js";
 import { Process, ProcessKilled } from "./process.js";
 
@@ -306,8 +314,7 @@ export class Kernel {
         if ((vma.flags & VM_DONTCOPY) !== 0) continue;
         const copy = makeVma(vma.start, vma.end, vma.flags, vma.pgoff, vma.object, null);
         copy.stack = vma.stack;
-        copy.maybeGuard = vma.maybeGuard;
-        copy.droppable = vma.droppable;
+        copyHighFlags(copy, vma);
         // MADV_WIPEONFORK: the child's VMA starts as a fresh one, with no
         // anon_vma and no pages (dup_mmap skips anon_vma_fork and copy_page_range).
         const wipe = (vma.flags & VM_WIPEONFORK) !== 0;

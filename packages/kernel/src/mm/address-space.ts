@@ -76,6 +76,7 @@ import {
   PROT_SEM,
   PROT_WRITE,
   remapMove,
+  STACK_GUARD_GAP,
   UsageError,
 } from "@memstack/core";
 import { formatMapsLine } from "../proc/format.js";
@@ -83,6 +84,7 @@ import { PageTableSet } from "./page-table-set.js";
 import {
   type AnonVma,
   canMerge,
+  copyHighFlags,
   makeVma,
   type ShmemObject,
   VM_ACCOUNT,
@@ -121,8 +123,6 @@ export const DEFAULT_MAX_MAP_COUNT = 65530;
 /** Where MAP_32BIT mappings go on x86-64 (find_start_end() in arch/x86/kernel/sys_x86_64.c). */
 const LOW_32BIT_BEGIN = 0x40000000;
 const LOW_32BIT_END = 0x80000000;
-/** stack_guard_gap (mm/mmap.c): 256 pages kept free below a VM_GROWSDOWN VMA. */
-const STACK_GUARD_GAP = 256 * PAGE;
 /** The default RLIMIT_STACK (8 MiB, `ulimit -s` 8192): a stack VMA grows no larger. */
 const RLIMIT_STACK = 8 * 1024 * 1024;
 
@@ -204,11 +204,10 @@ export interface AddressSpaceOptions {
   stackBytes?: number;
 }
 
-// A merge keeps `into`: it takes `from`'s anon_vma when it has none (the
-// caller then drops `from`, and its hold on the anon_vma with it).
-// What a VMA keeps of a neighbour it absorbs in a merge: the neighbour's
-// anon_vma when it has none (vma_expand), and the sticky VM_MAYBE_GUARD.
-function takeAnonVma(into: Vma, from: Vma): void {
+// A merge keeps `into`, which takes from `from` the sticky VM_MAYBE_GUARD,
+// and `from`'s anon_vma when it has none (vma_expand; the caller then drops
+// `from`, and its hold on the anon_vma with it).
+function absorb(into: Vma, from: Vma): void {
   if (from.maybeGuard) into.maybeGuard = true;
   if (into.anonVma !== null || from.anonVma === null) return;
   into.anonVma = from.anonVma;
@@ -548,7 +547,7 @@ export class AddressSpace {
     if (withPrev && withNext && canMerge({ ...prev, end: next.start }, next)) {
       this.tree.remove(next);
       // vma_expand(): the merged VMA takes next's anon_vma when prev has none.
-      takeAnonVma(prev, next);
+      absorb(prev, next);
       this.#dropVma(next);
       this.tree.adjust(prev, prev.start, next.end);
       if (vma.object !== null) vma.object.mappers--;
@@ -586,8 +585,7 @@ export class AddressSpace {
       vma.anonVma,
     );
     upper.stack = vma.stack;
-    upper.maybeGuard = vma.maybeGuard;
-    upper.droppable = vma.droppable;
+    copyHighFlags(upper, vma);
     const next = this.tree.next(vma);
     this.tree.adjust(vma, vma.start, at);
     this.tree.insert(upper, next);
@@ -815,14 +813,14 @@ export class AddressSpace {
     if (right) {
       const n = next!;
       this.tree.remove(n);
-      takeAnonVma(v, n);
+      absorb(v, n);
       this.#dropVma(n);
       this.tree.adjust(v, v.start, n.end);
     }
     if (left) {
       const p = prev!;
       this.tree.remove(v);
-      takeAnonVma(p, v);
+      absorb(p, v);
       this.#dropVma(v);
       this.tree.adjust(p, p.start, v.end);
       v = p;
@@ -1211,8 +1209,7 @@ export class AddressSpace {
     const pgoff =
       vma.object === null && vma.anonVma === null ? to / PAGE : vma.pgoff + (oldAddr - vma.start) / PAGE;
     const moved = makeVma(to, to + newLen, vma.flags, pgoff, vma.object, vma.anonVma);
-    moved.maybeGuard = vma.maybeGuard;
-    moved.droppable = vma.droppable;
+    copyHighFlags(moved, vma);
     if (moved.object !== null) moved.object.mappers++;
     if (moved.anonVma !== null) moved.anonVma.degree++;
     this.tree.insert(moved);

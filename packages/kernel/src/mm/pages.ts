@@ -896,14 +896,8 @@ export class PageManager {
    */
   punchObject(obj: ShmemObject, from: number, to: number): void {
     const gone: [number, number][] = [];
-    if (to - from <= obj.frames.size) {
-      for (let idx = from; idx < to; idx++) {
-        const frame = obj.frames.get(idx);
-        if (frame !== undefined) gone.push([idx, frame]);
-      }
-    } else {
-      for (const [idx, frame] of obj.frames) if (idx >= from && idx < to) gone.push([idx, frame]);
-    }
+    // Page offsets are keys as virtual page numbers are: [from, to) in pages.
+    this.#forEachIn(obj.frames, from * PAGE, to * PAGE, (idx, frame) => void gone.push([idx, frame]));
     for (const [idx, frame] of gone) {
       if (this.refs[frame] !== 1) {
         throw new CorruptionError(
@@ -930,8 +924,6 @@ export class PageManager {
     this.lazyCount--;
   }
 
-  // Clears the entry of `owner`'s page `vpn`, which maps `frame`, and drops
-  // the reference it held.
   // A new anonymous frame of `vma`: marked when the VMA is droppable.
   #markDroppable(frame: number, vma: Vma): void {
     if (!vma.droppable) return;
@@ -939,6 +931,8 @@ export class PageManager {
     this.droppableCount++;
   }
 
+  // Clears the entry of `owner`'s page `vpn`, which maps `frame`, and drops
+  // the reference it held.
   #unmapPage(owner: PageOwner, frame: number, vpn: number): void {
     this.#clear(owner, vpn * PAGE, PAGE);
     this.mmu.invalidatePage(owner.space, vpn * PAGE);

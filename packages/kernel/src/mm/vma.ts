@@ -97,6 +97,16 @@ export interface Vma extends TreeNode {
   droppable: boolean;
 }
 
+/**
+ * Gives `to`, a new VMA for a piece of `from`'s mapping (a split), its copy
+ * in a child (fork) or its new place (mremap), the flags Linux keeps above
+ * bit 31, which are fields here: VM_MAYBE_GUARD and VM_DROPPABLE.
+ */
+export function copyHighFlags(to: Vma, from: Vma): void {
+  to.maybeGuard = from.maybeGuard;
+  to.droppable = from.droppable;
+}
+
 /** Bits of VM_* that must match for two VMAs to merge: all but VM_SOFTDIRTY. */
 const MERGE_MASK = ~VM_SOFTDIRTY;
 
