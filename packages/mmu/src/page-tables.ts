@@ -278,11 +278,13 @@ export class PageTables {
       if (
         d >= 0 &&
         d < this.#leafSpan &&
-        virt % PAGE === 0 &&
+        // A whole multiple of the page below the table's span (no float
+        // modulo: V8 calls out for `%` on a number above 2^31).
+        (d & ~(PAGE - 1)) === d &&
+        Number.isSafeInteger(phys) &&
         phys >= 0 &&
-        phys % PAGE === 0 &&
-        phys + PAGE <= this.#physLimit &&
-        Number.isSafeInteger(phys)
+        (phys & (PAGE - 1)) === 0 &&
+        phys + PAGE <= this.#physLimit
       ) {
         const f = this.format;
         const words = this.#words;

@@ -370,7 +370,8 @@ export class PageManager {
     ) {
       throw new Fault(PKG, addr, access, "not-permitted");
     }
-    const page = addr - (((addr % PAGE) + PAGE) % PAGE);
+    // (`&` keeps the low bits of any safe integer, negative too: no float modulo.)
+    const page = addr - (addr & (PAGE - 1));
     // A guard marker (handle_pte_marker): SIGSEGV, before anything the VMA
     // would do for an empty entry.
     if (owner.guards.size !== 0 && owner.guards.has(page / PAGE))
