@@ -368,6 +368,9 @@ export class BuddyAllocator implements FrameAllocator, Checkable {
       freeFrames(frame: Pfn, order: number): void {
         self.#free("freeFrames", frame, order);
       },
+      splitFrames(frame: Pfn, order: number): void {
+        self.#split("splitFrames", frame, order);
+      },
     };
   }
 
@@ -475,6 +478,23 @@ export class BuddyAllocator implements FrameAllocator, Checkable {
   /** `free_page(addr)`: `free_pages(addr, 0)`. @throws {UsageError} as `free_pages`. */
   free_page(addr: number): void {
     this.free_pages(addr, 0);
+  }
+
+  /**
+   * `split_page(page, order)`: turns an allocated non-compound block into
+   * 2^order order-0 pages, each freed on its own; the first keeps the
+   * block's references, the others hold one each.
+   *
+   * @throws {UsageError} when `pfn` does not head an allocated block of
+   *   `order`, or heads a compound one (__GFP_COMP); nothing changes then.
+   */
+  split_page(pfn: Pfn, order: number): void {
+    this.#split("split_page", pfn, order);
+  }
+
+  /** Same as {@link BuddyAllocator.split_page}: the FrameAllocator port's name. */
+  splitFrames(frame: Pfn, order: number): void {
+    this.#split("splitFrames", frame, order);
   }
 
   /**
@@ -810,6 +830,28 @@ export class BuddyAllocator implements FrameAllocator, Checkable {
       return;
     this.#checkFree(fn, pfn, order);
     this.#e.freePages(pfn, order);
+  }
+
+  #split(fn: string, pfn: number, order: number): void {
+    this.#checkOrder(fn, order, true);
+    const head = this.#allocatedHead(fn, pfn);
+    if (head !== order) {
+      throw new UsageError(
+        PKG,
+        `${fn}: pfn ${hex(pfn)} heads an allocated block of order ${head}, not ${order}`,
+        "order",
+      );
+    }
+    if (order === 0) return;
+    const info = this.#e.blockInfo(pfn, order);
+    if ((info & 4) !== 0) {
+      throw new UsageError(
+        PKG,
+        `${fn}: pfn ${hex(pfn)} heads a compound order-${order} block, which splits only as a folio`,
+        "pfn",
+      );
+    }
+    this.#e.splitAllocated(pfn, order, info);
   }
 
   #checkOrder(fn: string, order: number, bounded: boolean): void {

@@ -2,6 +2,7 @@
 import { type Pfn, SparseRam, UsageError } from "@memstack/core";
 import { describe, expect, it } from "vitest";
 import {
+  __GFP_COMP,
   __GFP_DMA,
   __GFP_DMA32,
   __GFP_HIGHMEM,
@@ -146,6 +147,17 @@ describe("bad frees", () => {
     const p = b.alloc({ order: 2, gfp: GFP_KERNEL })!;
     expectRejected(b, () => b.put_page(p), /non-compound order-2 block/);
     expectRejected(b, () => b.get_page(8 as Pfn), /get_page: pfn 0x8 is free/);
+  });
+
+  it("refuses split_page of a compound block, at the wrong order, or of a free frame", () => {
+    const b = smallBuddy();
+    const p = b.alloc({ order: 2, gfp: GFP_KERNEL })!;
+    const c = b.alloc({ order: 2, gfp: GFP_KERNEL | __GFP_COMP })!;
+    expectRejected(b, () => b.split_page(p, 1), /order 2, not 1/);
+    expectRejected(b, () => b.split_page(c, 2), /compound order-2 block/);
+    expectRejected(b, () => b.split_page(8 as Pfn, 0), /split_page: pfn 0x8 is free/);
+    expectRejected(b, () => b.splitFrames(p, -1), /order must be an integer/);
+    expect(b.frameInfo(p)).toMatchObject({ state: "allocated", order: 2 });
   });
 
   it("refuses bad options", () => {

@@ -108,6 +108,22 @@ const steps = fc.oneof(
       if (--e[1].rc === 0) s.live.delete(e[0]);
     }),
   ),
+  fc.nat().map((k) =>
+    step(`split_page(#${k})`, (s: S) => {
+      const e = pick(s, k);
+      if (!e) return;
+      const [p, blk] = e;
+      if (blk.compound) {
+        const before = s.b.buddyinfo();
+        expect(() => s.b.split_page(p as Pfn, blk.order)).toThrow(UsageError);
+        expect(s.b.buddyinfo()).toBe(before);
+        return;
+      }
+      s.b.split_page(p as Pfn, blk.order);
+      for (let i = 1; i < 2 ** blk.order; i++) s.live.set(p + i, { order: 0, rc: 1, compound: false });
+      blk.order = 0;
+    }),
+  ),
   fc.nat(2).map((z) =>
     step(`compact(zone ${z})`, (s: S) => {
       s.b.compactZone(z);
@@ -126,7 +142,7 @@ const steps = fc.oneof(
 );
 
 describe("random sequences keep every invariant", () => {
-  it("alloc/free/get_page/put_page/compact/bad free, check() after each step", () => {
+  it("alloc/free/get_page/put_page/split_page/compact/bad free, check() after each step", () => {
     checkSequences<S>({
       setup,
       steps,

@@ -45,6 +45,46 @@ describe("reference counts", () => {
     b.check();
   });
 
+  it("split_page makes a block's pages order-0 pages, freed one by one and merging back", () => {
+    const b = smallBuddy();
+    const p = b.alloc({ order: 3, gfp: GFP_KERNEL })!;
+    b.get_page(p);
+    b.split_page(p, 3);
+    b.check();
+    expect(b.frameInfo(p)).toMatchObject({ state: "allocated", order: 0, refcount: 2 });
+    for (let i = 1; i < 8; i++) {
+      expect(b.frameInfo(p + i)).toMatchObject({ state: "allocated", order: 0, refcount: 1 });
+    }
+    expect(b.freeFrameCount).toBe(8);
+    // Out of order, the head last: each page goes back alone.
+    for (const i of [5, 1, 7, 2, 6, 3, 4]) {
+      b.free((p + i) as Pfn, 0);
+      b.check();
+    }
+    b.put_page(p);
+    expect(b.freeFrameCount).toBe(15);
+    b.put_page(p);
+    b.drainPages();
+    expect(b.freeFrameCount).toBe(16);
+    expect(b.zoneStats(0).nrFree).toEqual([0, 0, 0, 2]);
+    b.check();
+  });
+
+  it("split_page of an order-0 page changes nothing; the FrameAllocator view splits too", () => {
+    const b = smallBuddy();
+    const p = b.alloc({ gfp: GFP_KERNEL })!;
+    b.split_page(p, 0);
+    expect(b.frameInfo(p)).toMatchObject({ state: "allocated", order: 0, refcount: 1 });
+    const view = b.frameAllocator(GFP_KERNEL);
+    const q = view.allocFrames(2)!;
+    view.splitFrames!(q, 2);
+    for (let i = 0; i < 4; i++) view.freeFrames((q + i) as Pfn, 0);
+    b.free(p, 0);
+    b.drainPages();
+    expect(b.freeFrameCount).toBe(16);
+    b.check();
+  });
+
   it("__free_pages on a referenced non-compound block frees all but the head page", () => {
     const b = smallBuddy();
     const p = b.alloc({ order: 3, gfp: GFP_KERNEL })!;

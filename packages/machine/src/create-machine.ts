@@ -74,6 +74,9 @@ function framesWith(
       buddy.freeFrames(frame, order);
       inUse -= order === 0 ? 1 : 2 ** order;
     },
+    splitFrames(frame: Pfn, order: number): void {
+      buddy.splitFrames(frame, order);
+    },
   };
 }
 

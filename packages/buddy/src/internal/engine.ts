@@ -1270,6 +1270,22 @@ export class Engine {
   }
 
   /**
+   * split_page: the allocated, non-compound block `pfn` of `order` (> 0,
+   * validated by the caller, its info word `info`) becomes 2^order order-0
+   * pages; the head keeps its references, every other page holds one.
+   */
+  splitAllocated(pfn: number, order: number, info: number): void {
+    const one = 8 + (info & 3);
+    const end = (pfn + (1 << order)) >>> 1;
+    for (let j = pfn >>> 1; j < end; j++) {
+      this.st[j] = K_PAIR << 5;
+      this.setA(j, one);
+      this.setB(j, one);
+    }
+    this.setA(pfn >>> 1, info & ~4);
+  }
+
+  /**
    * __isolate_free_page: takes a free block off its list for compaction if
    * the zone stays above min + 2^order; the block is then held as an
    * allocation, as Linux holds isolated pages outside the buddy lists.

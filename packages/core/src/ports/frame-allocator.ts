@@ -33,4 +33,15 @@ export interface FrameAllocator {
    * the allocator is then unchanged.
    */
   freeFrames(frame: Pfn, order: number): void;
+
+  /**
+   * Turns a block obtained from {@link FrameAllocator.allocFrames} into
+   * 2^order blocks of order 0, each then freed on its own (Linux's
+   * `split_page`): what a kernel does with a huge page it maps as small
+   * pages. Optional: a kernel without it maps no transparent huge pages.
+   *
+   * @throws {UsageError} naming the pfn and order when the block is not
+   * allocated at that order; the allocator is then unchanged.
+   */
+  splitFrames?(frame: Pfn, order: number): void;
 }
