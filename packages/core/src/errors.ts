@@ -29,6 +29,8 @@ export type Access = "read" | "write" | "execute";
  * - `past-object-end`: mapped, but past the end of the object behind the
  *   mapping, as the part of a shared anonymous mapping that mremap grew beyond
  *   its shmem file (SIGBUS with BUS_ADRERR).
+ * - `no-huge-page`: mapped with MAP_HUGETLB, but the hugetlb pool has no
+ *   huge page to fault in (MAP_NORESERVE reserved none; SIGBUS).
  * - `non-canonical`: the address is not canonical for the address space (x86 #GP).
  * - `reserved-bit`: a paging entry on the way has a reserved bit set (#PF with RSVD=1).
  */
@@ -37,6 +39,7 @@ export type FaultReason =
   | "not-permitted"
   | "protection-key"
   | "past-object-end"
+  | "no-huge-page"
   | "non-canonical"
   | "reserved-bit";
 

@@ -22,6 +22,10 @@
  * hints, MAP_FIXED and MAP_FIXED_NOREPLACE, and checks its arguments in
  * Linux's order, returning the same negated errno.
  *
+ * MAP_HUGETLB is refused as Linux refuses it with no huge pages reserved
+ * (ENOMEM, after the same argument checks), even with MAP_NORESERVE, where
+ * Linux maps it but faults on every touch: FlatMemory has no faults.
+ *
  * Simplifies: there is no MMU. Protection is recorded (mprotect checks its
  * range and splits regions as Linux does) but not enforced, and every byte
  * of the buffer is accessible; only accesses outside the buffer fault. The
@@ -43,8 +47,11 @@ import {
   EFAULT,
   EINVAL,
   ENOMEM,
+  EOPNOTSUPP,
   EPERM,
+  hugePageBytes,
   isMadvice,
+  LEGACY_MAP_MASK,
   MADV_DODUMP,
   MADV_DOFORK,
   MADV_DONTDUMP,
@@ -69,10 +76,12 @@ import {
   MAP_FIXED,
   MAP_FIXED_NOREPLACE,
   MAP_GROWSDOWN,
+  MAP_HUGETLB,
   MAP_LOCKED,
   MAP_NORESERVE,
   MAP_PRIVATE,
   MAP_SHARED,
+  MAP_SHARED_VALIDATE,
   MAP_TYPE,
   MREMAP_DONTUNMAP,
   MREMAP_FIXED,
@@ -668,7 +677,11 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
     checkArg(length, "length", "mmap");
     checkArg(prot, "prot", "mmap");
     checkArg(flags, "flags", "mmap");
-    // The order of checks follows do_mmap() and __get_unmapped_area().
+    // The order of checks follows ksys_mmap_pgoff(), do_mmap() and __get_unmapped_area().
+    // MAP_HUGETLB asks for a page size from the hugetlb pool: EINVAL for a size there is none of.
+    const hugetlb = (flags & MAP_HUGETLB) !== 0;
+    const huge = hugetlb ? hugePageBytes(flags) : 0;
+    if (hugetlb && huge === 0) return -EINVAL;
     if (length === 0) return -EINVAL;
     let fixed = (flags & MAP_FIXED) !== 0;
     let hint = addr;
@@ -676,9 +689,11 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
       hint -= hint % PAGE_SIZE;
       if (hint !== 0 && hint < this.mmapMinAddr) hint = this.mmapMinAddr;
     }
-    const len = pageUp(length);
+    const len = hugetlb ? Math.ceil(length / huge) * huge : pageUp(length);
     if (len > this.limit) return -ENOMEM;
     if ((flags & MAP_FIXED_NOREPLACE) !== 0) fixed = true;
+    // hugetlb_get_unmapped_area(): a fixed address must be a huge page boundary.
+    if (hugetlb && fixed && addr % huge !== 0) return -EINVAL;
     const start = fixed ? addr : this.#place(hint, len);
     if (start < 0) return -ENOMEM;
     if (start > this.limit - len) return -ENOMEM;
@@ -686,6 +701,19 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
     if (start < this.mmapMinAddr) return -EPERM;
     if ((flags & MAP_FIXED_NOREPLACE) !== 0 && this.#overlaps(start, start + len)) return -EEXIST;
     const type = flags & MAP_TYPE;
+    if (hugetlb) {
+      // A hugetlbfs file's mapping (do_mmap): shared, validated (EOPNOTSUPP
+      // for a bit outside LEGACY_MAP_MASK) or private, never a stack. Then
+      // the reservation: FlatMemory has no huge pages, and no fault to give
+      // the SIGBUS that every touch of a MAP_NORESERVE mapping earns on
+      // Linux, so it refuses that mapping too: ENOMEM, Linux's answer with an
+      // empty pool, after a fixed range is unmapped as Linux leaves it.
+      if (type === MAP_SHARED_VALIDATE && (flags & ~LEGACY_MAP_MASK) !== 0) return -EOPNOTSUPP;
+      if (type !== MAP_SHARED && type !== MAP_SHARED_VALIDATE && type !== MAP_PRIVATE) return -EINVAL;
+      if ((flags & MAP_GROWSDOWN) !== 0) return -EINVAL;
+      if (fixed) this.#remove(start, start + len);
+      return -ENOMEM;
+    }
     // An anonymous mapping takes MAP_SHARED or MAP_PRIVATE; anything else,
     // MAP_SHARED_VALIDATE included, is EINVAL (do_mmap's anonymous branch).
     if (type !== MAP_SHARED && type !== MAP_PRIVATE && type !== MAP_DROPPABLE) return -EINVAL;

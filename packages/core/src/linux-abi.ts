@@ -52,6 +52,63 @@ export const MAP_NORESERVE = 0x4000;
 export const MAP_POPULATE = 0x8000;
 /** Like MAP_FIXED, but fail with EEXIST instead of replacing (Linux 4.17). */
 export const MAP_FIXED_NOREPLACE = 0x100000;
+/**
+ * Map huge pages from the hugetlb pool (an anonymous hugetlbfs file): the
+ * length rounds up to the huge page size and the address is aligned to it.
+ * With no huge pages reserved, ENOMEM unless MAP_NORESERVE.
+ */
+export const MAP_HUGETLB = 0x40000;
+/** Where MAP_HUGETLB's page size goes in the flags: its log2 in bits 26..31 (0: the default size). */
+export const MAP_HUGE_SHIFT = 26;
+/** The mask of that field, after shifting it down. */
+export const MAP_HUGE_MASK = 0x3f;
+/** MAP_HUGETLB with 2 MiB pages (21 << MAP_HUGE_SHIFT), the x86-64 default. */
+export const MAP_HUGE_2MB = 21 << MAP_HUGE_SHIFT;
+/** MAP_HUGETLB with 1 GiB pages (30 << MAP_HUGE_SHIFT), where the CPU has them (pdpe1gb). */
+export const MAP_HUGE_1GB = 30 << MAP_HUGE_SHIFT;
+
+/** The default huge page size of x86-64 (Hugepagesize in /proc/meminfo). */
+const HUGE_PAGE_DEFAULT = 2 * 1024 * 1024;
+
+/**
+ * The huge page size, in bytes, that mmap `flags` with MAP_HUGETLB ask for
+ * (hstate_sizelog() in Linux): the default 2 MiB when the MAP_HUGE_* field
+ * is 0, else 2^field if x86-64 has that size (2 MiB or 1 GiB).
+ *
+ * @returns the size, or 0 for a size there is no pool of (mmap's EINVAL).
+ */
+export function hugePageBytes(flags: number): number {
+  const log = (flags >>> MAP_HUGE_SHIFT) & MAP_HUGE_MASK;
+  if (log === 0) return HUGE_PAGE_DEFAULT;
+  return log === 21 || log === 30 ? 2 ** log : 0;
+}
+
+/**
+ * The flags MAP_SHARED_VALIDATE lets through for a file without a
+ * validating mmap (LEGACY_MAP_MASK in include/linux/mman.h, with x86-64's
+ * MAP_32BIT and MAP_ABOVE4G (0x80), MAP_DENYWRITE (0x800), MAP_EXECUTABLE
+ * (0x1000), MAP_NONBLOCK (0x10000), MAP_STACK (0x20000) and the two huge
+ * page sizes): a MAP_HUGETLB mapping, which is a file's, answers EOPNOTSUPP
+ * for any other bit, as Linux 6.18 does here, bit by bit.
+ */
+export const LEGACY_MAP_MASK =
+  MAP_SHARED |
+  MAP_PRIVATE |
+  MAP_FIXED |
+  MAP_ANONYMOUS |
+  MAP_32BIT |
+  0x80 |
+  MAP_GROWSDOWN |
+  0x800 |
+  0x1000 |
+  MAP_LOCKED |
+  MAP_NORESERVE |
+  MAP_POPULATE |
+  0x10000 |
+  0x20000 |
+  MAP_HUGETLB |
+  MAP_HUGE_2MB |
+  MAP_HUGE_1GB;
 
 /** No special treatment (the default). */
 export const MADV_NORMAL = 0;

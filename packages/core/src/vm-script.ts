@@ -29,8 +29,10 @@
  * `populate_write`, `dontneed_locked`, `remove`, `mergeable`,
  * `unmergeable`, `wipeonfork`, `keeponfork`, `guard_install` and
  * `guard_remove`; mmap's FLAGS also `growsdown` (MAP_GROWSDOWN) and
- * `droppable` (MAP_DROPPABLE, a mapping type: alone, not with private) and
- * `32bit` (MAP_32BIT). status: how
+ * `droppable` (MAP_DROPPABLE, a mapping type: alone, not with private),
+ * `32bit` (MAP_32BIT), `hugetlb` (MAP_HUGETLB) and a huge page size for it:
+ * `huge_2mb`, `huge_1gb` or another of Linux's MAP_HUGE_* (`huge_16kb` …
+ * `huge_16gb`, the size's log2 from bit 26 up). status: how
  * /proc/PID/status's VmSize, VmData, VmExe, VmLib, RssAnon and RssShmem moved
  * since the script began, in kB (`status VmSize=+8 VmData=+8 VmExe=+0 VmLib=+0
  * RssAnon=+4 RssShmem=+0`), from the target's `status()`; `err ENOSYS`
@@ -79,6 +81,8 @@ import {
   MAP_FIXED,
   MAP_FIXED_NOREPLACE,
   MAP_GROWSDOWN,
+  MAP_HUGE_SHIFT,
+  MAP_HUGETLB,
   MAP_NORESERVE,
   MAP_POPULATE,
   MAP_PRIVATE,
@@ -183,6 +187,27 @@ const FLAGS: Record<string, number> = {
   growsdown: MAP_GROWSDOWN,
   droppable: MAP_DROPPABLE,
   "32bit": MAP_32BIT,
+  hugetlb: MAP_HUGETLB,
+  // Linux's MAP_HUGE_* page sizes: log2 of the size from MAP_HUGE_SHIFT up.
+  ...Object.fromEntries(
+    (
+      [
+        ["16kb", 14],
+        ["64kb", 16],
+        ["512kb", 19],
+        ["1mb", 20],
+        ["2mb", 21],
+        ["8mb", 23],
+        ["16mb", 24],
+        ["32mb", 25],
+        ["256mb", 28],
+        ["512mb", 29],
+        ["1gb", 30],
+        ["2gb", 31],
+        ["16gb", 34],
+      ] as const
+    ).map(([size, log]) => [`huge_${size}`, (log << MAP_HUGE_SHIFT) >>> 0]),
+  ),
 };
 const MREMAP_FLAGS: Record<string, number> = {
   maymove: MREMAP_MAYMOVE,
@@ -311,7 +336,8 @@ export function parseVmScript(text: string): VmScriptOp[] {
           if (v === undefined) throw new VmScriptError(line, "bad flag");
           flags |= v;
         }
-        ops.push({ kind, line, name, at, len, prot, flags });
+        // Unsigned, as the C int reaches the kernel: huge_16gb sets bit 31.
+        ops.push({ kind, line, name, at, len, prot, flags: flags >>> 0 });
         break;
       }
       case "munmap":

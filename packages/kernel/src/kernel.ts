@@ -41,6 +41,7 @@ import {
   type ShmemObject,
   VM_ACCOUNT,
   VM_DONTCOPY,
+  VM_HUGETLB,
   VM_WIPEONFORK,
   type Vma,
 } from "./mm/vma.js";
@@ -589,7 +590,22 @@ export class Kernel {
       p.mm.tree.forEach((vma) => {
         if ((vma.flags & VM_ACCOUNT) !== 0) vmaCommitted += (vma.end - vma.start) / PAGE;
         if (vma.object !== null) objects.add(vma.object);
+        // A hugetlb VMA: its bounds and file offset on huge page boundaries,
+        // no shmem object or anon_vma, and (the pool being empty) no page.
+        const huge = vma.hugetlb;
+        if (
+          huge !== null &&
+          (vma.start % huge.pageBytes !== 0 ||
+            vma.end % huge.pageBytes !== 0 ||
+            (vma.pgoff * PAGE) % huge.pageBytes !== 0 ||
+            vma.object !== null ||
+            vma.anonVma !== null ||
+            (vma.flags & VM_HUGETLB) === 0)
+        )
+          fail(`process ${p.pid} has a malformed hugetlb VMA at 0x${vma.start.toString(16)}`);
         this.mmu.walkRange(p.space, vma.start, vma.end, (m) => {
+          if (huge !== null)
+            fail(`process ${p.pid} maps a page in a hugetlb VMA at 0x${m.virt.toString(16)}`);
           needed.push(m.virt / PAGE);
           const f = m.phys / PAGE;
           const k = this.pages.kind[f];

@@ -11,6 +11,7 @@ import {
   MADV_WIPEONFORK,
   MAP_FIXED,
   MAP_GROWSDOWN,
+  MAP_HUGETLB,
   MAP_NORESERVE,
   MAP_PRIVATE,
   MAP_SHARED,
@@ -38,6 +39,7 @@ const ADVICE: readonly (readonly [string, number])[] = [
   ["KEEPONFORK", MADV_KEEPONFORK],
 ];
 const PAGE = 4096;
+const HUGE = 2 * 1024 * 1024;
 
 type S = { k: Kernel; procs: Process[]; maps: Map<number, number[]> };
 
@@ -114,6 +116,11 @@ describe("kernel invariants under random system calls on several processes", () 
                 MAP_SHARED,
                 MAP_PRIVATE | MAP_NORESERVE,
                 MAP_PRIVATE | MAP_GROWSDOWN,
+                // hugetlb: ENOMEM without MAP_NORESERVE (no pool), else a
+                // 2 MiB-aligned VMA that splits only at 2 MiB and SIGBUSes.
+                MAP_PRIVATE | MAP_HUGETLB,
+                MAP_PRIVATE | MAP_HUGETLB | MAP_NORESERVE,
+                MAP_SHARED | MAP_HUGETLB | MAP_NORESERVE,
               ),
             )
             .map(([k, pages, prot, flags]) =>
@@ -226,6 +233,24 @@ describe("kernel invariants under random system calls on several processes", () 
                 const a = addr(s, p, m, 0);
                 const r = p.mremap(a, oldPages * PAGE, newPages * PAGE, MREMAP_MAYMOVE);
                 if (r > 0 && r !== a) s.maps.set(p.pid, [...(s.maps.get(p.pid) ?? []), r]);
+              });
+            }),
+          ),
+        // Calls in whole 2 MiB steps, which a hugetlb VMA may be split at.
+        fc
+          .tuple(nat, nat, fc.integer({ min: 0, max: 3 }), fc.integer({ min: 1, max: 2 }), fc.nat(4))
+          .map(([k, m, off, huge, call]) =>
+            step(`huge-step(#${k}, map ${m}+${off}×2M, ${huge}×2M, call ${call})`, (s: S) => {
+              const p = pick(s, k);
+              if (p === undefined) return;
+              tolerate(() => {
+                const a = addr(s, p, m, 0) + off * HUGE;
+                const len = huge * HUGE;
+                if (call === 0) p.munmap(a, len);
+                else if (call === 1) p.mprotect(a, len, 1);
+                else if (call === 2) p.madvise(a, len, MADV_DONTNEED);
+                else if (call === 3) p.mremap(a, len, HUGE, 0);
+                else p.mmap(a, len, 3, MAP_SHARED | MAP_HUGETLB | MAP_NORESERVE | MAP_FIXED);
               });
             }),
           ),

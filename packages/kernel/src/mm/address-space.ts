@@ -24,12 +24,16 @@
  *     0x10000         mmap_min_addr
  */
 import {
+  EACCES,
   EEXIST,
   EFAULT,
   EINVAL,
   ENOMEM,
+  EOPNOTSUPP,
   EPERM,
+  hugePageBytes,
   isMadvice,
+  LEGACY_MAP_MASK,
   MADV_COLD,
   MADV_DODUMP,
   MADV_DOFORK,
@@ -59,11 +63,13 @@ import {
   MAP_FIXED,
   MAP_FIXED_NOREPLACE,
   MAP_GROWSDOWN,
+  MAP_HUGETLB,
   MAP_LOCKED,
   MAP_NORESERVE,
   MAP_POPULATE,
   MAP_PRIVATE,
   MAP_SHARED,
+  MAP_SHARED_VALIDATE,
   MAP_TYPE,
   MREMAP_DONTUNMAP,
   MREMAP_FIXED,
@@ -85,14 +91,17 @@ import {
   type AnonVma,
   canMerge,
   copyHighFlags,
+  type HugetlbFile,
   makeVma,
   type ShmemObject,
   VM_ACCOUNT,
   VM_DONTCOPY,
   VM_DONTDUMP,
+  VM_DONTEXPAND,
   VM_EXEC,
   VM_GROWSDOWN,
   VM_HUGEPAGE,
+  VM_HUGETLB,
   VM_MAYEXEC,
   VM_MAYREAD,
   VM_MAYSHARE,
@@ -123,6 +132,14 @@ export const DEFAULT_MAX_MAP_COUNT = 65530;
 /** Where MAP_32BIT mappings go on x86-64 (find_start_end() in arch/x86/kernel/sys_x86_64.c). */
 const LOW_32BIT_BEGIN = 0x40000000;
 const LOW_32BIT_END = 0x80000000;
+/**
+ * The minor device numbers of the hugetlbfs mounts Linux makes at boot, one
+ * per huge page size, as /proc/PID/maps shows them for MAP_HUGETLB
+ * mappings on this machine's Linux 6.18 (`mmap-hugetlb.vm`): 00:11 for
+ * 2 MiB pages, 00:12 for 1 GiB ones.
+ */
+const HUGETLBFS_MINOR_2M = 0x11;
+const HUGETLBFS_MINOR_1G = 0x12;
 /** The default RLIMIT_STACK (8 MiB, `ulimit -s` 8192): a stack VMA grows no larger. */
 const RLIMIT_STACK = 8 * 1024 * 1024;
 
@@ -219,6 +236,22 @@ function pageUp(n: number): number {
   return r === 0 ? n : n + (PAGE - r);
 }
 
+// `n` rounded up to a multiple of `align` (a power of two of at least a page).
+function alignUp(n: number, align: number): number {
+  const r = n % align;
+  return r === 0 ? n : n + (align - r);
+}
+
+/**
+ * Whether `vma` may be split at `at` (__split_vma's may_split hook): a
+ * hugetlb VMA only at a multiple of its huge page size (hugetlb_vm_op_split
+ * in mm/hugetlb.c), any other anywhere. munmap, mprotect, madvise and a
+ * MAP_FIXED mmap that would cut one elsewhere fail with EINVAL.
+ */
+function maySplit(vma: Vma, at: number): boolean {
+  return vma.hugetlb === null || at % vma.hugetlb.pageBytes === 0;
+}
+
 function calcProtBits(prot: number): number {
   return (
     (prot & PROT_READ ? VM_READ : 0) | (prot & PROT_WRITE ? VM_WRITE : 0) | (prot & PROT_EXEC ? VM_EXEC : 0)
@@ -227,6 +260,7 @@ function calcProtBits(prot: number): number {
 
 let nextObjectId = 1;
 let nextAnonId = 1;
+let nextHugetlbId = 1;
 
 /** A shmem object for a new shared anonymous mapping of `pages` pages. */
 export function newShmemObject(pages: number): ShmemObject {
@@ -335,12 +369,22 @@ export class AddressSpace {
 
   /**
    * get_unmapped_area(): where a mapping of `length` bytes goes, or a
-   * negated errno. `length` is page-aligned and non-zero.
+   * negated errno. `length` is page-aligned and non-zero. `hugeBytes` is
+   * the huge page size of a hugetlb mapping (0 for any other), whose length
+   * is a multiple of it: as hugetlb_get_unmapped_area() does, a fixed
+   * address must be one too (EINVAL), a hint is rounded up to one, and the
+   * search returns one (get_align_mask() in arch/x86/kernel/sys_x86_64.c).
    */
-  getUnmappedArea(addr: number, length: number, flags: number): number {
+  getUnmappedArea(addr: number, length: number, flags: number, hugeBytes = 0): number {
     if (length > TASK_SIZE) return -ENOMEM;
     let result: number;
-    if ((flags & MAP_FIXED) !== 0) {
+    if (hugeBytes !== 0) {
+      if ((flags & MAP_FIXED) !== 0 && addr % hugeBytes !== 0) return -EINVAL;
+      result =
+        (flags & MAP_FIXED) !== 0
+          ? addr
+          : this.#archTopDown(alignUp(addr, hugeBytes), length, flags, hugeBytes);
+    } else if ((flags & MAP_FIXED) !== 0) {
       result = addr;
     } else if ((flags & MAP_TYPE) !== MAP_SHARED && addr === 0 && length % PMD_SIZE === 0) {
       // thp_get_unmapped_area(): search for length + 2 MiB, then align the start.
@@ -367,10 +411,13 @@ export class AddressSpace {
     return sub === 0 ? found + PMD_SIZE : found + sub;
   }
 
-  // arch_get_unmapped_area_topdown() of arch/x86/kernel/sys_x86_64.c.
-  #archTopDown(hint: number, length: number, flags: number): number {
+  // arch_get_unmapped_area_topdown() of arch/x86/kernel/sys_x86_64.c. A
+  // search for a range aligned to `align` (a hugetlb mapping's) looks for
+  // `length + align - PAGE` bytes and takes the highest aligned start in
+  // them (vm_unmapped_area's align_mask); the hint is taken as it is.
+  #archTopDown(hint: number, length: number, flags: number, align = PAGE): number {
     // MAP_32BIT takes the legacy bottom-up search, in [1 GiB, 2 GiB).
-    if ((flags & MAP_32BIT) !== 0) return this.#archBottomUp32(hint, length);
+    if ((flags & MAP_32BIT) !== 0) return this.#archBottomUp32(hint, length, align);
     if (length > TASK_SIZE) return -ENOMEM;
     if (hint !== 0) {
       const addr = hint - (hint % PAGE);
@@ -384,18 +431,19 @@ export class AddressSpace {
     // unmapped_area_topdown(): the highest gap that fits; when the VMA above
     // it grows down and its guard gap reaches into it, search again below
     // that guard gap.
+    const padded = length + align - PAGE;
     let high = this.mmapBase;
     for (;;) {
-      const top = this.tree.highestGap(length, PAGE, high);
+      const top = this.tree.highestGap(padded, PAGE, high);
       if (top < 0) break;
       const next = this.tree.findAfter(top);
-      if (next === null || startGap(next) >= top) return top - length;
+      if (next === null || startGap(next) >= top) return top - length - ((top - length) % align);
       high = startGap(next);
     }
     // Bottom-up fallback from TASK_UNMAPPED_BASE (a third of the address space).
     const base = pageUp(Math.floor(TASK_SIZE / 3));
-    const low = this.tree.lowestGap(length, base, TASK_SIZE);
-    return low >= 0 ? low : -ENOMEM;
+    const low = this.tree.lowestGap(padded, base, TASK_SIZE);
+    return low >= 0 ? alignUp(low, align) : -ENOMEM;
   }
 
   // arch_get_unmapped_area() for MAP_32BIT (find_start_end(): begin 1 GiB,
@@ -403,7 +451,7 @@ export class AddressSpace {
   // 2 GiB and clear of the stack guard gap above it, else the lowest free
   // range (unmapped_area(), searching again above a VMA that grows down
   // when its guard gap reaches into the range).
-  #archBottomUp32(hint: number, length: number): number {
+  #archBottomUp32(hint: number, length: number, align: number): number {
     const end = LOW_32BIT_END;
     if (length > end) return -ENOMEM;
     if (hint !== 0) {
@@ -411,20 +459,34 @@ export class AddressSpace {
       const next = this.tree.findAfter(addr);
       if (end - length >= addr && (next === null || addr + length <= startGap(next))) return addr;
     }
+    // unmapped_area(): the padded length for an aligned range, as above.
+    const padded = length + align - PAGE;
     let low = Math.max(LOW_32BIT_BEGIN, this.mmapMinAddr);
     for (;;) {
-      const gap = this.tree.lowestGap(length, low, end);
-      if (gap < 0) return -ENOMEM;
-      const next = this.tree.findAfter(gap);
-      if (next === null || startGap(next) >= gap + length - 1) return gap;
+      const found = this.tree.lowestGap(padded, low, end);
+      if (found < 0) return -ENOMEM;
+      const gap = alignUp(found, align);
+      const next = this.tree.findAfter(found);
+      if (next === null || startGap(next) >= gap + padded - 1) return gap;
       low = next.end;
     }
   }
 
   // ------------------------------------------------------------- mmap(2)
 
-  /** mmap(2) of anonymous memory; see the Mapper port. */
+  /**
+   * mmap(2) of anonymous memory; see the Mapper port. MAP_HUGETLB maps a
+   * new hugetlbfs file instead (ksys_mmap_pgoff): the length rounds up to
+   * its huge page size (MAP_HUGE_2MB, the default, or MAP_HUGE_1GB; EINVAL
+   * for a size with no pool), the mapping is placed at a multiple of it and
+   * checked as a file's (MAP_SHARED_VALIDATE is accepted, with
+   * EOPNOTSUPP for bits outside LEGACY_MAP_MASK). The pool is empty (no huge
+   * pages reserved, as on this machine), so the reservation fails with
+   * ENOMEM unless MAP_NORESERVE asks for none; with it, each fault is SIGBUS.
+   */
   mmap(addr: number, length: number, prot: number, flags: number): number {
+    const huge = (flags & MAP_HUGETLB) !== 0 ? hugePageBytes(flags) : 0;
+    if ((flags & MAP_HUGETLB) !== 0 && huge === 0) return -EINVAL;
     if (length === 0) return -EINVAL;
     // do_mmap() makes MAP_FIXED_NOREPLACE fixed before it rounds a hint, so
     // an unaligned address with it is EINVAL (from get_unmapped_area), not
@@ -437,9 +499,9 @@ export class AddressSpace {
       hint -= hint % PAGE;
       if (hint !== 0 && hint < this.mmapMinAddr) hint = pageUp(this.mmapMinAddr);
     }
-    const len = pageUp(length);
+    const len = huge === 0 ? pageUp(length) : alignUp(length, huge);
     if (this.mapCount > this.maxMapCount) return -ENOMEM;
-    const start = this.getUnmappedArea(hint, len, f);
+    const start = this.getUnmappedArea(hint, len, f, huge);
     if (start < 0) return start;
     if ((f & MAP_FIXED_NOREPLACE) !== 0 && this.tree.overlapping(start, start + len).length > 0)
       return -EEXIST;
@@ -452,7 +514,19 @@ export class AddressSpace {
       ((f & MAP_GROWSDOWN) !== 0 ? VM_GROWSDOWN : 0);
     const type = f & MAP_TYPE;
     let pgoff: number;
-    if (type === MAP_SHARED) {
+    if (huge !== 0) {
+      // do_mmap() of a file: shared (validated: no unknown bit) or private,
+      // never a stack; hugetlbfs_file_mmap() marks the VMA VM_HUGETLB and
+      // VM_DONTEXPAND. The file starts at offset 0 however it is shared.
+      if (type === MAP_SHARED_VALIDATE && (f & ~LEGACY_MAP_MASK) !== 0) return -EOPNOTSUPP;
+      if (type === MAP_SHARED || type === MAP_SHARED_VALIDATE) vmFlags |= VM_SHARED | VM_MAYSHARE;
+      else if (type !== MAP_PRIVATE) return -EINVAL;
+      if ((f & MAP_GROWSDOWN) !== 0) return -EINVAL;
+      vmFlags |= VM_HUGETLB | VM_DONTEXPAND;
+      // hugetlb's own overcommit rule: MAP_NORESERVE reserves no huge pages, whatever vm.overcommit_memory says.
+      if ((f & MAP_NORESERVE) !== 0) vmFlags |= VM_NORESERVE;
+      pgoff = 0;
+    } else if (type === MAP_SHARED) {
       // do_mmap(): anonymous shared memory cannot grow down.
       if ((f & MAP_GROWSDOWN) !== 0) return -EINVAL;
       vmFlags |= VM_SHARED | VM_MAYSHARE;
@@ -469,7 +543,8 @@ export class AddressSpace {
       return -EINVAL;
     }
     if ((f & MAP_NORESERVE) !== 0 && !this.#acct.never) vmFlags |= VM_NORESERVE;
-    const r = this.#mmapRegion(start, len, vmFlags, pgoff, type === MAP_DROPPABLE);
+    const file = huge === 0 ? null : { id: nextHugetlbId++, pageBytes: huge };
+    const r = this.#mmapRegion(start, len, vmFlags, pgoff, type === MAP_DROPPABLE, file);
     if (r < 0) return r;
     if ((f & MAP_POPULATE) !== 0) {
       // __mm_populate(): private writable memory is faulted for writing, the rest for reading.
@@ -478,15 +553,29 @@ export class AddressSpace {
         if (vma === null) break;
         const to = Math.min(vma.end, start + len);
         const write = (vma.flags & (VM_WRITE | VM_SHARED)) === VM_WRITE;
-        this.#pages.populate(this, vma, a, to, write);
+        // A hugetlb VMA's first fault is SIGBUS, after making the tables
+        // above it; the error is ignored and the walk goes on with the next VMA.
+        if (vma.hugetlb !== null) this.tables.touchUpper(a, vma.hugetlb.pageBytes);
+        else this.#pages.populate(this, vma, a, to, write);
         a = to;
       }
     }
     return start;
   }
 
-  // mmap_region(): charge, replace what was there, merge or insert.
-  #mmapRegion(start: number, len: number, vmFlags: number, pgoff: number, droppable = false): number {
+  // mmap_region(): charge, replace what was there, merge or insert. A
+  // hugetlb mapping (`hugetlb`, its file) is never charged and never
+  // merges; with no huge pages to reserve it fails, unless VM_NORESERVE,
+  // only after what it replaces is gone (hugetlbfs_file_mmap runs after
+  // vms_clean_up_area, and vms_abort_munmap_vmas then leaves the hole).
+  #mmapRegion(
+    start: number,
+    len: number,
+    vmFlags: number,
+    pgoff: number,
+    droppable = false,
+    hugetlb: HugetlbFile | null = null,
+  ): number {
     const end = start + len;
     const pages = len / PAGE;
     // The VMAs the mapping replaces, and the first one above it when there are none.
@@ -501,6 +590,7 @@ export class AddressSpace {
     ) {
       return -ENOMEM;
     }
+    if (this.#refusedSplit(old, start, end)) return -EINVAL;
     let oldAccounted = 0;
     for (const v of old) {
       if ((v.flags & VM_ACCOUNT) !== 0)
@@ -509,12 +599,12 @@ export class AddressSpace {
     let flags = vmFlags;
     let charged = 0;
     let object: ShmemObject | null = null;
-    if ((flags & (VM_NORESERVE | VM_SHARED | VM_WRITE)) === VM_WRITE) {
-      // accountable_mapping(): private, writable, reserved.
+    if ((flags & (VM_NORESERVE | VM_SHARED | VM_WRITE | VM_HUGETLB)) === VM_WRITE) {
+      // accountable_mapping(): private, writable, reserved, not hugetlb.
       charged = pages - oldAccounted;
       if (!this.#charge(charged)) return -ENOMEM;
       flags |= VM_ACCOUNT;
-    } else if ((flags & VM_SHARED) !== 0) {
+    } else if ((flags & (VM_SHARED | VM_HUGETLB)) === VM_SHARED) {
       // shmem_zero_setup(): the object is charged for its size unless VM_NORESERVE.
       object = newShmemObject(pages);
       if ((flags & VM_NORESERVE) === 0) {
@@ -527,8 +617,11 @@ export class AddressSpace {
     // An accountable mapping takes over the charge of the accounted pages it
     // replaces (__mmap_region zeroes vms.nr_accounted); others give it back.
     const next = old.length === 0 ? after : this.#unmapRange(start, end, (flags & VM_ACCOUNT) === 0, old);
+    // hugetlb_reserve_pages(): an empty pool has no page to reserve.
+    if (hugetlb !== null && (flags & VM_NORESERVE) === 0) return -ENOMEM;
     const vma = makeVma(start, end, flags, object === null ? pgoff : 0, object);
     vma.droppable = droppable;
+    vma.hugetlb = hugetlb;
     if (object !== null) object.mappers = 1;
     this.#insertMerging(vma, next);
     this.#account(flags, pages);
@@ -572,6 +665,21 @@ export class AddressSpace {
   #dropVma(vma: Vma): void {
     if (vma.anonVma !== null) vma.anonVma.degree--;
     if (vma.object !== null) vma.object.mappers--;
+  }
+
+  // vms_gather_munmap_vmas()'s splits, for the VMAs `found` over [start,
+  // end), as far as they can fail: the first VMA is split at `start` and
+  // the last at `end` only where maySplit allows. The split at `start` is
+  // made first and stays when the one at `end` is refused. Returns whether
+  // one was refused (the call is then EINVAL and nothing is unmapped).
+  #refusedSplit(found: Vma[], start: number, end: number): boolean {
+    if (found.length === 0) return false;
+    const first = found[0]!;
+    const last = found[found.length - 1]!;
+    if (first.start < start && !maySplit(first, start)) return true;
+    if (last.end <= end || maySplit(last, end)) return false;
+    if (first.start < start) this.#split(first, start);
+    return true;
   }
 
   // Splits `vma` at `at` (page-aligned, strictly inside); returns the upper part.
@@ -716,6 +824,7 @@ export class AddressSpace {
     ) {
       return -ENOMEM;
     }
+    if (this.#refusedSplit(inside, addr, end)) return -EINVAL;
     this.#unmapRange(addr, end, true, inside);
     return 0;
   }
@@ -768,7 +877,7 @@ export class AddressSpace {
     const pages = (end - start) / PAGE;
     let charged = 0;
     if ((newFlags & VM_WRITE) !== 0) {
-      if ((oldFlags & (VM_ACCOUNT | VM_WRITE | VM_SHARED | VM_NORESERVE)) === 0) {
+      if ((oldFlags & (VM_ACCOUNT | VM_WRITE | VM_HUGETLB | VM_SHARED | VM_NORESERVE)) === 0) {
         charged = pages;
         if (!this.#charge(charged)) return -ENOMEM;
         newFlags |= VM_ACCOUNT;
@@ -778,6 +887,10 @@ export class AddressSpace {
       newFlags &= ~VM_ACCOUNT;
     }
     const target = this.#modify(vma, start, end, newFlags);
+    if (target === null) {
+      this.#uncharge(charged);
+      return -EINVAL;
+    }
     if ((oldFlags & VM_ACCOUNT) !== 0 && (newFlags & VM_ACCOUNT) === 0) this.#uncharge(pages);
     this.#account(oldFlags, -pages);
     this.#account(newFlags, pages);
@@ -786,11 +899,18 @@ export class AddressSpace {
   }
 
   // vma_modify(): gives [start, end) of `vma` the flags `newFlags`, splitting
-  // it off and merging it with a neighbour where the rules allow.
-  #modify(vma: Vma, start: number, end: number, newFlags: number): Vma {
+  // it off and merging it with a neighbour where the rules allow. Null when
+  // a split is refused (maySplit: EINVAL), the split at `start` then made.
+  #modify(vma: Vma, start: number, end: number, newFlags: number): Vma | null {
     let mid = vma;
-    if (mid.start < start) mid = this.#split(mid, start);
-    if (mid.end > end) this.#split(mid, end);
+    if (mid.start < start) {
+      if (!maySplit(mid, start)) return null;
+      mid = this.#split(mid, start);
+    }
+    if (mid.end > end) {
+      if (!maySplit(mid, end)) return null;
+      this.#split(mid, end);
+    }
     mid.flags = newFlags;
     return this.#mergeAround(mid);
   }
@@ -905,6 +1025,12 @@ export class AddressSpace {
       const vma = this.tree.lookup(cursor);
       if (vma === null) return -ENOMEM;
       if ((vma.flags & (write ? VM_WRITE : VM_READ)) === 0) return -EINVAL;
+      // A hugetlb VMA's fault is SIGBUS (no huge page to give), after the
+      // tables above its page are made: EFAULT.
+      if (vma.hugetlb !== null) {
+        this.tables.touchUpper(cursor, vma.hugetlb.pageBytes);
+        return -EFAULT;
+      }
       const to = Math.min(vma.end, end);
       // A guard marker's fault is SIGSEGV, which get_user_pages answers with EFAULT.
       if (!this.#pages.populate(this, vma, cursor, to, write)) return -EFAULT;
@@ -914,6 +1040,10 @@ export class AddressSpace {
   }
 
   #adviseOne(vma: Vma, start: number, end: number, advice: number): number {
+    if (vma.hugetlb !== null) {
+      const err = this.#hugetlbAdvice(vma, start, advice);
+      if (err <= 0) return err;
+    }
     let flags = vma.flags;
     switch (advice) {
       case MADV_DONTNEED:
@@ -1000,8 +1130,43 @@ export class AddressSpace {
         return 0;
     }
     // madvise_update_vma(): a flag change splits the VMA as mprotect does.
-    if (flags !== vma.flags) this.#modify(vma, start, end, flags);
+    if (flags !== vma.flags && this.#modify(vma, start, end, flags) === null) return -EINVAL;
     return 0;
+  }
+
+  // The advice a hugetlb VMA answers on its own: 0 or a negated errno, or 1
+  // when the advice goes on as for any VMA (a flag change, split only at a
+  // huge page boundary). Its file never holds a page here, so there is
+  // nothing to drop or populate.
+  #hugetlbAdvice(vma: Vma, start: number, advice: number): number {
+    const huge = vma.hugetlb!.pageBytes;
+    switch (advice) {
+      case MADV_DONTNEED:
+      case MADV_DONTNEED_LOCKED:
+        // madvise_dontneed_free_valid_vma(): the start must be a huge page
+        // boundary; the end is rounded down to one (here the range may then
+        // be empty), so that no page beyond the range is lost.
+        return start % huge !== 0 ? -EINVAL : 0;
+      // Lazy freeing and the LRU advice are not for hugetlb
+      // (madvise_dontneed_free_valid_vma, can_madv_lru_vma), nor guard
+      // markers (is_valid_guard_vma), nor wiping a file's mapping in a child.
+      case MADV_FREE:
+      case MADV_COLD:
+      case MADV_PAGEOUT:
+      case MADV_GUARD_INSTALL:
+      case MADV_GUARD_REMOVE:
+      case MADV_WIPEONFORK:
+        return -EINVAL;
+      case MADV_REMOVE:
+        // madvise_remove(): a hole punched in the file, which a private
+        // mapping may not write (EACCES); the shared file holds no page.
+        return (vma.flags & VM_SHARED) === 0 ? -EACCES : 0;
+      case MADV_MERGEABLE:
+        // vma_ksm_compatible(): KSM leaves hugetlb alone, and the advice is taken as done.
+        return 0;
+      default:
+        return 1;
+    }
   }
 
   // madvise_remove(): punches a hole in the file behind a shared mapping
@@ -1054,8 +1219,10 @@ export class AddressSpace {
       // [newbrk, oldbrk): with none (the heap was unmapped there), it fails.
       const first = this.tree.findAfter(newTop);
       if (first === null || first.start >= oldTop) return old;
+      const inside = this.tree.overlapping(newTop, oldTop);
+      if (this.#refusedSplit(inside, newTop, oldTop)) return old;
       this.#brk = addr;
-      this.#unmapRange(newTop, oldTop, true);
+      this.#unmapRange(newTop, oldTop, true, inside);
       return addr;
     }
     // One free page must stay between the new break and the next mapping
@@ -1109,10 +1276,33 @@ export class AddressSpace {
     if ((flags & MREMAP_FIXED) !== 0 && oldLen === newLen)
       return this.#remapMove(oldAddr, oldLen, flags, newAddr);
     const vma = this.tree.lookup(oldAddr);
-    const err = this.#checkRemap(vma, oldAddr, oldLen, newLen, flags);
+    const lens = this.#hugetlbRemapLens(vma, oldAddr, oldLen, newLen, impliesNew ? newAddr : 0);
+    if (lens === null) return -EINVAL;
+    const [o, n] = lens;
+    const err = this.#checkRemap(vma, oldAddr, o, n, flags);
     if (err !== 0) return err;
-    if (impliesNew) return this.#remapTo(oldAddr, oldLen, newLen, flags, newAddr);
-    return this.#remapAt(vma!, oldAddr, oldLen, newLen, flags);
+    if (impliesNew) return this.#remapTo(oldAddr, o, n, flags, newAddr);
+    return this.#remapAt(vma!, oldAddr, o, n, flags);
+  }
+
+  // align_hugetlb() in check_prep_vma(): for a hugetlb VMA both lengths
+  // round up to its huge page size, the old address and the new one (when
+  // the call names one) must be multiples of it, and the mapping may not
+  // grow (its reservation could not follow). Null for EINVAL; the lengths
+  // as they are for any other VMA.
+  #hugetlbRemapLens(
+    vma: Vma | null,
+    addr: number,
+    oldLen: number,
+    newLen: number,
+    newAddr: number,
+  ): [number, number] | null {
+    if (vma === null || vma.hugetlb === null) return [oldLen, newLen];
+    const huge = vma.hugetlb.pageBytes;
+    const o = alignUp(oldLen, huge);
+    const n = alignUp(newLen, huge);
+    if (addr % huge !== 0 || newAddr % huge !== 0 || n > o) return null;
+    return [o, n];
   }
 
   // check_prep_vma(): the VMA must hold the part of the old range that
@@ -1123,6 +1313,8 @@ export class AddressSpace {
     if (newLen <= oldLen && !impliesNew) return 0;
     // Duplicating a mapping (old length 0) only makes sense for shared ones.
     if (oldLen === 0 && (vma.flags & (VM_SHARED | VM_MAYSHARE)) === 0) return -EINVAL;
+    // A VMA that may not expand (a hugetlb one) may not leave its old range behind either.
+    if ((flags & MREMAP_DONTUNMAP) !== 0 && (vma.flags & VM_DONTEXPAND) !== 0) return -EINVAL;
     // A shrink may unmap past the VMA; only what moves must lie in it.
     const kept = Math.min(oldLen, newLen);
     if (kept > vma.end - addr) return -EFAULT;
@@ -1191,7 +1383,12 @@ export class AddressSpace {
       len,
       newAddr,
       (addr) => this.tree.findAfter(addr),
-      (vma, from, n, to) => this.#checkRemap(vma, from, n, n, flags) || this.#remapTo(from, n, n, flags, to),
+      (vma, from, n, to) => {
+        const lens = this.#hugetlbRemapLens(vma, from, n, n, to);
+        if (lens === null) return -EINVAL;
+        const len = lens[0];
+        return this.#checkRemap(vma, from, len, len, flags) || this.#remapTo(from, len, len, flags, to);
+      },
     );
   }
 
@@ -1206,8 +1403,11 @@ export class AddressSpace {
     // DONTUNMAP leaves the old range mapped, so the new one is charged in full.
     const charge = dontUnmap ? newLen / PAGE : (newLen - oldLen) / PAGE;
     if (accounted && !this.#charge(charge)) return -ENOMEM;
+    // (A hugetlb VMA keeps its file offset, as a shared one does.)
     const pgoff =
-      vma.object === null && vma.anonVma === null ? to / PAGE : vma.pgoff + (oldAddr - vma.start) / PAGE;
+      vma.object === null && vma.anonVma === null && vma.hugetlb === null
+        ? to / PAGE
+        : vma.pgoff + (oldAddr - vma.start) / PAGE;
     const moved = makeVma(to, to + newLen, vma.flags, pgoff, vma.object, vma.anonVma);
     copyHighFlags(moved, vma);
     if (moved.object !== null) moved.object.mappers++;
@@ -1254,6 +1454,21 @@ export class AddressSpace {
   maps(): string {
     let out = "";
     this.tree.forEach((vma) => {
+      const huge = vma.hugetlb;
+      if (huge !== null) {
+        // The hugetlbfs file, unlinked, on its hstate's internal mount.
+        out += formatMapsLine({
+          start: vma.start,
+          end: vma.end,
+          perms: vmaPerms(vma.flags),
+          offset: vma.pgoff * PAGE,
+          major: 0,
+          minor: huge.pageBytes === PMD_SIZE ? HUGETLBFS_MINOR_2M : HUGETLBFS_MINOR_1G,
+          inode: huge.id,
+          name: "/anon_hugepage (deleted)",
+        });
+        return;
+      }
       const shm = vma.object !== null;
       out += formatMapsLine({
         start: vma.start,

@@ -8,7 +8,9 @@
  * Models:
  * - A fault that maps a page allocates the PUD, PMD and PTE tables above
  *   it (`__handle_mm_fault`, `pte_alloc`); a SIGBUS past a shmem object's
- *   end allocates the upper two only.
+ *   end, or in a hugetlb mapping with no huge page to give (2 MiB pages),
+ *   allocates the upper two only, and one in a mapping of 1 GiB pages the
+ *   PUD table alone.
  * - Clearing entries frees no table (MADV_FREE, MADV_PAGEOUT, reclaim and
  *   swap-out: a swap entry lives in its PTE), except that MADV_DONTNEED
  *   over a whole, aligned 2 MiB region of one VMA frees the PTE table it
@@ -104,8 +106,17 @@ export class PageTableSet {
     return true;
   }
 
-  /** The PUD and PMD tables above address `addr` exist from now on (a fault that maps no page). */
-  touchUpper(addr: number): void {
+  /**
+   * The tables above a page of `pageBytes` at `addr` exist from now on (a
+   * fault that maps no page): the PUD and PMD tables above a 4 KiB or a
+   * 2 MiB page, the PUD table alone above a 1 GiB one (huge_pte_alloc).
+   */
+  touchUpper(addr: number, pageBytes = PTE_SPAN): void {
+    if (pageBytes >= PMD_SPAN) {
+      this.#levels[2].add(Math.floor(addr / PUD_SPAN));
+      this.#made(addr, PMD_SPAN);
+      return;
+    }
     this.#addUpper(addr);
     this.#made(addr, PTE_SPAN);
   }

@@ -344,7 +344,8 @@ export class PageManager {
    *
    * @returns true when the access may be retried; false when memory is exhausted.
    * @throws {Fault} (reason not-mapped, not-permitted or protection-key) for the SIGSEGV the access
-   *   earns; past-object-end for the SIGBUS of a shared page past its object's end.
+   *   earns; past-object-end for the SIGBUS of a shared page past its object's end, no-huge-page
+   *   for the SIGBUS of a hugetlb page.
    * @throws {UsageError} for an instruction fetch from an execute-only page, which needs protection keys in the MMU.
    */
   fault(
@@ -376,6 +377,13 @@ export class PageManager {
     // would do for an empty entry.
     if (owner.guards.size !== 0 && owner.guards.has(page / PAGE))
       throw new Fault(PKG, addr, access, "not-mapped");
+    // hugetlb_no_page(): the pool has no huge page to give (none are
+    // reserved here), SIGBUS, after huge_pte_alloc() made the tables above it.
+    if (vma.hugetlb !== null) {
+      owner.mm.tables.touchUpper(page, vma.hugetlb.pageBytes);
+      if (!owner.alive) return false;
+      throw new Fault(PKG, addr, access, "no-huge-page");
+    }
     // shmem_fault(): a page past the end of the shmem file is SIGBUS.
     if (pastObjectEnd(vma, page)) {
       // A read faults around first (do_read_fault()), mapping what the

@@ -30,6 +30,7 @@ export const VM_DONTCOPY = 0x20000;
 export const VM_DONTEXPAND = 0x40000;
 export const VM_ACCOUNT = 0x100000;
 export const VM_NORESERVE = 0x200000;
+export const VM_HUGETLB = 0x400000;
 export const VM_WIPEONFORK = 0x2000000;
 export const VM_DONTDUMP = 0x4000000;
 export const VM_SOFTDIRTY = 0x8000000;
@@ -50,6 +51,19 @@ export interface ShmemObject {
   mappers: number;
   /** Pages charged to Committed_AS for it (0 for MAP_NORESERVE). */
   charged: number;
+}
+
+/**
+ * The hugetlbfs file behind a MAP_HUGETLB mapping (Linux makes one,
+ * unlinked, for each such mmap: hugetlb_file_setup, `/anon_hugepage`),
+ * shared by the pieces, copies and moves of that mapping. The pool has no
+ * huge pages here (vm.nr_hugepages is 0), so the file never holds one.
+ */
+export interface HugetlbFile {
+  /** Its inode number, for /proc/PID/maps. */
+  readonly id: number;
+  /** Its huge page size in bytes (its hstate): 2 MiB or 1 GiB. */
+  readonly pageBytes: number;
 }
 
 /** The identity of a private mapping's pages (Linux's anon_vma). */
@@ -95,16 +109,26 @@ export interface Vma extends TreeNode {
    * runs short. VMAs that differ in it do not merge.
    */
   droppable: boolean;
+  /**
+   * The hugetlbfs file of a MAP_HUGETLB mapping (Linux: vm_file, with
+   * VM_HUGETLB in the flags), null for any other. Its start, end and file
+   * offset stay multiples of the file's huge page size: a split elsewhere
+   * is EINVAL (hugetlb_vm_op_split). It never merges (VM_DONTEXPAND is one
+   * of VM_SPECIAL's bits).
+   */
+  hugetlb: HugetlbFile | null;
 }
 
 /**
  * Gives `to`, a new VMA for a piece of `from`'s mapping (a split), its copy
  * in a child (fork) or its new place (mremap), the flags Linux keeps above
- * bit 31, which are fields here: VM_MAYBE_GUARD and VM_DROPPABLE.
+ * bit 31, which are fields here: VM_MAYBE_GUARD and VM_DROPPABLE; and the
+ * hugetlbfs file of a hugetlb mapping.
  */
 export function copyHighFlags(to: Vma, from: Vma): void {
   to.maybeGuard = from.maybeGuard;
   to.droppable = from.droppable;
+  to.hugetlb = from.hugetlb;
 }
 
 /** Bits of VM_* that must match for two VMAs to merge: all but VM_SOFTDIRTY. */
@@ -130,6 +154,7 @@ export function makeVma(
     stack: false,
     maybeGuard: false,
     droppable: false,
+    hugetlb: null,
     left: null,
     right: null,
     prio: 0,
@@ -147,7 +172,7 @@ export function makeVma(
 export function canMerge(a: Vma, b: Vma): boolean {
   if (a.end !== b.start) return false;
   if (((a.flags ^ b.flags) & MERGE_MASK) !== 0 || a.droppable !== b.droppable) return false;
-  if (a.object !== b.object) return false;
+  if (a.object !== b.object || a.hugetlb !== null || b.hugetlb !== null) return false;
   // Page offsets must be contiguous: for private memory they are linear page
   // indices (start >> 12 at mmap time, kept when mremap moves the VMA).
   if (b.pgoff !== a.pgoff + (b.start - a.start) / 4096) return false;
