@@ -140,6 +140,30 @@ export class BitmapFrameAllocator implements FrameAllocator {
   }
 
   /**
+   * Makes the allocated block at `frame` of `order` 2^order blocks of
+   * order 0 (the FrameAllocator port's split_page).
+   *
+   * @throws {UsageError} when no block of that order starts at `frame`; nothing changes then.
+   */
+  splitFrames(frame: Pfn, order: number): void {
+    this.#checkOrder(order, "splitFrames");
+    const base = frame - this.firstPfn;
+    if (
+      !Number.isSafeInteger(frame) ||
+      base < 0 ||
+      base >= this.frameCount ||
+      this.#blockOrder[base] !== order
+    ) {
+      throw new UsageError(
+        PKG,
+        `BitmapFrameAllocator.splitFrames: no block of order ${order} is allocated at pfn ${frame}`,
+        "frame",
+      );
+    }
+    this.#blockOrder.fill(0, base, base + 2 ** order);
+  }
+
+  /**
    * Verifies that the allocated bits are exactly the recorded blocks and
    * that the free count matches.
    *

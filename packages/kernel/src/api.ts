@@ -3,6 +3,7 @@
  */
 import type { FrameAllocator, MemoryManagementUnit, PhysicalMemory } from "@memstack/core";
 import type { OvercommitMode } from "./mm/commit.js";
+import type { ThpMode } from "./mm/pages.js";
 
 /** Watermarks of the page allocator, in frames (mm/page_alloc.c's WMARK_MIN/LOW/HIGH). */
 export interface Watermarks {
@@ -43,10 +44,26 @@ export interface KernelOptions {
   /** Seed for every random choice the kernel makes (VMA tree priorities). @defaultValue 1 */
   seed?: number;
   /**
+   * Transparent huge pages (/sys/kernel/mm/transparent_hugepage/enabled):
+   * `"madvise"` gives a 2 MiB page to a fault in a region of a private
+   * anonymous VMA marked MADV_HUGEPAGE (and the huge zero page to a read),
+   * `"always"` to any such VMA not marked MADV_NOHUGEPAGE, `"never"` to
+   * none. Needs `thpFrames`. @defaultValue "madvise", as on the machine the
+   * fixtures were recorded on
+   */
+  thp?: ThpMode;
+  /**
+   * Where huge pages come from: a FrameAllocator that allocates with
+   * GFP_TRANSHUGE (without __GFP_COMP) and can split what it allocates
+   * (`splitFrames`); its pages are freed through `frames`. @defaultValue
+   * none: no transparent huge pages
+   */
+  thpFrames?: FrameAllocator;
+  /**
    * How many frames the MMU's page tables hold, for `check()`'s balance of
    * the RAM. @defaultValue none (0), as for an MMU whose tables take no frames
    */
   pageTableFrames?: () => number;
 }
 
-export type { OvercommitMode };
+export type { OvercommitMode, ThpMode };

@@ -1,4 +1,4 @@
-export type { KernelOptions, OvercommitMode, Watermarks } from "./api.js";
+export type { KernelOptions, OvercommitMode, ThpMode, Watermarks } from "./api.js";
 export { Kernel, linuxWatermarks } from "./kernel.js";
 export type { CommitAccounting, PageLayer } from "./mm/address-space.js";
 export { AddressSpace, TASK_SIZE } from "./mm/address-space.js";

@@ -33,7 +33,7 @@ import {
 import type { KernelOptions, Watermarks } from "./api.js";
 import { newAnonVma } from "./mm/address-space.js";
 import { CommitPolicy } from "./mm/commit.js";
-import { PageManager } from "./mm/pages.js";
+import { HPAGE_ORDER, PageManager } from "./mm/pages.js";
 import { SwapDevice } from "./mm/swap.js";
 import {
   copyHighFlags,
@@ -135,6 +135,22 @@ export class Kernel {
     if (typeof executeOnly !== "boolean") {
       throw new UsageError(PKG, `Kernel: executeOnly must be a boolean, got ${executeOnly}`, "executeOnly");
     }
+    const thp = options.thp ?? "madvise";
+    if (thp !== "always" && thp !== "madvise" && thp !== "never") {
+      throw new UsageError(
+        PKG,
+        `Kernel: thp must be "always", "madvise" or "never", got ${String(thp)}`,
+        "thp",
+      );
+    }
+    const thpFrames = options.thpFrames;
+    if (thpFrames !== undefined && typeof thpFrames.splitFrames !== "function") {
+      throw new UsageError(
+        PKG,
+        "Kernel: thpFrames must be able to split what it allocates (splitFrames)",
+        "thpFrames",
+      );
+    }
     this.pages = new PageManager(
       this.ram,
       this.frames,
@@ -147,8 +163,18 @@ export class Kernel {
         },
         allocFrame: () => this.#allocFrame(),
         freeFrame: (frame) => this.frames.freeFrames(frame, 0),
+        ...(thpFrames === undefined
+          ? {}
+          : {
+              allocHuge: () => {
+                const head = thpFrames.allocFrames(HPAGE_ORDER);
+                if (head !== null) thpFrames.splitFrames!(head, HPAGE_ORDER);
+                return head;
+              },
+            }),
       },
       executeOnly,
+      thp,
     );
     this.commit = new CommitPolicy(
       mode,
@@ -503,7 +529,7 @@ export class Kernel {
       kb("VmallocUsed", 0),
       kb("VmallocChunk", 0),
       kb("Percpu", 0),
-      kb("AnonHugePages", 0),
+      kb("AnonHugePages", this.pages.anonHugePages([...this.#procs.values()].filter((p) => p.alive))),
       kb("ShmemHugePages", 0),
       kb("ShmemPmdMapped", 0),
       kb("FileHugePages", 0),
@@ -576,6 +602,7 @@ export class Kernel {
           p.swap.size !== 0 ||
           p.hidden.size !== 0 ||
           p.guards.size !== 0 ||
+          p.huge.size !== 0 ||
           p.mm.tables.count !== 0
         )
           fail(`dead process ${p.pid} still holds memory`);
@@ -623,6 +650,13 @@ export class Kernel {
         });
       });
       for (const [vpn, f] of p.hidden) {
+        // The huge zero page's entries under PROT_NONE (split since, or not):
+        // no reference, no RSS, as when mapped.
+        if (this.pages.kind[f] === 3) {
+          if (p.mm.tree.lookup(vpn * PAGE) === null)
+            fail(`hidden zero page 0x${(vpn * PAGE).toString(16)} outside any VMA`);
+          continue;
+        }
         counted[f]!++;
         if (this.pages.kind[f] === 1) anon++;
         else shm++;
@@ -641,6 +675,7 @@ export class Kernel {
           fail(`swap entry 0x${(vpn * PAGE).toString(16)} outside any VMA`);
       }
       p.mm.tables.check(needed);
+      this.pages.checkHuge(p);
       if (anon !== p.rssAnon) fail(`process ${p.pid} RssAnon is ${p.rssAnon} pages, its tables hold ${anon}`);
       if (shm !== p.rssShmem)
         fail(`process ${p.pid} RssShmem is ${p.rssShmem} pages, its tables hold ${shm}`);
@@ -670,6 +705,9 @@ export class Kernel {
         if (k !== 1) fail(`frame ${f} is marked droppable but is not anonymous`);
       }
       if (this.pages.dirty[f] === 1 && k !== 2) fail(`frame ${f} is marked dirty but is not shmem`);
+      const head = this.pages.folio[f]! - 1;
+      if (head >= 0 && (k !== 1 || head % 512 !== 0 || f - head >= 512))
+        fail(`frame ${f} is marked part of the huge page at ${head} but is not one of its anonymous pages`);
       if (k === 3) {
         owned++;
         continue;

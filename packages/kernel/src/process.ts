@@ -60,6 +60,7 @@ export class Process implements VirtualMemory, ProgramBreak, Mapper, PageOwner {
   readonly swap = new Map<number, number>();
   readonly hidden = new Map<number, number>();
   readonly guards = new Map<number, number>();
+  readonly huge = new Map<number, number>();
   rssAnon = 0;
   rssShmem = 0;
   hiwaterRss = 0;

@@ -7,7 +7,8 @@ export function testKernel(ramBytes = 64 * 1024 * 1024, options: Partial<KernelO
   const ram = new SparseRam({ sizeBytes: ramBytes });
   const frames = new BitmapFrameAllocator({ frameCount: ramBytes / 4096, maxOrder: 10 });
   const mmu = new SimpleMmu({ ram });
-  return new Kernel({ ram, frames, mmu, ...options });
+  // Huge pages come from the same allocator (it splits what it gives).
+  return new Kernel({ ram, frames, mmu, thpFrames: frames, ...options });
 }
 
 /** The VM-script target of a process (a fork line goes on in the child). */

@@ -3,7 +3,7 @@
  */
 import type { BuddyAllocator } from "@memstack/buddy";
 import type { SparseRam } from "@memstack/core";
-import type { Kernel, OvercommitMode, Process } from "@memstack/kernel";
+import type { Kernel, OvercommitMode, Process, ThpMode } from "@memstack/kernel";
 import type { Mmu, TlbOptions } from "@memstack/mmu";
 
 /** Options of {@link createMachine}; every one has a default. */
@@ -27,6 +27,13 @@ export interface MachineOptions {
    * protection keys (see the kernel's `KernelOptions.executeOnly`). @defaultValue true
    */
   executeOnly?: boolean;
+  /**
+   * Transparent huge pages, as /sys/kernel/mm/transparent_hugepage/enabled
+   * (see the kernel's `KernelOptions.thp`): `"madvise"` maps a 2 MiB page
+   * for a fault in a MADV_HUGEPAGE region of private anonymous memory.
+   * @defaultValue "madvise", this machine's Linux setting
+   */
+  thp?: ThpMode;
 }
 
 /** A simulated machine: RAM, page allocator, MMU and kernel, wired. */

@@ -19,7 +19,14 @@
  * allocation-failure warnings go to the kernel log. Compaction does not move
  * process pages (the kernel refuses migration), as for pinned memory.
  */
-import { __GFP_ZERO, createBuddyAllocator, GFP_HIGHUSER_MOVABLE, GFP_KERNEL_ACCOUNT } from "@memstack/buddy";
+import {
+  __GFP_COMP,
+  __GFP_ZERO,
+  createBuddyAllocator,
+  GFP_HIGHUSER_MOVABLE,
+  GFP_KERNEL_ACCOUNT,
+  GFP_TRANSHUGE,
+} from "@memstack/buddy";
 import {
   CorruptionError,
   type FrameAllocator,
@@ -51,8 +58,9 @@ function bytes(value: number | string | undefined, fallback: number, name: strin
 function framesWith(
   buddy: ReturnType<typeof createBuddyAllocator>,
   gfp: number,
+  // Views that free each other's frames share one count.
+  count = { inUse: 0 },
 ): FrameAllocator & { readonly inUse: number } {
-  let inUse = 0;
   // The mask is checked and resolved once: a page fault allocates no object and re-checks nothing.
   const frames = buddy.frameAllocator(gfp);
   return {
@@ -63,16 +71,16 @@ function framesWith(
       return buddy.freeFrameCount;
     },
     get inUse() {
-      return inUse;
+      return count.inUse;
     },
     allocFrames(order: number): Pfn | null {
       const p = frames.allocFrames(order);
-      if (p !== null) inUse += order === 0 ? 1 : 2 ** order;
+      if (p !== null) count.inUse += order === 0 ? 1 : 2 ** order;
       return p;
     },
     freeFrames(frame: Pfn, order: number): void {
       buddy.freeFrames(frame, order);
-      inUse -= order === 0 ? 1 : 2 ** order;
+      count.inUse -= order === 0 ? 1 : 2 ** order;
     },
     splitFrames(frame: Pfn, order: number): void {
       buddy.splitFrames(frame, order);
@@ -105,7 +113,12 @@ export function createMachine(options: MachineOptions = {}): Machine {
     typeof options.overcommit === "number" ? { mode: options.overcommit } : options.overcommit;
   const ram = new SparseRam({ sizeBytes: ramBytes });
   const buddy = createBuddyAllocator({ memory: ram });
-  const userFrames = framesWith(buddy, GFP_HIGHUSER_MOVABLE);
+  const userCount = { inUse: 0 };
+  const userFrames = framesWith(buddy, GFP_HIGHUSER_MOVABLE, userCount);
+  // Transparent huge pages: GFP_TRANSHUGE (direct reclaim, no kswapd, no
+  // warning, never the OOM killer), not compound, so that the kernel can
+  // split each into the order-0 pages it frees through userFrames.
+  const thpFrames = framesWith(buddy, GFP_TRANSHUGE & ~__GFP_COMP, userCount);
   const tableFrames = framesWith(buddy, GFP_KERNEL_ACCOUNT | __GFP_ZERO);
   const mmu = new Mmu({
     memory: ram,
@@ -125,6 +138,8 @@ export function createMachine(options: MachineOptions = {}): Machine {
     ...(options.mmapMinAddr === undefined ? {} : { mmapMinAddr: options.mmapMinAddr }),
     ...(maxMapCount === undefined ? {} : { maxMapCount }),
     ...(options.executeOnly === undefined ? {} : { executeOnly: options.executeOnly }),
+    ...(options.thp === undefined ? {} : { thp: options.thp }),
+    thpFrames,
     ...(options.seed === undefined ? {} : { seed: options.seed }),
     pageTableFrames: () => tableFrames.inUse,
   });

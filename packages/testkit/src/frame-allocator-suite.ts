@@ -70,6 +70,28 @@ export function describeFrameAllocator(name: string, create: () => FrameAllocato
       a.check?.();
     });
 
+    it("splits a block (splitFrames, where it has it) into pages freed one by one", () => {
+      const { allocator: a, firstPfn } = create();
+      if (a.splitFrames === undefined) return;
+      const total = a.freeFrameCount;
+      const p = a.allocFrames(3)!;
+      expect(() => a.splitFrames!(p, 2)).toThrow(UsageError);
+      expect(() => a.splitFrames!(pfn(firstPfn + a.frameCount + 8), 0)).toThrow(UsageError);
+      expect(a.freeFrameCount).toBe(total - 8);
+      a.check?.();
+      a.splitFrames(p, 3);
+      a.check?.();
+      // The block is gone as a block; its pages are blocks of order 0.
+      expect(() => a.freeFrames(p, 3)).toThrow(UsageError);
+      for (const i of [3, 0, 7, 1, 6, 2, 5, 4]) {
+        a.freeFrames(pfn(p + i), 0);
+        a.check?.();
+      }
+      expect(a.freeFrameCount).toBe(total);
+      expect(a.allocFrames(3)).not.toBeNull();
+      a.check?.();
+    });
+
     it("refuses a double free, a wrong order and a foreign pfn, changing nothing", () => {
       const { allocator: a, firstPfn, maxOrder } = create();
       const p = a.allocFrames(1)!;

@@ -180,6 +180,13 @@ export interface PageLayer {
   guardRemove(space: AddressSpace, start: number, end: number): void;
   /** Whether [start, end) holds a guard marker. */
   guarded(space: AddressSpace, start: number, end: number): boolean;
+  /** MADV_COLD on [start, end) of `vma`: deactivates the pages (only a huge page's split shows). Optional. */
+  cold?(space: AddressSpace, vma: Vma, start: number, end: number): void;
+  /**
+   * A VMA boundary is made at `at` (a split): a huge page mapped whole
+   * across it is split (vma_adjust_trans_huge). Optional.
+   */
+  splitAt?(space: AddressSpace, at: number): void;
   /**
    * How an MMU that keeps tables in RAM follows the space's PageTableSet:
    * page-level changes clear entries and keep their tables; `freed` says
@@ -684,6 +691,7 @@ export class AddressSpace {
 
   // Splits `vma` at `at` (page-aligned, strictly inside); returns the upper part.
   #split(vma: Vma, at: number): Vma {
+    this.#pages.splitAt?.(this, at);
     const upper = makeVma(
       at,
       vma.end,
@@ -1063,7 +1071,9 @@ export class AddressSpace {
         // no swap cache, so there is nothing to do ahead of the faults.
         return 0;
       case MADV_COLD:
-        // Deactivates the pages: a hint to reclaim, with nothing to see at once.
+        // Deactivates the pages: a hint to reclaim, with nothing to see at
+        // once but the split of a huge page the range covers in part.
+        this.#pages.cold?.(this, vma, start, end);
         return 0;
       case MADV_PAGEOUT:
         this.#pages.pageOut(this, vma, start, end);

@@ -20,6 +20,18 @@
  *   anonymous page again (mm/vmscan.c, folio_test_swapbacked).
  * - There is no swap cache: a slot shared after fork is read once per
  *   process that faults it back in.
+ * - A transparent huge page (THP, mm/huge_memory.c) is 512 frames taken
+ *   as one order-9 block and zeroed together, mapped as Linux maps it with
+ *   one PMD entry — but here by 512 PTEs in the PTE table Linux deposits
+ *   beside such a PMD, so the TLB sees 4 KiB pages. `PageOwner.huge` marks
+ *   the 2 MiB regions that Linux's PMD would map whole (a huge page, or the
+ *   huge zero page after a read); a mark goes where Linux splits the PMD:
+ *   any change to part of the region (zap, mprotect, a VMA boundary, a
+ *   partial MADV_FREE/COLD/PAGEOUT, mremap off a 2 MiB step), swap-out,
+ *   and a copy-on-write break of a page another process shares. The frames
+ *   are split into order-0 pages at once, where Linux keeps the folio
+ *   whole until it is split: a page unmapped from a split huge page goes
+ *   back to the buddy allocator at once, not at the deferred split.
  * - A PROT_NONE page cannot be present in the MMU's tables (every present
  *   x86 page is readable), so its frame is kept aside, per process, until
  *   the protection allows access again — Linux's _PAGE_PROTNONE. An
@@ -61,6 +73,8 @@ import {
   anonVmaCompatible,
   type ShmemObject,
   VM_EXEC,
+  VM_HUGEPAGE,
+  VM_NOHUGEPAGE,
   VM_READ,
   VM_SHARED,
   VM_WRITE,
@@ -76,6 +90,24 @@ const FAULT_AROUND_PAGES = 16;
 const PTRS_PER_PTE = 512;
 const SHMEM = 2;
 const ZERO = 3;
+/** 2 MiB: what one PMD entry maps, a transparent huge page. */
+const HPAGE = 0x200000;
+const HPAGE_PAGES = HPAGE / PAGE;
+/** A transparent huge page's order in the buddy allocator. */
+export const HPAGE_ORDER = 9;
+/** `PageOwner.huge`'s value for a region the huge zero page maps. */
+const HUGE_ZERO_PAGE = -1;
+/** What #hugeFault returns when no huge page could be had: the fault goes on with 4 KiB pages. */
+const FALLBACK = 2;
+
+/** /sys/kernel/mm/transparent_hugepage/enabled: which anonymous VMAs get huge pages on a fault. */
+export type ThpMode = "always" | "madvise" | "never";
+
+// Whether every word of `words` is zero.
+function allZero(words: Uint32Array): boolean {
+  for (let i = 0; i < words.length; i++) if (words[i] !== 0) return false;
+  return true;
+}
 
 // Whether `page` of shared `vma` lies past the end of its shmem object,
 // where a fault is SIGBUS: only mremap makes a mapping longer than its object.
@@ -100,6 +132,12 @@ export interface PageOwner {
   readonly hidden: Map<number, number>;
   /** Guard markers (MADV_GUARD_INSTALL), entries that fault with SIGSEGV: virtual page number → 1. */
   readonly guards: Map<number, number>;
+  /**
+   * 2 MiB regions (address / 2 MiB) that Linux maps whole with one PMD
+   * entry: a transparent huge page (its first frame) or the huge zero page
+   * (-1). Their 512 pages are mapped by PTEs here (see the file's comment).
+   */
+  readonly huge: Map<number, number>;
   rssAnon: number;
   rssShmem: number;
   hiwaterRss: number;
@@ -118,6 +156,12 @@ export interface PageHost {
   allocFrame(): Pfn | null;
   /** A frame went back to the allocator. */
   freeFrame(frame: Pfn): void;
+  /**
+   * 512 contiguous frames for a transparent huge page, already split into
+   * order-0 frames (freed one by one with freeFrame), with GFP_TRANSHUGE:
+   * may reclaim, never kills. Absent, or null: no huge page to be had.
+   */
+  allocHuge?(): Pfn | null;
 }
 
 /** The kernel's page-level memory management. */
@@ -142,6 +186,11 @@ export class PageManager {
   droppableCount = 0;
   /** 1 for a shmem frame known written (Linux's folio dirty flag): reclaim may not drop it. */
   readonly dirty: Uint8Array;
+  /**
+   * For a frame of a transparent huge page not yet split (Linux's large
+   * folio, PMD-mapped or not): the huge page's first frame + 1; else 0.
+   */
+  readonly folio: Int32Array;
   /** (pid, vpn) pairs mapping each COW-shared anonymous frame. */
   readonly shared = new Map<number, [number, number][]>();
   readonly zeroFrame: number;
@@ -158,6 +207,12 @@ export class PageManager {
     lazyFrees: 0,
     /** Pages of droppable mappings (MAP_DROPPABLE) that reclaim or MADV_PAGEOUT dropped. */
     drops: 0,
+    /** Transparent huge pages a fault mapped (/proc/vmstat thp_fault_alloc). */
+    thpFaults: 0,
+    /** Faults that found no huge page and went on with 4 KiB pages (thp_fault_fallback). */
+    thpFallbacks: 0,
+    /** Reads that mapped the huge zero page (thp_zero_page_alloc counts only its first). */
+    thpZeroMaps: 0,
   };
   // TS-private rather than #private: these are read on every page fault,
   // and V8 (Node 20) left #field loads as generic LoadIC calls there (measured).
@@ -166,7 +221,11 @@ export class PageManager {
   private readonly swapDevice: SwapDevice;
   private readonly host: PageHost;
   private readonly executeOnly: boolean;
+  private readonly thp: ThpMode;
   private hand = 0;
+  // One page's bytes, for the zero test of a huge page's split.
+  readonly #scratch = new Uint8Array(PAGE);
+  readonly #scratchWords = new Uint32Array(this.#scratch.buffer);
 
   constructor(
     ram: PhysicalMemory,
@@ -175,8 +234,10 @@ export class PageManager {
     swap: SwapDevice,
     host: PageHost,
     executeOnly = true,
+    thp: ThpMode = "madvise",
   ) {
     this.executeOnly = executeOnly;
+    this.thp = host.allocHuge === undefined ? "never" : thp;
     this.ram = ram;
     this.mmu = mmu;
     this.swapDevice = swap;
@@ -189,6 +250,7 @@ export class PageManager {
     this.lazy = new Uint8Array(ram.frameCount);
     this.droppable = new Uint8Array(ram.frameCount);
     this.dirty = new Uint8Array(ram.frameCount);
+    this.folio = new Int32Array(ram.frameCount);
     const zero = frames.allocFrames(0);
     if (zero === null) throw new Error(`[${PKG}] no frame for the zero page`);
     ram.zeroFrame(zero);
@@ -210,6 +272,8 @@ export class PageManager {
       guardRemove: (_space, start, end) =>
         this.#forEachIn(owner.guards, start, end, (vpn) => owner.guards.delete(vpn)),
       guarded: (_space, start, end) => this.#guarded(owner, start, end),
+      cold: (_space, _vma, start, end) => this.cold(owner, start, end),
+      splitAt: (_space, at) => this.#splitHuge(owner, at),
       tables: {
         freed: (_space, start, end) => {
           if (owner.alive) this.mmu.freeTables?.(owner.space, start, end);
@@ -302,6 +366,7 @@ export class PageManager {
         this.droppableCount--;
       }
       this.dirty[frame] = 0;
+      this.folio[frame] = 0;
       this.kind[frame] = FREE;
       this.ownerPid[frame] = -1;
       this.shared.delete(frame);
@@ -334,6 +399,216 @@ export class PageManager {
     }
     vma.anonVma = newAnonVma();
     vma.anonVma.degree++;
+  }
+
+  // ---------------------------------------------------- huge pages
+
+  // thp_vma_allowable_order() and thp_vma_suitable_order() for an anonymous
+  // fault at `page` of `vma`: the start of the 2 MiB region around it when
+  // the region may map one huge page (THP on for the VMA, the region inside
+  // it, no PTE table there yet: pmd_none), else -1.
+  #hugeRegion(owner: PageOwner, vma: Vma, page: number): number {
+    if (this.thp === "never" || vma.object !== null || vma.hugetlb !== null) return -1;
+    const flags = vma.flags;
+    if ((flags & VM_NOHUGEPAGE) !== 0 || (this.thp === "madvise" && (flags & VM_HUGEPAGE) === 0)) return -1;
+    // (`&` keeps the low bits of any safe integer.)
+    const start = page - (page & (HPAGE - 1));
+    if (start < vma.start || start + HPAGE > vma.end) return -1;
+    if (owner.mm.tables.hasPte(start / PAGE)) return -1;
+    return start;
+  }
+
+  // set_huge_zero_folio(): a read maps the huge zero page over the region,
+  // read-only (its deposited PTE table is counted, as the one made here).
+  #mapHugeZero(owner: PageOwner, vma: Vma, region: number): boolean {
+    const rights = this.#rights(vma, false);
+    for (let i = 0; i < HPAGE_PAGES; i++) {
+      // Only the first can fail: it makes the PTE table the rest go into.
+      if (!this.#install(owner, region + i * PAGE, this.zeroFrame, rights)) return false;
+    }
+    owner.huge.set(region / HPAGE, HUGE_ZERO_PAGE);
+    this.stats.thpZeroMaps++;
+    return true;
+  }
+
+  // A huge page for the region at `region` (vma_alloc_anon_folio_pmd),
+  // zeroed and mapped writable; `fromZero`: it replaces the huge zero page
+  // mapped there. Returns true, false when memory ran out making the PTE
+  // table, or FALLBACK when no huge page could be had.
+  #hugeFault(owner: PageOwner, vma: Vma, region: number, fromZero: boolean): boolean | typeof FALLBACK {
+    const head = this.host.allocHuge!();
+    if (head === null || !owner.alive) {
+      if (head !== null) for (let i = 0; i < HPAGE_PAGES; i++) this.host.freeFrame(pfn(head + i));
+      this.stats.thpFallbacks++;
+      return FALLBACK;
+    }
+    if (fromZero) {
+      this.#clear(owner, region, HPAGE);
+      for (let i = 0; i < HPAGE_PAGES; i++) this.mmu.invalidatePage(owner.space, region + i * PAGE);
+    }
+    const vpn = region / PAGE;
+    for (let i = 0; i < HPAGE_PAGES; i++) {
+      const f = head + i;
+      this.ram.zeroFrame(pfn(f));
+      this.folio[f] = head + 1;
+      this.kind[f] = ANON;
+      this.refs[f] = 1;
+      this.#setOwner(f, owner.pid, vpn + i);
+      this.#markDroppable(f, vma);
+    }
+    const rights = this.#rights(vma, true);
+    for (let i = 0; i < HPAGE_PAGES; i++) {
+      if (this.#install(owner, region + i * PAGE, head + i, rights)) continue;
+      // Only the first can fail (the PTE table): nothing is mapped then.
+      for (let j = 0; j < HPAGE_PAGES; j++) this.#drop(head + j, owner.pid, vpn + j);
+      return false;
+    }
+    owner.huge.set(region / HPAGE, head);
+    this.stats.zeroFills += HPAGE_PAGES;
+    this.stats.thpFaults++;
+    return true;
+  }
+
+  // Whether the huge page at `head` is mapped by one process alone (each of
+  // its frames once), so that a write may keep it whole.
+  #hugeExclusive(head: number): boolean {
+    for (let i = 0; i < HPAGE_PAGES; i++) if (this.refs[head + i] !== 1) return false;
+    return true;
+  }
+
+  // split_huge_pmd_if_needed() at a VMA boundary made at `at`: a region it
+  // falls inside of is mapped by 4 KiB entries from now on.
+  #splitHuge(owner: PageOwner, at: number): void {
+    if (owner.huge.size !== 0 && (at & (HPAGE - 1)) !== 0) owner.huge.delete(Math.floor(at / HPAGE));
+  }
+
+  // The marks of the regions [start, end) touches: each one it covers only
+  // in part is split; one it covers whole is dropped too unless `keepWhole`.
+  #splitHugeIn(owner: PageOwner, start: number, end: number, keepWhole: boolean): void {
+    if (owner.huge.size === 0) return;
+    const first = Math.floor(start / HPAGE);
+    const last = Math.ceil(end / HPAGE);
+    for (let idx = first; idx < last; idx++) {
+      if (!owner.huge.has(idx)) continue;
+      const whole = idx * HPAGE >= start && (idx + 1) * HPAGE <= end;
+      if (!whole || !keepWhole) owner.huge.delete(idx);
+    }
+  }
+
+  /**
+   * MADV_COLD on [start, end) (madvise_cold_or_pageout_pte_range, pageout
+   * off): the pages are only deactivated, with nothing to see, but a huge
+   * page the range covers in part is split first (#splitFoliosIn).
+   */
+  cold(owner: PageOwner, start: number, end: number): void {
+    this.#splitFoliosIn(owner, start, end, false);
+  }
+
+  // The huge pages `owner` maps in [start, end) that the range does not
+  // cover whole (their 512 pages mapped there in order), or all of them
+  // with `all`, are split (split_folio), as MADV_FREE, MADV_COLD and
+  // MADV_PAGEOUT split a large folio before they handle part of it, and
+  // reclaim without swap space one it cannot swap whole. A huge page
+  // another process maps too is left alone (folio_likely_mapped_shared).
+  #splitFoliosIn(owner: PageOwner, start: number, end: number, all: boolean): void {
+    const heads = new Set<number>();
+    this.mmu.walkRange(owner.space, start, end, (m) => {
+      const head = this.folio[m.phys / PAGE]! - 1;
+      if (head >= 0) heads.add(head);
+    });
+    for (const head of heads) {
+      if (!all && this.#coversFolio(owner, head, start, end)) continue;
+      this.#splitFolio(head);
+    }
+  }
+
+  // Whether `owner` maps the 512 pages of the huge page at `head` in order
+  // inside [start, end), and nobody else maps any of them.
+  #coversFolio(owner: PageOwner, head: number, start: number, end: number): boolean {
+    const base = this.ownerVpn[head]!;
+    if (base * PAGE < start || (base + HPAGE_PAGES) * PAGE > end) return false;
+    for (let i = 0; i < HPAGE_PAGES; i++) {
+      const f = head + i;
+      if (this.folio[f] !== head + 1 || this.refs[f] !== 1 || this.ownerPid[f] !== owner.pid) return false;
+      if (this.ownerVpn[f] !== base + i || owner.hidden.get(base + i) === f) return false;
+    }
+    return true;
+  }
+
+  // split_folio() of the huge page at `head`, in Linux 6.18: it becomes
+  // 512 small pages, and each one a single process maps that holds only
+  // zeros is replaced by the shared zero page and freed (remap_page() with
+  // RMP_USE_SHARED_ZEROPAGE, try_to_map_unused_to_zeropage()). Left alone
+  // while another process maps any of it.
+  #splitFolio(head: number): void {
+    for (let i = 0; i < HPAGE_PAGES; i++) {
+      const f = head + i;
+      if (this.folio[f] === head + 1 && this.refs[f]! > 1) return;
+    }
+    const zeros = this.#scratch;
+    for (let i = 0; i < HPAGE_PAGES; i++) {
+      const f = head + i;
+      if (this.folio[f] !== head + 1) continue;
+      this.folio[f] = 0;
+      const owner = this.host.process(this.ownerPid[f]!);
+      if (owner === undefined || this.refs[f] !== 1 || this.kind[f] !== ANON) continue;
+      const vpn = this.ownerVpn[f]!;
+      // The PMD of a huge page mapped whole is split with it.
+      const idx = Math.floor(vpn / HPAGE_PAGES);
+      if (owner.huge.get(idx) === head) owner.huge.delete(idx);
+      const hidden = owner.hidden.get(vpn) === f;
+      const m = hidden ? null : this.mmu.query(owner.space, vpn * PAGE);
+      if (!hidden && (m === null || m.phys / PAGE !== f)) continue;
+      this.ram.readBytes(physAddr(f * PAGE), zeros);
+      if (!allZero(this.#scratchWords)) continue;
+      if (hidden) {
+        // Under PROT_NONE Linux keeps a zero-page entry the protection hides;
+        // here the page is simply gone: it reads as zeros again either way.
+        owner.hidden.delete(vpn);
+        this.#unref(owner, f, vpn);
+        continue;
+      }
+      const vma = owner.mm.tree.lookup(vpn * PAGE)!;
+      this.#unmapPage(owner, f, vpn);
+      // (The entry's table is there: this cannot fail.)
+      this.#install(owner, vpn * PAGE, this.zeroFrame, this.#rights(vma, false));
+    }
+  }
+
+  /** AnonHugePages of /proc/meminfo: the huge pages mapped whole, in pages, each counted once. */
+  anonHugePages(owners: Iterable<PageOwner>): number {
+    const heads = new Set<number>();
+    for (const o of owners) for (const head of o.huge.values()) if (head !== HUGE_ZERO_PAGE) heads.add(head);
+    return heads.size * HPAGE_PAGES;
+  }
+
+  /**
+   * Verifies `owner`'s huge-page marks: each region lies in one private
+   * anonymous VMA over a PTE table, and each of its pages maps (or, under
+   * PROT_NONE, keeps aside) the huge page's frame or the zero page.
+   *
+   * @throws {CorruptionError} naming the region.
+   */
+  checkHuge(owner: PageOwner): void {
+    for (const [idx, head] of owner.huge) {
+      const start = idx * HPAGE;
+      const fail = (what: string): never => {
+        throw new CorruptionError(PKG, `process ${owner.pid}: huge region 0x${start.toString(16)} ${what}`);
+      };
+      const vma = owner.mm.tree.lookup(start);
+      if (vma === null || vma.end < start + HPAGE || vma.object !== null)
+        fail("is not inside one private anonymous VMA");
+      if (!owner.mm.tables.hasPte(idx * HPAGE_PAGES)) fail("has no PTE table");
+      for (let i = 0; i < HPAGE_PAGES; i++) {
+        const want = head === HUGE_ZERO_PAGE ? this.zeroFrame : head + i;
+        const m = this.mmu.query(owner.space, start + i * PAGE);
+        const frame = m !== null ? m.phys / PAGE : owner.hidden.get(idx * HPAGE_PAGES + i);
+        if (frame !== want)
+          fail(`page ${i} maps ${frame === undefined ? "nothing" : `frame ${frame}`}, not ${want}`);
+        if (head !== HUGE_ZERO_PAGE && (this.kind[want] !== ANON || this.folio[want] !== head + 1))
+          fail(`page ${i} is not an anonymous page of the huge page`);
+      }
+    }
   }
 
   // ------------------------------------------------------------- faults
@@ -495,6 +770,16 @@ export class PageManager {
       this.stats.swapIns++;
       return this.#install(owner, page, f, this.#rights(vma, writable));
     }
+    // do_huge_pmd_anonymous_page(): a region that may map a huge page
+    // and has no PTE table yet gets the huge zero page on a read, a huge
+    // page on a write, and 4 KiB pages only if none can be had.
+    const region = this.#hugeRegion(owner, vma, page);
+    if (region >= 0) {
+      this.#prepareAnon(owner, vma);
+      if (!write) return this.#mapHugeZero(owner, vma, region);
+      const r = this.#hugeFault(owner, vma, region, false);
+      if (r !== FALLBACK) return r;
+    }
     if (write) {
       const f = this.#newFrame();
       if (f === null) return false;
@@ -516,6 +801,22 @@ export class PageManager {
     const frame = m.phys / PAGE;
     const vpn = page / PAGE;
     const rights = this.#rights(vma, true);
+    if (owner.huge.size !== 0) {
+      const idx = Math.floor(page / HPAGE);
+      const head = owner.huge.get(idx);
+      if (head === HUGE_ZERO_PAGE) {
+        // do_huge_zero_wp_pmd(): a huge page replaces the huge zero page,
+        // whatever the VMA's THP flags now; without one the PMD is split
+        // into zero-page PTEs and the write copies one 4 KiB page.
+        const r = this.#hugeFault(owner, vma, idx * HPAGE, true);
+        if (r !== FALLBACK) return r;
+        owner.huge.delete(idx);
+      } else if (head !== undefined && !this.#hugeExclusive(head)) {
+        // do_huge_pmd_wp_page(): a huge page another process still maps
+        // part of is split, and the write copies one 4 KiB page.
+        owner.huge.delete(idx);
+      }
+    }
     if (vma.object !== null || (this.kind[frame] === ANON && this.refs[frame] === 1)) {
       // Shared memory, or a private page no one else maps: write-enable in place.
       if (vma.object === null) this.stats.cowReuses++;
@@ -554,6 +855,7 @@ export class PageManager {
    */
   zap(owner: PageOwner, _vma: Vma, start: number, end: number, unmap = false): void {
     if (unmap) this.#forEachIn(owner.guards, start, end, (vpn) => owner.guards.delete(vpn));
+    this.#splitHugeIn(owner, start, end, false);
     const gone: [number, number][] = [];
     this.mmu.walkRange(owner.space, start, end, (m) => {
       // zap_present_ptes(): a dirty entry marks its shmem folio dirty.
@@ -587,16 +889,21 @@ export class PageManager {
    * are left alone.
    */
   lazyFree(owner: PageOwner, start: number, end: number): void {
+    // madvise_free_huge_pmd() and madvise_free_pte_range(): a huge page
+    // covered in part is split first; the huge zero page is left as it is.
+    this.#splitFoliosIn(owner, start, end, false);
     const pages: [number, number][] = [];
     this.mmu.walkRange(owner.space, start, end, (m) => pages.push([m.virt, m.phys / PAGE]));
     for (const [virt, frame] of pages) {
       if (this.kind[frame] !== ANON || this.refs[frame] !== 1) continue;
       this.mmu.clean(owner.space, virt);
-      if (this.lazy[frame] === 0) {
-        this.lazy[frame] = 1;
-        this.lazyCount++;
-      }
+      this.#markLazy(frame);
     }
+    // A page PROT_NONE keeps aside is present to Linux (a protnone entry,
+    // pte_present()): it is freed lazily too, clean, as nothing can write it.
+    this.#forEachIn(owner.hidden, start, end, (_vpn, frame) => {
+      if (this.kind[frame] === ANON && this.refs[frame] === 1) this.#markLazy(frame);
+    });
     this.#forEachIn(owner.swap, start, end, (vpn, slot) => {
       this.swapDevice.release(slot);
       owner.swap.delete(vpn);
@@ -613,6 +920,10 @@ export class PageManager {
    * anything is unmapped). Pages shared after fork are left alone.
    */
   pageOut(owner: PageOwner, vma: Vma, start: number, end: number): void {
+    // A huge page covered in part is split first (as for MADV_COLD); so is
+    // one covered whole when there is no swap space to write it to
+    // (shrink_folio_list(): add_to_swap() fails, split_folio_to_list()).
+    this.#splitFoliosIn(owner, start, end, this.swapDevice.freeSlots === 0);
     const pages: [number, number, boolean][] = [];
     this.mmu.walkRange(owner.space, start, end, (m) => pages.push([m.virt, m.phys / PAGE, m.dirty]));
     for (const [virt, frame, written] of pages) {
@@ -634,12 +945,30 @@ export class PageManager {
         this.stats.drops++;
         continue;
       }
+      if (this.lazy[frame] === 1) {
+        // shrink_folio_list(): a lazily freed page not written since is
+        // discarded, swap space or not; one written since is swapped as any.
+        if (!written) {
+          this.#unmapPage(owner, frame, virt / PAGE);
+          this.stats.lazyFrees++;
+          continue;
+        }
+        this.#unlazy(frame);
+      }
       const slot = this.swapDevice.allocate();
-      if (slot < 0) break;
+      // No slot: the page stays (add_to_swap fails before anything is unmapped).
+      if (slot < 0) continue;
       this.#swapOut(owner, frame, virt / PAGE, slot);
     }
     // Shmem pages kept aside by PROT_NONE are mapped too (Linux's protnone entries).
     this.#forEachIn(owner.hidden, start, end, (vpn, frame) => {
+      if (this.kind[frame] === ANON && this.refs[frame] === 1 && this.lazy[frame] === 1) {
+        // A lazily freed page kept aside is discarded as a mapped one is.
+        owner.hidden.delete(vpn);
+        this.#unref(owner, frame, vpn);
+        this.stats.lazyFrees++;
+        return;
+      }
       if (this.kind[frame] !== SHMEM || this.refs[frame] !== 2) return;
       owner.hidden.delete(vpn);
       this.#unref(owner, frame, vpn);
@@ -677,6 +1006,8 @@ export class PageManager {
 
   /** Makes the PTEs of [start, end) follow `vma.flags`. */
   protect(owner: PageOwner, vma: Vma, start: number, end: number): void {
+    // change_huge_pmd() keeps a region it covers whole mapped by one PMD.
+    this.#splitHugeIn(owner, start, end, true);
     const present: PageMapping[] = [];
     this.mmu.walkRange(owner.space, start, end, (m) => present.push(m));
     if (!this.#accessible(vma)) {
@@ -684,7 +1015,8 @@ export class PageManager {
       for (const m of present) {
         const vpn = m.virt / PAGE;
         const frame = m.phys / PAGE;
-        if (this.kind[frame] === ZERO) {
+        // The huge zero page stays in its PMD, kept aside here too.
+        if (this.kind[frame] === ZERO && owner.huge.get(Math.floor(vpn / HPAGE_PAGES)) !== HUGE_ZERO_PAGE) {
           this.#clear(owner, m.virt, PAGE);
         } else {
           // The entry goes, and its Dirty bit with it: keep what it said.
@@ -706,7 +1038,7 @@ export class PageManager {
     }
     this.#forEachIn(owner.hidden, start, end, (vpn, frame) => {
       owner.hidden.delete(vpn);
-      const w = writable && (vma.object !== null || this.refs[frame] === 1);
+      const w = writable && this.kind[frame] !== ZERO && (vma.object !== null || this.refs[frame] === 1);
       // The frame is counted already; map it back without counting it again.
       this.mmu.map(owner.space, vpn * PAGE, physAddr(frame * PAGE), PAGE, PAGE, this.#rights(vma, w));
     });
@@ -714,6 +1046,18 @@ export class PageManager {
 
   /** Moves the pages of [from, from + length) to [to, to + length) (mremap). */
   move(owner: PageOwner, from: number, to: number, length: number): void {
+    // move_huge_pmd(): a region moved whole to a 2 MiB boundary stays one
+    // PMD mapping; any other is split on the way.
+    const keep: [number, number][] = [];
+    if (owner.huge.size !== 0) {
+      if ((to - from) % HPAGE === 0) {
+        for (let idx = Math.ceil(from / HPAGE); (idx + 1) * HPAGE <= from + length; idx++) {
+          const head = owner.huge.get(idx);
+          if (head !== undefined) keep.push([idx + (to - from) / HPAGE, head]);
+        }
+      }
+      this.#splitHugeIn(owner, from, from + length, false);
+    }
     const present: PageMapping[] = [];
     this.mmu.walkRange(owner.space, from, from + length, (m) => present.push(m));
     this.#clear(owner, from, length);
@@ -743,6 +1087,7 @@ export class PageManager {
       });
       for (const [vpn, v] of moved) map.set(vpn, v);
     }
+    for (const [idx, head] of keep) owner.huge.set(idx, head);
   }
 
   /**
@@ -874,8 +1219,13 @@ export class PageManager {
     });
     // copy_nonpresent_pte(): guard markers are copied as they are.
     this.#forEachIn(parent.guards, vma.start, vma.end, (vpn) => void child.guards.set(vpn, 1));
+    // copy_huge_pmd(): the child maps the same huge pages whole (write-protected in both).
+    for (const [idx, head] of parent.huge)
+      if (idx * HPAGE >= vma.start && (idx + 1) * HPAGE <= vma.end) child.huge.set(idx, head);
     this.#forEachIn(parent.hidden, vma.start, vma.end, (vpn, frame) => {
       child.hidden.set(vpn, frame);
+      // (The huge zero page under PROT_NONE: no reference, as when mapped.)
+      if (this.kind[frame] === ZERO) return;
       this.refs[frame]!++;
       if (this.kind[frame] === ANON) {
         let list = this.shared.get(frame);
@@ -926,6 +1276,13 @@ export class PageManager {
     else this.#unlazy(frame);
   }
 
+  // `frame` is freed lazily (MADV_FREE).
+  #markLazy(frame: number): void {
+    if (this.lazy[frame] !== 0) return;
+    this.lazy[frame] = 1;
+    this.lazyCount++;
+  }
+
   // `frame` is no longer lazily freed (written again, or freed).
   #unlazy(frame: number): void {
     if (this.lazy[frame] === 0) return;
@@ -943,6 +1300,8 @@ export class PageManager {
   // Clears the entry of `owner`'s page `vpn`, which maps `frame`, and drops
   // the reference it held.
   #unmapPage(owner: PageOwner, frame: number, vpn: number): void {
+    // Reclaim splits a huge page before it unmaps any of it (TTU_SPLIT_HUGE_PMD).
+    if (owner.huge.size !== 0) owner.huge.delete(Math.floor(vpn / HPAGE_PAGES));
     this.#clear(owner, vpn * PAGE, PAGE);
     this.mmu.invalidatePage(owner.space, vpn * PAGE);
     this.#unref(owner, frame, vpn);
