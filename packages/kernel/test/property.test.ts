@@ -1,10 +1,14 @@
 import {
   Fault,
+  MADV_COLD,
   MADV_DONTNEED,
   MADV_FREE,
   MADV_GUARD_INSTALL,
   MADV_GUARD_REMOVE,
+  MADV_HUGEPAGE,
   MADV_KEEPONFORK,
+  MADV_NOHUGEPAGE,
+  MADV_PAGEOUT,
   MADV_POPULATE_READ,
   MADV_POPULATE_WRITE,
   MADV_REMOVE,
@@ -26,7 +30,8 @@ import { testKernel } from "./helpers.js";
 
 // The advice the steps draw: the three that drop pages (REMOVE from every
 // process that maps them), the two that make and clear guard markers, the
-// two that fault pages in, and the two that decide what fork copies.
+// two that fault pages in, the two that decide what fork copies, the two
+// that decide where faults map huge pages and the two that split them.
 const ADVICE: readonly (readonly [string, number])[] = [
   ["DONTNEED", MADV_DONTNEED],
   ["FREE", MADV_FREE],
@@ -37,6 +42,10 @@ const ADVICE: readonly (readonly [string, number])[] = [
   ["POPULATE_WRITE", MADV_POPULATE_WRITE],
   ["WIPEONFORK", MADV_WIPEONFORK],
   ["KEEPONFORK", MADV_KEEPONFORK],
+  ["HUGEPAGE", MADV_HUGEPAGE],
+  ["NOHUGEPAGE", MADV_NOHUGEPAGE],
+  ["COLD", MADV_COLD],
+  ["PAGEOUT", MADV_PAGEOUT],
 ];
 const PAGE = 4096;
 const HUGE = 2 * 1024 * 1024;
@@ -93,7 +102,6 @@ describe("kernel invariants under random system calls on several processes", () 
   it("keeps frames, references, swap and commit accounting balanced after every step", {
     timeout: 600_000,
   }, () => {
-    const nat = fc.nat();
     checkSequences<S>({
       setup: () => {
         const k = testKernel(1024 * 1024, { swapBytes: 512 * 1024, overcommit: { mode: 1 } });
@@ -103,188 +111,229 @@ describe("kernel invariants under random system calls on several processes", () 
       check: (s) => s.k.check(),
       numRuns: 80,
       maxSteps: 60,
-      steps: fc.oneof(
-        {
-          weight: 3,
-          arbitrary: fc
-            .tuple(
-              nat,
-              fc.integer({ min: 1, max: 64 }),
-              fc.constantFrom(0, 1, 3, 3, 3, 4, 5, 7),
-              fc.constantFrom(
-                MAP_PRIVATE,
-                MAP_SHARED,
-                MAP_PRIVATE | MAP_NORESERVE,
-                MAP_PRIVATE | MAP_GROWSDOWN,
-                // hugetlb: ENOMEM without MAP_NORESERVE (no pool), else a
-                // 2 MiB-aligned VMA that splits only at 2 MiB and SIGBUSes.
-                MAP_PRIVATE | MAP_HUGETLB,
-                MAP_PRIVATE | MAP_HUGETLB | MAP_NORESERVE,
-                MAP_SHARED | MAP_HUGETLB | MAP_NORESERVE,
-              ),
-            )
-            .map(([k, pages, prot, flags]) =>
-              step(`mmap(#${k}, ${pages}p, ${prot}, ${flags})`, (s: S) => {
-                const p = pick(s, k);
-                if (p === undefined) return;
-                tolerate(() => {
-                  const a = p.mmap(0, pages * PAGE, prot, flags);
-                  if (a > 0) s.maps.set(p.pid, [...(s.maps.get(p.pid) ?? []), a]);
-                });
-              }),
-            ),
-        },
-        fc
-          .tuple(nat, nat, fc.integer({ min: -2, max: 8 }), fc.integer({ min: 1, max: 6 }))
-          .map(([k, m, off, pages]) =>
-            step(`munmap(#${k}, map ${m}${off >= 0 ? "+" : ""}${off}p, ${pages}p)`, (s: S) => {
-              const p = pick(s, k);
-              if (p === undefined) return;
-              tolerate(() => void p.munmap(addr(s, p, m, off), pages * PAGE));
-            }),
-          ),
-        fc
-          .tuple(
-            nat,
-            nat,
-            fc.integer({ min: 0, max: 8 }),
-            fc.integer({ min: 1, max: 6 }),
-            fc.integer({ min: 0, max: 7 }),
-          )
-          .map(([k, m, off, pages, prot]) =>
-            step(`mprotect(#${k}, map ${m}+${off}p, ${pages}p, ${prot})`, (s: S) => {
-              const p = pick(s, k);
-              if (p === undefined) return;
-              tolerate(() => void p.mprotect(addr(s, p, m, off), pages * PAGE, prot));
-            }),
-          ),
-        fc
-          .tuple(
-            nat,
-            nat,
-            fc.integer({ min: 0, max: 8 }),
-            fc.integer({ min: 1, max: 6 }),
-            fc.constantFrom(...ADVICE),
-          )
-          .map(([k, m, off, pages, [name, advice]]) =>
-            step(`madvise(#${k}, map ${m}+${off}p, ${pages}p, ${name})`, (s: S) => {
-              const p = pick(s, k);
-              if (p === undefined) return;
-              tolerate(() => void p.madvise(addr(s, p, m, off), pages * PAGE, advice));
-            }),
-          ),
-        {
-          weight: 6,
-          arbitrary: fc
-            .tuple(
-              nat,
-              nat,
-              // Below a mapping too, where a MAP_GROWSDOWN one grows.
-              fc.integer({ min: -24, max: 20 }),
-              fc.integer({ min: 1, max: 64 }),
-              fc.boolean(),
-              fc.integer({ min: 1, max: 255 }),
-            )
-            .map(([k, m, off, pages, write, byte]) =>
-              step(`${write ? "write" : "read"}(#${k}, map ${m}+${off}p, ${pages}p)`, (s: S) => {
-                const p = pick(s, k);
-                if (p === undefined) return;
-                tolerate(() => {
-                  const base = addr(s, p, m, off);
-                  for (let i = 0; i < pages; i++) {
-                    const a = V(base + i * PAGE + ((byte * 8) & 0xff8));
-                    if (write) p.storeU64(a, byte * 0x01010101 + i);
-                    else p.loadU32(a);
-                  }
-                });
-              }),
-            ),
-        },
-        fc.tuple(nat, fc.integer({ min: 16, max: 200 })).map(([k, pages]) =>
-          step(`hog(#${k}, ${pages}p)`, (s: S) => {
-            const p = pick(s, k);
-            if (p === undefined) return;
-            tolerate(() => {
-              const a = p.mmap(0, pages * PAGE, 3, MAP_PRIVATE);
-              if (a <= 0) return;
-              s.maps.set(p.pid, [...(s.maps.get(p.pid) ?? []), a]);
-              for (let i = 0; i < pages; i++) p.storeU32(V(a + i * PAGE), i + 1);
-            });
-          }),
-        ),
-        fc.tuple(nat, fc.integer({ min: -8, max: 40 })).map(([k, delta]) =>
-          step(`brk(#${k}, ${delta}p)`, (s: S) => {
-            const p = pick(s, k);
-            if (p === undefined) return;
-            tolerate(() => {
-              const b = p.brk(0);
-              const nb = p.brk(Math.max(0, b + delta * PAGE));
-              if (delta > 0 && nb > b) p.storeU8(V(nb - 1), 1);
-            });
-          }),
-        ),
-        fc
-          .tuple(nat, nat, fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 24 }))
-          .map(([k, m, oldPages, newPages]) =>
-            step(`mremap(#${k}, map ${m}, ${oldPages}p → ${newPages}p)`, (s: S) => {
-              const p = pick(s, k);
-              if (p === undefined) return;
-              tolerate(() => {
-                const a = addr(s, p, m, 0);
-                const r = p.mremap(a, oldPages * PAGE, newPages * PAGE, MREMAP_MAYMOVE);
-                if (r > 0 && r !== a) s.maps.set(p.pid, [...(s.maps.get(p.pid) ?? []), r]);
-              });
-            }),
-          ),
-        // Calls in whole 2 MiB steps, which a hugetlb VMA may be split at.
-        fc
-          .tuple(nat, nat, fc.integer({ min: 0, max: 3 }), fc.integer({ min: 1, max: 2 }), fc.nat(4))
-          .map(([k, m, off, huge, call]) =>
-            step(`huge-step(#${k}, map ${m}+${off}×2M, ${huge}×2M, call ${call})`, (s: S) => {
-              const p = pick(s, k);
-              if (p === undefined) return;
-              tolerate(() => {
-                const a = addr(s, p, m, 0) + off * HUGE;
-                const len = huge * HUGE;
-                if (call === 0) p.munmap(a, len);
-                else if (call === 1) p.mprotect(a, len, 1);
-                else if (call === 2) p.madvise(a, len, MADV_DONTNEED);
-                else if (call === 3) p.mremap(a, len, HUGE, 0);
-                else p.mmap(a, len, 3, MAP_SHARED | MAP_HUGETLB | MAP_NORESERVE | MAP_FIXED);
-              });
-            }),
-          ),
-        fc.tuple(nat, nat, fc.integer({ min: 0, max: 6 })).map(([k, m, off]) =>
-          step(`mmap-fixed(#${k}, map ${m}+${off}p)`, (s: S) => {
-            const p = pick(s, k);
-            if (p === undefined) return;
-            tolerate(() => void p.mmap(addr(s, p, m, off), 2 * PAGE, 3, MAP_PRIVATE | MAP_FIXED));
-          }),
-        ),
-        {
-          weight: 2,
-          arbitrary: nat.map((k) =>
-            step(`fork(#${k})`, (s: S) => {
-              const p = pick(s, k);
-              if (p === undefined || s.procs.length > 6) return;
-              tolerate(() => {
-                const c = p.fork();
-                if (c !== null) {
-                  s.procs.push(c);
-                  s.maps.set(c.pid, [...(s.maps.get(p.pid) ?? [])]);
-                }
-              });
-            }),
-          ),
-        },
-        nat.map((k) =>
-          step(`exit(#${k})`, (s: S) => {
-            const p = pick(s, k);
-            if (p === undefined || s.procs.filter((q) => q.alive).length < 2) return;
-            p.exit();
-          }),
-        ),
-      ),
+      steps: randomSteps(),
+    });
+  });
+
+  it("keeps them balanced with room for transparent huge pages, which faults map and calls split", {
+    timeout: 600_000,
+  }, () => {
+    checkSequences<S>({
+      setup: () => {
+        const k = testKernel(24 * 1024 * 1024, { swapBytes: 2 * 1024 * 1024, overcommit: { mode: 1 } });
+        const p = k.spawn("p0");
+        return { k, procs: [p], maps: new Map() };
+      },
+      check: (s) => s.k.check(),
+      numRuns: 60,
+      maxSteps: 60,
+      steps: randomSteps(),
     });
   });
 });
+
+// The steps of both properties, on whichever processes are alive.
+function randomSteps() {
+  const nat = fc.nat();
+  return fc.oneof(
+    {
+      weight: 3,
+      arbitrary: fc
+        .tuple(
+          nat,
+          fc.integer({ min: 1, max: 64 }),
+          fc.constantFrom(0, 1, 3, 3, 3, 4, 5, 7),
+          fc.constantFrom(
+            MAP_PRIVATE,
+            MAP_SHARED,
+            MAP_PRIVATE | MAP_NORESERVE,
+            MAP_PRIVATE | MAP_GROWSDOWN,
+            // hugetlb: ENOMEM without MAP_NORESERVE (no pool), else a
+            // 2 MiB-aligned VMA that splits only at 2 MiB and SIGBUSes.
+            MAP_PRIVATE | MAP_HUGETLB,
+            MAP_PRIVATE | MAP_HUGETLB | MAP_NORESERVE,
+            MAP_SHARED | MAP_HUGETLB | MAP_NORESERVE,
+          ),
+        )
+        .map(([k, pages, prot, flags]) =>
+          step(`mmap(#${k}, ${pages}p, ${prot}, ${flags})`, (s: S) => {
+            const p = pick(s, k);
+            if (p === undefined) return;
+            tolerate(() => {
+              const a = p.mmap(0, pages * PAGE, prot, flags);
+              if (a > 0) s.maps.set(p.pid, [...(s.maps.get(p.pid) ?? []), a]);
+            });
+          }),
+        ),
+    },
+    fc
+      .tuple(nat, nat, fc.integer({ min: -2, max: 8 }), fc.integer({ min: 1, max: 6 }))
+      .map(([k, m, off, pages]) =>
+        step(`munmap(#${k}, map ${m}${off >= 0 ? "+" : ""}${off}p, ${pages}p)`, (s: S) => {
+          const p = pick(s, k);
+          if (p === undefined) return;
+          tolerate(() => void p.munmap(addr(s, p, m, off), pages * PAGE));
+        }),
+      ),
+    fc
+      .tuple(
+        nat,
+        nat,
+        fc.integer({ min: 0, max: 8 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 0, max: 7 }),
+      )
+      .map(([k, m, off, pages, prot]) =>
+        step(`mprotect(#${k}, map ${m}+${off}p, ${pages}p, ${prot})`, (s: S) => {
+          const p = pick(s, k);
+          if (p === undefined) return;
+          tolerate(() => void p.mprotect(addr(s, p, m, off), pages * PAGE, prot));
+        }),
+      ),
+    fc
+      .tuple(
+        nat,
+        nat,
+        fc.integer({ min: 0, max: 8 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.constantFrom(...ADVICE),
+      )
+      .map(([k, m, off, pages, [name, advice]]) =>
+        step(`madvise(#${k}, map ${m}+${off}p, ${pages}p, ${name})`, (s: S) => {
+          const p = pick(s, k);
+          if (p === undefined) return;
+          tolerate(() => void p.madvise(addr(s, p, m, off), pages * PAGE, advice));
+        }),
+      ),
+    {
+      weight: 6,
+      arbitrary: fc
+        .tuple(
+          nat,
+          nat,
+          // Below a mapping too, where a MAP_GROWSDOWN one grows.
+          fc.integer({ min: -24, max: 20 }),
+          fc.integer({ min: 1, max: 64 }),
+          fc.boolean(),
+          fc.integer({ min: 1, max: 255 }),
+        )
+        .map(([k, m, off, pages, write, byte]) =>
+          step(`${write ? "write" : "read"}(#${k}, map ${m}+${off}p, ${pages}p)`, (s: S) => {
+            const p = pick(s, k);
+            if (p === undefined) return;
+            tolerate(() => {
+              const base = addr(s, p, m, off);
+              for (let i = 0; i < pages; i++) {
+                const a = V(base + i * PAGE + ((byte * 8) & 0xff8));
+                if (write) p.storeU64(a, byte * 0x01010101 + i);
+                else p.loadU32(a);
+              }
+            });
+          }),
+        ),
+    },
+    fc.tuple(nat, fc.integer({ min: 16, max: 200 })).map(([k, pages]) =>
+      step(`hog(#${k}, ${pages}p)`, (s: S) => {
+        const p = pick(s, k);
+        if (p === undefined) return;
+        tolerate(() => {
+          const a = p.mmap(0, pages * PAGE, 3, MAP_PRIVATE);
+          if (a <= 0) return;
+          s.maps.set(p.pid, [...(s.maps.get(p.pid) ?? []), a]);
+          for (let i = 0; i < pages; i++) p.storeU32(V(a + i * PAGE), i + 1);
+        });
+      }),
+    ),
+    fc.tuple(nat, fc.integer({ min: -8, max: 40 })).map(([k, delta]) =>
+      step(`brk(#${k}, ${delta}p)`, (s: S) => {
+        const p = pick(s, k);
+        if (p === undefined) return;
+        tolerate(() => {
+          const b = p.brk(0);
+          const nb = p.brk(Math.max(0, b + delta * PAGE));
+          if (delta > 0 && nb > b) p.storeU8(V(nb - 1), 1);
+        });
+      }),
+    ),
+    fc
+      .tuple(nat, nat, fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 24 }))
+      .map(([k, m, oldPages, newPages]) =>
+        step(`mremap(#${k}, map ${m}, ${oldPages}p → ${newPages}p)`, (s: S) => {
+          const p = pick(s, k);
+          if (p === undefined) return;
+          tolerate(() => {
+            const a = addr(s, p, m, 0);
+            const r = p.mremap(a, oldPages * PAGE, newPages * PAGE, MREMAP_MAYMOVE);
+            if (r > 0 && r !== a) s.maps.set(p.pid, [...(s.maps.get(p.pid) ?? []), r]);
+          });
+        }),
+      ),
+    // Transparent huge pages: a 2 or 4 MiB mapping (2 MiB-aligned, as
+    // Linux places one) under MADV_HUGEPAGE, and a write or a read in it.
+    fc
+      .tuple(nat, fc.integer({ min: 1, max: 2 }), fc.integer({ min: 0, max: 1023 }), fc.boolean())
+      .map(([k, huge, page, write]) =>
+        step(`thp(#${k}, ${huge}×2M, page ${page % (huge * 512)}, ${write ? "write" : "read"})`, (s: S) => {
+          const p = pick(s, k);
+          if (p === undefined) return;
+          tolerate(() => {
+            const a = p.mmap(0, huge * HUGE, 3, MAP_PRIVATE);
+            if (a <= 0) return;
+            s.maps.set(p.pid, [...(s.maps.get(p.pid) ?? []), a]);
+            p.madvise(a, huge * HUGE, MADV_HUGEPAGE);
+            const at = V(a + (page % (huge * 512)) * PAGE);
+            if (write) p.storeU32(at, page + 1);
+            else p.loadU32(at);
+          });
+        }),
+      ),
+    // Calls in whole 2 MiB steps, which a hugetlb VMA may be split at.
+    fc
+      .tuple(nat, nat, fc.integer({ min: 0, max: 3 }), fc.integer({ min: 1, max: 2 }), fc.nat(4))
+      .map(([k, m, off, huge, call]) =>
+        step(`huge-step(#${k}, map ${m}+${off}×2M, ${huge}×2M, call ${call})`, (s: S) => {
+          const p = pick(s, k);
+          if (p === undefined) return;
+          tolerate(() => {
+            const a = addr(s, p, m, 0) + off * HUGE;
+            const len = huge * HUGE;
+            if (call === 0) p.munmap(a, len);
+            else if (call === 1) p.mprotect(a, len, 1);
+            else if (call === 2) p.madvise(a, len, MADV_DONTNEED);
+            else if (call === 3) p.mremap(a, len, HUGE, 0);
+            else p.mmap(a, len, 3, MAP_SHARED | MAP_HUGETLB | MAP_NORESERVE | MAP_FIXED);
+          });
+        }),
+      ),
+    fc.tuple(nat, nat, fc.integer({ min: 0, max: 6 })).map(([k, m, off]) =>
+      step(`mmap-fixed(#${k}, map ${m}+${off}p)`, (s: S) => {
+        const p = pick(s, k);
+        if (p === undefined) return;
+        tolerate(() => void p.mmap(addr(s, p, m, off), 2 * PAGE, 3, MAP_PRIVATE | MAP_FIXED));
+      }),
+    ),
+    {
+      weight: 2,
+      arbitrary: nat.map((k) =>
+        step(`fork(#${k})`, (s: S) => {
+          const p = pick(s, k);
+          if (p === undefined || s.procs.length > 6) return;
+          tolerate(() => {
+            const c = p.fork();
+            if (c !== null) {
+              s.procs.push(c);
+              s.maps.set(c.pid, [...(s.maps.get(p.pid) ?? [])]);
+            }
+          });
+        }),
+      ),
+    },
+    nat.map((k) =>
+      step(`exit(#${k})`, (s: S) => {
+        const p = pick(s, k);
+        if (p === undefined || s.procs.filter((q) => q.alive).length < 2) return;
+        p.exit();
+      }),
+    ),
+  );
+}

@@ -1,4 +1,14 @@
-import { Fault, MADV_DONTNEED, MAP_PRIVATE, MAP_SHARED, virtAddr as V } from "@memstack/core";
+import {
+  Fault,
+  MADV_COLD,
+  MADV_DONTNEED,
+  MADV_FREE,
+  MADV_HUGEPAGE,
+  MADV_PAGEOUT,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  virtAddr as V,
+} from "@memstack/core";
 import { type Process, ProcessKilled } from "@memstack/kernel";
 import { checkSequences, step } from "@memstack/testkit";
 import fc from "fast-check";
@@ -6,6 +16,7 @@ import { describe, expect, it } from "vitest";
 import { createMachine, type Machine } from "../src/index.js";
 
 const PAGE = 4096;
+const HUGE = 2 * 1024 * 1024;
 type S = { m: Machine; procs: Process[]; maps: Map<number, number[]> };
 
 function tolerate(fn: () => void): void {
@@ -218,6 +229,34 @@ describe("the whole machine under random system calls on several processes", () 
                 else p.madvise(at(s, p, m, off), pages * PAGE, MADV_DONTNEED);
               });
             }),
+          ),
+        // A transparent huge page when the buddy allocator has a 2 MiB block
+        // (4 KiB pages when not), then advice over a part of it, which splits it.
+        fc
+          .tuple(
+            nat,
+            fc.integer({ min: 0, max: 511 }),
+            fc.integer({ min: 1, max: 600 }),
+            fc.boolean(),
+            fc.constantFrom(MADV_FREE, MADV_COLD, MADV_PAGEOUT, MADV_DONTNEED),
+          )
+          .map(([k, page, pages, write, advice]) =>
+            step(
+              `thp(#${k}, page ${page}, ${write ? "write" : "read"}, advice ${advice} ${pages}p)`,
+              (s: S) => {
+                const p = pick(s, k);
+                if (p === undefined) return;
+                tolerate(() => {
+                  const a = p.mmap(0, HUGE, 3, MAP_PRIVATE);
+                  if (a <= 0) return;
+                  s.maps.set(p.pid, [...(s.maps.get(p.pid) ?? []), a]);
+                  p.madvise(a, HUGE, MADV_HUGEPAGE);
+                  if (write) p.storeU8(V(a + page * PAGE + 7), page & 0xff);
+                  else p.loadU8(V(a + page * PAGE + 7));
+                  p.madvise(a + page * PAGE, Math.min(pages, 512 - page) * PAGE, advice);
+                });
+              },
+            ),
           ),
         nat.map((k) =>
           step(`fork(#${k})`, (s: S) => {
