@@ -1106,6 +1106,9 @@ export class PageManager {
       let ok = true;
       if (m === null) ok = this.#missing(owner, vma, page, write);
       else if (write && !m.write) ok = this.#writeProtected(owner, vma, page, m);
+      // A writable page is not faulted, but GUP's FOLL_TOUCH marks its folio
+      // dirty: a lazily freed page is an ordinary one again, as if written.
+      else if (write) this.#wasWritten(m.phys / PAGE);
       if (!ok) return true;
     }
     return true;
