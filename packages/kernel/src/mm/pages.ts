@@ -469,6 +469,36 @@ export class PageManager {
     return true;
   }
 
+  // Linux splits the PMD mapping region `idx` of `owner` whole: its entries
+  // become 512 PTEs, each dirty if the PMD was (__split_huge_pmd_locked).
+  // Here each page has its own Dirty bit already; a write to any of them
+  // was the PMD's, so each lazily freed page of the huge page counts as
+  // written since.
+  #unmarkHuge(owner: PageOwner, idx: number): void {
+    const head = owner.huge.get(idx);
+    if (head === undefined) return;
+    owner.huge.delete(idx);
+    if (head !== HUGE_ZERO_PAGE && this.#regionDirty(owner, idx))
+      for (let i = 0; i < HPAGE_PAGES; i++) this.#unlazy(head + i);
+  }
+
+  // Whether any page of region `idx` of `owner` has its Dirty bit set.
+  #regionDirty(owner: PageOwner, idx: number): boolean {
+    let dirty = false;
+    this.mmu.walkRange(owner.space, idx * HPAGE, (idx + 1) * HPAGE, (m) => {
+      if (m.dirty) dirty = true;
+    });
+    return dirty;
+  }
+
+  // Whether `owner`'s page `vpn`, whose own entry says `dirty`, was written
+  // since MADV_FREE: in a huge page mapped whole, a write to any of its pages.
+  #writtenSince(owner: PageOwner, vpn: number, dirty: boolean): boolean {
+    if (dirty || owner.huge.size === 0) return dirty;
+    const idx = Math.floor(vpn / HPAGE_PAGES);
+    return owner.huge.has(idx) && this.#regionDirty(owner, idx);
+  }
+
   // Whether the huge page at `head` is mapped by one process alone (each of
   // its frames once), so that a write may keep it whole.
   #hugeExclusive(head: number): boolean {
@@ -479,7 +509,7 @@ export class PageManager {
   // split_huge_pmd_if_needed() at a VMA boundary made at `at`: a region it
   // falls inside of is mapped by 4 KiB entries from now on.
   #splitHuge(owner: PageOwner, at: number): void {
-    if (owner.huge.size !== 0 && (at & (HPAGE - 1)) !== 0) owner.huge.delete(Math.floor(at / HPAGE));
+    if (owner.huge.size !== 0 && (at & (HPAGE - 1)) !== 0) this.#unmarkHuge(owner, Math.floor(at / HPAGE));
   }
 
   // The marks of the regions [start, end) touches: each one it covers only
@@ -491,7 +521,7 @@ export class PageManager {
     for (let idx = first; idx < last; idx++) {
       if (!owner.huge.has(idx)) continue;
       const whole = idx * HPAGE >= start && (idx + 1) * HPAGE <= end;
-      if (!whole || !keepWhole) owner.huge.delete(idx);
+      if (!whole || !keepWhole) this.#unmarkHuge(owner, idx);
     }
   }
 
@@ -516,6 +546,11 @@ export class PageManager {
       const head = this.folio[m.phys / PAGE]! - 1;
       if (head >= 0) heads.add(head);
     });
+    // Pages PROT_NONE keeps aside are mapped to Linux (protnone entries).
+    this.#forEachIn(owner.hidden, start, end, (_vpn, frame) => {
+      const head = this.folio[frame]! - 1;
+      if (head >= 0) heads.add(head);
+    });
     for (const head of heads) {
       if (!all && this.#coversFolio(owner, head, start, end)) continue;
       this.#splitFolio(head);
@@ -523,14 +558,16 @@ export class PageManager {
   }
 
   // Whether `owner` maps the 512 pages of the huge page at `head` in order
-  // inside [start, end), and nobody else maps any of them.
+  // (PROT_NONE ones too) inside [start, end), within one PTE table (Linux's walk batches a
+  // folio's entries one page table at a time: one that crosses a 2 MiB
+  // boundary is never covered whole), and nobody else maps any of them.
   #coversFolio(owner: PageOwner, head: number, start: number, end: number): boolean {
     const base = this.ownerVpn[head]!;
-    if (base * PAGE < start || (base + HPAGE_PAGES) * PAGE > end) return false;
+    if (base % HPAGE_PAGES !== 0 || base * PAGE < start || (base + HPAGE_PAGES) * PAGE > end) return false;
     for (let i = 0; i < HPAGE_PAGES; i++) {
       const f = head + i;
       if (this.folio[f] !== head + 1 || this.refs[f] !== 1 || this.ownerPid[f] !== owner.pid) return false;
-      if (this.ownerVpn[f] !== base + i || owner.hidden.get(base + i) === f) return false;
+      if (this.ownerVpn[f] !== base + i) return false;
     }
     return true;
   }
@@ -555,7 +592,7 @@ export class PageManager {
       const vpn = this.ownerVpn[f]!;
       // The PMD of a huge page mapped whole is split with it.
       const idx = Math.floor(vpn / HPAGE_PAGES);
-      if (owner.huge.get(idx) === head) owner.huge.delete(idx);
+      if (owner.huge.get(idx) === head) this.#unmarkHuge(owner, idx);
       const hidden = owner.hidden.get(vpn) === f;
       const m = hidden ? null : this.mmu.query(owner.space, vpn * PAGE);
       if (!hidden && (m === null || m.phys / PAGE !== f)) continue;
@@ -814,7 +851,7 @@ export class PageManager {
       } else if (head !== undefined && !this.#hugeExclusive(head)) {
         // do_huge_pmd_wp_page(): a huge page another process still maps
         // part of is split, and the write copies one 4 KiB page.
-        owner.huge.delete(idx);
+        this.#unmarkHuge(owner, idx);
       }
     }
     if (vma.object !== null || (this.kind[frame] === ANON && this.refs[frame] === 1)) {
@@ -948,7 +985,7 @@ export class PageManager {
       if (this.lazy[frame] === 1) {
         // shrink_folio_list(): a lazily freed page not written since is
         // discarded, swap space or not; one written since is swapped as any.
-        if (!written) {
+        if (!this.#writtenSince(owner, virt / PAGE, written)) {
           this.#unmapPage(owner, frame, virt / PAGE);
           this.stats.lazyFrees++;
           continue;
@@ -1073,11 +1110,7 @@ export class PageManager {
       // a lazily freed page was written again.
       if (m.dirty) this.#wasWritten(frame);
       this.mmu.map(owner.space, m.virt + (to - from), m.phys, PAGE, PAGE, m);
-      if (this.ownerPid[frame] === owner.pid && this.ownerVpn[frame] === oldVpn)
-        this.ownerVpn[frame] = oldVpn + shift;
-      const list = this.shared.get(frame);
-      if (list !== undefined)
-        for (const e of list) if (e[0] === owner.pid && e[1] === oldVpn) e[1] = oldVpn + shift;
+      this.#remapOwner(owner, frame, oldVpn, oldVpn + shift);
     }
     for (const map of [owner.swap, owner.hidden, owner.guards]) {
       const moved: [number, number][] = [];
@@ -1086,6 +1119,9 @@ export class PageManager {
         map.delete(vpn);
       });
       for (const [vpn, v] of moved) map.set(vpn, v);
+      // A page PROT_NONE keeps aside moves in the reverse map too.
+      if (map === owner.hidden)
+        for (const [vpn, frame] of moved) this.#remapOwner(owner, frame, vpn - shift, vpn);
     }
     for (const [idx, head] of keep) owner.huge.set(idx, head);
   }
@@ -1293,6 +1329,13 @@ export class PageManager {
     this.lazyCount--;
   }
 
+  // `owner`'s mapping of `frame` moved from page `from` to page `to`: the reverse map follows.
+  #remapOwner(owner: PageOwner, frame: number, from: number, to: number): void {
+    if (this.ownerPid[frame] === owner.pid && this.ownerVpn[frame] === from) this.ownerVpn[frame] = to;
+    const list = this.shared.get(frame);
+    if (list !== undefined) for (const e of list) if (e[0] === owner.pid && e[1] === from) e[1] = to;
+  }
+
   // A new anonymous frame of `vma`: marked when the VMA is droppable.
   #markDroppable(frame: number, vma: Vma): void {
     if (!vma.droppable) return;
@@ -1304,7 +1347,7 @@ export class PageManager {
   // the reference it held.
   #unmapPage(owner: PageOwner, frame: number, vpn: number): void {
     // Reclaim splits a huge page before it unmaps any of it (TTU_SPLIT_HUGE_PMD).
-    if (owner.huge.size !== 0) owner.huge.delete(Math.floor(vpn / HPAGE_PAGES));
+    if (owner.huge.size !== 0) this.#unmarkHuge(owner, Math.floor(vpn / HPAGE_PAGES));
     this.#clear(owner, vpn * PAGE, PAGE);
     this.mmu.invalidatePage(owner.space, vpn * PAGE);
     this.#unref(owner, frame, vpn);
@@ -1354,7 +1397,7 @@ export class PageManager {
         continue;
       }
       if (this.lazy[frame] === 1) {
-        if (!m.dirty) {
+        if (!this.#writtenSince(owner, vpn, m.dirty)) {
           // Clean since MADV_FREE: dropped, and the page reads as zeros again.
           this.#unmapPage(owner, frame, vpn);
           this.stats.lazyFrees++;
