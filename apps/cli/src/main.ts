@@ -78,6 +78,7 @@ function buildProgram(io: CliIo): Command {
     .option("--ram <size>", "the machine's RAM", "1G")
     .option("--swap <size>", "the swap device", "0")
     .option("--overcommit <mode>", "vm.overcommit_memory: 0 heuristic, 1 always, 2 never", "0")
+    .option("--thp <mode>", "transparent huge pages: always, madvise or never", "madvise")
     .option("--proc", "print the process's /proc/PID/maps and status to stderr at the end")
     .action((file: string, options: VmRunOptions) => {
       status = runVmRun(file, options, io);

@@ -260,5 +260,21 @@ describe("memstack vm run", () => {
     const bad = capture();
     expect(await main(["vm", "run", "--overcommit", "3", file], bad)).toBe(EXIT_USAGE);
     expect(bad.stderr()).toMatch(/--overcommit must be 0, 1 or 2/);
+    const thp = capture();
+    expect(await main(["vm", "run", "--thp", "sometimes", file], thp)).toBe(EXIT_USAGE);
+    expect(thp.stderr()).toMatch(/--thp must be always, madvise or never, got 'sometimes'/);
+  });
+
+  it("maps transparent huge pages as this machine's Linux does, or as --thp says", async () => {
+    // thp-fault.vm was recorded on a kernel in madvise mode; with never, no 2 MiB page.
+    const io = capture();
+    expect(await main(["vm", "run", "--ram", "64M", `${fixtures}thp-fault.vm`], io)).toBe(0);
+    expect(io.stdout()).toBe(readFileSync(`${fixtures}thp-fault.expected`, "utf8"));
+    const never = capture();
+    expect(
+      await main(["vm", "run", "--ram", "64M", "--thp", "never", `${fixtures}thp-fault.vm`], never),
+    ).toBe(0);
+    expect(never.stdout()).toMatch(/RssAnon=\+4 /);
+    expect(never.stdout()).not.toMatch(/RssAnon=\+2048 /);
   });
 });

@@ -1,5 +1,5 @@
 /**
- * `memstack vm run FILE [--ram SIZE] [--swap SIZE] [--overcommit MODE] [--proc]`:
+ * `memstack vm run FILE [--ram SIZE] [--swap SIZE] [--overcommit MODE] [--thp MODE] [--proc]`:
  * runs a `# memstack vm script v1` (../shared/formats/README.md, section 2;
  * `-` for stdin) on a fresh process of a simulated Linux machine
  * (@memstack/machine) and prints one result line per call on stdout, in the
@@ -9,7 +9,7 @@
  * stderr afterwards (the last child's, after fork lines).
  */
 import { runVmScript, VmScriptError } from "@memstack/core";
-import { type OvercommitMode, vmScriptTarget } from "@memstack/kernel";
+import { type OvercommitMode, type ThpMode, vmScriptTarget } from "@memstack/kernel";
 import { createMachine } from "@memstack/machine";
 import { type CliIo, readInput } from "../io.js";
 
@@ -21,6 +21,8 @@ export interface VmRunOptions {
   swap: string;
   /** vm.overcommit_memory: `0`, `1` or `2`. */
   overcommit: string;
+  /** Transparent huge pages: `always`, `madvise` (this machine's, the default) or `never`. */
+  thp?: string;
   /** Print /proc/PID/maps and status to stderr at the end. */
   proc?: boolean;
 }
@@ -36,10 +38,20 @@ export function runVmRun(file: string, options: VmRunOptions, io: CliIo): number
     io.err(`memstack: --overcommit must be 0, 1 or 2, got '${options.overcommit}'\n`);
     return 2;
   }
+  const thp = options.thp ?? "madvise";
+  if (thp !== "always" && thp !== "madvise" && thp !== "never") {
+    io.err(`memstack: --thp must be always, madvise or never, got '${thp}'\n`);
+    return 2;
+  }
   const bytes = readInput(file, io);
   if (bytes === null) return 1;
   const text = bytes.toString("utf8");
-  const machine = createMachine({ ram: options.ram, swap: options.swap, overcommit: mode as OvercommitMode });
+  const machine = createMachine({
+    ram: options.ram,
+    swap: options.swap,
+    overcommit: mode as OvercommitMode,
+    thp: thp as ThpMode,
+  });
   // After a fork line the script runs in the child, whose /proc --proc shows.
   let proc = machine.spawn("vm-script");
   let lines: string[];
