@@ -720,6 +720,9 @@ export class Kernel {
       if (counted[f] !== this.pages.refs[f])
         fail(`frame ${f} has ${this.pages.refs[f]} references, ${counted[f]} found`);
     }
+    for (const head of this.pages.lazyFolios)
+      if (this.pages.folio[head] !== head + 1)
+        fail(`lazily freed huge page ${head} is not a huge page's first frame`);
     if (lazy !== this.pages.lazyCount)
       fail(`${lazy} frames are marked lazily freed, the count says ${this.pages.lazyCount}`);
     if (droppable !== this.pages.droppableCount)

@@ -191,6 +191,12 @@ export class PageManager {
    * folio, PMD-mapped or not): the huge page's first frame + 1; else 0.
    */
   readonly folio: Int32Array;
+  /**
+   * The huge pages MADV_FREE freed lazily whole (first frames): Linux's
+   * folio without PG_swapbacked, which reclaim discards whole if no entry
+   * of it was written since, and otherwise keeps whole, never splitting it.
+   */
+  readonly lazyFolios = new Set<number>();
   /** (pid, vpn) pairs mapping each COW-shared anonymous frame. */
   readonly shared = new Map<number, [number, number][]>();
   readonly zeroFrame: number;
@@ -366,6 +372,7 @@ export class PageManager {
         this.droppableCount--;
       }
       this.dirty[frame] = 0;
+      if (this.folio[frame] === frame + 1) this.lazyFolios.delete(frame);
       this.folio[frame] = 0;
       this.kind[frame] = FREE;
       this.ownerPid[frame] = -1;
@@ -552,9 +559,29 @@ export class PageManager {
       if (head >= 0) heads.add(head);
     });
     for (const head of heads) {
-      if (!all && this.#coversFolio(owner, head, start, end)) continue;
+      // Covered whole: split only by reclaim without swap space, and not
+      // then if freed lazily (discarded or kept whole: pageOut).
+      if (this.#coversFolio(owner, head, start, end) && (!all || this.lazyFolios.has(head))) continue;
       this.#splitFolio(head);
     }
+  }
+
+  // Whether any page of the huge page at `head` was written since MADV_FREE:
+  // its entry is dirty, or it is not lazily freed while others are.
+  #folioDirty(head: number): boolean {
+    let lazy = false;
+    let notLazy = false;
+    for (let i = 0; i < HPAGE_PAGES; i++) {
+      const f = head + i;
+      if (this.folio[f] !== head + 1) continue;
+      if (this.lazy[f] === 1) lazy = true;
+      else notLazy = true;
+      const owner = this.host.process(this.ownerPid[f]!);
+      if (owner === undefined || this.refs[f] !== 1) continue;
+      const m = this.mmu.query(owner.space, this.ownerVpn[f]! * PAGE);
+      if (m !== null && m.phys / PAGE === f && m.dirty) return true;
+    }
+    return lazy && notLazy;
   }
 
   // Whether `owner` maps the 512 pages of the huge page at `head` in order
@@ -582,6 +609,10 @@ export class PageManager {
       const f = head + i;
       if (this.folio[f] === head + 1 && this.refs[f]! > 1) return;
     }
+    this.lazyFolios.delete(head);
+    // Unmapping it for the split moves each entry's Dirty bit to the folio
+    // (try_to_migrate_one()), whose flag every small page then inherits.
+    if (this.#folioDirty(head)) this.#folioWritten(head);
     const zeros = this.#scratch;
     for (let i = 0; i < HPAGE_PAGES; i++) {
       const f = head + i;
@@ -935,11 +966,15 @@ export class PageManager {
       if (this.kind[frame] !== ANON || this.refs[frame] !== 1) continue;
       this.mmu.clean(owner.space, virt);
       this.#markLazy(frame);
+      // A huge page left unsplit above is covered whole: freed lazily as one.
+      if (this.folio[frame] !== 0) this.lazyFolios.add(this.folio[frame]! - 1);
     }
     // A page PROT_NONE keeps aside is present to Linux (a protnone entry,
     // pte_present()): it is freed lazily too, clean, as nothing can write it.
     this.#forEachIn(owner.hidden, start, end, (_vpn, frame) => {
-      if (this.kind[frame] === ANON && this.refs[frame] === 1) this.#markLazy(frame);
+      if (this.kind[frame] !== ANON || this.refs[frame] !== 1) return;
+      this.#markLazy(frame);
+      if (this.folio[frame] !== 0) this.lazyFolios.add(this.folio[frame]! - 1);
     });
     this.#forEachIn(owner.swap, start, end, (vpn, slot) => {
       this.swapDevice.release(slot);
@@ -963,6 +998,22 @@ export class PageManager {
     this.#splitFoliosIn(owner, start, end, this.swapDevice.freeSlots === 0);
     const pages: [number, number, boolean][] = [];
     this.mmu.walkRange(owner.space, start, end, (m) => pages.push([m.virt, m.phys / PAGE, m.dirty]));
+    // A lazily freed huge page is one folio to reclaim: written since in any
+    // entry, it is kept whole (try_to_unmap_one() sets PG_swapbacked again);
+    // else every page of it is discarded below.
+    if (this.lazyFolios.size !== 0) {
+      const written = new Set<number>();
+      for (const [virt, frame, dirty] of pages) {
+        const head = this.folio[frame]! - 1;
+        if (head >= 0 && this.lazyFolios.has(head)) {
+          if (this.lazy[frame] === 0 || this.#writtenSince(owner, virt / PAGE, dirty)) written.add(head);
+        }
+      }
+      for (const head of written) {
+        this.lazyFolios.delete(head);
+        for (let i = 0; i < HPAGE_PAGES; i++) if (this.folio[head + i] === head + 1) this.#unlazy(head + i);
+      }
+    }
     for (const [virt, frame, written] of pages) {
       const k = this.kind[frame];
       if (k === SHMEM) {
@@ -1312,7 +1363,14 @@ export class PageManager {
   // goes: a shmem folio is dirty; a lazily freed page was written again.
   #wasWritten(frame: number): void {
     if (this.kind[frame] === SHMEM) this.dirty[frame] = 1;
+    else if (this.folio[frame] !== 0) this.#folioWritten(this.folio[frame]! - 1);
     else this.#unlazy(frame);
+  }
+
+  // folio_mark_dirty() of the huge page at `head`: its one dirty flag
+  // covers every page of it, none of them lazily freed and clean any more.
+  #folioWritten(head: number): void {
+    for (let i = 0; i < HPAGE_PAGES; i++) if (this.folio[head + i] === head + 1) this.#unlazy(head + i);
   }
 
   // `frame` is freed lazily (MADV_FREE).
