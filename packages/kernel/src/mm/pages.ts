@@ -485,8 +485,7 @@ export class PageManager {
     const head = owner.huge.get(idx);
     if (head === undefined) return;
     owner.huge.delete(idx);
-    if (head !== HUGE_ZERO_PAGE && this.#regionDirty(owner, idx))
-      for (let i = 0; i < HPAGE_PAGES; i++) this.#unlazy(head + i);
+    if (head !== HUGE_ZERO_PAGE && this.#regionDirty(owner, idx)) this.#folioWritten(head);
   }
 
   // Whether any page of region `idx` of `owner` has its Dirty bit set.
@@ -878,7 +877,7 @@ export class PageManager {
         // into zero-page PTEs and the write copies one 4 KiB page.
         const r = this.#hugeFault(owner, vma, idx * HPAGE, true);
         if (r !== FALLBACK) return r;
-        owner.huge.delete(idx);
+        this.#unmarkHuge(owner, idx);
       } else if (head !== undefined && !this.#hugeExclusive(head)) {
         // do_huge_pmd_wp_page(): a huge page another process still maps
         // part of is split, and the write copies one 4 KiB page.
@@ -1000,18 +999,18 @@ export class PageManager {
     this.mmu.walkRange(owner.space, start, end, (m) => pages.push([m.virt, m.phys / PAGE, m.dirty]));
     // A lazily freed huge page is one folio to reclaim: written since in any
     // entry, it is kept whole (try_to_unmap_one() sets PG_swapbacked again);
-    // else every page of it is discarded below.
+    // else every page of it is discarded below. (Any left unsplit above is
+    // covered whole: all its entries are in `pages`, so the per-page
+    // decisions below need no look at the rest of its region.)
     if (this.lazyFolios.size !== 0) {
       const written = new Set<number>();
-      for (const [virt, frame, dirty] of pages) {
+      for (const [, frame, dirty] of pages) {
         const head = this.folio[frame]! - 1;
-        if (head >= 0 && this.lazyFolios.has(head)) {
-          if (this.lazy[frame] === 0 || this.#writtenSince(owner, virt / PAGE, dirty)) written.add(head);
-        }
+        if (head >= 0 && this.lazyFolios.has(head) && (dirty || this.lazy[frame] === 0)) written.add(head);
       }
       for (const head of written) {
         this.lazyFolios.delete(head);
-        for (let i = 0; i < HPAGE_PAGES; i++) if (this.folio[head + i] === head + 1) this.#unlazy(head + i);
+        this.#folioWritten(head);
       }
     }
     for (const [virt, frame, written] of pages) {
@@ -1036,7 +1035,7 @@ export class PageManager {
       if (this.lazy[frame] === 1) {
         // shrink_folio_list(): a lazily freed page not written since is
         // discarded, swap space or not; one written since is swapped as any.
-        if (!this.#writtenSince(owner, virt / PAGE, written)) {
+        if (!written) {
           this.#unmapPage(owner, frame, virt / PAGE);
           this.stats.lazyFrees++;
           continue;
