@@ -99,16 +99,18 @@ export class HeapAccess {
   private readonly tags: FastTags;
   private readonly tagSpace: number;
   private readonly tagMask: number;
-  private readonly tRead: Float64Array;
-  private readonly tWrite: Float64Array;
+  /** Whether the port has fast tags (a kernel process): the tag paths below may serve. */
+  protected readonly tagged: boolean;
+  protected readonly tRead: Float64Array;
+  protected readonly tWrite: Float64Array;
   private readonly tHits: Float64Array;
   private readonly tLast: Float64Array;
   private readonly tClock: Float64Array;
   private readonly tByte: Int32Array;
-  private readonly tU16: readonly Uint16Array<ArrayBufferLike>[];
-  private readonly tU32: readonly Uint32Array<ArrayBufferLike>[];
-  // Byte index of the last tag hit in its entry's views (see tagEntry).
-  private tagAt = 0;
+  protected readonly tU16: readonly Uint16Array<ArrayBufferLike>[];
+  protected readonly tU32: readonly Uint32Array<ArrayBufferLike>[];
+  // Byte index of the last tag hit (or peek) in its entry's views (see tagEntry).
+  protected tagAt = 0;
 
   constructor(memory: VirtualMemory) {
     this.memory = memory;
@@ -117,6 +119,7 @@ export class HeapAccess {
     const tags = fast?.tags ?? NO_TAGS;
     this.tags = tags;
     this.tagSpace = fast?.space ?? -2;
+    this.tagged = fast !== null;
     this.tagMask = tags.read.length - 1;
     this.tRead = tags.read;
     this.tWrite = tags.write;
@@ -151,6 +154,35 @@ export class HeapAccess {
     this.tLast[e] = c;
     this.tagAt = this.tByte[e]! + off;
     return e;
+  }
+
+  /** Whether the tags are the current address space's: false while another process runs. */
+  protected tagsLive(): boolean {
+    return this.tags.owner === this.tagSpace;
+  }
+
+  /**
+   * tagEntry without the hit: the entry whose tag in `bases` serves an
+   * access at `a` (page-offset mask `mask`), its byte index left in
+   * `tagAt`; -1 when none. A path that must know every one of its accesses
+   * hits before it makes any (see Ptmalloc's tag paths) peeks first, then
+   * counts each with {@link HeapAccess.tagHit} in the order it makes them.
+   * The caller has checked {@link HeapAccess.tagsLive}.
+   */
+  protected tagPeek(a: number, bases: Float64Array, mask: number): number {
+    const e = (a >>> 12) & this.tagMask;
+    const off = a - bases[e]!;
+    if (off !== (off & mask)) return -1;
+    this.tagAt = this.tByte[e]! + off;
+    return e;
+  }
+
+  /** One access's hit on tag entry `e`, stamped from the clock, as tagEntry counts it. */
+  protected tagHit(e: number): void {
+    this.tHits[e]!++;
+    const c = this.tClock[0]! + 1;
+    this.tClock[0] = c;
+    this.tLast[e] = c;
   }
 
   private tagLoad16(a: number): number {

@@ -577,6 +577,156 @@ export class Ptmalloc extends HeapAccess {
     return true;
   }
 
+  // The tcache hit of malloc in a process, through the MMU's fast tags
+  // (core's FastTags). The general path makes six accesses: the bin's
+  // count and entry, the entry's next pointer, then the entry, the count
+  // and the chunk's key stored. When the count and entry hit the tags and
+  // the bin has a well-formed first chunk, they are counted on their pages'
+  // entries; when the other four hit too, they are counted and made here in
+  // that order, else tcacheGet's own accessors make them (a page the tags
+  // lack goes to the port then, as it would on the general path), so the
+  // TLB sees what the general path would make it see. 0, having counted
+  // nothing, when the count or the entry would not hit, the bin is empty or
+  // its entry misaligned or of 2^53 or more: the general path then runs.
+  private tcacheGetTags(bytes: number): number {
+    const tc = this.tcache;
+    if (bytes >>> 0 !== bytes || bytes > 1032 || tc === 0 || !this.tagsLive()) return 0;
+    const idx = bytes < 9 ? 0 : ((bytes + 23) >>> 4) - 2;
+    if (idx >= this.tcacheBins) return 0;
+    const read = this.tRead;
+    const write = this.tWrite;
+    const u16 = this.tU16;
+    const u32 = this.tU32;
+    const countAt = tc + idx * 2;
+    const slotAt = tc + 128 + idx * 8;
+    const c = this.tagPeek(countAt, read, 0xffe);
+    if (c < 0) return 0;
+    const count = u16[c]![this.tagAt >>> 1]!;
+    if (count === 0) return 0;
+    const s = this.tagPeek(slotAt, read, 0xff8);
+    if (s < 0) return 0;
+    const si = this.tagAt >>> 2;
+    const eLo = u32[s]![si]!;
+    const eHi = u32[s]![si + 1]!;
+    if ((eLo & 15) !== 0 || eHi >= 0x200000) return 0;
+    const e = eHi * TWO_32 + eLo;
+    const x = this.tagPeek(e, read, 0xff8);
+    const xi = this.tagAt >>> 2;
+    const nHi = x < 0 ? 0x200000 : u32[x]![xi + 1]!;
+    // REVEAL_PTR(next) = next ^ (e >> 12), word by word.
+    const nextLo = x < 0 ? 0 : (u32[x]![xi]! ^ ((eLo >>> 12) | (eHi << 20))) >>> 0;
+    const nextHi = (nHi ^ (eHi >>> 12)) >>> 0;
+    const ws = this.tagPeek(slotAt, write, 0xff8);
+    const wsi = this.tagAt >>> 2;
+    const wc = this.tagPeek(countAt, write, 0xffe);
+    const wci = this.tagAt >>> 1;
+    const wk = this.tagPeek(e + 8, write, 0xff8);
+    const wki = this.tagAt >>> 2;
+    this.tagHit(c);
+    this.tagHit(s);
+    if (nHi >= 0x200000 || nextHi >= 0x200000 || ws < 0 || wc < 0 || wk < 0) {
+      this.w64(slotAt, this.revealLoad(e));
+      this.w16(countAt, count - 1);
+      this.w64(e + 8, 0);
+      return e;
+    }
+    this.tagHit(x);
+    this.tagHit(ws);
+    u32[ws]![wsi] = nextLo;
+    u32[ws]![wsi + 1] = nextHi;
+    this.tagHit(wc);
+    u16[wc]![wci] = count - 1;
+    this.tagHit(wk);
+    u32[wk]![wki] = 0;
+    u32[wk]![wki + 1] = 0;
+    return e;
+  }
+
+  // free's tcache put in a process, through the fast tags, as
+  // tcacheGetTags. The general path reads the size field, the key's low
+  // word and the bin's count, then stores the key, reads the bin's entry
+  // and stores the protected link, the entry and the count. `known` is the
+  // size field when the caller read it already (through the port: its page
+  // was not in the tags), else -1. Returns false, having counted nothing,
+  // when the size field is not in the tags or is not that of a chunk the
+  // tcache may take (the caller then goes on as the general path does);
+  // otherwise the free is done: here when every access hits, else by the
+  // general path's own code from the first access that would not.
+  private tcachePutTags(mem: number, known: number): boolean {
+    const tc = this.tcache;
+    if (!(mem >= 16 && Number.isSafeInteger(mem)) || (mem & 15) !== 0 || tc === 0 || !this.tagsLive())
+      return false;
+    const read = this.tRead;
+    const write = this.tWrite;
+    const u16 = this.tU16;
+    const u32 = this.tU32;
+    let sz = -1;
+    let raw = known;
+    if (known < 0) {
+      sz = this.tagPeek(mem - 8, read, 0xff8);
+      if (sz < 0) return false;
+      const szi = this.tagAt >>> 2;
+      if (u32[sz]![szi + 1] !== 0) return false;
+      raw = u32[sz]![szi]!;
+    }
+    // A size field below 2^31, not IS_MMAPPED (2), a whole chunk of at least MINSIZE.
+    if (raw > 0x7fffffff || (raw & 2) !== 0) return false;
+    const size = raw & ~7;
+    if (size < 32 || (size & 15) !== 0) return false;
+    const idx = (size - 17) >>> 4;
+    if (idx >= this.tcacheBins) return false;
+    // From here the general path is _int_free's, which a chunk that needs
+    // more than the put below (its key matches: the double-free scan; its
+    // bin is full) or an access the tags lack hands over to.
+    const p = mem - CHUNK_HDR_SZ;
+    const k = this.tagPeek(mem + 8, read, 0xffc);
+    const countAt = tc + idx * 2;
+    const c = k < 0 || u32[k]![this.tagAt >>> 2] === this.keyLo ? -1 : this.tagPeek(countAt, read, 0xffe);
+    const count = c < 0 ? this.tcacheCount : u16[c]![this.tagAt >>> 1]!;
+    if (count >= this.tcacheCount) {
+      if (sz >= 0) this.tagHit(sz);
+      this.intFreeRaw(p, raw, false);
+      return true;
+    }
+    const slotAt = tc + 128 + idx * 8;
+    const s = this.tagPeek(slotAt, read, 0xff8);
+    const si = this.tagAt >>> 2;
+    // PROTECT_PTR(mem, old) = old ^ (mem >> 12), word by word.
+    const memLo = mem >>> 0;
+    const memHi = (mem - memLo) / TWO_32;
+    const linkLo = s < 0 ? 0 : (u32[s]![si]! ^ ((memLo >>> 12) | (memHi << 20))) >>> 0;
+    const linkHi = s < 0 ? 0x200000 : (u32[s]![si + 1]! ^ (memHi >>> 12)) >>> 0;
+    const wk = this.tagPeek(mem + 8, write, 0xff8);
+    const wki = this.tagAt >>> 2;
+    const wl = this.tagPeek(mem, write, 0xff8);
+    const wli = this.tagAt >>> 2;
+    const ws = this.tagPeek(slotAt, write, 0xff8);
+    const wsi = this.tagAt >>> 2;
+    const wc = this.tagPeek(countAt, write, 0xffe);
+    const wci = this.tagAt >>> 1;
+    if (sz >= 0) this.tagHit(sz);
+    this.tagHit(k);
+    this.tagHit(c);
+    if (linkHi >= 0x200000 || wk < 0 || wl < 0 || ws < 0 || wc < 0) {
+      this.tcachePutCounted(p, idx, count);
+      return true;
+    }
+    this.tagHit(wk);
+    u32[wk]![wki] = this.keyLo;
+    this.tagHit(wk);
+    u32[wk]![wki + 1] = this.keyHi;
+    this.tagHit(s);
+    this.tagHit(wl);
+    u32[wl]![wli] = linkLo;
+    u32[wl]![wli + 1] = linkHi;
+    this.tagHit(ws);
+    u32[ws]![wsi] = memLo;
+    u32[ws]![wsi + 1] = memHi;
+    this.tagHit(wc);
+    u16[wc]![wci] = count + 1;
+    return true;
+  }
+
   private tcacheInit(): void {
     const victim = this.intMalloc(TCACHE_STRUCT_SIZE);
     if (victim !== 0) {
@@ -599,11 +749,14 @@ export class Ptmalloc extends HeapAccess {
   }
 
   private freeSlow(mem: number): void {
+    if (this.tagged && this.tcachePutTags(mem, -1)) return;
     checkPtr(mem, "free");
     if (mem === 0) return;
     const p = mem - CHUNK_HDR_SZ;
     // The size field, read once for the IS_MMAPPED test and _int_free.
     const raw = this.sizeRaw(p);
+    // Its page was not in the tags; now it is, and the rest may be too.
+    if (this.tagged && this.tcachePutTags(mem, raw)) return;
     if ((this.flagsOf(raw, p) & IS_MMAPPED) !== 0) {
       if (!this.noDynThreshold && raw > this.mmapThreshold && raw <= DEFAULT_MMAP_THRESHOLD_MAX) {
         this.mmapThreshold = this.chunksize(p);
@@ -963,6 +1116,10 @@ export class Ptmalloc extends HeapAccess {
     // malloc, whose optimized code then stays small enough to be inlined,
     // whole, into a caller's loop (the replay), beside free's fast path.
     if (fromMalloc) {
+      if (this.tagged) {
+        const e = this.tcacheGetTags(bytes);
+        if (e !== 0) return e;
+      }
       checkSize(bytes, "size", "malloc");
       const tbytes = checkedRequest2size(bytes);
       if (tbytes === 0) {
