@@ -270,8 +270,9 @@ export class BuddyAllocator implements FrameAllocator, Checkable {
 
   /** Frames currently free, across zones. */
   get freeFrameCount(): number {
+    const e = this.#e;
     let n = 0;
-    for (let z = 0; z < this.#e.nz; z++) n += this.#e.zoneFree[z]! + this.#e.pcpPages(z);
+    for (let z = 0; z < e.nz; z++) n += e.zoneFree[z]! + e.pcpTotal[z]!;
     return n;
   }
 

@@ -239,6 +239,8 @@ export class Engine {
   readonly pcpHead: Int32Array;
   readonly pcpCount: Int32Array;
   readonly pcpMask: Int32Array;
+  /** Pages on each zone's pcp lists, all types: the sum of its pcpCount entries, kept with them. */
+  readonly pcpTotal: Int32Array;
 
   constructor(config: EngineConfig) {
     this.frameCount = config.frameCount;
@@ -316,6 +318,7 @@ export class Engine {
     this.pcpHigh = new Int32Array(this.nz);
     this.pcpHead = new Int32Array(this.nz * NT);
     this.pcpCount = new Int32Array(this.nz * NT);
+    this.pcpTotal = new Int32Array(this.nz);
     this.pcpMask = new Int32Array(this.nz * NT);
     this.pcpBuf = [];
     for (let z = 0; z < this.nz; z++) {
@@ -898,6 +901,7 @@ export class Engine {
         // rmqueue_bulk: list_add_tail, so the pages keep their split order.
         this.pcpBuf[li]![(this.pcpHead[li]! + this.pcpCount[li]!) & this.pcpMask[li]!] = p;
         this.pcpCount[li]!++;
+        this.pcpTotal[z]!++;
       }
       if (this.pcpCount[li] === 0) return -1;
     }
@@ -905,6 +909,7 @@ export class Engine {
     const p = this.pcpBuf[li]![h]!;
     this.pcpHead[li] = (h + 1) & this.pcpMask[li]!;
     this.pcpCount[li]!--;
+    this.pcpTotal[z]!--;
     return p;
   }
 
@@ -922,6 +927,7 @@ export class Engine {
     this.pcpBuf[li]![h] = pfn;
     this.pcpHead[li] = h;
     this.pcpCount[li]!++;
+    this.pcpTotal[z]!++;
     if (this.pcpCount[li]! >= this.pcpHigh[z]!) this.freePcppagesBulk(z, this.pcpBatch[z]!, mt);
   }
 
@@ -937,6 +943,7 @@ export class Engine {
       const li = z * NT + mt;
       if (this.pcpCount[li] === 0) return;
       this.pcpCount[li]!--;
+      this.pcpTotal[z]!--;
       const p = this.pcpBuf[li]![(this.pcpHead[li]! + this.pcpCount[li]!) & this.pcpMask[li]!]!;
       // The pageblock's type now, as free_pcppages_bulk reads it again.
       this.freeOnePage(p, 0, z, this.pbType[p >>> this.pbOrder]!, false);
@@ -956,9 +963,7 @@ export class Engine {
 
   /** Pages held on zone `z`'s pcp lists. */
   pcpPages(z: number): number {
-    let n = 0;
-    for (let mt = 0; mt < NT; mt++) n += this.pcpCount[z * NT + mt]!;
-    return n;
+    return this.pcpTotal[z]!;
   }
 
   // ------------------------------------------------------------ watermarks
@@ -1107,6 +1112,7 @@ export class Engine {
         const p = this.pcpBuf[li]![h]!;
         this.pcpHead[li] = (h + 1) & this.pcpMask[li]!;
         this.pcpCount[li]!--;
+        this.pcpTotal[z]!--;
         this.zoneCounters[z * NZC + C_PGALLOC]!++;
         this.setInfo0(p, info);
         this.counters[G_ALLOCS]!++;
@@ -1343,6 +1349,10 @@ export class Engine {
     // Pages on the pcp lists, with the list's type; each must be an order-0 frame holding that type.
     const pcp = new Map<number, number>();
     for (let z = 0; z < this.nz; z++) {
+      let total = 0;
+      for (let mt = 0; mt < NT; mt++) total += this.pcpCount[z * NT + mt]!;
+      if (this.pcpTotal[z] !== total)
+        fail(`zone ${z}'s pcp total ${this.pcpTotal[z]} is not its lists' ${total} pages`);
       for (let mt = 0; mt < NT; mt++) {
         const li = z * NT + mt;
         for (let i = 0; i < this.pcpCount[li]!; i++) {
