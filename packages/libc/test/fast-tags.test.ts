@@ -5,6 +5,8 @@
 // run made through the port alone.
 import { type Mapper, type ProgramBreak, type VirtualMemory, virtAddr } from "@memstack/core";
 import { createMachine, type Machine } from "@memstack/machine";
+import { checkSequences, step } from "@memstack/testkit";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   createMalloc,
@@ -16,6 +18,27 @@ import {
 import { fixture } from "./helpers.js";
 
 type Process = ReturnType<Machine["spawn"]>;
+
+// Two sets of two ways in the L1 dTLB and a 16-entry STLB.
+const TINY_TLB = {
+  levels: [
+    {
+      name: "L1 dTLB",
+      arrays: [
+        { pageSizes: [4096], sets: 2, ways: 2 },
+        { pageSizes: [2 ** 21], sets: 1, ways: 2 },
+        { pageSizes: [2 ** 30], sets: 1, ways: 2 },
+      ],
+    },
+    {
+      name: "STLB",
+      arrays: [
+        { pageSizes: [4096, 2 ** 21], sets: 4, ways: 4 },
+        { pageSizes: [2 ** 30], sets: 1, ways: 2 },
+      ],
+    },
+  ],
+};
 
 interface Ports {
   memory: VirtualMemory;
@@ -81,33 +104,13 @@ describe("libc through the MMU's fast tags", () => {
   }
 
   it("a TLB small enough that a call's pages drop out of the tags between its accesses: the same counts", () => {
-    // Two sets of two ways in the L1 dTLB and a 16-entry STLB: a malloc or
-    // free served from the tcache often finds its chunk's page, or the
+    // On TINY_TLB a malloc or free served from the tcache often finds its chunk's page, or the
     // tcache's, missing from the tags, and hands over to the general
     // path's accessors (the port for the missing page) part-way through.
-    const tiny = {
-      levels: [
-        {
-          name: "L1 dTLB",
-          arrays: [
-            { pageSizes: [4096], sets: 2, ways: 2 },
-            { pageSizes: [2 ** 21], sets: 1, ways: 2 },
-            { pageSizes: [2 ** 30], sets: 1, ways: 2 },
-          ],
-        },
-        {
-          name: "STLB",
-          arrays: [
-            { pageSizes: [4096, 2 ** 21], sets: 4, ways: 4 },
-            { pageSizes: [2 ** 30], sets: 1, ways: 2 },
-          ],
-        },
-      ],
-    };
     const trace = parseMallocTrace(fixture("traces/python.trace.gz"));
     const expected = fixture("traces/python.expected.gz");
     const run = (tags: boolean) => {
-      const machine = createMachine({ ram: "256M", tlb: tiny });
+      const machine = createMachine({ ram: "256M", tlb: TINY_TLB });
       const p = ports(machine.spawn("replay"), tags);
       const m = createMalloc(p);
       const got = formatPlacements(replayMallocTrace(m, trace).placements);
@@ -121,6 +124,133 @@ describe("libc through the MMU's fast tags", () => {
     expect(viaTags.counts).toEqual(viaPort.counts);
     // The small TLB did miss: the comparison covers the hand-overs.
     expect(viaTags.counts.levels[0]!.misses).toBeGreaterThan(trace.length / 10);
+  });
+
+  it("random calls on a tiny TLB, through the tags and through the port alone: the same pointers, bytes and counts after every step", () => {
+    // A few of the tcache's sizes mostly, so that most calls take the tag
+    // paths, with double frees among them (both runs must abort alike), and
+    // writes into the blocks between calls, which move pages in and out of
+    // an L1 dTLB of one set of two ways: the tcache's page and one other.
+    interface Run {
+      machine: Machine;
+      p: Process;
+      m: Malloc;
+    }
+    interface Both {
+      runs: [Run, Run];
+      live: number[];
+    }
+    const l1 = TINY_TLB.levels[0]!;
+    const tlb = {
+      levels: [
+        { ...l1, arrays: [{ pageSizes: [4096], sets: 1, ways: 2 }, ...l1.arrays.slice(1)] },
+        TINY_TLB.levels[1]!,
+      ],
+    };
+    const make = (tags: boolean): Run => {
+      const machine = createMachine({ ram: "64M", tlb });
+      const p = machine.spawn("prop");
+      return { machine, p, m: createMalloc(ports(p, tags)) };
+    };
+    // The same call on both runs: the same result, or the same abort.
+    const both = <T>(s: Both, call: (r: Run) => T): T => {
+      const out = s.runs.map((r) => {
+        try {
+          return { v: call(r) };
+        } catch (e) {
+          return { e: e instanceof Error ? e.message : String(e) };
+        }
+      });
+      expect(out[1]).toEqual(out[0]);
+      if ("e" in out[0]!) throw new Error(`both runs aborted: ${out[0].e}`);
+      return out[0]!.v as T;
+    };
+    const size = fc.oneof(
+      // A few tcache bins, so that a malloc often finds its bin filled.
+      { weight: 6, arbitrary: fc.constantFrom(0, 40, 136, 520, 1032) },
+      // Blocks of pages, which spread the heap over more pages than the L1 holds.
+      { weight: 3, arbitrary: fc.integer({ min: 0x409, max: 0x3000 }) },
+    );
+    const mallocStep = size.map((n) =>
+      step<Both>(`malloc(${n})`, (s) => {
+        const q = both(s, (r) => r.m.malloc(n));
+        if (q === 0) return;
+        both(s, (r) => r.p.storeU32(virtAddr(q), (q % 2 ** 32) >>> 0));
+        s.live.push(q);
+      }),
+    );
+    const freeStep = fc.nat().map((i) =>
+      step<Both>(`free(#${i})`, (s) => {
+        if (s.live.length === 0) return;
+        const [q] = s.live.splice(i % s.live.length, 1);
+        expect(both(s, (r) => r.p.loadU32(virtAddr(q!)))).toBe((q! % 2 ** 32) >>> 0);
+        both(s, (r) => r.m.free(q!));
+      }),
+    );
+    const writeStep = fc.nat().map((i) =>
+      step<Both>(`write into #${i}`, (s) => {
+        if (s.live.length === 0) return;
+        const q = s.live[i % s.live.length]!;
+        both(s, (r) => r.p.storeU32(virtAddr(q + 8), i >>> 0));
+      }),
+    );
+    // free, a write into a block on another page (which pushes the freed
+    // chunk's page out of the one L1 set of two ways, where the tcache's
+    // page, used later by the free, stays), then a malloc of
+    // the same size: the tcache hands the chunk back, often through the
+    // hand-over for a page missing from the tags.
+    const recycleStep = fc.tuple(fc.nat(), fc.constantFrom(0, 40, 136, 520, 1032)).map(([i, n]) =>
+      step<Both>(`malloc(${n}), free, a write, malloc(${n}) (#${i})`, (s) => {
+        const q = both(s, (r) => r.m.malloc(n));
+        if (q === 0) return;
+        both(s, (r) => r.m.free(q));
+        const pages = new Set([Math.floor(q / 4096)]);
+        for (let k = 0; k < s.live.length && pages.size < 2; k++) {
+          const o = s.live[(i + k) % s.live.length]!;
+          if (pages.has(Math.floor((o + 8) / 4096))) continue;
+          pages.add(Math.floor((o + 8) / 4096));
+          both(s, (r) => r.p.storeU32(virtAddr(o + 8), k));
+        }
+        const again = both(s, (r) => r.m.malloc(n));
+        if (again === 0) return;
+        both(s, (r) => r.p.storeU32(virtAddr(again), (again % 2 ** 32) >>> 0));
+        s.live.push(again);
+      }),
+    );
+    const doubleFreeStep = fc.nat().map((i) =>
+      step<Both>(`free a freed block (#${i})`, (s) => {
+        if (s.live.length === 0) return;
+        const q = s.live[i % s.live.length]!;
+        both(s, (r) => r.m.free(q));
+        s.live.splice(s.live.indexOf(q), 1);
+        // A second free: glibc's tcache or fastbin check aborts, in both runs alike.
+        try {
+          both(s, (r) => r.m.free(q));
+        } catch {
+          s.runs = [make(true), make(false)];
+          s.live = [];
+        }
+      }),
+    );
+    checkSequences<Both>({
+      setup: () => ({ runs: [make(true), make(false)], live: [] }),
+      steps: fc.oneof(
+        { weight: 4, arbitrary: mallocStep },
+        { weight: 3, arbitrary: freeStep },
+        { weight: 3, arbitrary: writeStep },
+        { weight: 3, arbitrary: recycleStep },
+        { weight: 1, arbitrary: doubleFreeStep },
+      ),
+      check: (s) => {
+        for (const r of s.runs) {
+          r.m.check();
+          r.machine.check();
+        }
+        expect(tlbCounts(s.runs[0].machine)).toEqual(tlbCounts(s.runs[1].machine));
+      },
+      maxSteps: 150,
+      numRuns: 30,
+    });
   });
 
   it("two processes allocating in turn never read or count through each other's tags", () => {
