@@ -1,8 +1,18 @@
 // Every heap scenario of fixtures/glibc/scenarios.c, replayed word for word
 // on the simulated malloc: it must abort with glibc's exact message where
 // glibc aborted (recorded in scenarios.expected), and go on where glibc did.
+import {
+  Fault,
+  MAP_ANONYMOUS,
+  MAP_FIXED_NOREPLACE,
+  MAP_PRIVATE,
+  PROT_READ,
+  PROT_WRITE,
+  virtAddr,
+} from "@memstack/core";
+import { createMachine } from "@memstack/machine";
 import { describe, expect, it } from "vitest";
-import { MallocAbort } from "../src/index.js";
+import { createMalloc, MallocAbort } from "../src/index.js";
 import { fixture, type Heap, type MemoryPath, newHeap } from "./helpers.js";
 
 const keep: number[] = [];
@@ -13,6 +23,9 @@ function fillTcache(h: Heap, n: number): void {
 function drainTcache(h: Heap, n: number): void {
   for (let i = 0; i < 7; i++) keep[i] = h.m.malloc(n);
 }
+
+/** heap_for_ptr() of arena.c: a chunk's address rounded down to HEAP_MAX_SIZE (64 MiB). */
+const heapInfoOf = (p: number): number => Math.floor(p / 2 ** 26) * 2 ** 26;
 
 // The scenarios, in the words of scenarios.c.
 const scenarios: Record<string, (h: Heap) => void> = {
@@ -240,7 +253,33 @@ const scenarios: Record<string, (h: Heap) => void> = {
     h.m.free(b);
     h.m.free(a);
   },
+  "free-non-main-arena": (h) => {
+    const a = h.m.malloc(0x18);
+    h.setSize(a, h.size(a) | 4);
+    h.m.free(a);
+  },
+  "free-non-main-arena-mapped": (h) => {
+    const a = h.m.malloc(0x18);
+    // (FlatMemory's address heapInfoOf(a) = 0 is mapped and zero already.)
+    expect(heapInfoOf(a)).toBe(0);
+    h.setSize(a, h.size(a) | 4);
+    h.m.free(a);
+    if (h.m.malloc(0x18) !== a) throw new Error("not reused");
+  },
+  "free-non-main-arena-full": (h) => {
+    const a = h.m.malloc(0x18);
+    fillTcache(h, 0x18);
+    h.setSize(a, h.size(a) | 4);
+    h.m.free(a);
+  },
 };
+
+// FlatMemory maps its whole buffer from address 0, so the heap_info that
+// free-non-main-arena reads below the heap is there, all zeros: a NULL arena,
+// which the tcache's put never reads, and the free goes on as glibc's does in
+// free-non-main-arena-mapped. A process of createMachine() faults there as
+// glibc does (the describe at the end).
+const FLAT_MAPS_HEAP_INFO = new Set(["free-non-main-arena"]);
 
 interface Expected {
   name: string;
@@ -270,7 +309,7 @@ describe("glibc's integrity checks, scenario by scenario (fixtures/glibc/scenari
       it(`${e.name} (${path}): ${e.outcome === "ok" ? "glibc goes on" : e.message}`, () => {
         const h = newHeap({}, 64 << 20, path);
         const run = scenarios[e.name]!;
-        if (e.outcome === "ok") {
+        if (e.outcome === "ok" || FLAT_MAPS_HEAP_INFO.has(e.name)) {
           run(h);
           if (e.name === "fast-aba-unnoticed") {
             // glibc goes on, but the fastbin now holds a cycle: check() sees it.
@@ -280,17 +319,93 @@ describe("glibc's integrity checks, scenario by scenario (fixtures/glibc/scenari
           }
           return;
         }
-        expect(e.outcome).toBe("SIGABRT");
         let caught: unknown;
         try {
           run(h);
         } catch (error) {
           caught = error;
         }
+        if (e.outcome === "SIGSEGV") {
+          // glibc's segmentation fault: a NULL arena dereferenced.
+          expect(caught).toBeInstanceOf(Fault);
+          expect((caught as Fault).reason).toBe("not-mapped");
+          return;
+        }
+        expect(e.outcome).toBe("SIGABRT");
         expect(caught).toBeInstanceOf(MallocAbort);
         expect((caught as MallocAbort).detail).toBe(e.message);
         expect((caught as MallocAbort).message).toBe(`[@memstack/libc] ${e.message}`);
       });
     }
   }
+});
+
+// The NON_MAIN_ARENA scenarios where glibc runs: in a process, whose heap
+// starts at 0x5555_5555_9000, so that the heap_info lies 64 MiB-aligned
+// below it, where nothing is mapped unless the scenario maps it.
+describe("NON_MAIN_ARENA in a process of createMachine(): glibc's heap_info read", () => {
+  const outcome = (name: string) => expected.find((e) => e.name === name)!.outcome;
+  const setup = () => {
+    const machine = createMachine({ ram: "64M" });
+    const p = machine.spawn("scenario");
+    const m = createMalloc({ memory: p, programBreak: p, mapper: p });
+    const setArenaBit = (a: number) => p.storeU32(virtAddr(a - 8), p.loadU32(virtAddr(a - 8)) | 4);
+    const mapHeapInfo = (a: number) =>
+      p.mmap(heapInfoOf(a), 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE);
+    return { machine, p, m, setArenaBit, mapHeapInfo };
+  };
+  const faultOf = (run: () => void): Fault => {
+    try {
+      run();
+    } catch (e) {
+      if (e instanceof Fault) return e;
+      throw e;
+    }
+    throw new Error("no fault");
+  };
+
+  it("free-non-main-arena: SIGSEGV reading the heap_info below the heap", () => {
+    expect(outcome("free-non-main-arena")).toBe("SIGSEGV");
+    const { machine, m, setArenaBit } = setup();
+    const a = m.malloc(0x18);
+    setArenaBit(a);
+    const f = faultOf(() => m.free(a));
+    expect(f.address).toBe(heapInfoOf(a - 16));
+    expect(f.reason).toBe("not-mapped");
+    machine.check();
+  });
+
+  it("free-non-main-arena-mapped: a zeroed heap_info names a NULL arena, and the tcache takes the chunk", () => {
+    expect(outcome("free-non-main-arena-mapped")).toBe("ok");
+    const { machine, m, setArenaBit, mapHeapInfo } = setup();
+    const a = m.malloc(0x18);
+    expect(mapHeapInfo(a)).toBe(heapInfoOf(a));
+    setArenaBit(a);
+    m.free(a);
+    expect(m.malloc(0x18)).toBe(a);
+    machine.check();
+  });
+
+  it("free-non-main-arena-full: the fastbin path reads the NULL arena's system_mem, SIGSEGV", () => {
+    expect(outcome("free-non-main-arena-full")).toBe("SIGSEGV");
+    const { machine, m, setArenaBit, mapHeapInfo } = setup();
+    const a = m.malloc(0x18);
+    for (const q of Array.from({ length: 7 }, () => m.malloc(0x18))) m.free(q);
+    mapHeapInfo(a);
+    setArenaBit(a);
+    const f = faultOf(() => m.free(a));
+    expect(f.address).toBe(0x8a8);
+    machine.check();
+  });
+
+  it("realloc of a chunk whose heap_info names another arena is refused as not modelled", () => {
+    const { m, p, setArenaBit, mapHeapInfo } = setup();
+    const a = m.malloc(0x18);
+    mapHeapInfo(a);
+    // A fake arena pointer in the heap_info: glibc would go on in that arena.
+    p.storeU32(virtAddr(heapInfoOf(a)), 0x1000);
+    setArenaBit(a);
+    expect(() => m.realloc(a, 0x100)).toThrow(/only main_arena is modelled/);
+    m.check();
+  });
 });

@@ -74,6 +74,11 @@ export const DEFAULT_TRIM_THRESHOLD = 128 * 1024;
 export const DEFAULT_MMAP_THRESHOLD = 128 * 1024;
 /** DEFAULT_MMAP_THRESHOLD_MAX on 64-bit: 4 MiB * sizeof(long). */
 export const DEFAULT_MMAP_THRESHOLD_MAX = 4 * 1024 * 1024 * 8;
+/**
+ * HEAP_MAX_SIZE (arena.c): a non-main arena's heaps are aligned to it, so
+ * heap_for_ptr() finds a chunk's heap_info by rounding its address down.
+ */
+export const HEAP_MAX_SIZE = 2 * DEFAULT_MMAP_THRESHOLD_MAX;
 export const DEFAULT_MMAP_MAX = 65536;
 /** The least mmap made when brk fails and mmap stands in for it. */
 export const MMAP_AS_MORECORE_SIZE = 1024 * 1024;

@@ -51,6 +51,7 @@ import {
   createRng,
   EINVAL,
   ENOMEM,
+  Fault,
   isSyscallError,
   MADV_DONTNEED,
   MAP_PRIVATE,
@@ -112,6 +113,7 @@ import {
   FD,
   FD_NEXTSIZE,
   fastbinIndex,
+  HEAP_MAX_SIZE,
   IS_MMAPPED,
   largebinIndex,
   MALLOC_ALIGN_MASK,
@@ -126,6 +128,7 @@ import {
   maxFastFor,
   NBINS,
   NFASTBINS,
+  NON_MAIN_ARENA,
   NONCONTIGUOUS_BIT,
   PAGE,
   PKG,
@@ -669,8 +672,9 @@ export class Ptmalloc extends HeapAccess {
       if (u32[sz]![szi + 1] !== 0) return false;
       raw = u32[sz]![szi]!;
     }
-    // A size field below 2^31, not IS_MMAPPED (2), a whole chunk of at least MINSIZE.
-    if (raw > 0x7fffffff || (raw & 2) !== 0) return false;
+    // A size field below 2^31, not IS_MMAPPED (2) or NON_MAIN_ARENA (4: free
+    // reads its heap_info), a whole chunk of at least MINSIZE.
+    if (raw > 0x7fffffff || (raw & 6) !== 0) return false;
     const size = raw & ~7;
     if (size < 32 || (size & 15) !== 0) return false;
     const idx = (size - 17) >>> 4;
@@ -765,14 +769,39 @@ export class Ptmalloc extends HeapAccess {
       this.munmapChunk(p);
       return;
     }
+    let head = raw;
     if (this.tcache === 0) {
       // tcache_init allocates, which may store anywhere a corrupted heap
       // leads it: read the header again afterwards.
       this.tcacheInit();
-      this.intFree(p, false);
-      return;
+      head = this.sizeRaw(p);
     }
-    this.intFreeRaw(p, raw, false);
+    this.intFreeRaw(p, head, false, this.arenaOf(p, head));
+  }
+
+  // arena_for_chunk(): main_arena, unless the size field `head` (at p + 8)
+  // has NON_MAIN_ARENA; then the ar_ptr at the start of the chunk's heap's
+  // heap_info (heap_for_ptr in arena.c rounds p down to HEAP_MAX_SIZE),
+  // which free and realloc read before they check anything else: where
+  // nothing is mapped there (below a main heap it never is) the read is
+  // glibc's SIGSEGV, a Fault from the memory. (FlatMemory maps its address 0.)
+  private arenaOf(p: number, head: number): number {
+    if ((this.flagsOf(head, p) & NON_MAIN_ARENA) === 0) return this.av;
+    return this.r64(Math.floor(p / HEAP_MAX_SIZE) * HEAP_MAX_SIZE);
+  }
+
+  // Where _int_free or _int_realloc go on with an arena other than
+  // main_arena (a chunk marked NON_MAIN_ARENA): a NULL one, what a zeroed
+  // heap_info names, is dereferenced at `offset` (the first field glibc
+  // touches there), glibc's SIGSEGV, since nothing is ever mapped at 0
+  // (vm.mmap_min_addr); any other arena is not modelled.
+  private foreignArena(arena: number, offset: number, access: "read" | "write"): never {
+    if (arena === 0) throw new Fault(PKG, offset, access, "not-mapped");
+    throw new UsageError(
+      PKG,
+      `the chunk's heap_info names the arena at 0x${arena.toString(16)}: only main_arena is modelled`,
+      "ptr",
+    );
   }
 
   calloc(n: number, elemSize: number): number {
@@ -813,8 +842,10 @@ export class Ptmalloc extends HeapAccess {
     if (oldmem === 0) return this.malloc(bytes);
     const oldp = oldmem - CHUNK_HDR_SZ;
     const oldsize = this.chunksize(oldp);
-    const mmapped = (this.r32(oldp + 8) & IS_MMAPPED) !== 0;
+    const head = this.r32(oldp + 8);
+    const mmapped = (head & IS_MMAPPED) !== 0;
     if (!mmapped && this.tcache === 0) this.tcacheInit();
+    const arena = mmapped ? this.av : this.arenaOf(oldp, head);
     if (oldsize === 0 || oldp + oldsize > TWO_64 || (oldp & MALLOC_ALIGN_MASK) !== 0) {
       this.abort("realloc(): invalid pointer");
     }
@@ -834,6 +865,11 @@ export class Ptmalloc extends HeapAccess {
       this.move(newmem, oldmem, oldsize - CHUNK_HDR_SZ);
       this.munmapChunk(oldp);
       return newmem;
+    }
+    if (arena !== this.av) {
+      // _int_realloc with another arena: the old size is checked against its system_mem.
+      if (this.sizeRaw(oldp) <= CHUNK_HDR_SZ) this.abort("realloc(): invalid old size");
+      this.foreignArena(arena, AV_SYSTEM_MEM, "read");
     }
     return this.intRealloc(oldp, oldsize, nb);
   }
@@ -1634,7 +1670,7 @@ export class Ptmalloc extends HeapAccess {
 
   // _int_free given p's raw size field, read with nothing stored since; it
   // stays p's size field until the coalescing below stores to other chunks.
-  private intFreeRaw(p: number, raw: number, haveLock: boolean): void {
+  private intFreeRaw(p: number, raw: number, haveLock: boolean, arena = this.av): void {
     let size = this.sizeOf(raw, p);
     if (size === 0 ? p > 0 : p + size > TWO_64) this.abort("free(): invalid pointer");
     if ((p & MALLOC_ALIGN_MASK) !== 0) this.abort("free(): invalid pointer");
@@ -1667,6 +1703,12 @@ export class Ptmalloc extends HeapAccess {
     if (size <= this.globalMaxFast) {
       const next = p + size;
       const nextRaw = this.sizeRaw(next);
+      // Another arena: its system_mem is read next, or, for a next size
+      // that already fails, its mutex taken (free() holds no lock).
+      if (arena !== av) {
+        if (nextRaw <= CHUNK_HDR_SZ) this.foreignArena(arena, 0, "write");
+        this.foreignArena(arena, AV_SYSTEM_MEM, "read");
+      }
       if (nextRaw <= CHUNK_HDR_SZ || this.sizeOf(nextRaw, next) >= this.systemMem) {
         this.abort("free(): invalid next size (fast)");
       }
@@ -1689,6 +1731,8 @@ export class Ptmalloc extends HeapAccess {
       return;
     }
 
+    // Another arena: one thread, no lock; its top is read first.
+    if (arena !== av) this.foreignArena(arena, AV_TOP, "read");
     if (this.freeCoalesceFast(p, size, raw)) return;
     const nextchunk = p + size;
     const top = this.top;
