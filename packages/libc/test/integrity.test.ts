@@ -12,7 +12,7 @@ import {
 } from "@memstack/core";
 import { createMachine } from "@memstack/machine";
 import { describe, expect, it } from "vitest";
-import { createMalloc, MallocAbort } from "../src/index.js";
+import { createMalloc, type Malloc, MallocAbort } from "../src/index.js";
 import { fixture, type Heap, type MemoryPath, newHeap } from "./helpers.js";
 
 const keep: number[] = [];
@@ -26,6 +26,15 @@ function drainTcache(h: Heap, n: number): void {
 
 /** heap_for_ptr() of arena.c: a chunk's address rounded down to HEAP_MAX_SIZE (64 MiB). */
 const heapInfoOf = (p: number): number => Math.floor(p / 2 ** 26) * 2 ** 26;
+
+// non_main_unsorted() of scenarios.c (FlatMemory's address heapInfoOf(a) = 0 is mapped and zero).
+function nonMainUnsorted(h: Heap): number {
+  const a = h.m.malloc(0x500);
+  keep[0] = h.m.malloc(0x18);
+  h.m.free(a);
+  h.setSize(a, h.size(a) | 4);
+  return a;
+}
 
 // The scenarios, in the words of scenarios.c.
 const scenarios: Record<string, (h: Heap) => void> = {
@@ -272,14 +281,37 @@ const scenarios: Record<string, (h: Heap) => void> = {
     h.setSize(a, h.size(a) | 4);
     h.m.free(a);
   },
+  // A freed chunk of 0x510 waits in the unsorted bin, NON_MAIN_ARENA set,
+  // and comes back whole, the bit kept.
+  "malloc-non-main-arena": (h) => {
+    nonMainUnsorted(h);
+    h.m.malloc(0x500);
+  },
+  "malloc-non-main-arena-mapped": (h) => {
+    nonMainUnsorted(h);
+    h.m.malloc(0x500);
+  },
+  "calloc-non-main-arena-mapped": (h) => {
+    nonMainUnsorted(h);
+    h.m.calloc(1, 0x500);
+  },
+  "realloc-non-main-arena-mapped": (h) => {
+    const b = h.m.malloc(0x18);
+    keep[1] = h.m.malloc(0x18);
+    nonMainUnsorted(h);
+    h.m.realloc(b, 0x508);
+  },
 };
 
 // FlatMemory maps its whole buffer from address 0, so the heap_info that
-// free-non-main-arena reads below the heap is there, all zeros: a NULL arena,
-// which the tcache's put never reads, and the free goes on as glibc's does in
-// free-non-main-arena-mapped. A process of createMachine() faults there as
-// glibc does (the describe at the end).
-const FLAT_MAPS_HEAP_INFO = new Set(["free-non-main-arena"]);
+// these scenarios read below the heap is there, all zeros: a NULL arena, as
+// in their -mapped twins, whose recorded outcome they get on FlatMemory. A
+// process of createMachine() faults there as glibc does (the describe at
+// the end).
+const FLAT_MAPS_HEAP_INFO: Record<string, string> = {
+  "free-non-main-arena": "free-non-main-arena-mapped",
+  "malloc-non-main-arena": "malloc-non-main-arena-mapped",
+};
 
 interface Expected {
   name: string;
@@ -305,11 +337,15 @@ describe("glibc's integrity checks, scenario by scenario (fixtures/glibc/scenari
   // whose 64-bit loads go through loadU64 and fall back to two u32 loads
   // for a corrupted word the port refuses (above 2^53).
   for (const path of ["flat", "ports"] as MemoryPath[]) {
-    for (const e of expected) {
-      it(`${e.name} (${path}): ${e.outcome === "ok" ? "glibc goes on" : e.message}`, () => {
+    for (const recorded of expected) {
+      const twin = FLAT_MAPS_HEAP_INFO[recorded.name];
+      const e =
+        twin === undefined ? recorded : { ...expected.find((x) => x.name === twin)!, name: recorded.name };
+      const told = e.outcome === "ok" ? "glibc goes on" : e.message || e.outcome;
+      it(`${e.name} (${path}): ${twin === undefined ? told : `as ${twin}: ${told}`}`, () => {
         const h = newHeap({}, 64 << 20, path);
         const run = scenarios[e.name]!;
-        if (e.outcome === "ok" || FLAT_MAPS_HEAP_INFO.has(e.name)) {
+        if (e.outcome === "ok") {
           run(h);
           if (e.name === "fast-aba-unnoticed") {
             // glibc goes on, but the fastbin now holds a cycle: check() sees it.
@@ -397,6 +433,36 @@ describe("NON_MAIN_ARENA in a process of createMachine(): glibc's heap_info read
     expect(f.address).toBe(0x8a8);
     machine.check();
   });
+
+  it("malloc-non-main-arena: SIGSEGV reading the heap_info of the chunk the unsorted bin gives back", () => {
+    expect(outcome("malloc-non-main-arena")).toBe("SIGSEGV");
+    const { machine, m, setArenaBit } = setup();
+    const a = m.malloc(0x500);
+    m.malloc(0x18);
+    m.free(a);
+    setArenaBit(a);
+    const f = faultOf(() => m.malloc(0x500));
+    expect(f.address).toBe(heapInfoOf(a - 16));
+    machine.check();
+  });
+
+  for (const [name, call] of [
+    ["malloc-non-main-arena-mapped", (m: Malloc) => m.malloc(0x500)],
+    ["calloc-non-main-arena-mapped", (m: Malloc) => m.calloc(1, 0x500)],
+  ] as const) {
+    it(`${name}: the NULL arena fails glibc's assertion`, () => {
+      const e = expected.find((x) => x.name === name)!;
+      expect(e.outcome).toBe("SIGABRT");
+      const { machine, m, setArenaBit, mapHeapInfo } = setup();
+      const a = m.malloc(0x500);
+      m.malloc(0x18);
+      mapHeapInfo(a);
+      m.free(a);
+      setArenaBit(a);
+      expect(() => call(m)).toThrow(new MallocAbort("@memstack/libc", e.message));
+      machine.check();
+    });
+  }
 
   it("realloc of a chunk whose heap_info names another arena is refused as not modelled", () => {
     const { m, p, setArenaBit, mapHeapInfo } = setup();

@@ -145,6 +145,14 @@ import {
 } from "./layout.js";
 
 const RW = PROT_READ | PROT_WRITE;
+// The messages of glibc 2.36's __malloc_assert for the arena assertions
+// after _int_malloc and _int_realloc (malloc.c), as recorded from glibc.
+const MALLOC_ASSERTION =
+  "Fatal glibc error: malloc assertion failure in __libc_malloc: !victim || chunk_is_mmapped (mem2chunk (victim)) || &main_arena == arena_for_chunk (mem2chunk (victim))";
+const CALLOC_ASSERTION =
+  "Fatal glibc error: malloc assertion failure in __libc_calloc: !mem || chunk_is_mmapped (mem2chunk (mem)) || av == arena_for_chunk (mem2chunk (mem))";
+const REALLOC_ASSERTION =
+  "Fatal glibc error: malloc assertion failure in __libc_realloc: !newp || chunk_is_mmapped (mem2chunk (newp)) || ar_ptr == arena_for_chunk (mem2chunk (newp))";
 /** The first u64 a number cannot hold exactly: only a corrupted size field reaches it. */
 const TWO_53 = 2 ** 53;
 /** sortUnsorted's answer when the request is to be served from the tcache. */
@@ -790,6 +798,20 @@ export class Ptmalloc extends HeapAccess {
     return this.r64(Math.floor(p / HEAP_MAX_SIZE) * HEAP_MAX_SIZE);
   }
 
+  // The assertion __libc_malloc, __libc_calloc and __libc_realloc make on
+  // the chunk of `mem` that _int_malloc or _int_realloc gave them: mmapped,
+  // or of main_arena (arena_for_chunk, so a NON_MAIN_ARENA chunk's heap_info
+  // is read, a Fault where nothing is mapped). A chunk freed with the bit
+  // set and returned whole keeps it. Returns `mem`.
+  private assertArena(mem: number, assertion: string): number {
+    if (mem === 0) return 0;
+    const p = mem - CHUNK_HDR_SZ;
+    const head = this.r32(p + 8);
+    if ((head & (IS_MMAPPED | NON_MAIN_ARENA)) === NON_MAIN_ARENA && this.arenaOf(p, head) !== this.av)
+      this.abort(assertion);
+    return mem;
+  }
+
   // Where _int_free or _int_realloc go on with an arena other than
   // main_arena (a chunk marked NON_MAIN_ARENA): a NULL one, what a zeroed
   // heap_info names, is dereferenced at `offset` (the first field glibc
@@ -819,7 +841,7 @@ export class Ptmalloc extends HeapAccess {
     const fresh = this.sbrkBase + this.maxSystemMem - oldtop;
     const freshU = fresh < 0 ? Number.POSITIVE_INFINITY : fresh;
     if (oldtopsize < freshU) oldtopsize = freshU;
-    const mem = this.intMalloc(bytes);
+    const mem = this.assertArena(this.intMalloc(bytes), CALLOC_ASSERTION);
     if (mem === 0) return 0;
     const p = mem - CHUNK_HDR_SZ;
     if ((this.r32(p + 8) & IS_MMAPPED) !== 0) {
@@ -871,7 +893,7 @@ export class Ptmalloc extends HeapAccess {
       if (this.sizeRaw(oldp) <= CHUNK_HDR_SZ) this.abort("realloc(): invalid old size");
       this.foreignArena(arena, AV_SYSTEM_MEM, "read");
     }
-    return this.intRealloc(oldp, oldsize, nb);
+    return this.assertArena(this.intRealloc(oldp, oldsize, nb), REALLOC_ASSERTION);
   }
 
   reallocarray(ptr: number, nmemb: number, size: number): number {
@@ -1170,6 +1192,7 @@ export class Ptmalloc extends HeapAccess {
         const count = this.r16(tc + tcIdx * 2);
         if (count > 0) return this.tcacheGet(tcIdx, count);
       }
+      return this.assertArena(this.intMalloc(bytes), MALLOC_ASSERTION);
     }
     const nb = checkedRequest2size(bytes);
     if (nb === 0) {
