@@ -301,6 +301,17 @@ const scenarios: Record<string, (h: Heap) => void> = {
     nonMainUnsorted(h);
     h.m.realloc(b, 0x508);
   },
+  // Top's size field, right after a's chunk of 0x20.
+  "sysmalloc-top-misaligned": (h) => {
+    const a = h.m.malloc(0x18);
+    h.setSize(a + 0x20, 0x21);
+    h.m.malloc(0x1000);
+  },
+  "sysmalloc-top-shrunk": (h) => {
+    const a = h.m.malloc(0x18);
+    h.setSize(a + 0x20, (h.size(a + 0x20) & 0xfff) | 1);
+    h.m.malloc(0x1000);
+  },
 };
 
 // FlatMemory maps its whole buffer from address 0, so the heap_info that

@@ -151,6 +151,8 @@ const MALLOC_ASSERTION =
   "Fatal glibc error: malloc assertion failure in __libc_malloc: !victim || chunk_is_mmapped (mem2chunk (victim)) || &main_arena == arena_for_chunk (mem2chunk (victim))";
 const CALLOC_ASSERTION =
   "Fatal glibc error: malloc assertion failure in __libc_calloc: !mem || chunk_is_mmapped (mem2chunk (mem)) || av == arena_for_chunk (mem2chunk (mem))";
+const SYSMALLOC_ASSERTION =
+  "Fatal glibc error: malloc assertion failure in sysmalloc: (old_top == initial_top (av) && old_size == 0) || ((unsigned long) (old_size) >= MINSIZE && prev_inuse (old_top) && ((unsigned long) old_end & (pagesize - 1)) == 0)";
 const REALLOC_ASSERTION =
   "Fatal glibc error: malloc assertion failure in __libc_realloc: !newp || chunk_is_mmapped (mem2chunk (newp)) || ar_ptr == arena_for_chunk (mem2chunk (newp))";
 /** The first u64 a number cannot hold exactly: only a corrupted size field reaches it. */
@@ -2064,6 +2066,20 @@ export class Ptmalloc extends HeapAccess {
     const oldTop = this.top;
     let oldSize = this.chunksize(oldTop);
     const oldEnd = oldTop + oldSize;
+    // Top is the initial one, of size 0, or one of MINSIZE or more, its
+    // PREV_INUSE set, ending on a page boundary (the end's low bits from
+    // the size field's exact low word).
+    const topLo = this.r32(oldTop + 8);
+    if (
+      !(oldTop === this.binAt(1) && oldSize === 0) &&
+      !(
+        oldSize >= MINSIZE &&
+        (topLo & PREV_INUSE) !== 0 &&
+        (((oldTop >>> 0) + (topLo & ~7)) & (PAGE - 1)) === 0
+      )
+    ) {
+      this.abort(SYSMALLOC_ASSERTION);
+    }
     let brk = -1;
     let sndBrk = -1;
 
@@ -2130,6 +2146,9 @@ export class Ptmalloc extends HeapAccess {
             this.setHead(oldTop, oldSize + PREV_INUSE);
             this.setHead(oldTop + oldSize, CHUNK_HDR_SZ + PREV_INUSE);
             this.setHead(oldTop + oldSize + CHUNK_HDR_SZ, CHUNK_HDR_SZ + PREV_INUSE);
+            // The old top's segment ends after them: below its break when an
+            // overflow shrank top (the House of Orange), at it otherwise.
+            this.endSegment(oldTop, oldTop + oldSize + 2 * CHUNK_HDR_SZ);
             if (oldSize >= MINSIZE) this.intFree(oldTop, true);
           }
         }
@@ -2148,6 +2167,17 @@ export class Ptmalloc extends HeapAccess {
     }
     this.errno = ENOMEM;
     return 0;
+  }
+
+  // Ends the segment that holds chunk `p` at `end`.
+  private endSegment(p: number, end: number): void {
+    const s = this.segments;
+    for (let i = 0; i < s.length; i += 2) {
+      if (s[i]! <= p && p < s[i + 1]!) {
+        s[i + 1] = end;
+        return;
+      }
+    }
   }
 
   // Grows the segment that ends at `oldEnd` to `newEnd`.

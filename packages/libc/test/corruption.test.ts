@@ -1,0 +1,105 @@
+// Random call lists with writes over the heap's own words, as an overflow
+// makes them (fixtures/corrupt: generate.mjs wrote them, the real glibc ran
+// them through corrupt.c, record.sh kept what it printed and how it ended).
+// The simulated malloc must print the same lines and end the same way: go
+// on, abort with glibc's message, or fault where glibc took a SIGSEGV. It
+// runs each list in a process of createMachine(), whose address space faults
+// where Linux's does, and on FlatMemory, which maps its whole buffer and so
+// cannot fault where glibc's process did.
+import { Fault, FlatMemory, type VirtualMemory, virtAddr } from "@memstack/core";
+import { createMachine } from "@memstack/machine";
+import { describe, expect, it } from "vitest";
+import { createMalloc, type Malloc, MallocAbort } from "../src/index.js";
+import { fixture } from "./helpers.js";
+
+// The text after each "# seed N" line of a fixture, by seed.
+function bySeed(text: string): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const part of text.split("# seed ").slice(1)) {
+    const nl = part.indexOf("\n");
+    out.set(Number(part.slice(0, nl)), part.slice(nl + 1));
+  }
+  return out;
+}
+
+const lists = bySeed(fixture("corrupt/lists.txt.gz"));
+const expected = bySeed(fixture("corrupt/expected.txt.gz"));
+
+// Runs a list as corrupt.c does; the printed lines and the end line.
+function run(list: string, m: Malloc, memory: VirtualMemory): string {
+  const live = new Map<number, number>();
+  const out: string[] = [];
+  const place = (p: number): void => {
+    if (p === 0) out.push("null");
+    else if (p < m.heapBase || p >= m.heapEnd || m.isMmapped(p)) out.push("mmap");
+    else out.push(`0x${(p - m.heapBase).toString(16)}`);
+  };
+  try {
+    for (const line of list.split("\n")) {
+      if (line === "") continue;
+      const [op, a = "0", b = "0", c = "0"] = line.split(" ");
+      const ptr = live.get(Number(a)) ?? 0;
+      if (op === "m") {
+        const p = m.malloc(Number(b));
+        live.set(Number(a), p);
+        place(p);
+      } else if (op === "c") {
+        const p = m.calloc(1, Number(b));
+        live.set(Number(a), p);
+        place(p);
+      } else if (op === "r") {
+        const p = m.realloc(ptr, Number(c));
+        if (p !== 0 || Number(c) === 0) live.set(Number(a), 0);
+        live.set(Number(b), p);
+        place(p);
+      } else if (op === "f") {
+        m.free(ptr);
+        live.set(Number(a), 0);
+      } else if (op === "w") {
+        const v = BigInt(c);
+        const at = ptr + Number(b);
+        memory.storeU32(virtAddr(at), Number(v & 0xffffffffn));
+        memory.storeU32(virtAddr(at + 4), Number(v >> 32n));
+      } else {
+        throw new Error(`unknown call ${line}`);
+      }
+    }
+  } catch (e) {
+    if (e instanceof MallocAbort) return [...out, `end SIGABRT ${e.detail}`, ""].join("\n");
+    if (e instanceof Fault) return [...out, "end SIGSEGV", ""].join("\n");
+    throw e;
+  }
+  return [...out, "end ok", ""].join("\n");
+}
+
+describe("heap corruption, call list by call list, against glibc (fixtures/corrupt)", () => {
+  it("has the lists record.sh keeps, with every ending among them", () => {
+    expect(lists.size).toBeGreaterThan(190);
+    expect([...expected.keys()]).toEqual([...lists.keys()]);
+    const ends = [...expected.values()].map((e) => e.trimEnd().split("\n").at(-1)!.split(" ")[1]);
+    for (const end of ["ok", "SIGABRT", "SIGSEGV"]) expect(ends).toContain(end);
+  });
+
+  it("in a process of createMachine(): the same lines and the same end, every list", () => {
+    for (const [seed, list] of lists) {
+      const p = createMachine({ ram: "64M" }).spawn("corrupt");
+      const got = run(list, createMalloc({ memory: p, programBreak: p, mapper: p }), p);
+      expect(got, `seed ${seed}`).toBe(expected.get(seed));
+    }
+  });
+
+  it("on FlatMemory: the same, except where glibc's process faulted", () => {
+    let faulted = 0;
+    for (const [seed, list] of lists) {
+      const want = expected.get(seed)!;
+      if (want.endsWith("end SIGSEGV\n")) {
+        faulted++;
+        continue;
+      }
+      const mem = new FlatMemory({ memory: new ArrayBuffer(64 << 20), assumeZeroed: true });
+      const got = run(list, createMalloc({ memory: mem, programBreak: mem, mapper: mem }), mem);
+      expect(got, `seed ${seed}`).toBe(want);
+    }
+    expect(faulted).toBeLessThan(10);
+  });
+});
