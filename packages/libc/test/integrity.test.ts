@@ -312,6 +312,14 @@ const scenarios: Record<string, (h: Heap) => void> = {
     h.setSize(a + 0x20, (h.size(a + 0x20) & 0xfff) | 1);
     h.m.malloc(0x1000);
   },
+  "binmap-chunk-too-small": (h) => {
+    const a = h.m.malloc(0x500);
+    keep[0] = h.m.malloc(0x18);
+    h.m.free(a);
+    h.m.malloc(0x600);
+    h.setSize(a, 0x101);
+    h.m.malloc(0x420);
+  },
 };
 
 // FlatMemory maps its whole buffer from address 0, so the heap_info that

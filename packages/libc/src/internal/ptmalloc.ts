@@ -153,6 +153,8 @@ const CALLOC_ASSERTION =
   "Fatal glibc error: malloc assertion failure in __libc_calloc: !mem || chunk_is_mmapped (mem2chunk (mem)) || av == arena_for_chunk (mem2chunk (mem))";
 const SYSMALLOC_ASSERTION =
   "Fatal glibc error: malloc assertion failure in sysmalloc: (old_top == initial_top (av) && old_size == 0) || ((unsigned long) (old_size) >= MINSIZE && prev_inuse (old_top) && ((unsigned long) old_end & (pagesize - 1)) == 0)";
+const INT_MALLOC_SIZE_ASSERTION =
+  "Fatal glibc error: malloc assertion failure in _int_malloc: (unsigned long) (size) >= (unsigned long) (nb)";
 const REALLOC_ASSERTION =
   "Fatal glibc error: malloc assertion failure in __libc_realloc: !newp || chunk_is_mmapped (mem2chunk (newp)) || ar_ptr == arena_for_chunk (mem2chunk (newp))";
 /** The first u64 a number cannot hold exactly: only a corrupted size field reaches it. */
@@ -1592,6 +1594,8 @@ export class Ptmalloc extends HeapAccess {
         continue;
       }
       const size = this.chunksize(victim);
+      // The binmap's first chunk is taken to be big enough: glibc asserts it.
+      if (size < nb) this.abort(INT_MALLOC_SIZE_ASSERTION);
       const remainderSize = size - nb;
       // Nothing stored since size was read: unlink_chunk's own read of it is this one.
       this.unlinkChunkSized(victim, size);
