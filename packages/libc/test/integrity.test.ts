@@ -295,6 +295,11 @@ const scenarios: Record<string, (h: Heap) => void> = {
     nonMainUnsorted(h);
     h.m.calloc(1, 0x500);
   },
+  "memalign-non-main-arena-mapped": (h) => {
+    nonMainUnsorted(h);
+    // _int_malloc of 0x500 bytes: the 0x510 chunk, aligned already, its spare end freed.
+    h.m.memalign(32, 0x4b8);
+  },
   "realloc-non-main-arena-mapped": (h) => {
     const b = h.m.malloc(0x18);
     keep[1] = h.m.malloc(0x18);

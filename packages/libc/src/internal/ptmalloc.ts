@@ -155,6 +155,8 @@ const SYSMALLOC_ASSERTION =
   "Fatal glibc error: malloc assertion failure in sysmalloc: (old_top == initial_top (av) && old_size == 0) || ((unsigned long) (old_size) >= MINSIZE && prev_inuse (old_top) && ((unsigned long) old_end & (pagesize - 1)) == 0)";
 const INT_MALLOC_SIZE_ASSERTION =
   "Fatal glibc error: malloc assertion failure in _int_malloc: (unsigned long) (size) >= (unsigned long) (nb)";
+const MEMALIGN_ASSERTION =
+  "Fatal glibc error: malloc assertion failure in _mid_memalign: !p || chunk_is_mmapped (mem2chunk (p)) || &main_arena == arena_for_chunk (mem2chunk (p))";
 const REALLOC_ASSERTION =
   "Fatal glibc error: malloc assertion failure in __libc_realloc: !newp || chunk_is_mmapped (mem2chunk (newp)) || ar_ptr == arena_for_chunk (mem2chunk (newp))";
 /** The first u64 a number cannot hold exactly: only a corrupted size field reaches it. */
@@ -802,10 +804,11 @@ export class Ptmalloc extends HeapAccess {
     return this.r64(Math.floor(p / HEAP_MAX_SIZE) * HEAP_MAX_SIZE);
   }
 
-  // The assertion __libc_malloc, __libc_calloc and __libc_realloc make on
-  // the chunk of `mem` that _int_malloc or _int_realloc gave them: mmapped,
-  // or of main_arena (arena_for_chunk, so a NON_MAIN_ARENA chunk's heap_info
-  // is read, a Fault where nothing is mapped). A chunk freed with the bit
+  // The assertion __libc_malloc, __libc_calloc, __libc_realloc and
+  // _mid_memalign make on the chunk of `mem` that _int_malloc, _int_realloc
+  // or _int_memalign gave them: mmapped, or of main_arena (arena_for_chunk,
+  // so a NON_MAIN_ARENA chunk's heap_info is read, a Fault where nothing is
+  // mapped). A chunk freed with the bit
   // set and returned whole keeps it. Returns `mem`.
   private assertArena(mem: number, assertion: string): number {
     if (mem === 0) return 0;
@@ -1111,7 +1114,7 @@ export class Ptmalloc extends HeapAccess {
       while (a < alignment) a *= 2;
       alignment = a;
     }
-    return this.intMemalign(alignment, bytes);
+    return this.assertArena(this.intMemalign(alignment, bytes), MEMALIGN_ASSERTION);
   }
 
   private intMemalign(alignment: number, bytes: number): number {
