@@ -1,6 +1,7 @@
 // Random call lists with writes over the heap's own words, as an overflow
 // makes them (fixtures/corrupt: generate.mjs wrote them, the real glibc ran
-// them through corrupt.c, record.sh kept what it printed and how it ended).
+// them through fixtures/glibc/calls.c, record.sh kept what it printed and how
+// it ended).
 // The simulated malloc must print the same lines and end the same way: go
 // on, abort with glibc's message, or fault where glibc took a SIGSEGV. It
 // runs each list in a process of createMachine(), whose address space faults
@@ -25,9 +26,9 @@ function bySeed(text: string): Map<number, string> {
 const lists = bySeed(fixture("corrupt/lists.txt.gz"));
 const expected = bySeed(fixture("corrupt/expected.txt.gz"));
 
-// Runs a list as corrupt.c does; the printed lines and the end line. A
+// Runs a list as calls.c does; the printed lines and the end line. A
 // block is printed as an offset from the initial break when `inHeap` says
-// it lies there (corrupt.c: within 4 GiB of it), else as "mmap".
+// it lies there (calls.c: within 4 GiB of it), else as "mmap".
 function run(list: string, m: Malloc, memory: VirtualMemory, inHeap: (p: number) => boolean): string {
   const live = new Map<number, number>();
   const out: string[] = [];
@@ -50,7 +51,7 @@ function run(list: string, m: Malloc, memory: VirtualMemory, inHeap: (p: number)
         live.set(Number(a), p);
         place(p);
       } else if (op === "c") {
-        const p = m.calloc(1, Number(b));
+        const p = m.calloc(Number(b), Number(c));
         live.set(Number(a), p);
         place(p);
       } else if (op === "r") {
@@ -61,11 +62,11 @@ function run(list: string, m: Malloc, memory: VirtualMemory, inHeap: (p: number)
       } else if (op === "f") {
         m.free(ptr);
         live.set(Number(a), 0);
-      } else if (op === "p" || op === "P") {
+      } else if (op === "x" || op === "X") {
         // A pointer near another block, raw or safe-linked at its place.
         const at = ptr + Number(b);
         let v = BigInt((live.get(Number(c)) ?? 0) + Number(line.split(" ")[4]));
-        if (op === "P") v ^= BigInt(at) >> 12n;
+        if (op === "X") v ^= BigInt(at) >> 12n;
         v &= 0xffffffffffffffffn;
         memory.storeU32(virtAddr(at), Number(v & 0xffffffffn));
         memory.storeU32(virtAddr(at + 4), Number(v >> 32n));
