@@ -272,7 +272,7 @@ export class BuddyAllocator implements FrameAllocator, Checkable {
   get freeFrameCount(): number {
     const e = this.#e;
     let n = 0;
-    for (let z = 0; z < e.nz; z++) n += e.zoneFree[z]! + e.pcpTotal[z]!;
+    for (let z = 0; z < e.nz; z++) n += e.zoneFree[z]! + e.pcpPages(z);
     return n;
   }
 

@@ -144,15 +144,9 @@ export class HeapAccess {
   // (one more pending hit, stamped from the clock) and the byte index in
   // its views left in `tagAt`; -1 when none.
   private tagEntry(a: number, bases: Float64Array, mask: number): number {
-    if (this.tags.owner !== this.tagSpace) return -1;
-    const e = (a >>> 12) & this.tagMask;
-    const off = a - bases[e]!;
-    if (off !== (off & mask)) return -1;
-    this.tHits[e]!++;
-    const c = this.tClock[0]! + 1;
-    this.tClock[0] = c;
-    this.tLast[e] = c;
-    this.tagAt = this.tByte[e]! + off;
+    if (!this.tagsLive()) return -1;
+    const e = this.tagPeek(a, bases, mask);
+    if (e >= 0) this.tagHit(e);
     return e;
   }
 

@@ -513,11 +513,16 @@ export class Ptmalloc extends HeapAccess {
   // read and the decrement stores anywhere but entries[idx], which is not
   // the count.
   private tcacheGet(idx: number, count: number): number {
-    const tc = this.tcache;
-    const slot = tc + TCACHE_ENTRIES + idx * 8;
-    const e = this.r64(slot);
+    const e = this.r64(this.tcache + TCACHE_ENTRIES + idx * 8);
     if ((e & MALLOC_ALIGN_MASK) !== 0) this.abort("malloc(): unaligned tcache chunk detected");
-    this.w64(slot, this.revealLoad(e));
+    return this.tcacheTake(idx, count, e);
+  }
+
+  // The rest of tcache_get once the bin's entry `e` is read and aligned:
+  // the entry moves on to e's next, the count drops, e's key is cleared.
+  private tcacheTake(idx: number, count: number, e: number): number {
+    const tc = this.tcache;
+    this.w64(tc + TCACHE_ENTRIES + idx * 8, this.revealLoad(e));
     this.w16(tc + idx * 2, count - 1);
     this.w64(e + 8, 0);
     return e;
@@ -600,7 +605,7 @@ export class Ptmalloc extends HeapAccess {
   // and the chunk's key stored. When the count and entry hit the tags and
   // the bin has a well-formed first chunk, they are counted on their pages'
   // entries; when the other four hit too, they are counted and made here in
-  // that order, else tcacheGet's own accessors make them (a page the tags
+  // that order, else tcacheTake's accessors make them (a page the tags
   // lack goes to the port then, as it would on the general path), so the
   // TLB sees what the general path would make it see. 0, having counted
   // nothing, when the count or the entry would not hit, the bin is empty or
@@ -641,12 +646,8 @@ export class Ptmalloc extends HeapAccess {
     const wki = this.tagAt >>> 2;
     this.tagHit(c);
     this.tagHit(s);
-    if (nHi >= 0x200000 || nextHi >= 0x200000 || ws < 0 || wc < 0 || wk < 0) {
-      this.w64(slotAt, this.revealLoad(e));
-      this.w16(countAt, count - 1);
-      this.w64(e + 8, 0);
-      return e;
-    }
+    if (nHi >= 0x200000 || nextHi >= 0x200000 || ws < 0 || wc < 0 || wk < 0)
+      return this.tcacheTake(idx, count, e);
     this.tagHit(x);
     this.tagHit(ws);
     u32[ws]![wsi] = nextLo;
