@@ -3,25 +3,46 @@
 import { type VirtualMemory, virtAddr } from "@memstack/core";
 import type { Malloc } from "../src/index.js";
 
-function place(m: Malloc, p: number): string {
-  if (p === 0) return "null";
-  if (p < m.heapBase || p >= m.heapEnd || m.isMmapped(p)) return "mmap";
-  return `0x${(p - m.heapBase).toString(16)}`;
+/** How {@link runCalls} runs a list. */
+export interface RunCallsOptions {
+  /**
+   * Whether a block lies in the brk heap, printed as an offset from its
+   * start (else as "mmap"): calls.c asks whether it lies within 4 GiB above
+   * the initial break. By default, inside the heap and not mmapped.
+   */
+  inHeap?: (p: number) => boolean;
+  /** Where the lines go as they are made, so that a caller keeps them when a call throws. */
+  out?: string[];
+}
+
+// The u64 `v` (taken modulo 2^64) at `at`, as two u32 stores.
+function store64(memory: VirtualMemory, at: number, v: bigint): void {
+  const w = v & 0xffffffffffffffffn;
+  memory.storeU32(virtAddr(at), Number(w & 0xffffffffn));
+  memory.storeU32(virtAddr(at + 4), Number(w >> 32n));
 }
 
 /**
  * The lines calls.c prints for `text` (see its header), from `m`;
  * posix_memalign stores its pointer at `memptr`, 8 bytes of `memory` outside
- * the heap.
+ * the heap; the writes over the heap's words go through `memory`.
  */
-export function runCalls(m: Malloc, text: string, memory: VirtualMemory, memptr: number): string {
+export function runCalls(
+  m: Malloc,
+  text: string,
+  memory: VirtualMemory,
+  memptr: number,
+  options: RunCallsOptions = {},
+): string {
+  const inHeap = options.inHeap ?? ((p: number) => p >= m.heapBase && p < m.heapEnd && !m.isMmapped(p));
   const live = new Map<number, number>();
   const ptr = (id: number) => live.get(id) ?? 0;
-  const out: string[] = [];
+  const out = options.out ?? [];
   // A call that returns a block: keep it under its ID, print where it is.
   const placed = (id: number, block: number): void => {
     live.set(id, block);
-    out.push(place(m, block));
+    if (block === 0) out.push("null");
+    else out.push(inHeap(block) ? `0x${(block - m.heapBase).toString(16)}` : "mmap");
   };
   for (const line of text.split("\n")) {
     if (line === "" || line.startsWith("#")) continue;
@@ -76,6 +97,17 @@ export function runCalls(m: Malloc, text: string, memory: VirtualMemory, memptr:
         out.push(`errno ${m.errno}`);
         m.errno = 0;
         break;
+      case "w":
+        store64(memory, ptr(a) + b, BigInt(rest[2]!));
+        break;
+      case "x":
+      case "X": {
+        // A pointer near another block, raw or safe-linked at its place.
+        const at = ptr(a) + b;
+        const v = BigInt(ptr(c) + Number(rest[3]));
+        store64(memory, at, op === "X" ? v ^ (BigInt(at) >> 12n) : v);
+        break;
+      }
       case "i": {
         const i = m.mallinfo2();
         out.push(

@@ -7,10 +7,11 @@
 // runs each list in a process of createMachine(), whose address space faults
 // where Linux's does, and on FlatMemory, which maps its whole buffer and so
 // cannot fault where glibc's process did.
-import { Fault, FlatMemory, type VirtualMemory, virtAddr } from "@memstack/core";
+import { Fault, FlatMemory, type VirtualMemory } from "@memstack/core";
 import { createMachine } from "@memstack/machine";
 import { describe, expect, it } from "vitest";
 import { createMalloc, type Malloc, MallocAbort } from "../src/index.js";
+import { runCalls } from "./calls.js";
 import { fixture } from "./helpers.js";
 
 // The text after each "# seed N" line of a fixture, by seed.
@@ -29,65 +30,20 @@ const FAMILIES = [
   { prefix: "tcache-off.", size: 150, tunables: { tcacheCount: 0 } },
 ] as const;
 
-// Runs a list as calls.c does; the printed lines and the end line. A
-// block is printed as an offset from the initial break when `inHeap` says
-// it lies there (calls.c: within 4 GiB of it), else as "mmap".
+// Runs a list as calls.c does (runCalls): the printed lines, then the end
+// line record.sh writes from how it ended. A block is printed as an offset
+// from the initial break when `inHeap` says it lies there.
 function run(list: string, m: Malloc, memory: VirtualMemory, inHeap: (p: number) => boolean): string {
-  const live = new Map<number, number>();
   const out: string[] = [];
-  const place = (p: number): void => {
-    if (p === 0) out.push("null");
-    else if (inHeap(p)) out.push(`0x${(p - m.heapBase).toString(16)}`);
-    else out.push("mmap");
-  };
+  let end = "end ok";
   try {
-    for (const line of list.split("\n")) {
-      if (line === "") continue;
-      const [op, a = "0", b = "0", c = "0"] = line.split(" ");
-      const ptr = live.get(Number(a)) ?? 0;
-      if (op === "m") {
-        const p = m.malloc(Number(b));
-        live.set(Number(a), p);
-        place(p);
-      } else if (op === "a") {
-        const p = m.memalign(Number(b), Number(c));
-        live.set(Number(a), p);
-        place(p);
-      } else if (op === "c") {
-        const p = m.calloc(Number(b), Number(c));
-        live.set(Number(a), p);
-        place(p);
-      } else if (op === "r") {
-        const p = m.realloc(ptr, Number(c));
-        if (p !== 0 || Number(c) === 0) live.set(Number(a), 0);
-        live.set(Number(b), p);
-        place(p);
-      } else if (op === "f") {
-        m.free(ptr);
-        live.set(Number(a), 0);
-      } else if (op === "x" || op === "X") {
-        // A pointer near another block, raw or safe-linked at its place.
-        const at = ptr + Number(b);
-        let v = BigInt((live.get(Number(c)) ?? 0) + Number(line.split(" ")[4]));
-        if (op === "X") v ^= BigInt(at) >> 12n;
-        v &= 0xffffffffffffffffn;
-        memory.storeU32(virtAddr(at), Number(v & 0xffffffffn));
-        memory.storeU32(virtAddr(at + 4), Number(v >> 32n));
-      } else if (op === "w") {
-        const v = BigInt(c);
-        const at = ptr + Number(b);
-        memory.storeU32(virtAddr(at), Number(v & 0xffffffffn));
-        memory.storeU32(virtAddr(at + 4), Number(v >> 32n));
-      } else {
-        throw new Error(`unknown call ${line}`);
-      }
-    }
+    runCalls(m, list, memory, 0, { inHeap, out });
   } catch (e) {
-    if (e instanceof MallocAbort) return [...out, `end SIGABRT ${e.detail}`, ""].join("\n");
-    if (e instanceof Fault) return [...out, "end SIGSEGV", ""].join("\n");
-    throw e;
+    if (e instanceof MallocAbort) end = `end SIGABRT ${e.detail}`;
+    else if (e instanceof Fault) end = "end SIGSEGV";
+    else throw e;
   }
-  return [...out, "end ok", ""].join("\n");
+  return [...out, end, ""].join("\n");
 }
 
 for (const { prefix, size, tunables } of FAMILIES) {
