@@ -332,8 +332,9 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
     // Fixed-length views, made again after every growth: length-tracking ones are slower.
     const size = this.#buffer.byteLength;
     this.#u8 = new Uint8Array(this.#buffer, 0, size);
-    this.#u16 = new Uint16Array(this.#buffer, 0, size >>> 1);
-    this.#u32 = new Uint32Array(this.#buffer, 0, size >>> 2);
+    // (Divided, not shifted: a 4 GiB buffer's length is 2^32, which >>> reads as 0.)
+    this.#u16 = new Uint16Array(this.#buffer, 0, Math.floor(size / 2));
+    this.#u32 = new Uint32Array(this.#buffer, 0, Math.floor(size / 4));
     this.#dv = new DataView(this.#buffer, 0, size);
     this.#size = size;
     this.#last2 = size - 2;

@@ -105,6 +105,26 @@ describe("FlatMemory against the real kernel (recorded VM scripts)", () => {
   }
 });
 
+describe("FlatMemory at its 4 GiB limit", () => {
+  // Regression: a buffer of exactly 2^32 bytes got word views of length
+  // 2^32 >>> 2 = 0, so every aligned load read undefined (NaN for a u64).
+  it("loads and stores words at the top of a buffer grown to 4 GiB", () => {
+    const m = new FlatMemory({ sizeBytes: MiB, maxBytes: 2 ** 32 });
+    // The first mmap is placed below the limit, so the buffer grows to it.
+    const page = m.mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | 0x20);
+    expect(page).toBe(2 ** 32 - 4096);
+    expect(m.buffer.byteLength).toBe(2 ** 32);
+    const top = V(2 ** 32 - 8);
+    m.storeU64(top, 2 ** 40 + 5);
+    expect(m.loadU64(top)).toBe(2 ** 40 + 5);
+    expect(m.loadU32(top)).toBe(5);
+    expect(m.loadU16(V(2 ** 32 - 4))).toBe(256);
+    m.storeU32(V(page), 0xdeadbeef);
+    expect(m.loadU32(V(page))).toBe(0xdeadbeef);
+    m.check();
+  });
+});
+
 describe("FlatMemory layout", () => {
   it("places mmaps top-down from the limit and the heap upward from brkBase", () => {
     const m = new FlatMemory({ sizeBytes: MiB, maxBytes: 16 * MiB, brkBase: 0x20000 });
