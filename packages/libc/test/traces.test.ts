@@ -69,6 +69,17 @@ describe("real traces replay to glibc's exact placements", () => {
     });
   }
 
+  it("cc1 on a FlatMemory grown to its 4 GiB limit (maxBytes 2^32: the arena's mmap lands at the top)", () => {
+    const flat = new FlatMemory({ sizeBytes: 1 << 20, maxBytes: 2 ** 32 });
+    const m = createMalloc({ memory: flat, programBreak: flat, mapper: flat });
+    expect(flat.buffer.byteLength).toBe(2 ** 32);
+    const { trace, expected } = load("cc1");
+    const got = formatPlacements(replayMallocTrace(m, parseMallocTrace(trace)).placements);
+    expect(got === expected, "placements differ from glibc's").toBe(true);
+    m.check();
+    flat.check();
+  });
+
   it("keeps every invariant through a real trace (cc1, check() every 7th call)", () => {
     const parsed = parseMallocTrace(load("cc1").trace);
     const flat = new FlatMemory({ memory: new ArrayBuffer(1 << 28), assumeZeroed: true });

@@ -232,7 +232,8 @@ export class HeapAccess {
     const buf = flat.buffer;
     const len = buf.byteLength;
     if (buf === this.buf && this.u32.length * 4 === len - (len % 4)) return false;
-    if (len >= TWO_32) {
+    // FlatMemory stops at 4 GiB, whose views index every address below 2^32.
+    if (len > TWO_32) {
       this.buf = null;
       this.u32 = EMPTY32;
       this.i32 = EMPTY_I32;
