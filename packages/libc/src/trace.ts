@@ -68,6 +68,21 @@ export class TraceSyntaxError extends UsageError {
 
 const U64_MAX = 2n ** 64n - 1n;
 
+/**
+ * The largest double not above `v` (0 ≤ v < 2^64). Above 2^53 the nearest
+ * double may round up past one of glibc's limits: PTRDIFF_MAX (2^63 − 1),
+ * which malloc accepts before failing in sysmalloc, would become 2^63,
+ * which it refuses at once. Rounded down it is 2^63 − 1024, which glibc
+ * treats as it treats PTRDIFF_MAX.
+ */
+export function u64ToDouble(v: bigint): number {
+  const n = Number(v);
+  if (n <= 2 ** 53) return n;
+  // Keep the 53 significant bits a double holds, dropping the rest.
+  const drop = BigInt(v.toString(2).length - 53);
+  return Number((v >> drop) << drop);
+}
+
 function parseNumber(field: string | undefined, line: number): number {
   // replay.c reads a missing number as a bad one.
   if (field === undefined) throw new TraceSyntaxError(line, "bad number");
@@ -83,7 +98,7 @@ function parseNumber(field: string | undefined, line: number): number {
   if (text.length < 14 && shift === 0n) return hex ? Number.parseInt(text.slice(2), 16) : Number(text);
   const v = BigInt(text);
   if (v > U64_MAX >> shift) throw new TraceSyntaxError(line, "bad number");
-  return Number(v << shift);
+  return u64ToDouble(v << shift);
 }
 
 function parseId(field: string | undefined, line: number): number {

@@ -2,6 +2,7 @@
 // malloc and prints what calls.c prints, line for line.
 import { type VirtualMemory, virtAddr } from "@memstack/core";
 import type { Malloc } from "../src/index.js";
+import { u64ToDouble } from "../src/trace.js";
 
 /** How {@link runCalls} runs a list. */
 export interface RunCallsOptions {
@@ -13,6 +14,12 @@ export interface RunCallsOptions {
   inHeap?: (p: number) => boolean;
   /** Where the lines go as they are made, so that a caller keeps them when a call throws. */
   out?: string[];
+}
+
+// A number field: negative ones (offsets, mallopt's int values) as they
+// are, others as strtoul reads them, then rounded down to a double.
+function number(text: string): number {
+  return text.startsWith("-") ? Number(text) : u64ToDouble(BigInt(text));
 }
 
 // The u64 `v` (taken modulo 2^64) at `at`, as two u32 stores.
@@ -47,7 +54,9 @@ export function runCalls(
   for (const line of text.split("\n")) {
     if (line === "" || line.startsWith("#")) continue;
     const [op, ...rest] = line.split(" ");
-    const [a = 0, b = 0, c = 0] = rest.map(Number);
+    // As calls.c's strtoul reads them (a negative number wraps round 2^64),
+    // each rounded down to a double, so that PTRDIFF_MAX stays below 2^63.
+    const [a = 0, b = 0, c = 0] = rest.map(number);
     switch (op) {
       case "m":
         placed(a, m.malloc(b));
