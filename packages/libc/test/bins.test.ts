@@ -240,8 +240,8 @@ describe("malloc_stats and mallinfo2", () => {
 describe("when brk is not malloc's alone (fixtures/glibc/*.expected, recorded with scenarios.c)", () => {
   // "NAME heap+OFF" from the initial break, or "NAME region+OFF" from the
   // start of the mmap region that stood in for brk, as scenarios.c writes them.
-  const place = (name: string, p: number, region = 0): string =>
-    region !== 0 && p >= region && p - region < 1 << 20
+  const place = (name: string, p: number, region = 0, regionSize = 1 << 20): string =>
+    region !== 0 && p >= region && p - region < regionSize
       ? `${name} region+0x${(p - region).toString(16)}`
       : `${name} heap+0x${(p - HEAP).toString(16)}`;
 
@@ -331,6 +331,34 @@ describe("when brk is not malloc's alone (fixtures/glibc/*.expected, recorded wi
     ].join("\n");
     expect(`${got}\n`).toBe(fixture("glibc/brk-blocked.expected"));
     expect(m.counters().mmapCalls).toBe(1);
+    m.check();
+  });
+
+  it("brk blocked, a request past 1 MiB: the stand-in region is rounded to a whole MiB, the next to a page (glibc 2.36's fallback)", () => {
+    // sysmalloc_mmap_fallback gets MMAP_AS_MORECORE_SIZE as its page size and
+    // the page size as its minimum: 1.5 MiB and the old top take a 2 MiB
+    // region, and the next region (the heap now not contiguous) 0x41000 bytes.
+    const { m, mem } = newHeap();
+    expect(m.mallopt(M_MMAP_THRESHOLD, 4 << 20)).toBe(1);
+    const a = m.malloc(0x18);
+    const b = m.malloc(0x1f000);
+    expect(mem.mmap(HEAP + 0x22000, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED_NOREPLACE)).toBe(
+      HEAP + 0x22000,
+    );
+    const c = m.malloc(0x180000);
+    const region = c - 16;
+    const d = m.malloc(0x60000);
+    const e = m.malloc(0x20000);
+    const got = [
+      place("a", a),
+      place("b", b),
+      place("c", c, region, 2 << 20),
+      place("d", d, region, 2 << 20),
+      e >= region && e - region < 2 << 20 ? "e in region" : "e elsewhere",
+      `arena 0x${m.mallinfo2().arena.toString(16)}`,
+      "ok",
+    ].join("\n");
+    expect(`${got}\n`).toBe(fixture("glibc/brk-blocked-large.expected"));
     m.check();
   });
 });

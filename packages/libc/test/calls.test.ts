@@ -47,6 +47,11 @@ describe("malloc_trim, malloc_usable_size, mallopt and mallinfo2 between random 
       what: "PTRDIFF_MAX passes the size checks (tcache set up, fastbins consolidated) and fails in sysmalloc; 2^63 fails at once",
       mark: /^null\nerrno 12\nmallinfo2 arena=0 [^\n]*\nnull\nerrno 12\nmallinfo2 arena=135168 /,
     },
+    {
+      name: "top-pad-wraps",
+      what: "a negative M_TOP_PAD wraps sysmalloc's size_t sum: -1 grows the heap by the request, minus two pages by less",
+      mark: /^mallopt 1\n0x2a0\nmallinfo2 arena=4096 /,
+    },
   ];
   for (const { name, what, mark } of HAND_WRITTEN) {
     it(`${what}, on every backend (fixtures/glibc/${name}.calls)`, () => {

@@ -195,6 +195,10 @@ export class Ptmalloc extends HeapAccess {
   // struct malloc_par (mp_) and the globals beside it.
   trimThreshold = DEFAULT_TRIM_THRESHOLD;
   topPad = DEFAULT_TOP_PAD;
+  // mp_.top_pad exactly when it is 2^53 or more (a negative M_TOP_PAD,
+  // which wraps round 2^64, or a huge tunable): sysmalloc's sum then
+  // wraps as glibc's does. null below 2^53, where topPad is exact.
+  private topPadExact: bigint | null = null;
   mmapThreshold = DEFAULT_MMAP_THRESHOLD;
   nMmaps = 0;
   nMmapsMax = DEFAULT_MMAP_MAX;
@@ -993,6 +997,7 @@ export class Ptmalloc extends HeapAccess {
         return 1;
       case M_TOP_PAD:
         this.topPad = asSize;
+        this.topPadExact = asSize < 2 ** 53 ? null : BigInt.asUintN(64, BigInt(value));
         this.noDynThreshold = true;
         return 1;
       case M_MMAP_THRESHOLD:
@@ -2094,12 +2099,21 @@ export class Ptmalloc extends HeapAccess {
     let size = nb + this.topPad + MINSIZE;
     if (this.contiguous) size -= oldSize;
     size = alignUp(size, PAGE);
+    if (this.topPadExact !== null) size = this.moreCoreLong(nb, oldSize);
+    // (A size that is negative as glibc's long never reaches MORECORE.)
     if (size > 0 && Number.isSafeInteger(size)) brk = this.sbrk(size);
     if (brk === -1) {
-      // mmap stands in for brk; the heap is no longer contiguous.
+      // mmap stands in for brk (sysmalloc_mmap_fallback); the heap is no
+      // longer contiguous. glibc 2.35 and 2.36 pass that function
+      // MMAP_AS_MORECORE_SIZE as its page size and the page size as its
+      // minimum: with the old top added back the size is rounded up to a
+      // whole MiB, and only a size below one page is raised, to one page.
       let msize = size;
-      if (this.contiguous) msize = alignUp(msize + oldSize, PAGE);
-      if (msize < MMAP_AS_MORECORE_SIZE) msize = MMAP_AS_MORECORE_SIZE;
+      // ALIGN_UP in glibc's long: a small negative sum rounds up to 0.
+      const unit = MMAP_AS_MORECORE_SIZE;
+      if (this.contiguous) msize = Math.floor((msize + oldSize + unit - 1) / unit) * unit;
+      // Compared unsigned: a negative size is past the minimum (and mmap refuses it).
+      if (msize >= 0 && msize < PAGE) msize = PAGE;
       if (msize > nb) {
         const mbrk = this.mmapRaw(msize);
         if (mbrk !== -1) {
@@ -2175,6 +2189,18 @@ export class Ptmalloc extends HeapAccess {
     }
     this.errno = ENOMEM;
     return 0;
+  }
+
+  // sysmalloc's first MORECORE argument as glibc computes it when top_pad
+  // is 2^53 or more: nb + top_pad + MINSIZE in size_t (wrapping round 2^64),
+  // held in a long, less the old top when contiguous, rounded up to a page
+  // (malloc.c declares `long size`). With M_TOP_PAD -1 it comes out as if
+  // top_pad were -1; past 2^63 it is negative, and MORECORE is not called.
+  private moreCoreLong(nb: number, oldSize: number): number {
+    let size = BigInt.asIntN(64, BigInt(nb) + this.topPadExact! + BigInt(MINSIZE));
+    if (this.contiguous) size = BigInt.asIntN(64, size - BigInt(oldSize));
+    size = BigInt.asIntN(64, size + BigInt(PAGE - 1)) & -BigInt(PAGE);
+    return Number(size);
   }
 
   // Ends the segment that holds chunk `p` at `end`.
