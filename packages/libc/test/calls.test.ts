@@ -7,7 +7,7 @@ import { createMachine } from "@memstack/machine";
 import { describe, expect, it } from "vitest";
 import { createMalloc } from "../src/index.js";
 import { runCalls } from "./calls.js";
-import { fixture, newHeap, RANDOM_MIXES, throughPorts } from "./helpers.js";
+import { bySeed, fixture, newHeap, RANDOM_MIXES, throughPorts } from "./helpers.js";
 
 const quiet = { stderr: () => {} };
 // posix_memalign's pointer goes to 0x1000, below FlatMemory's heap (0x10000).
@@ -79,6 +79,39 @@ describe("malloc_trim, malloc_usable_size, mallopt and mallinfo2 between random 
       expect(got === fixture(`random/${name}.calls.expected.gz`)).toBe(true);
       m.check();
       machine.check();
+    }
+  });
+});
+
+// Random lists of every entry point calls.c runs (fixtures/calls:
+// generate.mjs wrote them, record.sh kept what the real glibc printed):
+// mallopt with negative values, sizes past 2^62, calloc products past 2^63,
+// posix_memalign, aligned_alloc, valloc and pvalloc with odd alignments.
+describe("random lists of every entry point, as glibc answers them (fixtures/calls)", () => {
+  const lists = bySeed(fixture("calls/lists.txt.gz"));
+  const expected = bySeed(fixture("calls/expected.txt.gz"));
+
+  it("has the lists record.sh keeps", () => {
+    expect(lists.size).toBe(200);
+    expect([...expected.keys()]).toEqual([...lists.keys()]);
+  });
+
+  it("on FlatMemory: the same lines, every list", () => {
+    for (const [seed, list] of lists) {
+      const mem = new FlatMemory({ sizeBytes: 1 << 20, maxBytes: 1 << 30 });
+      const m = createMalloc({ memory: mem, programBreak: mem, mapper: mem, ...quiet });
+      expect(runCalls(m, list, mem, MEMPTR), `seed ${seed}`).toBe(expected.get(seed));
+      m.check();
+    }
+  });
+
+  it("in a process of createMachine(): the same lines, every list", () => {
+    for (const [seed, list] of lists) {
+      const { p, memptr, m } = inProcess("1G");
+      // The mmap area lies terabytes above the heap, as in glibc's process.
+      const inHeap = (q: number) => q >= m.heapBase && q - m.heapBase < 2 ** 32;
+      expect(runCalls(m, list, p, memptr, { inHeap }), `seed ${seed}`).toBe(expected.get(seed));
+      m.check();
     }
   });
 });

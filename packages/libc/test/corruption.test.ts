@@ -12,17 +12,7 @@ import { createMachine } from "@memstack/machine";
 import { describe, expect, it } from "vitest";
 import { createMalloc, type Malloc, MallocAbort } from "../src/index.js";
 import { runCalls } from "./calls.js";
-import { fixture } from "./helpers.js";
-
-// The text after each "# seed N" line of a fixture, by seed.
-function bySeed(text: string): Map<number, string> {
-  const out = new Map<number, string>();
-  for (const part of text.split("# seed ").slice(1)) {
-    const nl = part.indexOf("\n");
-    out.set(Number(part.slice(0, nl)), part.slice(nl + 1));
-  }
-  return out;
-}
+import { bySeed, fixture } from "./helpers.js";
 
 // Each family: its fixtures' prefix, its size, and the tunables glibc ran it with.
 const FAMILIES = [

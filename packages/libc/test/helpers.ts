@@ -109,3 +109,13 @@ export function fixture(path: string): string {
   const buf = readFileSync(new URL(`fixtures/${path}`, import.meta.url));
   return (path.endsWith(".gz") ? gunzipSync(buf) : buf).toString("utf8");
 }
+
+/** The text after each "# seed N" line of a recorded family of lists, by seed. */
+export function bySeed(text: string): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const part of text.split("# seed ").slice(1)) {
+    const nl = part.indexOf("\n");
+    out.set(Number(part.slice(0, nl)), part.slice(nl + 1));
+  }
+  return out;
+}
