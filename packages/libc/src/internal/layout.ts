@@ -86,6 +86,8 @@ export const PAGE = 4096;
 
 /** 2^63, the first size past PTRDIFF_MAX. */
 export const PTRDIFF_LIMIT = 2 ** 63;
+/** 2^63 − 1024, the largest double below 2^63: PTRDIFF_MAX as a JavaScript number holds it. */
+export const PTRDIFF_MAX_DOUBLE = 2 ** 63 - 1024;
 export const TWO_64 = 2 ** 64;
 export const TWO_32 = 4294967296;
 
@@ -120,6 +122,11 @@ export const MALLOC_CHUNK_SIZE = 48;
 export function request2size(req: number): number {
   if (req < 9) return MINSIZE;
   if (req < 0x7fffffd0) return (req + SIZE_SZ + MALLOC_ALIGN_MASK) & ~MALLOC_ALIGN_MASK;
+  // PTRDIFF_MAX itself has no double: the largest one below 2^63 stands for
+  // it (the trace parser rounds sizes down). Its chunk size, 2^63 + 16, is
+  // past PTRDIFF_MAX, so realloc's and memalign's own requests to
+  // _int_malloc (nb - 15, nb + alignment + MINSIZE) fail at once, as glibc's do.
+  if (req === PTRDIFF_MAX_DOUBLE) return PTRDIFF_LIMIT;
   return Math.floor((req + SIZE_SZ + MALLOC_ALIGN_MASK) / MALLOC_ALIGNMENT) * MALLOC_ALIGNMENT;
 }
 
