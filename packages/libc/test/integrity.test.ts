@@ -138,6 +138,13 @@ const scenarios: Record<string, (h: Heap) => void> = {
     h.setPrev(a, 0x10);
     h.m.free(a);
   },
+  "munmap-prev-huge": (h) => {
+    // Word by word: as a double, 0x4141414141414141 is 0x4141414141414000.
+    const a = h.m.malloc(0x30000);
+    h.mem.storeU32(virtAddr(a - 16), 0x41414141);
+    h.mem.storeU32(virtAddr(a - 12), 0x41414141);
+    h.m.free(a);
+  },
   "unaligned-tcache-get": (h) => {
     const a = h.m.malloc(0x18);
     const b = h.m.malloc(0x18);

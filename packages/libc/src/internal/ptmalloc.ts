@@ -2269,7 +2269,7 @@ export class Ptmalloc extends HeapAccess {
     const prev = this.prevSize(p);
     const block = p - prev;
     const total = prev + size;
-    if (((block & (PAGE - 1)) | (total & (PAGE - 1))) !== 0 || !isPowerOf2Or0(mem & (PAGE - 1))) {
+    if (this.misalignedMapping(p, prev, size) || !isPowerOf2Or0(mem & (PAGE - 1))) {
       this.abort("munmap_chunk(): invalid pointer");
     }
     this.nMmaps--;
@@ -2280,13 +2280,22 @@ export class Ptmalloc extends HeapAccess {
       this.mapper.munmap(block, total);
   }
 
+  // munmap_chunk's and mremap_chunk's test on an mmapped chunk: its mapping
+  // (p - prev_size, prev_size + size bytes) starts or ends off a page. The
+  // low 12 bits decide it, so a prev_size of 2^53 or more (only an overflow
+  // writes one; a double has lost its low bits) is tested on its low word.
+  private misalignedMapping(p: number, prev: number, size: number): boolean {
+    const lo = prev < TWO_53 ? prev : this.r32(p);
+    return (((p - lo) | (lo + size)) & (PAGE - 1)) !== 0;
+  }
+
   private mremapChunk(p: number, nb: number): number {
     const offset = this.prevSize(p);
     const size = this.chunksize(p);
     const block = p - offset;
     const mem = p + CHUNK_HDR_SZ;
     const total = offset + size;
-    if (((block & (PAGE - 1)) | (total & (PAGE - 1))) !== 0 || !isPowerOf2Or0(mem & (PAGE - 1))) {
+    if (this.misalignedMapping(p, offset, size) || !isPowerOf2Or0(mem & (PAGE - 1))) {
       this.abort("mremap_chunk(): invalid pointer");
     }
     const newSize = alignUp(nb + offset + SIZE_SZ, PAGE);
