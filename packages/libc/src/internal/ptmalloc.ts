@@ -319,6 +319,20 @@ export class Ptmalloc extends HeapAccess {
     return this.r64(p);
   }
 
+  // The u64 `v`, read at `a` (its flag bits cleared by `mask`), as glibc's
+  // pointer arithmetic adds it, modulo 2^64: below 2^53 `v` itself; one of
+  // 2^64 - 2^53 or more (a size an overflow made "negative") the exact
+  // negative number it adds like, -(2^64 - v), from its words; any other
+  // as read (inexact, past 2^53: an address it leads to is not canonical,
+  // and the access faults where glibc's does).
+  private wrapped(v: number, a: number, mask: number): number {
+    if (v < TWO_53) return v;
+    const hi = this.r32(a + 4);
+    if (hi < 0xffe00000) return v;
+    const lo = (this.r32(a) & ~mask) >>> 0;
+    return -((0xffffffff - hi) * TWO_32 + (TWO_32 - lo));
+  }
+
   /** set_foot: the next chunk's prev_size. */
   setFoot(p: number, s: number): void {
     this.w64(p + s, s);
@@ -1634,14 +1648,15 @@ export class Ptmalloc extends HeapAccess {
 
   /** unlink_chunk: takes a free chunk off its doubly linked bin, with glibc's checks. */
   unlinkChunk(p: number): void {
-    this.unlinkChunkSized(p, this.chunksize(p));
+    this.unlinkChunkSized(p, this.wrapped(this.chunksize(p), p + 8, 7));
   }
 
   // unlink_chunk given chunksize(p), read with nothing stored since.
   private unlinkChunkSized(p: number, size: number): void {
     let fd = this.unlinkFast(p, size);
     if (fd < 0) {
-      if (size !== this.prevSize(p + size)) this.abort("corrupted size vs. prev_size");
+      if (size !== this.wrapped(this.prevSize(p + size), p + size, 0))
+        this.abort("corrupted size vs. prev_size");
       fd = this.fd(p);
       const bk = this.bk(p);
       if (this.bk(fd) !== p || this.fd(bk) !== p) this.abort("corrupted double-linked list");
@@ -1789,10 +1804,11 @@ export class Ptmalloc extends HeapAccess {
 
     // freePerturb stores from p + 16 on: p's size field is still raw.
     if ((this.flagsOf(raw, p) & PREV_INUSE) === 0) {
-      const prevsize = this.prevSize(p);
+      // (A "negative" prev_size puts the previous chunk above p, as in glibc.)
+      const prevsize = this.wrapped(this.prevSize(p), p, 0);
       size += prevsize;
       p -= prevsize;
-      const prevChunkSize = this.chunksize(p);
+      const prevChunkSize = this.wrapped(this.chunksize(p), p + 8, 7);
       if (prevChunkSize !== prevsize) this.abort("corrupted size vs. prev_size while consolidating");
       this.unlinkChunkSized(p, prevChunkSize);
     }
@@ -1939,10 +1955,11 @@ export class Ptmalloc extends HeapAccess {
         const nextchunk = p + size;
         const nextsize = this.chunksize(nextchunk);
         if ((this.r32(p + 8) & PREV_INUSE) === 0) {
-          const prevsize = this.prevSize(p);
+          const prevsize = this.wrapped(this.prevSize(p), p, 0);
           size += prevsize;
           p -= prevsize;
-          if (this.chunksize(p) !== prevsize) this.abort("corrupted size vs. prev_size in fastbins");
+          if (this.wrapped(this.chunksize(p), p + 8, 7) !== prevsize)
+            this.abort("corrupted size vs. prev_size in fastbins");
           this.unlinkChunk(p);
         }
         if (nextchunk !== this.top) {
