@@ -54,7 +54,7 @@ describe("malloc_trim, malloc_usable_size, mallopt and mallinfo2 between random 
     },
     {
       name: "wrapped-prev-size",
-      what: "a prev_size of -0x20 consolidates backwards into a fake chunk above, in free and in malloc_consolidate",
+      what: "a prev_size of -0x20 consolidates backwards into a fake chunk above, in free and in malloc_consolidate; malloc_usable_size of a size of -0x100 looks below",
       mark: /^0x2a0\n0x7a0\n[^\n]*\n0x2c0\n/,
       // The list leaves overlapping chunks, as glibc does: check() says so.
       overlaps: true,

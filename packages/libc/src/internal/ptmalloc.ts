@@ -980,8 +980,9 @@ export class Ptmalloc extends HeapAccess {
     if (mem === 0) return 0;
     const p = mem - CHUNK_HDR_SZ;
     if ((this.r32(p + 8) & IS_MMAPPED) !== 0) return this.chunksize(p) - CHUNK_HDR_SZ;
-    const size = this.chunksize(p);
-    if (this.inuseAt(p, size)) return size - SIZE_SZ;
+    // (A "negative" size reads the in-use bit below p, as glibc's inuse() does.)
+    const size = this.wrapped(this.chunksize(p), p + 8, 7);
+    if (this.inuseAt(p, size)) return size < 0 ? TWO_64 + size - SIZE_SZ : size - SIZE_SZ;
     return 0;
   }
 
