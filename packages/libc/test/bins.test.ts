@@ -2,9 +2,16 @@
 // the layout: the heap starts at FlatMemory's initial break (0x10000), the
 // tcache_perthread_struct takes the first 0x290 bytes, and every chunk
 // header is 16 bytes before the pointer handed out.
-import { MAP_FIXED_NOREPLACE, MAP_PRIVATE, PROT_READ, PROT_WRITE, sbrk } from "@memstack/core";
+import {
+  type FlatMemory,
+  MAP_FIXED_NOREPLACE,
+  MAP_PRIVATE,
+  PROT_READ,
+  PROT_WRITE,
+  sbrk,
+} from "@memstack/core";
 import { describe, expect, it } from "vitest";
-import { type ChunkInfo, M_MMAP_THRESHOLD } from "../src/index.js";
+import { type ChunkInfo, M_MMAP_THRESHOLD, type Malloc } from "../src/index.js";
 import { fixture, newHeap } from "./helpers.js";
 
 const HEAP = 0x10000;
@@ -307,13 +314,20 @@ describe("when brk is not malloc's alone (fixtures/glibc/*.expected, recorded wi
     m.check();
   });
 
-  it("brk blocked by a mapping: a 1 MiB mmap stands in for the heap, which is no longer contiguous", () => {
-    const { m, mem } = newHeap();
+  // The first two blocks of scenarios.c's brk-blocked scenarios, then a
+  // page mapped 0x22000 above the heap's start, where the break would go next.
+  const blockBrk = (m: Malloc, mem: FlatMemory): { a: number; b: number } => {
     const a = m.malloc(0x18);
     const b = m.malloc(0x1f000);
     expect(mem.mmap(HEAP + 0x22000, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED_NOREPLACE)).toBe(
       HEAP + 0x22000,
     );
+    return { a, b };
+  };
+
+  it("brk blocked by a mapping: a 1 MiB mmap stands in for the heap, which is no longer contiguous", () => {
+    const { m, mem } = newHeap();
+    const { a, b } = blockBrk(m, mem);
     const c = m.malloc(0x1f000);
     const region = c - 16;
     const d = m.malloc(0x100);
@@ -340,11 +354,7 @@ describe("when brk is not malloc's alone (fixtures/glibc/*.expected, recorded wi
     // region, and the next region (the heap now not contiguous) 0x41000 bytes.
     const { m, mem } = newHeap();
     expect(m.mallopt(M_MMAP_THRESHOLD, 4 << 20)).toBe(1);
-    const a = m.malloc(0x18);
-    const b = m.malloc(0x1f000);
-    expect(mem.mmap(HEAP + 0x22000, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED_NOREPLACE)).toBe(
-      HEAP + 0x22000,
-    );
+    const { a, b } = blockBrk(m, mem);
     const c = m.malloc(0x180000);
     const region = c - 16;
     const d = m.malloc(0x60000);
