@@ -2114,10 +2114,13 @@ export class Ptmalloc extends HeapAccess {
     let brk = -1;
     let sndBrk = -1;
 
-    let size = nb + this.topPad + MINSIZE;
-    if (this.contiguous) size -= oldSize;
-    size = alignUp(size, PAGE);
+    let size: number;
     if (this.topPadExact !== null) size = this.moreCoreLong(nb, oldSize);
+    else {
+      size = nb + this.topPad + MINSIZE;
+      if (this.contiguous) size -= oldSize;
+      size = alignUp(size, PAGE);
+    }
     // (A size that is negative as glibc's long never reaches MORECORE.)
     if (size > 0 && Number.isSafeInteger(size)) brk = this.sbrk(size);
     if (brk === -1) {
