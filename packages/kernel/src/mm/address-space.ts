@@ -167,7 +167,8 @@ export interface PageLayer {
   /**
    * Faults in [start, end) of `vma` as accesses would (`write` for a write
    * fault); stops quietly when memory runs out. Returns false when it
-   * stopped at a guard marker.
+   * stopped at a page whose fault is SIGSEGV (a guard marker) or SIGBUS
+   * (past a shmem object's end).
    */
   populate(space: AddressSpace, vma: Vma, start: number, end: number, write: boolean): boolean;
   /** MADV_FREE: marks the pages of [start, end) freed lazily; reclaim drops them while they stay clean. */
@@ -1040,7 +1041,9 @@ export class AddressSpace {
         return -EFAULT;
       }
       const to = Math.min(vma.end, end);
-      // A guard marker's fault is SIGSEGV, which get_user_pages answers with EFAULT.
+      // A guard marker's fault is SIGSEGV, and a page past a shmem object's
+      // end SIGBUS: get_user_pages() answers both with EFAULT, before it
+      // looks at any VMA further on.
       if (!this.#pages.populate(this, vma, cursor, to, write)) return -EFAULT;
       cursor = to;
     }

@@ -1177,17 +1177,25 @@ export class PageManager {
   }
 
   /**
-   * Faults in [start, end) of `vma` (MAP_POPULATE); stops when memory runs
-   * out, or at a shmem object's end.
+   * Faults in [start, end) of `vma` (MAP_POPULATE, MADV_POPULATE_*); stops
+   * when memory runs out, or at a page whose fault fails.
    *
-   * @returns false when it stopped at a guard marker (whose fault would be SIGSEGV).
+   * @returns false when it stopped at a page whose fault is SIGSEGV (a
+   * guard marker) or SIGBUS (past a shmem object's end), which
+   * get_user_pages() turns into EFAULT.
    */
   populate(owner: PageOwner, vma: Vma, start: number, end: number, write: boolean): boolean {
     if (!this.#accessible(vma)) return true;
     for (let page = start; page < end; page += PAGE) {
       if (owner.guards.size !== 0 && owner.guards.has(page / PAGE)) return false;
-      // Past a shmem object's end the fault would be SIGBUS: populating stops.
-      if (pastObjectEnd(vma, page)) return true;
+      if (pastObjectEnd(vma, page)) {
+        // shmem_fault() finds no page there (SIGBUS), after the fault made
+        // the tables above it and, for a read, mapped what the object holds
+        // around it (do_read_fault()), as a load there does.
+        if (!write) this.#faultAround(owner, vma, page, (vma.flags & VM_WRITE) !== 0);
+        owner.mm.tables.touchUpper(page);
+        return false;
+      }
       const m = this.mmu.query(owner.space, page);
       let ok = true;
       if (m === null) ok = this.#missing(owner, vma, page, write);
