@@ -43,6 +43,8 @@ import { PAGE_SIZE, type VirtAddr } from "./address.js";
 import type { FlatBacking, FlatMemoryOptions, FlatRegion, WasmMemoryLike } from "./api.js";
 import { CorruptionError, Fault, UsageError } from "./errors.js";
 import {
+  addU64,
+  alignU64,
   EEXIST,
   EFAULT,
   EINVAL,
@@ -51,6 +53,7 @@ import {
   EPERM,
   hugePageBytes,
   isMadvice,
+  isU64,
   LEGACY_MAP_MASK,
   MADV_DODUMP,
   MADV_DOFORK,
@@ -92,6 +95,7 @@ import {
   PROT_READ,
   PROT_SEM,
   PROT_WRITE,
+  pageAlignU64,
   STACK_GUARD_GAP,
 } from "./linux-abi.js";
 import type { Mapper } from "./ports/mapper.js";
@@ -196,6 +200,8 @@ function advised(bits: number, advice: number, noKsm: boolean): number {
 function tail(r: Region, start: number): Region {
   return { ...r, start, pgoff: r.shared ? r.pgoff + (start - r.start) / PAGE_SIZE : 0 };
 }
+
+const TWO_64 = 2 ** 64;
 
 function pageUp(n: number): number {
   const r = n % PAGE_SIZE;
@@ -616,7 +622,7 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
   // ---------------------------------------------------------------- brk(2)
 
   brk(addr: number): number {
-    checkArg(addr, "addr", "brk");
+    checkU64(addr, "addr", "brk");
     const old = this.#brk;
     // mm/mmap.c: a break below the start of the heap is refused.
     if (addr < this.brkBase) return old;
@@ -674,8 +680,8 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
   // --------------------------------------------------------------- mmap(2)
 
   mmap(addr: number, length: number, prot: number, flags: number): number {
-    checkArg(addr, "addr", "mmap");
-    checkArg(length, "length", "mmap");
+    checkU64(addr, "addr", "mmap");
+    checkU64(length, "length", "mmap");
     checkArg(prot, "prot", "mmap");
     checkArg(flags, "flags", "mmap");
     // The order of checks follows ksys_mmap_pgoff(), do_mmap() and __get_unmapped_area().
@@ -690,13 +696,20 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
       hint -= hint % PAGE_SIZE;
       if (hint !== 0 && hint < this.mmapMinAddr) hint = this.mmapMinAddr;
     }
-    const len = hugetlb ? Math.ceil(length / huge) * huge : pageUp(length);
+    // ALIGN() of an unsigned long: a length within a page of 2^64 wraps to
+    // 0, which do_mmap() refuses with ENOMEM; ksys_mmap_pgoff() aligns a
+    // hugetlb length before do_mmap(), whose first test (!len) is EINVAL.
+    const len = hugetlb ? alignU64(length, huge) : pageAlignU64(length);
+    if (len === 0) return hugetlb ? -EINVAL : -ENOMEM;
     if (len > this.limit) return -ENOMEM;
     if ((flags & MAP_FIXED_NOREPLACE) !== 0) fixed = true;
     // hugetlb_get_unmapped_area(): a fixed address must be a huge page boundary.
     if (hugetlb && fixed && addr % huge !== 0) return -EINVAL;
     const start = fixed ? addr : this.#place(hint, len);
     if (start < 0) return -ENOMEM;
+    // IS_ERR_VALUE() in __get_unmapped_area(): a fixed address among the last
+    // 4095 below 2^64 reads as an error code, which mmap returns as it is.
+    if (start > TWO_64 - PAGE_SIZE) return start - TWO_64;
     if (start > this.limit - len) return -ENOMEM;
     if (start % PAGE_SIZE !== 0) return -EINVAL;
     if (start < this.mmapMinAddr) return -EPERM;
@@ -751,26 +764,28 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
   }
 
   munmap(addr: number, length: number): number {
-    checkArg(addr, "addr", "munmap");
-    checkArg(length, "length", "munmap");
+    checkU64(addr, "addr", "munmap");
+    checkU64(length, "length", "munmap");
     // do_vmi_munmap(): unaligned start, empty or out-of-range length are EINVAL.
     if (addr % PAGE_SIZE !== 0 || addr > this.limit || length > this.limit - addr) return -EINVAL;
-    const len = pageUp(length);
+    const len = pageAlignU64(length);
     if (len === 0) return -EINVAL;
     this.#remove(addr, addr + len);
     return 0;
   }
 
   mprotect(addr: number, length: number, prot: number): number {
-    checkArg(addr, "addr", "mprotect");
-    checkArg(length, "length", "mprotect");
+    checkU64(addr, "addr", "mprotect");
+    checkU64(length, "length", "mprotect");
     checkArg(prot, "prot", "mprotect");
     // Order of do_mprotect_pkey() in mm/mprotect.c.
     const grows = prot & (PROT_GROWSDOWN | PROT_GROWSUP);
     if (grows === (PROT_GROWSDOWN | PROT_GROWSUP)) return -EINVAL;
     if (addr % PAGE_SIZE !== 0) return -EINVAL;
     if (length === 0) return 0;
-    const end = addr + pageUp(length);
+    // end = start + PAGE_ALIGN(len) wraps at 2^64: an end at or below the start is ENOMEM.
+    const end = addU64(addr, pageAlignU64(length));
+    if (end <= addr) return -ENOMEM;
     const bits = prot & ~grows;
     if ((bits & ~(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM)) !== 0) return -EINVAL;
     let i = this.#find(addr);
@@ -813,13 +828,16 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
   }
 
   madvise(addr: number, length: number, advice: number): number {
-    checkArg(addr, "addr", "madvise");
-    checkArg(length, "length", "madvise");
+    checkU64(addr, "addr", "madvise");
+    checkU64(length, "length", "madvise");
     checkArg(advice, "advice", "madvise");
     if (!isMadvice(advice)) return -EINVAL;
     if (addr % PAGE_SIZE !== 0) return -EINVAL;
-    const len = pageUp(length);
-    const end = addr + len;
+    // is_valid_madvise(): a length that PAGE_ALIGN wraps to 0, or an end
+    // that wraps below the start, is EINVAL.
+    const len = pageAlignU64(length);
+    if (length !== 0 && len === 0) return -EINVAL;
+    const end = addU64(addr, len);
     if (end < addr) return -EINVAL;
     if (len === 0) return 0;
     if (advice === MADV_POPULATE_READ || advice === MADV_POPULATE_WRITE) {
@@ -888,18 +906,18 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
   }
 
   mremap(oldAddr: number, oldLength: number, newLength: number, flags: number, newAddr = 0): number {
-    checkArg(oldAddr, "oldAddr", "mremap");
-    checkArg(oldLength, "oldLength", "mremap");
-    checkArg(newLength, "newLength", "mremap");
+    checkU64(oldAddr, "oldAddr", "mremap");
+    checkU64(oldLength, "oldLength", "mremap");
+    checkU64(newLength, "newLength", "mremap");
     checkArg(flags, "flags", "mremap");
-    checkArg(newAddr, "newAddr", "mremap");
+    checkU64(newAddr, "newAddr", "mremap");
     // do_mremap() in Linux 6.18's mm/mremap.c: the lengths page-aligned,
     // the argument checks (check_mremap_params), then a pure move to a fixed
     // place, which may take several mappings at once (remap_move), or the
     // checks against the mapping at oldAddr (check_prep_vma) and a resize
     // in place (mremap_at) or a move (mremap_to).
-    const oldLen = pageUp(oldLength);
-    const newLen = pageUp(newLength);
+    const oldLen = pageAlignU64(oldLength);
+    const newLen = pageAlignU64(newLength);
     // The buffer's end plays the part of TASK_SIZE.
     const bad = mremapArgsError(oldAddr, oldLen, newLen, flags, newAddr, this.limit);
     if (bad !== 0) return bad;
@@ -930,8 +948,10 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
   // it is free; else move (MREMAP_MAYMOVE) top-down.
   #remapAt(r: Region, oldAddr: number, oldLen: number, newLen: number, flags: number): number {
     if (newLen <= oldLen) {
-      if (newLen < oldLen) this.#remove(oldAddr + newLen, oldAddr + oldLen);
-      return oldAddr;
+      // The tail goes through munmap's own checks: one past the address
+      // space's end (an old length near 2^64) is EINVAL.
+      const u = newLen < oldLen ? this.munmap(oldAddr + newLen, oldLen - newLen) : 0;
+      return u < 0 ? u : oldAddr;
     }
     const growEnd = oldAddr + newLen;
     if (
@@ -954,10 +974,16 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
   // unmapping it; MREMAP_DONTUNMAP alone: as a hint). A shrink unmaps the
   // tail first and the rest moves at its new length.
   #remapTo(oldAddr: number, oldLen: number, newLen: number, flags: number, newAddr: number): number {
-    if ((flags & MREMAP_FIXED) !== 0) this.#remove(newAddr, newAddr + newLen);
+    // mremap_to(): the target is unmapped first, then the tail of a shrink,
+    // each by munmap with its checks (the first error ends the call).
+    if ((flags & MREMAP_FIXED) !== 0) {
+      const u = this.munmap(newAddr, newLen);
+      if (u < 0) return u;
+    }
     let len = oldLen;
     if (newLen < oldLen) {
-      this.#remove(oldAddr + newLen, oldAddr + oldLen);
+      const u = this.munmap(oldAddr + newLen, oldLen - newLen);
+      if (u < 0) return u;
       len = newLen;
     }
     const r = this.#regions[this.#find(oldAddr)];
@@ -1058,6 +1084,13 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
 function checkSize(n: number, name: string): void {
   if (!Number.isSafeInteger(n) || n <= 0) {
     throw new UsageError(PKG, `FlatMemory: ${name} must be a positive safe integer, got ${n}`, name);
+  }
+}
+
+// An address or length of the mmap family: an unsigned long (see the Mapper port).
+function checkU64(n: number, name: string, fn: string): void {
+  if (!isU64(n)) {
+    throw new UsageError(PKG, `FlatMemory.${fn}: ${name} must be an integer in [0, 2^64), got ${n}`, name);
   }
 }
 

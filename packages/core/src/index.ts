@@ -39,6 +39,8 @@ export type { Checkable } from "./checkable.js";
 export { CorruptionError, Fault, UsageError } from "./errors.js";
 export { FlatMemory } from "./flat-memory.js";
 export {
+  addU64,
+  alignU64,
   EACCES,
   EAGAIN,
   EBADF,
@@ -56,6 +58,7 @@ export {
   hugePageBytes,
   isMadvice,
   isSyscallError,
+  isU64,
   LEGACY_MAP_MASK,
   MADV_COLD,
   MADV_DODUMP,
@@ -109,6 +112,7 @@ export {
   PROT_READ,
   PROT_SEM,
   PROT_WRITE,
+  pageAlignU64,
   STACK_GUARD_GAP,
 } from "./linux-abi.js";
 export type { FrameAllocator } from "./ports/frame-allocator.js";

@@ -262,3 +262,42 @@ export function errnoName(errno: number): string {
 export function isSyscallError(ret: number): boolean {
   return ret < 0 && ret >= -4095;
 }
+
+// ---------------------------------------------------------------- unsigned long arguments
+//
+// The mmap family takes its addresses and lengths as unsigned longs, and
+// the kernel's arithmetic on them wraps at 2^64: PAGE_ALIGN(len) of a length
+// within a page of 2^64 is 0, and start + len may come out below start
+// (mm/mmap.c, mm/mprotect.c, mm/madvise.c). A number holds every u64
+// below 2^53 and, above it, every multiple of 4096 (among others), so the
+// sums the kernel forms of page-aligned values are exact in it.
+
+const TWO_64 = 2 ** 64;
+const PAGE_BYTES = 4096;
+
+/** Whether `n` is an unsigned long a number can carry: an integer in [0, 2^64). */
+export function isU64(n: number): boolean {
+  return Number.isInteger(n) && n >= 0 && n < TWO_64;
+}
+
+/**
+ * ALIGN(n, align) of a u64: `n` rounded up to a multiple of `align` (a
+ * power of two from 4096 to 2^63), modulo 2^64 — 0 when it would pass 2^64 - 1.
+ */
+export function alignU64(n: number, align: number): number {
+  const r = n % align;
+  if (r === 0) return n;
+  const up = n + (align - r);
+  return up >= TWO_64 ? up - TWO_64 : up;
+}
+
+/** PAGE_ALIGN of a u64: {@link alignU64} to 4096 (0 for n above 2^64 - 4096). */
+export function pageAlignU64(n: number): number {
+  return alignU64(n, PAGE_BYTES);
+}
+
+/** `a + b` modulo 2^64, for u64s whose sum a number holds exactly (page-aligned ones always). */
+export function addU64(a: number, b: number): number {
+  const s = a + b;
+  return s >= TWO_64 ? s - TWO_64 : s;
+}

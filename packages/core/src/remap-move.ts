@@ -16,6 +16,7 @@
  * how they find a mapping and move one piece.
  */
 import {
+  addU64,
   EFAULT,
   EINVAL,
   isSyscallError,
@@ -49,7 +50,8 @@ export function mremapArgsError(
   if (newAddr > taskSize - newLen || newAddr % PAGE !== 0) return -EINVAL;
   if ((flags & MREMAP_MAYMOVE) === 0) return -EINVAL;
   if ((flags & MREMAP_DONTUNMAP) !== 0 && oldLen !== newLen) return -EINVAL;
-  if (oldAddr < newAddr + newLen && newAddr < oldAddr + oldLen) return -EINVAL;
+  // vrm_overlaps(): the old range's end wraps at 2^64 as an unsigned long does.
+  if (oldAddr < newAddr + newLen && newAddr < addU64(oldAddr, oldLen)) return -EINVAL;
   return 0;
 }
 

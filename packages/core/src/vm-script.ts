@@ -7,8 +7,10 @@
  * The whole script is parsed before anything runs; a malformed line throws a
  * {@link VmScriptError} carrying the line number and reason. Expressions
  * follow the oracle: numbers are unsigned 64-bit, so `brk0-0x1000` below 0
- * wraps; such an address is handed to the ports as 2^53 - 1, which every
- * call refuses as the kernel refuses an address near 2^64.
+ * wraps. The mmap family takes them as the unsigned longs they are (a value
+ * a number cannot hold as the middle of its page, see `arg`), so its checks
+ * and wrapping sums are the kernel's; a read or write above 2^53 - 1 is
+ * made at 2^53 - 1, which faults as the real address does.
  *
  * Five lines, and more madvise advice, go beyond the shared format; their
  * real-kernel twin is packages/kernel/test/fixtures/vm/vm-script-ext.c:
@@ -384,8 +386,21 @@ export function parseVmScript(text: string): VmScriptOp[] {
   return ops;
 }
 
-// A 64-bit value as a port argument: values the ports cannot hold become 2^53 - 1.
+// A 64-bit value as an argument of the mmap family (an unsigned long: see
+// the Mapper port). A number holds every one below 2^53 and every multiple
+// of 4096, but not all the others; one it cannot hold goes as the middle of
+// its page, which shares with it everything the kernel tests of such a
+// value: its page, that it is not page-aligned, and its PAGE_ALIGN.
 function arg(v: bigint): number {
+  const n = Number(v);
+  if (BigInt(n) === v) return n;
+  return Number(v - (v % 4096n) + 2048n);
+}
+
+// A 64-bit value as an address for the VirtualMemory port, which takes safe
+// integers: one above 2^53 - 1 (non-canonical on x86-64 as that is, or in
+// the kernel's half) becomes 2^53 - 1, whose access faults as its own would.
+function addr(v: bigint): number {
   return v > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(v);
 }
 
@@ -556,13 +571,13 @@ export function runVmScript(text: string, space: VmScriptTarget): string[] {
         break;
       }
       case "read":
-        out.push(touch(() => `ok ${target.memory.loadU8(virtAddr(arg(at)))}`));
+        out.push(touch(() => `ok ${target.memory.loadU8(virtAddr(addr(at)))}`));
         break;
       case "write": {
         const byte = op.byte;
         out.push(
           touch(() => {
-            target.memory.storeU8(virtAddr(arg(at)), byte);
+            target.memory.storeU8(virtAddr(addr(at)), byte);
             return "ok";
           }),
         );

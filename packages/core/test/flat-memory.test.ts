@@ -9,6 +9,7 @@ import {
   Fault,
   FlatMemory,
   type FlatMemoryOptions,
+  MADV_DONTNEED,
   MAP_FIXED,
   MAP_FIXED_NOREPLACE,
   MAP_NORESERVE,
@@ -235,6 +236,18 @@ describe("FlatMemory mmap errors, in Linux's order", () => {
     expect(() => m.mmap(0, 1.5, RW, MAP_PRIVATE)).toThrow(/length/);
     expect(() => m.munmap(Number.NaN, PAGE)).toThrow(UsageError);
     expect(() => m.brk(-1)).toThrow(UsageError);
+    expect(() => m.madvise(0, 2 ** 64, MADV_DONTNEED)).toThrow(/length/);
+    m.check();
+  });
+
+  it("takes addresses and lengths up to 2^64 as unsigned longs, wrapping as the kernel does", () => {
+    const m = fresh();
+    const a = m.mmap(0, 2 * PAGE, RW, MAP_PRIVATE);
+    const before = m.regions();
+    expect(m.mprotect(a + PAGE, 2 ** 64 - PAGE, PROT_READ)).toBe(-ENOMEM);
+    expect(m.madvise(a, 2 ** 64 - 2048, MADV_DONTNEED)).toBe(-EINVAL);
+    expect(m.mmap(2 ** 64 - 2048, PAGE, RW, MAP_PRIVATE | MAP_FIXED)).toBe(-2048);
+    expect(m.regions()).toEqual(before);
     m.check();
   });
 

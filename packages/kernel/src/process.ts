@@ -12,6 +12,7 @@
  */
 import {
   type FastAccess,
+  isU64,
   type Mapper,
   type MemoryManagementUnit,
   type ProgramBreak,
@@ -43,6 +44,13 @@ export class ProcessKilled extends Error {
 
 /** Life of a process. */
 export type ProcessState = "running" | "killed" | "exited";
+
+// An address or length of the mmap family: an unsigned long (see the Mapper port).
+function checkU64(n: number, name: string, fn: string): void {
+  if (!isU64(n)) {
+    throw new UsageError(PKG, `${fn}: ${name} must be an integer in [0, 2^64), got ${n}`, name);
+  }
+}
 
 function checkArg(n: number, name: string, fn: string): void {
   if (!Number.isSafeInteger(n) || n < 0) {
@@ -190,14 +198,14 @@ export class Process implements VirtualMemory, ProgramBreak, Mapper, PageOwner {
   // ------------------------------------------------------- system calls
 
   brk(addr: number): number {
-    checkArg(addr, "addr", "brk");
+    checkU64(addr, "addr", "brk");
     this.#enter();
     return this.mm.brk(addr);
   }
 
   mmap(addr: number, length: number, prot: number, flags: number): number {
-    checkArg(addr, "addr", "mmap");
-    checkArg(length, "length", "mmap");
+    checkU64(addr, "addr", "mmap");
+    checkU64(length, "length", "mmap");
     checkArg(prot, "prot", "mmap");
     checkArg(flags, "flags", "mmap");
     this.#enter();
@@ -205,34 +213,34 @@ export class Process implements VirtualMemory, ProgramBreak, Mapper, PageOwner {
   }
 
   munmap(addr: number, length: number): number {
-    checkArg(addr, "addr", "munmap");
-    checkArg(length, "length", "munmap");
+    checkU64(addr, "addr", "munmap");
+    checkU64(length, "length", "munmap");
     this.#enter();
     return this.mm.munmap(addr, length);
   }
 
   mprotect(addr: number, length: number, prot: number): number {
-    checkArg(addr, "addr", "mprotect");
-    checkArg(length, "length", "mprotect");
+    checkU64(addr, "addr", "mprotect");
+    checkU64(length, "length", "mprotect");
     checkArg(prot, "prot", "mprotect");
     this.#enter();
     return this.mm.mprotect(addr, length, prot);
   }
 
   madvise(addr: number, length: number, advice: number): number {
-    checkArg(addr, "addr", "madvise");
-    checkArg(length, "length", "madvise");
+    checkU64(addr, "addr", "madvise");
+    checkU64(length, "length", "madvise");
     checkArg(advice, "advice", "madvise");
     this.#enter();
     return this.mm.madvise(addr, length, advice);
   }
 
   mremap(oldAddr: number, oldLength: number, newLength: number, flags: number, newAddr = 0): number {
-    checkArg(oldAddr, "oldAddr", "mremap");
-    checkArg(oldLength, "oldLength", "mremap");
-    checkArg(newLength, "newLength", "mremap");
+    checkU64(oldAddr, "oldAddr", "mremap");
+    checkU64(oldLength, "oldLength", "mremap");
+    checkU64(newLength, "newLength", "mremap");
     checkArg(flags, "flags", "mremap");
-    checkArg(newAddr, "newAddr", "mremap");
+    checkU64(newAddr, "newAddr", "mremap");
     this.#enter();
     return this.mm.mremap(oldAddr, oldLength, newLength, flags, newAddr);
   }

@@ -9,6 +9,12 @@
  * checks its arguments in the order Linux does so the first error reported
  * is Linux's. Mappings are anonymous only: `MAP_ANONYMOUS` is implied and
  * there is no file descriptor or offset.
+ *
+ * Addresses and lengths are the system calls' unsigned longs: any integer
+ * in [0, 2^64) (above 2^53 a number holds only some of them, every multiple
+ * of 4096 among them), with the kernel's arithmetic on them, which wraps at
+ * 2^64 (`mprotect(a, 2 ** 64 - 4096, …)` ends below its start: ENOMEM).
+ * Anything else is misuse of the API: a `UsageError`.
  */
 
 /** Anonymous memory mappings with Linux's mmap/munmap/mprotect/madvise semantics. */

@@ -24,6 +24,8 @@
  *     0x10000         mmap_min_addr
  */
 import {
+  addU64,
+  alignU64,
   EACCES,
   EEXIST,
   EFAULT,
@@ -81,6 +83,7 @@ import {
   PROT_READ,
   PROT_SEM,
   PROT_WRITE,
+  pageAlignU64,
   remapMove,
   STACK_GUARD_GAP,
   UsageError,
@@ -239,6 +242,8 @@ function absorb(into: Vma, from: Vma): void {
   into.anonVma.degree++;
 }
 
+const TWO_64 = 2 ** 64;
+
 function pageUp(n: number): number {
   const r = n % PAGE;
   return r === 0 ? n : n + (PAGE - r);
@@ -394,6 +399,9 @@ export class AddressSpace {
           : this.#archTopDown(alignUp(addr, hugeBytes), length, flags, hugeBytes);
     } else if ((flags & MAP_FIXED) !== 0) {
       result = addr;
+      // IS_ERR_VALUE(): an address among the last 4095 below 2^64 reads as
+      // an error code, which mmap returns as it is (2^64 - 2048: -2048).
+      if (result > TWO_64 - PAGE) return result - TWO_64;
     } else if ((flags & MAP_TYPE) !== MAP_SHARED && addr === 0 && length % PMD_SIZE === 0) {
       // thp_get_unmapped_area(): search for length + 2 MiB, then align the start.
       result = this.#thpArea(length, flags);
@@ -507,7 +515,11 @@ export class AddressSpace {
       hint -= hint % PAGE;
       if (hint !== 0 && hint < this.mmapMinAddr) hint = pageUp(this.mmapMinAddr);
     }
-    const len = huge === 0 ? pageUp(length) : alignUp(length, huge);
+    // ALIGN() of an unsigned long: a length within a page of 2^64 wraps to
+    // 0, which do_mmap() refuses with ENOMEM; ksys_mmap_pgoff() aligns a
+    // hugetlb length before do_mmap(), whose first test (!len) is EINVAL.
+    const len = huge === 0 ? pageAlignU64(length) : alignU64(length, huge);
+    if (len === 0) return huge === 0 ? -ENOMEM : -EINVAL;
     if (this.mapCount > this.maxMapCount) return -ENOMEM;
     const start = this.getUnmappedArea(hint, len, f, huge);
     if (start < 0) return start;
@@ -821,7 +833,7 @@ export class AddressSpace {
   /** munmap(2); see the Mapper port. */
   munmap(addr: number, length: number): number {
     if (addr % PAGE !== 0 || addr > TASK_SIZE || length > TASK_SIZE - addr) return -EINVAL;
-    const end = addr + pageUp(length);
+    const end = addr + pageAlignU64(length);
     if (end === addr) return -EINVAL;
     const inside = this.tree.overlapping(addr, end);
     // Cutting a hole in one VMA adds one VMA: refused when the count is at its limit.
@@ -846,7 +858,8 @@ export class AddressSpace {
     if (grows === (PROT_GROWSDOWN | PROT_GROWSUP)) return -EINVAL;
     if (addr % PAGE !== 0) return -EINVAL;
     if (length === 0) return 0;
-    const end = addr + pageUp(length);
+    // end = start + PAGE_ALIGN(len) wraps at 2^64: an end at or below the start is ENOMEM.
+    const end = addU64(addr, pageAlignU64(length));
     if (end <= addr) return -ENOMEM;
     const bits = prot & ~grows;
     if ((bits & ~(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM)) !== 0) return -EINVAL;
@@ -1000,8 +1013,11 @@ export class AddressSpace {
   madvise(addr: number, length: number, advice: number): number {
     if (!isMadvice(advice)) return -EINVAL;
     if (addr % PAGE !== 0) return -EINVAL;
-    const len = pageUp(length);
-    const end = addr + len;
+    // is_valid_madvise(): a length that PAGE_ALIGN wraps to 0, or an end
+    // that wraps below the start, is EINVAL.
+    const len = pageAlignU64(length);
+    if (length !== 0 && len === 0) return -EINVAL;
+    const end = addU64(addr, len);
     if (end < addr) return -EINVAL;
     if (end === addr) return 0;
     if (advice === MADV_POPULATE_READ || advice === MADV_POPULATE_WRITE) {
@@ -1279,8 +1295,8 @@ export class AddressSpace {
    * test/fixtures/vm/random-mremap-*.vm.
    */
   mremap(oldAddr: number, oldLength: number, newLength: number, flags: number, newAddr = 0): number {
-    const oldLen = pageUp(oldLength);
-    const newLen = pageUp(newLength);
+    const oldLen = pageAlignU64(oldLength);
+    const newLen = pageAlignU64(newLength);
     const bad = mremapArgsError(oldAddr, oldLen, newLen, flags, newAddr, TASK_SIZE);
     if (bad !== 0) return bad;
     const impliesNew = (flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) !== 0;
