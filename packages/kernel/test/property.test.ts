@@ -20,6 +20,8 @@ import {
   MAP_PRIVATE,
   MAP_SHARED,
   MREMAP_MAYMOVE,
+  PROT_READ,
+  pageAlignU64,
   virtAddr as V,
 } from "@memstack/core";
 import { checkSequences, step } from "@memstack/testkit";
@@ -54,6 +56,9 @@ type S = { k: Kernel; procs: Process[]; maps: Map<number, number[]> };
 
 // Every step may legitimately end in a SIGSEGV or in the OOM killer's choice;
 // anything else is a bug, and check() runs after every step either way.
+// Addresses and lengths near 2^64, each a u64 a number holds exactly.
+const U64S = [2 ** 64 - PAGE, 2 ** 64 - 2048, 2 ** 64 - 2 * PAGE, 2 ** 63, 2 ** 53, 2 ** 53 + 2, 2 ** 48];
+
 function tolerate(fn: () => void): void {
   try {
     fn();
@@ -297,6 +302,34 @@ function randomSteps() {
             else if (call === 3) p.mremap(a, len, HUGE, 0);
             else p.mmap(a, len, 3, MAP_SHARED | MAP_HUGETLB | MAP_NORESERVE | MAP_FIXED);
           });
+        }),
+      ),
+    // An address or a length near 2^64 (the unsigned longs of the calls):
+    // every one of these fails, changing nothing — but an mprotect whose end
+    // does not wrap, which changes the VMAs up to the first hole, as Linux's
+    // does, and the duplicate below.
+    fc
+      .tuple(nat, nat, fc.integer({ min: 0, max: 4 }), fc.constantFrom(...U64S), fc.boolean())
+      .map(([k, m, call, big, asLength]) =>
+        step(`u64(#${k}, map ${m}, call ${call}, ${asLength ? "length" : "address"} ${big})`, (s: S) => {
+          const p = pick(s, k);
+          if (p === undefined) return;
+          const before = p.maps();
+          const a = asLength ? addr(s, p, m, 0) : big;
+          const len = asLength ? big : PAGE;
+          let r = 0;
+          tolerate(() => {
+            if (call === 0) r = p.munmap(a, len);
+            else if (call === 1) r = p.mprotect(a, len, PROT_READ);
+            else if (call === 2) r = p.madvise(a, len, MADV_DONTNEED);
+            else if (call === 3) r = p.mremap(a, len, PAGE, MREMAP_MAYMOVE);
+            else r = p.mmap(a, len, PROT_READ, MAP_PRIVATE | MAP_FIXED);
+          });
+          // An old length that PAGE_ALIGN wraps to 0 asks mremap to duplicate
+          // a shared mapping, which succeeds as on Linux (u64-remap-shared.vm).
+          if (!p.alive || (call === 3 && asLength && pageAlignU64(big) === 0)) return;
+          expect(r).toBeLessThan(0);
+          if (call !== 1 || !asLength || a + big >= 2 ** 64) expect(p.maps()).toBe(before);
         }),
       ),
     fc.tuple(nat, nat, fc.integer({ min: 0, max: 6 })).map(([k, m, off]) =>
