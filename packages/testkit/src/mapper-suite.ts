@@ -77,6 +77,9 @@ function isZero(m: VirtualMemory, addr: number, length: number): boolean {
 }
 
 /** Runs the Mapper and ProgramBreak conformance tests on fixtures made by `create`. */
+// Addresses and lengths near 2^64 that a number holds exactly.
+const U64S = [2 ** 64 - PAGE, 2 ** 64 - 2048, 2 ** 64 - 2 * PAGE, 2 ** 63, 2 ** 53, 2 ** 53 + 2];
+
 export function describeMapper(name: string, create: () => MapperFixture): void {
   describe(`Mapper conformance: ${name}`, () => {
     it("refuses a zero length, a missing type and an unaligned MAP_FIXED with EINVAL", () => {
@@ -307,6 +310,24 @@ export function describeMapper(name: string, create: () => MapperFixture): void 
               expect([0, -ENOMEM]).toContain(r);
             }),
           ),
+          // Unsigned long arguments near 2^64, each held exactly by a
+          // number: every call fails (an mprotect's end must wrap, or it
+          // would change the mappings up to the first hole, as Linux's does).
+          fc
+            .tuple(fc.nat(), fc.integer({ min: 0, max: 3 }), fc.constantFrom(...U64S), fc.boolean())
+            .map(([k, call, big, asLength]) =>
+              step(`u64(#${k}, call ${call}, ${asLength ? "length" : "address"} ${big})`, (s: S) => {
+                const a = asLength ? (s.maps[k % Math.max(1, s.maps.length)] ?? PAGE) : big;
+                const len = asLength ? big : PAGE;
+                const m = s.fx.mapper;
+                let r: number;
+                if (call === 0) r = m.munmap(a, len);
+                else if (call === 1) r = m.mprotect(a, len, PROT_READ);
+                else if (call === 2) r = m.madvise(a, len, MADV_DONTNEED);
+                else r = m.mmap(a, len, RW, MAP_PRIVATE | MAP_FIXED);
+                if (call !== 1 || !asLength || a + big >= 2 ** 64) expect(r).toBeLessThan(0);
+              }),
+            ),
           fc.integer({ min: -3 * PAGE, max: 5 * PAGE }).map((delta) =>
             step(`brk(+${delta})`, (s: S) => {
               const pb = s.fx.programBreak;
