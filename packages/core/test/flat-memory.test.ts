@@ -240,17 +240,6 @@ describe("FlatMemory mmap errors, in Linux's order", () => {
     m.check();
   });
 
-  it("takes addresses and lengths up to 2^64 as unsigned longs, wrapping as the kernel does", () => {
-    const m = fresh();
-    const a = m.mmap(0, 2 * PAGE, RW, MAP_PRIVATE);
-    const before = m.regions();
-    expect(m.mprotect(a + PAGE, 2 ** 64 - PAGE, PROT_READ)).toBe(-ENOMEM);
-    expect(m.madvise(a, 2 ** 64 - 2048, MADV_DONTNEED)).toBe(-EINVAL);
-    expect(m.mmap(2 ** 64 - 2048, PAGE, RW, MAP_PRIVATE | MAP_FIXED)).toBe(-2048);
-    expect(m.regions()).toEqual(before);
-    m.check();
-  });
-
   it("maps below a taken hint from the top, and uses a free one", () => {
     const m = fresh();
     const hint = 4 * MiB;

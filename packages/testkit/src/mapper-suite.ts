@@ -137,6 +137,24 @@ export function describeMapper(name: string, create: () => MapperFixture): void 
       check?.();
     });
 
+    it("takes addresses and lengths near 2^64 with the kernel's unsigned long arithmetic", () => {
+      // Linux's answers to these are recorded in the u64-*.vm fixtures of
+      // @memstack/kernel and @memstack/core.
+      const { mapper, check } = create();
+      const a = mapper.mmap(0, 2 * PAGE, RW, MAP_PRIVATE);
+      // start + PAGE_ALIGN(len) ends below the start: ENOMEM, nothing changed.
+      expect(mapper.mprotect(a + PAGE, 2 ** 64 - PAGE, PROT_READ)).toBe(-ENOMEM);
+      // PAGE_ALIGN wraps to 0: EINVAL.
+      expect(mapper.madvise(a, 2 ** 64 - 2048, MADV_DONTNEED)).toBe(-EINVAL);
+      // A fixed address among the last 4095 below 2^64 comes back as an error code.
+      expect(mapper.mmap(2 ** 64 - 2048, PAGE, RW, MAP_PRIVATE | MAP_FIXED)).toBe(-2048);
+      // Both pages are still mapped.
+      expect(mapper.mprotect(a, 2 * PAGE, PROT_READ | PROT_WRITE)).toBe(0);
+      expect(mapper.munmap(a, 2 * PAGE)).toBe(0);
+      expect(() => mapper.mmap(0, 2 ** 64, RW, MAP_PRIVATE)).toThrow(/length/);
+      check?.();
+    });
+
     it("checks mprotect's arguments and refuses unmapped pages with ENOMEM", () => {
       const { mapper, check } = create();
       const a = mapper.mmap(0, 2 * PAGE, RW, MAP_PRIVATE);
