@@ -18,7 +18,7 @@ import {
   PTE_RW,
   PTE_US,
 } from "../src/index.js";
-import { GiB, MiB, machine, P, RW_USER, USER_BASE, V } from "./helpers.js";
+import { GiB, MiB, machine, P, RO_USER, RW_USER, USER_BASE, V } from "./helpers.js";
 
 // The entry bits as Intel SDM vol. 3A table 4-19 numbers them; the test reads
 // entries raw from SparseRam and decodes them with these, not with the package.
@@ -193,6 +193,67 @@ describe("x86-64 entries in RAM", () => {
     ram.writeU32(P(pml4e), top.lo);
     expect(mmu.translate(USER_BASE, "read").errorCode).toBe(-1);
     expect(lo & PTE_A).toBe(0);
+    mmu.check();
+  });
+});
+
+describe("walks under the last walk's table", () => {
+  // A walk of the page after the last one walked starts at the last level
+  // when every upper entry still holds what the last walk found; each one
+  // is read again from RAM, so a change to any of them counts at once.
+  it("sees a change to any upper entry at the next walk of the same 2 MiB", () => {
+    const { mmu, space, ram, frame } = machine();
+    mmu.map(space, USER_BASE, frame(), 4096, 4096, RW_USER);
+    mmu.map(space, USER_BASE + 4096, frame(), 4096, 4096, RW_USER);
+    const walk = (page: number, access: Access) =>
+      mmu.walk(space, USER_BASE + page * 4096, access, "user", true);
+    expect(walk(0, "write").ok).toBe(true);
+    // The entry of each upper level, PML4E to PDE, followed by hand.
+    const upper: number[] = [];
+    let table = mmu.rootOf(space) as number;
+    for (const shift of [39, 30, 21]) {
+      const at = table + (Math.floor(USER_BASE / 2 ** shift) % 512) * 8;
+      upper.push(at);
+      const { lo, hi } = rawEntry(ram, at);
+      table = lo - (lo % 4096) + (hi & 0xfffff) * 2 ** 32;
+    }
+    for (const [level, at] of upper.entries()) {
+      const { lo } = rawEntry(ram, at);
+      // U/S cleared: a user access is not permitted, whichever level says so.
+      ram.writeU32(P(at), (lo & ~PTE_US) >>> 0);
+      const denied = walk(1, "read");
+      expect([level, denied.ok, denied.errorCode]).toEqual([level, false, PF_PRESENT | PF_USER]);
+      // R/W cleared: reads pass, writes do not.
+      ram.writeU32(P(at), (lo & ~PTE_RW) >>> 0);
+      expect(walk(1, "read").ok).toBe(true);
+      expect(walk(1, "write").errorCode).toBe(PF_PRESENT | PF_WRITE | PF_USER);
+      // Not present: the walk stops there.
+      ram.writeU32(P(at), 0);
+      const absent = walk(0, "read");
+      expect([level, absent.ok, absent.errorCode, absent.memoryRefs]).toEqual([
+        level,
+        false,
+        PF_USER,
+        level + 1,
+      ]);
+      ram.writeU32(P(at), lo);
+      expect(walk(1, "write").ok).toBe(true);
+      expect(walk(1, "write").memoryRefs).toBe(4);
+    }
+    mmu.check();
+  });
+
+  it("starts again from the root of another address space", () => {
+    const { mmu, space, frame } = machine();
+    const other = mmu.createAddressSpace()!;
+    mmu.map(space, USER_BASE, frame(), 4096, 4096, RW_USER);
+    mmu.map(other, USER_BASE + 4096, frame(), 4096, 4096, RO_USER);
+    expect(mmu.walk(space, USER_BASE, "write", "user").ok).toBe(true);
+    expect(mmu.walk(other, USER_BASE + 4096, "write", "user").errorCode).toBe(
+      PF_PRESENT | PF_WRITE | PF_USER,
+    );
+    expect(mmu.walk(other, USER_BASE, "read", "user").errorCode).toBe(PF_USER);
+    expect(mmu.walk(space, USER_BASE + 4096, "read", "user").errorCode).toBe(PF_USER);
     mmu.check();
   });
 });
