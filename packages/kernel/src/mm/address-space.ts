@@ -1474,9 +1474,14 @@ export class AddressSpace {
 
   // ---------------------------------------------------------- /proc views
 
-  /** Whether `vma` is printed as [heap]: it overlaps [start_brk, brk]. */
+  /**
+   * Whether `vma` is printed as [heap]: Linux 6.18's vma_is_initial_heap()
+   * (include/linux/mm.h), strictly inside the bounds — it starts below brk and
+   * ends above start_brk — so a mapping that only touches the heap's ends is
+   * not named (`heap-name.vm`).
+   */
   isHeap(vma: Vma): boolean {
-    return vma.start <= this.#brk && vma.end >= this.startBrk && vma.object === null && !vma.stack;
+    return vma.start < this.#brk && vma.end > this.startBrk && vma.object === null && !vma.stack;
   }
 
   /** /proc/PID/maps in the kernel's exact format (fs/proc/task_mmu.c). */

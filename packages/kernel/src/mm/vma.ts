@@ -92,7 +92,7 @@ export interface Vma extends TreeNode {
   object: ShmemObject | null;
   /** Set when the first page of a private mapping is faulted in (anon_vma_prepare). */
   anonVma: AnonVma | null;
-  /** True for the brk heap, printed as [heap] when it lies in [start_brk, brk]. */
+  /** True for the brk heap (printed as [heap] when it starts below brk and ends above start_brk). */
   heap: boolean;
   /** True for the initial stack, printed as [stack]. */
   stack: boolean;
