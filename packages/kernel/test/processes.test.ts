@@ -375,6 +375,25 @@ describe("swap", () => {
     expect(k.swap.usedSlots).toBe(0);
     k.check();
   });
+
+  it("pages out what PROT_NONE keeps aside, as Linux does its protnone entries", () => {
+    const k = testKernel(16 * MiB, { swapBytes: 4 * MiB });
+    const p = k.spawn();
+    const a = p.mmap(0, 4 * PAGE, RW, MAP_PRIVATE);
+    fillPattern(p, a, 4, 5);
+    expect(p.mprotect(a, 4 * PAGE, PROT_NONE)).toBe(0);
+    const rss = p.rssAnon;
+    expect(p.madvise(a, 4 * PAGE, MADV_PAGEOUT)).toBe(0);
+    expect(k.pages.stats.swapOuts).toBe(4);
+    expect([p.rssAnon, p.swap.size, p.hidden.size]).toEqual([rss - 4, 4, 0]);
+    k.check();
+    // Readable again: each page comes back from swap at its first access.
+    expect(p.mprotect(a, 4 * PAGE, PROT_READ)).toBe(0);
+    expect(checkPattern(p, a, 4, 5)).toBe(true);
+    expect(k.pages.stats.swapIns).toBe(4);
+    expect(k.swap.usedSlots).toBe(0);
+    k.check();
+  });
 });
 
 describe("overcommit and the OOM killer: 20 processes of 5 MiB on a 50 MiB machine", () => {

@@ -1047,13 +1047,29 @@ export class PageManager {
       if (slot < 0) continue;
       this.#swapOut(owner, frame, virt / PAGE, slot);
     }
-    // Shmem pages kept aside by PROT_NONE are mapped too (Linux's protnone entries).
+    // Pages kept aside by PROT_NONE are mapped too (Linux's protnone
+    // entries, which madvise_cold_or_pageout_pte_range() collects as any).
     this.#forEachIn(owner.hidden, start, end, (vpn, frame) => {
-      if (this.kind[frame] === ANON && this.refs[frame] === 1 && this.lazy[frame] === 1) {
-        // A lazily freed page kept aside is discarded as a mapped one is.
+      if (this.kind[frame] === ANON && this.refs[frame] === 1 && this.pinned[frame] === 0) {
+        if (this.lazy[frame] === 1 || this.droppable[frame] === 1) {
+          // A lazily freed page kept aside is discarded as a mapped one is;
+          // a droppable one too, dirty or not (try_to_unmap_one()).
+          const droppable = this.droppable[frame] === 1;
+          owner.hidden.delete(vpn);
+          this.#unref(owner, frame, vpn);
+          if (droppable) this.stats.drops++;
+          else this.stats.lazyFrees++;
+          return;
+        }
+        // An ordinary one is swapped out, when there is a slot for it; it
+        // comes back at the first fault after the protection allows access.
+        const slot = this.swapDevice.allocate();
+        if (slot < 0) return;
+        this.swapDevice.writePage(slot, this.ram, pfn(frame));
+        owner.swap.set(vpn, slot);
         owner.hidden.delete(vpn);
         this.#unref(owner, frame, vpn);
-        this.stats.lazyFrees++;
+        this.stats.swapOuts++;
         return;
       }
       if (this.kind[frame] !== SHMEM || this.refs[frame] !== 2) return;
