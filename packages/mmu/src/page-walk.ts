@@ -35,9 +35,10 @@
  * the same last-level table as the walk before it, from the same root (the
  * next page, as most misses are), reads each upper entry again and, when
  * all still hold the words the last walk found, takes that walk's rights
- * and table instead of working through them: 2.2 times faster in a loop
- * over consecutive pages (2026-11-27). The root and the address come in a
- * typed array (`input`), so a walk allocates nothing.
+ * and table instead of working through them: 87 → 67 ns a walk in a loop
+ * over consecutive pages (2026-11-27, old and new builds in one process).
+ * The root and the address come in a typed array (`input`), so a walk
+ * allocates nothing.
  */
 import { PF_INSTRUCTION, PF_PRESENT, PF_RESERVED, PF_USER, PF_WRITE } from "@memstack/core";
 import {
