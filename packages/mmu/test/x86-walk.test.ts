@@ -197,10 +197,10 @@ describe("x86-64 entries in RAM", () => {
   });
 });
 
-describe("walks under the last walk's table", () => {
-  // A walk of the page after the last one walked starts at the last level
-  // when every upper entry still holds what the last walk found; each one
-  // is read again from RAM, so a change to any of them counts at once.
+describe("walks read every level from RAM", () => {
+  // The walker remembers the tables and decodings of the last walk (see
+  // page-walk.ts); every entry is still read again, so a change to any of
+  // them counts at the next walk, even of the same 2 MiB.
   it("sees a change to any upper entry at the next walk of the same 2 MiB", () => {
     const { mmu, space, ram, frame } = machine();
     mmu.map(space, USER_BASE, frame(), 4096, 4096, RW_USER);
