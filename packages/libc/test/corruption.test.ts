@@ -77,3 +77,40 @@ for (const { prefix, size, tunables } of FAMILIES) {
     });
   });
 }
+
+// Written by hand from two lists a campaign found (fixtures/corrupt/hand,
+// recorded by record.sh): a size overwritten so that the next chunk's size
+// field is a stale heap pointer, a large bin's bk_nextsize that a split left
+// behind. glibc compares it with system_mem: in its process the pointer
+// (0x55…) is far larger and the check fires. FlatMemory's heap starts at
+// 0x10000 by default, where such a pointer is a small number: the check
+// passes, and a later one aborts with another message. With a break as high
+// as 0x10000000 the pointer is large enough again.
+describe("a corrupted size that lands on a stale heap pointer (fixtures/corrupt/hand)", () => {
+  const CASES = [
+    { name: "stale-pointer", tunables: {}, flat: "corrupted size vs. prev_size" },
+    {
+      name: "stale-pointer.tcache-off",
+      tunables: { tcacheCount: 0 },
+      flat: "malloc(): mismatching next->prev_size (unsorted)",
+    },
+  ] as const;
+  for (const { name, tunables, flat } of CASES) {
+    it(`${name}: glibc's system_mem check fires where heap addresses are as large as glibc's`, () => {
+      const list = fixture(`corrupt/hand/${name}.calls`);
+      const want = fixture(`corrupt/hand/${name}.expected`);
+      expect(want).toMatch(/^end SIGABRT [^\n]*invalid next size/m);
+      const p = createMachine({ ram: "64M" }).spawn("corrupt");
+      const inProc = createMalloc({ memory: p, programBreak: p, mapper: p, tunables });
+      expect(run(list, inProc, p, (q) => q >= inProc.heapBase && q - inProc.heapBase < 2 ** 32)).toBe(want);
+      const high = new FlatMemory({ sizeBytes: 1 << 20, maxBytes: 1 << 29, brkBase: 0x1000_0000 });
+      const m = createMalloc({ memory: high, programBreak: high, mapper: high, tunables });
+      expect(run(list, m, high, (q) => q >= m.heapBase && q < m.heapEnd)).toBe(want);
+      // The default FlatMemory: the same lines, then the later check's abort.
+      const low = new FlatMemory({ memory: new ArrayBuffer(64 << 20), assumeZeroed: true });
+      const l = createMalloc({ memory: low, programBreak: low, mapper: low, tunables });
+      const got = run(list, l, low, (q) => q >= l.heapBase && q < l.heapEnd);
+      expect(got).toBe(want.replace(/^end SIGABRT .*$/m, `end SIGABRT ${flat}`));
+    });
+  }
+});
