@@ -1369,7 +1369,15 @@ export class AddressSpace {
         if ((vma.flags & VM_ACCOUNT) !== 0 && !this.#charge(delta)) return -ENOMEM;
         this.tree.adjust(vma, vma.start, growEnd);
         this.#account(vma.flags, delta, vma);
-        this.#mergeAround(vma);
+        // vma_merge_extend(): the grown range merges with the next VMA as a
+        // new range after `vma` would (never with the VMA before `vma`).
+        const after = this.tree.next(vma);
+        if (after !== null && canMerge(vma, after, true)) {
+          this.tree.remove(after);
+          absorb(vma, after);
+          this.#dropVma(after);
+          this.tree.adjust(vma, vma.start, after.end);
+        }
         return addr;
       }
     }

@@ -169,7 +169,7 @@ export function makeVma(
  * Whether `a` (below) and `b` (above) may become one VMA: adjacent, equal
  * flags, the same object at contiguous page offsets, compatible anon_vmas.
  */
-export function canMerge(a: Vma, b: Vma): boolean {
+export function canMerge(a: Vma, b: Vma, grown = false): boolean {
   if (a.end !== b.start) return false;
   if (((a.flags ^ b.flags) & MERGE_MASK) !== 0 || a.droppable !== b.droppable) return false;
   if (a.object !== b.object || a.hugetlb !== null || b.hugetlb !== null) return false;
@@ -178,9 +178,12 @@ export function canMerge(a: Vma, b: Vma): boolean {
   if (b.pgoff !== a.pgoff + (b.start - a.start) / 4096) return false;
   if (a.stack || b.stack) return false;
   // is_mergeable_anon_vma(): one side without an anon_vma takes the other's,
-  // unless that one was inherited through fork; two must be the same.
+  // unless that one was inherited through fork; two must be the same. With
+  // `grown`, `a` is a VMA mremap grew in place and `b` the next one:
+  // vma_merge_extend() merges the new range with no middle VMA, so an
+  // anon_vma `a` inherited through fork does not stop it.
   if (a.anonVma === null) return b.anonVma === null || !b.anonVma.forked;
-  if (b.anonVma === null) return !a.anonVma.forked;
+  if (b.anonVma === null) return grown || !a.anonVma.forked;
   return a.anonVma === b.anonVma;
 }
 
