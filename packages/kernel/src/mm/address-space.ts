@@ -1403,10 +1403,11 @@ export class AddressSpace {
     }
     const vma = this.tree.lookup(addr);
     if (vma === null) return -EFAULT;
-    const to =
-      (flags & MREMAP_FIXED) !== 0
-        ? newAddr
-        : this.getUnmappedArea(newAddr, newLen, vma.object !== null ? MAP_SHARED : MAP_PRIVATE);
+    // vrm_set_new_addr(): get_unmapped_area() places the move, MAP_FIXED for
+    // MREMAP_FIXED, whose security_mmap_addr() refuses an address below
+    // mmap_min_addr with EPERM — after the target was unmapped above.
+    const fixed = (flags & MREMAP_FIXED) !== 0 ? MAP_FIXED : 0;
+    const to = this.getUnmappedArea(newAddr, newLen, fixed | (vma.object !== null ? MAP_SHARED : MAP_PRIVATE));
     if (to < 0) return to;
     return this.#moveVma(vma, addr, len, to, newLen, flags);
   }
