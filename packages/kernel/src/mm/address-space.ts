@@ -1407,7 +1407,11 @@ export class AddressSpace {
     // MREMAP_FIXED, whose security_mmap_addr() refuses an address below
     // mmap_min_addr with EPERM — after the target was unmapped above.
     const fixed = (flags & MREMAP_FIXED) !== 0 ? MAP_FIXED : 0;
-    const to = this.getUnmappedArea(newAddr, newLen, fixed | (vma.object !== null ? MAP_SHARED : MAP_PRIVATE));
+    const to = this.getUnmappedArea(
+      newAddr,
+      newLen,
+      fixed | (vma.object !== null ? MAP_SHARED : MAP_PRIVATE),
+    );
     if (to < 0) return to;
     return this.#moveVma(vma, addr, len, to, newLen, flags);
   }
