@@ -658,11 +658,7 @@ export class AddressSpace {
     const withPrev = prev !== null && canMerge(prev, vma);
     const withNext = next !== null && next.start === vma.end && canMerge(vma, next);
     if (withPrev && withNext && canMerge({ ...prev, end: next.start }, next)) {
-      this.tree.remove(next);
-      // vma_expand(): the merged VMA takes next's anon_vma when prev has none.
-      absorb(prev, next);
-      this.#dropVma(next);
-      this.tree.adjust(prev, prev.start, next.end);
+      this.#absorbNext(prev, next);
       if (vma.object !== null) vma.object.mappers--;
       return prev;
     }
@@ -685,6 +681,15 @@ export class AddressSpace {
   #dropVma(vma: Vma): void {
     if (vma.anonVma !== null) vma.anonVma.degree--;
     if (vma.object !== null) vma.object.mappers--;
+  }
+
+  // Merges `hi` into `lo`, the VMA just below it: `lo` takes its range, and
+  // its anon_vma when `lo` has none (vma_expand()).
+  #absorbNext(lo: Vma, hi: Vma): void {
+    this.tree.remove(hi);
+    absorb(lo, hi);
+    this.#dropVma(hi);
+    this.tree.adjust(lo, lo.start, hi.end);
   }
 
   // vms_gather_munmap_vmas()'s splits, for the VMAs `found` over [start,
@@ -951,23 +956,10 @@ export class AddressSpace {
       const b = next!.anonVma;
       right = a === null || b === null || a === b;
     }
-    let v = vma;
-    if (right) {
-      const n = next!;
-      this.tree.remove(n);
-      absorb(v, n);
-      this.#dropVma(n);
-      this.tree.adjust(v, v.start, n.end);
-    }
-    if (left) {
-      const p = prev!;
-      this.tree.remove(v);
-      absorb(p, v);
-      this.#dropVma(v);
-      this.tree.adjust(p, p.start, v.end);
-      v = p;
-    }
-    return v;
+    if (right) this.#absorbNext(vma, next!);
+    if (!left) return vma;
+    this.#absorbNext(prev!, vma);
+    return prev!;
   }
 
   /**
@@ -1372,12 +1364,7 @@ export class AddressSpace {
         // vma_merge_extend(): the grown range merges with the next VMA as a
         // new range after `vma` would (never with the VMA before `vma`).
         const after = this.tree.next(vma);
-        if (after !== null && canMerge(vma, after, true)) {
-          this.tree.remove(after);
-          absorb(vma, after);
-          this.#dropVma(after);
-          this.tree.adjust(vma, vma.start, after.end);
-        }
+        if (after !== null && canMerge(vma, after, true)) this.#absorbNext(vma, after);
         return addr;
       }
     }
