@@ -51,6 +51,7 @@ import {
   ENOMEM,
   EOPNOTSUPP,
   EPERM,
+  errValueU64,
   hugePageBytes,
   isMadvice,
   isU64,
@@ -200,8 +201,6 @@ function advised(bits: number, advice: number, noKsm: boolean): number {
 function tail(r: Region, start: number): Region {
   return { ...r, start, pgoff: r.shared ? r.pgoff + (start - r.start) / PAGE_SIZE : 0 };
 }
-
-const TWO_64 = 2 ** 64;
 
 function pageUp(n: number): number {
   const r = n % PAGE_SIZE;
@@ -709,7 +708,8 @@ export class FlatMemory implements VirtualMemory, ProgramBreak, Mapper {
     if (start < 0) return -ENOMEM;
     // IS_ERR_VALUE() in __get_unmapped_area(): a fixed address among the last
     // 4095 below 2^64 reads as an error code, which mmap returns as it is.
-    if (start > TWO_64 - PAGE_SIZE) return start - TWO_64;
+    const err = errValueU64(start);
+    if (err !== 0) return err;
     if (start > this.limit - len) return -ENOMEM;
     if (start % PAGE_SIZE !== 0) return -EINVAL;
     if (start < this.mmapMinAddr) return -EPERM;

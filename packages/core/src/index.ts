@@ -55,6 +55,7 @@ export {
   EOPNOTSUPP,
   EPERM,
   errnoName,
+  errValueU64,
   hugePageBytes,
   isMadvice,
   isSyscallError,

@@ -296,6 +296,16 @@ export function pageAlignU64(n: number): number {
   return alignU64(n, PAGE_BYTES);
 }
 
+/**
+ * IS_ERR_VALUE() of a u64 (include/linux/err.h): one of the last 4095 below
+ * 2^64 reads as a negated errno, which a call that returns an address
+ * returns as it is. Returns that negated errno (-2048 for 2^64 - 2048), or
+ * 0 for any other value.
+ */
+export function errValueU64(n: number): number {
+  return n > TWO_64 - PAGE_BYTES ? n - TWO_64 : 0;
+}
+
 /** `a + b` modulo 2^64, for u64s whose sum a number holds exactly (page-aligned ones always). */
 export function addU64(a: number, b: number): number {
   const s = a + b;

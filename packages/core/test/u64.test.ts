@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { addU64, alignU64, isU64, pageAlignU64 } from "../src/index.js";
+import { addU64, alignU64, errValueU64, isU64, pageAlignU64 } from "../src/index.js";
 
 const TWO_64 = 2 ** 64;
 
@@ -46,6 +46,13 @@ describe("unsigned long arguments", () => {
       expect(alignU64(v, huge)).toBe(exact((b + BigInt(huge - 1)) & ~BigInt(huge - 1)));
     }
     expect(alignU64(TWO_64 - 4096, huge)).toBe(0);
+  });
+
+  it("reads the last 4095 values below 2^64 as negated errnos, as IS_ERR_VALUE does", () => {
+    for (const v of values)
+      expect(errValueU64(v)).toBe(v > TWO_64 - 4096 ? Number(BigInt(v) - 2n ** 64n) : 0);
+    expect(errValueU64(TWO_64 - 2048)).toBe(-2048);
+    expect(errValueU64(TWO_64 - 4096)).toBe(0);
   });
 
   it("adds page-aligned values modulo 2^64", () => {

@@ -33,6 +33,7 @@ import {
   ENOMEM,
   EOPNOTSUPP,
   EPERM,
+  errValueU64,
   hugePageBytes,
   isMadvice,
   LEGACY_MAP_MASK,
@@ -242,8 +243,6 @@ function absorb(into: Vma, from: Vma): void {
   into.anonVma.degree++;
 }
 
-const TWO_64 = 2 ** 64;
-
 function pageUp(n: number): number {
   const r = n % PAGE;
   return r === 0 ? n : n + (PAGE - r);
@@ -401,7 +400,8 @@ export class AddressSpace {
       result = addr;
       // IS_ERR_VALUE(): an address among the last 4095 below 2^64 reads as
       // an error code, which mmap returns as it is (2^64 - 2048: -2048).
-      if (result > TWO_64 - PAGE) return result - TWO_64;
+      const err = errValueU64(result);
+      if (err !== 0) return err;
     } else if ((flags & MAP_TYPE) !== MAP_SHARED && addr === 0 && length % PMD_SIZE === 0) {
       // thp_get_unmapped_area(): search for length + 2 MiB, then align the start.
       result = this.#thpArea(length, flags);
