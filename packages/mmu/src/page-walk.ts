@@ -31,8 +31,9 @@
  * one call of the format's `decode`, which V8 inlines — skipped when the
  * level's entry has the same two words as the last one decoded there
  * (decode depends on nothing else), as the upper levels of consecutive
- * walks do; A/D bits come from a table made once per format. The root and
- * the address come in a typed array (`input`), so a walk allocates nothing.
+ * walks do; A/D bits come from a table made once per format and are set
+ * in the words the walk read them from (no second frame lookup). The root
+ * and the address come in a typed array (`input`), so a walk allocates nothing.
  */
 import { PF_INSTRUCTION, PF_PRESENT, PF_RESERVED, PF_USER, PF_WRITE } from "@memstack/core";
 import {
@@ -151,6 +152,9 @@ export class PageWalker {
   private readonly reciprocals: Float64Array;
   private readonly pathAddr: Float64Array;
   private readonly pathLo: Float64Array;
+  // Each level's entry as an index into lastWords[level] (-1: read through
+  // the port), so that an A/D update writes the words the walk just read.
+  private readonly pathWord: Int32Array;
   // The last entry decoded at each level, and what decode said of it:
   // decode is a function of (lo, hi, level) only, so an entry read again
   // with the same words (the upper levels of consecutive walks) skips it.
@@ -174,6 +178,7 @@ export class PageWalker {
     this.reciprocals = Float64Array.from(format.levelShifts, (s) => 2 ** -s);
     this.pathAddr = new Float64Array(format.levels);
     this.pathLo = new Float64Array(format.levels);
+    this.pathWord = new Int32Array(format.levels);
     this.cLo = new Uint32Array(format.levels);
     this.cHi = new Uint32Array(format.levels);
     this.cKind = new Int32Array(format.levels);
@@ -237,11 +242,12 @@ export class PageWalker {
       // (a table never written has none: it reads as zeros).
       let lo = 0;
       let hi = 0;
+      let word = -1;
       if (pfn === this.lastPfn[level]) {
         const w = this.lastWords[level]!;
-        const i = this.lastIndex[level]! + index * 2;
-        lo = w[i]!;
-        hi = w[i + 1]!;
+        word = this.lastIndex[level]! + index * 2;
+        lo = w[word]!;
+        hi = w[word + 1]!;
       } else if (fast) {
         if (host.lookup(pfn, false)) {
           const w = host.u32[host.slab]!;
@@ -249,8 +255,9 @@ export class PageWalker {
           this.lastPfn[level] = pfn;
           this.lastWords[level] = w;
           this.lastIndex[level] = first;
-          lo = w[first + index * 2]!;
-          hi = w[first + index * 2 + 1]!;
+          word = first + index * 2;
+          lo = w[word]!;
+          hi = w[word + 1]!;
         }
       } else {
         words.readEntry(entry);
@@ -281,6 +288,7 @@ export class PageWalker {
       if (kind === DECODE_RESERVED) break;
       this.pathAddr[level] = entry;
       this.pathLo[level] = lo;
+      this.pathWord[level] = word;
       if (kind === DECODE_TABLE) {
         rights &= flags | NON_RIGHTS;
         pfn = address * INV_PAGE;
@@ -303,7 +311,10 @@ export class PageWalker {
           const old = this.pathLo[l]!;
           const bits = this.adBits[l === level ? (write ? 2 * levels : levels) + l : l]!;
           if ((old & bits) !== bits) {
-            words.write(this.pathAddr[l]!, (old | bits) >>> 0);
+            // The table's bytes never move, so lastWords[l] still holds this walk's table at l.
+            const word = this.pathWord[l]!;
+            if (word >= 0) this.lastWords[l]![word] = (old | bits) >>> 0;
+            else words.write(this.pathAddr[l]!, (old | bits) >>> 0);
             writes++;
           }
         }
