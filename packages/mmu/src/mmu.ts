@@ -1310,8 +1310,13 @@ export class Mmu implements MemoryManagementUnit {
   // Translates `addr` for `access`, giving faults to the handler; returns
   // the host-table entry of its page. Throws PageFault.
   private resolve(addr: number, access: AccessCode): number {
+    // After a fault the TLB holds nothing for `addr` in this address space
+    // (the walk missed every level, or the fault dropped the entry): while
+    // nothing has been filled since, the retry's probes would miss, so it
+    // walks at once, counting the same misses.
+    let absent = false;
     for (let tries = 0; ; tries++) {
-      const r = this.lookup(addr, access);
+      const r = this.lookup(addr, access, absent);
       if (r >= 0) return r;
       this.faults++;
       const name = ACCESS_NAMES[access]!;
@@ -1325,7 +1330,13 @@ export class Mmu implements MemoryManagementUnit {
             "handler",
           );
         }
-        if (this.handler(addr, name, code)) continue;
+        const fills = this.tlb.fills;
+        const space = this.current;
+        const user = this.user;
+        if (this.handler(addr, name, code)) {
+          absent = this.tlb.fills === fills && this.current === space && this.user === user;
+          continue;
+        }
       }
       const reason = code & PF_RESERVED ? "reserved-bit" : code & PF_PRESENT ? "not-permitted" : "not-mapped";
       throw new PageFault(PKG, addr, name, reason, code);
@@ -1333,8 +1344,9 @@ export class Mmu implements MemoryManagementUnit {
   }
 
   // One translation attempt through the tiers. Returns the host-table entry
-  // (≥ 0), NON_CANONICAL, or -(error code) - 2.
-  private lookup(addr: number, access: AccessCode): number {
+  // (≥ 0), NON_CANONICAL, or -(error code) - 2. With `absent`, the caller
+  // knows that no level holds the page: a miss in each, straight to the walk.
+  private lookup(addr: number, access: AccessCode, absent = false): number {
     if (this.current < 0) {
       throw new UsageError(PKG, "no address space is current: call switchAddressSpace first", "space");
     }
@@ -1360,6 +1372,10 @@ export class Mmu implements MemoryManagementUnit {
       this.settleSet(tlb.setOf[slot]!);
       tlb.hit(slot);
       if ((this.hRights[e]! & ((1 << access) << (user ? 0 : SUPERVISOR_SHIFT))) !== 0) return e;
+    } else if (absent) {
+      this.lin[0] = la;
+      slot = this.walkAndFill(access, user, tlb.levelCount);
+      if (slot < 0) return slot;
     } else {
       tlb.at[0] = la;
       slot = tlb.probeAt(0, this.currentPcid);

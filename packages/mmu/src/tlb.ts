@@ -115,6 +115,11 @@ export class Tlb {
   /** Set when the tables changed under a slot that was not invalidated yet (see `markStale`). */
   readonly stale: Uint8Array;
   /**
+   * Fills since the TLB was made: while it has not moved, no address the
+   * TLB did not hold has come into it (only a fill adds an entry).
+   */
+  fills = 0;
+  /**
    * The set each slot belongs to, numbered across every array of every
    * level. Recency (LRU stamps, PLRU bits) is compared only within a set,
    * so touches of slots in different sets commute.
@@ -468,6 +473,7 @@ export class Tlb {
   fillAt(level: number, pcid: number, sizeIndex: number, flags: number, space: number): number {
     const pageLa = this.at[0]!;
     const phys = this.at[1]!;
+    this.fills++;
     const nSizes = this.pageSizes.length;
     const a = this.arrayFor[level * nSizes + sizeIndex]!;
     const ways = this.arrWays[a]!;

@@ -210,6 +210,70 @@ describe("page faults go to the handler first", () => {
     mmu.check();
   });
 
+  // After a fault the retry walks without probing the TLB while nothing was
+  // filled in between; it must count what a retry that probes counts.
+  it("counts a handled fault's retry as a later access with no handler counts it", () => {
+    // Each case: the first access, what the handler (or the caller, after the
+    // fault) does to the tables and the TLB, then the same access again.
+    const cases: {
+      name: string;
+      setup: (m: ReturnType<typeof machine>) => void;
+      fix: (m: ReturnType<typeof machine>, page: number) => void;
+      access: (m: ReturnType<typeof machine>, addr: number) => void;
+    }[] = [
+      {
+        name: "a store to an unmapped page, mapped by the handler",
+        setup: () => {},
+        fix: (m, page) => m.mmu.map(m.space, page, m.frame(), 4096, 4096, RW_USER),
+        access: (m, addr) => m.mmu.storeU8(V(addr), 7),
+      },
+      {
+        name: "a store through a cached read-only entry, made writable",
+        setup: (m) => {
+          for (let i = 0; i < 6; i++)
+            m.mmu.map(m.space, USER_BASE + i * 4096, m.frame(), 4096, 4096, RO_USER);
+          for (let i = 0; i < 6; i++) m.mmu.loadU8(V(USER_BASE + i * 4096));
+        },
+        fix: (m, page) => m.mmu.protect(m.space, page, 4096, RW_USER),
+        access: (m, addr) => m.mmu.storeU8(V(addr), 7),
+      },
+      {
+        // The second load takes the MMU's host-table entry of the page (1024
+        // pages apart), so the retry must find the page in the TLB itself.
+        name: "a load whose handler also loads the page (filling the TLB), then another",
+        setup: () => {},
+        fix: (m, page) => {
+          const alias = page + 1024 * 4096;
+          m.mmu.map(m.space, page, m.frame(), 4096, 4096, RW_USER);
+          if (m.mmu.query(m.space, alias) === null) m.mmu.map(m.space, alias, m.frame(), 4096, 4096, RW_USER);
+          m.mmu.loadU8(V(page + 1));
+          m.mmu.loadU8(V(alias));
+        },
+        access: (m, addr) => m.mmu.loadU8(V(addr)),
+      },
+    ];
+    for (const c of cases) {
+      const handled = machine();
+      const thrown = machine();
+      c.setup(handled);
+      c.setup(thrown);
+      handled.mmu.onPageFault((addr) => {
+        c.fix(handled, addr - (addr % 4096));
+        return true;
+      });
+      for (let i = 0; i < 6; i++) {
+        const addr = USER_BASE + i * 4096 + 8;
+        c.access(handled, addr);
+        expect(() => c.access(thrown, addr), c.name).toThrow(PageFault);
+        c.fix(thrown, addr - (addr % 4096));
+        c.access(thrown, addr);
+        expect(handled.mmu.stats(), `${c.name}, page ${i}`).toEqual(thrown.mmu.stats());
+      }
+      handled.mmu.check();
+      thrown.mmu.check();
+    }
+  });
+
   it("stops a handler that claims fixes it did not make", () => {
     const { mmu } = machine();
     mmu.onPageFault(() => true);
