@@ -394,6 +394,48 @@ describe("swap", () => {
     expect(k.swap.usedSlots).toBe(0);
     k.check();
   });
+  it("swaps out what PROT_NONE keeps aside under memory pressure, instead of killing", () => {
+    // Linux's reclaim reaches protnone entries as any (try_to_unmap_one()).
+    const k = testKernel(16 * MiB, { swapBytes: 16 * MiB, overcommit: { mode: 1 } });
+    const p = k.spawn("hider");
+    const n = 2048; // 8 MiB
+    const a = p.mmap(0, n * PAGE, RW, MAP_PRIVATE);
+    fillPattern(p, a, n, 9);
+    expect(p.mprotect(a, n * PAGE, PROT_NONE)).toBe(0);
+    expect(p.hidden.size).toBe(n);
+    k.check();
+    const r = k.spawn("taker");
+    const b = r.mmap(0, 2560 * PAGE, RW, MAP_PRIVATE);
+    fillPattern(r, b, 2560, 3);
+    k.check();
+    expect(p.alive && r.alive).toBe(true);
+    expect(p.swap.size).toBeGreaterThan(0);
+    expect(p.swap.size + p.hidden.size).toBe(n);
+    expect(p.status()).toMatch(new RegExp(`VmSwap:\\s+${p.swap.size * 4} kB`));
+    // Readable again: the pages come back from swap at their first access.
+    expect(p.mprotect(a, n * PAGE, PROT_READ)).toBe(0);
+    expect(checkPattern(p, a, n, 9)).toBe(true);
+    expect(checkPattern(r, b, 2560, 3)).toBe(true);
+    k.check();
+  });
+
+  it("gives a page PROT_NONE keeps aside the second chance of the Accessed bit its entry had", () => {
+    const k = testKernel(16 * MiB, { swapBytes: 4 * MiB });
+    const p = k.spawn();
+    const a = p.mmap(0, 8 * PAGE, RW, MAP_PRIVATE);
+    fillPattern(p, a, 8, 1); // written: every entry Accessed
+    expect(p.mprotect(a, 8 * PAGE, PROT_NONE)).toBe(0);
+    const frames = [...p.hidden.values()];
+    expect(frames.map((f) => k.pages.hiddenYoung[f])).toEqual(Array(8).fill(1));
+    // The clock passes each hidden page once, clearing its bit, before it takes one.
+    expect(k.pages.reclaim(1)).toBe(1);
+    expect(p.swap.size).toBe(1);
+    expect([...p.hidden.values()].map((f) => k.pages.hiddenYoung[f])).toEqual(Array(7).fill(0));
+    k.check();
+    expect(p.mprotect(a, 8 * PAGE, PROT_READ)).toBe(0);
+    expect(checkPattern(p, a, 8, 1)).toBe(true);
+    k.check();
+  });
 });
 
 describe("overcommit and the OOM killer: 20 processes of 5 MiB on a 50 MiB machine", () => {

@@ -49,6 +49,9 @@
  *     lazy[pfn]      1 for an ANON frame freed lazily (MADV_FREE) and not yet dropped
  *     dirty[pfn]     1 for a SHMEM frame written since it was allocated (the folio's
  *                    dirty flag; a mapping's own Dirty bit is read from its entry)
+ *     hiddenYoung[pfn]  for a frame PROT_NONE keeps aside: the Accessed bit its
+ *                    entry had, which reclaim tests and clears (a mapped page's is
+ *                    read from its entry)
  *
  * A COW-shared ANON frame (refs > 1) lists its (pid, vpn) mappers in a Map.
  */
@@ -187,6 +190,13 @@ export class PageManager {
   /** 1 for a shmem frame known written (Linux's folio dirty flag): reclaim may not drop it. */
   readonly dirty: Uint8Array;
   /**
+   * For a frame PROT_NONE keeps aside: 1 while the Accessed bit its entry
+   * had when it was hidden stands. Linux's protnone entry keeps that bit
+   * (`pte_modify()`), and reclaim's `folio_referenced()` tests and clears it
+   * as any; here the entry is gone, so the bit is kept on the frame.
+   */
+  readonly hiddenYoung: Uint8Array;
+  /**
    * For a frame of a transparent huge page not yet split (Linux's large
    * folio, PMD-mapped or not): the huge page's first frame + 1; else 0.
    */
@@ -256,6 +266,7 @@ export class PageManager {
     this.lazy = new Uint8Array(ram.frameCount);
     this.droppable = new Uint8Array(ram.frameCount);
     this.dirty = new Uint8Array(ram.frameCount);
+    this.hiddenYoung = new Uint8Array(ram.frameCount);
     this.folio = new Int32Array(ram.frameCount);
     const zero = frames.allocFrames(0);
     if (zero === null) throw new Error(`[${PKG}] no frame for the zero page`);
@@ -1051,25 +1062,10 @@ export class PageManager {
     // entries, which madvise_cold_or_pageout_pte_range() collects as any).
     this.#forEachIn(owner.hidden, start, end, (vpn, frame) => {
       if (this.kind[frame] === ANON && this.refs[frame] === 1 && this.pinned[frame] === 0) {
-        if (this.lazy[frame] === 1 || this.droppable[frame] === 1) {
-          // A lazily freed page kept aside is discarded as a mapped one is;
-          // a droppable one too, dirty or not (try_to_unmap_one()).
-          const droppable = this.droppable[frame] === 1;
-          owner.hidden.delete(vpn);
-          this.#unref(owner, frame, vpn);
-          if (droppable) this.stats.drops++;
-          else this.stats.lazyFrees++;
-          return;
-        }
-        // An ordinary one is swapped out, when there is a slot for it; it
-        // comes back at the first fault after the protection allows access.
+        if (this.#discardHidden(owner, frame, vpn)) return;
+        // An ordinary one is swapped out, when there is a slot for it.
         const slot = this.swapDevice.allocate();
-        if (slot < 0) return;
-        this.swapDevice.writePage(slot, this.ram, pfn(frame));
-        owner.swap.set(vpn, slot);
-        owner.hidden.delete(vpn);
-        this.#unref(owner, frame, vpn);
-        this.stats.swapOuts++;
+        if (slot >= 0) this.#swapOutHidden(owner, frame, vpn, slot);
         return;
       }
       if (this.kind[frame] !== SHMEM || this.refs[frame] !== 2) return;
@@ -1077,6 +1073,30 @@ export class PageManager {
       this.#unref(owner, frame, vpn);
       this.#dropIfClean(vma, vpn * PAGE, frame);
     });
+  }
+
+  // A private page kept aside by PROT_NONE that is lazily freed and clean
+  // since (written pages were made ordinary when it was hidden), or
+  // droppable, is discarded as a mapped one is (try_to_unmap_one()).
+  // Returns whether it was.
+  #discardHidden(owner: PageOwner, frame: number, vpn: number): boolean {
+    const droppable = this.droppable[frame] === 1;
+    if (!droppable && this.lazy[frame] !== 1) return false;
+    owner.hidden.delete(vpn);
+    this.#unref(owner, frame, vpn);
+    if (droppable) this.stats.drops++;
+    else this.stats.lazyFrees++;
+    return true;
+  }
+
+  // Writes a private page kept aside by PROT_NONE to swap slot `slot` and
+  // frees it; it comes back at the first fault once the protection allows access.
+  #swapOutHidden(owner: PageOwner, frame: number, vpn: number, slot: number): void {
+    this.swapDevice.writePage(slot, this.ram, pfn(frame));
+    owner.swap.set(vpn, slot);
+    owner.hidden.delete(vpn);
+    this.#unref(owner, frame, vpn);
+    this.stats.swapOuts++;
   }
 
   // A shmem page no entry maps any more leaves its object if it was never
@@ -1122,8 +1142,9 @@ export class PageManager {
         if (this.kind[frame] === ZERO && owner.huge.get(Math.floor(vpn / HPAGE_PAGES)) !== HUGE_ZERO_PAGE) {
           this.#clear(owner, m.virt, PAGE);
         } else {
-          // The entry goes, and its Dirty bit with it: keep what it said.
+          // The entry goes, and its Dirty and Accessed bits with it: keep what they said.
           if (m.dirty) this.#wasWritten(frame);
+          this.hiddenYoung[frame] = m.accessed ? 1 : 0;
           owner.hidden.set(vpn, frame);
           this.#clear(owner, m.virt, PAGE);
         }
@@ -1466,27 +1487,40 @@ export class PageManager {
       if (owner === undefined) continue;
       const vpn = this.ownerVpn[frame]!;
       const page = vpn * PAGE;
-      if (owner.hidden.get(vpn) === frame) continue;
-      const m = this.mmu.query(owner.space, page);
-      if (m === null || m.phys / PAGE !== frame) continue;
-      if (this.mmu.testAndClearAccessed(owner.space, page)) continue;
-      if (this.droppable[frame] === 1) {
-        // try_to_unmap_one(): a droppable page is discarded, dirty or not.
-        this.#unmapPage(owner, frame, vpn);
-        this.stats.drops++;
-        freed++;
-        continue;
-      }
-      if (this.lazy[frame] === 1) {
-        if (!this.#writtenSince(owner, vpn, m.dirty)) {
-          // Clean since MADV_FREE: dropped, and the page reads as zeros again.
-          this.#unmapPage(owner, frame, vpn);
-          this.stats.lazyFrees++;
+      const hidden = owner.hidden.get(vpn) === frame;
+      if (hidden) {
+        // A page PROT_NONE keeps aside: its protnone entry's Accessed bit
+        // gives it a second chance, as a mapped page's does.
+        if (this.hiddenYoung[frame] === 1) {
+          this.hiddenYoung[frame] = 0;
+          continue;
+        }
+        if (this.#discardHidden(owner, frame, vpn)) {
           freed++;
           continue;
         }
-        // Written since: an ordinary anonymous page again.
-        this.#unlazy(frame);
+      } else {
+        const m = this.mmu.query(owner.space, page);
+        if (m === null || m.phys / PAGE !== frame) continue;
+        if (this.mmu.testAndClearAccessed(owner.space, page)) continue;
+        if (this.droppable[frame] === 1) {
+          // try_to_unmap_one(): a droppable page is discarded, dirty or not.
+          this.#unmapPage(owner, frame, vpn);
+          this.stats.drops++;
+          freed++;
+          continue;
+        }
+        if (this.lazy[frame] === 1) {
+          if (!this.#writtenSince(owner, vpn, m.dirty)) {
+            // Clean since MADV_FREE: dropped, and the page reads as zeros again.
+            this.#unmapPage(owner, frame, vpn);
+            this.stats.lazyFrees++;
+            freed++;
+            continue;
+          }
+          // Written since: an ordinary anonymous page again.
+          this.#unlazy(frame);
+        }
       }
       if (!canSwap) {
         if (dropOnly()) break;
@@ -1498,7 +1532,8 @@ export class PageManager {
         if (dropOnly()) break;
         continue;
       }
-      this.#swapOut(owner, frame, vpn, slot);
+      if (hidden) this.#swapOutHidden(owner, frame, vpn, slot);
+      else this.#swapOut(owner, frame, vpn, slot);
       freed++;
     }
     return freed;
