@@ -419,6 +419,45 @@ describe("swap", () => {
     k.check();
   });
 
+  it("swaps out pages shared after fork from every process at once, instead of killing", () => {
+    const k = testKernel(16 * MiB, { swapBytes: 16 * MiB, overcommit: { mode: 1 } });
+    const parent = k.spawn("parent");
+    const n = 2048; // 8 MiB, shared copy-on-write with the child
+    const a = parent.mmap(0, n * PAGE, RW, MAP_PRIVATE);
+    fillPattern(parent, a, n, 4);
+    const child = parent.fork("child")!;
+    expect(child).not.toBeNull();
+    // A quarter kept aside by PROT_NONE in the child.
+    expect(child.mprotect(a, (n / 4) * PAGE, PROT_NONE)).toBe(0);
+    k.check();
+    const r = k.spawn("taker");
+    const b = r.mmap(0, 2560 * PAGE, RW, MAP_PRIVATE);
+    fillPattern(r, b, 2560, 6);
+    k.check();
+    expect(parent.alive && child.alive && r.alive).toBe(true);
+    // Each page went out of both processes together, to one slot.
+    const swapped = [...parent.swap.keys()];
+    expect(swapped.length).toBeGreaterThan(0);
+    expect([...child.swap.keys()]).toEqual(swapped);
+    for (const vpn of swapped) {
+      const slot = parent.swap.get(vpn)!;
+      expect(child.swap.get(vpn)).toBe(slot);
+      expect(k.swap.useCount(slot)).toBe(2);
+    }
+    expect(swapped.some((vpn) => vpn < (a + (n / 4) * PAGE) / PAGE)).toBe(true);
+    expect(k.pages.stats.swapOuts).toBe(swapped.length + r.swap.size);
+    // Each process reads its pages back, its own copy of each slot.
+    expect(child.mprotect(a, (n / 4) * PAGE, PROT_READ)).toBe(0);
+    expect(checkPattern(child, a, n, 4)).toBe(true);
+    k.check();
+    expect(checkPattern(parent, a, n, 4)).toBe(true);
+    expect(checkPattern(r, b, 2560, 6)).toBe(true);
+    k.check();
+    for (const p of [parent, child, r]) p.exit();
+    expect(k.swap.usedSlots).toBe(0);
+    k.check();
+  });
+
   it("gives a page PROT_NONE keeps aside the second chance of the Accessed bit its entry had", () => {
     const k = testKernel(16 * MiB, { swapBytes: 4 * MiB });
     const p = k.spawn();

@@ -13,9 +13,9 @@
  * Simplifies:
  * - Reclaim is a clock (second chance) over physical frames: the hand skips
  *   a page whose Accessed bit was set (clearing it), and swaps out one that
- *   was not. Only private anonymous pages mapped by one process are
- *   reclaimed; copy-on-write pages shared after fork and shmem pages stay
- *   resident. A lazily freed page (MADV_FREE) that was not written since is
+ *   was not. Only anonymous pages are reclaimed: a page shared after fork
+ *   goes to one slot every mapping then refers to, unless one of its
+ *   mappings was accessed; shmem pages stay resident. A lazily freed page (MADV_FREE) that was not written since is
  *   dropped instead, with no swap needed; one written since is an ordinary
  *   anonymous page again (mm/vmscan.c, folio_test_swapbacked).
  * - There is no swap cache: a slot shared after fork is read once per
@@ -1466,8 +1466,58 @@ export class PageManager {
     this.stats.swapOuts++;
   }
 
+  // The (owner, vpn) mappings of `frame`, shared after fork, when reclaim
+  // may swap it: an ordinary page (not lazily freed, not droppable) whose
+  // every mapper is a live process; else null.
+  #sharedSwappable(frame: number): [PageOwner, number][] | null {
+    const list = this.shared.get(frame);
+    if (list === undefined || list.length !== this.refs[frame]) return null;
+    if (this.lazy[frame] === 1 || this.droppable[frame] === 1) return null;
+    const mappers: [PageOwner, number][] = [];
+    for (const [pid, vpn] of list) {
+      const owner = this.host.process(pid);
+      if (owner === undefined || !owner.alive) return null;
+      mappers.push([owner, vpn]);
+    }
+    return mappers;
+  }
+
+  // folio_referenced() of a shared page: the Accessed bit of every mapping
+  // (a hidden one's kept on the frame) is tested and cleared; any set gives
+  // the page its second chance.
+  #sharedYoung(frame: number, mappers: [PageOwner, number][]): boolean {
+    let young = false;
+    for (const [owner, vpn] of mappers) {
+      if (owner.hidden.get(vpn) === frame) {
+        if (this.hiddenYoung[frame] === 1) young = true;
+      } else if (this.mmu.testAndClearAccessed(owner.space, vpn * PAGE)) {
+        young = true;
+      }
+    }
+    this.hiddenYoung[frame] = 0;
+    return young;
+  }
+
+  // Writes a page shared after fork to swap slot `slot`, which every
+  // mapping then refers to (its use count one per mapping), and unmaps it
+  // from each: the frame is freed with the last.
+  #swapOutShared(frame: number, mappers: [PageOwner, number][], slot: number): void {
+    this.swapDevice.writePage(slot, this.ram, pfn(frame));
+    mappers.forEach(([owner, vpn], i) => {
+      if (i > 0) this.swapDevice.duplicate(slot);
+      owner.swap.set(vpn, slot);
+      if (owner.hidden.get(vpn) === frame) {
+        owner.hidden.delete(vpn);
+        this.#unref(owner, frame, vpn);
+      } else {
+        this.#unmapPage(owner, frame, vpn);
+      }
+    });
+    this.stats.swapOuts++;
+  }
+
   /**
-   * Swaps out up to `target` private pages by the clock: a frame whose
+   * Swaps out up to `target` anonymous pages by the clock: a frame whose
    * Accessed bit is set gets a second chance.
    *
    * @returns the number of frames freed.
@@ -1482,7 +1532,26 @@ export class PageManager {
     for (let scanned = 0; scanned < 2 * n && freed < target; scanned++) {
       const frame = this.hand;
       this.hand = (this.hand + 1) % n;
-      if (this.kind[frame] !== ANON || this.refs[frame] !== 1 || this.pinned[frame] !== 0) continue;
+      if (this.kind[frame] !== ANON || this.pinned[frame] !== 0) continue;
+      if (this.refs[frame] !== 1) {
+        // A page shared after fork: try_to_unmap() puts the same swap
+        // entry in every mapping (rmap_walk over the anon_vma).
+        const mappers = this.#sharedSwappable(frame);
+        if (mappers === null || this.#sharedYoung(frame, mappers)) continue;
+        if (!canSwap) {
+          if (dropOnly()) break;
+          continue;
+        }
+        const slot = this.swapDevice.allocate();
+        if (slot < 0) {
+          canSwap = false;
+          if (dropOnly()) break;
+          continue;
+        }
+        this.#swapOutShared(frame, mappers, slot);
+        freed++;
+        continue;
+      }
       const owner = this.host.process(this.ownerPid[frame]!);
       if (owner === undefined) continue;
       const vpn = this.ownerVpn[frame]!;
