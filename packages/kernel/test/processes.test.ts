@@ -1,6 +1,7 @@
 import {
   ENOMEM,
   Fault,
+  MADV_COLD,
   MADV_FREE,
   MADV_PAGEOUT,
   MADV_WILLNEED,
@@ -456,6 +457,28 @@ describe("swap", () => {
     for (const p of [parent, child, r]) p.exit();
     expect(k.swap.usedSlots).toBe(0);
     k.check();
+  });
+
+  it("takes the pages MADV_COLD made old at the clock's first pass", () => {
+    // Two regions written alike; whichever is advised cold goes first.
+    for (const cold of [0, 1]) {
+      const k = testKernel(16 * MiB, { swapBytes: 4 * MiB });
+      const p = k.spawn();
+      const regions = [0, 1].map(() => p.mmap(0, 8 * PAGE, RW, MAP_PRIVATE));
+      regions.forEach((r, i) => fillPattern(p, r, 8, i + 1));
+      // A page kept aside by PROT_NONE is made old too.
+      expect(p.mprotect(regions[cold]!, PAGE, PROT_NONE)).toBe(0);
+      expect(p.madvise(regions[cold]!, 8 * PAGE, MADV_COLD)).toBe(0);
+      k.check();
+      expect(k.pages.reclaim(8)).toBe(8);
+      const first = regions[cold]! / PAGE;
+      expect([...p.swap.keys()].sort((x, y) => x - y)).toEqual(
+        Array.from({ length: 8 }, (_, i) => first + i),
+      );
+      expect(p.mprotect(regions[cold]!, PAGE, PROT_READ)).toBe(0);
+      regions.forEach((r, i) => expect(checkPattern(p, r, 8, i + 1)).toBe(true));
+      k.check();
+    }
   });
 
   it("gives a page PROT_NONE keeps aside the second chance of the Accessed bit its entry had", () => {

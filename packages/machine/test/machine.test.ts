@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import {
   ENOMEM,
   Fault,
+  MADV_COLD,
   MADV_DONTNEED,
   MAP_FIXED,
   MAP_PRIVATE,
@@ -212,6 +213,25 @@ describe("createMachine", () => {
     const a = p.mmap(0, PAGE, PROT_READ | PROT_EXEC, MAP_PRIVATE);
     expect(() => p.storeU8(V(a), 1)).toThrow(Fault);
     expect(p.loadU8(V(a))).toBe(0);
+    m.check();
+  });
+
+  it("makes MADV_COLD's pages old in the page tables and drops their TLB entries", () => {
+    const m = createMachine({ ram: "16M" });
+    const p = m.spawn();
+    const a = p.mmap(0, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+    p.storeU8(V(a), 1);
+    p.storeU8(V(a + PAGE), 2);
+    const walks = m.mmu.stats().walks;
+    expect(p.loadU8(V(a)) + p.loadU8(V(a + PAGE))).toBe(3);
+    expect(m.mmu.stats().walks).toBe(walks);
+    expect(p.madvise(a, PAGE, MADV_COLD)).toBe(0);
+    expect(m.mmu.query(p.space, a)!.accessed).toBe(false);
+    expect(m.mmu.query(p.space, a + PAGE)!.accessed).toBe(true);
+    // The next access walks again, and sets the bit again.
+    expect(p.loadU8(V(a)) + p.loadU8(V(a + PAGE))).toBe(3);
+    expect(m.mmu.stats().walks).toBe(walks + 1);
+    expect(m.mmu.query(p.space, a)!.accessed).toBe(true);
     m.check();
   });
 });

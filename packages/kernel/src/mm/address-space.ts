@@ -1083,7 +1083,8 @@ export class AddressSpace {
         return 0;
       case MADV_COLD:
         // Deactivates the pages: a hint to reclaim, with nothing to see at
-        // once but the split of a huge page the range covers in part.
+        // once but the split of a huge page the range covers in part (and
+        // Accessed bits cleared, their TLB entries flushed).
         this.#pages.cold?.(this, vma, start, end);
         return 0;
       case MADV_PAGEOUT:

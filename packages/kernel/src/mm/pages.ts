@@ -544,11 +544,35 @@ export class PageManager {
 
   /**
    * MADV_COLD on [start, end) (madvise_cold_or_pageout_pte_range, pageout
-   * off): the pages are only deactivated, with nothing to see, but a huge
-   * page the range covers in part is split first (#splitFoliosIn).
+   * off): a huge page the range covers in part is split first
+   * (#splitFoliosIn); then each page only this process maps is deactivated:
+   * its entry made old (the Accessed bit cleared and the TLB entry flushed,
+   * so the next access walks and sets it again), so that reclaim's clock
+   * takes it at its first pass. Pages shared after fork and the zero page
+   * are left as they are.
    */
   cold(owner: PageOwner, start: number, end: number): void {
     this.#splitFoliosIn(owner, start, end, false);
+    const young: number[] = [];
+    this.mmu.walkRange(owner.space, start, end, (m) => {
+      if (m.accessed && this.#mappedOnce(m.phys / PAGE)) young.push(m.virt);
+    });
+    for (const virt of young) {
+      this.mmu.testAndClearAccessed(owner.space, virt);
+      this.mmu.invalidatePage(owner.space, virt);
+    }
+    // A page PROT_NONE keeps aside is a protnone entry to Linux, made old as any.
+    this.#forEachIn(owner.hidden, start, end, (_vpn, frame) => {
+      if (this.#mappedOnce(frame)) this.hiddenYoung[frame] = 0;
+    });
+  }
+
+  // Whether one entry maps `frame` (folio_mapcount() of a small folio is 1;
+  // a huge page's frames each have one when one process maps it whole): a
+  // private page no fork shares, or a shmem page one process maps.
+  #mappedOnce(frame: number): boolean {
+    const k = this.kind[frame];
+    return (k === ANON && this.refs[frame] === 1) || (k === SHMEM && this.refs[frame] === 2);
   }
 
   // The huge pages `owner` maps in [start, end) that the range does not
