@@ -465,7 +465,7 @@ describe("swap", () => {
       const k = testKernel(16 * MiB, { swapBytes: 4 * MiB });
       const p = k.spawn();
       const regions = [0, 1].map(() => p.mmap(0, 8 * PAGE, RW, MAP_PRIVATE));
-      regions.forEach((r, i) => fillPattern(p, r, 8, i + 1));
+      for (const [i, r] of regions.entries()) fillPattern(p, r, 8, i + 1);
       // A page kept aside by PROT_NONE is made old too.
       expect(p.mprotect(regions[cold]!, PAGE, PROT_NONE)).toBe(0);
       expect(p.madvise(regions[cold]!, 8 * PAGE, MADV_COLD)).toBe(0);
@@ -476,7 +476,7 @@ describe("swap", () => {
         Array.from({ length: 8 }, (_, i) => first + i),
       );
       expect(p.mprotect(regions[cold]!, PAGE, PROT_READ)).toBe(0);
-      regions.forEach((r, i) => expect(checkPattern(p, r, 8, i + 1)).toBe(true));
+      for (const [i, r] of regions.entries()) expect(checkPattern(p, r, 8, i + 1)).toBe(true);
       k.check();
     }
   });
