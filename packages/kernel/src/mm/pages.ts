@@ -15,9 +15,10 @@
  *   a page whose Accessed bit was set (clearing it), and swaps out one that
  *   was not. Only anonymous pages are reclaimed: a page shared after fork
  *   goes to one slot every mapping then refers to, unless one of its
- *   mappings was accessed; shmem pages stay resident. A lazily freed page (MADV_FREE) that was not written since is
- *   dropped instead, with no swap needed; one written since is an ordinary
- *   anonymous page again (mm/vmscan.c, folio_test_swapbacked).
+ *   mappings was accessed; shmem pages stay resident. A lazily freed page
+ *   (MADV_FREE) that was not written since is dropped instead, with no
+ *   swap needed; one written since is an ordinary anonymous page again
+ *   (mm/vmscan.c, folio_test_swapbacked).
  * - There is no swap cache: a slot shared after fork is read once per
  *   process that faults it back in.
  * - A transparent huge page (THP, mm/huge_memory.c) is 512 frames taken
