@@ -1558,62 +1558,55 @@ export class PageManager {
       const frame = this.hand;
       this.hand = (this.hand + 1) % n;
       if (this.kind[frame] !== ANON || this.pinned[frame] !== 0) continue;
+      // Who maps the page, for the swap-out below: every process of a page
+      // shared after fork (try_to_unmap() puts the same swap entry in each
+      // mapping, rmap_walk over the anon_vma), or the one that maps it.
+      let mappers: [PageOwner, number][] | null = null;
+      let owner: PageOwner | undefined;
+      let vpn = 0;
+      let hidden = false;
       if (this.refs[frame] !== 1) {
-        // A page shared after fork: try_to_unmap() puts the same swap
-        // entry in every mapping (rmap_walk over the anon_vma).
-        const mappers = this.#sharedSwappable(frame);
+        mappers = this.#sharedSwappable(frame);
         if (mappers === null || this.#sharedYoung(frame, mappers)) continue;
-        if (!canSwap) {
-          if (dropOnly()) break;
-          continue;
-        }
-        const slot = this.swapDevice.allocate();
-        if (slot < 0) {
-          canSwap = false;
-          if (dropOnly()) break;
-          continue;
-        }
-        this.#swapOutShared(frame, mappers, slot);
-        freed++;
-        continue;
-      }
-      const owner = this.host.process(this.ownerPid[frame]!);
-      if (owner === undefined) continue;
-      const vpn = this.ownerVpn[frame]!;
-      const page = vpn * PAGE;
-      const hidden = owner.hidden.get(vpn) === frame;
-      if (hidden) {
-        // A page PROT_NONE keeps aside: its protnone entry's Accessed bit
-        // gives it a second chance, as a mapped page's does.
-        if (this.hiddenYoung[frame] === 1) {
-          this.hiddenYoung[frame] = 0;
-          continue;
-        }
-        if (this.#discardHidden(owner, frame, vpn)) {
-          freed++;
-          continue;
-        }
       } else {
-        const m = this.mmu.query(owner.space, page);
-        if (m === null || m.phys / PAGE !== frame) continue;
-        if (this.mmu.testAndClearAccessed(owner.space, page)) continue;
-        if (this.droppable[frame] === 1) {
-          // try_to_unmap_one(): a droppable page is discarded, dirty or not.
-          this.#unmapPage(owner, frame, vpn);
-          this.stats.drops++;
-          freed++;
-          continue;
-        }
-        if (this.lazy[frame] === 1) {
-          if (!this.#writtenSince(owner, vpn, m.dirty)) {
-            // Clean since MADV_FREE: dropped, and the page reads as zeros again.
-            this.#unmapPage(owner, frame, vpn);
-            this.stats.lazyFrees++;
+        owner = this.host.process(this.ownerPid[frame]!);
+        if (owner === undefined) continue;
+        vpn = this.ownerVpn[frame]!;
+        const page = vpn * PAGE;
+        hidden = owner.hidden.get(vpn) === frame;
+        if (hidden) {
+          // A page PROT_NONE keeps aside: its protnone entry's Accessed bit
+          // gives it a second chance, as a mapped page's does.
+          if (this.hiddenYoung[frame] === 1) {
+            this.hiddenYoung[frame] = 0;
+            continue;
+          }
+          if (this.#discardHidden(owner, frame, vpn)) {
             freed++;
             continue;
           }
-          // Written since: an ordinary anonymous page again.
-          this.#unlazy(frame);
+        } else {
+          const m = this.mmu.query(owner.space, page);
+          if (m === null || m.phys / PAGE !== frame) continue;
+          if (this.mmu.testAndClearAccessed(owner.space, page)) continue;
+          if (this.droppable[frame] === 1) {
+            // try_to_unmap_one(): a droppable page is discarded, dirty or not.
+            this.#unmapPage(owner, frame, vpn);
+            this.stats.drops++;
+            freed++;
+            continue;
+          }
+          if (this.lazy[frame] === 1) {
+            if (!this.#writtenSince(owner, vpn, m.dirty)) {
+              // Clean since MADV_FREE: dropped, and the page reads as zeros again.
+              this.#unmapPage(owner, frame, vpn);
+              this.stats.lazyFrees++;
+              freed++;
+              continue;
+            }
+            // Written since: an ordinary anonymous page again.
+            this.#unlazy(frame);
+          }
         }
       }
       if (!canSwap) {
@@ -1626,8 +1619,9 @@ export class PageManager {
         if (dropOnly()) break;
         continue;
       }
-      if (hidden) this.#swapOutHidden(owner, frame, vpn, slot);
-      else this.#swapOut(owner, frame, vpn, slot);
+      if (mappers !== null) this.#swapOutShared(frame, mappers, slot);
+      else if (hidden) this.#swapOutHidden(owner!, frame, vpn, slot);
+      else this.#swapOut(owner!, frame, vpn, slot);
       freed++;
     }
     return freed;
