@@ -3,7 +3,10 @@ import {
   MADV_FREE,
   MADV_HUGEPAGE,
   MADV_NOHUGEPAGE,
+  MADV_PAGEOUT,
   MAP_PRIVATE,
+  PROT_NONE,
+  PROT_READ,
   SimpleMmu,
   SparseRam,
   UsageError,
@@ -50,6 +53,30 @@ describe("transparent huge pages", () => {
     expect(kb(k.status(p), "RssAnon")).toBe(4);
     expect(p.loadU8(V(a))).toBe(1);
     k.check();
+  });
+
+  it("splits the mapping of a huge page PROT_NONE keeps aside before reclaim or MADV_PAGEOUT takes a page of it", () => {
+    // try_to_unmap() with TTU_SPLIT_HUGE_PMD: the PMD mapping goes first.
+    for (const how of ["reclaim", "pageout"]) {
+      const k = testKernel(32 * 1024 * 1024, { swapBytes: 8 * 1024 * 1024 });
+      const p = k.spawn();
+      const a = p.mmap(0, 2 * MB2, RW, MAP_PRIVATE);
+      expect(p.madvise(a, MB2, MADV_HUGEPAGE)).toBe(0);
+      for (let i = 0; i < 512; i++) p.storeU32(V(a + i * PAGE), i + 1);
+      expect(k.pages.stats.thpFaults).toBe(1);
+      // A protection change over the whole region keeps it one PMD, kept aside.
+      expect(p.mprotect(a, MB2, PROT_NONE)).toBe(0);
+      expect([p.huge.size, p.hidden.size]).toEqual([1, 512]);
+      k.check();
+      if (how === "reclaim") expect(k.pages.reclaim(4)).toBe(4);
+      else expect(p.madvise(a, MB2, MADV_PAGEOUT)).toBe(0);
+      expect(p.huge.size).toBe(0);
+      expect(p.swap.size).toBe(how === "reclaim" ? 4 : 512);
+      k.check();
+      expect(p.mprotect(a, MB2, PROT_READ)).toBe(0);
+      for (let i = 0; i < 512; i++) expect(p.loadU32(V(a + i * PAGE))).toBe(i + 1);
+      k.check();
+    }
   });
 
   it("zeroes a huge page before the process sees it, whatever its frames held", () => {

@@ -1107,11 +1107,19 @@ export class PageManager {
   #discardHidden(owner: PageOwner, frame: number, vpn: number): boolean {
     const droppable = this.droppable[frame] === 1;
     if (!droppable && this.lazy[frame] !== 1) return false;
-    owner.hidden.delete(vpn);
+    this.#unhide(owner, vpn);
     this.#unref(owner, frame, vpn);
     if (droppable) this.stats.drops++;
     else this.stats.lazyFrees++;
     return true;
+  }
+
+  // Takes page `vpn` out of those PROT_NONE keeps aside for `owner`, to be
+  // unmapped: a huge page mapped whole is split first (TTU_SPLIT_HUGE_PMD),
+  // as #unmapPage does for a present page.
+  #unhide(owner: PageOwner, vpn: number): void {
+    if (owner.huge.size !== 0) this.#unmarkHuge(owner, Math.floor(vpn / HPAGE_PAGES));
+    owner.hidden.delete(vpn);
   }
 
   // Writes a private page kept aside by PROT_NONE to swap slot `slot` and
@@ -1119,7 +1127,7 @@ export class PageManager {
   #swapOutHidden(owner: PageOwner, frame: number, vpn: number, slot: number): void {
     this.swapDevice.writePage(slot, this.ram, pfn(frame));
     owner.swap.set(vpn, slot);
-    owner.hidden.delete(vpn);
+    this.#unhide(owner, vpn);
     this.#unref(owner, frame, vpn);
     this.stats.swapOuts++;
   }
@@ -1532,7 +1540,7 @@ export class PageManager {
       if (i > 0) this.swapDevice.duplicate(slot);
       owner.swap.set(vpn, slot);
       if (owner.hidden.get(vpn) === frame) {
-        owner.hidden.delete(vpn);
+        this.#unhide(owner, vpn);
         this.#unref(owner, frame, vpn);
       } else {
         this.#unmapPage(owner, frame, vpn);
