@@ -20,6 +20,7 @@ import {
   MAP_PRIVATE,
   MAP_SHARED,
   MREMAP_MAYMOVE,
+  PROT_NONE,
   PROT_READ,
   pageAlignU64,
   virtAddr as V,
@@ -288,7 +289,7 @@ function randomSteps() {
       ),
     // Calls in whole 2 MiB steps, which a hugetlb VMA may be split at.
     fc
-      .tuple(nat, nat, fc.integer({ min: 0, max: 3 }), fc.integer({ min: 1, max: 2 }), fc.nat(4))
+      .tuple(nat, nat, fc.integer({ min: 0, max: 3 }), fc.integer({ min: 1, max: 2 }), fc.nat(6))
       .map(([k, m, off, huge, call]) =>
         step(`huge-step(#${k}, map ${m}+${off}×2M, ${huge}×2M, call ${call})`, (s: S) => {
           const p = pick(s, k);
@@ -300,7 +301,12 @@ function randomSteps() {
             else if (call === 1) p.mprotect(a, len, 1);
             else if (call === 2) p.madvise(a, len, MADV_DONTNEED);
             else if (call === 3) p.mremap(a, len, HUGE, 0);
-            else p.mmap(a, len, 3, MAP_SHARED | MAP_HUGETLB | MAP_NORESERVE | MAP_FIXED);
+            else if (call === 4) p.mmap(a, len, 3, MAP_SHARED | MAP_HUGETLB | MAP_NORESERVE | MAP_FIXED);
+            // A huge page kept aside whole by PROT_NONE, then paged out.
+            else if (call === 5) {
+              p.mprotect(a, len, PROT_NONE);
+              p.madvise(a, len, MADV_PAGEOUT);
+            } else p.madvise(a, len, MADV_PAGEOUT);
           });
         }),
       ),
