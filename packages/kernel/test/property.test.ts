@@ -268,6 +268,9 @@ function randomSteps() {
           });
         }),
       ),
+    // Reclaim, as memory pressure runs it, over whatever the steps made:
+    // huge pages, pages kept aside, shared after fork, lazily freed.
+    fc.integer({ min: 1, max: 64 }).map((n) => step(`reclaim(${n})`, (s: S) => void s.k.pages.reclaim(n))),
     // Transparent huge pages: a 2 or 4 MiB mapping (2 MiB-aligned, as
     // Linux places one) under MADV_HUGEPAGE, and a write or a read in it.
     fc
