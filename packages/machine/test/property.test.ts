@@ -278,6 +278,10 @@ describe("the whole machine under random system calls on several processes", () 
             if (p !== undefined && s.procs.filter((q) => q.alive).length > 1) p.exit();
           }),
         ),
+        // Reclaim, as memory pressure runs it, over whatever the steps made.
+        fc
+          .integer({ min: 1, max: 64 })
+          .map((n) => step(`reclaim(${n})`, (s: S) => void s.m.kernel.pages.reclaim(n))),
       ),
     });
   });
