@@ -7,6 +7,7 @@ import {
   MADV_PAGEOUT,
   MAP_PRIVATE,
   MAP_SHARED,
+  PROT_NONE,
   virtAddr as V,
 } from "@memstack/core";
 import { type Process, ProcessKilled } from "@memstack/kernel";
@@ -240,11 +241,12 @@ describe("the whole machine under random system calls on several processes", () 
             fc.integer({ min: 0, max: 511 }),
             fc.integer({ min: 1, max: 600 }),
             fc.boolean(),
-            fc.constantFrom(MADV_FREE, MADV_COLD, MADV_PAGEOUT, MADV_DONTNEED),
+            // -1: the whole huge page kept aside by PROT_NONE, then paged out whole.
+            fc.constantFrom(MADV_FREE, MADV_COLD, MADV_PAGEOUT, MADV_DONTNEED, -1),
           )
           .map(([k, page, pages, write, advice]) =>
             step(
-              `thp(#${k}, page ${page}, ${write ? "write" : "read"}, advice ${advice} ${pages}p)`,
+              `thp(#${k}, page ${page}, ${write ? "write" : "read"}, ${advice === -1 ? "hide+PAGEOUT" : `advice ${advice} ${pages}p`})`,
               (s: S) => {
                 const p = pick(s, k);
                 if (p === undefined) return;
@@ -255,7 +257,10 @@ describe("the whole machine under random system calls on several processes", () 
                   p.madvise(a, HUGE, MADV_HUGEPAGE);
                   if (write) p.storeU8(V(a + page * PAGE + 7), page & 0xff);
                   else p.loadU8(V(a + page * PAGE + 7));
-                  p.madvise(a + page * PAGE, Math.min(pages, 512 - page) * PAGE, advice);
+                  if (advice === -1) {
+                    p.mprotect(a, HUGE, PROT_NONE);
+                    p.madvise(a, HUGE, MADV_PAGEOUT);
+                  } else p.madvise(a + page * PAGE, Math.min(pages, 512 - page) * PAGE, advice);
                 });
               },
             ),
