@@ -768,6 +768,7 @@ export class PageManager {
       // object holds nearby, and then finds no page there.
       if (access !== "write" && (errorCode & PF_PRESENT) === 0)
         this.#faultAround(owner, vma, page, (vma.flags & VM_WRITE) !== 0);
+      if (!owner.alive) return false;
       // __handle_mm_fault() allocated the PUD and PMD tables on its way down
       // (which may have run the OOM killer: a process it chose dies of that).
       owner.mm.tables.touchUpper(page);
@@ -840,6 +841,9 @@ export class PageManager {
         this.mmu.query(owner.space, page) !== null
       )
         return true;
+      // A page table fault-around made may have run the OOM killer, and it
+      // may have chosen this process: it dies of that, allocating nothing more.
+      if (!owner.alive) return false;
       let frame = obj.frames.get(idx);
       if (frame === undefined) {
         const f = this.#newFrame();
