@@ -38,6 +38,18 @@ function at(s: S, p: Process, k: number, off: number): number {
   return list.length === 0 ? 0x7ffff0000000 : list[k % list.length]! + off * PAGE;
 }
 
+// The regression tests' mmap+touch: maps `pages` pages with `flags` in `p`,
+// writes each, records the address in `maps`, then checks the machine.
+function mapAndTouch(m: Machine, p: Process, pages: number, flags: number, maps?: number[]): void {
+  tolerate(() => {
+    const a = p.mmap(0, pages * PAGE, 3, flags);
+    if (a <= 0) return;
+    maps?.push(a);
+    for (let i = 0; i < pages; i++) p.storeU32(V(a + i * PAGE), i + 1);
+  });
+  m.check();
+}
+
 describe("the whole machine under random system calls on several processes", () => {
   it("regression: the OOM killer choosing the parent in the middle of fork() leaves everything valid", () => {
     // Shrunk from seed 2010613088: the third fork's page tables pushed the
@@ -106,15 +118,8 @@ describe("the whole machine under random system calls on several processes", () 
       [1, MAP_PRIVATE],
       [104, MAP_SHARED],
       [138, MAP_SHARED],
-    ] as const) {
-      tolerate(() => {
-        const a = parent.mmap(0, pages * PAGE, 3, flags);
-        if (a <= 0) return;
-        maps.push(a);
-        for (let i = 0; i < pages; i++) parent.storeU32(V(a + i * PAGE), i + 1);
-      });
-      m.check();
-    }
+    ] as const)
+      mapAndTouch(m, parent, pages, flags, maps);
     const child = parent.fork()!;
     m.check();
     tolerate(() => void child.loadU8(V(maps[1069103515 % maps.length]! + 7)));
@@ -131,15 +136,8 @@ describe("the whole machine under random system calls on several processes", () 
     const m = createMachine({ ram: "4M", swap: "2M", overcommit: 1 });
     const procs: Process[] = [m.spawn("p0")];
     const live = () => procs.filter((q) => q.alive);
-    const touch = (k: number, pages: number, flags: number) => {
-      const p = live()[k % live().length]!;
-      tolerate(() => {
-        const a = p.mmap(0, pages * PAGE, 3, flags);
-        if (a <= 0) return;
-        for (let i = 0; i < pages; i++) p.storeU32(V(a + i * PAGE), i + 1);
-      });
-      m.check();
-    };
+    const touch = (k: number, pages: number, flags: number) =>
+      mapAndTouch(m, live()[k % live().length]!, pages, flags);
     const fork = () => {
       tolerate(() => {
         const c = live()[0]!.fork();
@@ -174,23 +172,14 @@ describe("the whole machine under random system calls on several processes", () 
     const m = createMachine({ ram: "4M", swap: "2M", overcommit: 1 });
     const parent = m.spawn("p0");
     const maps: number[] = [];
-    const touch = (pages: number, flags: number) => {
-      tolerate(() => {
-        const a = parent.mmap(0, pages * PAGE, 3, flags);
-        if (a <= 0) return;
-        maps.push(a);
-        for (let i = 0; i < pages; i++) parent.storeU32(V(a + i * PAGE), i + 1);
-      });
-      m.check();
-    };
-    touch(1, MAP_PRIVATE);
-    for (const pages of [200, 265, 205, 275]) touch(pages, MAP_SHARED);
+    mapAndTouch(m, parent, 1, MAP_PRIVATE, maps);
+    for (const pages of [200, 265, 205, 275]) mapAndTouch(m, parent, pages, MAP_SHARED, maps);
     const huge = parent.mmap(0, HUGE, 3, MAP_PRIVATE);
     maps.push(huge);
     parent.madvise(huge, HUGE, MADV_HUGEPAGE);
     parent.loadU8(V(huge + 7));
     parent.madvise(huge, PAGE, MADV_FREE);
-    touch(79, MAP_PRIVATE);
+    mapAndTouch(m, parent, 79, MAP_PRIVATE, maps);
     const child = parent.fork("child")!;
     expect(child).not.toBeNull();
     m.check();
