@@ -1085,7 +1085,7 @@ export class PageManager {
       const slot = this.swapDevice.allocate();
       // No slot: the page stays (add_to_swap fails before anything is unmapped).
       if (slot < 0) continue;
-      this.#swapOut(owner, frame, virt / PAGE, slot);
+      this.#swapOut(frame, [[owner, virt / PAGE]], slot);
     }
     // Pages kept aside by PROT_NONE are mapped too (Linux's protnone
     // entries, which madvise_cold_or_pageout_pte_range() collects as any).
@@ -1094,7 +1094,7 @@ export class PageManager {
         if (this.#discardHidden(owner, frame, vpn)) return;
         // An ordinary one is swapped out, when there is a slot for it.
         const slot = this.swapDevice.allocate();
-        if (slot >= 0) this.#swapOutHidden(owner, frame, vpn, slot);
+        if (slot >= 0) this.#swapOut(frame, [[owner, vpn]], slot);
         return;
       }
       if (this.kind[frame] !== SHMEM || this.refs[frame] !== 2) return;
@@ -1111,29 +1111,19 @@ export class PageManager {
   #discardHidden(owner: PageOwner, frame: number, vpn: number): boolean {
     const droppable = this.droppable[frame] === 1;
     if (!droppable && this.lazy[frame] !== 1) return false;
-    this.#unhide(owner, vpn);
-    this.#unref(owner, frame, vpn);
+    this.#unmapHidden(owner, frame, vpn);
     if (droppable) this.stats.drops++;
     else this.stats.lazyFrees++;
     return true;
   }
 
-  // Takes page `vpn` out of those PROT_NONE keeps aside for `owner`, to be
-  // unmapped: a huge page mapped whole is split first (TTU_SPLIT_HUGE_PMD),
-  // as #unmapPage does for a present page.
-  #unhide(owner: PageOwner, vpn: number): void {
+  // #unmapPage for page `vpn` of `owner`, which PROT_NONE keeps aside
+  // (`frame`): a huge page mapped whole is split first (TTU_SPLIT_HUGE_PMD),
+  // then the page leaves the kept pages and drops its reference.
+  #unmapHidden(owner: PageOwner, frame: number, vpn: number): void {
     if (owner.huge.size !== 0) this.#unmarkHuge(owner, Math.floor(vpn / HPAGE_PAGES));
     owner.hidden.delete(vpn);
-  }
-
-  // Writes a private page kept aside by PROT_NONE to swap slot `slot` and
-  // frees it; it comes back at the first fault once the protection allows access.
-  #swapOutHidden(owner: PageOwner, frame: number, vpn: number, slot: number): void {
-    this.swapDevice.writePage(slot, this.ram, pfn(frame));
-    owner.swap.set(vpn, slot);
-    this.#unhide(owner, vpn);
     this.#unref(owner, frame, vpn);
-    this.stats.swapOuts++;
   }
 
   // A shmem page no entry maps any more leaves its object if it was never
@@ -1494,12 +1484,20 @@ export class PageManager {
 
   // ------------------------------------------------------------- reclaim
 
-  // Writes private page `vpn` of `owner` (frame `frame`, mapped by it
-  // alone) to swap slot `slot` and unmaps it.
-  #swapOut(owner: PageOwner, frame: number, vpn: number, slot: number): void {
+  // Writes anonymous `frame` to swap slot `slot` and unmaps it from each of
+  // its (owner, vpn) mappings, present or kept aside by PROT_NONE: each
+  // refers to the slot from then on (its use count one per mapping, as
+  // try_to_unmap() puts the same swap entry in each), and the frame is
+  // freed with the last. A page comes back at its first fault once the
+  // protection allows access.
+  #swapOut(frame: number, mappers: [PageOwner, number][], slot: number): void {
     this.swapDevice.writePage(slot, this.ram, pfn(frame));
-    owner.swap.set(vpn, slot);
-    this.#unmapPage(owner, frame, vpn);
+    mappers.forEach(([owner, vpn], i) => {
+      if (i > 0) this.swapDevice.duplicate(slot);
+      owner.swap.set(vpn, slot);
+      if (owner.hidden.get(vpn) === frame) this.#unmapHidden(owner, frame, vpn);
+      else this.#unmapPage(owner, frame, vpn);
+    });
     this.stats.swapOuts++;
   }
 
@@ -1535,24 +1533,6 @@ export class PageManager {
     return young;
   }
 
-  // Writes a page shared after fork to swap slot `slot`, which every
-  // mapping then refers to (its use count one per mapping), and unmaps it
-  // from each: the frame is freed with the last.
-  #swapOutShared(frame: number, mappers: [PageOwner, number][], slot: number): void {
-    this.swapDevice.writePage(slot, this.ram, pfn(frame));
-    mappers.forEach(([owner, vpn], i) => {
-      if (i > 0) this.swapDevice.duplicate(slot);
-      owner.swap.set(vpn, slot);
-      if (owner.hidden.get(vpn) === frame) {
-        this.#unhide(owner, vpn);
-        this.#unref(owner, frame, vpn);
-      } else {
-        this.#unmapPage(owner, frame, vpn);
-      }
-    });
-    this.stats.swapOuts++;
-  }
-
   /**
    * Swaps out up to `target` anonymous pages by the clock: a frame whose
    * Accessed bit is set gets a second chance.
@@ -1573,20 +1553,16 @@ export class PageManager {
       // Who maps the page, for the swap-out below: every process of a page
       // shared after fork (try_to_unmap() puts the same swap entry in each
       // mapping, rmap_walk over the anon_vma), or the one that maps it.
-      let mappers: [PageOwner, number][] | null = null;
-      let owner: PageOwner | undefined;
-      let vpn = 0;
-      let hidden = false;
+      let mappers: [PageOwner, number][] | null;
       if (this.refs[frame] !== 1) {
         mappers = this.#sharedSwappable(frame);
         if (mappers === null || this.#sharedYoung(frame, mappers)) continue;
       } else {
-        owner = this.host.process(this.ownerPid[frame]!);
+        const owner = this.host.process(this.ownerPid[frame]!);
         if (owner === undefined) continue;
-        vpn = this.ownerVpn[frame]!;
+        const vpn = this.ownerVpn[frame]!;
         const page = vpn * PAGE;
-        hidden = owner.hidden.get(vpn) === frame;
-        if (hidden) {
+        if (owner.hidden.get(vpn) === frame) {
           // A page PROT_NONE keeps aside: its protnone entry's Accessed bit
           // gives it a second chance, as a mapped page's does.
           if (this.hiddenYoung[frame] === 1) {
@@ -1620,6 +1596,7 @@ export class PageManager {
             this.#unlazy(frame);
           }
         }
+        mappers = [[owner, vpn]];
       }
       if (!canSwap) {
         if (dropOnly()) break;
@@ -1631,9 +1608,7 @@ export class PageManager {
         if (dropOnly()) break;
         continue;
       }
-      if (mappers !== null) this.#swapOutShared(frame, mappers, slot);
-      else if (hidden) this.#swapOutHidden(owner!, frame, vpn, slot);
-      else this.#swapOut(owner!, frame, vpn, slot);
+      this.#swapOut(frame, mappers, slot);
       freed++;
     }
     return freed;
