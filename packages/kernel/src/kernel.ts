@@ -595,6 +595,13 @@ export class Kernel {
     const swapRefs = new Map<number, number>();
     let committed = 0;
     const objects = new Set<ShmemObject>();
+    // Each shmem frame's mappings found in the tables and the pages kept aside, as "pid:vpn".
+    const shmemSeen = new Map<number, string[]>();
+    const seeShmem = (f: number, pid: number, vpn: number) => {
+      const list = shmemSeen.get(f);
+      if (list === undefined) shmemSeen.set(f, [`${pid}:${vpn}`]);
+      else list.push(`${pid}:${vpn}`);
+    };
     for (const p of this.#procs.values()) {
       if (!p.alive) {
         if (
@@ -643,7 +650,10 @@ export class Kernel {
           }
           counted[f]!++;
           if (k === 1) anon++;
-          else shm++;
+          else {
+            shm++;
+            seeShmem(f, p.pid, m.virt / PAGE);
+          }
           if (k === 1 && m.write && this.pages.refs[f] !== 1)
             fail(`frame ${f} is shared but mapped writable`);
           if (vma.object === null && k !== 1) fail(`private VMA maps a non-anonymous frame ${f}`);
@@ -659,7 +669,10 @@ export class Kernel {
         }
         counted[f]!++;
         if (this.pages.kind[f] === 1) anon++;
-        else shm++;
+        else {
+          shm++;
+          seeShmem(f, p.pid, vpn);
+        }
         if (p.mm.tree.lookup(vpn * PAGE) === null)
           fail(`hidden page 0x${(vpn * PAGE).toString(16)} outside any VMA`);
       }
@@ -686,11 +699,24 @@ export class Kernel {
     }
     for (const obj of objects) {
       committed += obj.charged;
-      for (const f of obj.frames.values()) {
+      for (const [idx, f] of obj.frames) {
         counted[f]!++;
         if (this.pages.kind[f] !== 2) fail(`shmem object ${obj.id} holds frame ${f} of the wrong kind`);
+        const at = this.pages.shmemPage.get(f);
+        if (at === undefined || at[0] !== obj || at[1] !== idx)
+          fail(`shmem frame ${f} does not know it is page ${idx} of object ${obj.id}`);
+        const listed = (this.pages.shmemMappers.get(f) ?? []).map(([pid, vpn]) => `${pid}:${vpn}`).sort();
+        const seen = (shmemSeen.get(f) ?? []).sort();
+        if (listed.join() !== seen.join())
+          fail(`shmem frame ${f} lists mappings [${listed}], the tables hold [${seen}]`);
+      }
+      for (const [idx, slot] of obj.swapped) {
+        swapRefs.set(slot, (swapRefs.get(slot) ?? 0) + 1);
+        if (obj.frames.has(idx)) fail(`shmem object ${obj.id} page ${idx} is both in memory and swapped out`);
       }
     }
+    for (const f of this.pages.shmemPage.keys())
+      if (this.pages.kind[f] !== 2) fail(`frame ${f} is listed as a shmem page but is not shmem`);
     let owned = 0;
     let lazy = 0;
     let droppable = 0;

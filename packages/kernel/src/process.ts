@@ -108,7 +108,7 @@ export class Process implements VirtualMemory, ProgramBreak, Mapper, PageOwner {
       // Each address space's tree draws its priorities from the machine seed and its pid.
       seed: (Math.imul(seed, 0x9e3779b1) ^ pid) >>> 0,
     });
-    this.mm.onObjectReleased = (obj) => kernel.pages.releaseObjectFrames(obj.frames);
+    this.mm.onObjectReleased = (obj) => kernel.pages.releaseObject(obj);
     this.mm.onPunchHole = (obj, from, to) => kernel.punchHole(obj, from, to);
   }
 

@@ -4,6 +4,7 @@ import {
   MADV_COLD,
   MADV_FREE,
   MADV_PAGEOUT,
+  MADV_REMOVE,
   MADV_WILLNEED,
   MAP_DROPPABLE,
   MAP_NORESERVE,
@@ -455,6 +456,120 @@ describe("swap", () => {
     expect(checkPattern(r, b, 2560, 6)).toBe(true);
     k.check();
     for (const p of [parent, child, r]) p.exit();
+    expect(k.swap.usedSlots).toBe(0);
+    k.check();
+  });
+
+  it("swaps out shmem pages from every process that maps them under pressure, and reads them back", () => {
+    // shmem_writeout(): the swap entry goes into the object, not the page tables.
+    const k = testKernel(16 * MiB, { swapBytes: 16 * MiB, overcommit: { mode: 1 } });
+    const parent = k.spawn("parent");
+    const n = 2048; // 8 MiB of MAP_SHARED | MAP_ANONYMOUS, mapped by the child too
+    const a = parent.mmap(0, n * PAGE, RW, MAP_SHARED);
+    fillPattern(parent, a, n, 8);
+    const child = parent.fork("child")!;
+    expect(child).not.toBeNull();
+    // The child touches every page; a quarter of them it keeps aside with PROT_NONE.
+    expect(checkPattern(child, a, n, 8)).toBe(true);
+    expect(child.mprotect(a, (n / 4) * PAGE, PROT_NONE)).toBe(0);
+    k.check();
+    const obj = parent.mm.tree.lookup(a)!.object!;
+    const r = k.spawn("taker");
+    const b = r.mmap(0, 2560 * PAGE, RW, MAP_PRIVATE);
+    fillPattern(r, b, 2560, 6);
+    k.check();
+    expect(parent.alive && child.alive && r.alive).toBe(true);
+    const swapped = obj.swapped.size;
+    expect(swapped).toBeGreaterThan(0);
+    expect(obj.frames.size + swapped).toBe(n);
+    // Gone from both processes' RSS and from Shmem, counted in SwapFree, never in VmSwap.
+    expect(parent.rssShmem).toBe(obj.frames.size);
+    expect(child.rssShmem + child.hidden.size).toBeLessThanOrEqual(obj.frames.size * 2);
+    expect([...obj.swapped.keys()].some((idx) => idx < n / 4)).toBe(true);
+    const kB = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, "m").exec(k.meminfo())![1]);
+    expect(kB("Shmem")).toBe(obj.frames.size * 4);
+    expect(kB("SwapTotal") - kB("SwapFree")).toBe((swapped + r.swap.size) * 4);
+    expect(parent.swap.size + child.swap.size).toBe(0);
+    expect(parent.status()).toMatch(/VmSwap:\s+0 kB/);
+    // Each page comes back once, for whoever faults it first; its slot is freed then.
+    expect(child.mprotect(a, (n / 4) * PAGE, PROT_READ)).toBe(0);
+    const ins = k.pages.stats.swapIns;
+    expect(checkPattern(child, a, n, 8)).toBe(true);
+    k.check();
+    expect(checkPattern(parent, a, n, 8)).toBe(true);
+    expect(checkPattern(r, b, 2560, 6)).toBe(true);
+    expect(k.pages.stats.swapIns - ins).toBeGreaterThanOrEqual(swapped);
+    k.check();
+    for (const p of [parent, child, r]) p.exit();
+    expect(k.swap.usedSlots).toBe(0);
+    k.check();
+  });
+
+  it("writes a dirty shmem page out with MADV_PAGEOUT, drops a clean one, and frees the slot when it comes back", () => {
+    const k = testKernel(16 * MiB, { swapBytes: 4 * MiB });
+    const p = k.spawn();
+    const a = p.mmap(0, 4 * PAGE, RW, MAP_SHARED);
+    fillPattern(p, a, 3, 2);
+    expect(p.loadU32(V(a + 3 * PAGE))).toBe(0); // read only: clean
+    const obj = p.mm.tree.lookup(a)!.object!;
+    expect(p.madvise(a, 4 * PAGE, MADV_PAGEOUT)).toBe(0);
+    expect([obj.frames.size, obj.swapped.size, p.rssShmem, k.swap.usedSlots]).toEqual([0, 3, 0, 3]);
+    expect(k.pages.stats.swapOuts).toBe(3);
+    k.check();
+    expect(checkPattern(p, a, 3, 2)).toBe(true);
+    expect(p.loadU32(V(a + 3 * PAGE))).toBe(0);
+    expect([obj.frames.size, obj.swapped.size, p.rssShmem, k.swap.usedSlots]).toEqual([4, 0, 4, 0]);
+    expect(k.pages.stats.swapIns).toBe(3);
+    // A page read back from swap is dirty (its only copy is in memory): paged out again, it is written again.
+    expect(p.madvise(a, 4 * PAGE, MADV_PAGEOUT)).toBe(0);
+    expect([obj.frames.size, obj.swapped.size]).toEqual([0, 3]);
+    k.check();
+    // A hole punched in the object gives its slots back.
+    expect(p.madvise(a, 2 * PAGE, MADV_REMOVE)).toBe(0);
+    expect([obj.swapped.size, k.swap.usedSlots]).toEqual([1, 1]);
+    expect(p.loadU32(V(a))).toBe(0);
+    expect(p.loadU32(V(a + 2 * PAGE))).toBe((2 * 7919 + 2) >>> 0);
+    k.check();
+    // Without a free slot a dirty page stays in the object, unmapped.
+    const full = testKernel(16 * MiB, { swapBytes: 0 });
+    const q = full.spawn();
+    const c = q.mmap(0, 2 * PAGE, RW, MAP_SHARED);
+    fillPattern(q, c, 2, 3);
+    expect(q.madvise(c, 2 * PAGE, MADV_PAGEOUT)).toBe(0);
+    const o = q.mm.tree.lookup(c)!.object!;
+    expect([o.frames.size, o.swapped.size, q.rssShmem]).toEqual([2, 0, 0]);
+    expect(checkPattern(q, c, 2, 3)).toBe(true);
+    full.check();
+  });
+
+  it("gives a shmem page the second chance of an Accessed bit in any entry mapping it", () => {
+    const k = testKernel(16 * MiB, { swapBytes: 4 * MiB });
+    const p = k.spawn("p");
+    const a = p.mmap(0, 4 * PAGE, RW, MAP_SHARED);
+    fillPattern(p, a, 4, 1);
+    // The child maps all four pages (its read faults the others around it).
+    const q = p.fork("q")!;
+    expect(q.loadU32(V(a))).toBe(7919);
+    expect(q.rssShmem).toBe(4);
+    // Every entry made old, then the child reads page 2 again.
+    for (const proc of [p, q]) {
+      for (let i = 0; i < 4; i++) {
+        k.mmu.testAndClearAccessed(proc.space, a + i * PAGE);
+        k.mmu.invalidatePage(proc.space, a + i * PAGE);
+      }
+    }
+    expect(q.loadU32(V(a + 2 * PAGE))).toBe(7921);
+    const obj = p.mm.tree.lookup(a)!.object!;
+    expect(k.pages.reclaim(3)).toBe(3);
+    expect([...obj.swapped.keys()].sort()).toEqual([0, 1, 3]);
+    expect([p.rssShmem, q.rssShmem]).toEqual([1, 1]);
+    k.check();
+    // The pass cleared page 2's bit: the next one takes it.
+    expect(k.pages.reclaim(1)).toBe(1);
+    expect(obj.swapped.size).toBe(4);
+    k.check();
+    expect(checkPattern(q, a, 4, 1)).toBe(true);
+    expect(checkPattern(p, a, 4, 1)).toBe(true);
     expect(k.swap.usedSlots).toBe(0);
     k.check();
   });

@@ -276,7 +276,7 @@ let nextHugetlbId = 1;
 
 /** A shmem object for a new shared anonymous mapping of `pages` pages. */
 export function newShmemObject(pages: number): ShmemObject {
-  return { id: nextObjectId++, pages, frames: new Map(), mappers: 0, charged: 0 };
+  return { id: nextObjectId++, pages, frames: new Map(), swapped: new Map(), mappers: 0, charged: 0 };
 }
 
 /** A fresh anon_vma; `forked` for the one a child's VMA gets at fork. */

@@ -13,12 +13,13 @@
  * Simplifies:
  * - Reclaim is a clock (second chance) over physical frames: the hand skips
  *   a page whose Accessed bit was set (clearing it), and swaps out one that
- *   was not. Only anonymous pages are reclaimed: a page shared after fork
- *   goes to one slot every mapping then refers to, unless one of its
- *   mappings was accessed; shmem pages stay resident. A lazily freed page
- *   (MADV_FREE) that was not written since is dropped instead, with no
- *   swap needed; one written since is an ordinary anonymous page again
- *   (mm/vmscan.c, folio_test_swapbacked).
+ *   was not. A page shared after fork goes to one slot every mapping then
+ *   refers to, unless one of its mappings was accessed; a shmem page leaves
+ *   every process that maps it, and its object keeps the slot it went to
+ *   (or drops it, never written). A lazily freed page (MADV_FREE) that was
+ *   not written since is dropped instead, with no swap needed; one written
+ *   since is an ordinary anonymous page again (mm/vmscan.c,
+ *   folio_test_swapbacked).
  * - There is no swap cache: a slot shared after fork is read once per
  *   process that faults it back in.
  * - A transparent huge page (THP, mm/huge_memory.c) is 512 frames taken
@@ -54,7 +55,8 @@
  *                    entry had, which reclaim tests and clears (a mapped page's is
  *                    read from its entry)
  *
- * A COW-shared ANON frame (refs > 1) lists its (pid, vpn) mappers in a Map.
+ * A COW-shared ANON frame (refs > 1) lists its (pid, vpn) mappers in a Map,
+ * as a SHMEM frame does all of its own.
  */
 import {
   CorruptionError,
@@ -210,6 +212,14 @@ export class PageManager {
   readonly lazyFolios = new Set<number>();
   /** (pid, vpn) pairs mapping each COW-shared anonymous frame. */
   readonly shared = new Map<number, [number, number][]>();
+  /** For each shmem frame: its object and its page offset there (the page cache's index). */
+  readonly shmemPage = new Map<number, [ShmemObject, number]>();
+  /**
+   * (pid, vpn) pairs mapping each shmem frame, present or kept aside by
+   * PROT_NONE: what Linux finds through the file's i_mmap tree, for
+   * reclaim to unmap the page from every process.
+   */
+  readonly shmemMappers = new Map<number, [number, number][]>();
   readonly zeroFrame: number;
   /** Statistics: faults by outcome, pages swapped. */
   readonly stats = {
@@ -342,14 +352,55 @@ export class PageManager {
 
   // Maps one frame at `page` of `owner`, counting it.
   #install(owner: PageOwner, page: number, frame: number, rights: PageRights): boolean {
-    if (!this.mmu.map(owner.space, page, physAddr(frame * PAGE), PAGE, PAGE, rights)) return false;
-    owner.mm.tables.touch(page / PAGE);
     const k = this.kind[frame];
+    if (k === SHMEM) {
+      if (!this.#mapShmem(owner, page, frame, rights)) return false;
+    } else if (!this.mmu.map(owner.space, page, physAddr(frame * PAGE), PAGE, PAGE, rights)) return false;
+    owner.mm.tables.touch(page / PAGE);
     if (k === ANON) owner.rssAnon++;
     else if (k === SHMEM) owner.rssShmem++;
     const rss = owner.rssAnon + owner.rssShmem;
     if (rss > owner.hiwaterRss) owner.hiwaterRss = rss;
     return true;
+  }
+
+  // Maps shmem `frame` at `page` of `owner` and lists the mapping. The
+  // frame is pinned meanwhile: mapping may make a page table, that may
+  // reclaim, and an object's page no entry maps yet is reclaim's to take.
+  #mapShmem(owner: PageOwner, page: number, frame: number, rights: PageRights): boolean {
+    const was = this.pinned[frame]!;
+    this.pinned[frame] = 1;
+    try {
+      if (!this.mmu.map(owner.space, page, physAddr(frame * PAGE), PAGE, PAGE, rights)) return false;
+    } finally {
+      this.pinned[frame] = was;
+    }
+    this.#addShmemMapper(frame, owner.pid, page / PAGE);
+    return true;
+  }
+
+  #addShmemMapper(frame: number, pid: number, vpn: number): void {
+    const list = this.shmemMappers.get(frame);
+    if (list === undefined) this.shmemMappers.set(frame, [[pid, vpn]]);
+    else list.push([pid, vpn]);
+  }
+
+  // Runs `fn` with `frames` pinned, so that the reclaim a page-table
+  // allocation inside it may run leaves them alone.
+  #withPinned<T>(frames: readonly number[], fn: () => T): T {
+    const pinned = this.pinned;
+    const pins: number[] = [];
+    for (const frame of frames) {
+      if (pinned[frame] === 0) {
+        pinned[frame] = 1;
+        pins.push(frame);
+      }
+    }
+    try {
+      return fn();
+    } finally {
+      for (const frame of pins) pinned[frame] = 0;
+    }
   }
 
   // One mapping of `frame` at `vpn` of `owner` is gone (its PTE is being cleared).
@@ -376,6 +427,10 @@ export class PageManager {
           if (last !== undefined) this.#setOwner(frame, last[0], last[1]);
         }
       }
+    } else if (pid >= 0 && this.kind[frame] === SHMEM) {
+      const list = this.shmemMappers.get(frame);
+      const i = list === undefined ? -1 : list.findIndex(([p, v]) => p === pid && v === vpn);
+      if (i >= 0) list!.splice(i, 1);
     }
     if (left === 0) {
       this.#unlazy(frame);
@@ -384,6 +439,11 @@ export class PageManager {
         this.droppableCount--;
       }
       this.dirty[frame] = 0;
+      this.hiddenYoung[frame] = 0;
+      if (this.kind[frame] === SHMEM) {
+        this.shmemPage.delete(frame);
+        this.shmemMappers.delete(frame);
+      }
       if (this.folio[frame] === frame + 1) this.lazyFolios.delete(frame);
       this.folio[frame] = 0;
       this.kind[frame] = FREE;
@@ -846,12 +906,23 @@ export class PageManager {
       if (!owner.alive) return false;
       let frame = obj.frames.get(idx);
       if (frame === undefined) {
-        const f = this.#newFrame();
+        const slot = obj.swapped.size === 0 ? undefined : obj.swapped.get(idx);
+        // shmem_swapin_folio(): a page reclaim wrote out is read back, the
+        // slot freed, and the page marked dirty (its only copy is in memory).
+        const f = slot === undefined ? this.#newFrame() : this.host.allocFrame();
         if (f === null) return false;
         frame = f;
         this.kind[frame] = SHMEM;
         this.refs[frame] = 1; // the object's own hold
         obj.frames.set(idx, frame);
+        this.shmemPage.set(frame, [obj, idx]);
+        if (slot !== undefined) {
+          this.swapDevice.readPage(slot, this.ram, pfn(f));
+          this.swapDevice.release(slot);
+          obj.swapped.delete(idx);
+          this.dirty[frame] = 1;
+          this.stats.swapIns++;
+        }
       }
       if (!this.#install(owner, page, frame, this.#rights(vma, writable))) return false;
       this.refs[frame]!++;
@@ -1030,7 +1101,7 @@ export class PageManager {
    * and stays mapped when there is no free slot (add_to_swap fails before
    * anything is unmapped). Pages shared after fork are left alone.
    */
-  pageOut(owner: PageOwner, vma: Vma, start: number, end: number): void {
+  pageOut(owner: PageOwner, _vma: Vma, start: number, end: number): void {
     // A huge page covered in part is split first (as for MADV_COLD); so is
     // one covered whole when there is no swap space to write it to
     // (shrink_folio_list(): add_to_swap() fails, split_folio_to_list()).
@@ -1059,11 +1130,10 @@ export class PageManager {
         // Mapped here only: the object's hold and this entry.
         if (this.refs[frame] !== 2) continue;
         if (written) this.dirty[frame] = 1;
+        // try_to_unmap() comes before the write-out, which may fail: the
+        // page is unmapped with or without a swap slot.
         this.#unmapPage(owner, frame, virt / PAGE);
-        // A clean page (never written: all zeros) leaves the object too
-        // (__remove_mapping); a dirty one cannot be written out without
-        // swap here, and stays.
-        this.#dropIfClean(vma, virt, frame);
+        this.#evictShmem(frame);
         continue;
       }
       if (k !== ANON || this.refs[frame] !== 1 || this.pinned[frame] !== 0) continue;
@@ -1098,9 +1168,8 @@ export class PageManager {
         return;
       }
       if (this.kind[frame] !== SHMEM || this.refs[frame] !== 2) return;
-      owner.hidden.delete(vpn);
-      this.#unref(owner, frame, vpn);
-      this.#dropIfClean(vma, vpn * PAGE, frame);
+      this.#unmapHidden(owner, frame, vpn);
+      this.#evictShmem(frame);
     });
   }
 
@@ -1126,13 +1195,24 @@ export class PageManager {
     this.#unref(owner, frame, vpn);
   }
 
-  // A shmem page no entry maps any more leaves its object if it was never
-  // written (all zeros: __remove_mapping); a dirty one stays, as it cannot
-  // be written out.
-  #dropIfClean(vma: Vma, virt: number, frame: number): void {
-    if (this.dirty[frame] !== 0 || this.refs[frame] !== 1) return;
-    vma.object!.frames.delete(vma.pgoff + (virt - vma.start) / PAGE);
+  // A shmem page no entry maps any more leaves its object: a clean one
+  // (never written: all zeros) is dropped (__remove_mapping()), a dirty
+  // one written to a swap slot the object then refers to (shmem_writeout());
+  // with no free slot it stays (and is left unmapped, as Linux leaves it).
+  // Returns whether the frame was freed.
+  #evictShmem(frame: number): boolean {
+    if (this.refs[frame] !== 1) return false;
+    const [obj, idx] = this.shmemPage.get(frame)!;
+    if (this.dirty[frame] !== 0) {
+      const slot = this.swapDevice.allocate();
+      if (slot < 0) return false;
+      this.swapDevice.writePage(slot, this.ram, pfn(frame));
+      obj.swapped.set(idx, slot);
+      this.stats.swapOuts++;
+    }
+    obj.frames.delete(idx);
     this.#drop(frame, -1, 0);
+    return true;
   }
 
   #forEachIn(
@@ -1171,7 +1251,9 @@ export class PageManager {
         } else {
           // The entry goes, and its Dirty and Accessed bits with it: keep what they said.
           if (m.dirty) this.#wasWritten(frame);
-          this.hiddenYoung[frame] = m.accessed ? 1 : 0;
+          // (A shmem page hidden in several processes keeps whether any of their entries was accessed.)
+          if (m.accessed) this.hiddenYoung[frame] = 1;
+          else if (this.kind[frame] !== SHMEM) this.hiddenYoung[frame] = 0;
           owner.hidden.set(vpn, frame);
           this.#clear(owner, m.virt, PAGE);
         }
@@ -1187,12 +1269,24 @@ export class PageManager {
       this.mmu.protect(owner.space, m.virt, PAGE, this.#rights(vma, w));
       this.mmu.invalidatePage(owner.space, m.virt);
     }
-    this.#forEachIn(owner.hidden, start, end, (vpn, frame) => {
-      owner.hidden.delete(vpn);
-      const w = writable && this.kind[frame] !== ZERO && (vma.object !== null || this.refs[frame] === 1);
-      // The frame is counted already; map it back without counting it again.
-      this.mmu.map(owner.space, vpn * PAGE, physAddr(frame * PAGE), PAGE, PAGE, this.#rights(vma, w));
-    });
+    // Mapping a page back may make a page table, and so reclaim: the pages
+    // coming back are pinned until they are mapped.
+    const back: [number, number][] = [];
+    this.#forEachIn(owner.hidden, start, end, (vpn, frame) => void back.push([vpn, frame]));
+    if (back.length === 0) return;
+    this.#withPinned(
+      back.map(([, frame]) => frame),
+      () => {
+        for (const [vpn, frame] of back) {
+          // A process the OOM killer took (its tables' allocation) maps nothing more.
+          if (!owner.alive) return;
+          const w = writable && this.kind[frame] !== ZERO && (vma.object !== null || this.refs[frame] === 1);
+          // The frame is counted already; map it back without counting it again.
+          this.mmu.map(owner.space, vpn * PAGE, physAddr(frame * PAGE), PAGE, PAGE, this.#rights(vma, w));
+          owner.hidden.delete(vpn);
+        }
+      },
+    );
   }
 
   /** Moves the pages of [from, from + length) to [to, to + length) (mremap). */
@@ -1214,18 +1308,27 @@ export class PageManager {
     this.#clear(owner, from, length);
     this.mmu.invalidateAddressSpace(owner.space);
     const shift = (to - from) / PAGE;
-    for (const m of present) {
-      // Mapping may allocate a table, and that may run the OOM killer: a process it took moves nothing more.
-      if (!owner.alive) return;
-      const frame = m.phys / PAGE;
-      const oldVpn = m.virt / PAGE;
-      // move_ptes() keeps each entry whole; the new one starts clean here, so
-      // what its Dirty bit said is kept on the frame: a shmem folio is dirty,
-      // a lazily freed page was written again.
-      if (m.dirty) this.#wasWritten(frame);
-      this.mmu.map(owner.space, m.virt + (to - from), m.phys, PAGE, PAGE, m);
-      this.#remapOwner(owner, frame, oldVpn, oldVpn + shift);
-    }
+    // Mapping may allocate a table, and that may reclaim: the pages on
+    // their way, in no table for the moment, are pinned until they arrive.
+    const moving = this.#withPinned(
+      present.map((m) => m.phys / PAGE),
+      () => {
+        for (const m of present) {
+          // ... or run the OOM killer: a process it took moves nothing more.
+          if (!owner.alive) return false;
+          const frame = m.phys / PAGE;
+          const oldVpn = m.virt / PAGE;
+          // move_ptes() keeps each entry whole; the new one starts clean here, so
+          // what its Dirty bit said is kept on the frame: a shmem folio is dirty,
+          // a lazily freed page was written again.
+          if (m.dirty) this.#wasWritten(frame);
+          this.mmu.map(owner.space, m.virt + (to - from), m.phys, PAGE, PAGE, m);
+          this.#remapOwner(owner, frame, oldVpn, oldVpn + shift);
+        }
+        return true;
+      },
+    );
+    if (!moving) return;
     for (const map of [owner.swap, owner.hidden, owner.guards]) {
       const moved: [number, number][] = [];
       this.#forEachIn(map, from, from + length, (vpn, v) => {
@@ -1397,22 +1500,26 @@ export class PageManager {
         list.push([child.pid, vpn]);
         child.rssAnon++;
       } else if (this.kind[frame] === SHMEM) {
+        this.#addShmemMapper(frame, child.pid, vpn);
         child.rssShmem++;
       }
     });
     return true;
   }
 
-  /** Gives back a shmem object's frames when no VMA maps it any more. */
-  releaseObjectFrames(frames: Map<number, number>): void {
-    for (const frame of frames.values()) this.#drop(frame, -1, 0);
-    frames.clear();
+  /** Gives back a shmem object's frames and swap slots when no VMA maps it any more. */
+  releaseObject(obj: ShmemObject): void {
+    for (const frame of obj.frames.values()) this.#drop(frame, -1, 0);
+    obj.frames.clear();
+    for (const slot of obj.swapped.values()) this.swapDevice.release(slot);
+    obj.swapped.clear();
   }
 
   /**
    * shmem_truncate_range() for a punched hole: the object gives back its
    * frames of pages [from, to), which no page-table entry maps any more
-   * (the kernel zapped every mapping of them first).
+   * (the kernel zapped every mapping of them first), and the swap slots of
+   * those it had written out.
    */
   punchObject(obj: ShmemObject, from: number, to: number): void {
     const gone: [number, number][] = [];
@@ -1428,6 +1535,11 @@ export class PageManager {
       obj.frames.delete(idx);
       this.#drop(frame, -1, 0);
     }
+    // shmem_free_swap(): the hole's swapped-out pages give back their slots.
+    this.#forEachIn(obj.swapped, from * PAGE, to * PAGE, (idx, slot) => {
+      this.swapDevice.release(slot);
+      obj.swapped.delete(idx);
+    });
   }
 
   // What a Dirty bit said of `frame` when its entry is rewritten clean or
@@ -1461,7 +1573,7 @@ export class PageManager {
   // `owner`'s mapping of `frame` moved from page `from` to page `to`: the reverse map follows.
   #remapOwner(owner: PageOwner, frame: number, from: number, to: number): void {
     if (this.ownerPid[frame] === owner.pid && this.ownerVpn[frame] === from) this.ownerVpn[frame] = to;
-    const list = this.shared.get(frame);
+    const list = this.kind[frame] === SHMEM ? this.shmemMappers.get(frame) : this.shared.get(frame);
     if (list !== undefined) for (const e of list) if (e[0] === owner.pid && e[1] === from) e[1] = to;
   }
 
@@ -1533,9 +1645,34 @@ export class PageManager {
     return young;
   }
 
+  // shrink_folio_list() for shmem page `frame`: unless an entry mapping it
+  // was accessed (every one tested and cleared, folio_referenced() over the
+  // file's rmap), it is unmapped from every process (try_to_unmap()), the
+  // entries' Dirty bits going to the page, and leaves its object
+  // (#evictShmem). Returns whether the frame was freed.
+  #reclaimShmem(frame: number): boolean {
+    const mappers: [PageOwner, number][] = [];
+    for (const [pid, vpn] of this.shmemMappers.get(frame) ?? []) {
+      const owner = this.host.process(pid);
+      if (owner === undefined || !owner.alive) return false;
+      mappers.push([owner, vpn]);
+    }
+    if (mappers.length > 0 && this.#sharedYoung(frame, mappers)) return false;
+    for (const [owner, vpn] of mappers) {
+      if (owner.hidden.get(vpn) === frame) {
+        this.#unmapHidden(owner, frame, vpn);
+        continue;
+      }
+      const m = this.mmu.query(owner.space, vpn * PAGE);
+      if (m?.dirty) this.dirty[frame] = 1;
+      this.#unmapPage(owner, frame, vpn);
+    }
+    return this.#evictShmem(frame);
+  }
+
   /**
-   * Swaps out up to `target` anonymous pages by the clock: a frame whose
-   * Accessed bit is set gets a second chance.
+   * Swaps out up to `target` anonymous and shmem pages by the clock: a
+   * frame whose Accessed bit is set (in any entry mapping it) gets a second chance.
    *
    * @returns the number of frames freed.
    */
@@ -1549,7 +1686,19 @@ export class PageManager {
     for (let scanned = 0; scanned < 2 * n && freed < target; scanned++) {
       const frame = this.hand;
       this.hand = (this.hand + 1) % n;
-      if (this.kind[frame] !== ANON || this.pinned[frame] !== 0) continue;
+      if (this.pinned[frame] !== 0) continue;
+      if (this.kind[frame] === SHMEM) {
+        // Shmem pages sit on the anonymous LRU, which reclaim scans only
+        // while there is free swap (get_scan_count(), can_reclaim_anon_pages()).
+        if (!canSwap) {
+          if (dropOnly()) break;
+          continue;
+        }
+        if (this.#reclaimShmem(frame)) freed++;
+        else if (this.swapDevice.freeSlots === 0) canSwap = false;
+        continue;
+      }
+      if (this.kind[frame] !== ANON) continue;
       // Who maps the page, for the swap-out below: every process of a page
       // shared after fork (try_to_unmap() puts the same swap entry in each
       // mapping, rmap_walk over the anon_vma), or the one that maps it.

@@ -45,8 +45,14 @@ export interface ShmemObject {
   readonly id: number;
   /** Size in pages. */
   pages: number;
-  /** Frame of each page offset, -1 when never touched (reads as zeros). */
+  /** Frame of each page offset in memory; an offset in neither map was never touched (reads as zeros). */
   frames: Map<number, number>;
+  /**
+   * Swap slot of each page offset reclaim wrote out (Linux keeps the swap
+   * entry in the shmem file's page cache, shmem_writeout()); a fault
+   * reads it back and frees the slot (shmem_swapin_folio()).
+   */
+  swapped: Map<number, number>;
   /** Number of VMAs (in any process) that map it. */
   mappers: number;
   /** Pages charged to Committed_AS for it (0 for MAP_NORESERVE). */
