@@ -479,10 +479,15 @@ export class Kernel {
       pageTables += 1 + this.pageTablePages(p);
     }
     let shmem = 0;
+    // Pages only the swap cache holds: on the anonymous LRU, not in AnonPages (NR_ANON_MAPPED).
+    let cacheOnly = 0;
     for (let f = 0; f < this.pages.kind.length; f++) {
-      if (this.pages.kind[f] === 1) anon++;
-      else if (this.pages.kind[f] === 2) shmem++;
+      if (this.pages.kind[f] === 1) {
+        if (this.pages.refs[f] === 0) cacheOnly++;
+        else anon++;
+      } else if (this.pages.kind[f] === 2) shmem++;
     }
+    const swapCached = this.pages.swapCache.size;
     const free = this.frames.freeFrameCount;
     const totalreserve = this.watermarks.high;
     const available = Math.max(0, free - totalreserve);
@@ -495,10 +500,10 @@ export class Kernel {
       kb("MemAvailable", available),
       kb("Buffers", 0),
       kb("Cached", shmem),
-      kb("SwapCached", 0),
-      kb("Active", anon + shmem),
+      kb("SwapCached", swapCached),
+      kb("Active", anon + cacheOnly + shmem),
       kb("Inactive", 0),
-      kb("Active(anon)", anon + shmem),
+      kb("Active(anon)", anon + cacheOnly + shmem),
       kb("Inactive(anon)", 0),
       kb("Active(file)", 0),
       kb("Inactive(file)", 0),
@@ -656,6 +661,9 @@ export class Kernel {
           }
           if (k === 1 && m.write && this.pages.refs[f] !== 1)
             fail(`frame ${f} is shared but mapped writable`);
+          const cached = this.pages.cacheSlot[f]!;
+          if (m.write && cached >= 0 && this.swap.useCount(cached) !== 0)
+            fail(`frame ${f} of the swap cache is mapped writable while swap entries refer to its slot`);
           if (vma.object === null && k !== 1) fail(`private VMA maps a non-anonymous frame ${f}`);
         });
       });
@@ -730,7 +738,11 @@ export class Kernel {
         droppable++;
         if (k !== 1) fail(`frame ${f} is marked droppable but is not anonymous`);
       }
-      if (this.pages.dirty[f] === 1 && k !== 2) fail(`frame ${f} is marked dirty but is not shmem`);
+      const cached = this.pages.cacheSlot[f]!;
+      if (cached >= 0 && this.pages.swapCache.get(cached) !== f)
+        fail(`frame ${f} says it holds slot ${cached} in the swap cache, the cache says otherwise`);
+      if (this.pages.dirty[f] === 1 && k !== 2 && cached < 0)
+        fail(`frame ${f} is marked dirty but is neither shmem nor in the swap cache`);
       const head = this.pages.folio[f]! - 1;
       if (head >= 0 && (k !== 1 || head % 512 !== 0 || f - head >= 512))
         fail(`frame ${f} is marked part of the huge page at ${head} but is not one of its anonymous pages`);
@@ -756,6 +768,20 @@ export class Kernel {
     for (let slot = 0; slot < this.swap.slotCount; slot++) {
       if (this.swap.useCount(slot) !== (swapRefs.get(slot) ?? 0))
         fail(`swap slot ${slot} use count is wrong`);
+      const f = this.pages.swapCache.get(slot);
+      if (this.swap.hasCache(slot) !== (f !== undefined))
+        fail(`swap slot ${slot} ${f === undefined ? "is marked as cached" : "is not marked as cached"}`);
+    }
+    for (const [slot, f] of this.pages.swapCache) {
+      if (this.pages.kind[f] !== 1 || this.pages.cacheSlot[f] !== slot)
+        fail(`the swap cache's page of slot ${slot}, frame ${f}, is not an anonymous frame of that slot`);
+      if (this.pages.lazy[f] === 1 || this.pages.droppable[f] === 1 || this.pages.folio[f] !== 0)
+        fail(`frame ${f} of the swap cache is lazily freed, droppable or part of a huge page`);
+      // A page no entry maps is there for the entries that refer to its slot, and is what the slot holds.
+      if (this.pages.refs[f] === 0 && (this.swap.useCount(slot) === 0 || this.pages.dirty[f] === 1))
+        fail(
+          `frame ${f} of the swap cache is unmapped but ${this.pages.dirty[f] === 1 ? "dirty" : "no entry refers to its slot"}`,
+        );
     }
     this.swap.check();
     if (committed !== this.commit.committed)

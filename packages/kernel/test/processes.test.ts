@@ -389,11 +389,17 @@ describe("swap", () => {
     expect(k.pages.stats.swapOuts).toBe(4);
     expect([p.rssAnon, p.swap.size, p.hidden.size]).toEqual([rss - 4, 4, 0]);
     k.check();
-    // Readable again: each page comes back from swap at its first access.
+    // Readable again: each page comes back from swap at its first access,
+    // and stays in the swap cache with its slot (read faults).
     expect(p.mprotect(a, 4 * PAGE, PROT_READ)).toBe(0);
     expect(checkPattern(p, a, 4, 5)).toBe(true);
     expect(k.pages.stats.swapIns).toBe(4);
-    expect(k.swap.usedSlots).toBe(0);
+    expect([k.swap.usedSlots, k.pages.swapCache.size, p.swap.size]).toEqual([4, 4, 0]);
+    expect(k.meminfo()).toMatch(/^SwapCached:\s+16 kB$/m);
+    k.check();
+    // Unmapped, the pages leave the cache and their slots are free.
+    expect(p.munmap(a, 4 * PAGE)).toBe(0);
+    expect([k.swap.usedSlots, k.pages.swapCache.size]).toEqual([0, 0]);
     k.check();
   });
   it("swaps out what PROT_NONE keeps aside under memory pressure, instead of killing", () => {
@@ -448,14 +454,31 @@ describe("swap", () => {
     }
     expect(swapped.some((vpn) => vpn < (a + (n / 4) * PAGE) / PAGE)).toBe(true);
     expect(k.pages.stats.swapOuts).toBe(swapped.length + r.swap.size);
-    // Each process reads its pages back, its own copy of each slot.
+    // The taker goes; the child reads its pages back into the swap cache,
+    // and the parent then finds each one there and maps the same frame
+    // (read-only in both), as Linux's swap cache lets them.
+    expect(checkPattern(r, b, 2560, 6)).toBe(true);
+    r.exit();
     expect(child.mprotect(a, (n / 4) * PAGE, PROT_READ)).toBe(0);
+    const ins = k.pages.stats.swapIns;
     expect(checkPattern(child, a, n, 4)).toBe(true);
     k.check();
+    expect(k.pages.stats.swapIns - ins).toBe(swapped.length);
     expect(checkPattern(parent, a, n, 4)).toBe(true);
-    expect(checkPattern(r, b, 2560, 6)).toBe(true);
+    expect(k.pages.stats.swapIns - ins).toBe(swapped.length);
+    for (const vpn of swapped) {
+      const here = k.mmu.query(parent.space, vpn * PAGE)!;
+      expect(k.mmu.query(child.space, vpn * PAGE)!.phys).toBe(here.phys);
+      expect(here.write).toBe(false);
+    }
     k.check();
-    for (const p of [parent, child, r]) p.exit();
+    // A write copies the page for the writer, as after fork.
+    const cow = k.pages.stats.cowCopies;
+    parent.storeU32(V(swapped[0]! * PAGE), 1);
+    expect(k.pages.stats.cowCopies).toBe(cow + 1);
+    expect(child.loadU32(V(swapped[0]! * PAGE))).not.toBe(1);
+    k.check();
+    for (const p of [parent, child]) p.exit();
     expect(k.swap.usedSlots).toBe(0);
     k.check();
   });
@@ -571,6 +594,145 @@ describe("swap", () => {
     expect(checkPattern(q, a, 4, 1)).toBe(true);
     expect(checkPattern(p, a, 4, 1)).toBe(true);
     expect(k.swap.usedSlots).toBe(0);
+    k.check();
+  });
+
+  it("keeps a page read back from swap in the swap cache, its slot kept until a write or an unmap", () => {
+    const k = testKernel(16 * MiB, { swapBytes: 4 * MiB });
+    const p = k.spawn();
+    const a = p.mmap(0, 4 * PAGE, RW, MAP_PRIVATE);
+    fillPattern(p, a, 4, 3);
+    expect(p.madvise(a, 4 * PAGE, MADV_PAGEOUT)).toBe(0);
+    const slot0 = p.swap.get(a / PAGE)!;
+    expect([k.swap.usedSlots, k.pages.stats.swapOuts]).toEqual([4, 4]);
+    const kB = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, "m").exec(k.meminfo())![1]);
+    // A read fault: the page comes back writable (its entry was the slot's
+    // only one) and stays in the swap cache; the slot stays taken.
+    expect(p.loadU32(V(a))).toBe(3 * 7919);
+    expect(k.mmu.query(p.space, a)!.write).toBe(true);
+    expect([k.swap.usedSlots, kB("SwapCached"), kB("AnonPages"), p.swap.size]).toEqual([4, 4, 4, 3]);
+    k.check();
+    // A write fault frees the slot at once (should_try_to_free_swap()).
+    p.storeU32(V(a + PAGE), 1);
+    expect([k.swap.usedSlots, kB("SwapCached")]).toEqual([3, 4]);
+    k.check();
+    // Paged out again unwritten, page 0 goes back to its slot with nothing written.
+    expect(p.madvise(a, PAGE, MADV_PAGEOUT)).toBe(0);
+    expect([p.swap.get(a / PAGE), k.pages.stats.swapOuts, kB("SwapCached")]).toEqual([slot0, 4, 0]);
+    k.check();
+    // Read back, written through its writable entry (no fault), paged out: written again.
+    expect(p.loadU32(V(a))).toBe(3 * 7919);
+    p.storeU32(V(a), 77);
+    expect(p.madvise(a, PAGE, MADV_PAGEOUT)).toBe(0);
+    expect([p.swap.get(a / PAGE), k.pages.stats.swapOuts]).toEqual([slot0, 5]);
+    expect(p.loadU32(V(a))).toBe(77);
+    k.check();
+    // A Dirty bit that goes with its entry (mprotect PROT_NONE keeps the frame
+    // aside) is kept on the page: paged out, it is written.
+    p.storeU32(V(a), 78);
+    expect(p.mprotect(a, PAGE, PROT_NONE)).toBe(0);
+    expect(p.madvise(a, PAGE, MADV_PAGEOUT)).toBe(0);
+    expect(k.pages.stats.swapOuts).toBe(6);
+    expect(p.mprotect(a, PAGE, PROT_READ)).toBe(0);
+    expect(p.loadU32(V(a))).toBe(78);
+    k.check();
+    // Written after it was read back, then shared by fork: the parent's
+    // entry holds the Dirty bit. When it goes, the page keeps it, and
+    // paging the child's page out writes it.
+    expect(p.mprotect(a, PAGE, RW)).toBe(0);
+    expect(p.madvise(a, PAGE, MADV_PAGEOUT)).toBe(0);
+    expect(p.loadU32(V(a))).toBe(78);
+    p.storeU32(V(a), 79);
+    const c = p.fork("child")!;
+    expect(p.munmap(a, PAGE)).toBe(0);
+    const outs = k.pages.stats.swapOuts;
+    expect(c.madvise(a, PAGE, MADV_PAGEOUT)).toBe(0);
+    expect(k.pages.stats.swapOuts).toBe(outs + 1);
+    expect(c.loadU32(V(a))).toBe(79);
+    k.check();
+    c.exit();
+    expect(p.munmap(a, 4 * PAGE)).toBe(0);
+    expect([k.swap.usedSlots, kB("SwapCached")]).toEqual([0, 0]);
+    k.check();
+  });
+
+  it("shares a slot's page between the processes that read it back, and frees it with the last entry", () => {
+    const k = testKernel(16 * MiB, { swapBytes: 4 * MiB });
+    const parent = k.spawn("parent");
+    const a = parent.mmap(0, 2 * PAGE, RW, MAP_PRIVATE);
+    fillPattern(parent, a, 2, 9);
+    expect(parent.madvise(a, 2 * PAGE, MADV_PAGEOUT)).toBe(0);
+    const child = parent.fork("child")!;
+    // Both entries refer to each slot.
+    const [s0, s1] = [parent.swap.get(a / PAGE)!, parent.swap.get(a / PAGE + 1)!];
+    expect([k.swap.useCount(s0), k.swap.useCount(s1)]).toEqual([2, 2]);
+    // The child reads both pages back, read-only (another entry refers to each slot).
+    expect(checkPattern(child, a, 2, 9)).toBe(true);
+    expect(k.mmu.query(child.space, a)!.write).toBe(false);
+    expect([k.pages.swapCache.size, k.pages.stats.swapIns]).toEqual([2, 2]);
+    k.check();
+    // Unmapped by the child, they stay in the cache for the parent's entries.
+    expect(child.munmap(a, 2 * PAGE)).toBe(0);
+    expect([k.pages.swapCache.size, k.swap.usedSlots]).toEqual([2, 2]);
+    expect(k.meminfo()).toMatch(/^AnonPages:\s+0 kB$/m);
+    k.check();
+    // Reclaim frees the pages only the cache holds, writing nothing; the
+    // parent's faults read them again.
+    const outs = k.pages.stats.swapOuts;
+    expect(k.pages.reclaim(2)).toBe(2);
+    expect([k.pages.swapCache.size, k.swap.usedSlots, k.pages.stats.swapOuts]).toEqual([0, 2, outs]);
+    k.check();
+    expect(checkPattern(parent, a, 2, 9)).toBe(true);
+    expect(k.pages.stats.swapIns).toBe(4);
+    k.check();
+    // The parent's own pages now: its entries were the slots' last ones.
+    parent.storeU32(V(a), 5);
+    expect(parent.munmap(a, 2 * PAGE)).toBe(0);
+    expect([k.pages.swapCache.size, k.swap.usedSlots]).toEqual([0, 0]);
+    k.check();
+    // Unmapping the last entry of a slot whose page only the cache holds frees both.
+    const q = k.spawn("q");
+    const b = q.mmap(0, PAGE, RW, MAP_PRIVATE);
+    q.storeU32(V(b), 1);
+    expect(q.madvise(b, PAGE, MADV_PAGEOUT)).toBe(0);
+    const r = q.fork("r")!;
+    expect(r.loadU32(V(b))).toBe(1);
+    expect(r.munmap(b, PAGE)).toBe(0);
+    expect([k.pages.swapCache.size, k.swap.usedSlots]).toEqual([1, 1]);
+    expect(q.munmap(b, PAGE)).toBe(0);
+    expect([k.pages.swapCache.size, k.swap.usedSlots]).toEqual([0, 0]);
+    k.check();
+  });
+
+  it("reads swapped-out pages into the swap cache on MADV_WILLNEED, mapping none", () => {
+    const k = testKernel(16 * MiB, { swapBytes: 4 * MiB });
+    const p = k.spawn();
+    const a = p.mmap(0, 4 * PAGE, RW, MAP_PRIVATE);
+    fillPattern(p, a, 4, 6);
+    expect(p.madvise(a, 4 * PAGE, MADV_PAGEOUT)).toBe(0);
+    expect(p.madvise(a, 4 * PAGE, MADV_WILLNEED)).toBe(0);
+    expect([k.pages.stats.swapIns, k.pages.swapCache.size, p.rssAnon, p.swap.size]).toEqual([4, 4, 0, 4]);
+    expect(k.meminfo()).toMatch(/^SwapCached:\s+16 kB$/m);
+    k.check();
+    // The faults find them there: nothing more is read.
+    expect(checkPattern(p, a, 4, 6)).toBe(true);
+    expect([k.pages.stats.swapIns, p.rssAnon, p.swap.size]).toEqual([4, 4, 0]);
+    k.check();
+  });
+
+  it("frees the slot of a page read back while swap is more than half full", () => {
+    // vm_swap_full(): should_try_to_free_swap() frees it even on a read.
+    const k = testKernel(16 * MiB, { swapBytes: 4 * PAGE });
+    const p = k.spawn();
+    const a = p.mmap(0, 3 * PAGE, RW, MAP_PRIVATE);
+    fillPattern(p, a, 3, 2);
+    expect(p.madvise(a, 3 * PAGE, MADV_PAGEOUT)).toBe(0);
+    expect(k.swap.usedSlots).toBe(3);
+    expect(p.loadU32(V(a))).toBe(2 * 7919);
+    expect([k.swap.usedSlots, k.pages.swapCache.size]).toEqual([2, 0]);
+    // Half full no more (2 of 4): the next read keeps its slot.
+    expect(p.loadU32(V(a + PAGE))).toBe(2 * 7919 + 1);
+    expect([k.swap.usedSlots, k.pages.swapCache.size]).toEqual([2, 1]);
     k.check();
   });
 

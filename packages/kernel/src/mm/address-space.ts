@@ -187,6 +187,8 @@ export interface PageLayer {
   guarded(space: AddressSpace, start: number, end: number): boolean;
   /** MADV_COLD on [start, end) of `vma`: deactivates the pages (only a huge page's split shows). Optional. */
   cold?(space: AddressSpace, vma: Vma, start: number, end: number): void;
+  /** MADV_WILLNEED over a private range: reads its swapped-out pages into the swap cache, mapping none. */
+  willNeed?(space: AddressSpace, vma: Vma, start: number, end: number): void;
   /**
    * A VMA boundary is made at `at` (a split): a huge page mapped whole
    * across it is split (vma_adjust_trans_huge). Optional.
@@ -1077,9 +1079,11 @@ export class AddressSpace {
         this.#pages.lazyFree(this, vma, start, end);
         return 0;
       case MADV_WILLNEED:
-        // madvise_willneed() maps nothing: it reads swapped-out pages into the
-        // swap cache, and a shmem file's into its page cache. memstack has
-        // no swap cache, so there is nothing to do ahead of the faults.
+        // madvise_willneed() maps nothing: it reads a private range's
+        // swapped-out pages into the swap cache (swapin_walk_ops), where
+        // their faults find them. A shmem object's swapped-out pages are
+        // read by their faults alone here.
+        if (vma.object === null) this.#pages.willNeed?.(this, vma, start, end);
         return 0;
       case MADV_COLD:
         // Deactivates the pages: a hint to reclaim, with nothing to see at

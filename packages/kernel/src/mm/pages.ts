@@ -20,8 +20,9 @@
  *   not written since is dropped instead, with no swap needed; one written
  *   since is an ordinary anonymous page again (mm/vmscan.c,
  *   folio_test_swapbacked).
- * - There is no swap cache: a slot shared after fork is read once per
- *   process that faults it back in.
+ * - The swap cache keeps a private page read back from swap together with
+ *   its slot, for the other entries that refer to the slot and so that a
+ *   clean page goes back out with nothing written; no swap readahead.
  * - A transparent huge page (THP, mm/huge_memory.c) is 512 frames taken
  *   as one order-9 block and zeroed together, mapped as Linux maps it with
  *   one PMD entry — but here by 512 PTEs in the PTE table Linux deposits
@@ -49,14 +50,17 @@
  *     ownerPid[pfn]  for an ANON frame mapped once: the process mapping it
  *     ownerVpn[pfn]  ... and the virtual page number there (the reverse map)
  *     lazy[pfn]      1 for an ANON frame freed lazily (MADV_FREE) and not yet dropped
- *     dirty[pfn]     1 for a SHMEM frame written since it was allocated (the folio's
- *                    dirty flag; a mapping's own Dirty bit is read from its entry)
+ *     dirty[pfn]     1 for a SHMEM frame written since it was allocated, or a frame of
+ *                    the swap cache written since it was read (the folio's dirty
+ *                    flag; a mapping's own Dirty bit is read from its entry)
+ *     cacheSlot[pfn] for an ANON frame in the swap cache: its slot, else -1
  *     hiddenYoung[pfn]  for a frame PROT_NONE keeps aside: the Accessed bit its
  *                    entry had, which reclaim tests and clears (a mapped page's is
  *                    read from its entry)
  *
  * A COW-shared ANON frame (refs > 1) lists its (pid, vpn) mappers in a Map,
- * as a SHMEM frame does all of its own.
+ * as a SHMEM frame does all of its own; an ANON frame that only the swap
+ * cache holds has refs 0.
  */
 import {
   CorruptionError,
@@ -190,7 +194,12 @@ export class PageManager {
   readonly droppable: Uint8Array;
   /** Number of frames marked in `droppable`. */
   droppableCount = 0;
-  /** 1 for a shmem frame known written (Linux's folio dirty flag): reclaim may not drop it. */
+  /**
+   * 1 for a shmem frame known written (Linux's folio dirty flag): reclaim
+   * may not drop it; or for an anonymous frame of the swap cache written
+   * since it was read (a Dirty bit cleared from an entry mapping it):
+   * reclaim must write it to its slot again.
+   */
   readonly dirty: Uint8Array;
   /**
    * For a frame PROT_NONE keeps aside: 1 while the Accessed bit its entry
@@ -212,6 +221,15 @@ export class PageManager {
   readonly lazyFolios = new Set<number>();
   /** (pid, vpn) pairs mapping each COW-shared anonymous frame. */
   readonly shared = new Map<number, [number, number][]>();
+  /** For an anonymous frame in the swap cache: the slot whose page it holds; else -1. */
+  readonly cacheSlot: Int32Array;
+  /**
+   * The swap cache (mm/swap_state.c): the frame holding each slot's page in
+   * memory. A page read back from swap stays in it, its slot kept, so that
+   * other processes whose entries refer to the slot find it there, and
+   * reclaim need not write it again while it is clean.
+   */
+  readonly swapCache = new Map<number, number>();
   /** For each shmem frame: its object and its page offset there (the page cache's index). */
   readonly shmemPage = new Map<number, [ShmemObject, number]>();
   /**
@@ -228,7 +246,9 @@ export class PageManager {
     zeroPageMaps: 0,
     cowCopies: 0,
     cowReuses: 0,
+    /** Pages read from swap (/proc/vmstat pswpin). */
     swapIns: 0,
+    /** Pages written to swap (pswpout): a clean page of the swap cache goes out with no write. */
     swapOuts: 0,
     /** Lazily freed pages (MADV_FREE) that reclaim dropped, clean. */
     lazyFrees: 0,
@@ -277,6 +297,7 @@ export class PageManager {
     this.lazy = new Uint8Array(ram.frameCount);
     this.droppable = new Uint8Array(ram.frameCount);
     this.dirty = new Uint8Array(ram.frameCount);
+    this.cacheSlot = new Int32Array(ram.frameCount).fill(-1);
     this.hiddenYoung = new Uint8Array(ram.frameCount);
     this.folio = new Int32Array(ram.frameCount);
     const zero = frames.allocFrames(0);
@@ -301,6 +322,7 @@ export class PageManager {
         this.#forEachIn(owner.guards, start, end, (vpn) => owner.guards.delete(vpn)),
       guarded: (_space, start, end) => this.#guarded(owner, start, end),
       cold: (_space, _vma, start, end) => this.cold(owner, start, end),
+      willNeed: (_space, _vma, start, end) => this.willNeed(owner, start, end),
       splitAt: (_space, at) => this.#splitHuge(owner, at),
       tables: {
         freed: (_space, start, end) => {
@@ -433,24 +455,170 @@ export class PageManager {
       if (i >= 0) list!.splice(i, 1);
     }
     if (left === 0) {
-      this.#unlazy(frame);
-      if (this.droppable[frame] === 1) {
-        this.droppable[frame] = 0;
-        this.droppableCount--;
+      // free_swap_cache(): a page of the swap cache stays there, unmapped,
+      // while a swap entry still refers to its slot.
+      if (this.cacheSlot[frame]! >= 0 && !this.#freeSwap(frame)) {
+        this.ownerPid[frame] = -1;
+        this.shared.delete(frame);
+        return;
       }
-      this.dirty[frame] = 0;
-      this.hiddenYoung[frame] = 0;
-      if (this.kind[frame] === SHMEM) {
-        this.shmemPage.delete(frame);
-        this.shmemMappers.delete(frame);
-      }
-      if (this.folio[frame] === frame + 1) this.lazyFolios.delete(frame);
-      this.folio[frame] = 0;
-      this.kind[frame] = FREE;
-      this.ownerPid[frame] = -1;
-      this.shared.delete(frame);
-      this.host.freeFrame(pfn(frame));
+      this.#freeFrame(frame);
     }
+  }
+
+  // Gives `frame`, which nothing refers to any more, back to the allocator.
+  #freeFrame(frame: number): void {
+    this.#unlazy(frame);
+    if (this.droppable[frame] === 1) {
+      this.droppable[frame] = 0;
+      this.droppableCount--;
+    }
+    this.dirty[frame] = 0;
+    this.hiddenYoung[frame] = 0;
+    if (this.kind[frame] === SHMEM) {
+      this.shmemPage.delete(frame);
+      this.shmemMappers.delete(frame);
+    }
+    if (this.folio[frame] === frame + 1) this.lazyFolios.delete(frame);
+    this.folio[frame] = 0;
+    this.kind[frame] = FREE;
+    this.ownerPid[frame] = -1;
+    this.shared.delete(frame);
+    this.host.freeFrame(pfn(frame));
+  }
+
+  // ----------------------------------------------------------- swap cache
+
+  // Anonymous `frame` holds the page of `slot` in the swap cache.
+  #cacheAdd(frame: number, slot: number): void {
+    this.cacheSlot[frame] = slot;
+    this.swapCache.set(slot, frame);
+    this.swapDevice.addCache(slot);
+  }
+
+  // `frame` leaves the swap cache; its slot is freed if no entry refers to it.
+  #cacheDel(frame: number): void {
+    const slot = this.cacheSlot[frame]!;
+    this.cacheSlot[frame] = -1;
+    this.dirty[frame] = 0;
+    this.swapCache.delete(slot);
+    this.swapDevice.dropCache(slot);
+  }
+
+  // folio_free_swap(): `frame` leaves the swap cache, and its slot is
+  // freed, if no swap entry refers to the slot any more. Returns whether
+  // the frame is out of the cache.
+  #freeSwap(frame: number): boolean {
+    const slot = this.cacheSlot[frame]!;
+    if (slot < 0) return true;
+    if (this.swapDevice.useCount(slot) !== 0) return false;
+    this.#cacheDel(frame);
+    return true;
+  }
+
+  // free_swap_and_cache(): a swap entry referring to `slot` is gone (zap,
+  // MADV_FREE). When it was the last, the slot's page in the swap cache
+  // leaves the cache if no entry maps it, and is freed, or if swap is half
+  // full (__try_to_reclaim_swap() with TTRS_UNMAPPED | TTRS_FULL).
+  #releaseSwap(slot: number): void {
+    this.swapDevice.release(slot);
+    if (this.swapDevice.useCount(slot) !== 0) return;
+    const frame = this.swapCache.get(slot);
+    if (frame === undefined) return;
+    if (this.refs[frame] === 0) {
+      this.#cacheDel(frame);
+      this.#freeFrame(frame);
+    } else if (this.swapDevice.full) {
+      this.#cacheDel(frame);
+    }
+  }
+
+  // A Dirty bit of an entry mapping `frame` is about to go (the entry is
+  // cleared or rewritten): a shmem page, or a page of the swap cache,
+  // keeps it as its own dirty flag.
+  #keepDirty(frame: number): void {
+    if (this.kind[frame] === SHMEM || this.cacheSlot[frame]! >= 0) this.dirty[frame] = 1;
+  }
+
+  // Whether `frame` may be mapped writable in place: not a page of the swap
+  // cache that a swap entry still refers to (another process would see
+  // the write when it reads the slot back).
+  #ownsSwap(frame: number): boolean {
+    const slot = this.cacheSlot[frame]!;
+    return slot < 0 || this.swapDevice.useCount(slot) === 0;
+  }
+
+  /**
+   * MADV_WILLNEED on [start, end) of `owner` (madvise_willneed() with
+   * swapin_walk_ops): the page of each swap entry there is read into the
+   * swap cache, not mapped, so that the fault to come finds it in memory.
+   * Stops when memory runs out.
+   */
+  willNeed(owner: PageOwner, start: number, end: number): void {
+    const slots: number[] = [];
+    this.#forEachIn(owner.swap, start, end, (_vpn, slot) => void slots.push(slot));
+    for (const slot of slots) {
+      if (!owner.alive) return;
+      // The allocation below may have reclaimed or killed: the entry may be gone.
+      if (this.swapDevice.useCount(slot) === 0 || this.swapCache.has(slot)) continue;
+      const f = this.host.allocFrame();
+      if (f === null) return;
+      if (this.swapDevice.useCount(slot) === 0 || this.swapCache.has(slot)) {
+        this.host.freeFrame(f);
+        continue;
+      }
+      this.swapDevice.readPage(slot, this.ram, f);
+      this.kind[f] = ANON;
+      this.#cacheAdd(f, slot);
+      this.stats.swapIns++;
+    }
+  }
+
+  // do_swap_page(): `owner`'s page at `page` of `vma` refers to `slot`.
+  // The page is found in the swap cache (another process read the slot
+  // back, or MADV_WILLNEED did), or read in and added to it; then mapped,
+  // writable only if this entry was the slot's only one and nothing else
+  // maps the page (Linux: the entry's exclusive bit). The slot stays with
+  // the page in the cache unless the fault writes such a page or swap is
+  // half full (should_try_to_free_swap()); a write to a page others may
+  // see copies it (do_wp_page()).
+  #swapIn(owner: PageOwner, vma: Vma, page: number, slot: number, write: boolean): boolean {
+    const vpn = page / PAGE;
+    let frame = this.swapCache.get(slot);
+    if (frame === undefined) {
+      const f = this.host.allocFrame();
+      if (f === null) return false;
+      frame = f;
+      this.swapDevice.readPage(slot, this.ram, f);
+      this.kind[frame] = ANON;
+      this.#cacheAdd(frame, slot);
+      this.stats.swapIns++;
+    }
+    const f = frame;
+    const exclusive = this.refs[f] === 0 && this.swapDevice.useCount(slot) === 1;
+    this.#prepareAnon(owner, vma);
+    // Pinned while mapping it may make a page table (and so reclaim, which
+    // would free a page only the cache holds). If that fails the page stays
+    // in the cache, and the entry refers to it still.
+    const rights = this.#rights(vma, exclusive && (vma.flags & VM_WRITE) !== 0);
+    if (!this.#withPinned([f], () => this.#install(owner, page, f, rights))) return false;
+    if (this.refs[f] === 0) {
+      this.#setOwner(f, owner.pid, vpn);
+    } else {
+      let list = this.shared.get(f);
+      if (list === undefined) {
+        list = [[this.ownerPid[f]!, this.ownerVpn[f]!]];
+        this.shared.set(f, list);
+      }
+      list.push([owner.pid, vpn]);
+    }
+    this.refs[f]!++;
+    owner.swap.delete(vpn);
+    this.swapDevice.release(slot);
+    if (this.swapDevice.full || (write && exclusive)) this.#freeSwap(f);
+    if (write && !exclusive)
+      return this.#writeProtected(owner, vma, page, this.mmu.query(owner.space, page)!);
+    return true;
   }
 
   // anon_vma_prepare(): the first fault of a private VMA gives it an anon_vma,
@@ -933,21 +1101,7 @@ export class PageManager {
     // No swap entries (the usual case): skip the Map lookup, whose key (a vpn
     // above 2^31 for most user addresses) is a heap number to hash.
     const slot = owner.swap.size === 0 ? undefined : owner.swap.get(vpn);
-    if (slot !== undefined) {
-      const f = this.host.allocFrame();
-      if (f === null) return false;
-      this.swapDevice.readPage(slot, this.ram, f);
-      this.swapDevice.release(slot);
-      owner.swap.delete(vpn);
-      this.kind[f] = ANON;
-      this.refs[f] = 1;
-      this.#setOwner(f, owner.pid, vpn);
-      this.#markDroppable(f, vma);
-      this.#prepareAnon(owner, vma);
-      // A slot shared after fork comes back as this process's own copy: writable.
-      this.stats.swapIns++;
-      return this.#install(owner, page, f, this.#rights(vma, writable));
-    }
+    if (slot !== undefined) return this.#swapIn(owner, vma, page, slot, write);
     // do_huge_pmd_anonymous_page(): a region that may map a huge page
     // and has no PTE table yet gets the huge zero page on a read, a huge
     // page on a write, and 4 KiB pages only if none can be had.
@@ -995,7 +1149,12 @@ export class PageManager {
         this.#unmarkHuge(owner, idx);
       }
     }
-    if (vma.object !== null || (this.kind[frame] === ANON && this.refs[frame] === 1)) {
+    // wp_can_reuse_anon_folio(): a page of the swap cache is reused only once
+    // it leaves the cache, which it does when no swap entry refers to its slot.
+    if (
+      vma.object !== null ||
+      (this.kind[frame] === ANON && this.refs[frame] === 1 && this.#freeSwap(frame))
+    ) {
       // Shared memory, or a private page no one else maps: write-enable in place.
       if (vma.object === null) this.stats.cowReuses++;
       this.mmu.protect(owner.space, page, PAGE, rights);
@@ -1017,6 +1176,7 @@ export class PageManager {
     this.#setOwner(f, owner.pid, vpn);
     this.#markDroppable(f, vma);
     this.#prepareAnon(owner, vma);
+    if (m.dirty) this.#keepDirty(frame);
     this.#unref(owner, frame, vpn);
     this.#clear(owner, page, PAGE);
     this.mmu.invalidatePage(owner.space, page);
@@ -1036,8 +1196,9 @@ export class PageManager {
     this.#splitHugeIn(owner, start, end, false);
     const gone: [number, number][] = [];
     this.mmu.walkRange(owner.space, start, end, (m) => {
-      // zap_present_ptes(): a dirty entry marks its shmem folio dirty.
-      if (m.dirty && this.kind[m.phys / PAGE] === SHMEM) this.dirty[m.phys / PAGE] = 1;
+      // zap_present_ptes(): a dirty entry marks its shmem folio dirty (and
+      // here a page of the swap cache, whose other mappings may be clean).
+      if (m.dirty) this.#keepDirty(m.phys / PAGE);
       gone.push([m.virt, m.phys / PAGE]);
     });
     if (gone.length > 0) {
@@ -1048,8 +1209,8 @@ export class PageManager {
       }
     }
     this.#forEachIn(owner.swap, start, end, (vpn, slot) => {
-      this.swapDevice.release(slot);
       owner.swap.delete(vpn);
+      this.#releaseSwap(slot);
     });
     this.#forEachIn(owner.hidden, start, end, (vpn, frame) => {
       this.#unref(owner, frame, vpn);
@@ -1073,7 +1234,9 @@ export class PageManager {
     const pages: [number, number][] = [];
     this.mmu.walkRange(owner.space, start, end, (m) => pages.push([m.virt, m.phys / PAGE]));
     for (const [virt, frame] of pages) {
-      if (this.kind[frame] !== ANON || this.refs[frame] !== 1) continue;
+      // A page of the swap cache is freed lazily only once it leaves the cache
+      // (madvise_free_pte_range(): folio_free_swap(), or the page is skipped).
+      if (this.kind[frame] !== ANON || this.refs[frame] !== 1 || !this.#freeSwap(frame)) continue;
       this.mmu.clean(owner.space, virt);
       this.#markLazy(frame);
       // A huge page left unsplit above is covered whole: freed lazily as one.
@@ -1082,13 +1245,13 @@ export class PageManager {
     // A page PROT_NONE keeps aside is present to Linux (a protnone entry,
     // pte_present()): it is freed lazily too, clean, as nothing can write it.
     this.#forEachIn(owner.hidden, start, end, (_vpn, frame) => {
-      if (this.kind[frame] !== ANON || this.refs[frame] !== 1) return;
+      if (this.kind[frame] !== ANON || this.refs[frame] !== 1 || !this.#freeSwap(frame)) return;
       this.#markLazy(frame);
       if (this.folio[frame] !== 0) this.lazyFolios.add(this.folio[frame]! - 1);
     });
     this.#forEachIn(owner.swap, start, end, (vpn, slot) => {
-      this.swapDevice.release(slot);
       owner.swap.delete(vpn);
+      this.#releaseSwap(slot);
     });
   }
 
@@ -1152,10 +1315,8 @@ export class PageManager {
         }
         this.#unlazy(frame);
       }
-      const slot = this.swapDevice.allocate();
       // No slot: the page stays (add_to_swap fails before anything is unmapped).
-      if (slot < 0) continue;
-      this.#swapOut(frame, [[owner, virt / PAGE]], slot);
+      this.#swapOutAny(frame, [[owner, virt / PAGE]]);
     }
     // Pages kept aside by PROT_NONE are mapped too (Linux's protnone
     // entries, which madvise_cold_or_pageout_pte_range() collects as any).
@@ -1163,8 +1324,7 @@ export class PageManager {
       if (this.kind[frame] === ANON && this.refs[frame] === 1 && this.pinned[frame] === 0) {
         if (this.#discardHidden(owner, frame, vpn)) return;
         // An ordinary one is swapped out, when there is a slot for it.
-        const slot = this.swapDevice.allocate();
-        if (slot >= 0) this.#swapOut(frame, [[owner, vpn]], slot);
+        this.#swapOutAny(frame, [[owner, vpn]]);
         return;
       }
       if (this.kind[frame] !== SHMEM || this.refs[frame] !== 2) return;
@@ -1265,7 +1425,11 @@ export class PageManager {
     for (const m of present) {
       const frame = m.phys / PAGE;
       // Copy-on-write pages and the zero page stay read-only until a write fault.
-      const w = writable && (vma.object !== null || (this.kind[frame] === ANON && this.refs[frame] === 1));
+      // (Nor a page of the swap cache whose slot another entry refers to.)
+      const w =
+        writable &&
+        (vma.object !== null ||
+          (this.kind[frame] === ANON && this.refs[frame] === 1 && this.#ownsSwap(frame)));
       this.mmu.protect(owner.space, m.virt, PAGE, this.#rights(vma, w));
       this.mmu.invalidatePage(owner.space, m.virt);
     }
@@ -1280,7 +1444,10 @@ export class PageManager {
         for (const [vpn, frame] of back) {
           // A process the OOM killer took (its tables' allocation) maps nothing more.
           if (!owner.alive) return;
-          const w = writable && this.kind[frame] !== ZERO && (vma.object !== null || this.refs[frame] === 1);
+          const w =
+            writable &&
+            this.kind[frame] !== ZERO &&
+            (vma.object !== null || (this.refs[frame] === 1 && this.#ownsSwap(frame)));
           // The frame is counted already; map it back without counting it again.
           this.mmu.map(owner.space, vpn * PAGE, physAddr(frame * PAGE), PAGE, PAGE, this.#rights(vma, w));
           owner.hidden.delete(vpn);
@@ -1543,9 +1710,10 @@ export class PageManager {
   }
 
   // What a Dirty bit said of `frame` when its entry is rewritten clean or
-  // goes: a shmem folio is dirty; a lazily freed page was written again.
+  // goes: a shmem folio, or a page of the swap cache, is dirty; a lazily
+  // freed page was written again.
   #wasWritten(frame: number): void {
-    if (this.kind[frame] === SHMEM) this.dirty[frame] = 1;
+    if (this.kind[frame] === SHMEM || this.cacheSlot[frame]! >= 0) this.dirty[frame] = 1;
     else if (this.folio[frame] !== 0) this.#folioWritten(this.folio[frame]! - 1);
     else this.#unlazy(frame);
   }
@@ -1604,13 +1772,52 @@ export class PageManager {
   // protection allows access.
   #swapOut(frame: number, mappers: [PageOwner, number][], slot: number): void {
     this.swapDevice.writePage(slot, this.ram, pfn(frame));
+    this.stats.swapOuts++;
     mappers.forEach(([owner, vpn], i) => {
       if (i > 0) this.swapDevice.duplicate(slot);
       owner.swap.set(vpn, slot);
       if (owner.hidden.get(vpn) === frame) this.#unmapHidden(owner, frame, vpn);
       else this.#unmapPage(owner, frame, vpn);
     });
-    this.stats.swapOuts++;
+  }
+
+  // #swapOut for a page of the swap cache: its mappings refer to its slot
+  // again, and it leaves the cache, written to the slot only if it is dirty
+  // (a clean one is what the slot holds: shrink_folio_list() skips pageout()).
+  #swapOutCached(frame: number, mappers: [PageOwner, number][]): void {
+    const slot = this.cacheSlot[frame]!;
+    let dirty = this.dirty[frame] === 1;
+    for (const [owner, vpn] of mappers) {
+      if (dirty || owner.hidden.get(vpn) === frame) continue;
+      const m = this.mmu.query(owner.space, vpn * PAGE);
+      if (m?.dirty) dirty = true;
+    }
+    if (dirty) {
+      this.swapDevice.writePage(slot, this.ram, pfn(frame));
+      this.stats.swapOuts++;
+    }
+    for (const [owner, vpn] of mappers) {
+      this.swapDevice.duplicate(slot);
+      owner.swap.set(vpn, slot);
+    }
+    this.#cacheDel(frame);
+    for (const [owner, vpn] of mappers) {
+      if (owner.hidden.get(vpn) === frame) this.#unmapHidden(owner, frame, vpn);
+      else this.#unmapPage(owner, frame, vpn);
+    }
+  }
+
+  // Swaps out `frame` from its `mappers`: to its slot when it is a page of
+  // the swap cache, else to a new one. Returns false when no slot is free.
+  #swapOutAny(frame: number, mappers: [PageOwner, number][]): boolean {
+    if (this.cacheSlot[frame]! >= 0) {
+      this.#swapOutCached(frame, mappers);
+      return true;
+    }
+    const slot = this.swapDevice.allocate();
+    if (slot < 0) return false;
+    this.#swapOut(frame, mappers, slot);
+    return true;
   }
 
   // The (owner, vpn) mappings of `frame`, shared after fork, when reclaim
@@ -1699,6 +1906,18 @@ export class PageManager {
         continue;
       }
       if (this.kind[frame] !== ANON) continue;
+      if (this.refs[frame] === 0) {
+        // A page only the swap cache holds, clean (its slot holds it): freed
+        // with nothing written (__remove_mapping()), if reclaim scans anonymous pages at all.
+        if (!canSwap) {
+          if (dropOnly()) break;
+          continue;
+        }
+        this.#cacheDel(frame);
+        this.#freeFrame(frame);
+        freed++;
+        continue;
+      }
       // Who maps the page, for the swap-out below: every process of a page
       // shared after fork (try_to_unmap() puts the same swap entry in each
       // mapping, rmap_walk over the anon_vma), or the one that maps it.
@@ -1751,13 +1970,11 @@ export class PageManager {
         if (dropOnly()) break;
         continue;
       }
-      const slot = this.swapDevice.allocate();
-      if (slot < 0) {
+      if (!this.#swapOutAny(frame, mappers)) {
         canSwap = false;
         if (dropOnly()) break;
         continue;
       }
-      this.#swapOut(frame, mappers, slot);
       freed++;
     }
     return freed;

@@ -2,9 +2,10 @@
  * A swap device: a slot map over a sparse store of pages (mm/swapfile.c's
  * swap_info_struct with its swap_map of use counts).
  *
- * Each slot holds one page and a use count: the number of page-table
- * entries (in any process, after fork) that refer to it. A slot is free at
- * count 0. Slots are taken lowest first, as Linux's scan_swap_map starts
+ * Each slot holds one page, a use count — the number of page-table entries
+ * (in any process, after fork) and shmem objects that refer to it — and a
+ * flag for a page of it kept in the swap cache (Linux's SWAP_HAS_CACHE). A
+ * slot is free at count 0 without the flag. Slots are taken lowest first, as Linux's scan_swap_map starts
  * from the lowest free cluster on an empty device. The contents live in a
  * core SparseRam, so an unused device costs nothing.
  *
@@ -12,7 +13,7 @@
  * contents never reach its next user.
  *
  * Invariants (see `check()`): the free count equals the number of slots at
- * count 0, and the search hint never skips a free slot.
+ * count 0 without the cache flag, and the search hint never skips a free slot.
  */
 import { CorruptionError, type Pfn, type PhysicalMemory, physAddr, SparseRam } from "@memstack/core";
 
@@ -24,6 +25,7 @@ export class SwapDevice {
   readonly slotCount: number;
   readonly #store: SparseRam | null;
   readonly #count: Uint16Array;
+  readonly #cache: Uint8Array;
   #free: number;
   #hint = 0;
 
@@ -31,7 +33,13 @@ export class SwapDevice {
     this.slotCount = Math.floor(sizeBytes / PAGE);
     this.#store = this.slotCount > 0 ? new SparseRam({ sizeBytes: this.slotCount * PAGE }) : null;
     this.#count = new Uint16Array(this.slotCount);
+    this.#cache = new Uint8Array(this.slotCount);
     this.#free = this.slotCount;
+  }
+
+  /** vm_swap_full(): more than half the slots are in use. */
+  get full(): boolean {
+    return this.#free * 2 < this.slotCount;
   }
 
   /** Slots in use (SwapTotal - SwapFree, in pages). */
@@ -48,7 +56,7 @@ export class SwapDevice {
   allocate(): number {
     if (this.#free === 0) return -1;
     for (let i = this.#hint; i < this.slotCount; i++) {
-      if (this.#count[i] === 0) {
+      if (this.#count[i] === 0 && this.#cache[i] === 0) {
         this.#count[i] = 1;
         this.#free--;
         this.#hint = i + 1;
@@ -68,10 +76,32 @@ export class SwapDevice {
     const c = this.#count[slot]!;
     if (c === 0) throw new CorruptionError(PKG, `SwapDevice: slot ${slot} released while free`);
     this.#count[slot] = c - 1;
-    if (c === 1) {
-      this.#free++;
-      if (slot < this.#hint) this.#hint = slot;
-    }
+    if (c === 1 && this.#cache[slot] === 0) this.#freed(slot);
+  }
+
+  /** A page of `slot`, which is in use, enters the swap cache. */
+  addCache(slot: number): void {
+    if (this.#count[slot] === 0 || this.#cache[slot] !== 0)
+      throw new CorruptionError(PKG, `SwapDevice: slot ${slot} cannot take a swap cache page`);
+    this.#cache[slot] = 1;
+  }
+
+  /** The page of `slot` leaves the swap cache; the slot is free if no entry refers to it. */
+  dropCache(slot: number): void {
+    if (this.#cache[slot] === 0)
+      throw new CorruptionError(PKG, `SwapDevice: slot ${slot} has no swap cache page`);
+    this.#cache[slot] = 0;
+    if (this.#count[slot] === 0) this.#freed(slot);
+  }
+
+  /** Whether a page of `slot` is in the swap cache. */
+  hasCache(slot: number): boolean {
+    return this.#cache[slot] === 1;
+  }
+
+  #freed(slot: number): void {
+    this.#free++;
+    if (slot < this.#hint) this.#hint = slot;
   }
 
   /** Use count of a slot. */
@@ -101,7 +131,7 @@ export class SwapDevice {
   check(): void {
     let free = 0;
     for (let i = 0; i < this.slotCount; i++) {
-      if (this.#count[i] === 0) {
+      if (this.#count[i] === 0 && this.#cache[i] === 0) {
         free++;
         if (i < this.#hint)
           throw new CorruptionError(PKG, `SwapDevice: free slot ${i} lies below the hint ${this.#hint}`);
