@@ -1,4 +1,6 @@
 export { expectSameBytes } from "./bytes.js";
+export type { ContentOptions, ContentProcess, ContentSystem } from "./contents.js";
+export { checkContents } from "./contents.js";
 export type { FrameAllocatorFixture } from "./frame-allocator-suite.js";
 export { describeFrameAllocator } from "./frame-allocator-suite.js";
 export type { MapperFixture } from "./mapper-suite.js";

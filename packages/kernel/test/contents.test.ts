@@ -1,0 +1,41 @@
+import {
+  MADV_COLD,
+  MADV_DONTNEED,
+  MADV_PAGEOUT,
+  MADV_WILLNEED,
+  MAP_PRIVATE,
+  MAP_SHARED,
+} from "@memstack/core";
+import { checkContents } from "@memstack/testkit";
+import { describe, it } from "vitest";
+import { testKernel } from "./helpers.js";
+
+const constants = { MAP_PRIVATE, MAP_SHARED, MADV_DONTNEED, MADV_PAGEOUT, MADV_COLD, MADV_WILLNEED };
+
+describe("what processes read back", () => {
+  // Private and shared pages through swap-out, the swap cache, fork's
+  // sharing and copy-on-write, PROT_NONE and the OOM killer, each read
+  // compared with what was written (@memstack/testkit's checkContents).
+  for (const [ram, swap] of [
+    [1024 * 1024, 512 * 1024],
+    [1024 * 1024, 64 * 1024],
+  ] as const) {
+    it(
+      `is what was written, on ${ram / 1024} KiB of RAM with ${swap / 1024} KiB of swap`,
+      { timeout: 600_000 },
+      () =>
+        checkContents({
+          setup: () => {
+            const k = testKernel(ram, { swapBytes: swap, overcommit: { mode: 1 } });
+            return {
+              spawn: () => k.spawn(),
+              check: () => k.check(),
+              reclaim: (n) => void k.pages.reclaim(n),
+            };
+          },
+          constants,
+          numRuns: 60,
+        }),
+    );
+  }
+});
