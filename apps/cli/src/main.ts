@@ -80,6 +80,7 @@ function buildProgram(io: CliIo): Command {
     .option("--overcommit <mode>", "vm.overcommit_memory: 0 heuristic, 1 always, 2 never", "0")
     .option("--thp <mode>", "transparent huge pages: always, madvise or never", "madvise")
     .option("--proc", "print the process's /proc/PID/maps and status to stderr at the end")
+    .option("--meminfo", "print the machine's /proc/meminfo to stderr at the end (after --proc's)")
     .action((file: string, options: VmRunOptions) => {
       status = runVmRun(file, options, io);
     });

@@ -240,6 +240,24 @@ describe("memstack vm run", () => {
     expect(io.stderr()).toMatch(/^VmRSS:\t +\d+ kB$/m);
   });
 
+  it("shows /proc/meminfo on stderr with --meminfo: here a page read back stays in the swap cache", async () => {
+    const { writeFileSync, mkdtempSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const file = `${mkdtempSync(`${tmpdir()}/memstack-`)}/swap.vm`;
+    writeFileSync(
+      file,
+      "# memstack vm script v1\nmmap a 0 0x4000 rw private\nwrite a 1\nwrite a+0x1000 2\nmadvise a 0x4000 pageout\nread a\n",
+    );
+    const io = capture();
+    expect(await main(["vm", "run", "--meminfo", "--ram", "64M", "--swap", "1M", file], io)).toBe(0);
+    expect(io.stdout()).toBe("ok a=a\nok\nok\nok\nok 1\n");
+    expect(io.stderr()).toMatch(/^MemTotal:\s+65536 kB$/m);
+    expect(io.stderr()).toMatch(/^SwapTotal:\s+1024 kB$/m);
+    // Two pages went out; the one read back keeps its slot, in the swap cache.
+    expect(io.stderr()).toMatch(/^SwapFree:\s+1016 kB$/m);
+    expect(io.stderr()).toMatch(/^SwapCached:\s+4 kB$/m);
+  });
+
   it("shows the child's /proc after a fork line", async () => {
     const io = capture();
     expect(await main(["vm", "run", "--proc", "--ram", "64M", `${fixtures}fork-cow.vm`], io)).toBe(0);

@@ -1,12 +1,13 @@
 /**
- * `memstack vm run FILE [--ram SIZE] [--swap SIZE] [--overcommit MODE] [--thp MODE] [--proc]`:
+ * `memstack vm run FILE [--ram SIZE] [--swap SIZE] [--overcommit MODE] [--thp MODE] [--proc] [--meminfo]`:
  * runs a `# memstack vm script v1` (../shared/formats/README.md, section 2;
  * `-` for stdin) on a fresh process of a simulated Linux machine
  * (@memstack/machine) and prints one result line per call on stdout, in the
  * format of ../shared/oracles/linux/run-vm-script, so the two can be diffed.
  * A malformed line prints `error LINE: REASON` on stderr and exits 2 before
  * anything runs. With --proc, the process's /proc/PID/maps and status go to
- * stderr afterwards (the last child's, after fork lines).
+ * stderr afterwards (the last child's, after fork lines); with --meminfo,
+ * the machine's /proc/meminfo after them.
  */
 import { runVmScript, VmScriptError } from "@memstack/core";
 import { type OvercommitMode, type ThpMode, vmScriptTarget } from "@memstack/kernel";
@@ -25,6 +26,8 @@ export interface VmRunOptions {
   thp?: string;
   /** Print /proc/PID/maps and status to stderr at the end. */
   proc?: boolean;
+  /** Print /proc/meminfo to stderr at the end (after --proc's). */
+  meminfo?: boolean;
 }
 
 /**
@@ -71,5 +74,6 @@ export function runVmRun(file: string, options: VmRunOptions, io: CliIo): number
   }
   io.out(lines.length > 0 ? `${lines.join("\n")}\n` : "");
   if (options.proc === true) io.err(`${proc.maps()}\n${proc.status()}`);
+  if (options.meminfo === true) io.err(machine.kernel.meminfo());
   return 0;
 }
