@@ -5,12 +5,21 @@ import {
   MADV_WILLNEED,
   MAP_PRIVATE,
   MAP_SHARED,
+  MREMAP_MAYMOVE,
 } from "@memstack/core";
 import { checkContents } from "@memstack/testkit";
 import { describe, it } from "vitest";
 import { testKernel } from "./helpers.js";
 
-const constants = { MAP_PRIVATE, MAP_SHARED, MADV_DONTNEED, MADV_PAGEOUT, MADV_COLD, MADV_WILLNEED };
+const constants = {
+  MAP_PRIVATE,
+  MAP_SHARED,
+  MADV_DONTNEED,
+  MADV_PAGEOUT,
+  MADV_COLD,
+  MADV_WILLNEED,
+  MREMAP_MAYMOVE,
+};
 
 describe("what processes read back", () => {
   // Private and shared pages through swap-out, the swap cache, fork's

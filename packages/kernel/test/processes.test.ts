@@ -11,6 +11,7 @@ import {
   MAP_POPULATE,
   MAP_PRIVATE,
   MAP_SHARED,
+  MREMAP_FIXED,
   MREMAP_MAYMOVE,
   PROT_EXEC,
   PROT_NONE,
@@ -651,6 +652,19 @@ describe("swap", () => {
     expect(c.loadU32(V(a))).toBe(79);
     k.check();
     c.exit();
+    // Moved by mremap, the entry goes and a clean one comes: the page keeps the Dirty bit.
+    const b = a + 2 * PAGE;
+    p.storeU32(V(b), 80);
+    expect(p.madvise(b, PAGE, MADV_PAGEOUT)).toBe(0);
+    expect(p.loadU32(V(b))).toBe(80);
+    p.storeU32(V(b), 81);
+    const to = p.mmap(0, PAGE, RW, MAP_PRIVATE);
+    expect(p.mremap(b, PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, to)).toBe(to);
+    expect(p.madvise(to, PAGE, MADV_PAGEOUT)).toBe(0);
+    expect(k.pages.stats.swapOuts).toBe(outs + 3);
+    expect(p.loadU32(V(to))).toBe(81);
+    k.check();
+    expect(p.munmap(to, PAGE)).toBe(0);
     expect(p.munmap(a, 4 * PAGE)).toBe(0);
     expect([k.swap.usedSlots, kB("SwapCached")]).toEqual([0, 0]);
     k.check();

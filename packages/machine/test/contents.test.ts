@@ -5,6 +5,7 @@ import {
   MADV_WILLNEED,
   MAP_PRIVATE,
   MAP_SHARED,
+  MREMAP_MAYMOVE,
 } from "@memstack/core";
 import { checkContents } from "@memstack/testkit";
 import { describe, it } from "vitest";
@@ -25,7 +26,15 @@ describe("what processes read back on the whole machine", () => {
           reclaim: (n) => void m.kernel.pages.reclaim(n),
         };
       },
-      constants: { MAP_PRIVATE, MAP_SHARED, MADV_DONTNEED, MADV_PAGEOUT, MADV_COLD, MADV_WILLNEED },
+      constants: {
+        MAP_PRIVATE,
+        MAP_SHARED,
+        MADV_DONTNEED,
+        MADV_PAGEOUT,
+        MADV_COLD,
+        MADV_WILLNEED,
+        MREMAP_MAYMOVE,
+      },
       maxPages: 300,
       numRuns: 40,
     }),

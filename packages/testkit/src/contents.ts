@@ -11,7 +11,9 @@
  * The model: each process's private pages by address, each shared mapping's
  * object by page offset (a fork's child gets a copy of the first and the same
  * objects), one byte per page (at offset 7). A write or read the protection
- * forbids must fault; a process the OOM killer takes leaves the model.
+ * forbids must fault; a process the OOM killer takes leaves the model;
+ * mremap moves or resizes private mappings only (a shared one grown past
+ * its object would SIGBUS, which the model does not follow).
  */
 import { Fault, virtAddr } from "@memstack/core";
 import fc from "fast-check";
@@ -25,6 +27,7 @@ export interface ContentProcess {
   munmap(addr: number, length: number): number;
   mprotect(addr: number, length: number, prot: number): number;
   madvise(addr: number, length: number, advice: number): number;
+  mremap(addr: number, oldLength: number, newLength: number, flags: number, newAddr?: number): number;
   fork(name?: string): ContentProcess | null;
   exit(): void;
   loadU8(addr: ReturnType<typeof virtAddr>): number;
@@ -53,6 +56,7 @@ export interface ContentOptions {
     MADV_PAGEOUT: number;
     MADV_COLD: number;
     MADV_WILLNEED: number;
+    MREMAP_MAYMOVE: number;
   };
   /** Largest mapping, and most pages one write or read step touches. @defaultValue 24 */
   maxPages?: number;
@@ -265,6 +269,30 @@ export function checkContents(options: ContentOptions): void {
             expect(q.p.munmap(map.start, map.pages * PAGE)).toBe(0);
             q.maps.splice(q.maps.indexOf(map), 1);
             for (let i = 0; i < map.pages; i++) q.priv.delete(map.start + i * PAGE);
+          });
+        }),
+      ),
+      fc.tuple(nat, nat, span).map(([k, m, pages]) =>
+        step(`mremap(#${k}, map ${m}, ${pages}p)`, (s: State) => {
+          const q = pickProc(s, k);
+          const map = q && mapAt(q, m);
+          // One VMA only (mremap refuses a range across several): one protection throughout.
+          if (q === undefined || map === undefined || map.object !== null) return;
+          if (map.prot.some((p) => p !== map.prot[0])) return;
+          killable(q, () => {
+            const r = q.p.mremap(map.start, map.pages * PAGE, pages * PAGE, c.MREMAP_MAYMOVE);
+            if (r < 0) return;
+            const kept: [number, number][] = [];
+            for (let i = 0; i < map.pages; i++) {
+              const v = q.priv.get(map.start + i * PAGE);
+              q.priv.delete(map.start + i * PAGE);
+              if (v !== undefined && i < pages) kept.push([r + i * PAGE, v]);
+            }
+            for (const [a, v] of kept) q.priv.set(a, v);
+            const prot = map.prot[0]!;
+            map.start = r;
+            map.pages = pages;
+            map.prot = Array(pages).fill(prot);
           });
         }),
       ),
