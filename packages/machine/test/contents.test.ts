@@ -1,6 +1,7 @@
 import {
   MADV_COLD,
   MADV_DONTNEED,
+  MADV_HUGEPAGE,
   MADV_PAGEOUT,
   MADV_WILLNEED,
   MAP_PRIVATE,
@@ -34,6 +35,7 @@ describe("what processes read back on the whole machine", () => {
         MADV_COLD,
         MADV_WILLNEED,
         MREMAP_MAYMOVE,
+        MADV_HUGEPAGE,
       },
       maxPages: 300,
       numRuns: 40,

@@ -57,6 +57,8 @@ export interface ContentOptions {
     MADV_COLD: number;
     MADV_WILLNEED: number;
     MREMAP_MAYMOVE: number;
+    /** Given, some mappings are 2 MiB under MADV_HUGEPAGE: transparent huge pages, split as they go. */
+    MADV_HUGEPAGE?: number;
   };
   /** Largest mapping, and most pages one write or read step touches. @defaultValue 24 */
   maxPages?: number;
@@ -149,6 +151,20 @@ export function checkContents(options: ContentOptions): void {
             const a = q.p.mmap(0, pages * PAGE, RW, shared ? c.MAP_SHARED : c.MAP_PRIVATE);
             expect(a).toBeGreaterThan(0);
             q.maps.push({ start: a, pages, object: shared ? new Map() : null, prot: Array(pages).fill(RW) });
+          });
+        }),
+      ),
+      fc.nat().map((k) =>
+        step(`mmap-huge(#${k})`, (s: State) => {
+          const q = pickProc(s, k);
+          const huge = c.MADV_HUGEPAGE;
+          if (q === undefined || huge === undefined) return;
+          const pages = 512;
+          killable(q, () => {
+            const a = q.p.mmap(0, pages * PAGE, RW, c.MAP_PRIVATE);
+            expect(a).toBeGreaterThan(0);
+            expect(q.p.madvise(a, pages * PAGE, huge)).toBe(0);
+            q.maps.push({ start: a, pages, object: null, prot: Array(pages).fill(RW) });
           });
         }),
       ),
