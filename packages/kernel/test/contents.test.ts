@@ -1,30 +1,11 @@
-import {
-  MADV_COLD,
-  MADV_DONTNEED,
-  MADV_PAGEOUT,
-  MADV_WILLNEED,
-  MAP_PRIVATE,
-  MAP_SHARED,
-  MREMAP_MAYMOVE,
-} from "@memstack/core";
 import { checkContents } from "@memstack/testkit";
 import { describe, it } from "vitest";
 import { testKernel } from "./helpers.js";
 
-const constants = {
-  MAP_PRIVATE,
-  MAP_SHARED,
-  MADV_DONTNEED,
-  MADV_PAGEOUT,
-  MADV_COLD,
-  MADV_WILLNEED,
-  MREMAP_MAYMOVE,
-};
-
 describe("what processes read back", () => {
   // Private and shared pages through swap-out, the swap cache, fork's
-  // sharing and copy-on-write, PROT_NONE and the OOM killer, each read
-  // compared with what was written (@memstack/testkit's checkContents).
+  // sharing and copy-on-write, PROT_NONE, mremap and the OOM killer, each
+  // read compared with what was written (@memstack/testkit's checkContents).
   for (const [ram, swap] of [
     [1024 * 1024, 512 * 1024],
     [1024 * 1024, 64 * 1024],
@@ -42,7 +23,6 @@ describe("what processes read back", () => {
               reclaim: (n) => void k.pages.reclaim(n),
             };
           },
-          constants,
           numRuns: 60,
         }),
     );

@@ -15,7 +15,18 @@
  * mremap moves or resizes private mappings only (a shared one grown past
  * its object would SIGBUS, which the model does not follow).
  */
-import { Fault, virtAddr } from "@memstack/core";
+import {
+  Fault,
+  MADV_COLD,
+  MADV_DONTNEED,
+  MADV_HUGEPAGE,
+  MADV_PAGEOUT,
+  MADV_WILLNEED,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  MREMAP_MAYMOVE,
+  virtAddr,
+} from "@memstack/core";
 import fc from "fast-check";
 import { expect } from "vitest";
 import { checkSequences, step } from "./sequences.js";
@@ -48,18 +59,8 @@ export interface ContentSystem {
 export interface ContentOptions {
   /** A fresh machine with a small RAM, some swap, and overcommit mode 1. */
   setup: () => ContentSystem;
-  /** Flags and advice values (core's constants). */
-  constants: {
-    MAP_PRIVATE: number;
-    MAP_SHARED: number;
-    MADV_DONTNEED: number;
-    MADV_PAGEOUT: number;
-    MADV_COLD: number;
-    MADV_WILLNEED: number;
-    MREMAP_MAYMOVE: number;
-    /** Given, some mappings are 2 MiB under MADV_HUGEPAGE: transparent huge pages, split as they go. */
-    MADV_HUGEPAGE?: number;
-  };
+  /** Whether some mappings are 2 MiB under MADV_HUGEPAGE: transparent huge pages, split as they go. */
+  hugePages?: boolean;
   /** Largest mapping, and most pages one write or read step touches. @defaultValue 24 */
   maxPages?: number;
   numRuns?: number;
@@ -113,6 +114,47 @@ function killable(q: Proc, fn: () => void): void {
   }
 }
 
+// Runs `fn` on mapping `m` of process `k`, when there is such a process
+// and mapping; a kill of the process during it ends it quietly.
+function withMapping(s: State, k: number, m: number, fn: (q: Proc, map: Mapping) => void): void {
+  const q = pickProc(s, k);
+  const map = q === undefined || q.maps.length === 0 ? undefined : q.maps[m % q.maps.length];
+  if (q !== undefined && map !== undefined) killable(q, () => fn(q, map));
+}
+
+// Runs `fn` on `count` pages (clamped to the mapping) from page `page` of mapping `m` of process `k`.
+function onRange(
+  s: State,
+  k: number,
+  m: number,
+  page: number,
+  count: number,
+  fn: (q: Proc, map: Mapping, first: number, pages: number) => void,
+): void {
+  withMapping(s, k, m, (q, map) => {
+    const first = page % map.pages;
+    fn(q, map, first, Math.min(count, map.pages - first));
+  });
+}
+
+// Runs `fn` for `count` pages from page `page` of mapping `m` of process
+// `k`, wrapping round the mapping's end: page index and byte address.
+function eachPage(
+  s: State,
+  k: number,
+  m: number,
+  page: number,
+  count: number,
+  fn: (q: Proc, map: Mapping, pg: number, at: ReturnType<typeof virtAddr>, i: number) => void,
+): void {
+  withMapping(s, k, m, (q, map) => {
+    for (let i = 0; i < count; i++) {
+      const pg = (page + i) % map.pages;
+      fn(q, map, pg, virtAddr(map.start + pg * PAGE + OFF), i);
+    }
+  });
+}
+
 function expected(q: Proc, m: Mapping, page: number): number {
   return m.object !== null ? (m.object.get(page) ?? 0) : (q.priv.get(m.start + page * PAGE) ?? 0);
 }
@@ -129,11 +171,8 @@ function expectFault(fn: () => unknown, access: "read" | "write"): void {
 
 /** Runs the property: every read returns what the model says was written. */
 export function checkContents(options: ContentOptions): void {
-  const c = options.constants;
   const nat = fc.nat();
   const span = fc.integer({ min: 1, max: options.maxPages ?? 24 });
-  const mapAt = (q: Proc, m: number): Mapping | undefined =>
-    q.maps.length === 0 ? undefined : q.maps[m % q.maps.length];
   checkSequences<State>({
     setup: () => {
       const sys = options.setup();
@@ -148,7 +187,7 @@ export function checkContents(options: ContentOptions): void {
           const q = pickProc(s, k);
           if (q === undefined) return;
           killable(q, () => {
-            const a = q.p.mmap(0, pages * PAGE, RW, shared ? c.MAP_SHARED : c.MAP_PRIVATE);
+            const a = q.p.mmap(0, pages * PAGE, RW, shared ? MAP_SHARED : MAP_PRIVATE);
             expect(a).toBeGreaterThan(0);
             q.maps.push({ start: a, pages, object: shared ? new Map() : null, prot: Array(pages).fill(RW) });
           });
@@ -157,13 +196,12 @@ export function checkContents(options: ContentOptions): void {
       fc.nat().map((k) =>
         step(`mmap-huge(#${k})`, (s: State) => {
           const q = pickProc(s, k);
-          const huge = c.MADV_HUGEPAGE;
-          if (q === undefined || huge === undefined) return;
+          if (q === undefined || options.hugePages !== true) return;
           const pages = 512;
           killable(q, () => {
-            const a = q.p.mmap(0, pages * PAGE, RW, c.MAP_PRIVATE);
+            const a = q.p.mmap(0, pages * PAGE, RW, MAP_PRIVATE);
             expect(a).toBeGreaterThan(0);
-            expect(q.p.madvise(a, pages * PAGE, huge)).toBe(0);
+            expect(q.p.madvise(a, pages * PAGE, MADV_HUGEPAGE)).toBe(0);
             q.maps.push({ start: a, pages, object: null, prot: Array(pages).fill(RW) });
           });
         }),
@@ -173,48 +211,35 @@ export function checkContents(options: ContentOptions): void {
         arbitrary: fc
           .tuple(nat, nat, nat, span, fc.integer({ min: 1, max: 255 }))
           .map(([k, m, page, count, value]) =>
-            step(`write(#${k}, map ${m}, page ${page}, ${count}p, ${value})`, (s: State) => {
-              const q = pickProc(s, k);
-              const map = q && mapAt(q, m);
-              if (q === undefined || map === undefined) return;
-              killable(q, () => {
-                for (let i = 0; i < count; i++) {
-                  const pg = (page + i) % map.pages;
-                  const at = virtAddr(map.start + pg * PAGE + OFF);
-                  if (map.prot[pg] !== RW) {
-                    expectFault(() => q.p.storeU8(at, value), "write");
-                    continue;
-                  }
-                  q.p.storeU8(at, (value + i) & 0xff);
-                  if (map.object !== null) map.object.set(pg, (value + i) & 0xff);
-                  else q.priv.set(map.start + pg * PAGE, (value + i) & 0xff);
+            step(`write(#${k}, map ${m}, page ${page}, ${count}p, ${value})`, (s: State) =>
+              eachPage(s, k, m, page, count, (q, map, pg, at, i) => {
+                if (map.prot[pg] !== RW) {
+                  expectFault(() => q.p.storeU8(at, value), "write");
+                  return;
                 }
-              });
-            }),
+                const v = (value + i) & 0xff;
+                q.p.storeU8(at, v);
+                if (map.object !== null) map.object.set(pg, v);
+                else q.priv.set(map.start + pg * PAGE, v);
+              }),
+            ),
           ),
       },
       {
         weight: 4,
         arbitrary: fc.tuple(nat, nat, nat, span).map(([k, m, page, count]) =>
-          step(`read(#${k}, map ${m}, page ${page}, ${count}p)`, (s: State) => {
-            const q = pickProc(s, k);
-            const map = q && mapAt(q, m);
-            if (q === undefined || map === undefined) return;
-            killable(q, () => {
-              for (let i = 0; i < count; i++) {
-                const pg = (page + i) % map.pages;
-                const at = virtAddr(map.start + pg * PAGE + OFF);
-                if (map.prot[pg] === PROT_NONE) {
-                  expectFault(() => q.p.loadU8(at), "read");
-                  continue;
-                }
-                const got = q.p.loadU8(at);
-                expect(got, `process read 0x${(map.start + pg * PAGE).toString(16)}`).toBe(
-                  expected(q, map, pg),
-                );
+          step(`read(#${k}, map ${m}, page ${page}, ${count}p)`, (s: State) =>
+            eachPage(s, k, m, page, count, (q, map, pg, at) => {
+              if (map.prot[pg] === PROT_NONE) {
+                expectFault(() => q.p.loadU8(at), "read");
+                return;
               }
-            });
-          }),
+              const got = q.p.loadU8(at);
+              expect(got, `process read 0x${(map.start + pg * PAGE).toString(16)}`).toBe(
+                expected(q, map, pg),
+              );
+            }),
+          ),
         ),
       },
       nat.map((k) =>
@@ -241,17 +266,12 @@ export function checkContents(options: ContentOptions): void {
       fc
         .tuple(nat, nat, nat, fc.integer({ min: 1, max: 8 }), fc.constantFrom(PROT_NONE, PROT_READ, RW))
         .map(([k, m, page, count, prot]) =>
-          step(`mprotect(#${k}, map ${m}, page ${page}, ${count}p, ${prot})`, (s: State) => {
-            const q = pickProc(s, k);
-            const map = q && mapAt(q, m);
-            if (q === undefined || map === undefined) return;
-            const pg = page % map.pages;
-            const n = Math.min(count, map.pages - pg);
-            killable(q, () => {
+          step(`mprotect(#${k}, map ${m}, page ${page}, ${count}p, ${prot})`, (s: State) =>
+            onRange(s, k, m, page, count, (q, map, pg, n) => {
               expect(q.p.mprotect(map.start + pg * PAGE, n * PAGE, prot)).toBe(0);
               for (let i = 0; i < n; i++) map.prot[pg + i] = prot;
-            });
-          }),
+            }),
+          ),
         ),
       fc
         .tuple(
@@ -259,44 +279,33 @@ export function checkContents(options: ContentOptions): void {
           nat,
           nat,
           span,
-          fc.constantFrom(c.MADV_PAGEOUT, c.MADV_PAGEOUT, c.MADV_COLD, c.MADV_WILLNEED, c.MADV_DONTNEED),
+          fc.constantFrom(MADV_PAGEOUT, MADV_PAGEOUT, MADV_COLD, MADV_WILLNEED, MADV_DONTNEED),
         )
         .map(([k, m, page, count, advice]) =>
-          step(`madvise(#${k}, map ${m}, page ${page}, ${count}p, ${advice})`, (s: State) => {
-            const q = pickProc(s, k);
-            const map = q && mapAt(q, m);
-            if (q === undefined || map === undefined) return;
-            const pg = page % map.pages;
-            const n = Math.min(count, map.pages - pg);
-            killable(q, () => {
+          step(`madvise(#${k}, map ${m}, page ${page}, ${count}p, ${advice})`, (s: State) =>
+            onRange(s, k, m, page, count, (q, map, pg, n) => {
               expect(q.p.madvise(map.start + pg * PAGE, n * PAGE, advice)).toBe(0);
               // MADV_DONTNEED: private pages read as zeros again; shared ones keep their bytes.
-              if (advice === c.MADV_DONTNEED && map.object === null)
+              if (advice === MADV_DONTNEED && map.object === null)
                 for (let i = 0; i < n; i++) q.priv.delete(map.start + (pg + i) * PAGE);
-            });
-          }),
+            }),
+          ),
         ),
       fc.tuple(nat, nat).map(([k, m]) =>
-        step(`munmap(#${k}, map ${m})`, (s: State) => {
-          const q = pickProc(s, k);
-          const map = q && mapAt(q, m);
-          if (q === undefined || map === undefined) return;
-          killable(q, () => {
+        step(`munmap(#${k}, map ${m})`, (s: State) =>
+          withMapping(s, k, m, (q, map) => {
             expect(q.p.munmap(map.start, map.pages * PAGE)).toBe(0);
             q.maps.splice(q.maps.indexOf(map), 1);
             for (let i = 0; i < map.pages; i++) q.priv.delete(map.start + i * PAGE);
-          });
-        }),
+          }),
+        ),
       ),
       fc.tuple(nat, nat, span).map(([k, m, pages]) =>
-        step(`mremap(#${k}, map ${m}, ${pages}p)`, (s: State) => {
-          const q = pickProc(s, k);
-          const map = q && mapAt(q, m);
-          // One VMA only (mremap refuses a range across several): one protection throughout.
-          if (q === undefined || map === undefined || map.object !== null) return;
-          if (map.prot.some((p) => p !== map.prot[0])) return;
-          killable(q, () => {
-            const r = q.p.mremap(map.start, map.pages * PAGE, pages * PAGE, c.MREMAP_MAYMOVE);
+        step(`mremap(#${k}, map ${m}, ${pages}p)`, (s: State) =>
+          withMapping(s, k, m, (q, map) => {
+            // One VMA only (mremap refuses a range across several): one protection throughout.
+            if (map.object !== null || map.prot.some((p) => p !== map.prot[0])) return;
+            const r = q.p.mremap(map.start, map.pages * PAGE, pages * PAGE, MREMAP_MAYMOVE);
             if (r < 0) return;
             const kept: [number, number][] = [];
             for (let i = 0; i < map.pages; i++) {
@@ -309,8 +318,8 @@ export function checkContents(options: ContentOptions): void {
             map.start = r;
             map.pages = pages;
             map.prot = Array(pages).fill(prot);
-          });
-        }),
+          }),
+        ),
       ),
       fc.integer({ min: 1, max: 64 }).map((n) => step(`reclaim(${n})`, (s: State) => s.sys.reclaim(n))),
     ),
