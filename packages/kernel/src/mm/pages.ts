@@ -390,15 +390,22 @@ export class PageManager {
   // frame is pinned meanwhile: mapping may make a page table, that may
   // reclaim, and an object's page no entry maps yet is reclaim's to take.
   #mapShmem(owner: PageOwner, page: number, frame: number, rights: PageRights): boolean {
-    const was = this.pinned[frame]!;
-    this.pinned[frame] = 1;
-    try {
-      if (!this.mmu.map(owner.space, page, physAddr(frame * PAGE), PAGE, PAGE, rights)) return false;
-    } finally {
-      this.pinned[frame] = was;
+    const mapped = this.#withPinned([frame], () =>
+      this.mmu.map(owner.space, page, physAddr(frame * PAGE), PAGE, PAGE, rights),
+    );
+    if (mapped) this.#addShmemMapper(frame, owner.pid, page / PAGE);
+    return mapped;
+  }
+
+  // (`pid`, `vpn`) maps anonymous `frame` too, which `first` mapped alone
+  // until now if the frame has no list of mappers yet.
+  #addSharer(frame: number, first: [number, number], pid: number, vpn: number): void {
+    let list = this.shared.get(frame);
+    if (list === undefined) {
+      list = [first];
+      this.shared.set(frame, list);
     }
-    this.#addShmemMapper(frame, owner.pid, page / PAGE);
-    return true;
+    list.push([pid, vpn]);
   }
 
   #addShmemMapper(frame: number, pid: number, vpn: number): void {
@@ -509,10 +516,8 @@ export class PageManager {
   // freed, if no swap entry refers to the slot any more. Returns whether
   // the frame is out of the cache.
   #freeSwap(frame: number): boolean {
-    const slot = this.cacheSlot[frame]!;
-    if (slot < 0) return true;
-    if (this.swapDevice.useCount(slot) !== 0) return false;
-    this.#cacheDel(frame);
+    if (!this.#ownsSwap(frame)) return false;
+    if (this.cacheSlot[frame]! >= 0) this.#cacheDel(frame);
     return true;
   }
 
@@ -560,18 +565,21 @@ export class PageManager {
     for (const slot of slots) {
       if (!owner.alive) return;
       // The allocation below may have reclaimed or killed: the entry may be gone.
-      if (this.swapDevice.useCount(slot) === 0 || this.swapCache.has(slot)) continue;
+      const wanted = () => this.swapDevice.useCount(slot) !== 0 && !this.swapCache.has(slot);
+      if (!wanted()) continue;
       const f = this.host.allocFrame();
       if (f === null) return;
-      if (this.swapDevice.useCount(slot) === 0 || this.swapCache.has(slot)) {
-        this.host.freeFrame(f);
-        continue;
-      }
-      this.swapDevice.readPage(slot, this.ram, f);
-      this.kind[f] = ANON;
-      this.#cacheAdd(f, slot);
-      this.stats.swapIns++;
+      if (wanted()) this.#readIntoCache(f, slot);
+      else this.host.freeFrame(f);
     }
+  }
+
+  // read_swap_cache_async(): `slot`'s page is read into new frame `frame`, which joins the swap cache.
+  #readIntoCache(frame: number, slot: number): void {
+    this.swapDevice.readPage(slot, this.ram, pfn(frame));
+    this.kind[frame] = ANON;
+    this.#cacheAdd(frame, slot);
+    this.stats.swapIns++;
   }
 
   // do_swap_page(): `owner`'s page at `page` of `vma` refers to `slot`.
@@ -588,11 +596,8 @@ export class PageManager {
     if (frame === undefined) {
       const f = this.host.allocFrame();
       if (f === null) return false;
+      this.#readIntoCache(f, slot);
       frame = f;
-      this.swapDevice.readPage(slot, this.ram, f);
-      this.kind[frame] = ANON;
-      this.#cacheAdd(frame, slot);
-      this.stats.swapIns++;
     }
     const f = frame;
     const exclusive = this.refs[f] === 0 && this.swapDevice.useCount(slot) === 1;
@@ -602,16 +607,8 @@ export class PageManager {
     // in the cache, and the entry refers to it still.
     const rights = this.#rights(vma, exclusive && (vma.flags & VM_WRITE) !== 0);
     if (!this.#withPinned([f], () => this.#install(owner, page, f, rights))) return false;
-    if (this.refs[f] === 0) {
-      this.#setOwner(f, owner.pid, vpn);
-    } else {
-      let list = this.shared.get(f);
-      if (list === undefined) {
-        list = [[this.ownerPid[f]!, this.ownerVpn[f]!]];
-        this.shared.set(f, list);
-      }
-      list.push([owner.pid, vpn]);
-    }
+    if (this.refs[f] === 0) this.#setOwner(f, owner.pid, vpn);
+    else this.#addSharer(f, [this.ownerPid[f]!, this.ownerVpn[f]!], owner.pid, vpn);
     this.refs[f]!++;
     owner.swap.delete(vpn);
     this.swapDevice.release(slot);
@@ -1162,13 +1159,7 @@ export class PageManager {
       return true;
     }
     // Allocating may reclaim: the page being copied must not be swapped out meanwhile.
-    this.pinned[frame] = 1;
-    let f: number | null;
-    try {
-      f = this.#newFrame();
-    } finally {
-      this.pinned[frame] = 0;
-    }
+    const f = this.#withPinned([frame], () => this.#newFrame());
     if (f === null) return false;
     if (this.kind[frame] !== ZERO) this.ram.copyFrame(pfn(f), pfn(frame));
     this.kind[f] = ANON;
@@ -1316,7 +1307,7 @@ export class PageManager {
         this.#unlazy(frame);
       }
       // No slot: the page stays (add_to_swap fails before anything is unmapped).
-      this.#swapOutAny(frame, [[owner, virt / PAGE]]);
+      this.#swapOut(frame, [[owner, virt / PAGE]]);
     }
     // Pages kept aside by PROT_NONE are mapped too (Linux's protnone
     // entries, which madvise_cold_or_pageout_pte_range() collects as any).
@@ -1324,7 +1315,7 @@ export class PageManager {
       if (this.kind[frame] === ANON && this.refs[frame] === 1 && this.pinned[frame] === 0) {
         if (this.#discardHidden(owner, frame, vpn)) return;
         // An ordinary one is swapped out, when there is a slot for it.
-        this.#swapOutAny(frame, [[owner, vpn]]);
+        this.#swapOut(frame, [[owner, vpn]]);
         return;
       }
       if (this.kind[frame] !== SHMEM || this.refs[frame] !== 2) return;
@@ -1590,20 +1581,10 @@ export class PageManager {
   copyRange(parent: PageOwner, child: PageOwner, vma: Vma): boolean {
     const present: PageMapping[] = [];
     this.mmu.walkRange(parent.space, vma.start, vma.end, (m) => present.push(m));
-    const pinned = this.pinned;
-    const pins: number[] = [];
-    for (const m of present) {
-      const frame = m.phys / PAGE;
-      if (pinned[frame] === 0) {
-        pinned[frame] = 1;
-        pins.push(frame);
-      }
-    }
-    try {
-      return this.#copyPages(parent, child, vma, present);
-    } finally {
-      for (const frame of pins) pinned[frame] = 0;
-    }
+    return this.#withPinned(
+      present.map((m) => m.phys / PAGE),
+      () => this.#copyPages(parent, child, vma, present),
+    );
   }
 
   #copyPages(parent: PageOwner, child: PageOwner, vma: Vma, present: PageMapping[]): boolean {
@@ -1631,12 +1612,7 @@ export class PageManager {
         }
         continue;
       }
-      let list = this.shared.get(frame);
-      if (list === undefined) {
-        list = [[parent.pid, vpn]];
-        this.shared.set(frame, list);
-      }
-      list.push([child.pid, vpn]);
+      this.#addSharer(frame, [parent.pid, vpn], child.pid, vpn);
       this.refs[frame]!++;
       if (!this.#install(child, m.virt, frame, ro)) {
         this.#drop(frame, child.pid, vpn);
@@ -1659,12 +1635,7 @@ export class PageManager {
       if (this.kind[frame] === ZERO) return;
       this.refs[frame]!++;
       if (this.kind[frame] === ANON) {
-        let list = this.shared.get(frame);
-        if (list === undefined) {
-          list = [[parent.pid, vpn]];
-          this.shared.set(frame, list);
-        }
-        list.push([child.pid, vpn]);
+        this.#addSharer(frame, [parent.pid, vpn], child.pid, vpn);
         child.rssAnon++;
       } else if (this.kind[frame] === SHMEM) {
         this.#addShmemMapper(frame, child.pid, vpn);
@@ -1764,60 +1735,57 @@ export class PageManager {
 
   // ------------------------------------------------------------- reclaim
 
-  // Writes anonymous `frame` to swap slot `slot` and unmaps it from each of
-  // its (owner, vpn) mappings, present or kept aside by PROT_NONE: each
-  // refers to the slot from then on (its use count one per mapping, as
-  // try_to_unmap() puts the same swap entry in each), and the frame is
-  // freed with the last. A page comes back at its first fault once the
-  // protection allows access.
-  #swapOut(frame: number, mappers: [PageOwner, number][], slot: number): void {
-    this.swapDevice.writePage(slot, this.ram, pfn(frame));
-    this.stats.swapOuts++;
-    mappers.forEach(([owner, vpn], i) => {
-      if (i > 0) this.swapDevice.duplicate(slot);
-      owner.swap.set(vpn, slot);
-      if (owner.hidden.get(vpn) === frame) this.#unmapHidden(owner, frame, vpn);
-      else this.#unmapPage(owner, frame, vpn);
-    });
-  }
-
-  // #swapOut for a page of the swap cache: its mappings refer to its slot
-  // again, and it leaves the cache, written to the slot only if it is dirty
-  // (a clean one is what the slot holds: shrink_folio_list() skips pageout()).
-  #swapOutCached(frame: number, mappers: [PageOwner, number][]): void {
-    const slot = this.cacheSlot[frame]!;
-    let dirty = this.dirty[frame] === 1;
-    for (const [owner, vpn] of mappers) {
-      if (dirty || owner.hidden.get(vpn) === frame) continue;
-      const m = this.mmu.query(owner.space, vpn * PAGE);
-      if (m?.dirty) dirty = true;
-    }
-    if (dirty) {
+  // Swaps anonymous `frame` out of each of its (owner, vpn) mappings,
+  // present or kept aside by PROT_NONE: each refers to the slot from then
+  // on (its use count one per mapping, as try_to_unmap() puts the same swap
+  // entry in each), and the frame is freed with the last. A page of the
+  // swap cache goes back to its slot, written only if it is dirty (a clean
+  // one is what the slot holds: shrink_folio_list() skips pageout()) and
+  // leaving the cache; any other is written to a new slot. A page comes
+  // back at its first fault once the protection allows access.
+  // Returns false, changing nothing, when no slot is free.
+  #swapOut(frame: number, mappers: [PageOwner, number][]): boolean {
+    const cached = this.cacheSlot[frame]! >= 0;
+    const slot = cached ? this.cacheSlot[frame]! : this.swapDevice.allocate();
+    if (slot < 0) return false;
+    if (!cached || this.dirty[frame] === 1 || this.#mappedDirty(frame, mappers)) {
       this.swapDevice.writePage(slot, this.ram, pfn(frame));
       this.stats.swapOuts++;
     }
-    for (const [owner, vpn] of mappers) {
-      this.swapDevice.duplicate(slot);
+    // (A new slot comes with the first mapping's count.)
+    mappers.forEach(([owner, vpn], i) => {
+      if (cached || i > 0) this.swapDevice.duplicate(slot);
       owner.swap.set(vpn, slot);
-    }
-    this.#cacheDel(frame);
-    for (const [owner, vpn] of mappers) {
-      if (owner.hidden.get(vpn) === frame) this.#unmapHidden(owner, frame, vpn);
-      else this.#unmapPage(owner, frame, vpn);
-    }
+    });
+    if (cached) this.#cacheDel(frame);
+    for (const [owner, vpn] of mappers) this.#unmapFrom(owner, frame, vpn);
+    return true;
   }
 
-  // Swaps out `frame` from its `mappers`: to its slot when it is a page of
-  // the swap cache, else to a new one. Returns false when no slot is free.
-  #swapOutAny(frame: number, mappers: [PageOwner, number][]): boolean {
-    if (this.cacheSlot[frame]! >= 0) {
-      this.#swapOutCached(frame, mappers);
-      return true;
+  // Whether the present entry of any of `frame`'s `mappers` is dirty.
+  #mappedDirty(frame: number, mappers: [PageOwner, number][]): boolean {
+    for (const [owner, vpn] of mappers) {
+      if (owner.hidden.get(vpn) === frame) continue;
+      if (this.mmu.query(owner.space, vpn * PAGE)?.dirty) return true;
     }
-    const slot = this.swapDevice.allocate();
-    if (slot < 0) return false;
-    this.#swapOut(frame, mappers, slot);
-    return true;
+    return false;
+  }
+
+  // Unmaps `frame` from page `vpn` of `owner`, present or kept aside by PROT_NONE.
+  #unmapFrom(owner: PageOwner, frame: number, vpn: number): void {
+    if (owner.hidden.get(vpn) === frame) this.#unmapHidden(owner, frame, vpn);
+    else this.#unmapPage(owner, frame, vpn);
+  }
+
+  // The live processes behind (pid, vpn) mappings: null when any is not alive.
+  #liveMappers(list: readonly [number, number][]): [PageOwner, number][] | null {
+    const mappers: [PageOwner, number][] = [];
+    for (const [pid, vpn] of list) {
+      const owner = this.host.process(pid);
+      if (owner === undefined || !owner.alive) return null;
+      mappers.push([owner, vpn]);
+    }
+    return mappers;
   }
 
   // The (owner, vpn) mappings of `frame`, shared after fork, when reclaim
@@ -1827,13 +1795,7 @@ export class PageManager {
     const list = this.shared.get(frame);
     if (list === undefined || list.length !== this.refs[frame]) return null;
     if (this.lazy[frame] === 1 || this.droppable[frame] === 1) return null;
-    const mappers: [PageOwner, number][] = [];
-    for (const [pid, vpn] of list) {
-      const owner = this.host.process(pid);
-      if (owner === undefined || !owner.alive) return null;
-      mappers.push([owner, vpn]);
-    }
-    return mappers;
+    return this.#liveMappers(list);
   }
 
   // folio_referenced() of a shared page: the Accessed bit of every mapping
@@ -1858,22 +1820,10 @@ export class PageManager {
   // entries' Dirty bits going to the page, and leaves its object
   // (#evictShmem). Returns whether the frame was freed.
   #reclaimShmem(frame: number): boolean {
-    const mappers: [PageOwner, number][] = [];
-    for (const [pid, vpn] of this.shmemMappers.get(frame) ?? []) {
-      const owner = this.host.process(pid);
-      if (owner === undefined || !owner.alive) return false;
-      mappers.push([owner, vpn]);
-    }
-    if (mappers.length > 0 && this.#sharedYoung(frame, mappers)) return false;
-    for (const [owner, vpn] of mappers) {
-      if (owner.hidden.get(vpn) === frame) {
-        this.#unmapHidden(owner, frame, vpn);
-        continue;
-      }
-      const m = this.mmu.query(owner.space, vpn * PAGE);
-      if (m?.dirty) this.dirty[frame] = 1;
-      this.#unmapPage(owner, frame, vpn);
-    }
+    const mappers = this.#liveMappers(this.shmemMappers.get(frame) ?? []);
+    if (mappers === null || (mappers.length > 0 && this.#sharedYoung(frame, mappers))) return false;
+    if (this.#mappedDirty(frame, mappers)) this.dirty[frame] = 1;
+    for (const [owner, vpn] of mappers) this.#unmapFrom(owner, frame, vpn);
     return this.#evictShmem(frame);
   }
 
@@ -1893,26 +1843,23 @@ export class PageManager {
     for (let scanned = 0; scanned < 2 * n && freed < target; scanned++) {
       const frame = this.hand;
       this.hand = (this.hand + 1) % n;
-      if (this.pinned[frame] !== 0) continue;
-      if (this.kind[frame] === SHMEM) {
-        // Shmem pages sit on the anonymous LRU, which reclaim scans only
-        // while there is free swap (get_scan_count(), can_reclaim_anon_pages()).
-        if (!canSwap) {
-          if (dropOnly()) break;
-          continue;
-        }
+      const k = this.kind[frame];
+      if (this.pinned[frame] !== 0 || (k !== ANON && k !== SHMEM)) continue;
+      // Shmem pages and pages only the swap cache holds sit on the anonymous
+      // LRU, which reclaim scans only while there is free swap (get_scan_count(),
+      // can_reclaim_anon_pages()); lazily freed and droppable pages need none.
+      if (!canSwap && (k === SHMEM || this.refs[frame] === 0)) {
+        if (dropOnly()) break;
+        continue;
+      }
+      if (k === SHMEM) {
         if (this.#reclaimShmem(frame)) freed++;
         else if (this.swapDevice.freeSlots === 0) canSwap = false;
         continue;
       }
-      if (this.kind[frame] !== ANON) continue;
       if (this.refs[frame] === 0) {
         // A page only the swap cache holds, clean (its slot holds it): freed
-        // with nothing written (__remove_mapping()), if reclaim scans anonymous pages at all.
-        if (!canSwap) {
-          if (dropOnly()) break;
-          continue;
-        }
+        // with nothing written (__remove_mapping()).
         this.#cacheDel(frame);
         this.#freeFrame(frame);
         freed++;
@@ -1970,7 +1917,7 @@ export class PageManager {
         if (dropOnly()) break;
         continue;
       }
-      if (!this.#swapOutAny(frame, mappers)) {
+      if (!this.#swapOut(frame, mappers)) {
         canSwap = false;
         if (dropOnly()) break;
         continue;
