@@ -5,9 +5,10 @@
  * Each slot holds one page, a use count — the number of page-table entries
  * (in any process, after fork) and shmem objects that refer to it — and a
  * flag for a page of it kept in the swap cache (Linux's SWAP_HAS_CACHE). A
- * slot is free at count 0 without the flag. Slots are taken lowest first, as Linux's scan_swap_map starts
- * from the lowest free cluster on an empty device. The contents live in a
- * core SparseRam, so an unused device costs nothing.
+ * slot is free at count 0 without the flag. Slots are taken lowest first,
+ * as Linux's scan_swap_map starts from the lowest free cluster on an empty
+ * device. The contents live in a core SparseRam, so an unused device costs
+ * nothing.
  *
  * A slot is always written whole before it is read, so a freed slot's old
  * contents never reach its next user.
@@ -56,7 +57,7 @@ export class SwapDevice {
   allocate(): number {
     if (this.#free === 0) return -1;
     for (let i = this.#hint; i < this.slotCount; i++) {
-      if (this.#count[i] === 0 && this.#cache[i] === 0) {
+      if (this.#isFree(i)) {
         this.#count[i] = 1;
         this.#free--;
         this.#hint = i + 1;
@@ -76,7 +77,7 @@ export class SwapDevice {
     const c = this.#count[slot]!;
     if (c === 0) throw new CorruptionError(PKG, `SwapDevice: slot ${slot} released while free`);
     this.#count[slot] = c - 1;
-    if (c === 1 && this.#cache[slot] === 0) this.#freed(slot);
+    if (this.#isFree(slot)) this.#freed(slot);
   }
 
   /** A page of `slot`, which is in use, enters the swap cache. */
@@ -91,12 +92,16 @@ export class SwapDevice {
     if (this.#cache[slot] === 0)
       throw new CorruptionError(PKG, `SwapDevice: slot ${slot} has no swap cache page`);
     this.#cache[slot] = 0;
-    if (this.#count[slot] === 0) this.#freed(slot);
+    if (this.#isFree(slot)) this.#freed(slot);
   }
 
   /** Whether a page of `slot` is in the swap cache. */
   hasCache(slot: number): boolean {
     return this.#cache[slot] === 1;
+  }
+
+  #isFree(slot: number): boolean {
+    return this.#count[slot] === 0 && this.#cache[slot] === 0;
   }
 
   #freed(slot: number): void {
@@ -131,7 +136,7 @@ export class SwapDevice {
   check(): void {
     let free = 0;
     for (let i = 0; i < this.slotCount; i++) {
-      if (this.#count[i] === 0 && this.#cache[i] === 0) {
+      if (this.#isFree(i)) {
         free++;
         if (i < this.#hint)
           throw new CorruptionError(PKG, `SwapDevice: free slot ${i} lies below the hint ${this.#hint}`);
