@@ -29,6 +29,13 @@ export interface KernelOptions {
   overcommit?: { mode?: OvercommitMode; ratio?: number };
   /** Watermarks in frames. @defaultValue Linux's for one zone holding all the RAM */
   watermarks?: Watermarks;
+  /**
+   * vm.page-cluster: a swap fault reads ahead up to 2^min(pageCluster, 5)
+   * pages around it in its VMA (Linux's VMA-based readahead, the default
+   * for a swap device that is not a rotating disk); 0 reads the faulting
+   * page only. An integer from 0 to 31, as the sysctl takes. @defaultValue 3
+   */
+  pageCluster?: number;
   /** vm.mmap_min_addr. @defaultValue 65536 */
   mmapMinAddr?: number;
   /** vm.max_map_count. @defaultValue 65530 */

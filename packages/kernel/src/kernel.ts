@@ -143,6 +143,14 @@ export class Kernel {
         "thp",
       );
     }
+    const pageCluster = options.pageCluster ?? 3;
+    if (!Number.isInteger(pageCluster) || pageCluster < 0 || pageCluster > 31) {
+      throw new UsageError(
+        PKG,
+        `Kernel: pageCluster must be an integer from 0 to 31 (vm.page-cluster), got ${pageCluster}`,
+        "pageCluster",
+      );
+    }
     const thpFrames = options.thpFrames;
     if (thpFrames !== undefined && typeof thpFrames.splitFrames !== "function") {
       throw new UsageError(
@@ -175,6 +183,7 @@ export class Kernel {
       },
       executeOnly,
       thp,
+      pageCluster,
     );
     this.commit = new CommitPolicy(
       mode,
@@ -743,6 +752,9 @@ export class Kernel {
         fail(`frame ${f} says it holds slot ${cached} in the swap cache, the cache says otherwise`);
       if (this.pages.dirty[f] === 1 && k !== 2 && cached < 0)
         fail(`frame ${f} is marked dirty but is neither shmem nor in the swap cache`);
+      // Readahead's mark goes when a fault finds the page, before anything maps it.
+      if (this.pages.readahead[f] === 1 && (cached < 0 || this.pages.refs[f] !== 0))
+        fail(`frame ${f} is marked read ahead but is not an unmapped page of the swap cache`);
       const head = this.pages.folio[f]! - 1;
       if (head >= 0 && (k !== 1 || head % 512 !== 0 || f - head >= 512))
         fail(`frame ${f} is marked part of the huge page at ${head} but is not one of its anonymous pages`);

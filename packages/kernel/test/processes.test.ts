@@ -7,6 +7,7 @@ import {
   MADV_REMOVE,
   MADV_WILLNEED,
   MAP_DROPPABLE,
+  MAP_FIXED,
   MAP_NORESERVE,
   MAP_POPULATE,
   MAP_PRIVATE,
@@ -599,7 +600,8 @@ describe("swap", () => {
   });
 
   it("keeps a page read back from swap in the swap cache, its slot kept until a write or an unmap", () => {
-    const k = testKernel(16 * MiB, { swapBytes: 4 * MiB });
+    // vm.page-cluster 0: each fault reads its own page only (readahead is tested below).
+    const k = testKernel(16 * MiB, { swapBytes: 4 * MiB, pageCluster: 0 });
     const p = k.spawn();
     const a = p.mmap(0, 4 * PAGE, RW, MAP_PRIVATE);
     fillPattern(p, a, 4, 3);
@@ -736,7 +738,7 @@ describe("swap", () => {
 
   it("frees the slot of a page read back while swap is more than half full", () => {
     // vm_swap_full(): should_try_to_free_swap() frees it even on a read.
-    const k = testKernel(16 * MiB, { swapBytes: 4 * PAGE });
+    const k = testKernel(16 * MiB, { swapBytes: 4 * PAGE, pageCluster: 0 });
     const p = k.spawn();
     const a = p.mmap(0, 3 * PAGE, RW, MAP_PRIVATE);
     fillPattern(p, a, 3, 2);
@@ -747,6 +749,131 @@ describe("swap", () => {
     // Half full no more (2 of 4): the next read keeps its slot.
     expect(p.loadU32(V(a + PAGE))).toBe(2 * 7919 + 1);
     expect([k.swap.usedSlots, k.pages.swapCache.size]).toEqual([2, 1]);
+    k.check();
+  });
+
+  // Swap readahead (mm/swap_state.c, swap_vma_readahead): the expected
+  // pages follow Linux's rules step by step. (The host the fixtures come
+  // from reads the pages MADV_PAGEOUT wrote back from its swap cache, so a
+  // recording there would show no readahead: see the README.)
+  // Per page of [a, a + n pages): 1 if mapped or in the swap cache, as mincore(2) reports.
+  const resident = (
+    k: ReturnType<typeof testKernel>,
+    p: ReturnType<ReturnType<typeof testKernel>["spawn"]>,
+    a: number,
+    n: number,
+  ) =>
+    Array.from({ length: n }, (_, i) => {
+      const vpn = a / PAGE + i;
+      if (k.mmu.query(p.space, a + i * PAGE) !== null) return "1";
+      const slot = p.swap.get(vpn);
+      return slot !== undefined && k.pages.swapCache.has(slot) ? "1" : "0";
+    }).join("");
+  const pagesIn = (spans: [number, number][], n: number) =>
+    Array.from({ length: n }, (_, i) => (spans.some(([lo, hi]) => i >= lo && i < hi) ? "1" : "0")).join("");
+
+  it("reads ahead around a swap fault in its VMA, the window following the faults as Linux's does", () => {
+    const k = testKernel(16 * MiB, { swapBytes: 4 * MiB });
+    const p = k.spawn();
+    const n = 64;
+    const a = p.mmap(0, n * PAGE, RW, MAP_PRIVATE);
+    expect((a % (2 * MiB)) + n * PAGE).toBeLessThanOrEqual(2 * MiB); // one PTE table
+    fillPattern(p, a, n, 4);
+    expect(p.madvise(a, n * PAGE, MADV_PAGEOUT)).toBe(0);
+    const s = k.pages.stats;
+    const read = (i: number, ins: number, ahead: number, hits: number) => {
+      expect(p.loadU32(V(a + i * PAGE))).toBe((4 * 7919 + i) >>> 0);
+      expect([s.swapIns, s.swapReadahead, s.swapReadaheadHits]).toEqual([ins, ahead, hits]);
+      k.check();
+    };
+    // The VMA's first swap fault: 4 hits assumed, a window of 8 around page 10.
+    read(10, 8, 7, 0);
+    expect(resident(k, p, a, n)).toBe(pagesIn([[7, 15]], n));
+    // Faults on pages read ahead find them in the cache: hits, nothing read.
+    for (const i of [11, 12, 13, 14]) read(i, 8, 7, i - 10);
+    // The next miss, just after the last fault: 4 hits give 8 pages, forward.
+    read(15, 16, 14, 4);
+    expect(resident(k, p, a, n)).toBe(pagesIn([[7, 23]], n));
+    // Elsewhere, no hits: the window halves (4, around page 40; then 2, from 50), then 1.
+    read(40, 20, 17, 4);
+    read(50, 22, 18, 4);
+    read(60, 23, 18, 4);
+    // Next to the last fault with no hits: 2 pages, forward from 61; backward from 29 after 30.
+    read(61, 25, 19, 4);
+    read(30, 26, 19, 4);
+    read(29, 28, 20, 4);
+    expect(resident(k, p, a, n)).toBe(
+      pagesIn(
+        [
+          [7, 23],
+          [28, 31],
+          [39, 43],
+          [50, 52],
+          [60, 63],
+        ],
+        n,
+      ),
+    );
+    expect(checkPattern(p, a, n, 4)).toBe(true);
+    k.check();
+  });
+
+  it("keeps the readahead window inside the VMA and the 2 MiB region, and to 2^page-cluster pages", () => {
+    const k = testKernel(16 * MiB, { swapBytes: 4 * MiB });
+    const p = k.spawn();
+    // A VMA of 4 pages: the window of 8 around page 1 is cut to the VMA.
+    const small = p.mmap(0, 4 * PAGE, RW, MAP_PRIVATE);
+    fillPattern(p, small, 4, 1);
+    expect(p.madvise(small, 4 * PAGE, MADV_PAGEOUT)).toBe(0);
+    expect(checkPattern(p, small, 1, 1)).toBe(true);
+    expect([k.pages.stats.swapIns, resident(k, p, small, 4)]).toEqual([4, "1111"]);
+    // 8 pages across a 2 MiB boundary: a fault below it reads below it only.
+    const boundary = 0x7fff_f740_0000;
+    const b = p.mmap(boundary - 4 * PAGE, 8 * PAGE, RW, MAP_PRIVATE | MAP_FIXED);
+    fillPattern(p, b, 8, 2);
+    expect(p.madvise(b, 8 * PAGE, MADV_PAGEOUT)).toBe(0);
+    const before = k.pages.stats.swapIns;
+    expect(p.loadU32(V(b + 3 * PAGE))).toBe((2 * 7919 + 3) >>> 0);
+    expect([k.pages.stats.swapIns - before, resident(k, p, b, 8)]).toEqual([4, "11110000"]);
+    k.check();
+    // vm.page-cluster 2: at most 4 pages; 0: the faulting page only.
+    for (const [cluster, window] of [
+      [2, "0000000111100000"],
+      [0, "0000000010000000"],
+    ] as const) {
+      const k2 = testKernel(16 * MiB, { swapBytes: 4 * MiB, pageCluster: cluster });
+      const p2 = k2.spawn();
+      const c = p2.mmap(0, 16 * PAGE, RW, MAP_PRIVATE);
+      fillPattern(p2, c, 16, 3);
+      expect(p2.madvise(c, 16 * PAGE, MADV_PAGEOUT)).toBe(0);
+      expect(p2.loadU32(V(c + 8 * PAGE))).toBe((3 * 7919 + 8) >>> 0);
+      expect(resident(k2, p2, c, 16)).toBe(window);
+      k2.check();
+    }
+    for (const bad of [-1, 32, 1.5]) {
+      expect(() => testKernel(16 * MiB, { swapBytes: 4 * MiB, pageCluster: bad })).toThrow(
+        expect.objectContaining({ name: "UsageError", argument: "pageCluster" }),
+      );
+    }
+  });
+
+  it("counts no readahead hit for a page MADV_WILLNEED read, and carries the record through a split", () => {
+    const k = testKernel(16 * MiB, { swapBytes: 4 * MiB });
+    const p = k.spawn();
+    const a = p.mmap(0, 32 * PAGE, RW, MAP_PRIVATE);
+    fillPattern(p, a, 32, 5);
+    expect(p.madvise(a, 32 * PAGE, MADV_PAGEOUT)).toBe(0);
+    expect(p.madvise(a + 20 * PAGE, PAGE, MADV_WILLNEED)).toBe(0);
+    expect([k.pages.stats.swapIns, k.pages.stats.swapReadahead]).toEqual([1, 0]);
+    // Found in the cache, not read ahead: no hit counted. The record moves to
+    // page 20 and keeps what it held: nothing yet, read as 4 hits.
+    expect(p.loadU32(V(a + 20 * PAGE))).toBe((5 * 7919 + 20) >>> 0);
+    expect([k.pages.stats.swapIns, k.pages.stats.swapReadaheadHits]).toEqual([1, 0]);
+    // A split copies the record to both halves. In the upper one, a fault on
+    // page 21, just after page 20, with those 4 hits: 8 pages forward.
+    expect(p.mprotect(a + 16 * PAGE, 16 * PAGE, PROT_READ)).toBe(0);
+    expect(p.loadU32(V(a + 21 * PAGE))).toBe((5 * 7919 + 21) >>> 0);
+    expect(resident(k, p, a + 16 * PAGE, 16)).toBe("0000111111111000");
     k.check();
   });
 

@@ -34,6 +34,12 @@ export interface MachineOptions {
    * @defaultValue "madvise", this machine's Linux setting
    */
   thp?: ThpMode;
+  /**
+   * vm.page-cluster: a swap fault reads up to 2^min(pageCluster, 5) pages
+   * around it ahead (see the kernel's `KernelOptions.pageCluster`); 0 reads
+   * the faulting page only. @defaultValue 3
+   */
+  pageCluster?: number;
 }
 
 /** A simulated machine: RAM, page allocator, MMU and kernel, wired. */

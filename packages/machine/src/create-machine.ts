@@ -139,6 +139,7 @@ export function createMachine(options: MachineOptions = {}): Machine {
     ...(maxMapCount === undefined ? {} : { maxMapCount }),
     ...(options.executeOnly === undefined ? {} : { executeOnly: options.executeOnly }),
     ...(options.thp === undefined ? {} : { thp: options.thp }),
+    ...(options.pageCluster === undefined ? {} : { pageCluster: options.pageCluster }),
     thpFrames,
     ...(options.seed === undefined ? {} : { seed: options.seed }),
     pageTableFrames: () => tableFrames.inUse,

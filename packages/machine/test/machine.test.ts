@@ -4,6 +4,7 @@ import {
   Fault,
   MADV_COLD,
   MADV_DONTNEED,
+  MADV_PAGEOUT,
   MAP_FIXED,
   MAP_PRIVATE,
   MAP_SHARED,
@@ -168,6 +169,31 @@ describe("createMachine", () => {
       m.check();
     }
     expect(() => createMachine({ executeOnly: "yes" as unknown as boolean })).toThrow(/executeOnly/);
+  });
+
+  it("passes vm.page-cluster to swap readahead", () => {
+    // A fault on one of 16 swapped-out pages reads 8 around it by default, 4 with 2, 1 with 0.
+    for (const [pageCluster, read] of [
+      [undefined, 8],
+      [2, 4],
+      [0, 1],
+    ] as const) {
+      const m = createMachine({
+        ram: "16M",
+        swap: "4M",
+        ...(pageCluster === undefined ? {} : { pageCluster }),
+      });
+      const p = m.spawn();
+      const a = p.mmap(0, 16 * PAGE, RW, MAP_PRIVATE);
+      for (let i = 0; i < 16; i++) p.storeU32(V(a + i * PAGE), i + 1);
+      expect(p.madvise(a, 16 * PAGE, MADV_PAGEOUT)).toBe(0);
+      expect(p.loadU32(V(a + 8 * PAGE))).toBe(9);
+      expect([m.kernel.pages.stats.swapIns, m.kernel.pages.stats.swapReadahead]).toEqual([read, read - 1]);
+      m.check();
+    }
+    expect(() => createMachine({ pageCluster: 40 })).toThrow(
+      expect.objectContaining({ name: "UsageError", argument: "pageCluster" }),
+    );
   });
 
   it("passes vm.max_map_count to every process", () => {

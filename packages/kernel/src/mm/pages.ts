@@ -22,7 +22,10 @@
  *   folio_test_swapbacked).
  * - The swap cache keeps a private page read back from swap together with
  *   its slot, for the other entries that refer to the slot and so that a
- *   clean page goes back out with nothing written; no swap readahead.
+ *   clean page goes back out with nothing written. A private swap fault
+ *   reads ahead the swapped-out pages around it in its VMA, as Linux's
+ *   VMA-based readahead does (swap_vma_readahead); a shmem fault reads its
+ *   own page only (Linux reads a cluster of neighbouring slots there).
  * - A transparent huge page (THP, mm/huge_memory.c) is 512 frames taken
  *   as one order-9 block and zeroed together, mapped as Linux maps it with
  *   one PMD entry — but here by 512 PTEs in the PTE table Linux deposits
@@ -54,6 +57,8 @@
  *                    the swap cache written since it was read (the folio's dirty
  *                    flag; a mapping's own Dirty bit is read from its entry)
  *     cacheSlot[pfn] for an ANON frame in the swap cache: its slot, else -1
+ *     readahead[pfn] 1 for a frame of the swap cache that readahead read and no fault
+ *                    has found since (PG_readahead)
  *     hiddenYoung[pfn]  for a frame PROT_NONE keeps aside: the Accessed bit its
  *                    entry had, which reclaim tests and clears (a mapped page's is
  *                    read from its entry)
@@ -223,6 +228,8 @@ export class PageManager {
   readonly shared = new Map<number, [number, number][]>();
   /** For an anonymous frame in the swap cache: the slot whose page it holds; else -1. */
   readonly cacheSlot: Int32Array;
+  /** 1 for a frame swap readahead read that no fault has found in the cache since (PG_readahead). */
+  readonly readahead: Uint8Array;
   /**
    * The swap cache (mm/swap_state.c): the frame holding each slot's page in
    * memory. A page read back from swap stays in it, its slot kept, so that
@@ -250,6 +257,10 @@ export class PageManager {
     swapIns: 0,
     /** Pages written to swap (pswpout): a clean page of the swap cache goes out with no write. */
     swapOuts: 0,
+    /** Pages swap readahead read besides the faulting one (swap_ra). */
+    swapReadahead: 0,
+    /** Faults that found a page readahead had read (swap_ra_hit). */
+    swapReadaheadHits: 0,
     /** Lazily freed pages (MADV_FREE) that reclaim dropped, clean. */
     lazyFrees: 0,
     /** Pages of droppable mappings (MAP_DROPPABLE) that reclaim or MADV_PAGEOUT dropped. */
@@ -269,6 +280,8 @@ export class PageManager {
   private readonly host: PageHost;
   private readonly executeOnly: boolean;
   private readonly thp: ThpMode;
+  // The largest readahead window, in pages: 2^min(vm.page-cluster, 5).
+  private readonly raMaxWin: number;
   private hand = 0;
   // One page's bytes, for the zero test of a huge page's split.
   readonly #scratch = new Uint8Array(PAGE);
@@ -282,8 +295,11 @@ export class PageManager {
     host: PageHost,
     executeOnly = true,
     thp: ThpMode = "madvise",
+    pageCluster = 3,
   ) {
     this.executeOnly = executeOnly;
+    // SWAP_RA_ORDER_CEILING (mm/swap_state.c) caps the order at 5.
+    this.raMaxWin = 2 ** Math.min(pageCluster, 5);
     this.thp = host.allocHuge === undefined ? "never" : thp;
     this.ram = ram;
     this.mmu = mmu;
@@ -298,6 +314,7 @@ export class PageManager {
     this.droppable = new Uint8Array(ram.frameCount);
     this.dirty = new Uint8Array(ram.frameCount);
     this.cacheSlot = new Int32Array(ram.frameCount).fill(-1);
+    this.readahead = new Uint8Array(ram.frameCount);
     this.hiddenYoung = new Uint8Array(ram.frameCount);
     this.folio = new Int32Array(ram.frameCount);
     const zero = frames.allocFrames(0);
@@ -482,6 +499,7 @@ export class PageManager {
     }
     this.dirty[frame] = 0;
     this.hiddenYoung[frame] = 0;
+    this.readahead[frame] = 0;
     if (this.kind[frame] === SHMEM) {
       this.shmemPage.delete(frame);
       this.shmemMappers.delete(frame);
@@ -563,15 +581,100 @@ export class PageManager {
     const slots: number[] = [];
     this.#forEachIn(owner.swap, start, end, (_vpn, slot) => void slots.push(slot));
     for (const slot of slots) {
-      if (!owner.alive) return;
-      // The allocation below may have reclaimed or killed: the entry may be gone.
-      const wanted = () => this.swapDevice.useCount(slot) !== 0 && !this.swapCache.has(slot);
-      if (!wanted()) continue;
-      const f = this.host.allocFrame();
-      if (f === null) return;
-      if (wanted()) this.#readIntoCache(f, slot);
-      else this.host.freeFrame(f);
+      if (!owner.alive || this.#readSwap(slot) === null) return;
     }
+  }
+
+  // __read_swap_cache_async(): `slot`'s page is read into a new frame of
+  // the swap cache, unless it is there already or no swap entry refers to
+  // the slot any more. Returns the new frame, -1 when nothing was read, or
+  // null when no frame could be had. The allocation may reclaim or kill
+  // (and so free the slot, or put its page in the cache): both are tested
+  // again after it.
+  #readSwap(slot: number): number | null {
+    const wanted = () => this.swapDevice.useCount(slot) !== 0 && !this.swapCache.has(slot);
+    if (!wanted()) return -1;
+    const f = this.host.allocFrame();
+    if (f === null) return null;
+    if (!wanted()) {
+      this.host.freeFrame(f);
+      return -1;
+    }
+    this.#readIntoCache(f, slot);
+    return f;
+  }
+
+  // swap_vma_ra_win() (mm/swap_state.c): the readahead window [start, end)
+  // of a swap fault at `page` of `vma` that missed the swap cache, or null
+  // for none (a window of one page); the VMA's record moves to this fault.
+  // Its size (__swapin_nr_pages): hits + 2 rounded up to a power of two
+  // from 4 when readahead hits were counted since the last fault; else 2
+  // for a fault on a page next to the last one, 1 for any other; never
+  // less than half the last window, never more than 2^min(page-cluster, 5).
+  // It runs forward from a fault just after the last one, backward from
+  // one just before, and around any other, inside the VMA and the fault's
+  // 2 MiB region (one PTE table).
+  #raWindow(vma: Vma, page: number): [number, number] | null {
+    const max = this.raMaxWin;
+    if (max === 1) return null;
+    const ra = vma.swapRa === 0 ? 4 : vma.swapRa;
+    const hits = ra % 64;
+    const lastWin = Math.floor(ra / 64) % 64;
+    const last = ra - (ra % PAGE);
+    let win = hits + 2;
+    if (win === 2) {
+      if (page !== last + PAGE && page !== last - PAGE) win = 1;
+    } else {
+      let up = 4;
+      while (up < win) up *= 2;
+      win = up;
+    }
+    win = Math.max(Math.min(win, max), Math.floor(lastWin / 2));
+    vma.swapRa = page + win * 64;
+    if (win === 1) return null;
+    let left =
+      page === last + PAGE
+        ? page
+        : last === page + PAGE
+          ? page - (win - 1) * PAGE
+          : page - Math.floor((win - 1) / 2) * PAGE;
+    const right = left + win * PAGE;
+    if (left < 0) left = 0;
+    const region = page - (page % HPAGE);
+    return [Math.max(left, vma.start, region), Math.min(right, vma.end, region + HPAGE)];
+  }
+
+  // swap_vma_readahead(): before a swap fault at `page` of `vma` reads its
+  // own page, the swapped-out pages of its window are read into the swap
+  // cache, each but the faulting one marked as read ahead (PG_readahead).
+  // A page in the cache already is left as it is; one no frame can be had
+  // for is skipped.
+  #readAhead(owner: PageOwner, vma: Vma, page: number): void {
+    const window = this.#raWindow(vma, page);
+    if (window === null) return;
+    for (let at = window[0]; at < window[1]; at += PAGE) {
+      // An allocation may have run the OOM killer, and it may have chosen this process.
+      if (!owner.alive) return;
+      const slot = owner.swap.get(at / PAGE);
+      if (slot === undefined) continue;
+      const f = this.#readSwap(slot);
+      if (f !== null && f >= 0 && at !== page) {
+        this.readahead[f] = 1;
+        this.stats.swapReadahead++;
+      }
+    }
+  }
+
+  // swap_update_readahead(): a swap fault at `page` of `vma` found `frame`
+  // in the swap cache. The VMA's record moves to this fault, keeping its
+  // window, with one more hit (up to 63) if readahead had read the page.
+  #raHit(vma: Vma, page: number, frame: number): void {
+    const hit = this.readahead[frame] === 1;
+    this.readahead[frame] = 0;
+    const ra = vma.swapRa === 0 ? 4 : vma.swapRa;
+    const hits = ra % 64;
+    vma.swapRa = page + (Math.floor(ra / 64) % 64) * 64 + (hit ? Math.min(hits + 1, 63) : hits);
+    if (hit) this.stats.swapReadaheadHits++;
   }
 
   // read_swap_cache_async(): `slot`'s page is read into new frame `frame`, which joins the swap cache.
@@ -584,7 +687,8 @@ export class PageManager {
 
   // do_swap_page(): `owner`'s page at `page` of `vma` refers to `slot`.
   // The page is found in the swap cache (another process read the slot
-  // back, or MADV_WILLNEED did), or read in and added to it; then mapped,
+  // back, or MADV_WILLNEED or readahead did), or read in and added to it
+  // after the readahead around it; then mapped,
   // writable only if this entry was the slot's only one and nothing else
   // maps the page (Linux: the entry's exclusive bit). The slot stays with
   // the page in the cache unless the fault writes such a page or swap is
@@ -593,11 +697,18 @@ export class PageManager {
   #swapIn(owner: PageOwner, vma: Vma, page: number, slot: number, write: boolean): boolean {
     const vpn = page / PAGE;
     let frame = this.swapCache.get(slot);
-    if (frame === undefined) {
-      const f = this.host.allocFrame();
-      if (f === null) return false;
-      this.#readIntoCache(f, slot);
-      frame = f;
+    if (frame !== undefined) this.#raHit(vma, page, frame);
+    else {
+      this.#readAhead(owner, vma, page);
+      if (!owner.alive) return false;
+      // Read in the window, unless a later allocation there reclaimed it.
+      frame = this.swapCache.get(slot);
+      if (frame === undefined) {
+        const f = this.host.allocFrame();
+        if (f === null) return false;
+        this.#readIntoCache(f, slot);
+        frame = f;
+      }
     }
     const f = frame;
     const exclusive = this.refs[f] === 0 && this.swapDevice.useCount(slot) === 1;

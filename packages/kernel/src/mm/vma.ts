@@ -123,18 +123,26 @@ export interface Vma extends TreeNode {
    * of VM_SPECIAL's bits).
    */
   hugetlb: HugetlbFile | null;
+  /**
+   * Swap readahead's record of the VMA's last swap fault
+   * (vma->swap_readahead_info, mm/swap_state.c): that fault's page address
+   * + 64 × the window it read + the readahead hits since; 0 before any,
+   * which reads as 4 hits. A split, fork or mremap copies it.
+   */
+  swapRa: number;
 }
 
 /**
  * Gives `to`, a new VMA for a piece of `from`'s mapping (a split), its copy
  * in a child (fork) or its new place (mremap), the flags Linux keeps above
- * bit 31, which are fields here: VM_MAYBE_GUARD and VM_DROPPABLE; and the
- * hugetlbfs file of a hugetlb mapping.
+ * bit 31, which are fields here: VM_MAYBE_GUARD and VM_DROPPABLE; the
+ * hugetlbfs file of a hugetlb mapping; and the swap readahead record.
  */
 export function copyHighFlags(to: Vma, from: Vma): void {
   to.maybeGuard = from.maybeGuard;
   to.droppable = from.droppable;
   to.hugetlb = from.hugetlb;
+  to.swapRa = from.swapRa;
 }
 
 /** Bits of VM_* that must match for two VMAs to merge: all but VM_SOFTDIRTY. */
@@ -161,6 +169,7 @@ export function makeVma(
     maybeGuard: false,
     droppable: false,
     hugetlb: null,
+    swapRa: 0,
     left: null,
     right: null,
     prio: 0,
