@@ -12,7 +12,7 @@
  * and wrapping sums are the kernel's; a read or write above 2^53 - 1 is
  * made at 2^53 - 1, which faults as the real address does.
  *
- * Five lines, and more madvise advice, go beyond the shared format; their
+ * Six lines, and more madvise advice, go beyond the shared format; their
  * real-kernel twin is packages/kernel/test/fixtures/vm/vm-script-ext.c:
  *
  *     mremap NAME OLD OLDLEN NEWLEN FLAGS NEWADDR
@@ -20,6 +20,7 @@
  *     status
  *     procmaps
  *     pte
+ *     mincore ADDR LEN
  *
  * mremap: FLAGS is `none` or `|`-joined `maymove`, `fixed`, `dontunmap`;
  * NEWADDR is an expression (`0` when unused). It prints what an mmap line
@@ -45,7 +46,11 @@
  * kB) moved since the first pte line of the process it runs in, which
  * prints `pte +0` (the child's first after a fork too): a real process's
  * own mappings hold tables of their own, and their number is not the
- * script's; `err ENOSYS` without `status()`.
+ * script's; `err ENOSYS` without `status()`. mincore: mincore(2) over LEN
+ * bytes (at most 16M) from ADDR, `ok` and one digit per page, 1 for a page
+ * in memory (mapped, or in the page or swap cache), 0 for one that is not
+ * (`ok 1101`; `ok` alone for LEN 0), or `err ERRNO`; `err ENOSYS` for a
+ * target without `mincore()`.
  */
 import { virtAddr } from "./address.js";
 import { Fault } from "./errors.js";
@@ -113,6 +118,11 @@ export interface VmScriptTarget {
   status?(): string;
   /** The text of /proc/PID/maps, for procmaps lines. Optional. */
   procMaps?(): string;
+  /**
+   * mincore(2): fills one byte per page of [addr, addr + length) into
+   * `vec` (bit 0: in memory) and returns 0, or a negative errno. Optional.
+   */
+  mincore?(addr: number, length: number, vec: Uint8Array): number;
 }
 
 // The /proc/PID/status fields a status line reports.
@@ -154,6 +164,7 @@ export type VmScriptOp =
   | { kind: "mprotect"; line: number; at: Expr; len: bigint; prot: number }
   | { kind: "madvise"; line: number; at: Expr; len: bigint; advice: number }
   | { kind: "brk" | "read"; line: number; at: Expr }
+  | { kind: "mincore"; line: number; at: Expr; len: bigint }
   | { kind: "write"; line: number; at: Expr; byte: number }
   | { kind: "maps"; line: number }
   | { kind: "fork"; line: number }
@@ -176,7 +187,10 @@ const FIELDS: Record<string, number> = {
   status: 1,
   procmaps: 1,
   pte: 1,
+  mincore: 3,
 };
+// The longest range a mincore line takes: the oracle's vector is one page.
+const MINCORE_MAX = 16n << 20n;
 const FLAGS: Record<string, number> = {
   private: MAP_PRIVATE,
   shared: MAP_SHARED,
@@ -372,6 +386,13 @@ export function parseVmScript(text: string): VmScriptOp[] {
       case "read":
         ops.push({ kind, line, at: parseExpr(t[1]!, line) });
         break;
+      case "mincore": {
+        const at = parseExpr(t[1]!, line);
+        const len = parseNumber(t[2]!, line);
+        if (len > MINCORE_MAX) throw new VmScriptError(line, "mincore length above 16M");
+        ops.push({ kind, line, at, len });
+        break;
+      }
       case "fork":
       case "status":
       case "procmaps":
@@ -573,6 +594,20 @@ export function runVmScript(text: string, space: VmScriptTarget): string[] {
       case "read":
         out.push(touch(() => `ok ${target.memory.loadU8(virtAddr(addr(at)))}`));
         break;
+      case "mincore": {
+        if (target.mincore === undefined) {
+          out.push(`err ${errnoName(-ENOSYS)}`);
+          break;
+        }
+        const vec = new Uint8Array(Number((op.len + 4095n) / 4096n));
+        const r = target.mincore(arg(at), Number(op.len), vec);
+        out.push(
+          isSyscallError(r)
+            ? `err ${errnoName(r)}`
+            : `ok${vec.length > 0 ? " " : ""}${Array.from(vec, (b) => b & 1).join("")}`,
+        );
+        break;
+      }
       case "write": {
         const byte = op.byte;
         out.push(

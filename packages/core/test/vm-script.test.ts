@@ -35,6 +35,8 @@ describe("parseVmScript", () => {
       [`${H}write a 256\n`, "error 2: byte above 255"],
       [`${H}mremap b a 4K 8K maymove\n`, "error 2: wrong number of fields"],
       [`${H}fork now\n`, "error 2: wrong number of fields"],
+      [`${H}mincore a\n`, "error 2: wrong number of fields"],
+      [`${H}mincore a 0x1000001\n`, "error 2: mincore length above 16M"],
       [`${H}mremap b a 4K 8K maymove|far 0\n`, "error 2: bad flag"],
       [`${H}mremap b a 4K 8K 0 0\n`, "error 2: bad flag"],
       [`${H}mremap brk0 a 4K 8K none 0\n`, "error 2: brk0 is not a name to bind"],
@@ -190,6 +192,39 @@ describe("runVmScript", () => {
     ]);
     const { status: _, ...none } = target;
     expect(runVmScript(`${H}status\n`, none)).toEqual(["err ENOSYS"]);
+  });
+
+  it("prints a digit per page for mincore lines, the target's errno, and ENOSYS without mincore", () => {
+    const m = new FlatMemory({ sizeBytes: 1 << 20, maxBytes: 16 << 20 });
+    const calls: [number, number, number][] = [];
+    const target: VmScriptTarget = {
+      mapper: m,
+      programBreak: m,
+      memory: m,
+      maps: () => [],
+      mincore: (addr, length, vec) => {
+        calls.push([addr, length, vec.length]);
+        if (addr % 4096 !== 0) return -22;
+        // Bit 0 only: the other bits of each byte are reserved.
+        vec.forEach((_, i) => {
+          vec[i] = i % 2 === 0 ? 0xff : 0xfe;
+        });
+        return 0;
+      },
+    };
+    const out = runVmScript(
+      `${H}mmap a 0 16K rw private\nmincore a 10000\nmincore a 0\nmincore a+1 4096\n`,
+      target,
+    );
+    expect(out).toEqual(["ok a=a", "ok 101", "ok", "err EINVAL"]);
+    const a = calls[0]![0];
+    expect(calls).toEqual([
+      [a, 10000, 3],
+      [a, 0, 0],
+      [a + 1, 4096, 1],
+    ]);
+    const { mincore: _, ...none } = target;
+    expect(runVmScript(`${H}mincore 0 4096\n`, none)).toEqual(["err ENOSYS"]);
   });
 
   it("prints how VmPTE moved since the first pte line of each process, for pte lines; ENOSYS without status", () => {

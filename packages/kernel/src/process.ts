@@ -246,6 +246,23 @@ export class Process implements VirtualMemory, ProgramBreak, Mapper, PageOwner {
   }
 
   /**
+   * mincore(2): one byte per page of [addr, addr + length) into `vec`, 1
+   * where the page is in memory (mapped, or in the swap cache or its shmem
+   * object), else 0 (see {@link PageManager.mincore}).
+   *
+   * @returns 0, or -EINVAL (addr not page-aligned) or -ENOMEM (the range
+   * leaves user space or holds an unmapped page).
+   * @throws {UsageError} when `vec` is not a Uint8Array of a byte per page.
+   */
+  mincore(addr: number, length: number, vec: Uint8Array): number {
+    checkU64(addr, "addr", "mincore");
+    checkU64(length, "length", "mincore");
+    if (!(vec instanceof Uint8Array)) throw new UsageError(PKG, "mincore: vec must be a Uint8Array", "vec");
+    this.#enter();
+    return this.k.pages.mincore(this, addr, length, vec);
+  }
+
+  /**
    * fork(2): a child with a copy of this address space. Private pages are
    * shared copy-on-write (no data is copied until one side writes), shared
    * mappings stay shared, MADV_DONTFORK areas are left out.

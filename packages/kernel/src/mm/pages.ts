@@ -22,7 +22,9 @@
  *   folio_test_swapbacked).
  * - The swap cache keeps a private page read back from swap together with
  *   its slot, for the other entries that refer to the slot and so that a
- *   clean page goes back out with nothing written. A private swap fault
+ *   clean page goes back out with nothing written; and a page MADV_PAGEOUT
+ *   wrote, until reclaim passes again (Linux's write to a disk ends after
+ *   reclaim has moved on). Reclaim's own writes end at once. A private swap fault
  *   reads ahead the swapped-out pages around it in its VMA, as Linux's
  *   VMA-based readahead does (swap_vma_readahead); a shmem fault reads its
  *   own page only (Linux reads a cluster of neighbouring slots there).
@@ -69,6 +71,8 @@
  */
 import {
   CorruptionError,
+  EINVAL,
+  ENOMEM,
   Fault,
   type FrameAllocator,
   type MemoryManagementUnit,
@@ -82,7 +86,7 @@ import {
   UsageError,
 } from "@memstack/core";
 import type { AddressSpace, PageLayer } from "./address-space.js";
-import { newAnonVma } from "./address-space.js";
+import { newAnonVma, TASK_SIZE } from "./address-space.js";
 import type { SwapDevice } from "./swap.js";
 import {
   anonVmaCompatible,
@@ -663,6 +667,49 @@ export class PageManager {
         this.stats.swapReadahead++;
       }
     }
+  }
+
+  /**
+   * mincore(2) (mm/mincore.c): one byte per page of [start, start + length)
+   * of `owner` into `vec`, 1 for a page in memory: mapped (the zero page and
+   * a page PROT_NONE keeps aside included), a private page swapped out
+   * whose page is in the swap cache, or a shmem page its object holds; else 0.
+   *
+   * @returns 0; -EINVAL for a start not page-aligned; -ENOMEM for a range
+   * that leaves the user address space, or holds a page no VMA covers (the
+   * pages before it filled in).
+   * @throws {UsageError} when `vec` is shorter than the range's pages.
+   */
+  mincore(owner: PageOwner, start: number, length: number, vec: Uint8Array): number {
+    if (start % PAGE !== 0) return -EINVAL;
+    // access_ok(): the range must end at or below the top of user space.
+    if (start + length > TASK_SIZE) return -ENOMEM;
+    const pages = Math.ceil(length / PAGE);
+    if (vec.length < pages) {
+      throw new UsageError(PKG, `mincore: vec holds ${vec.length} bytes, the range ${pages} pages`, "vec");
+    }
+    const last = start + pages * PAGE;
+    for (let at = start, i = 0; at < last; ) {
+      const vma = owner.mm.tree.lookup(at);
+      if (vma === null) return -ENOMEM;
+      for (const end = Math.min(vma.end, last); at < end; at += PAGE, i++)
+        vec[i] = this.#inCore(owner, vma, at);
+    }
+    return 0;
+  }
+
+  // mincore_pte_range() for page `at` of `vma`: 1 or 0.
+  #inCore(owner: PageOwner, vma: Vma, at: number): number {
+    const vpn = at / PAGE;
+    // A present entry (a protnone one, kept aside here, too).
+    if (this.mmu.query(owner.space, at) !== null || owner.hidden.has(vpn)) return 1;
+    if (vma.hugetlb !== null) return 0;
+    const obj = vma.object;
+    // None: for shmem the page cache's page (mincore_page()); for private memory, 0.
+    if (obj !== null) return obj.frames.has(vma.pgoff + (at - vma.start) / PAGE) ? 1 : 0;
+    // A swap entry: whether its slot's page is in the swap cache (mincore_swap()).
+    const slot = owner.swap.size === 0 ? undefined : owner.swap.get(vpn);
+    return slot !== undefined && this.swapCache.has(slot) ? 1 : 0;
   }
 
   // swap_update_readahead(): a swap fault at `page` of `vma` found `frame`
@@ -1426,7 +1473,7 @@ export class PageManager {
         this.#unlazy(frame);
       }
       // No slot: the page stays (add_to_swap fails before anything is unmapped).
-      this.#swapOut(frame, [[owner, virt / PAGE]]);
+      this.#swapOut(frame, [[owner, virt / PAGE]], true);
     }
     // Pages kept aside by PROT_NONE are mapped too (Linux's protnone
     // entries, which madvise_cold_or_pageout_pte_range() collects as any).
@@ -1434,7 +1481,7 @@ export class PageManager {
       if (this.kind[frame] === ANON && this.refs[frame] === 1 && this.pinned[frame] === 0) {
         if (this.#discardHidden(owner, frame, vpn)) return;
         // An ordinary one is swapped out, when there is a slot for it.
-        this.#swapOut(frame, [[owner, vpn]]);
+        this.#swapOut(frame, [[owner, vpn]], true);
         return;
       }
       if (this.kind[frame] !== SHMEM || this.refs[frame] !== 2) return;
@@ -1861,13 +1908,18 @@ export class PageManager {
   // swap cache goes back to its slot, written only if it is dirty (a clean
   // one is what the slot holds: shrink_folio_list() skips pageout()) and
   // leaving the cache; any other is written to a new slot. A page comes
-  // back at its first fault once the protection allows access.
+  // back at its first fault once the protection allows access. With
+  // `writeback` (MADV_PAGEOUT), a page written stays in the swap cache,
+  // clean and unmapped: Linux's write to a disk ends after
+  // shrink_folio_list() has moved on, and the page goes at reclaim's next
+  // pass (reclaim's own writes end at once here).
   // Returns false, changing nothing, when no slot is free.
-  #swapOut(frame: number, mappers: [PageOwner, number][]): boolean {
+  #swapOut(frame: number, mappers: [PageOwner, number][], writeback = false): boolean {
     const cached = this.cacheSlot[frame]! >= 0;
     const slot = cached ? this.cacheSlot[frame]! : this.swapDevice.allocate();
     if (slot < 0) return false;
-    if (!cached || this.dirty[frame] === 1 || this.#mappedDirty(frame, mappers)) {
+    const write = !cached || this.dirty[frame] === 1 || this.#mappedDirty(frame, mappers);
+    if (write) {
       this.swapDevice.writePage(slot, this.ram, pfn(frame));
       this.stats.swapOuts++;
     }
@@ -1876,8 +1928,16 @@ export class PageManager {
       if (cached || i > 0) this.swapDevice.duplicate(slot);
       owner.swap.set(vpn, slot);
     });
-    if (cached) this.#cacheDel(frame);
+    const keep = writeback && write;
+    if (cached && !keep) this.#cacheDel(frame);
+    else if (!cached && keep) this.#cacheAdd(frame, slot);
     for (const [owner, vpn] of mappers) this.#unmapFrom(owner, frame, vpn);
+    if (keep) {
+      // What the slot holds now; a page of a huge page goes into the cache
+      // split from it (as when no free cluster of swap takes the folio whole).
+      this.dirty[frame] = 0;
+      this.folio[frame] = 0;
+    }
     return true;
   }
 
