@@ -491,10 +491,13 @@ export class Kernel {
     // Pages only the swap cache holds: on the anonymous LRU, not in AnonPages (NR_ANON_MAPPED).
     let cacheOnly = 0;
     for (let f = 0; f < this.pages.kind.length; f++) {
-      if (this.pages.kind[f] === 1) {
+      const kind = this.pages.kind[f];
+      if (kind === 1 || kind === 2) {
+        // (A shmem page with no hold is one MADV_PAGEOUT wrote: NR_SHMEM counts it no more.)
         if (this.pages.refs[f] === 0) cacheOnly++;
-        else anon++;
-      } else if (this.pages.kind[f] === 2) shmem++;
+        else if (kind === 1) anon++;
+        else shmem++;
+      }
     }
     const swapCached = this.pages.swapCache.size;
     const free = this.frames.freeFrameCount;
@@ -785,8 +788,17 @@ export class Kernel {
         fail(`swap slot ${slot} ${f === undefined ? "is marked as cached" : "is not marked as cached"}`);
     }
     for (const [slot, f] of this.pages.swapCache) {
-      if (this.pages.kind[f] !== 1 || this.pages.cacheSlot[f] !== slot)
-        fail(`the swap cache's page of slot ${slot}, frame ${f}, is not an anonymous frame of that slot`);
+      const kind = this.pages.kind[f];
+      if ((kind !== 1 && kind !== 2) || this.pages.cacheSlot[f] !== slot)
+        fail(
+          `the swap cache's page of slot ${slot}, frame ${f}, is not an anonymous or shmem frame of that slot`,
+        );
+      // A shmem page there left its object, which refers to the slot instead; nothing maps it.
+      if (kind === 2) {
+        const at = this.pages.shmemPage.get(f);
+        if (this.pages.refs[f] !== 0 || at === undefined || at[0].swapped.get(at[1]) !== slot)
+          fail(`shmem frame ${f} of the swap cache is mapped, or its object does not refer to slot ${slot}`);
+      }
       if (this.pages.lazy[f] === 1 || this.pages.droppable[f] === 1 || this.pages.folio[f] !== 0)
         fail(`frame ${f} of the swap cache is lazily freed, droppable or part of a huge page`);
       // A page no entry maps is there for the entries that refer to its slot, and is what the slot holds.

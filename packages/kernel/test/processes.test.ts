@@ -553,6 +553,9 @@ describe("swap", () => {
     expect([obj.frames.size, obj.swapped.size, p.rssShmem, k.swap.usedSlots]).toEqual([0, 3, 0, 3]);
     expect(k.pages.stats.swapOuts).toBe(3);
     k.check();
+    // The pages written wait in the swap cache (swap-shmem.vm); reclaim's next pass takes them.
+    expect(k.meminfo()).toMatch(/^SwapCached:\s+12 kB$/m);
+    evictWritten(k);
     expect(checkPattern(p, a, 3, 2)).toBe(true);
     expect(p.loadU32(V(a + 3 * PAGE))).toBe(0);
     expect([obj.frames.size, obj.swapped.size, p.rssShmem, k.swap.usedSlots]).toEqual([4, 0, 4, 0]);

@@ -705,8 +705,14 @@ export class PageManager {
     if (this.mmu.query(owner.space, at) !== null || owner.hidden.has(vpn)) return 1;
     if (vma.hugetlb !== null) return 0;
     const obj = vma.object;
-    // None: for shmem the page cache's page (mincore_page()); for private memory, 0.
-    if (obj !== null) return obj.frames.has(vma.pgoff + (at - vma.start) / PAGE) ? 1 : 0;
+    // None: for shmem the page cache's page (mincore_page()), or the swap
+    // cache's for a page written out; for private memory, 0.
+    if (obj !== null) {
+      const idx = vma.pgoff + (at - vma.start) / PAGE;
+      if (obj.frames.has(idx)) return 1;
+      const slot = obj.swapped.size === 0 ? undefined : obj.swapped.get(idx);
+      return slot !== undefined && this.swapCache.has(slot) ? 1 : 0;
+    }
     // A swap entry: whether its slot's page is in the swap cache (mincore_swap()).
     const slot = owner.swap.size === 0 ? undefined : owner.swap.get(vpn);
     return slot !== undefined && this.swapCache.has(slot) ? 1 : 0;
@@ -1230,21 +1236,26 @@ export class PageManager {
       let frame = obj.frames.get(idx);
       if (frame === undefined) {
         const slot = obj.swapped.size === 0 ? undefined : obj.swapped.get(idx);
-        // shmem_swapin_folio(): a page reclaim wrote out is read back, the
-        // slot freed, and the page marked dirty (its only copy is in memory).
-        const f = slot === undefined ? this.#newFrame() : this.host.allocFrame();
+        // shmem_swapin_folio(): a page written out is taken from the swap
+        // cache or read back, the slot freed, and the page marked dirty
+        // (its only copy is in memory).
+        const cached = slot === undefined ? undefined : this.swapCache.get(slot);
+        const f = cached ?? (slot === undefined ? this.#newFrame() : this.host.allocFrame());
         if (f === null) return false;
         frame = f;
+        if (cached !== undefined) this.#cacheDel(frame);
+        else if (slot !== undefined) {
+          this.swapDevice.readPage(slot, this.ram, pfn(f));
+          this.stats.swapIns++;
+        }
         this.kind[frame] = SHMEM;
         this.refs[frame] = 1; // the object's own hold
         obj.frames.set(idx, frame);
         this.shmemPage.set(frame, [obj, idx]);
         if (slot !== undefined) {
-          this.swapDevice.readPage(slot, this.ram, pfn(f));
           this.swapDevice.release(slot);
           obj.swapped.delete(idx);
           this.dirty[frame] = 1;
-          this.stats.swapIns++;
         }
       }
       if (!this.#install(owner, page, frame, this.#rights(vma, writable))) return false;
@@ -1453,7 +1464,7 @@ export class PageManager {
         // try_to_unmap() comes before the write-out, which may fail: the
         // page is unmapped with or without a swap slot.
         this.#unmapPage(owner, frame, virt / PAGE);
-        this.#evictShmem(frame);
+        this.#evictShmem(frame, true);
         continue;
       }
       if (k !== ANON || this.refs[frame] !== 1 || this.pinned[frame] !== 0) continue;
@@ -1486,7 +1497,7 @@ export class PageManager {
       }
       if (this.kind[frame] !== SHMEM || this.refs[frame] !== 2) return;
       this.#unmapHidden(owner, frame, vpn);
-      this.#evictShmem(frame);
+      this.#evictShmem(frame, true);
     });
   }
 
@@ -1516,20 +1527,40 @@ export class PageManager {
   // (never written: all zeros) is dropped (__remove_mapping()), a dirty
   // one written to a swap slot the object then refers to (shmem_writeout());
   // with no free slot it stays (and is left unmapped, as Linux leaves it).
-  // Returns whether the frame was freed.
-  #evictShmem(frame: number): boolean {
+  // With `writeback` (MADV_PAGEOUT) a page written stays in the swap cache
+  // as #swapOut's do, unmapped and out of its object, until reclaim passes
+  // or a fault takes it back. Returns whether the page left its object.
+  #evictShmem(frame: number, writeback = false): boolean {
     if (this.refs[frame] !== 1) return false;
     const [obj, idx] = this.shmemPage.get(frame)!;
+    let slot = -1;
     if (this.dirty[frame] !== 0) {
-      const slot = this.swapDevice.allocate();
+      slot = this.swapDevice.allocate();
       if (slot < 0) return false;
       this.swapDevice.writePage(slot, this.ram, pfn(frame));
       obj.swapped.set(idx, slot);
       this.stats.swapOuts++;
     }
     obj.frames.delete(idx);
+    if (writeback && slot >= 0) {
+      // The object's hold becomes the cache's (NR_SHMEM no longer counts it).
+      this.refs[frame] = 0;
+      this.dirty[frame] = 0;
+      this.#cacheAdd(frame, slot);
+      return true;
+    }
     this.#drop(frame, -1, 0);
     return true;
+  }
+
+  // Slot `slot` of a shmem object is released (punched, or the object is
+  // gone): its page in the swap cache, if any, goes too.
+  #releaseShmemSlot(slot: number): void {
+    this.swapDevice.release(slot);
+    const frame = this.swapCache.get(slot);
+    if (frame === undefined) return;
+    this.#cacheDel(frame);
+    this.#freeFrame(frame);
   }
 
   #forEachIn(
@@ -1815,7 +1846,7 @@ export class PageManager {
   releaseObject(obj: ShmemObject): void {
     for (const frame of obj.frames.values()) this.#drop(frame, -1, 0);
     obj.frames.clear();
-    for (const slot of obj.swapped.values()) this.swapDevice.release(slot);
+    for (const slot of obj.swapped.values()) this.#releaseShmemSlot(slot);
     obj.swapped.clear();
   }
 
@@ -1841,7 +1872,7 @@ export class PageManager {
     }
     // shmem_free_swap(): the hole's swapped-out pages give back their slots.
     this.#forEachIn(obj.swapped, from * PAGE, to * PAGE, (idx, slot) => {
-      this.swapDevice.release(slot);
+      this.#releaseShmemSlot(slot);
       obj.swapped.delete(idx);
     });
   }
@@ -2031,17 +2062,18 @@ export class PageManager {
         if (dropOnly()) break;
         continue;
       }
-      if (k === SHMEM) {
-        if (this.#reclaimShmem(frame)) freed++;
-        else if (this.swapDevice.freeSlots === 0) canSwap = false;
-        continue;
-      }
       if (this.refs[frame] === 0) {
-        // A page only the swap cache holds, clean (its slot holds it): freed
-        // with nothing written (__remove_mapping()).
+        // A page only the swap cache holds (private, or a shmem page
+        // MADV_PAGEOUT wrote), clean (its slot holds it): freed with nothing
+        // written (__remove_mapping()).
         this.#cacheDel(frame);
         this.#freeFrame(frame);
         freed++;
+        continue;
+      }
+      if (k === SHMEM) {
+        if (this.#reclaimShmem(frame)) freed++;
+        else if (this.swapDevice.freeSlots === 0) canSwap = false;
         continue;
       }
       // Who maps the page, for the swap-out below: every process of a page
