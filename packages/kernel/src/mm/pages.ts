@@ -261,6 +261,10 @@ export class PageManager {
     swapIns: 0,
     /** Pages written to swap (pswpout): a clean page of the swap cache goes out with no write. */
     swapOuts: 0,
+    /** Pages of zeros swapped out with nothing written, only marked (swpout_zero). */
+    swapOutZero: 0,
+    /** Pages of zeros swapped in with nothing read (swpin_zero; pswpin counts the others). */
+    swapInZero: 0,
     /** Pages swap readahead read besides the faulting one (swap_ra). */
     swapReadahead: 0,
     /** Faults that found a page readahead had read (swap_ra_hit). */
@@ -732,10 +736,10 @@ export class PageManager {
 
   // read_swap_cache_async(): `slot`'s page is read into new frame `frame`, which joins the swap cache.
   #readIntoCache(frame: number, slot: number): void {
-    this.swapDevice.readPage(slot, this.ram, pfn(frame));
+    if (this.swapDevice.readPage(slot, this.ram, pfn(frame))) this.stats.swapIns++;
+    else this.stats.swapInZero++;
     this.kind[frame] = ANON;
     this.#cacheAdd(frame, slot);
-    this.stats.swapIns++;
   }
 
   // do_swap_page(): `owner`'s page at `page` of `vma` refers to `slot`.
@@ -1245,8 +1249,8 @@ export class PageManager {
         frame = f;
         if (cached !== undefined) this.#cacheDel(frame);
         else if (slot !== undefined) {
-          this.swapDevice.readPage(slot, this.ram, pfn(f));
-          this.stats.swapIns++;
+          if (this.swapDevice.readPage(slot, this.ram, pfn(f))) this.stats.swapIns++;
+          else this.stats.swapInZero++;
         }
         this.kind[frame] = SHMEM;
         this.refs[frame] = 1; // the object's own hold
@@ -1533,16 +1537,19 @@ export class PageManager {
   #evictShmem(frame: number, writeback = false): boolean {
     if (this.refs[frame] !== 1) return false;
     const [obj, idx] = this.shmemPage.get(frame)!;
+    let wrote = false;
     let slot = -1;
     if (this.dirty[frame] !== 0) {
       slot = this.swapDevice.allocate();
       if (slot < 0) return false;
-      this.swapDevice.writePage(slot, this.ram, pfn(frame));
+      wrote = this.swapDevice.writePage(slot, this.ram, pfn(frame));
       obj.swapped.set(idx, slot);
-      this.stats.swapOuts++;
+      if (wrote) this.stats.swapOuts++;
+      else this.stats.swapOutZero++;
     }
     obj.frames.delete(idx);
-    if (writeback && slot >= 0) {
+    // (A page of zeros is written at once, so it goes at once.)
+    if (writeback && wrote) {
       // The object's hold becomes the cache's (NR_SHMEM no longer counts it).
       this.refs[frame] = 0;
       this.dirty[frame] = 0;
@@ -1593,18 +1600,18 @@ export class PageManager {
       for (const m of present) {
         const vpn = m.virt / PAGE;
         const frame = m.phys / PAGE;
-        // The huge zero page stays in its PMD, kept aside here too.
-        if (this.kind[frame] === ZERO && owner.huge.get(Math.floor(vpn / HPAGE_PAGES)) !== HUGE_ZERO_PAGE) {
-          this.#clear(owner, m.virt, PAGE);
-        } else {
+        // The zero page too (4 KiB, or the huge one in its PMD): Linux's
+        // entry becomes a protnone one, present (mincore counts it:
+        // swap-random-8.vm), with no reference and no RSS, as when mapped.
+        if (this.kind[frame] !== ZERO) {
           // The entry goes, and its Dirty and Accessed bits with it: keep what they said.
           if (m.dirty) this.#wasWritten(frame);
           // (A shmem page hidden in several processes keeps whether any of their entries was accessed.)
           if (m.accessed) this.hiddenYoung[frame] = 1;
           else if (this.kind[frame] !== SHMEM) this.hiddenYoung[frame] = 0;
-          owner.hidden.set(vpn, frame);
-          this.#clear(owner, m.virt, PAGE);
         }
+        owner.hidden.set(vpn, frame);
+        this.#clear(owner, m.virt, PAGE);
         this.mmu.invalidatePage(owner.space, m.virt);
       }
       return;
@@ -1950,16 +1957,19 @@ export class PageManager {
     const slot = cached ? this.cacheSlot[frame]! : this.swapDevice.allocate();
     if (slot < 0) return false;
     const write = !cached || this.dirty[frame] === 1 || this.#mappedDirty(frame, mappers);
+    // A page of zeros is only marked: no write to wait for, so it goes at once.
+    let wrote = false;
     if (write) {
-      this.swapDevice.writePage(slot, this.ram, pfn(frame));
-      this.stats.swapOuts++;
+      wrote = this.swapDevice.writePage(slot, this.ram, pfn(frame));
+      if (wrote) this.stats.swapOuts++;
+      else this.stats.swapOutZero++;
     }
     // (A new slot comes with the first mapping's count.)
     mappers.forEach(([owner, vpn], i) => {
       if (cached || i > 0) this.swapDevice.duplicate(slot);
       owner.swap.set(vpn, slot);
     });
-    const keep = writeback && write;
+    const keep = writeback && wrote;
     if (cached && !keep) this.#cacheDel(frame);
     else if (!cached && keep) this.#cacheAdd(frame, slot);
     for (const [owner, vpn] of mappers) this.#unmapFrom(owner, frame, vpn);

@@ -27,6 +27,11 @@ export class SwapDevice {
   readonly #store: SparseRam | null;
   readonly #count: Uint16Array;
   readonly #cache: Uint8Array;
+  // Per slot: 1 when the page written there was all zeros (the swap
+  // device's zeromap, mm/swapfile.c): nothing was written, and a read fills zeros.
+  readonly #zero: Uint8Array;
+  readonly #bytes = new Uint8Array(PAGE);
+  readonly #words = new Uint32Array(this.#bytes.buffer);
   #free: number;
   #hint = 0;
 
@@ -35,6 +40,7 @@ export class SwapDevice {
     this.#store = this.slotCount > 0 ? new SparseRam({ sizeBytes: this.slotCount * PAGE }) : null;
     this.#count = new Uint16Array(this.slotCount);
     this.#cache = new Uint8Array(this.slotCount);
+    this.#zero = new Uint8Array(this.slotCount);
     this.#free = this.slotCount;
   }
 
@@ -105,6 +111,7 @@ export class SwapDevice {
   }
 
   #freed(slot: number): void {
+    this.#zero[slot] = 0;
     this.#free++;
     if (slot < this.#hint) this.#hint = slot;
   }
@@ -114,18 +121,44 @@ export class SwapDevice {
     return this.#count[slot]!;
   }
 
-  /** Copies frame `frame` of `ram` into `slot` (swap-out's writepage). */
-  writePage(slot: number, ram: PhysicalMemory, frame: Pfn): void {
-    const bytes = new Uint8Array(PAGE);
+  /**
+   * Copies frame `frame` of `ram` into `slot` (swap-out's writepage), or,
+   * for a page of zeros, only marks the slot as one (swap_writepage()'s
+   * is_folio_zero_filled(), Linux 6.12 on: no I/O).
+   *
+   * @returns whether anything was written: false for a page of zeros.
+   */
+  writePage(slot: number, ram: PhysicalMemory, frame: Pfn): boolean {
+    const bytes = this.#bytes;
     ram.readBytes(physAddr(frame * PAGE), bytes);
-    this.#store!.writeBytes(physAddr(slot * PAGE), bytes);
+    const words = this.#words;
+    let zero = true;
+    for (let i = 0; i < words.length; i++) {
+      if (words[i] !== 0) {
+        zero = false;
+        break;
+      }
+    }
+    this.#zero[slot] = zero ? 1 : 0;
+    if (!zero) this.#store!.writeBytes(physAddr(slot * PAGE), bytes);
+    return !zero;
   }
 
-  /** Copies `slot` into frame `frame` of `ram` (swap-in's readpage). */
-  readPage(slot: number, ram: PhysicalMemory, frame: Pfn): void {
-    const bytes = new Uint8Array(PAGE);
+  /**
+   * Copies `slot` into frame `frame` of `ram` (swap-in's readpage); a slot
+   * of zeros fills the frame with zeros, reading nothing.
+   *
+   * @returns whether anything was read: false for a slot of zeros.
+   */
+  readPage(slot: number, ram: PhysicalMemory, frame: Pfn): boolean {
+    if (this.#zero[slot] === 1) {
+      ram.zeroFrame(frame);
+      return false;
+    }
+    const bytes = this.#bytes;
     this.#store!.readBytes(physAddr(slot * PAGE), bytes);
     ram.writeBytes(physAddr(frame * PAGE), bytes);
+    return true;
   }
 
   /**
