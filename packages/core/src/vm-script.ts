@@ -12,7 +12,7 @@
  * and wrapping sums are the kernel's; a read or write above 2^53 - 1 is
  * made at 2^53 - 1, which faults as the real address does.
  *
- * Six lines, and more madvise advice, go beyond the shared format; their
+ * Seven lines, and more madvise advice, go beyond the shared format; their
  * real-kernel twin is packages/kernel/test/fixtures/vm/vm-script-ext.c:
  *
  *     mremap NAME OLD OLDLEN NEWLEN FLAGS NEWADDR
@@ -21,6 +21,7 @@
  *     procmaps
  *     pte
  *     mincore ADDR LEN
+ *     vmswap
  *
  * mremap: FLAGS is `none` or `|`-joined `maymove`, `fixed`, `dontunmap`;
  * NEWADDR is an expression (`0` when unused). It prints what an mmap line
@@ -50,7 +51,9 @@
  * bytes (at most 16M) from ADDR, `ok` and one digit per page, 1 for a page
  * in memory (mapped, or in the page or swap cache), 0 for one that is not
  * (`ok 1101`; `ok` alone for LEN 0), or `err ERRNO`; `err ENOSYS` for a
- * target without `mincore()`.
+ * target without `mincore()`. vmswap: how /proc/PID/status's VmSwap (the
+ * process's swapped-out pages, kB) moved since the script began (`vmswap
+ * +8`), from `status()`; `err ENOSYS` without one.
  */
 import { virtAddr } from "./address.js";
 import { Fault } from "./errors.js";
@@ -170,7 +173,8 @@ export type VmScriptOp =
   | { kind: "fork"; line: number }
   | { kind: "status"; line: number }
   | { kind: "procmaps"; line: number }
-  | { kind: "pte"; line: number };
+  | { kind: "pte"; line: number }
+  | { kind: "vmswap"; line: number };
 
 const U64 = (1n << 64n) - 1n;
 const FIELDS: Record<string, number> = {
@@ -188,6 +192,7 @@ const FIELDS: Record<string, number> = {
   procmaps: 1,
   pte: 1,
   mincore: 3,
+  vmswap: 1,
 };
 // The longest range a mincore line takes: the oracle's vector is one page.
 const MINCORE_MAX = 16n << 20n;
@@ -397,6 +402,7 @@ export function parseVmScript(text: string): VmScriptOp[] {
       case "status":
       case "procmaps":
       case "pte":
+      case "vmswap":
         ops.push({ kind, line });
         break;
       default:
@@ -454,6 +460,10 @@ export function runVmScript(text: string, space: VmScriptTarget): string[] {
   // /proc/PID/status when the script began, for status lines.
   const base =
     ops.some((o) => o.kind === "status") && space.status !== undefined ? statusKb(space.status()) : [];
+  const vmSwap = (text: string): number => Number(/^VmSwap:\s+(\d+) kB$/m.exec(text)?.[1] ?? Number.NaN);
+  // VmSwap when the script began, for vmswap lines.
+  const swapBase =
+    ops.some((o) => o.kind === "vmswap") && space.status !== undefined ? vmSwap(space.status()) : 0;
   // VmPTE at the first pte line of the current process (NaN: none yet).
   let pteBase = Number.NaN;
   const bound = new Map<string, bigint>();
@@ -545,6 +555,14 @@ export function runVmScript(text: string, space: VmScriptTarget): string[] {
         if (Number.isNaN(pteBase)) pteBase = now;
         const d = now - pteBase;
         out.push(`pte ${d >= 0 ? "+" : ""}${d}`);
+      }
+      continue;
+    }
+    if (op.kind === "vmswap") {
+      if (target.status === undefined) out.push(`err ${errnoName(-ENOSYS)}`);
+      else {
+        const d = vmSwap(target.status()) - swapBase;
+        out.push(`vmswap ${d >= 0 ? "+" : ""}${d}`);
       }
       continue;
     }

@@ -36,6 +36,7 @@ describe("parseVmScript", () => {
       [`${H}mremap b a 4K 8K maymove\n`, "error 2: wrong number of fields"],
       [`${H}fork now\n`, "error 2: wrong number of fields"],
       [`${H}mincore a\n`, "error 2: wrong number of fields"],
+      [`${H}vmswap now\n`, "error 2: wrong number of fields"],
       [`${H}mincore a 0x1000001\n`, "error 2: mincore length above 16M"],
       [`${H}mremap b a 4K 8K maymove|far 0\n`, "error 2: bad flag"],
       [`${H}mremap b a 4K 8K 0 0\n`, "error 2: bad flag"],
@@ -192,6 +193,36 @@ describe("runVmScript", () => {
     ]);
     const { status: _, ...none } = target;
     expect(runVmScript(`${H}status\n`, none)).toEqual(["err ENOSYS"]);
+  });
+
+  it("prints how VmSwap moved since the script began for vmswap lines; ENOSYS without status", () => {
+    const m = new FlatMemory({ sizeBytes: 1 << 20, maxBytes: 16 << 20 });
+    let swapped = 12;
+    const target: VmScriptTarget = {
+      mapper: m,
+      programBreak: m,
+      memory: m,
+      maps: () => [],
+      status: () => `Name:\tx\nVmSwap:\t${swapped} kB\n`,
+    };
+    const out = runVmScript(`${H}vmswap\nmmap a 0 4K rw private\nvmswap\nvmswap\n`, {
+      ...target,
+      mapper: {
+        ...m,
+        mmap: (...args: Parameters<FlatMemory["mmap"]>) => {
+          swapped += 8;
+          return m.mmap(...args);
+        },
+        munmap: m.munmap.bind(m),
+        mprotect: m.mprotect.bind(m),
+        madvise: m.madvise.bind(m),
+      },
+    });
+    expect(out).toEqual(["vmswap +0", "ok a=a", "vmswap +8", "vmswap +8"]);
+    swapped = 4;
+    expect(runVmScript(`${H}vmswap\n`, target)).toEqual(["vmswap +0"]);
+    const { status: _, ...none } = target;
+    expect(runVmScript(`${H}vmswap\n`, none)).toEqual(["err ENOSYS"]);
   });
 
   it("prints a digit per page for mincore lines, the target's errno, and ENOSYS without mincore", () => {

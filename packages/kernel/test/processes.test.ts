@@ -902,6 +902,26 @@ describe("swap", () => {
     k.check();
   });
 
+  it("leaves a lazily freed page written since mapped at MADV_PAGEOUT, and pages it out the next time", () => {
+    // try_to_unmap_one() puts a redirtied MADV_FREE page's entry back and
+    // makes it swap-backed; recorded from Linux in swap-random-0.vm.
+    const k = testKernel(16 * MiB, { swapBytes: 4 * MiB });
+    const p = k.spawn();
+    const a = p.mmap(0, 2 * PAGE, RW, MAP_PRIVATE);
+    fillPattern(p, a, 2, 8);
+    expect(p.madvise(a, 2 * PAGE, MADV_FREE)).toBe(0);
+    p.storeU32(V(a + PAGE), 5);
+    expect(p.madvise(a, 2 * PAGE, MADV_PAGEOUT)).toBe(0);
+    // The clean one is discarded, the written one stays, an ordinary page again.
+    expect([p.rssAnon, p.swap.size, k.pages.stats.lazyFrees, k.pages.lazyCount]).toEqual([1, 0, 1, 0]);
+    expect(p.loadU32(V(a))).toBe(0);
+    k.check();
+    expect(p.madvise(a + PAGE, PAGE, MADV_PAGEOUT)).toBe(0);
+    expect([p.swap.size, k.pages.stats.swapOuts]).toEqual([1, 1]);
+    expect(p.loadU32(V(a + PAGE))).toBe(5);
+    k.check();
+  });
+
   it("takes the pages MADV_COLD made old at the clock's first pass", () => {
     // Two regions written alike; whichever is advised cold goes first.
     for (const cold of [0, 1]) {

@@ -1479,13 +1479,16 @@ export class PageManager {
       }
       if (this.lazy[frame] === 1) {
         // shrink_folio_list(): a lazily freed page not written since is
-        // discarded, swap space or not; one written since is swapped as any.
+        // discarded, swap space or not. One written since stays mapped this
+        // time: try_to_unmap_one() puts its entry back and makes it an
+        // ordinary, swap-backed page again (swap-random-0.vm).
         if (!written) {
           this.#unmapPage(owner, frame, virt / PAGE);
           this.stats.lazyFrees++;
           continue;
         }
         this.#unlazy(frame);
+        continue;
       }
       // No slot: the page stays (add_to_swap fails before anything is unmapped).
       this.#swapOut(frame, [[owner, virt / PAGE]], true);
@@ -2128,8 +2131,10 @@ export class PageManager {
               freed++;
               continue;
             }
-            // Written since: an ordinary anonymous page again.
+            // Written since: an ordinary anonymous page again, left mapped
+            // this time (try_to_unmap_one() puts the entry back).
             this.#unlazy(frame);
+            continue;
           }
         }
         mappers = [[owner, vpn]];
