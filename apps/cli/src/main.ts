@@ -79,6 +79,7 @@ function buildProgram(io: CliIo): Command {
     .option("--swap <size>", "the swap device", "0")
     .option("--overcommit <mode>", "vm.overcommit_memory: 0 heuristic, 1 always, 2 never", "0")
     .option("--thp <mode>", "transparent huge pages: always, madvise or never", "madvise")
+    .option("--page-cluster <n>", "vm.page-cluster: swap readahead of up to 2^n pages (0: none)", "3")
     .option("--proc", "print the process's /proc/PID/maps and status to stderr at the end")
     .option("--meminfo", "print the machine's /proc/meminfo to stderr at the end (after --proc's)")
     .action((file: string, options: VmRunOptions) => {

@@ -259,12 +259,26 @@ describe("memstack vm run", () => {
     expect(io.stderr()).toMatch(/^SwapCached:\s+8 kB$/m);
   });
 
-  it("runs a script recorded with swap on, given swap", async () => {
+  it("runs a script recorded with swap on, given swap and vm.page-cluster 0, and refuses a bad --page-cluster", async () => {
+    for (const name of ["swap-pageout", "swap-random-1"]) {
+      const io = capture();
+      const args = [
+        "vm",
+        "run",
+        "--ram",
+        "64M",
+        "--swap",
+        "64M",
+        "--page-cluster",
+        "0",
+        `${fixtures}${name}.vm`,
+      ];
+      expect(await main(args, io)).toBe(0);
+      expect(io.stdout()).toBe(readFileSync(`${fixtures}${name}.expected`, "utf8"));
+    }
     const io = capture();
-    expect(await main(["vm", "run", "--ram", "64M", "--swap", "64M", `${fixtures}swap-pageout.vm`], io)).toBe(
-      0,
-    );
-    expect(io.stdout()).toBe(readFileSync(`${fixtures}swap-pageout.expected`, "utf8"));
+    expect(await main(["vm", "run", "--page-cluster", "32", `${fixtures}swap-pageout.vm`], io)).toBe(2);
+    expect(io.stderr()).toMatch(/--page-cluster must be an integer from 0 to 31, got '32'/);
   });
 
   it("shows the child's /proc after a fork line", async () => {

@@ -1,5 +1,5 @@
 /**
- * `memstack vm run FILE [--ram SIZE] [--swap SIZE] [--overcommit MODE] [--thp MODE] [--proc] [--meminfo]`:
+ * `memstack vm run FILE [--ram SIZE] [--swap SIZE] [--overcommit MODE] [--thp MODE] [--page-cluster N] [--proc] [--meminfo]`:
  * runs a `# memstack vm script v1` (../shared/formats/README.md, section 2;
  * `-` for stdin) on a fresh process of a simulated Linux machine
  * (@memstack/machine) and prints one result line per call on stdout, in the
@@ -24,6 +24,8 @@ export interface VmRunOptions {
   overcommit: string;
   /** Transparent huge pages: `always`, `madvise` (this machine's, the default) or `never`. */
   thp?: string;
+  /** vm.page-cluster: `0` to `31`; swap readahead reads up to 2^min(n, 5) pages (`3`, the default). */
+  pageCluster?: string;
   /** Print /proc/PID/maps and status to stderr at the end. */
   proc?: boolean;
   /** Print /proc/meminfo to stderr at the end (after --proc's). */
@@ -46,6 +48,11 @@ export function runVmRun(file: string, options: VmRunOptions, io: CliIo): number
     io.err(`memstack: --thp must be always, madvise or never, got '${thp}'\n`);
     return 2;
   }
+  const pageCluster = Number(options.pageCluster ?? "3");
+  if (!Number.isInteger(pageCluster) || pageCluster < 0 || pageCluster > 31 || options.pageCluster === "") {
+    io.err(`memstack: --page-cluster must be an integer from 0 to 31, got '${options.pageCluster}'\n`);
+    return 2;
+  }
   const bytes = readInput(file, io);
   if (bytes === null) return 1;
   const text = bytes.toString("utf8");
@@ -54,6 +61,7 @@ export function runVmRun(file: string, options: VmRunOptions, io: CliIo): number
     swap: options.swap,
     overcommit: mode as OvercommitMode,
     thp: thp as ThpMode,
+    pageCluster,
   });
   // After a fork line the script runs in the child, whose /proc --proc shows.
   let proc = machine.spawn("vm-script");
