@@ -12,7 +12,7 @@
  * and wrapping sums are the kernel's; a read or write above 2^53 - 1 is
  * made at 2^53 - 1, which faults as the real address does.
  *
- * Seven lines, and more madvise advice, go beyond the shared format; their
+ * Eight lines, and more madvise advice, go beyond the shared format; their
  * real-kernel twin is packages/kernel/test/fixtures/vm/vm-script-ext.c:
  *
  *     mremap NAME OLD OLDLEN NEWLEN FLAGS NEWADDR
@@ -22,6 +22,7 @@
  *     pte
  *     mincore ADDR LEN
  *     vmswap
+ *     reclaim
  *
  * mremap: FLAGS is `none` or `|`-joined `maymove`, `fixed`, `dontunmap`;
  * NEWADDR is an expression (`0` when unused). It prints what an mmap line
@@ -53,7 +54,9 @@
  * (`ok 1101`; `ok` alone for LEN 0), or `err ERRNO`; `err ENOSYS` for a
  * target without `mincore()`. vmswap: how /proc/PID/status's VmSwap (the
  * process's swapped-out pages, kB) moved since the script began (`vmswap
- * +8`), from `status()`; `err ENOSYS` without one.
+ * +8`), from `status()`; `err ENOSYS` without one. reclaim: the kernel
+ * reclaims all it can (the oracle: its memory cgroup's memory.force_empty),
+ * `ok`; `err ENOSYS` for a target without `reclaim()`.
  */
 import { virtAddr } from "./address.js";
 import { Fault } from "./errors.js";
@@ -126,6 +129,8 @@ export interface VmScriptTarget {
    * `vec` (bit 0: in memory) and returns 0, or a negative errno. Optional.
    */
   mincore?(addr: number, length: number, vec: Uint8Array): number;
+  /** Reclaims all the memory the kernel can (memory.force_empty), for reclaim lines. Optional. */
+  reclaim?(): void;
 }
 
 // The /proc/PID/status fields a status line reports.
@@ -174,7 +179,8 @@ export type VmScriptOp =
   | { kind: "status"; line: number }
   | { kind: "procmaps"; line: number }
   | { kind: "pte"; line: number }
-  | { kind: "vmswap"; line: number };
+  | { kind: "vmswap"; line: number }
+  | { kind: "reclaim"; line: number };
 
 const U64 = (1n << 64n) - 1n;
 const FIELDS: Record<string, number> = {
@@ -193,6 +199,7 @@ const FIELDS: Record<string, number> = {
   pte: 1,
   mincore: 3,
   vmswap: 1,
+  reclaim: 1,
 };
 // The longest range a mincore line takes: the oracle's vector is one page.
 const MINCORE_MAX = 16n << 20n;
@@ -403,6 +410,7 @@ export function parseVmScript(text: string): VmScriptOp[] {
       case "procmaps":
       case "pte":
       case "vmswap":
+      case "reclaim":
         ops.push({ kind, line });
         break;
       default:
@@ -555,6 +563,14 @@ export function runVmScript(text: string, space: VmScriptTarget): string[] {
         if (Number.isNaN(pteBase)) pteBase = now;
         const d = now - pteBase;
         out.push(`pte ${d >= 0 ? "+" : ""}${d}`);
+      }
+      continue;
+    }
+    if (op.kind === "reclaim") {
+      if (target.reclaim === undefined) out.push(`err ${errnoName(-ENOSYS)}`);
+      else {
+        target.reclaim();
+        out.push("ok");
       }
       continue;
     }

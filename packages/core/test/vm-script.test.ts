@@ -37,6 +37,7 @@ describe("parseVmScript", () => {
       [`${H}fork now\n`, "error 2: wrong number of fields"],
       [`${H}mincore a\n`, "error 2: wrong number of fields"],
       [`${H}vmswap now\n`, "error 2: wrong number of fields"],
+      [`${H}reclaim all\n`, "error 2: wrong number of fields"],
       [`${H}mincore a 0x1000001\n`, "error 2: mincore length above 16M"],
       [`${H}mremap b a 4K 8K maymove|far 0\n`, "error 2: bad flag"],
       [`${H}mremap b a 4K 8K 0 0\n`, "error 2: bad flag"],
@@ -193,6 +194,24 @@ describe("runVmScript", () => {
     ]);
     const { status: _, ...none } = target;
     expect(runVmScript(`${H}status\n`, none)).toEqual(["err ENOSYS"]);
+  });
+
+  it("calls the target's reclaim for reclaim lines; ENOSYS without one", () => {
+    const m = new FlatMemory({ sizeBytes: 1 << 20, maxBytes: 16 << 20 });
+    let calls = 0;
+    const target: VmScriptTarget = {
+      mapper: m,
+      programBreak: m,
+      memory: m,
+      maps: () => [],
+      reclaim: () => {
+        calls++;
+      },
+    };
+    expect(runVmScript(`${H}reclaim\nreclaim\n`, target)).toEqual(["ok", "ok"]);
+    expect(calls).toBe(2);
+    const { reclaim: _, ...none } = target;
+    expect(runVmScript(`${H}reclaim\n`, none)).toEqual(["err ENOSYS"]);
   });
 
   it("prints how VmSwap moved since the script began for vmswap lines; ENOSYS without status", () => {

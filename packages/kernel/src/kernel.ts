@@ -276,6 +276,24 @@ export class Kernel {
     return this.pages.reclaim(pages);
   }
 
+  /**
+   * Reclaims all it can, as writing a memory cgroup's memory.force_empty
+   * does for one that holds every process: passes of reclaim until one
+   * frees nothing (each pass gives an accessed page its second chance, so
+   * the next takes it). Pages that cannot go stay: anonymous and shmem
+   * pages while no swap slot is free, the zero page, page tables.
+   *
+   * @returns the number of frames freed.
+   */
+  reclaimAll(): number {
+    let total = 0;
+    for (;;) {
+      const n = this.pages.reclaim(this.#totalPages);
+      if (n === 0) return total;
+      total += n;
+    }
+  }
+
   /** Wakes kswapd: reclaims until free memory is back above the high watermark. */
   wakeKswapd(): void {
     this.#kswapd();

@@ -112,6 +112,11 @@ export class Process implements VirtualMemory, ProgramBreak, Mapper, PageOwner {
     this.mm.onPunchHole = (obj, from, to) => kernel.punchHole(obj, from, to);
   }
 
+  /** The kernel the process runs on. */
+  get kernel(): Kernel {
+    return this.k;
+  }
+
   /** Whether the process can still run. */
   get alive(): boolean {
     return this.state === "running";

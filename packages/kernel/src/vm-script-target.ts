@@ -1,9 +1,10 @@
 /**
  * A process as the target of a VM script (core's `runVmScript`): its ports,
  * its mappings as /proc/PID/maps shows them (for `maps` and `procmaps`
- * lines), its /proc/PID/status for `status` lines, mincore(2) for
- * `mincore` lines, and fork(2) for the script's `fork` line, after which
- * the script runs in the child.
+ * lines), its /proc/PID/status for `status` and `vmswap` lines, mincore(2)
+ * for `mincore` lines, its kernel's `reclaimAll()` for `reclaim` lines, and
+ * fork(2) for the script's `fork` line, after which the script runs in the
+ * child.
  */
 import type { VmScriptTarget } from "@memstack/core";
 import type { Process } from "./process.js";
@@ -21,6 +22,7 @@ export function vmScriptTarget(p: Process, onFork?: (child: Process) => void): V
     status: () => p.status(),
     procMaps: () => p.maps(),
     mincore: (addr, length, vec) => p.mincore(addr, length, vec),
+    reclaim: () => void p.kernel.reclaimAll(),
     fork: () => {
       const child = p.fork();
       if (child === null) return null;

@@ -963,6 +963,31 @@ describe("swap", () => {
   });
 });
 
+describe("reclaimAll", () => {
+  it("takes all that can go, second chances and all, and nothing without swap", () => {
+    // As memory.force_empty on a cgroup holding every process: recorded in swap-reclaim.vm.
+    for (const swapBytes of [4 * MiB, 0]) {
+      const k = testKernel(16 * MiB, { swapBytes });
+      const p = k.spawn();
+      const a = p.mmap(0, 8 * PAGE, RW, MAP_PRIVATE);
+      fillPattern(p, a, 6, 3);
+      expect(p.loadU32(V(a + 6 * PAGE))).toBe(0); // the zero page: never reclaimed
+      const s = p.mmap(0, 2 * PAGE, RW, MAP_SHARED);
+      fillPattern(p, s, 2, 4);
+      const c = p.fork("c")!;
+      c.storeU32(V(a), 1); // a copy of its own
+      const freed = k.reclaimAll();
+      expect(freed).toBe(swapBytes === 0 ? 0 : 6 + 1 + 2);
+      expect(k.reclaimAll()).toBe(0);
+      expect([p.rssAnon, c.rssAnon, p.rssShmem]).toEqual(swapBytes === 0 ? [6, 6, 2] : [0, 0, 0]);
+      expect(checkPattern(p, a, 6, 3)).toBe(true);
+      expect(checkPattern(p, s, 2, 4)).toBe(true);
+      expect(c.loadU32(V(a))).toBe(1);
+      k.check();
+    }
+  });
+});
+
 describe("mincore", () => {
   it("answers with a byte per page and refuses a vector that cannot hold them", () => {
     // What each page reports is recorded from Linux: mincore.vm, swap-pageout.vm.
