@@ -24,10 +24,12 @@
  *   its slot, for the other entries that refer to the slot and so that a
  *   clean page goes back out with nothing written; and a page MADV_PAGEOUT
  *   wrote, until reclaim passes again (Linux's write to a disk ends after
- *   reclaim has moved on). Reclaim's own writes end at once. A private swap fault
- *   reads ahead the swapped-out pages around it in its VMA, as Linux's
- *   VMA-based readahead does (swap_vma_readahead); a shmem fault reads its
- *   own page only (Linux reads a cluster of neighbouring slots there).
+ *   reclaim has moved on). Reclaim's own writes end at once. A page of
+ *   zeros is not written: the slot is marked (the device's zeromap). A
+ *   private swap fault reads ahead the swapped-out pages around it in its
+ *   VMA, as Linux's VMA-based readahead does (swap_vma_readahead); a shmem
+ *   fault reads its own page only (Linux reads a cluster of neighbouring
+ *   slots there).
  * - A transparent huge page (THP, mm/huge_memory.c) is 512 frames taken
  *   as one order-9 block and zeroed together, mapped as Linux maps it with
  *   one PMD entry — but here by 512 PTEs in the PTE table Linux deposits
