@@ -89,7 +89,7 @@ import {
 } from "@memstack/core";
 import type { AddressSpace, PageLayer } from "./address-space.js";
 import { newAnonVma, TASK_SIZE } from "./address-space.js";
-import type { SwapDevice } from "./swap.js";
+import { allZero, type SwapDevice } from "./swap.js";
 import {
   anonVmaCompatible,
   type ShmemObject,
@@ -124,10 +124,11 @@ const FALLBACK = 2;
 /** /sys/kernel/mm/transparent_hugepage/enabled: which anonymous VMAs get huge pages on a fault. */
 export type ThpMode = "always" | "madvise" | "never";
 
-// Whether every word of `words` is zero.
-function allZero(words: Uint32Array): boolean {
-  for (let i = 0; i < words.length; i++) if (words[i] !== 0) return false;
-  return true;
+// A VMA's swap readahead record (swapRa, read as 4 hits before any fault):
+// the last swap fault's page address, the window it read, the hits since.
+function raRecord(vma: Vma): [last: number, win: number, hits: number] {
+  const ra = vma.swapRa === 0 ? 4 : vma.swapRa;
+  return [ra - (ra % PAGE), Math.floor(ra / 64) % 64, ra % 64];
 }
 
 // Whether `page` of shared `vma` lies past the end of its shmem object,
@@ -558,10 +559,8 @@ export class PageManager {
     if (this.swapDevice.useCount(slot) !== 0) return;
     const frame = this.swapCache.get(slot);
     if (frame === undefined) return;
-    if (this.refs[frame] === 0) {
-      this.#cacheDel(frame);
-      this.#freeFrame(frame);
-    } else if (this.swapDevice.full) {
+    if (this.refs[frame] === 0) this.#dropCached(frame);
+    else if (this.swapDevice.full) {
       this.#cacheDel(frame);
     }
   }
@@ -627,10 +626,7 @@ export class PageManager {
   #raWindow(vma: Vma, page: number): [number, number] | null {
     const max = this.raMaxWin;
     if (max === 1) return null;
-    const ra = vma.swapRa === 0 ? 4 : vma.swapRa;
-    const hits = ra % 64;
-    const lastWin = Math.floor(ra / 64) % 64;
-    const last = ra - (ra % PAGE);
+    const [last, lastWin, hits] = raRecord(vma);
     let win = hits + 2;
     if (win === 2) {
       if (page !== last + PAGE && page !== last - PAGE) win = 1;
@@ -710,17 +706,13 @@ export class PageManager {
     // A present entry (a protnone one, kept aside here, too).
     if (this.mmu.query(owner.space, at) !== null || owner.hidden.has(vpn)) return 1;
     if (vma.hugetlb !== null) return 0;
+    // None, for shmem: the page cache's page (mincore_page()).
     const obj = vma.object;
-    // None: for shmem the page cache's page (mincore_page()), or the swap
-    // cache's for a page written out; for private memory, 0.
-    if (obj !== null) {
-      const idx = vma.pgoff + (at - vma.start) / PAGE;
-      if (obj.frames.has(idx)) return 1;
-      const slot = obj.swapped.size === 0 ? undefined : obj.swapped.get(idx);
-      return slot !== undefined && this.swapCache.has(slot) ? 1 : 0;
-    }
-    // A swap entry: whether its slot's page is in the swap cache (mincore_swap()).
-    const slot = owner.swap.size === 0 ? undefined : owner.swap.get(vpn);
+    const idx = obj === null ? 0 : vma.pgoff + (at - vma.start) / PAGE;
+    if (obj?.frames.has(idx)) return 1;
+    // A swap entry (in the page table, or in the shmem object for a page
+    // written out): whether its slot's page is in the swap cache (mincore_swap()).
+    const slot = obj === null ? owner.swap.get(vpn) : obj.swapped.get(idx);
     return slot !== undefined && this.swapCache.has(slot) ? 1 : 0;
   }
 
@@ -730,18 +722,38 @@ export class PageManager {
   #raHit(vma: Vma, page: number, frame: number): void {
     const hit = this.readahead[frame] === 1;
     this.readahead[frame] = 0;
-    const ra = vma.swapRa === 0 ? 4 : vma.swapRa;
-    const hits = ra % 64;
-    vma.swapRa = page + (Math.floor(ra / 64) % 64) * 64 + (hit ? Math.min(hits + 1, 63) : hits);
+    const [, win, hits] = raRecord(vma);
+    vma.swapRa = page + win * 64 + (hit ? Math.min(hits + 1, 63) : hits);
     if (hit) this.stats.swapReadaheadHits++;
   }
 
   // read_swap_cache_async(): `slot`'s page is read into new frame `frame`, which joins the swap cache.
   #readIntoCache(frame: number, slot: number): void {
-    if (this.swapDevice.readPage(slot, this.ram, pfn(frame))) this.stats.swapIns++;
-    else this.stats.swapInZero++;
+    this.#readSlot(slot, frame);
     this.kind[frame] = ANON;
     this.#cacheAdd(frame, slot);
+  }
+
+  // swap_read_folio(): `slot`'s page into `frame`, counted as pswpin, or
+  // as swpin_zero for a slot of zeros (filled, nothing read).
+  #readSlot(slot: number, frame: number): void {
+    if (this.swapDevice.readPage(slot, this.ram, pfn(frame))) this.stats.swapIns++;
+    else this.stats.swapInZero++;
+  }
+
+  // swap_writepage(): `frame` to `slot`, counted as pswpout, or as
+  // swpout_zero for a page of zeros (only marked). Returns whether it was written.
+  #writeSlot(slot: number, frame: number): boolean {
+    const wrote = this.swapDevice.writePage(slot, this.ram, pfn(frame));
+    if (wrote) this.stats.swapOuts++;
+    else this.stats.swapOutZero++;
+    return wrote;
+  }
+
+  // A page only the swap cache holds goes: out of the cache, back to the allocator.
+  #dropCached(frame: number): void {
+    this.#cacheDel(frame);
+    this.#freeFrame(frame);
   }
 
   // do_swap_page(): `owner`'s page at `page` of `vma` refers to `slot`.
@@ -763,9 +775,9 @@ export class PageManager {
       // Read in the window, unless a later allocation there reclaimed it.
       frame = this.swapCache.get(slot);
       if (frame === undefined) {
-        const f = this.host.allocFrame();
-        if (f === null) return false;
-        this.#readIntoCache(f, slot);
+        // (This entry keeps the slot in use: read unless the process died meanwhile.)
+        const f = this.#readSwap(slot);
+        if (f === null || f < 0) return false;
         frame = f;
       }
     }
@@ -1250,10 +1262,7 @@ export class PageManager {
         if (f === null) return false;
         frame = f;
         if (cached !== undefined) this.#cacheDel(frame);
-        else if (slot !== undefined) {
-          if (this.swapDevice.readPage(slot, this.ram, pfn(f))) this.stats.swapIns++;
-          else this.stats.swapInZero++;
-        }
+        else if (slot !== undefined) this.#readSlot(slot, f);
         this.kind[frame] = SHMEM;
         this.refs[frame] = 1; // the object's own hold
         obj.frames.set(idx, frame);
@@ -1547,10 +1556,8 @@ export class PageManager {
     if (this.dirty[frame] !== 0) {
       slot = this.swapDevice.allocate();
       if (slot < 0) return false;
-      wrote = this.swapDevice.writePage(slot, this.ram, pfn(frame));
+      wrote = this.#writeSlot(slot, frame);
       obj.swapped.set(idx, slot);
-      if (wrote) this.stats.swapOuts++;
-      else this.stats.swapOutZero++;
     }
     obj.frames.delete(idx);
     // (A page of zeros is written at once, so it goes at once.)
@@ -1570,9 +1577,7 @@ export class PageManager {
   #releaseShmemSlot(slot: number): void {
     this.swapDevice.release(slot);
     const frame = this.swapCache.get(slot);
-    if (frame === undefined) return;
-    this.#cacheDel(frame);
-    this.#freeFrame(frame);
+    if (frame !== undefined) this.#dropCached(frame);
   }
 
   #forEachIn(
@@ -1963,12 +1968,7 @@ export class PageManager {
     if (slot < 0) return false;
     const write = !cached || this.dirty[frame] === 1 || this.#mappedDirty(frame, mappers);
     // A page of zeros is only marked: no write to wait for, so it goes at once.
-    let wrote = false;
-    if (write) {
-      wrote = this.swapDevice.writePage(slot, this.ram, pfn(frame));
-      if (wrote) this.stats.swapOuts++;
-      else this.stats.swapOutZero++;
-    }
+    const wrote = write && this.#writeSlot(slot, frame);
     // (A new slot comes with the first mapping's count.)
     mappers.forEach(([owner, vpn], i) => {
       if (cached || i > 0) this.swapDevice.duplicate(slot);
@@ -2081,8 +2081,7 @@ export class PageManager {
         // A page only the swap cache holds (private, or a shmem page
         // MADV_PAGEOUT wrote), clean (its slot holds it): freed with nothing
         // written (__remove_mapping()).
-        this.#cacheDel(frame);
-        this.#freeFrame(frame);
+        this.#dropCached(frame);
         freed++;
         continue;
       }

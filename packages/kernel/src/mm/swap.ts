@@ -21,6 +21,12 @@ import { CorruptionError, type Pfn, type PhysicalMemory, physAddr, SparseRam } f
 const PKG = "@memstack/kernel";
 const PAGE = 4096;
 
+/** Whether every word of `words` is zero. */
+export function allZero(words: Uint32Array): boolean {
+  for (let i = 0; i < words.length; i++) if (words[i] !== 0) return false;
+  return true;
+}
+
 /** A swap area of `slotCount` pages. */
 export class SwapDevice {
   readonly slotCount: number;
@@ -131,14 +137,7 @@ export class SwapDevice {
   writePage(slot: number, ram: PhysicalMemory, frame: Pfn): boolean {
     const bytes = this.#bytes;
     ram.readBytes(physAddr(frame * PAGE), bytes);
-    const words = this.#words;
-    let zero = true;
-    for (let i = 0; i < words.length; i++) {
-      if (words[i] !== 0) {
-        zero = false;
-        break;
-      }
-    }
+    const zero = allZero(this.#words);
     this.#zero[slot] = zero ? 1 : 0;
     if (!zero) this.#store!.writeBytes(physAddr(slot * PAGE), bytes);
     return !zero;
