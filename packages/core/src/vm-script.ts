@@ -136,11 +136,19 @@ export interface VmScriptTarget {
 // The /proc/PID/status fields a status line reports.
 const STATUS_FIELDS = ["VmSize", "VmData", "VmExe", "VmLib", "RssAnon", "RssShmem"] as const;
 
-// Those fields of a /proc/PID/status text, in kB (NaN when missing).
+// One field of a /proc/PID/status text, in kB (NaN when missing).
+function statusField(text: string, field: string): number {
+  return Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, "m").exec(text)?.[1] ?? Number.NaN);
+}
+
+// The STATUS_FIELDS of a /proc/PID/status text, in kB.
 function statusKb(text: string): number[] {
-  return STATUS_FIELDS.map((f) =>
-    Number(new RegExp(`^${f}:\\s+(\\d+) kB$`, "m").exec(text)?.[1] ?? Number.NaN),
-  );
+  return STATUS_FIELDS.map((f) => statusField(text, f));
+}
+
+// A change as the status, pte and vmswap lines print it: `+8`, `+0`, `-4`.
+function signed(d: number): string {
+  return `${d >= 0 ? "+" : ""}${d}`;
 }
 
 /** A malformed script line: `error LINE: REASON`, as the oracle prints it. */
@@ -468,10 +476,11 @@ export function runVmScript(text: string, space: VmScriptTarget): string[] {
   // /proc/PID/status when the script began, for status lines.
   const base =
     ops.some((o) => o.kind === "status") && space.status !== undefined ? statusKb(space.status()) : [];
-  const vmSwap = (text: string): number => Number(/^VmSwap:\s+(\d+) kB$/m.exec(text)?.[1] ?? Number.NaN);
   // VmSwap when the script began, for vmswap lines.
   const swapBase =
-    ops.some((o) => o.kind === "vmswap") && space.status !== undefined ? vmSwap(space.status()) : 0;
+    ops.some((o) => o.kind === "vmswap") && space.status !== undefined
+      ? statusField(space.status(), "VmSwap")
+      : 0;
   // VmPTE at the first pte line of the current process (NaN: none yet).
   let pteBase = Number.NaN;
   const bound = new Map<string, bigint>();
@@ -548,10 +557,7 @@ export function runVmScript(text: string, space: VmScriptTarget): string[] {
       if (target.status === undefined) out.push(`err ${errnoName(-ENOSYS)}`);
       else {
         const now = statusKb(target.status());
-        const moved = STATUS_FIELDS.map((f, k) => {
-          const d = now[k]! - base[k]!;
-          return `${f}=${d >= 0 ? "+" : ""}${d}`;
-        });
+        const moved = STATUS_FIELDS.map((f, k) => `${f}=${signed(now[k]! - base[k]!)}`);
         out.push(`status ${moved.join(" ")}`);
       }
       continue;
@@ -559,10 +565,9 @@ export function runVmScript(text: string, space: VmScriptTarget): string[] {
     if (op.kind === "pte") {
       if (target.status === undefined) out.push(`err ${errnoName(-ENOSYS)}`);
       else {
-        const now = Number(/^VmPTE:\s+(\d+) kB$/m.exec(target.status())?.[1] ?? Number.NaN);
+        const now = statusField(target.status(), "VmPTE");
         if (Number.isNaN(pteBase)) pteBase = now;
-        const d = now - pteBase;
-        out.push(`pte ${d >= 0 ? "+" : ""}${d}`);
+        out.push(`pte ${signed(now - pteBase)}`);
       }
       continue;
     }
@@ -577,8 +582,7 @@ export function runVmScript(text: string, space: VmScriptTarget): string[] {
     if (op.kind === "vmswap") {
       if (target.status === undefined) out.push(`err ${errnoName(-ENOSYS)}`);
       else {
-        const d = vmSwap(target.status()) - swapBase;
-        out.push(`vmswap ${d >= 0 ? "+" : ""}${d}`);
+        out.push(`vmswap ${signed(statusField(target.status(), "VmSwap") - swapBase)}`);
       }
       continue;
     }
