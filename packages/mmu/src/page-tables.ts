@@ -656,34 +656,66 @@ export class PageTables {
    * Visits every present leaf overlapping linear [start, end), in order,
    * skipping absent ranges a whole entry at a time. The descent path is in
    * #pathTable/#pathEntry during the visit.
+   *
+   * After one descent from the root it reads on along the table it reached,
+   * entry after entry (as Linux's zap_pte_range() and change_pte_range() go
+   * along a PTE table), through the table's host words when the memory has
+   * frame views: a range costs about one entry read per page, not one per
+   * level. It descends from the root again at an entry that points to a
+   * table, past the table's end, and after a visit that freed a table (the
+   * one it reads along may be gone, its frame reused). The path above the
+   * table is the descent's; a visit that walks the tables itself (walkRange's
+   * may) overwrites it, which nothing after the visit reads.
    */
   #forEachLeaf(root: number, start: number, end: number, visit: LeafVisitor): void {
     const f = this.format;
     const words = this.#words;
+    const host = words.host;
     let la = start;
     while (la < end) {
       let table = root;
       let level = 0;
+      let e = 0;
+      let lo = 0;
+      let hi = 0;
       for (;;) {
-        const e = table + this.#index(la, level) * 8;
+        e = table + this.#index(la, level) * 8;
         this.#pathTable[level] = table;
         this.#pathEntry[level] = e;
         words.readEntry(e);
-        const lo = words.entry[0]!;
-        const hi = words.entry[1]!;
-        const size = this.#levelSize[level]!;
-        const pageStart = la - modPow2(la, size);
-        if (!f.isPresent(lo, hi)) {
-          la = pageStart + size;
-          break;
-        }
-        if (f.isLeaf(lo, hi, level)) {
-          visit(level, e, lo, hi, pageStart);
-          la = pageStart + size;
-          break;
-        }
+        lo = words.entry[0]!;
+        hi = words.entry[1]!;
+        if (!f.isPresent(lo, hi) || f.isLeaf(lo, hi, level)) break;
         table = f.address(lo, hi, level);
         level++;
+      }
+      const size = this.#levelSize[level]!;
+      const tableEnd = la - modPow2(la, size * 512) + size * 512;
+      // The table's host words, when it has them: its bytes never move once backed.
+      let w: Uint32Array | null = null;
+      let wi = 0;
+      if (words.fast && host.lookup(table / PAGE, false)) {
+        w = host.u32[host.slab]!;
+        wi = (host.byte + (e - table)) >>> 2;
+      }
+      const epoch = this.#epoch;
+      for (;;) {
+        const pageStart = la - modPow2(la, size);
+        if (f.isPresent(lo, hi)) visit(level, e, lo, hi, pageStart);
+        la = pageStart + size;
+        if (la >= end || la >= tableEnd || this.#epoch !== epoch) break;
+        e += 8;
+        this.#pathEntry[level] = e;
+        if (w !== null) {
+          wi += 2;
+          lo = w[wi]!;
+          hi = w[wi + 1]!;
+        } else {
+          words.readEntry(e);
+          lo = words.entry[0]!;
+          hi = words.entry[1]!;
+        }
+        if (f.isPresent(lo, hi) && !f.isLeaf(lo, hi, level)) break;
       }
     }
   }

@@ -12,7 +12,7 @@ import {
 } from "@memstack/core";
 import { describe, expect, it } from "vitest";
 import { ENTRY_READ, Mmu, PageFault } from "../src/index.js";
-import { MiB, machine, P, RO_USER, RW_USER, USER_BASE, V } from "./helpers.js";
+import { GiB, MiB, machine, P, RO_USER, RW_USER, USER_BASE, V } from "./helpers.js";
 
 describe("the TLB caches translations: stale entries", () => {
   it("keeps using the old frame after a PTE change until invlpg, as real hardware does", () => {
@@ -603,6 +603,53 @@ describe("map of one 4 KiB page after another under the same table", () => {
     mmu.map(next, USER_BASE + 3 * 4096, b, 4096, 4096, RW_USER);
     expect(mmu.query(next, USER_BASE + 3 * 4096)!.phys).toBe(b);
     expect(mmu.query(next, USER_BASE + 2 * 4096)).toBeNull();
+    mmu.check();
+  });
+});
+
+describe("range walks read along a table (unmap, protect, walkRange)", () => {
+  // Pages 0..1199 from a 2 MiB boundary span three leaf tables; every third is left out.
+  const mapped = (n: number) => Array.from({ length: n }, (_, i) => i).filter((i) => i % 3 !== 1);
+
+  it("visit every leaf once, in order, across leaf tables and holes", () => {
+    const { mmu, space, frame, frames } = machine();
+    for (const i of mapped(1200)) mmu.map(space, USER_BASE + i * 4096, frame(), 4096, 4096, RW_USER);
+    const huge = P(frames.allocFrames(9)! * 4096);
+    mmu.map(space, USER_BASE + 1536 * 4096, huge, 2 * MiB, 2 * MiB, RW_USER);
+    const seen: number[] = [];
+    mmu.walkRange(space, USER_BASE + 4096, USER_BASE + 2048 * 4096, (m) =>
+      seen.push((m.virt - USER_BASE) / 4096),
+    );
+    expect(seen).toEqual([...mapped(1200).filter((i) => i >= 1), 1536]);
+    expect(mmu.protect(space, USER_BASE, 1200 * 4096, RO_USER)).toBe(mapped(1200).length);
+    expect(mmu.query(space, USER_BASE + 1199 * 4096)).toMatchObject({ write: false });
+    expect(mmu.unmap(space, USER_BASE + 3 * 4096, 1000 * 4096)).toBe(
+      mapped(1003).filter((i) => i >= 3).length,
+    );
+    expect(mmu.query(space, USER_BASE + 1002 * 4096)).toBeNull();
+    expect(mmu.query(space, USER_BASE + 1004 * 4096)).not.toBeNull();
+    mmu.check();
+  });
+
+  it("descend again after a visit that unmapped a table's last page and reused its frame", () => {
+    const { mmu, space, frame, frames, ram } = machine();
+    for (const i of mapped(1200)) mmu.map(space, USER_BASE + i * 4096, frame(), 4096, 4096, RW_USER);
+    const far = USER_BASE + 64 * GiB;
+    const seen: number[] = [];
+    mmu.walkRange(space, USER_BASE, USER_BASE + 1200 * 4096, (m) => {
+      const page = (m.virt - USER_BASE) / 4096;
+      seen.push(page);
+      // The last page of the first leaf table goes, and the table with it;
+      // its frame comes back as a data page full of ones, which would read
+      // as present leaves if the walk went on along the freed table.
+      if (page === 510) {
+        mmu.unmap(space, USER_BASE, 512 * 4096);
+        const reused = frames.allocFrames(0)!;
+        for (let b = 0; b < 4096; b += 4) ram.writeU32(P(reused * 4096 + b), 0xffffffff);
+        mmu.map(space, far, P(reused * 4096), 4096, 4096, RW_USER);
+      }
+    });
+    expect(seen).toEqual(mapped(1200).filter((i) => i <= 510 || i >= 512));
     mmu.check();
   });
 });
