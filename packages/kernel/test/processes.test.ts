@@ -310,6 +310,26 @@ describe("fork", () => {
     k.check();
   });
 
+  it("gives back write access by mprotect only to the pages a process has to itself", () => {
+    const k = testKernel();
+    const parent = k.spawn("parent");
+    const a = parent.mmap(0, 4 * PAGE, RW, MAP_PRIVATE);
+    fillPattern(parent, a, 4, 1);
+    const child = parent.fork("child")!;
+    // The child's first page is its own copy; the other three it still shares.
+    child.storeU32(V(a), 42);
+    expect(child.mprotect(a, 4 * PAGE, PROT_READ)).toBe(0);
+    expect(child.mprotect(a, 4 * PAGE, RW)).toBe(0);
+    k.check();
+    const copies = k.pages.stats.cowCopies;
+    child.storeU32(V(a), 43);
+    expect(k.pages.stats.cowCopies).toBe(copies);
+    child.storeU32(V(a + PAGE), 44);
+    expect(k.pages.stats.cowCopies).toBe(copies + 1);
+    expect(parent.loadU32(V(a + PAGE))).toBe((7919 + 1) >>> 0);
+    k.check();
+  });
+
   it("keeps shared mappings shared between parent and child", () => {
     const k = testKernel();
     const parent = k.spawn();

@@ -1599,6 +1599,31 @@ export class PageManager {
     }
   }
 
+  // Calls `edit` once for each run of pages of `pages` (4 KiB mappings in
+  // address order) that follow one another with the same `write[i]` (all
+  // alike when null): one MMU call walks along a run's table, where a call
+  // per page would descend from the root for each (change_pte_range() goes
+  // along the PTE table too).
+  #inRuns(
+    pages: readonly PageMapping[],
+    write: readonly boolean[] | null,
+    edit: (from: number, to: number, write: boolean) => void,
+  ): void {
+    let i = 0;
+    while (i < pages.length) {
+      const w = write === null ? false : write[i]!;
+      let j = i + 1;
+      while (
+        j < pages.length &&
+        pages[j]!.virt === pages[j - 1]!.virt + PAGE &&
+        (write === null || write[j] === w)
+      )
+        j++;
+      edit(pages[i]!.virt, pages[j - 1]!.virt + PAGE, w);
+      i = j;
+    }
+  }
+
   /** Makes the PTEs of [start, end) follow `vma.flags`. */
   protect(owner: PageOwner, vma: Vma, start: number, end: number): void {
     // change_huge_pmd() keeps a region it covers whole mapped by one PMD.
@@ -1621,23 +1646,26 @@ export class PageManager {
           else if (this.kind[frame] !== SHMEM) this.hiddenYoung[frame] = 0;
         }
         owner.hidden.set(vpn, frame);
-        this.#clear(owner, m.virt, PAGE);
-        this.mmu.invalidatePage(owner.space, m.virt);
       }
+      this.#inRuns(present, null, (from, to) => this.#clear(owner, from, to - from));
+      for (const m of present) this.mmu.invalidatePage(owner.space, m.virt);
       return;
     }
     const writable = (vma.flags & VM_WRITE) !== 0;
-    for (const m of present) {
-      const frame = m.phys / PAGE;
-      // Copy-on-write pages and the zero page stay read-only until a write fault.
-      // (Nor a page of the swap cache whose slot another entry refers to.)
-      const w =
+    // Copy-on-write pages and the zero page stay read-only until a write fault.
+    // (Nor a page of the swap cache whose slot another entry refers to.)
+    const write = present.map(
+      (m) =>
         writable &&
         (vma.object !== null ||
-          (this.kind[frame] === ANON && this.refs[frame] === 1 && this.#ownsSwap(frame)));
-      this.mmu.protect(owner.space, m.virt, PAGE, this.#rights(vma, w));
-      this.mmu.invalidatePage(owner.space, m.virt);
-    }
+          (this.kind[m.phys / PAGE] === ANON &&
+            this.refs[m.phys / PAGE] === 1 &&
+            this.#ownsSwap(m.phys / PAGE))),
+    );
+    this.#inRuns(present, write, (from, to, w) =>
+      this.mmu.protect(owner.space, from, to - from, this.#rights(vma, w)),
+    );
+    for (const m of present) this.mmu.invalidatePage(owner.space, m.virt);
     // Mapping a page back may make a page table, and so reclaim: the pages
     // coming back are pinned until they are mapped.
     const back: [number, number][] = [];
