@@ -1780,14 +1780,16 @@ export class Mmu implements MemoryManagementUnit {
   /**
    * Clears the Accessed and Dirty bits of the mapping covering `virt` in
    * RAM and drops its cached translation (and those of the fast path), so
-   * the next write walks to set Dirty again.
+   * the next write walks to set Dirty again. With `invalidate` false the
+   * translation stays cached, marked stale, for the caller's flush.
    *
    * @returns false when `virt` is not mapped.
    * @throws {UsageError} for an unknown space or a non-canonical address.
    */
-  clean(space: number, virt: number): boolean {
+  clean(space: number, virt: number, invalidate = true): boolean {
     const found = this.tables.clean(space, virt);
-    this.invalidatePage(space, virt);
+    if (invalidate) this.invalidatePage(space, virt);
+    else this.markStale(space, virt - (virt & 0xfff), 4096);
     return found;
   }
 

@@ -94,6 +94,18 @@ describe("x86-64 entries in RAM", () => {
     mmu.storeU8(V(USER_BASE + 1), 2);
     expect(rawEntry(ram, pte).lo & BIT.D).toBe(BIT.D);
     expect(mmu.stats().walks).toBe(before + 1);
+    // Without the invalidation (the caller flushes later, as an mmu_gather
+    // does): the cached, dirty translation keeps serving stores, which set
+    // nothing in RAM, until the flush; check() takes the entry as stale.
+    expect(mmu.clean(space, USER_BASE, false)).toBe(true);
+    expect(rawEntry(ram, pte).lo & (BIT.A | BIT.D)).toBe(0);
+    mmu.check();
+    mmu.storeU8(V(USER_BASE + 2), 3);
+    expect(rawEntry(ram, pte).lo & (BIT.A | BIT.D)).toBe(0);
+    mmu.invalidatePage(space, USER_BASE);
+    mmu.storeU8(V(USER_BASE + 3), 4);
+    expect(rawEntry(ram, pte).lo & (BIT.A | BIT.D)).toBe(BIT.A | BIT.D);
+    mmu.check();
     expect(mmu.clean(space, USER_BASE + 64 * 4096 * 512)).toBe(false);
     // Misuse names the argument and changes nothing.
     expect(() => mmu.clean(space + 999, USER_BASE)).toThrow(expect.objectContaining({ argument: "space" }));

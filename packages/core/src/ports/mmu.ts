@@ -245,9 +245,12 @@ export interface MemoryManagementUnit extends VirtualMemory {
    * (MADV_FREE's pte_mkold and pte_mkclean, then the TLB flush): reclaim
    * then tells a page written since from one that was not.
    *
+   * @param invalidate - false leaves the flush to the caller, who makes it
+   *   before the next access (an mmu_gather's at the end of a call, over
+   *   every entry it cleaned): until then the cached translation is stale.
    * @returns false when `virt` is not mapped.
    */
-  clean(space: number, virt: number): boolean;
+  clean(space: number, virt: number, invalidate?: boolean): boolean;
 
   /**
    * Drops the TLB's translation of the page holding `virt` in `space`
