@@ -4,6 +4,7 @@ import {
   Fault,
   MADV_COLD,
   MADV_DONTNEED,
+  MADV_FREE,
   MADV_PAGEOUT,
   MAP_FIXED,
   MAP_PRIVATE,
@@ -12,6 +13,7 @@ import {
   MREMAP_MAYMOVE,
   type Pfn,
   PROT_EXEC,
+  PROT_NONE,
   PROT_READ,
   PROT_WRITE,
   runVmScript,
@@ -262,6 +264,110 @@ describe("createMachine", () => {
     expect(p.loadU8(V(a)) + p.loadU8(V(a + PAGE))).toBe(3);
     expect(m.mmu.stats().walks).toBe(walks + 1);
     expect(m.mmu.query(p.space, a)!.accessed).toBe(true);
+    m.check();
+  });
+});
+
+describe("TLB flushes as the real kernel makes them (testkit's fixtures/linux/tlb-flush.expected)", () => {
+  // Each step of tlb-flush.c, as its flushes: a page flushed one by one per
+  // "page", the whole address space as "all" (Linux's events are counts of
+  // pages; here every INVLPG is one call).
+  const flat = (events: string[]) =>
+    events.flatMap((e) => (e === "all" ? ["all"] : e === "-" ? [] : Array<string>(Number(e)).fill("page")));
+  const expected = new Map(
+    readFileSync(new URL("../../testkit/fixtures/linux/tlb-flush.expected", import.meta.url), "utf8")
+      .trimEnd()
+      .split("\n")
+      .map((line) => {
+        const [name, events] = line.split(": ") as [string, string];
+        return [name, flat(events.split(" "))];
+      }),
+  );
+
+  it("flushes page by page up to 33 pages and whole past that, once per call, only what changed", () => {
+    const m = createMachine({ ram: "64M" });
+    const p = m.spawn();
+    const calls: string[] = [];
+    const mmu = m.mmu;
+    const invalidatePage = mmu.invalidatePage.bind(mmu);
+    const invalidateAddressSpace = mmu.invalidateAddressSpace.bind(mmu);
+    mmu.invalidatePage = (space, virt) => {
+      calls.push("page");
+      invalidatePage(space, virt);
+    };
+    mmu.invalidateAddressSpace = (space) => {
+      calls.push("all");
+      invalidateAddressSpace(space);
+    };
+    const RW = PROT_READ | PROT_WRITE;
+    const region = (pages: number) => {
+      const at = p.mmap(0, pages * PAGE, RW, MAP_PRIVATE);
+      for (let i = 0; i < pages; i++) p.storeU8(V(at + i * PAGE), 1);
+      return at;
+    };
+    const got = new Map<string, string[]>();
+    const step = (name: string, edit: () => void) => {
+      calls.length = 0;
+      edit();
+      got.set(name, [...calls]);
+    };
+    // The program's stack: written before fork, so that fork write-protects it.
+    const stack = region(1);
+    const a = region(80);
+    step("munmap-33", () => p.munmap(a, 33 * PAGE));
+    step("mprotect-33-read", () => p.mprotect(a + 33 * PAGE, 33 * PAGE, PROT_READ));
+    step("mprotect-34-rw-of-which-33-change", () => p.mprotect(a + 33 * PAGE, 34 * PAGE, RW));
+    step("mprotect-34-none", () => p.mprotect(a + 33 * PAGE, 34 * PAGE, PROT_NONE));
+    step("munmap-34-protnone", () => p.munmap(a + 33 * PAGE, 34 * PAGE));
+    let b = 0;
+    step("munmap-13", () => {
+      p.munmap(a + 67 * PAGE, 13 * PAGE);
+      b = region(40);
+    });
+    step("mprotect-20-read", () => p.mprotect(b, 20 * PAGE, PROT_READ));
+    step("mprotect-40-two-vmas", () => p.mprotect(b, 40 * PAGE, PROT_READ | PROT_EXEC));
+    step("mprotect-20-rw", () => p.mprotect(b + 20 * PAGE, 20 * PAGE, RW));
+    let c = 0;
+    step("munmap-40-two-vmas", () => {
+      p.munmap(b, 40 * PAGE);
+      c = region(40);
+    });
+    step("mprotect-20-read-c", () => p.mprotect(c, 20 * PAGE, PROT_READ));
+    step("dontneed-40-two-vmas", () => p.madvise(c, 40 * PAGE, MADV_DONTNEED));
+    let d = 0;
+    step("dontneed-10", () => {
+      p.madvise(c + 20 * PAGE, 10 * PAGE, MADV_DONTNEED);
+      d = region(40);
+    });
+    step("mprotect-20-read-d", () => p.mprotect(d, 20 * PAGE, PROT_READ));
+    step("free-40-two-vmas", () => {
+      p.madvise(d, 40 * PAGE, MADV_FREE);
+      for (let i = 30; i < 40; i++) p.storeU8(V(d + i * PAGE), 2);
+    });
+    step("free-10", () => p.madvise(d + 30 * PAGE, 10 * PAGE, MADV_FREE));
+    let e = 0;
+    step("munmap-100-two-present", () => {
+      e = p.mmap(0, 100 * PAGE, RW, MAP_PRIVATE);
+      p.storeU8(V(e), 1);
+      p.storeU8(V(e + 99 * PAGE), 1);
+    });
+    let f = 0;
+    step("munmap-100-first-and-last-present", () => {
+      p.munmap(e, 100 * PAGE);
+      f = region(40);
+    });
+    step("fork", () => {
+      p.fork();
+      p.storeU8(V(stack), 2);
+    });
+    step("mprotect-40-read-over-write-protected", () => p.mprotect(f, 40 * PAGE, PROT_READ));
+    expect([...got.keys()]).toEqual([...expected.keys()]);
+    for (const [name, flushes] of got) {
+      // After fork the program's own stack writes copy one page or two (where
+      // its stack sits, which ASLR decides): its first flush is fork's.
+      if (name === "fork") expect([flushes[0], name]).toEqual([expected.get(name)![0], name]);
+      else expect([flushes, name]).toEqual([expected.get(name), name]);
+    }
     m.check();
   });
 });

@@ -166,6 +166,13 @@ export interface PageLayer {
   zap(space: AddressSpace, vma: Vma, start: number, end: number, unmap?: boolean): void;
   /** Makes the page tables of [start, end) follow `vma.flags` (copy-on-write pages stay read-only). */
   protect(space: AddressSpace, vma: Vma, start: number, end: number): void;
+  /**
+   * Runs `edit` as one mmu_gather (tlb_gather_mmu() … tlb_finish_mmu()):
+   * the TLB entries its zaps and protects change are flushed once, at the
+   * end, as one range. Optional: without it each zap or protect flushes
+   * its own.
+   */
+  gather?<T>(space: AddressSpace, edit: () => T): T;
   /** Moves the pages of [from, from + length) to [to, to + length) (mremap). */
   move(space: AddressSpace, from: number, to: number, length: number): void;
   /**
@@ -736,6 +743,11 @@ export class AddressSpace {
   // Returns the VMA after the last one removed: when any was, the first VMA
   // above the range, as tree.findAfter(start) would now find it.
   #unmapRange(start: number, end: number, uncharge: boolean, found?: Vma[]): Vma | null {
+    // vms_clear_ptes(): one mmu_gather over every VMA unmapped.
+    return this.#gather(() => this.#unmapVmas(start, end, uncharge, found));
+  }
+
+  #unmapVmas(start: number, end: number, uncharge: boolean, found?: Vma[]): Vma | null {
     // The unmapped pieces, in address order, for free_pgtables() below,
     // and the VMAs left on either side of them.
     const gone: number[] = [];
@@ -885,17 +897,24 @@ export class AddressSpace {
     }
     let cursor = start;
     const newProt = calcProtBits(bits);
-    // The first VMA is the one found above (findAfter(start) would find it again).
-    for (let first = true; cursor < end; first = false) {
-      if (!first) vma = this.tree.findAfter(cursor);
-      if (vma === null || vma.start > cursor) return -ENOMEM;
-      const newFlags = newProt | (vma.flags & ~(VM_READ | VM_WRITE | VM_EXEC));
-      const to = Math.min(vma.end, end);
-      const err = this.#mprotectFixup(vma, cursor, to, newFlags);
-      if (err !== 0) return err;
-      cursor = to;
-    }
-    return 0;
+    // do_mprotect_pkey(): one mmu_gather over every VMA changed (Linux 6.2+).
+    return this.#gather(() => {
+      // The first VMA is the one found above (findAfter(start) would find it again).
+      for (let first = true; cursor < end; first = false) {
+        if (!first) vma = this.tree.findAfter(cursor);
+        if (vma === null || vma.start > cursor) return -ENOMEM;
+        const newFlags = newProt | (vma.flags & ~(VM_READ | VM_WRITE | VM_EXEC));
+        const to = Math.min(vma.end, end);
+        const err = this.#mprotectFixup(vma, cursor, to, newFlags);
+        if (err !== 0) return err;
+        cursor = to;
+      }
+      return 0;
+    });
+  }
+
+  #gather<T>(edit: () => T): T {
+    return this.#pages.gather === undefined ? edit() : this.#pages.gather(this, edit);
   }
 
   // mprotect_fixup(): charge or drop VM_ACCOUNT, split or merge, change the PTEs.
@@ -1017,22 +1036,30 @@ export class AddressSpace {
     if (advice === MADV_POPULATE_READ || advice === MADV_POPULATE_WRITE) {
       return this.#populateAdvice(addr, end, advice === MADV_POPULATE_WRITE);
     }
-    let unmapped = false;
-    let cursor = addr;
-    while (cursor < end) {
-      const vma = this.tree.findAfter(cursor);
-      if (vma === null || vma.start >= end) {
-        unmapped = true;
-        break;
+    const advise = (): number => {
+      let unmapped = false;
+      let cursor = addr;
+      while (cursor < end) {
+        const vma = this.tree.findAfter(cursor);
+        if (vma === null || vma.start >= end) {
+          unmapped = true;
+          break;
+        }
+        if (vma.start > cursor) unmapped = true;
+        const from = Math.max(vma.start, cursor);
+        const to = Math.min(vma.end, end);
+        const err = this.#adviseOne(vma, from, to, advice);
+        if (err !== 0) return err;
+        cursor = to;
       }
-      if (vma.start > cursor) unmapped = true;
-      const from = Math.max(vma.start, cursor);
-      const to = Math.min(vma.end, end);
-      const err = this.#adviseOne(vma, from, to, advice);
-      if (err !== 0) return err;
-      cursor = to;
-    }
-    return unmapped ? -ENOMEM : 0;
+      return unmapped ? -ENOMEM : 0;
+    };
+    // MADV_DONTNEED[_LOCKED] and MADV_FREE flush the TLB once for every VMA
+    // of the call (Linux 6.16+: madvise_behavior's mmu_gather;
+    // fixtures/tlb-flush in @memstack/machine).
+    return advice === MADV_DONTNEED || advice === MADV_DONTNEED_LOCKED || advice === MADV_FREE
+      ? this.#gather(advise)
+      : advise();
   }
 
   // madvise_populate(): faults the range in VMA by VMA, as get_user_pages()

@@ -104,6 +104,10 @@ import {
 
 const PKG = "@memstack/kernel";
 const PAGE = 4096;
+/** An entry a TLB flush covers: where, and the size of its page. */
+type FlushedPage = Pick<PageMapping, "virt" | "pageSize">;
+// tlb_single_page_flush_ceiling (arch/x86/mm/tlb.c): a flush of more pages than this flushes everything.
+const TLB_FLUSH_CEILING = 33;
 const FREE = 0;
 const ANON = 1;
 // mm/memory.c's fault_around_bytes (64 KiB) in pages, and x86-64's entries per page table.
@@ -341,6 +345,7 @@ export class PageManager {
     return {
       zap: (_space, vma, start, end, unmap) => this.zap(owner, vma, start, end, unmap),
       protect: (_space, vma, start, end) => this.protect(owner, vma, start, end),
+      gather: (_space, edit) => this.gatherTlb(owner, edit),
       move: (_space, from, to, length) => this.move(owner, from, to, length),
       populate: (_space, vma, start, end, write) => this.populate(owner, vma, start, end, write),
       lazyFree: (_space, _vma, start, end) => this.lazyFree(owner, start, end),
@@ -1377,20 +1382,22 @@ export class PageManager {
   zap(owner: PageOwner, _vma: Vma, start: number, end: number, unmap = false): void {
     if (unmap) this.#forEachIn(owner.guards, start, end, (vpn) => owner.guards.delete(vpn));
     this.#splitHugeIn(owner, start, end, false);
-    const gone: [number, number][] = [];
+    const gone: PageMapping[] = [];
     this.mmu.walkRange(owner.space, start, end, (m) => {
       // zap_present_ptes(): a dirty entry marks its shmem folio dirty (and
       // here a page of the swap cache, whose other mappings may be clean).
       if (m.dirty) this.#keepDirty(m.phys / PAGE);
-      gone.push([m.virt, m.phys / PAGE]);
+      gone.push(m);
     });
     if (gone.length > 0) {
       this.#clear(owner, start, end - start);
-      for (const [virt, frame] of gone) {
-        this.#unref(owner, frame, virt / PAGE);
-        this.mmu.invalidatePage(owner.space, virt);
-      }
+      for (const m of gone) this.#unref(owner, m.phys / PAGE, m.virt / PAGE);
     }
+    // Linux's PROT_NONE entries are present ones: zapping them widens the
+    // range to flush as much, though they hold nothing in the TLB.
+    const flushed: FlushedPage[] = gone;
+    this.#forEachIn(owner.hidden, start, end, (vpn) => flushed.push({ virt: vpn * PAGE, pageSize: PAGE }));
+    this.#flushTlb(owner, flushed);
     this.#forEachIn(owner.swap, start, end, (vpn, slot) => {
       owner.swap.delete(vpn);
       this.#releaseSwap(slot);
@@ -1414,13 +1421,18 @@ export class PageManager {
     // madvise_free_huge_pmd() and madvise_free_pte_range(): a huge page
     // covered in part is split first; the huge zero page is left as it is.
     this.#splitFoliosIn(owner, start, end, false);
-    const pages: [number, number][] = [];
-    this.mmu.walkRange(owner.space, start, end, (m) => pages.push([m.virt, m.phys / PAGE]));
-    for (const [virt, frame] of pages) {
+    const pages: PageMapping[] = [];
+    this.mmu.walkRange(owner.space, start, end, (m) => pages.push(m));
+    // The entries made old and clean (those young or dirty before) are flushed as one range.
+    const cleaned: PageMapping[] = [];
+    for (const m of pages) {
+      const frame = m.phys / PAGE;
       // A page of the swap cache is freed lazily only once it leaves the cache
       // (madvise_free_pte_range(): folio_free_swap(), or the page is skipped).
       if (this.kind[frame] !== ANON || this.refs[frame] !== 1 || !this.#freeSwap(frame)) continue;
-      this.mmu.clean(owner.space, virt);
+      // Old and clean in the tables now; the TLB flush comes once, below.
+      this.mmu.clean(owner.space, m.virt, false);
+      if (m.accessed || m.dirty) cleaned.push(m);
       this.#markLazy(frame);
       // A huge page left unsplit above is covered whole: freed lazily as one.
       if (this.folio[frame] !== 0) this.lazyFolios.add(this.folio[frame]! - 1);
@@ -1436,6 +1448,7 @@ export class PageManager {
       owner.swap.delete(vpn);
       this.#releaseSwap(slot);
     });
+    this.#flushTlb(owner, cleaned);
   }
 
   /**
@@ -1599,6 +1612,59 @@ export class PageManager {
     }
   }
 
+  // flush_tlb_mm_range() (arch/x86/mm/tlb.c) after an edit of the entries
+  // `changed`, as the mmu_gather tracked them: an INVLPG at each stride of
+  // the range they span, unless it is more than
+  // tlb_single_page_flush_ceiling (33) strides — 4 KiB, or 2 MiB when only
+  // huge pages changed (tlb_get_unmap_shift()) — when the address space's
+  // whole TLB goes at once.
+  // Inside a gather of `owner`'s, the entries are kept for its end.
+  #flushTlb(owner: PageOwner, changed: readonly FlushedPage[]): void {
+    if (this.#gathering === owner) {
+      for (const m of changed) this.#gathered.push(m);
+      return;
+    }
+    if (changed.length === 0) return;
+    let stride = Number.POSITIVE_INFINITY;
+    let from = Number.POSITIVE_INFINITY;
+    let to = Number.NEGATIVE_INFINITY;
+    for (const m of changed) {
+      if (m.pageSize < stride) stride = m.pageSize;
+      if (m.virt < from) from = m.virt;
+      if (m.virt + m.pageSize > to) to = m.virt + m.pageSize;
+    }
+    if ((to - from) / stride > TLB_FLUSH_CEILING) {
+      this.mmu.invalidateAddressSpace(owner.space);
+      return;
+    }
+    // An INVLPG at every stride of the range, changed or not.
+    for (let va = from; va < to; va += stride) this.mmu.invalidatePage(owner.space, va);
+  }
+
+  #gathering: PageOwner | null = null;
+  #gathered: FlushedPage[] = [];
+
+  /**
+   * Runs `edit` as one mmu_gather of `owner`'s (tlb_gather_mmu() …
+   * tlb_finish_mmu()): the TLB entries its zaps and protects change are
+   * flushed at the end, over the range they span together. A gather inside
+   * another joins it; the edits of another process inside one (an OOM kill
+   * from inside it, whose victim's tables go) flush at once.
+   */
+  gatherTlb<T>(owner: PageOwner, edit: () => T): T {
+    if (this.#gathering !== null) return edit();
+    this.#gathering = owner;
+    this.#gathered = [];
+    try {
+      return edit();
+    } finally {
+      const changed = this.#gathered;
+      this.#gathering = null;
+      this.#gathered = [];
+      if (owner.alive) this.#flushTlb(owner, changed);
+    }
+  }
+
   // Calls `edit` once for each run of pages of `pages` (4 KiB mappings in
   // address order) that follow one another with the same `write[i]` (all
   // alike when null): one MMU call walks along a run's table, where a call
@@ -1648,7 +1714,7 @@ export class PageManager {
         owner.hidden.set(vpn, frame);
       }
       this.#inRuns(present, null, (from, to) => this.#clear(owner, from, to - from));
-      for (const m of present) this.mmu.invalidatePage(owner.space, m.virt);
+      this.#flushTlb(owner, present);
       return;
     }
     const writable = (vma.flags & VM_WRITE) !== 0;
@@ -1665,7 +1731,11 @@ export class PageManager {
     this.#inRuns(present, write, (from, to, w) =>
       this.mmu.protect(owner.space, from, to - from, this.#rights(vma, w)),
     );
-    for (const m of present) this.mmu.invalidatePage(owner.space, m.virt);
+    // change_pte_range(): only an entry whose rights changed is flushed (pte_needs_flush()).
+    this.#flushTlb(
+      owner,
+      present.filter((m, i) => m.write !== write[i] || m.execute !== this.#rights(vma, write[i]!).execute),
+    );
     // Mapping a page back may make a page table, and so reclaim: the pages
     // coming back are pinned until they are mapped.
     const back: [number, number][] = [];
