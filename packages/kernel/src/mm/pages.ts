@@ -966,14 +966,13 @@ export class PageManager {
    */
   cold(owner: PageOwner, start: number, end: number): void {
     this.#splitFoliosIn(owner, start, end, false);
-    const young: number[] = [];
+    const young: PageMapping[] = [];
     this.mmu.walkRange(owner.space, start, end, (m) => {
-      if (m.accessed && this.#mappedOnce(m.phys / PAGE)) young.push(m.virt);
+      if (m.accessed && this.#mappedOnce(m.phys / PAGE)) young.push(m);
     });
-    for (const virt of young) {
-      this.mmu.testAndClearAccessed(owner.space, virt);
-      this.mmu.invalidatePage(owner.space, virt);
-    }
+    for (const m of young) this.mmu.testAndClearAccessed(owner.space, m.virt);
+    // The entries made old are flushed as one range (the VMA's mmu_gather).
+    this.#flushTlb(owner, young);
     // A page PROT_NONE keeps aside is a protnone entry to Linux, made old as any.
     this.#forEachIn(owner.hidden, start, end, (_vpn, frame) => {
       if (this.#mappedOnce(frame)) this.hiddenYoung[frame] = 0;
@@ -1759,6 +1758,32 @@ export class PageManager {
     );
   }
 
+  // move_page_tables() goes extent by extent, each up to the next 2 MiB
+  // boundary of the old address or of the new one; move_ptes() flushes an
+  // extent that moved a present entry, whole (flush_tlb_range() over it).
+  // `present`: the moved entries, in address order.
+  #flushMoved(
+    owner: PageOwner,
+    present: readonly PageMapping[],
+    from: number,
+    to: number,
+    length: number,
+  ): void {
+    const end = from + length;
+    let i = 0;
+    for (let old = from; old < end; ) {
+      const next = Math.min(end, old - (old % HPAGE) + HPAGE, old + HPAGE - ((old + to - from) % HPAGE));
+      let moved = false;
+      for (; i < present.length && present[i]!.virt < next; i++) moved = true;
+      if (moved)
+        this.#flushTlb(owner, [
+          { virt: old, pageSize: PAGE },
+          { virt: next - PAGE, pageSize: PAGE },
+        ]);
+      old = next;
+    }
+  }
+
   /** Moves the pages of [from, from + length) to [to, to + length) (mremap). */
   move(owner: PageOwner, from: number, to: number, length: number): void {
     // move_huge_pmd(): a region moved whole to a 2 MiB boundary stays one
@@ -1776,7 +1801,7 @@ export class PageManager {
     const present: PageMapping[] = [];
     this.mmu.walkRange(owner.space, from, from + length, (m) => present.push(m));
     this.#clear(owner, from, length);
-    this.mmu.invalidateAddressSpace(owner.space);
+    this.#flushMoved(owner, present, from, to, length);
     const shift = (to - from) / PAGE;
     // Mapping may allocate a table, and that may reclaim: the pages on
     // their way, in no table for the moment, are pinned until they arrive.
