@@ -234,7 +234,7 @@ export class SimpleMmu implements MemoryManagementUnit {
     return was;
   }
 
-  clean(space: number, virt: number, _invalidate = true): boolean {
+  clean(space: number, virt: number): boolean {
     const e = this.#space(space, "clean").get(Math.floor(virt / PAGE));
     if (e === undefined) return false;
     e.accessed = false;

@@ -1719,21 +1719,22 @@ export class PageManager {
     const writable = (vma.flags & VM_WRITE) !== 0;
     // Copy-on-write pages and the zero page stay read-only until a write fault.
     // (Nor a page of the swap cache whose slot another entry refers to.)
-    const write = present.map(
-      (m) =>
+    const write = present.map((m) => {
+      const frame = m.phys / PAGE;
+      return (
         writable &&
         (vma.object !== null ||
-          (this.kind[m.phys / PAGE] === ANON &&
-            this.refs[m.phys / PAGE] === 1 &&
-            this.#ownsSwap(m.phys / PAGE))),
-    );
+          (this.kind[frame] === ANON && this.refs[frame] === 1 && this.#ownsSwap(frame)))
+      );
+    });
     this.#inRuns(present, write, (from, to, w) =>
       this.mmu.protect(owner.space, from, to - from, this.#rights(vma, w)),
     );
     // change_pte_range(): only an entry whose rights changed is flushed (pte_needs_flush()).
+    const execute = this.#rights(vma, false).execute;
     this.#flushTlb(
       owner,
-      present.filter((m, i) => m.write !== write[i] || m.execute !== this.#rights(vma, write[i]!).execute),
+      present.filter((m, i) => m.write !== write[i] || m.execute !== execute),
     );
     // Mapping a page back may make a page table, and so reclaim: the pages
     // coming back are pinned until they are mapped.
