@@ -172,7 +172,9 @@ export class Mmu implements MemoryManagementUnit {
    */
   readonly fastTags: FastTags;
   // fastTags, with its owner writable.
-  private readonly tagState: { owner: number } & Omit<FastTags, "owner">;
+  private readonly tagState: { owner: number } & Omit<FastTags, "owner" | "miss"> & {
+      miss?: FastTags["miss"];
+    };
 
   private readonly memory: PhysicalMemory;
   private readonly host: HostFrames;
@@ -337,6 +339,11 @@ export class Mmu implements MemoryManagementUnit {
       u16: this.hU16,
       u32: this.hU32,
     };
+    // Every frame's bytes are reachable through frameSlab (it backs the
+    // frame for a write): a miss always leaves its page in the tags.
+    if (memory.frameSlab !== undefined) {
+      this.tagState.miss = (addr: number, write: 0 | 1): number => this.tagMiss(addr, write);
+    }
     this.fastTags = this.tagState;
     for (let flags = 0; flags < 128; flags++) {
       let rights = 0;
@@ -665,6 +672,29 @@ export class Mmu implements MemoryManagementUnit {
     }
     this.own(e);
     return e;
+  }
+
+  // The fast tags' miss (core's FastTags.miss): an aligned word access at
+  // canonical `addr` in user mode in the current space, counted and
+  // translated as loadU64 or storeU64 would (a claimed host entry, else
+  // the full lookup); returns its entry, left owned, in the tags.
+  // (Offered only over a memory with frameSlab, which always has them.)
+  private tagMiss(addr: number, access: AccessCode): number {
+    // An aligned word never crosses its page: claim tests one byte.
+    let e = this.claim(addr, 1, access);
+    if (e >= 0) {
+      this.hHits[e]!++;
+      this.stamp(e);
+      this.hostHit(e);
+      return e;
+    }
+    e = this.resolve(addr, access);
+    if (this.loadRegister(e)) return e;
+    throw new UsageError(
+      PKG,
+      `the memory's frameSlab gave no host bytes for frame ${this.hPhys[e]! * INV_PAGE}`,
+      "memory",
+    );
   }
 
   // Stamps owned entry `e` with the next tick of the clock: its last hit.

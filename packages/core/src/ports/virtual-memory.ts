@@ -52,6 +52,19 @@ export interface FastTags {
   readonly u8: readonly Uint8Array<ArrayBufferLike>[];
   readonly u16: readonly Uint16Array<ArrayBufferLike>[];
   readonly u32: readonly Uint32Array<ArrayBufferLike>[];
+  /**
+   * The access a failed tag test leaves to the port, made without the
+   * port's value: a load (`write` 0) or store (`write` 1) of an aligned
+   * word at `addr` is counted, translated (faults and their handling
+   * included) and its page made the tags' as the port's own load or store
+   * would, and the entry holding it is returned; the caller then moves the
+   * bytes at `byte[e] + (addr & 0xfff)` and counts nothing. The caller has
+   * checked that the tags are its space's and that `addr` is canonical and
+   * aligned to the word. Absent where the tags have no such path.
+   *
+   * @throws what the port's load or store would (a Fault, a killed process).
+   */
+  readonly miss?: (addr: number, write: 0 | 1) => number;
 }
 
 /** An address space's {@link FastTags}: valid while `tags.owner === space`. */

@@ -109,6 +109,9 @@ export class HeapAccess {
   private readonly tByte: Int32Array;
   protected readonly tU16: readonly Uint16Array<ArrayBufferLike>[];
   protected readonly tU32: readonly Uint32Array<ArrayBufferLike>[];
+  // The tags' miss (core's FastTags.miss), or null: an aligned u64 access
+  // the tags did not serve is made through it instead of the port.
+  private readonly tMiss: ((addr: number, write: 0 | 1) => number) | null;
   // Byte index of the last tag hit (or peek) in its entry's views (see tagEntry).
   protected tagAt = 0;
 
@@ -129,6 +132,7 @@ export class HeapAccess {
     this.tByte = tags.byte;
     this.tU16 = tags.u16;
     this.tU32 = tags.u32;
+    this.tMiss = tags.miss ?? null;
     this.refresh();
   }
 
@@ -148,6 +152,11 @@ export class HeapAccess {
     const e = this.tagPeek(a, bases, mask);
     if (e >= 0) this.tagHit(e);
     return e;
+  }
+
+  /** Whether the tags' miss may make an access: they have one, and they are the current space's. */
+  private missLive(): boolean {
+    return this.tMiss !== null && this.tags.owner === this.tagSpace;
   }
 
   /** Whether the tags are the current address space's: false while another process runs. */
@@ -277,6 +286,10 @@ export class HeapAccess {
       const t = this.tagLoad32(a);
       if (t >= 0) return t;
       if (!(a >= 0 && a < CANONICAL_LIMIT && Number.isSafeInteger(a))) this.nonCanonical(a, "read");
+      if ((a & 3) === 0 && this.missLive()) {
+        const e = this.tMiss!(a, 0);
+        return this.tU32[e]![(this.tByte[e]! + (a & 0xfff)) >>> 2]!;
+      }
       return this.memory.loadU32(a as VirtAddr);
     }
     if (this.refresh() && a >= 0 && a <= this.end4 && (a & 3) === 0) return this.u32[a >>> 2]!;
@@ -297,6 +310,11 @@ export class HeapAccess {
     if (this.flat === null) {
       if (this.tagStore32(a, v)) return;
       if (!(a >= 0 && a < CANONICAL_LIMIT && Number.isSafeInteger(a))) this.nonCanonical(a, "write");
+      if ((a & 3) === 0 && this.missLive()) {
+        const e = this.tMiss!(a, 1);
+        this.tU32[e]![(this.tByte[e]! + (a & 0xfff)) >>> 2] = v;
+        return;
+      }
       this.memory.storeU32(a as VirtAddr, v >>> 0);
       return;
     }
@@ -319,6 +337,10 @@ export class HeapAccess {
       const t = this.tagLoad16(a);
       if (t >= 0) return t;
       if (!(a >= 0 && a < CANONICAL_LIMIT && Number.isSafeInteger(a))) this.nonCanonical(a, "read");
+      if ((a & 1) === 0 && this.missLive()) {
+        const e = this.tMiss!(a, 0);
+        return this.tU16[e]![(this.tByte[e]! + (a & 0xfff)) >>> 1]!;
+      }
       return this.memory.loadU16(a as VirtAddr);
     }
     if (this.refresh() && a >= 0 && a <= this.end4 && (a & 1) === 0) return this.u16[a >>> 1]!;
@@ -339,6 +361,11 @@ export class HeapAccess {
     if (this.flat === null) {
       if (this.tagStore16(a, v)) return;
       if (!(a >= 0 && a < CANONICAL_LIMIT && Number.isSafeInteger(a))) this.nonCanonical(a, "write");
+      if ((a & 1) === 0 && this.missLive()) {
+        const e = this.tMiss!(a, 1);
+        this.tU16[e]![(this.tByte[e]! + (a & 0xfff)) >>> 1] = v;
+        return;
+      }
       this.memory.storeU16(a as VirtAddr, v & 0xffff);
       return;
     }
@@ -374,7 +401,7 @@ export class HeapAccess {
       const t = this.tagLoad64(a);
       if (t >= 0) return t;
       if (!(a >= 0 && a < CANONICAL_LIMIT && Number.isSafeInteger(a))) this.nonCanonical(a, "read");
-      const v = this.portLoad64(a);
+      const v = (a & 7) === 0 && this.missLive() ? this.missLoad64(a) : this.portLoad64(a);
       return v < TWO_53 ? v : this.split64(a);
     }
     // A word of 2^31 or more in the view, a view gone stale, or the port.
@@ -388,6 +415,18 @@ export class HeapAccess {
     if (v < TWO_53) return v;
     const lo = this.memory.loadU32(a as VirtAddr);
     return this.memory.loadU32((a + 4) as VirtAddr) * TWO_32 + lo;
+  }
+
+  // An aligned u64 the tags did not serve, through their miss: counted and
+  // translated as the port's load would, then read in the page's host
+  // words; 2^53 (the port refuses such a word after counting it, and the
+  // caller re-reads it as two u32 halves) for a word of 2^53 or more.
+  private missLoad64(a: number): number {
+    const e = this.tMiss!(a, 0);
+    const u = this.tU32[e]!;
+    const i = (this.tByte[e]! + (a & 0xfff)) >>> 2;
+    const hi = u[i + 1]!;
+    return hi < 0x200000 ? hi * TWO_32 + u[i]! : TWO_53;
   }
 
   // A u64 the port refused (2^53 or more), as two u32 halves.
@@ -428,7 +467,7 @@ export class HeapAccess {
         return u[i + 1]! * TWO_32 + ((u[i]! & ~7) >>> 0);
       }
       if (!(a >= 0 && a < CANONICAL_LIMIT && Number.isSafeInteger(a))) this.nonCanonical(a, "read");
-      const v = this.portLoad64(a);
+      const v = (a & 7) === 0 && this.missLive() ? this.missLoad64(a) : this.portLoad64(a);
       if (v < TWO_53) return v - (v & 7);
       const lo = (this.memory.loadU32(a as VirtAddr) & ~7) >>> 0;
       return this.memory.loadU32((a + 4) as VirtAddr) * TWO_32 + lo;
@@ -461,6 +500,16 @@ export class HeapAccess {
     if (this.flat === null && this.tagStore64(a, v)) return;
     if (this.flat === null && v < TWO_53) {
       if (!(a >= 0 && a < CANONICAL_LIMIT && Number.isSafeInteger(a))) this.nonCanonical(a, "write");
+      if ((a & 7) === 0 && this.missLive()) {
+        // Counted and translated as the port's store would, then written in the page's host words.
+        const e = this.tMiss!(a, 1);
+        const u = this.tU32[e]!;
+        const i = (this.tByte[e]! + (a & 0xfff)) >>> 2;
+        const lo = v >>> 0;
+        u[i] = lo;
+        u[i + 1] = (v - lo) / TWO_32;
+        return;
+      }
       this.memory.storeU64(a as VirtAddr, v);
       return;
     }
@@ -582,7 +631,7 @@ export class HeapAccess {
     const t = this.tagLoad64(pos);
     if (t >= 0) return t < TWO_53 ? t : TWO_53;
     this.canonical(pos, "read");
-    return this.portLoad64(pos);
+    return (pos & 7) === 0 && this.missLive() ? this.missLoad64(pos) : this.portLoad64(pos);
   }
 
   /** memset. */
