@@ -106,7 +106,7 @@ export class HeapAccess {
   private readonly tHits: Float64Array;
   private readonly tLast: Float64Array;
   private readonly tClock: Float64Array;
-  private readonly tByte: Int32Array;
+  protected readonly tByte: Int32Array;
   protected readonly tU16: readonly Uint16Array<ArrayBufferLike>[];
   protected readonly tU32: readonly Uint32Array<ArrayBufferLike>[];
   // The tags' miss (core's FastTags.miss), or null: an aligned u64 access
@@ -180,12 +180,44 @@ export class HeapAccess {
     return e;
   }
 
+  /**
+   * The entry whose read and write tags both hold the page of `a` (a
+   * non-negative integer address), or -1; nothing counted. A path whose
+   * accesses to that page are all aligned and inside it knows from this
+   * one test that each would hit. The caller has checked
+   * {@link HeapAccess.tagsLive}.
+   */
+  protected tagPageRW(a: number): number {
+    const e = (a >>> 12) & this.tagMask;
+    const base = a - (a & 0xfff);
+    return this.tRead[e] === base && this.tWrite[e] === base ? e : -1;
+  }
+
   /** One access's hit on tag entry `e`, stamped from the clock, as tagEntry counts it. */
   protected tagHit(e: number): void {
     this.tHits[e]!++;
     const c = this.tClock[0]! + 1;
     this.tClock[0] = c;
     this.tLast[e] = c;
+  }
+
+  /**
+   * `n` hits in a row, as `n` {@link HeapAccess.tagHit} calls would count
+   * them, made on two entries: `na` on `a`, the last of them the `lastA`-th
+   * of the row, and the rest on `b`, which takes the row's last hit (`a`
+   * and `b` may be one entry). One clock update instead of `n`: a path that
+   * makes many accesses to two pages counts them without a chain of loads
+   * and stores through the clock.
+   */
+  protected tagHitsOnTwo(a: number, na: number, lastA: number, b: number, n: number): void {
+    const hits = this.tHits;
+    const last = this.tLast;
+    const c0 = this.tClock[0]!;
+    hits[a] = hits[a]! + na;
+    hits[b] = hits[b]! + (n - na);
+    last[a] = c0 + lastA;
+    last[b] = c0 + n;
+    this.tClock[0] = c0 + n;
   }
 
   private tagLoad16(a: number): number {

@@ -633,6 +633,42 @@ export class Ptmalloc extends HeapAccess {
     if (bytes >>> 0 !== bytes || bytes > 1032 || tc === 0 || !this.tagsLive()) return 0;
     const idx = bytes < 9 ? 0 : ((bytes + 23) >>> 4) - 2;
     if (idx >= this.tcacheBins) return 0;
+    // The usual case first: the tcache in one page and the chunk's page
+    // both readable and writable through the tags, so that two tests stand
+    // for the six (a chunk's next pointer and key share its page).
+    const tcOff = tc & 0xfff;
+    const t = tcOff <= 4096 - 640 ? this.tagPageRW(tc) : -1;
+    if (t >= 0) {
+      const tb = this.tByte[t]! + tcOff;
+      const u16t = this.tU16[t]!;
+      const u32t = this.tU32[t]!;
+      const ci = (tb >>> 1) + idx;
+      const count = u16t[ci]!;
+      if (count === 0) return 0;
+      const si = ((tb + 128) >>> 2) + idx * 2;
+      const eLo = u32t[si]!;
+      const eHi = u32t[si + 1]!;
+      if ((eLo & 15) !== 0 || eHi >= 0x200000) return 0;
+      const e = eHi * TWO_32 + eLo;
+      const x = this.tagPageRW(e);
+      if (x >= 0) {
+        const u32x = this.tU32[x]!;
+        const xw = (this.tByte[x]! + (e & 0xfff)) >>> 2;
+        const nHi = u32x[xw + 1]!;
+        const nextLo = (u32x[xw]! ^ ((eLo >>> 12) | (eHi << 20))) >>> 0;
+        const nextHi = (nHi ^ (eHi >>> 12)) >>> 0;
+        if (nHi < 0x200000 && nextHi < 0x200000) {
+          // The six hits: four on the tcache's entry, the fifth of the row its last; two on the chunk's.
+          this.tagHitsOnTwo(t, 4, 5, x, 6);
+          u32t[si] = nextLo;
+          u32t[si + 1] = nextHi;
+          u16t[ci] = count - 1;
+          u32x[xw + 2] = 0;
+          u32x[xw + 3] = 0;
+          return e;
+        }
+      }
+    }
     const read = this.tRead;
     const write = this.tWrite;
     const u16 = this.tU16;
@@ -662,17 +698,26 @@ export class Ptmalloc extends HeapAccess {
     const wci = this.tagAt >>> 1;
     const wk = this.tagPeek(e + 8, write, 0xff8);
     const wki = this.tagAt >>> 2;
-    this.tagHit(c);
-    this.tagHit(s);
-    if (nHi >= 0x200000 || nextHi >= 0x200000 || ws < 0 || wc < 0 || wk < 0)
+    if (nHi >= 0x200000 || nextHi >= 0x200000 || ws < 0 || wc < 0 || wk < 0) {
+      this.tagHit(c);
+      this.tagHit(s);
       return this.tcacheTake(idx, count, e);
-    this.tagHit(x);
-    this.tagHit(ws);
+    }
+    // The six hits, in order c, s, x, ws, wc, wk: when the tcache's words
+    // share an entry and the chunk's do, counted at once (four on the
+    // tcache's, the fifth of the row its last; two on the chunk's).
+    if (s === c && ws === c && wc === c && wk === x) this.tagHitsOnTwo(c, 4, 5, x, 6);
+    else {
+      this.tagHit(c);
+      this.tagHit(s);
+      this.tagHit(x);
+      this.tagHit(ws);
+      this.tagHit(wc);
+      this.tagHit(wk);
+    }
     u32[ws]![wsi] = nextLo;
     u32[ws]![wsi + 1] = nextHi;
-    this.tagHit(wc);
     u16[wc]![wci] = count - 1;
-    this.tagHit(wk);
     u32[wk]![wki] = 0;
     u32[wk]![wki + 1] = 0;
     return e;
@@ -692,6 +737,7 @@ export class Ptmalloc extends HeapAccess {
     const tc = this.tcache;
     if (!(mem >= 16 && Number.isSafeInteger(mem)) || (mem & 15) !== 0 || tc === 0 || !this.tagsLive())
       return false;
+    if (this.tcachePutOnTwoPages(mem, known)) return true;
     const read = this.tRead;
     const write = this.tWrite;
     const u16 = this.tU16;
@@ -741,26 +787,88 @@ export class Ptmalloc extends HeapAccess {
     const wsi = this.tagAt >>> 2;
     const wc = this.tagPeek(countAt, write, 0xffe);
     const wci = this.tagAt >>> 1;
-    if (sz >= 0) this.tagHit(sz);
-    this.tagHit(k);
-    this.tagHit(c);
     if (linkHi >= 0x200000 || wk < 0 || wl < 0 || ws < 0 || wc < 0) {
+      if (sz >= 0) this.tagHit(sz);
+      this.tagHit(k);
+      this.tagHit(c);
       this.tcachePutCounted(p, idx, count);
       return true;
     }
-    this.tagHit(wk);
+    // The hits, in order [sz], k, c, wk, wk, s, wl, ws, wc: when the
+    // chunk's words share an entry and the tcache's do, counted at once
+    // (the chunk's last is the seventh of nine, the sixth of eight).
+    const n = sz >= 0 ? 1 : 0;
+    if ((sz < 0 || sz === k) && wk === k && wl === k && s === c && ws === c && wc === c) {
+      this.tagHitsOnTwo(k, 4 + n, 6 + n, c, 8 + n);
+    } else {
+      if (sz >= 0) this.tagHit(sz);
+      this.tagHit(k);
+      this.tagHit(c);
+      this.tagHit(wk);
+      this.tagHit(wk);
+      this.tagHit(s);
+      this.tagHit(wl);
+      this.tagHit(ws);
+      this.tagHit(wc);
+    }
     u32[wk]![wki] = this.keyLo;
-    this.tagHit(wk);
     u32[wk]![wki + 1] = this.keyHi;
-    this.tagHit(s);
-    this.tagHit(wl);
     u32[wl]![wli] = linkLo;
     u32[wl]![wli + 1] = linkHi;
-    this.tagHit(ws);
     u32[ws]![wsi] = memLo;
     u32[ws]![wsi + 1] = memHi;
-    this.tagHit(wc);
     u16[wc]![wci] = count + 1;
+    return true;
+  }
+
+  // tcachePutTags's usual case, whole: the chunk's words (size field, key,
+  // link) in one page and the tcache in one page, both pages readable and
+  // writable through the tags, a chunk the tcache takes with room in its
+  // bin. Two tag tests stand for the eight, and the hits are counted at
+  // once. False, having counted nothing, otherwise (tcachePutTags then
+  // goes on, its own tests finding the same).
+  private tcachePutOnTwoPages(mem: number, known: number): boolean {
+    const tc = this.tcache;
+    const memOff = mem & 0xfff;
+    const tcOff = tc & 0xfff;
+    // At a page's start the size field lies in the page before.
+    if (memOff === 0 || tcOff > 4096 - 640) return false;
+    const m = this.tagPageRW(mem);
+    const t = m < 0 ? -1 : this.tagPageRW(tc);
+    if (t < 0) return false;
+    const u32m = this.tU32[m]!;
+    const w = (this.tByte[m]! + memOff) >>> 2;
+    if (known < 0 && u32m[w - 1] !== 0) return false;
+    const raw = known < 0 ? u32m[w - 2]! : known;
+    if (raw > 0x7fffffff || (raw & 6) !== 0) return false;
+    const size = raw & ~7;
+    const idx = (size - 17) >>> 4;
+    // Not a tcache chunk, or its key's low word matches (the double-free scan).
+    if (size < 32 || (size & 15) !== 0 || idx >= this.tcacheBins || u32m[w + 2] === this.keyLo) return false;
+    const tb = this.tByte[t]! + tcOff;
+    const u16t = this.tU16[t]!;
+    const u32t = this.tU32[t]!;
+    const ci = (tb >>> 1) + idx;
+    const count = u16t[ci]!;
+    if (count >= this.tcacheCount) return false;
+    const si = ((tb + 128) >>> 2) + idx * 2;
+    // PROTECT_PTR(mem, old) = old ^ (mem >> 12), word by word.
+    const memLo = mem >>> 0;
+    const memHi = (mem - memLo) / TWO_32;
+    const linkHi = (u32t[si + 1]! ^ (memHi >>> 12)) >>> 0;
+    if (linkHi >= 0x200000) return false;
+    const linkLo = (u32t[si]! ^ ((memLo >>> 12) | (memHi << 20))) >>> 0;
+    // The hits, in order [size], key, count, key, key, entry, link, entry,
+    // count: the chunk's last is the seventh of nine (the sixth of eight).
+    const n = known < 0 ? 1 : 0;
+    this.tagHitsOnTwo(m, 4 + n, 6 + n, t, 8 + n);
+    u32m[w + 2] = this.keyLo;
+    u32m[w + 3] = this.keyHi;
+    u32m[w] = linkLo;
+    u32m[w + 1] = linkHi;
+    u32t[si] = memLo;
+    u32t[si + 1] = memHi;
+    u16t[ci] = count + 1;
     return true;
   }
 
