@@ -319,7 +319,8 @@ export class Mmu implements MemoryManagementUnit {
     this.host = words.host;
     this.walker = new PageWalker(words, format);
     this.tables = new PageTables(words, frames as FrameAllocator, format, this.walker);
-    this.tlb = new Tlb(format.pageSizes, options.tlb);
+    // One clock for the TLB's LRU stamps and the owned entries' hits (see handOver).
+    this.tlb = new Tlb(format.pageSizes, options.tlb, this.clock);
     this.pendSlot = new Int32Array(this.tlb.setOf[this.tlb.slotCount - 1]! + 1).fill(-1);
     this.ownHead = new Int32Array(this.pendSlot.length).fill(-1);
     this.half = 2 ** (format.virtualBits - 1);
@@ -743,7 +744,8 @@ export class Mmu implements MemoryManagementUnit {
 
   // Hands the pending hits of set `set`'s owned entries to the TLB (the
   // registers' hits already moved to their entries): one slot's at once;
-  // a MULTI set's slot by slot, oldest last access first.
+  // a MULTI set's slot by slot, each stamped with its last hit (LRU), or
+  // oldest last access first (PLRU, whose bits follow the order of touches).
   private handOver(set: number): void {
     const one = this.pendSlot[set]!;
     if (one === -1) return;
@@ -755,6 +757,20 @@ export class Mmu implements MemoryManagementUnit {
         hHits[e] = 0;
       }
       if (n > 0) this.tlb.hits(one, n);
+      return;
+    }
+    if (this.tlb.stampsRecency) {
+      // LRU: each slot takes the stamp of its last hit (the latest of its
+      // entries', for a 2 MiB page's 4 KiB pieces), from the clock the
+      // TLB's own stamps come from. Every stamp in the set is older (the
+      // set's last TLB operation settled it first), so the slots keep the
+      // order of their last hits without a sort.
+      for (let e = this.ownHead[set]!; e >= 0; e = this.ownNext[e]!) {
+        const n = hHits[e]!;
+        if (n === 0) continue;
+        hHits[e] = 0;
+        this.tlb.hitsAt(this.hSlot[e]!, n, this.hLast[e]!);
+      }
       return;
     }
     const { hoSlot, hoHits, hoLast } = this;

@@ -159,13 +159,22 @@ export class Tlb {
   private readonly slotArray: Int32Array;
   private readonly stamp: Float64Array;
   private readonly plruBits: Int32Array;
-  private clock = 0;
+  // The LRU clock, one element: the MMU shares its own, so that a stamp
+  // taken for a hit it counted itself orders against the TLB's (see hitsAt).
+  private readonly clock: Float64Array;
   // Counters: [(level * sizes + k) * 3 + {0 hits, 1 misses, 2 evictions}], plus misses per level.
   private readonly counts: Float64Array;
   private readonly levelMisses: Float64Array;
 
-  /** @throws {UsageError} for a shape that is not valid for `pageSizes`. */
-  constructor(pageSizes: readonly number[], options: TlbOptions = {}) {
+  /**
+   * `clock`, one element, is the LRU clock: every touch takes the next
+   * tick from it (a caller that stamps its own cached hits from the same
+   * clock passes it; see {@link Tlb.hitsAt}).
+   *
+   * @throws {UsageError} for a shape that is not valid for `pageSizes`.
+   */
+  constructor(pageSizes: readonly number[], options: TlbOptions = {}, clock = new Float64Array(1)) {
+    this.clock = clock;
     // The default shape keeps only the arrays for page sizes the format has.
     const levels =
       options.levels ??
@@ -376,6 +385,24 @@ export class Tlb {
     this.touch(slot);
   }
 
+  /** Whether replacement is exact LRU, whose recency {@link Tlb.hitsAt} may set from a stamp. */
+  get stampsRecency(): boolean {
+    return this.lru === 1;
+  }
+
+  /**
+   * Records `n` hits on `slot` made by a caller that cached it, the last at
+   * tick `at` of the shared clock (LRU only): the slot becomes as recent as
+   * that tick. Exact when nothing has touched the slot's set since `at`
+   * was taken, so that, handed over in any order, the slots of a set keep
+   * the order of their last hits.
+   */
+  hitsAt(slot: number, n: number, at: number): void {
+    const i = this.hitCounter[slot]!;
+    this.counts[i] = this.counts[i]! + n;
+    if (this.stamp[slot]! < at) this.stamp[slot] = at;
+  }
+
   /** Records a miss in `level`; `sizeIndex` is the size it resolved to, or -1 for a fault. */
   miss(level: number, sizeIndex: number): void {
     this.levelMisses[level] = this.levelMisses[level]! + 1;
@@ -385,7 +412,9 @@ export class Tlb {
   /** Makes `slot` the most recently used of its set. */
   touch(slot: number): void {
     if (this.lru === 1) {
-      this.stamp[slot] = ++this.clock;
+      const c = this.clock[0]! + 1;
+      this.clock[0] = c;
+      this.stamp[slot] = c;
       return;
     }
     // Tree PLRU: walk from the root to the leaf of this way, pointing every
@@ -687,7 +716,7 @@ export class Tlb {
               `Tlb: slot ${s} tag 0x${la.toString(16)} does not belong in set ${set}`,
             );
           }
-          if (this.pcid[s]! < 0 || this.stamp[s]! > this.clock) {
+          if (this.pcid[s]! < 0 || this.stamp[s]! > this.clock[0]!) {
             throw new CorruptionError(PKG, `Tlb: slot ${s} has a bad PCID or LRU stamp`);
           }
           if (this.hitCounter[s] !== (this.arrLevel[a]! * this.pageSizes.length + this.size[s]!) * 3) {
