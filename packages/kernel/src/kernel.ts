@@ -412,6 +412,7 @@ export class Kernel {
     child.mm.setBrk(parent.mm.brkValue);
     // The parent's private pages were write-protected: drop its cached writable translations.
     this.mmu.invalidateAddressSpace(parent.space);
+    this.pages.onTlbFlush?.(parent.pid, -1);
     if (!ok) {
       this.exit(child, "exited");
       return null;

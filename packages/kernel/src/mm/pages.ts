@@ -104,8 +104,13 @@ import {
 
 const PKG = "@memstack/kernel";
 const PAGE = 4096;
-/** An entry a TLB flush covers: where, and the size of its page. */
-type FlushedPage = Pick<PageMapping, "virt" | "pageSize">;
+/**
+ * What a TLB flush covers: an entry changed (where, and the size of its
+ * page), or a page table freed (its region's first 4 KiB, and as `stride`
+ * the region's size: free_pgtables() adds that page to the mmu_gather's
+ * range and flushes by the table's level when no entry was changed).
+ */
+type FlushedPage = Pick<PageMapping, "virt" | "pageSize"> & { stride?: number };
 // tlb_single_page_flush_ceiling (arch/x86/mm/tlb.c): a flush of more pages than this flushes everything.
 const TLB_FLUSH_CEILING = 33;
 const FREE = 0;
@@ -359,7 +364,11 @@ export class PageManager {
       splitAt: (_space, at) => this.#splitHuge(owner, at),
       tables: {
         freed: (_space, start, end) => {
-          if (owner.alive) this.mmu.freeTables?.(owner.space, start, end);
+          if (!owner.alive) return;
+          this.mmu.freeTables?.(owner.space, start, end);
+          // pte_free_tlb() and its kin (include/asm-generic/tlb.h): the
+          // table's first page joins the gather's range, its level the stride.
+          this.#flushTlb(owner, [{ virt: start, pageSize: PAGE, stride: end - start }]);
         },
         // Making a table may reclaim or kill: a space the OOM killer took makes none.
         made: (_space, addr, size) =>
@@ -1366,7 +1375,9 @@ export class PageManager {
     if (m.dirty) this.#keepDirty(frame);
     this.#unref(owner, frame, vpn);
     this.#clear(owner, page, PAGE);
+    // ptep_clear_flush(): one page, through flush_tlb_mm_range().
     this.mmu.invalidatePage(owner.space, page);
+    this.onTlbFlush?.(owner.pid, 1);
     this.stats.cowCopies++;
     return this.#install(owner, page, f, rights);
   }
@@ -1614,9 +1625,12 @@ export class PageManager {
   // flush_tlb_mm_range() (arch/x86/mm/tlb.c) after an edit of the entries
   // `changed`, as the mmu_gather tracked them: an INVLPG at each stride of
   // the range they span, unless it is more than
-  // tlb_single_page_flush_ceiling (33) strides — 4 KiB, or 2 MiB when only
-  // huge pages changed (tlb_get_unmap_shift()) — when the address space's
-  // whole TLB goes at once.
+  // tlb_single_page_flush_ceiling (33) strides, when the address space's
+  // whole TLB goes at once. The stride is tlb_get_unmap_shift()'s, the
+  // smallest level the gather cleared: 4 KiB for a 4 KiB entry, 2 MiB for a
+  // huge page or a freed PTE table, 1 GiB for a freed PMD table. (A gather
+  // that only freed tables flushes ⌈range / stride⌉ strides, which Linux's
+  // tlb_flush tracepoint reports as ⌊range / stride⌋: see onTlbFlush.)
   // Inside a gather of `owner`'s, the entries are kept for its end.
   #flushTlb(owner: PageOwner, changed: readonly FlushedPage[]): void {
     if (this.#gathering === owner) {
@@ -1628,17 +1642,32 @@ export class PageManager {
     let from = Number.POSITIVE_INFINITY;
     let to = Number.NEGATIVE_INFINITY;
     for (const m of changed) {
-      if (m.pageSize < stride) stride = m.pageSize;
+      const s = m.stride ?? m.pageSize;
+      if (s < stride) stride = s;
       if (m.virt < from) from = m.virt;
       if (m.virt + m.pageSize > to) to = m.virt + m.pageSize;
     }
-    if ((to - from) / stride > TLB_FLUSH_CEILING) {
+    const strides = Math.floor((to - from) / stride);
+    if (strides > TLB_FLUSH_CEILING) {
       this.mmu.invalidateAddressSpace(owner.space);
+      this.onTlbFlush?.(owner.pid, -1);
       return;
     }
     // An INVLPG at every stride of the range, changed or not.
     for (let va = from; va < to; va += stride) this.mmu.invalidatePage(owner.space, va);
+    this.onTlbFlush?.(owner.pid, strides);
   }
+
+  /**
+   * Linux's `tlb:tlb_flush` tracepoint, for the flushes made as
+   * flush_tlb_mm_range() makes them (a call's mmu_gather, fork's, a
+   * copy-on-write copy's): called after each with the process's pid and
+   * what the tracepoint reports, the range's length in strides rounded
+   * down, or -1 for the whole address space (TLB_FLUSH_ALL). Other
+   * invalidations (a stale translation's after a spurious fault, reclaim's)
+   * are not reported. Null: none.
+   */
+  onTlbFlush: ((pid: number, strides: number) => void) | null = null;
 
   #gathering: PageOwner | null = null;
   #gathered: FlushedPage[] = [];
