@@ -90,7 +90,18 @@ function tagAccess(
   t.hits[e]!++;
   t.clock[0] = t.clock[0]! + 1;
   t.last[e] = t.clock[0]!;
-  const i = t.byte[e]! + off;
+  return moveBytes(m.fastTags, e, t.byte[e]! + off, kind, write, value);
+}
+
+// The bytes of an access the tags serve through entry `e`, at byte `i` of its views.
+function moveBytes(
+  t: Mmu["fastTags"],
+  e: number,
+  i: number,
+  kind: (typeof KINDS)[number],
+  write: boolean,
+  value: number,
+): Outcome {
   if (write) {
     if (kind === "u8") t.u8[e]![i] = value;
     else if (kind === "u16") t.u16[e]![i >>> 1] = value;
@@ -124,22 +135,7 @@ function missAccess(
   const size = SIZE[kind];
   if (t.owner !== m.currentAddressSpace || addr % size !== 0) return null;
   const e = t.miss!(addr, write ? 1 : 0);
-  const i = t.byte[e]! + (addr % PAGE);
-  if (write) {
-    if (kind === "u8") t.u8[e]![i] = value;
-    else if (kind === "u16") t.u16[e]![i >>> 1] = value;
-    else if (kind === "u32") t.u32[e]![i >>> 2] = value;
-    else {
-      t.u32[e]![i >>> 2] = value % 2 ** 32;
-      t.u32[e]![(i >>> 2) + 1] = Math.floor(value / 2 ** 32);
-    }
-    return { value: 0 };
-  }
-  if (kind === "u8") return { value: t.u8[e]![i]! };
-  if (kind === "u16") return { value: t.u16[e]![i >>> 1]! };
-  if (kind === "u32") return { value: t.u32[e]![i >>> 2]! };
-  const v = t.u32[e]![(i >>> 2) + 1]! * 2 ** 32 + t.u32[e]![i >>> 2]!;
-  return v > Number.MAX_SAFE_INTEGER ? { usage: true } : { value: v };
+  return moveBytes(t, e, t.byte[e]! + (addr % PAGE), kind, write, value);
 }
 
 /** How an access is made: the MMU's loads and stores; the fast tags first; the tags, then their miss. */
