@@ -52,13 +52,15 @@
  * its slot valid, so no TLB change falls between its check and its hits
  * and the fast tags need no generation check; the registers only hold
  * owned entries. The owned entries of one TLB set may span several slots:
- * each host-table hit then also stamps its entry with a clock, and the
- * set's pending hits go to the TLB slot by slot in the order of their
- * last accesses — all that LRU and tree PLRU keep of the order of hits.
+ * each host-table hit then also stamps its entry with a clock (the one
+ * the TLB takes its LRU stamps from), and the set's pending hits go to the
+ * TLB slot by slot, each slot as recent as its last access (LRU) or in
+ * the order of their last accesses (tree PLRU) — all that either keeps of
+ * the order of hits.
  * A register only holds a page of a set of one owned slot, so its hits
  * need no stamp (owning a second slot of its set empties it first; a page
  * used alone takes its set back once the others have been idle for
- * IDLE_TICKS host-table hits, their pending hits handed over). A
+ * IDLE_TICKS ticks of that clock, their pending hits handed over). A
  * lookup (L1 probe, STLB hit, walk, fills) changes only the L1 set that
  * holds its address and lower levels, which own nothing: it hands that
  * set's pending hits over first and keeps its entries owned, except those

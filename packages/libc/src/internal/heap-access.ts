@@ -33,6 +33,9 @@
  *     slowR64(a) ──► owner === our space, off = a - read[e] in the page? ──yes──► u32[e][(byte[e] + off) >>> 2], hits[e] += 1, last[e] = ++clock
  *                                    │ no
  *                                    ▼
+ *                  aligned, and the tags have a miss? ──yes──► e = miss(a, 0) (counted, translated, the page now in the tags), then u32[e] as above
+ *                                    │ no
+ *                                    ▼
  *                          memory.loadU64(a)
  *
  * The port refuses a u64 at or above 2^53 (a number cannot hold it
@@ -109,8 +112,8 @@ export class HeapAccess {
   protected readonly tByte: Int32Array;
   protected readonly tU16: readonly Uint16Array<ArrayBufferLike>[];
   protected readonly tU32: readonly Uint32Array<ArrayBufferLike>[];
-  // The tags' miss (core's FastTags.miss), or null: an aligned u64 access
-  // the tags did not serve is made through it instead of the port.
+  // The tags' miss (core's FastTags.miss), or null: an aligned access the
+  // tags did not serve is made through it instead of the port.
   private readonly tMiss: ((addr: number, write: 0 | 1) => number) | null;
   // Byte index of the last tag hit (or peek) in its entry's views (see tagEntry).
   protected tagAt = 0;
