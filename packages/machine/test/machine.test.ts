@@ -290,7 +290,8 @@ describe("TLB flushes as the real kernel makes them (testkit's fixtures/linux/tl
   const compared = (name: string, events: string[]) => (name === "fork" ? events.slice(0, 1) : events);
 
   it("flushes page by page up to 33 pages and whole past that, once per call, only what changed", () => {
-    const m = createMachine({ ram: "64M" });
+    // Swap for the MADV_PAGEOUT steps, as record.sh gives the program.
+    const m = createMachine({ ram: "64M", swap: "64M" });
     const p = m.spawn();
     const events: string[] = [];
     m.kernel.pages.onTlbFlush = (pid, strides) => {
@@ -422,9 +423,16 @@ describe("TLB flushes as the real kernel makes them (testkit's fixtures/linux/tl
     });
     step("willneed-40", () => p.madvise(j, 40 * PAGE, MADV_WILLNEED));
     step("mprotect-40-exec", () => p.mprotect(j, 40 * PAGE, RW | PROT_EXEC));
-    let f = 0;
+    let o = 0;
     step("mprotect-10-read", () => {
       p.mprotect(j + 5 * PAGE, 10 * PAGE, PROT_READ);
+      o = region(40);
+    });
+    step("pageout-10", () => p.madvise(o, 10 * PAGE, MADV_PAGEOUT));
+    step("pageout-30", () => p.madvise(o + 10 * PAGE, 30 * PAGE, MADV_PAGEOUT));
+    let f = 0;
+    step("pageout-again", () => {
+      p.madvise(o, 40 * PAGE, MADV_PAGEOUT);
       f = region(40);
     });
     step("fork", () => {

@@ -1092,7 +1092,8 @@ export class PageManager {
         continue;
       }
       const vma = owner.mm.tree.lookup(vpn * PAGE)!;
-      this.#unmapPage(owner, f, vpn);
+      // (Linux flushes the split huge page's range instead: not reported.)
+      this.#unmapPage(owner, f, vpn, false);
       // (The entry's table is there: this cannot fail.)
       this.#install(owner, vpn * PAGE, this.zeroFrame, this.#rights(vma, false));
     }
@@ -1659,13 +1660,14 @@ export class PageManager {
   }
 
   /**
-   * Linux's `tlb:tlb_flush` tracepoint, for the flushes made as
-   * flush_tlb_mm_range() makes them (a call's mmu_gather, fork's, a
-   * copy-on-write copy's): called after each with the process's pid and
-   * what the tracepoint reports, the range's length in strides rounded
-   * down, or -1 for the whole address space (TLB_FLUSH_ALL). Other
-   * invalidations (a stale translation's after a spurious fault, reclaim's)
-   * are not reported. Null: none.
+   * Linux's `tlb:tlb_flush` tracepoint: called after each flush made as
+   * flush_tlb_mm_range() makes them — a call's mmu_gather, fork's, a
+   * copy-on-write copy's, and the one page MADV_PAGEOUT or reclaim unmaps
+   * at a time — with the process's pid and what the tracepoint reports:
+   * the range's length in strides rounded down, or -1 for the whole
+   * address space (TLB_FLUSH_ALL). Other invalidations (a stale
+   * translation's after a spurious fault, a huge page's split) are not
+   * reported. Null: none.
    */
   onTlbFlush: ((pid: number, strides: number) => void) | null = null;
 
@@ -2091,12 +2093,15 @@ export class PageManager {
   }
 
   // Clears the entry of `owner`'s page `vpn`, which maps `frame`, and drops
-  // the reference it held.
-  #unmapPage(owner: PageOwner, frame: number, vpn: number): void {
+  // the reference it held: try_to_unmap_one()'s ptep_clear_flush(), a flush
+  // of the one page (this machine has one CPU, so it defers none:
+  // should_defer_flush()), reported to onTlbFlush unless `traced` is false.
+  #unmapPage(owner: PageOwner, frame: number, vpn: number, traced = true): void {
     // Reclaim splits a huge page before it unmaps any of it (TTU_SPLIT_HUGE_PMD).
     if (owner.huge.size !== 0) this.#unmarkHuge(owner, Math.floor(vpn / HPAGE_PAGES));
     this.#clear(owner, vpn * PAGE, PAGE);
     this.mmu.invalidatePage(owner.space, vpn * PAGE);
+    if (traced) this.onTlbFlush?.(owner.pid, 1);
     this.#unref(owner, frame, vpn);
   }
 
