@@ -411,8 +411,7 @@ export class Kernel {
     }
     child.mm.setBrk(parent.mm.brkValue);
     // The parent's private pages were write-protected: drop its cached writable translations.
-    this.mmu.invalidateAddressSpace(parent.space);
-    this.pages.onTlbFlush?.(parent.pid, -1);
+    this.pages.flushAll(parent);
     if (!ok) {
       this.exit(child, "exited");
       return null;

@@ -617,9 +617,7 @@ export class Mmu implements MemoryManagementUnit {
     }
     // Above 2^53 - 1: the full lookup counts the access and throws.
     if (value < 0) return this.lookupLoad(addr, size);
-    this.hHits[e]!++;
-    this.stamp(e);
-    this.hostHit(e);
+    this.claimedHit(e);
     return value;
   }
 
@@ -633,9 +631,7 @@ export class Mmu implements MemoryManagementUnit {
       this.lookupStore(addr, size, lo, hi);
       return;
     }
-    this.hHits[e]!++;
-    this.stamp(e);
-    this.hostHit(e);
+    this.claimedHit(e);
     const off = addr & 0xfff;
     const i = this.hByte[e]! + off;
     if ((off & (size - 1)) === 0) {
@@ -649,6 +645,14 @@ export class Mmu implements MemoryManagementUnit {
     } else {
       this.unalignedStore(this.hU8[e]!, i, size, lo, hi);
     }
+  }
+
+  // The hit of an access a claim served through entry `e`: counted,
+  // stamped, and the register policy applied.
+  private claimedHit(e: number): void {
+    this.hHits[e]!++;
+    this.stamp(e);
+    this.hostHit(e);
   }
 
   // The host entry of an access of `size` bytes inside one page at `addr`,
@@ -686,9 +690,7 @@ export class Mmu implements MemoryManagementUnit {
     // An aligned word never crosses its page: claim tests one byte.
     let e = this.claim(addr, 1, access);
     if (e >= 0) {
-      this.hHits[e]!++;
-      this.stamp(e);
-      this.hostHit(e);
+      this.claimedHit(e);
       return e;
     }
     e = this.resolve(addr, access);

@@ -1376,9 +1376,7 @@ export class PageManager {
     if (m.dirty) this.#keepDirty(frame);
     this.#unref(owner, frame, vpn);
     this.#clear(owner, page, PAGE);
-    // ptep_clear_flush(): one page, through flush_tlb_mm_range().
-    this.mmu.invalidatePage(owner.space, page);
-    this.onTlbFlush?.(owner.pid, 1);
+    this.#flushPage(owner, page);
     this.stats.cowCopies++;
     return this.#install(owner, page, f, rights);
   }
@@ -1650,13 +1648,25 @@ export class PageManager {
     }
     const strides = Math.floor((to - from) / stride);
     if (strides > TLB_FLUSH_CEILING) {
-      this.mmu.invalidateAddressSpace(owner.space);
-      this.onTlbFlush?.(owner.pid, -1);
+      this.flushAll(owner);
       return;
     }
     // An INVLPG at every stride of the range, changed or not.
     for (let va = from; va < to; va += stride) this.mmu.invalidatePage(owner.space, va);
     this.onTlbFlush?.(owner.pid, strides);
+  }
+
+  /** flush_tlb_mm(): every TLB entry of `owner` (fork's flush, a range past the ceiling), reported to onTlbFlush. */
+  flushAll(owner: PageOwner): void {
+    this.mmu.invalidateAddressSpace(owner.space);
+    this.onTlbFlush?.(owner.pid, -1);
+  }
+
+  // ptep_clear_flush(): the one page at `va` of `owner`, through
+  // flush_tlb_mm_range(), reported to onTlbFlush.
+  #flushPage(owner: PageOwner, va: number): void {
+    this.mmu.invalidatePage(owner.space, va);
+    this.onTlbFlush?.(owner.pid, 1);
   }
 
   /**
@@ -2100,8 +2110,8 @@ export class PageManager {
     // Reclaim splits a huge page before it unmaps any of it (TTU_SPLIT_HUGE_PMD).
     if (owner.huge.size !== 0) this.#unmarkHuge(owner, Math.floor(vpn / HPAGE_PAGES));
     this.#clear(owner, vpn * PAGE, PAGE);
-    this.mmu.invalidatePage(owner.space, vpn * PAGE);
-    if (traced) this.onTlbFlush?.(owner.pid, 1);
+    if (traced) this.#flushPage(owner, vpn * PAGE);
+    else this.mmu.invalidatePage(owner.space, vpn * PAGE);
     this.#unref(owner, frame, vpn);
   }
 

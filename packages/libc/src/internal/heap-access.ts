@@ -322,8 +322,8 @@ export class HeapAccess {
       if (t >= 0) return t;
       if (!(a >= 0 && a < CANONICAL_LIMIT && Number.isSafeInteger(a))) this.nonCanonical(a, "read");
       if ((a & 3) === 0 && this.missLive()) {
-        const e = this.tMiss!(a, 0);
-        return this.tU32[e]![(this.tByte[e]! + (a & 0xfff)) >>> 2]!;
+        const e = this.tagMissAt(a, 0);
+        return this.tU32[e]![this.tagAt >>> 2]!;
       }
       return this.memory.loadU32(a as VirtAddr);
     }
@@ -346,8 +346,8 @@ export class HeapAccess {
       if (this.tagStore32(a, v)) return;
       if (!(a >= 0 && a < CANONICAL_LIMIT && Number.isSafeInteger(a))) this.nonCanonical(a, "write");
       if ((a & 3) === 0 && this.missLive()) {
-        const e = this.tMiss!(a, 1);
-        this.tU32[e]![(this.tByte[e]! + (a & 0xfff)) >>> 2] = v;
+        const e = this.tagMissAt(a, 1);
+        this.tU32[e]![this.tagAt >>> 2] = v;
         return;
       }
       this.memory.storeU32(a as VirtAddr, v >>> 0);
@@ -373,8 +373,8 @@ export class HeapAccess {
       if (t >= 0) return t;
       if (!(a >= 0 && a < CANONICAL_LIMIT && Number.isSafeInteger(a))) this.nonCanonical(a, "read");
       if ((a & 1) === 0 && this.missLive()) {
-        const e = this.tMiss!(a, 0);
-        return this.tU16[e]![(this.tByte[e]! + (a & 0xfff)) >>> 1]!;
+        const e = this.tagMissAt(a, 0);
+        return this.tU16[e]![this.tagAt >>> 1]!;
       }
       return this.memory.loadU16(a as VirtAddr);
     }
@@ -397,8 +397,8 @@ export class HeapAccess {
       if (this.tagStore16(a, v)) return;
       if (!(a >= 0 && a < CANONICAL_LIMIT && Number.isSafeInteger(a))) this.nonCanonical(a, "write");
       if ((a & 1) === 0 && this.missLive()) {
-        const e = this.tMiss!(a, 1);
-        this.tU16[e]![(this.tByte[e]! + (a & 0xfff)) >>> 1] = v;
+        const e = this.tagMissAt(a, 1);
+        this.tU16[e]![this.tagAt >>> 1] = v;
         return;
       }
       this.memory.storeU16(a as VirtAddr, v & 0xffff);
@@ -452,14 +452,24 @@ export class HeapAccess {
     return this.memory.loadU32((a + 4) as VirtAddr) * TWO_32 + lo;
   }
 
+  // An aligned access at `a` the tags did not serve, made through their
+  // miss (a load with `write` 0, a store with 1): counted and translated
+  // as the port's would, its page now in the tags. Returns the entry, the
+  // byte index of `a` in its views left in `tagAt` (as tagPeek leaves it).
+  private tagMissAt(a: number, write: 0 | 1): number {
+    const e = this.tMiss!(a, write);
+    this.tagAt = this.tByte[e]! + (a & 0xfff);
+    return e;
+  }
+
   // An aligned u64 the tags did not serve, through their miss: counted and
   // translated as the port's load would, then read in the page's host
   // words; 2^53 (the port refuses such a word after counting it, and the
   // caller re-reads it as two u32 halves) for a word of 2^53 or more.
   private missLoad64(a: number): number {
-    const e = this.tMiss!(a, 0);
+    const e = this.tagMissAt(a, 0);
     const u = this.tU32[e]!;
-    const i = (this.tByte[e]! + (a & 0xfff)) >>> 2;
+    const i = this.tagAt >>> 2;
     const hi = u[i + 1]!;
     return hi < 0x200000 ? hi * TWO_32 + u[i]! : TWO_53;
   }
@@ -537,9 +547,9 @@ export class HeapAccess {
       if (!(a >= 0 && a < CANONICAL_LIMIT && Number.isSafeInteger(a))) this.nonCanonical(a, "write");
       if ((a & 7) === 0 && this.missLive()) {
         // Counted and translated as the port's store would, then written in the page's host words.
-        const e = this.tMiss!(a, 1);
+        const e = this.tagMissAt(a, 1);
         const u = this.tU32[e]!;
-        const i = (this.tByte[e]! + (a & 0xfff)) >>> 2;
+        const i = this.tagAt >>> 2;
         const lo = v >>> 0;
         u[i] = lo;
         u[i + 1] = (v - lo) / TWO_32;
