@@ -698,26 +698,17 @@ export class Ptmalloc extends HeapAccess {
     const wci = this.tagAt >>> 1;
     const wk = this.tagPeek(e + 8, write, 0xff8);
     const wki = this.tagAt >>> 2;
-    if (nHi >= 0x200000 || nextHi >= 0x200000 || ws < 0 || wc < 0 || wk < 0) {
-      this.tagHit(c);
-      this.tagHit(s);
+    this.tagHit(c);
+    this.tagHit(s);
+    if (nHi >= 0x200000 || nextHi >= 0x200000 || ws < 0 || wc < 0 || wk < 0)
       return this.tcacheTake(idx, count, e);
-    }
-    // The six hits, in order c, s, x, ws, wc, wk: when the tcache's words
-    // share an entry and the chunk's do, counted at once (four on the
-    // tcache's, the fifth of the row its last; two on the chunk's).
-    if (s === c && ws === c && wc === c && wk === x) this.tagHitsOnTwo(c, 4, 5, x, 6);
-    else {
-      this.tagHit(c);
-      this.tagHit(s);
-      this.tagHit(x);
-      this.tagHit(ws);
-      this.tagHit(wc);
-      this.tagHit(wk);
-    }
+    this.tagHit(x);
+    this.tagHit(ws);
     u32[ws]![wsi] = nextLo;
     u32[ws]![wsi + 1] = nextHi;
+    this.tagHit(wc);
     u16[wc]![wci] = count - 1;
+    this.tagHit(wk);
     u32[wk]![wki] = 0;
     u32[wk]![wki + 1] = 0;
     return e;
@@ -787,36 +778,25 @@ export class Ptmalloc extends HeapAccess {
     const wsi = this.tagAt >>> 2;
     const wc = this.tagPeek(countAt, write, 0xffe);
     const wci = this.tagAt >>> 1;
+    if (sz >= 0) this.tagHit(sz);
+    this.tagHit(k);
+    this.tagHit(c);
     if (linkHi >= 0x200000 || wk < 0 || wl < 0 || ws < 0 || wc < 0) {
-      if (sz >= 0) this.tagHit(sz);
-      this.tagHit(k);
-      this.tagHit(c);
       this.tcachePutCounted(p, idx, count);
       return true;
     }
-    // The hits, in order [sz], k, c, wk, wk, s, wl, ws, wc: when the
-    // chunk's words share an entry and the tcache's do, counted at once
-    // (the chunk's last is the seventh of nine, the sixth of eight).
-    const n = sz >= 0 ? 1 : 0;
-    if ((sz < 0 || sz === k) && wk === k && wl === k && s === c && ws === c && wc === c) {
-      this.tagHitsOnTwo(k, 4 + n, 6 + n, c, 8 + n);
-    } else {
-      if (sz >= 0) this.tagHit(sz);
-      this.tagHit(k);
-      this.tagHit(c);
-      this.tagHit(wk);
-      this.tagHit(wk);
-      this.tagHit(s);
-      this.tagHit(wl);
-      this.tagHit(ws);
-      this.tagHit(wc);
-    }
+    this.tagHit(wk);
     u32[wk]![wki] = this.keyLo;
+    this.tagHit(wk);
     u32[wk]![wki + 1] = this.keyHi;
+    this.tagHit(s);
+    this.tagHit(wl);
     u32[wl]![wli] = linkLo;
     u32[wl]![wli + 1] = linkHi;
+    this.tagHit(ws);
     u32[ws]![wsi] = memLo;
     u32[ws]![wsi + 1] = memHi;
+    this.tagHit(wc);
     u16[wc]![wci] = count + 1;
     return true;
   }
