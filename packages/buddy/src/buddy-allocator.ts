@@ -270,10 +270,7 @@ export class BuddyAllocator implements FrameAllocator, Checkable {
 
   /** Frames currently free, across zones. */
   get freeFrameCount(): number {
-    const e = this.#e;
-    let n = 0;
-    for (let z = 0; z < e.nz; z++) n += e.zoneFree[z]! + e.pcpPages(z);
-    return n;
+    return this.#e.freeTotal;
   }
 
   /**

@@ -74,6 +74,12 @@ describe("check() reports corrupted metadata", () => {
     e.zoneFree[0]!--;
     expect(() => e.check()).toThrow(/NR_FREE_PAGES says 13/);
   });
+
+  it("a running free total that the zones and pcp lists do not add up to", () => {
+    const e = allocated();
+    e.freeTotal++;
+    expect(() => e.check()).toThrow(/14 free pages in the zones and pcp lists, the running total says 15/);
+  });
 });
 
 describe("the 32-bit slot layout of machines above 2^25 frames", () => {

@@ -202,6 +202,8 @@ export class Engine {
   /** Free blocks by (zone · nOrders + order) · NT + mt. */
   readonly nrFreeType: Int32Array;
   readonly zoneFree: Float64Array;
+  /** The free pages of every zone, pcp lists included (Σ zoneFree + Σ pcpTotal), kept as either changes. */
+  freeTotal = 0;
   readonly zoneFreeBlocks: Float64Array;
   readonly zoneStart: Float64Array;
   readonly zoneEnd: Float64Array;
@@ -540,6 +542,7 @@ export class Engine {
    */
   freeOnePage(pfn: number, order: number, z: number, mt: number, toTail: boolean): void {
     this.zoneFree[z]! += 1 << order;
+    this.freeTotal += 1 << order;
     const zs = this.zoneStart[z]!;
     const ze = this.zoneEnd[z]!;
     let buddy = 0;
@@ -637,6 +640,7 @@ export class Engine {
       this._expand(z, pfn, low, high, mt);
     }
     this.zoneFree[z]! -= 1 << low;
+    this.freeTotal -= 1 << low;
   }
 
   /** expand: puts the upper halves of an order-`high` block on the lists of orders high−1 … low. */
@@ -745,6 +749,7 @@ export class Engine {
       this._changePageblockRange(pfn, co, startMt);
       this._expand(z, pfn, order, co, startMt);
       this.zoneFree[z]! -= 1 << order;
+      this.freeTotal -= 1 << order;
       return pfn;
     }
     if (this._boostWatermark(z) && flags & ALLOC_KSWAPD) this.boosted[z] = 1;
@@ -902,6 +907,7 @@ export class Engine {
         this.pcpBuf[li]![(this.pcpHead[li]! + this.pcpCount[li]!) & this.pcpMask[li]!] = p;
         this.pcpCount[li]!++;
         this.pcpTotal[z]!++;
+        this.freeTotal++;
       }
       if (this.pcpCount[li] === 0) return -1;
     }
@@ -910,6 +916,7 @@ export class Engine {
     this.pcpHead[li] = (h + 1) & this.pcpMask[li]!;
     this.pcpCount[li]!--;
     this.pcpTotal[z]!--;
+    this.freeTotal--;
     return p;
   }
 
@@ -928,6 +935,7 @@ export class Engine {
     this.pcpHead[li] = h;
     this.pcpCount[li]!++;
     this.pcpTotal[z]!++;
+    this.freeTotal++;
     if (this.pcpCount[li]! >= this.pcpHigh[z]!) this.freePcppagesBulk(z, this.pcpBatch[z]!, mt);
   }
 
@@ -944,6 +952,7 @@ export class Engine {
       if (this.pcpCount[li] === 0) return;
       this.pcpCount[li]!--;
       this.pcpTotal[z]!--;
+      this.freeTotal--;
       const p = this.pcpBuf[li]![(this.pcpHead[li]! + this.pcpCount[li]!) & this.pcpMask[li]!]!;
       // The pageblock's type now, as free_pcppages_bulk reads it again.
       this.freeOnePage(p, 0, z, this.pbType[p >>> this.pbOrder]!, false);
@@ -1113,6 +1122,7 @@ export class Engine {
         this.pcpHead[li] = (h + 1) & this.pcpMask[li]!;
         this.pcpCount[li]!--;
         this.pcpTotal[z]!--;
+        this.freeTotal--;
         this.zoneCounters[z * NZC + C_PGALLOC]!++;
         this.setInfo0(p, info);
         this.counters[G_ALLOCS]!++;
@@ -1304,6 +1314,7 @@ export class Engine {
     if (order === 0) this._take0(pfn);
     else this.st[pfn >>> 1] = K_TAIL;
     this.zoneFree[z]! -= 1 << order;
+    this.freeTotal -= 1 << order;
     this.markAllocated(pfn, order, 8 + MIGRATE_MOVABLE);
     if (order >= this.pbOrder - 1) {
       // Blocks of at least half a pageblock turn their pageblocks movable.
@@ -1446,6 +1457,10 @@ export class Engine {
           `zone ${this.zones[z]!.name}: NR_FREE_PAGES_BLOCKS is ${this.zoneFreeBlocks[z]}, expected ${zoneFreeBlocks[z]}`,
         );
     }
+    let total = 0;
+    for (let z = 0; z < this.nz; z++) total += this.zoneFree[z]! + this.pcpTotal[z]!;
+    if (total !== this.freeTotal)
+      fail(`${total} free pages in the zones and pcp lists, the running total says ${this.freeTotal}`);
     for (let li = 0; li < this.nrFreeType.length; li++) {
       if (nrFreeType[li] !== this.nrFreeType[li])
         fail(`list ${li}: ${nrFreeType[li]} blocks of its type, counter says ${this.nrFreeType[li]}`);
