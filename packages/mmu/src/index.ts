@@ -48,7 +48,7 @@ export {
   SV39_W,
   SV39_X,
 } from "./sv39-format.js";
-export { pageSizeName, SKYLAKE_TLB, Tlb } from "./tlb.js";
+export { BELOW_ABSENT, pageSizeName, SKYLAKE_TLB, Tlb } from "./tlb.js";
 export {
   createX86_64Format,
   PTE_A,

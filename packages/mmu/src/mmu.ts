@@ -120,7 +120,7 @@ import { PhysWords } from "./internal/phys-words.js";
 import { PageFault } from "./page-fault.js";
 import { PageTables, rightsToFlags } from "./page-tables.js";
 import { accessErrorBits, PageWalker } from "./page-walk.js";
-import { Tlb } from "./tlb.js";
+import { BELOW_ABSENT, Tlb } from "./tlb.js";
 import { createX86_64Format } from "./x86-64-format.js";
 
 const PKG = "@memstack/mmu";
@@ -1360,11 +1360,15 @@ export class Mmu implements MemoryManagementUnit {
   // Translates `addr` for `access`, giving faults to the handler; returns
   // the host-table entry of its page. Throws PageFault.
   private resolve(addr: number, access: AccessCode): number {
-    // After a fault the TLB holds nothing for `addr` in this address space
-    // (the walk missed every level, or the fault dropped the entry): while
-    // nothing has been filled since, the retry's probes would miss, so it
-    // walks at once, counting the same misses.
-    let absent = false;
+    // The usual miss first, in one piece (missBelow); when it finds that no
+    // level holds the page, the lookup walks at once. After a fault the TLB
+    // holds nothing for `addr` in this address space either (the walk
+    // missed every level, or the fault dropped the entry): while nothing
+    // has been filled since, the retry's probes would miss, so it walks at
+    // once too, counting the same misses.
+    const below = this.missBelow(addr, access);
+    if (below >= 0) return below;
+    let absent = below === BELOW_ABSENT;
     for (let tries = 0; ; tries++) {
       const r = this.lookup(addr, access, absent);
       if (r >= 0) return r;
@@ -1391,6 +1395,45 @@ export class Mmu implements MemoryManagementUnit {
       const reason = code & PF_RESERVED ? "reserved-bit" : code & PF_PRESENT ? "not-permitted" : "not-mapped";
       throw new PageFault(PKG, addr, name, reason, code);
     }
+  }
+
+  // lookup() for the usual miss, in one piece: a page of the current space
+  // at `addr` (canonical, non-negative) that the host table and the first
+  // level lack, that the second level holds (a TLB of two levels, LRU,
+  // entries of the smallest size only) and whose cached rights allow the
+  // access with nothing more to do (a write finds D set). Makes what lookup
+  // and missLevels make of it — the second level's hit, the first level's
+  // miss, its set settled, the copy up, the set pruned — and returns the
+  // host entry. BELOW_ABSENT, having changed nothing, when neither level
+  // holds the page (the caller walks at once); -1 in every other case.
+  private missBelow(addr: number, access: AccessCode): number {
+    if (this.current < 0 || !(addr >= 0 && addr < this.half)) return -1;
+    const e = (addr >>> 12) & HOST_MASK;
+    if (this.hOwned[e] === 1) return -1;
+    const tlb = this.tlb;
+    const pageBase = addr - (addr & 0xfff);
+    tlb.at[0] = pageBase;
+    const found = tlb.probeBelow(this.currentPcid);
+    if (found < 0) return found;
+    const rights = this.hostRights[tlb.flags[found]!]!;
+    if ((rights & (1 << (access + this.rightsShift))) === 0) return -1;
+    this.lastMark = -1;
+    this.prevMark = -1;
+    tlb.hitBelow(found);
+    const set = tlb.setForCopy(0, found);
+    this.settleSet(set);
+    const slot = tlb.copyUp(found);
+    this.pruneSet(set);
+    this.hTag[e] = pageBase;
+    this.hSlot[e] = slot;
+    this.hGen[e] = tlb.gen[slot]!;
+    this.hRights[e] = rights;
+    const phys = tlb.phys[slot]!;
+    if (this.hPhys[e] !== phys) {
+      this.hPhys[e] = phys;
+      this.hSlab[e] = -1;
+    }
+    return e;
   }
 
   // One translation attempt through the tiers. Returns the host-table entry

@@ -90,6 +90,9 @@ function isPow2(n: number): boolean {
   return Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0 && n <= 2 ** 30;
 }
 
+/** {@link Tlb.probeBelow}'s answer when neither level holds the page. */
+export const BELOW_ABSENT = -2;
+
 /** A multi-level, set-associative, PCID-tagged TLB over typed arrays. */
 export class Tlb {
   /** Page sizes known to the TLB, ascending; entries store an index into it. */
@@ -365,6 +368,107 @@ export class Tlb {
       }
     }
     return -1;
+  }
+
+  /**
+   * The usual first-level miss, found without changing anything. In a TLB
+   * of two levels under LRU whose entries are all of the smallest page
+   * size, for the page at linear `at[0]` (page-aligned) and `pcid`: the
+   * second level's slot that probeAt(1) would find when probeAt(0) finds
+   * none; {@link BELOW_ABSENT} when neither level holds the page. -1 when
+   * the TLB is not of that kind or its first level holds the page: the
+   * caller then probes level by level.
+   */
+  probeBelow(pcid: number): number {
+    if (this.lru !== 1 || this.levelCount !== 2) return -1;
+    const nSizes = this.pageSizes.length;
+    const counts = this.sizeCount;
+    for (let k = 1; k < nSizes; k++) if (counts[k] !== 0 || counts[nSizes + k] !== 0) return -1;
+    const pageLa = this.at[0]!;
+    const tags = this.tag;
+    const pcids = this.pcid;
+    const flags = this.flags;
+    if (counts[0] !== 0) {
+      const first = this.firstOfSet(this.arrayFor[0]!, pageLa);
+      for (let s = first; s < first + this.arrWays[this.arrayFor[0]!]!; s++) {
+        if (tags[s] === pageLa && (pcids[s] === pcid || (flags[s]! & ENTRY_GLOBAL) !== 0)) return -1;
+      }
+    }
+    if (counts[nSizes] === 0) return BELOW_ABSENT;
+    const a = this.arrayFor[nSizes]!;
+    const first = this.firstOfSet(a, pageLa);
+    for (let s = first; s < first + this.arrWays[a]!; s++) {
+      if (tags[s] === pageLa && (pcids[s] === pcid || (flags[s]! & ENTRY_GLOBAL) !== 0)) return s;
+    }
+    return BELOW_ABSENT;
+  }
+
+  // The first slot of the set of array `a` that holds the smallest page at `pageLa`.
+  private firstOfSet(a: number, pageLa: number): number {
+    return this.arrBase[a]! + ((pageLa * this.inverse[0]!) & (this.arrSets[a]! - 1)) * this.arrWays[a]!;
+  }
+
+  /**
+   * What a miss of the first level that the second one serves counts, for
+   * slot `src` from {@link Tlb.probeBelow}: its hit (the slot made most
+   * recently used) and the first level's miss.
+   */
+  hitBelow(src: number): void {
+    this.hit(src);
+    this.miss(0, 0);
+  }
+
+  /**
+   * {@link Tlb.copy} into the first level of slot `src` from
+   * {@link Tlb.probeBelow}: the same fill (the page's slot if the set has
+   * one, else its first free way, else its least recently used), made
+   * without fillAt's search for the page size's array.
+   *
+   * @returns the slot filled.
+   */
+  copyUp(src: number): number {
+    const tags = this.tag;
+    const pcids = this.pcid;
+    const sizes = this.size;
+    const stamps = this.stamp;
+    const pageLa = tags[src]!;
+    const pcid = pcids[src]!;
+    this.fills++;
+    const a = this.arrayFor[0]!;
+    const first = this.firstOfSet(a, pageLa);
+    let slot = -1;
+    let free = -1;
+    let oldest = first;
+    let oldestStamp = Number.POSITIVE_INFINITY;
+    for (let s = first; s < first + this.arrWays[a]!; s++) {
+      const p = pcids[s]!;
+      if (p === -1) {
+        if (free < 0) free = s;
+      } else if (tags[s] === pageLa && sizes[s] === 0 && p === pcid) {
+        slot = s;
+      } else if (stamps[s]! < oldestStamp) {
+        oldest = s;
+        oldestStamp = stamps[s]!;
+      }
+    }
+    if (slot < 0) {
+      slot = free >= 0 ? free : oldest;
+      // An eviction of an entry of the first level (all of the smallest size).
+      if (pcids[slot] !== -1) this.count(2, 1);
+    }
+    if (pcids[slot] !== -1) this.sizeCount[0]!--;
+    this.sizeCount[0]!++;
+    tags[slot] = pageLa;
+    pcids[slot] = pcid;
+    sizes[slot] = 0;
+    this.phys[slot] = this.phys[src]!;
+    this.flags[slot] = this.flags[src]!;
+    this.space[slot] = this.space[src]!;
+    this.stale[slot] = this.stale[src]!;
+    this.gen[slot] = this.gen[slot]! + 1;
+    this.hitCounter[slot] = 0;
+    this.touch(slot);
+    return slot;
   }
 
   private count(i: number, n: number): void {

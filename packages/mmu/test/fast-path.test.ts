@@ -21,9 +21,11 @@ import { type Access, Mmu, type MmuOptions, PageFault } from "../src/index.js";
 const PAGE = 4096;
 const BASE = 0x7f12_3440_0000;
 const HUGE = 0x7f12_8000_0000; // one 2 MiB page
-// Eight 4 KiB pages: six share L1 dTLB set 0 (vpn ≡ 0 mod 16, four ways), so
-// their order decides every eviction; two sit in other sets.
-const PAGES = [0, 16, 32, 48, 64, 80, 1, 2].map((i) => BASE + i * PAGE);
+// Ten 4 KiB pages: eight share L1 dTLB set 0 (vpn ≡ 0 mod 16, four ways), so
+// their order decides every eviction; two sit in other sets. The last two
+// take the host-table entries of the first two (1024 apart), so that an
+// entry is owned or located for another page when its page comes back.
+const PAGES = [0, 16, 32, 48, 64, 80, 1, 2, 1024, 1040].map((i) => BASE + i * PAGE);
 const KINDS = ["u8", "u16", "u32", "u64"] as const;
 const SIZE = { u8: 1, u16: 2, u32: 4, u64: 8 };
 
@@ -260,6 +262,9 @@ const accessOn = (pages: fc.Arbitrary<number>) =>
     via: fc.constantFrom<Via>("port", "tags", "miss"),
   });
 const accessArb = accessOn(target);
+// The same on the 4 KiB pages alone: with no 2 MiB entry in the TLB, every
+// L1 miss the STLB serves takes the MMU's one-piece miss (missBelow).
+const smallAccessArb = accessOn(fc.nat({ max: PAGES.length - 1 }).map((i) => PAGES[i]!));
 
 // A burst of up to `max` accesses, each compared with the reference MMU's.
 function burstSteps(access: typeof accessArb, max: number): fc.Arbitrary<ReturnType<typeof step<State>>> {
@@ -308,12 +313,12 @@ function sharedSteps() {
   ];
 }
 
-function steps(): fc.Arbitrary<ReturnType<typeof step<State>>> {
+function steps(access = accessArb): fc.Arbitrary<ReturnType<typeof step<State>>> {
   return fc.oneof(
     {
       weight: 8,
       // A burst of accesses, most to two or three pages in turn: the register switches.
-      arbitrary: burstSteps(accessArb, 40),
+      arbitrary: burstSteps(access, 40),
     },
     {
       weight: 1,
@@ -382,16 +387,17 @@ const PLRU_TLB: MmuOptions["tlb"] = {
 };
 
 describe.each([
-  ["LRU", { replacement: "lru" }],
-  ["tree pseudo-LRU", PLRU_TLB],
-] as [string, MmuOptions["tlb"]][])("the fast paths, %s", (_name, tlb) => {
+  ["LRU", { replacement: "lru" }, accessArb],
+  ["tree pseudo-LRU", PLRU_TLB, accessArb],
+  ["LRU, 4 KiB pages only", { replacement: "lru" }, smallAccessArb],
+] as [string, MmuOptions["tlb"], typeof accessArb][])("the fast paths, %s", (_name, tlb, access) => {
   it("keep hits, misses, evictions, recency, stale entries and data exactly as per-access lookups", () => {
     checkSequences<State>({
       setup: () => ({
         fast: side(tlb === undefined ? {} : { tlb }),
         ref: side(tlb === undefined ? {} : { tlb }),
       }),
-      steps: steps(),
+      steps: steps(access),
       check: compare,
       numRuns: 40,
       maxSteps: 25,

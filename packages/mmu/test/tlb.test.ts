@@ -1,6 +1,15 @@
 import { createRng, UsageError } from "@memstack/core";
+import { checkSequences, step } from "@memstack/testkit";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ENTRY_GLOBAL, ENTRY_READ, SKYLAKE_TLB, Tlb, type TlbLevelConfig } from "../src/index.js";
+import {
+  BELOW_ABSENT,
+  ENTRY_GLOBAL,
+  ENTRY_READ,
+  SKYLAKE_TLB,
+  Tlb,
+  type TlbLevelConfig,
+} from "../src/index.js";
 
 const SIZES = [4096, 2 ** 21, 2 ** 30];
 // One level: 4 KiB pages in 2 sets of 4 ways; big pages in a 1-set array.
@@ -223,5 +232,140 @@ describe("Tlb", () => {
       a.check();
       b.check();
     }
+  });
+
+  it("probeBelow, hitBelow and copyUp make the usual L1 miss exactly as probeAt, hit, miss and copy do", () => {
+    // Two TLBs of two levels (4 KiB sets that collide, a 2 MiB array so that
+    // the fused path must also refuse), driven alike; on each miss, `ref`
+    // probes level by level and copies up, `fused` takes the one-piece path
+    // wherever it applies. Every typed array and the statistics must agree
+    // after each step.
+    const levels: TlbLevelConfig[] = [
+      {
+        name: "L1",
+        arrays: [
+          { pageSizes: [4096], sets: 2, ways: 4 },
+          { pageSizes: [2 ** 21, 2 ** 30], sets: 1, ways: 2 },
+        ],
+      },
+      { name: "L2", arrays: [{ pageSizes: SIZES, sets: 2, ways: 6 }] },
+    ];
+    const state = (t: Tlb) =>
+      Object.entries(t).flatMap(([key, v]) => (ArrayBuffer.isView(v) && key !== "at" ? [[key, v]] : []));
+    const base = 0x7f12_0000_0000;
+    interface S {
+      ref: Tlb;
+      fused: Tlb;
+    }
+    // How often each answer of probeBelow came up, over every run.
+    const seen = { taken: 0, absent: 0, general: 0 };
+    const pageArb = fc.integer({ min: 0, max: 13 });
+    const pcidArb = fc.integer({ min: 1, max: 2 });
+    checkSequences<S>({
+      setup: () => ({ ref: new Tlb(SIZES, { levels }), fused: new Tlb(SIZES, { levels }) }),
+      check: (s) => {
+        s.ref.check();
+        s.fused.check();
+        expect(state(s.fused)).toEqual(state(s.ref));
+        expect(s.fused.stats()).toEqual(s.ref.stats());
+      },
+      numRuns: 60,
+      maxSteps: 80,
+      // Most steps fill the second level or miss; a 2 MiB entry, which
+      // turns the one-piece path off until it goes, comes seldom.
+      steps: fc.oneof(
+        {
+          weight: 4,
+          arbitrary: fc
+            .tuple(pageArb, pcidArb, fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 7 }))
+            .map(([p, pcid, l, g]) => {
+              const level = l === 0 ? 0 : 1;
+              return step(
+                `fill(L${level + 1}, page ${p}, pcid ${pcid}${g === 0 ? ", global" : ""})`,
+                (s: S) => {
+                  const flags = ENTRY_READ | (g === 0 ? ENTRY_GLOBAL : 0);
+                  for (const t of [s.ref, s.fused])
+                    t.fill(level, base + p * 4096, pcid, 0, 2 ** 40 + p * 4096, flags, pcid);
+                },
+              );
+            }),
+        },
+        {
+          weight: 1,
+          arbitrary: fc
+            .tuple(pcidArb, fc.integer({ min: 0, max: 1 }), fc.integer({ min: 0, max: 3 }))
+            .map(([pcid, level, drop]) =>
+              drop === 0
+                ? step(`fill a 2 MiB page (L${level + 1}, pcid ${pcid})`, (s: S) => {
+                    for (const t of [s.ref, s.fused]) t.fill(level, base, pcid, 1, 2 ** 41, ENTRY_READ, pcid);
+                  })
+                : step(`invalidatePage(2 MiB page, pcid ${pcid})`, (s: S) => {
+                    for (const t of [s.ref, s.fused]) t.invalidatePage(base, pcid, true);
+                  }),
+            ),
+        },
+        fc.tuple(pageArb, pcidArb).map(([p, pcid]) =>
+          step(`invalidatePage(page ${p}, pcid ${pcid})`, (s: S) => {
+            for (const t of [s.ref, s.fused]) t.invalidatePage(base + p * 4096, pcid, true);
+          }),
+        ),
+        pcidArb.map((pcid) =>
+          step(`invalidate(pcid ${pcid})`, (s: S) => {
+            for (const t of [s.ref, s.fused]) t.invalidate("pcid", pcid);
+          }),
+        ),
+        fc.tuple(pageArb, pcidArb).map(([p, pcid]) =>
+          step(`markStale(page ${p}, pcid ${pcid})`, (s: S) => {
+            for (const t of [s.ref, s.fused]) t.markStale(pcid, base + p * 4096, base + (p + 1) * 4096);
+          }),
+        ),
+        {
+          weight: 6,
+          arbitrary: fc.tuple(pageArb, pcidArb).map(([p, pcid]) =>
+            step(`miss(page ${p}, pcid ${pcid})`, (s: S) => {
+              const la = base + p * 4096;
+              const { ref, fused } = s;
+              const l1 = ref.probe(0, la, pcid);
+              const l2 = l1 >= 0 ? -1 : ref.probe(1, la, pcid);
+              // The reference: an L1 hit, or missLevels' copy up of an L2 hit.
+              if (l1 >= 0) ref.hit(l1);
+              else if (l2 >= 0) {
+                ref.hit(l2);
+                ref.miss(0, ref.size[l2]!);
+                ref.copy(0, l2);
+              }
+              fused.at[0] = la;
+              const found = fused.probeBelow(pcid);
+              // The one-piece path applies while every valid entry is of 4 KiB.
+              const applies = ref.size.every((k, slot) => k === 0 || ref.pcid[slot] === -1);
+              if (found >= 0) {
+                expect(applies && l1 < 0).toBe(true);
+                expect(found).toBe(l2);
+                fused.hitBelow(found);
+                fused.copyUp(found);
+                seen.taken++;
+                return;
+              }
+              if (found === BELOW_ABSENT) {
+                expect(applies && l1 < 0 && l2 < 0).toBe(true);
+                seen.absent++;
+              } else {
+                expect(found).toBe(-1);
+                expect(!applies || l1 >= 0).toBe(true);
+                seen.general++;
+              }
+              // The general path, as the caller takes it.
+              if (l1 >= 0) fused.hit(l1);
+              else if (l2 >= 0) {
+                fused.hit(l2);
+                fused.miss(0, fused.size[l2]!);
+                fused.copy(0, l2);
+              }
+            }),
+          ),
+        },
+      ),
+    });
+    for (const n of Object.values(seen)) expect(n).toBeGreaterThan(50);
   });
 });
