@@ -5,6 +5,7 @@ import {
   MADV_COLD,
   MADV_DONTNEED,
   MADV_FREE,
+  MADV_HUGEPAGE,
   MADV_PAGEOUT,
   MADV_WILLNEED,
   MAP_FIXED,
@@ -430,9 +431,44 @@ describe("TLB flushes as the real kernel makes them (testkit's fixtures/linux/tl
     });
     step("pageout-10", () => p.madvise(o, 10 * PAGE, MADV_PAGEOUT));
     step("pageout-30", () => p.madvise(o + 10 * PAGE, 30 * PAGE, MADV_PAGEOUT));
-    let f = 0;
+    // A transparent huge page: the 2 MiB region inside a fresh mapping of
+    // two, marked MADV_HUGEPAGE, written once (or read: the huge zero page).
+    const HP = 2 * 1024 * 1024;
+    const huge = (read: boolean) => {
+      const at = p.mmap(0, 2 * HP, RW, MAP_PRIVATE);
+      const h = Math.ceil(at / HP) * HP;
+      expect(p.madvise(h, HP, MADV_HUGEPAGE)).toBe(0);
+      if (read) p.loadU8(V(h));
+      else p.storeU8(V(h), 1);
+      return h;
+    };
+    let hs: number[] = [];
+    let hz = 0;
     step("pageout-again", () => {
       p.madvise(o, 40 * PAGE, MADV_PAGEOUT);
+      const before = m.kernel.pages.stats.thpFaults;
+      hs = [0, 1, 2, 3, 4, 5].map(() => huge(false));
+      hz = huge(true);
+      expect(m.kernel.pages.stats.thpFaults - before).toBe(6);
+    });
+    step("mprotect-thp-10-read", () => p.mprotect(hs[0]! + 5 * PAGE, 10 * PAGE, PROT_READ));
+    step("munmap-thp-10", () => p.munmap(hs[1]! + 5 * PAGE, 10 * PAGE));
+    step("dontneed-thp-10", () => p.madvise(hs[2]! + 5 * PAGE, 10 * PAGE, MADV_DONTNEED));
+    step("mprotect-thp-whole-read", () => p.mprotect(hs[3]!, HP, PROT_READ));
+    step("mprotect-thp-whole-rw", () => {
+      p.mprotect(hs[3]!, HP, RW);
+      // Pages of the next two huge pages in the TLB, past their first: the
+      // flush of a PMD's one entry must drop all of them here too.
+      p.storeU8(V(hs[4]! + 7 * PAGE), 7);
+      p.storeU8(V(hs[5]! + 7 * PAGE), 7);
+    });
+    step("munmap-thp-whole", () => p.munmap(hs[4]!, HP));
+    step("dontneed-thp-whole", () => p.madvise(hs[5]!, HP, MADV_DONTNEED));
+    let f = 0;
+    step("write-huge-zero", () => {
+      expect(() => p.loadU8(V(hs[4]! + 7 * PAGE))).toThrow(Fault);
+      expect(p.loadU8(V(hs[5]! + 7 * PAGE))).toBe(0);
+      p.storeU8(V(hz + 5 * PAGE), 1);
       f = region(40);
     });
     step("fork", () => {

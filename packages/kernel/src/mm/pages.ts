@@ -106,9 +106,11 @@ const PKG = "@memstack/kernel";
 const PAGE = 4096;
 /**
  * What a TLB flush covers: an entry changed (where, and the size of its
- * page), or a page table freed (its region's first 4 KiB, and as `stride`
- * the region's size: free_pgtables() adds that page to the mmu_gather's
- * range and flushes by the table's level when no entry was changed).
+ * page: 2 MiB for a transparent huge page mapped whole, which Linux's PMD
+ * maps and this kernel's 512 PTEs), or a page table freed (its region's
+ * first 4 KiB, and as `stride` the region's size: free_pgtables() adds that
+ * page to the mmu_gather's range and flushes by the table's level when no
+ * entry was changed).
  */
 type FlushedPage = Pick<PageMapping, "virt" | "pageSize"> & { stride?: number };
 // tlb_single_page_flush_ceiling (arch/x86/mm/tlb.c): a flush of more pages than this flushes everything.
@@ -883,8 +885,10 @@ export class PageManager {
       return FALLBACK;
     }
     if (fromZero) {
+      // pmdp_huge_clear_flush(): the huge zero page's PMD goes with a flush
+      // of its range, by 4 KiB strides: past the ceiling, everything.
       this.#clear(owner, region, HPAGE);
-      for (let i = 0; i < HPAGE_PAGES; i++) this.mmu.invalidatePage(owner.space, region + i * PAGE);
+      this.flushAll(owner);
     }
     const vpn = region / PAGE;
     for (let i = 0; i < HPAGE_PAGES; i++) {
@@ -921,6 +925,17 @@ export class PageManager {
     if (head !== HUGE_ZERO_PAGE && this.#regionDirty(owner, idx)) this.#folioWritten(head);
   }
 
+  // __split_huge_pmd() of region `idx` of `owner`, if a huge page (or the
+  // huge zero page) maps it whole: the mark goes, and pmdp_invalidate()
+  // flushes the PMD's range (flush_tlb_range() by 4 KiB strides for a
+  // transparent huge page, 512 of them: past the ceiling, the whole
+  // address space; mm/huge_memory.c, arch/x86/mm/tlb.c).
+  #splitPmd(owner: PageOwner, idx: number): void {
+    if (!owner.huge.has(idx)) return;
+    this.#unmarkHuge(owner, idx);
+    this.flushAll(owner);
+  }
+
   // Whether any page of region `idx` of `owner` has its Dirty bit set.
   #regionDirty(owner: PageOwner, idx: number): boolean {
     let dirty = false;
@@ -948,20 +963,46 @@ export class PageManager {
   // split_huge_pmd_if_needed() at a VMA boundary made at `at`: a region it
   // falls inside of is mapped by 4 KiB entries from now on.
   #splitHuge(owner: PageOwner, at: number): void {
-    if (owner.huge.size !== 0 && (at & (HPAGE - 1)) !== 0) this.#unmarkHuge(owner, Math.floor(at / HPAGE));
+    if (owner.huge.size !== 0 && (at & (HPAGE - 1)) !== 0) this.#splitPmd(owner, Math.floor(at / HPAGE));
   }
 
   // The marks of the regions [start, end) touches: each one it covers only
-  // in part is split; one it covers whole is dropped too unless `keepWhole`.
-  #splitHugeIn(owner: PageOwner, start: number, end: number, keepWhole: boolean): void {
-    if (owner.huge.size === 0) return;
+  // in part is split (#splitPmd); one it covers whole is dropped too unless
+  // `keepWhole`. Returns the regions it covers whole that a huge page mapped
+  // whole (their PMD's one entry is what the caller's flush covers of them).
+  #splitHugeIn(owner: PageOwner, start: number, end: number, keepWhole: boolean): number[] {
+    const whole: number[] = [];
+    if (owner.huge.size === 0) return whole;
     const first = Math.floor(start / HPAGE);
     const last = Math.ceil(end / HPAGE);
     for (let idx = first; idx < last; idx++) {
       if (!owner.huge.has(idx)) continue;
-      const whole = idx * HPAGE >= start && (idx + 1) * HPAGE <= end;
-      if (!whole || !keepWhole) this.#unmarkHuge(owner, idx);
+      if (idx * HPAGE < start || (idx + 1) * HPAGE > end) this.#splitPmd(owner, idx);
+      else {
+        whole.push(idx);
+        if (!keepWhole) this.#unmarkHuge(owner, idx);
+      }
     }
+    return whole;
+  }
+
+  // The entries a flush covers, as the mmu_gather tracks them: those of a
+  // region in `whole` (a huge page mapped whole) as its PMD's one entry of
+  // 2 MiB (tlb_remove_pmd_tlb_entry(), tlb_flush_pmd_range()), if any of
+  // them is in `pages`; the rest one by one.
+  #withPmds(pages: FlushedPage[], whole: readonly number[]): FlushedPage[] {
+    if (whole.length === 0) return pages;
+    const out: FlushedPage[] = [];
+    const hit = new Set<number>();
+    for (const m of pages) {
+      const idx = Math.floor(m.virt / HPAGE);
+      if (!whole.includes(idx)) out.push(m);
+      else if (!hit.has(idx)) {
+        hit.add(idx);
+        out.push({ virt: idx * HPAGE, pageSize: HPAGE });
+      }
+    }
+    return out;
   }
 
   /**
@@ -1337,11 +1378,11 @@ export class PageManager {
         // into zero-page PTEs and the write copies one 4 KiB page.
         const r = this.#hugeFault(owner, vma, idx * HPAGE, true);
         if (r !== FALLBACK) return r;
-        this.#unmarkHuge(owner, idx);
+        this.#splitPmd(owner, idx);
       } else if (head !== undefined && !this.#hugeExclusive(head)) {
         // do_huge_pmd_wp_page(): a huge page another process still maps
         // part of is split, and the write copies one 4 KiB page.
-        this.#unmarkHuge(owner, idx);
+        this.#splitPmd(owner, idx);
       }
     }
     // wp_can_reuse_anon_folio(): a page of the swap cache is reused only once
@@ -1390,7 +1431,7 @@ export class PageManager {
    */
   zap(owner: PageOwner, _vma: Vma, start: number, end: number, unmap = false): void {
     if (unmap) this.#forEachIn(owner.guards, start, end, (vpn) => owner.guards.delete(vpn));
-    this.#splitHugeIn(owner, start, end, false);
+    const whole = this.#splitHugeIn(owner, start, end, false);
     const gone: PageMapping[] = [];
     this.mmu.walkRange(owner.space, start, end, (m) => {
       // zap_present_ptes(): a dirty entry marks its shmem folio dirty (and
@@ -1406,7 +1447,7 @@ export class PageManager {
     // range to flush as much, though they hold nothing in the TLB.
     const flushed: FlushedPage[] = gone;
     this.#forEachIn(owner.hidden, start, end, (vpn) => flushed.push({ virt: vpn * PAGE, pageSize: PAGE }));
-    this.#flushTlb(owner, flushed);
+    this.#flushTlb(owner, this.#withPmds(flushed, whole));
     this.#forEachIn(owner.swap, start, end, (vpn, slot) => {
       owner.swap.delete(vpn);
       this.#releaseSwap(slot);
@@ -1558,7 +1599,7 @@ export class PageManager {
   // (`frame`): a huge page mapped whole is split first (TTU_SPLIT_HUGE_PMD),
   // then the page leaves the kept pages and drops its reference.
   #unmapHidden(owner: PageOwner, frame: number, vpn: number): void {
-    if (owner.huge.size !== 0) this.#unmarkHuge(owner, Math.floor(vpn / HPAGE_PAGES));
+    if (owner.huge.size !== 0) this.#splitPmd(owner, Math.floor(vpn / HPAGE_PAGES));
     owner.hidden.delete(vpn);
     this.#unref(owner, frame, vpn);
   }
@@ -1653,6 +1694,15 @@ export class PageManager {
     }
     // An INVLPG at every stride of the range, changed or not.
     for (let va = from; va < to; va += stride) this.mmu.invalidatePage(owner.space, va);
+    // One INVLPG drops a 2 MiB TLB entry; the MMU holds the 512 4 KiB
+    // entries this kernel maps a huge page with, which go one by one.
+    if (stride > PAGE) {
+      for (const m of changed) {
+        if (m.stride !== undefined || m.pageSize === PAGE) continue;
+        for (let va = m.virt + PAGE; va < m.virt + m.pageSize; va += PAGE)
+          this.mmu.invalidatePage(owner.space, va);
+      }
+    }
     this.onTlbFlush?.(owner.pid, strides);
   }
 
@@ -1671,13 +1721,16 @@ export class PageManager {
 
   /**
    * Linux's `tlb:tlb_flush` tracepoint: called after each flush made as
-   * flush_tlb_mm_range() makes them — a call's mmu_gather, fork's, a
-   * copy-on-write copy's, and the one page MADV_PAGEOUT or reclaim unmaps
-   * at a time — with the process's pid and what the tracepoint reports:
-   * the range's length in strides rounded down, or -1 for the whole
-   * address space (TLB_FLUSH_ALL). Other invalidations (a stale
-   * translation's after a spurious fault, a huge page's split) are not
-   * reported. Null: none.
+   * flush_tlb_mm_range() makes them — a call's mmu_gather (a transparent
+   * huge page mapped whole counting as its PMD's one 2 MiB entry), fork's,
+   * a copy-on-write copy's, the one page MADV_PAGEOUT or reclaim unmaps at a
+   * time, a huge page's PMD split and the huge zero page's replacement (both
+   * the whole address space) — with the process's pid and what the
+   * tracepoint reports: the range's length in strides rounded down, or -1
+   * for the whole address space (TLB_FLUSH_ALL). Other invalidations (a
+   * stale translation's after a spurious fault, the pages of a huge page's
+   * folio split by MADV_COLD, MADV_FREE or MADV_PAGEOUT over part of it)
+   * are not reported. Null: none.
    */
   onTlbFlush: ((pid: number, strides: number) => void) | null = null;
 
@@ -1733,7 +1786,7 @@ export class PageManager {
   /** Makes the PTEs of [start, end) follow `vma.flags`. */
   protect(owner: PageOwner, vma: Vma, start: number, end: number): void {
     // change_huge_pmd() keeps a region it covers whole mapped by one PMD.
-    this.#splitHugeIn(owner, start, end, true);
+    const whole = this.#splitHugeIn(owner, start, end, true);
     const present: PageMapping[] = [];
     this.mmu.walkRange(owner.space, start, end, (m) => present.push(m));
     if (!this.#accessible(vma)) {
@@ -1754,7 +1807,7 @@ export class PageManager {
         owner.hidden.set(vpn, frame);
       }
       this.#inRuns(present, null, (from, to) => this.#clear(owner, from, to - from));
-      this.#flushTlb(owner, present);
+      this.#flushTlb(owner, this.#withPmds(present, whole));
       return;
     }
     const writable = (vma.flags & VM_WRITE) !== 0;
@@ -1775,7 +1828,10 @@ export class PageManager {
     const execute = this.#rights(vma, false).execute;
     this.#flushTlb(
       owner,
-      present.filter((m, i) => m.write !== write[i] || m.execute !== execute),
+      this.#withPmds(
+        present.filter((m, i) => m.write !== write[i] || m.execute !== execute),
+        whole,
+      ),
     );
     // Mapping a page back may make a page table, and so reclaim: the pages
     // coming back are pinned until they are mapped.
@@ -2108,7 +2164,7 @@ export class PageManager {
   // should_defer_flush()), reported to onTlbFlush unless `traced` is false.
   #unmapPage(owner: PageOwner, frame: number, vpn: number, traced = true): void {
     // Reclaim splits a huge page before it unmaps any of it (TTU_SPLIT_HUGE_PMD).
-    if (owner.huge.size !== 0) this.#unmarkHuge(owner, Math.floor(vpn / HPAGE_PAGES));
+    if (owner.huge.size !== 0) this.#splitPmd(owner, Math.floor(vpn / HPAGE_PAGES));
     this.#clear(owner, vpn * PAGE, PAGE);
     if (traced) this.#flushPage(owner, vpn * PAGE);
     else this.mmu.invalidatePage(owner.space, vpn * PAGE);
