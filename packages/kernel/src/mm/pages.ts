@@ -113,6 +113,8 @@ const PAGE = 4096;
  * entry was changed).
  */
 type FlushedPage = Pick<PageMapping, "virt" | "pageSize"> & { stride?: number };
+// No 2 MiB region (what #splitHugeIn finds of a process without huge pages).
+const NO_REGIONS: readonly number[] = [];
 // tlb_single_page_flush_ceiling (arch/x86/mm/tlb.c): a flush of more pages than this flushes everything.
 const TLB_FLUSH_CEILING = 33;
 const FREE = 0;
@@ -970,9 +972,9 @@ export class PageManager {
   // in part is split (#splitPmd); one it covers whole is dropped too unless
   // `keepWhole`. Returns the regions it covers whole that a huge page mapped
   // whole (their PMD's one entry is what the caller's flush covers of them).
-  #splitHugeIn(owner: PageOwner, start: number, end: number, keepWhole: boolean): number[] {
+  #splitHugeIn(owner: PageOwner, start: number, end: number, keepWhole: boolean): readonly number[] {
+    if (owner.huge.size === 0) return NO_REGIONS;
     const whole: number[] = [];
-    if (owner.huge.size === 0) return whole;
     const first = Math.floor(start / HPAGE);
     const last = Math.ceil(end / HPAGE);
     for (let idx = first; idx < last; idx++) {
