@@ -1119,9 +1119,10 @@ export class PageManager {
       const owner = this.host.process(this.ownerPid[f]!);
       if (owner === undefined || this.refs[f] !== 1 || this.kind[f] !== ANON) continue;
       const vpn = this.ownerVpn[f]!;
-      // The PMD of a huge page mapped whole is split with it.
+      // The PMD of a huge page mapped whole is split with it (unmap_folio():
+      // TTU_SPLIT_HUGE_PMD, a flush of everything).
       const idx = Math.floor(vpn / HPAGE_PAGES);
-      if (owner.huge.get(idx) === head) this.#unmarkHuge(owner, idx);
+      if (owner.huge.get(idx) === head) this.#splitPmd(owner, idx);
       const hidden = owner.hidden.get(vpn) === f;
       const m = hidden ? null : this.mmu.query(owner.space, vpn * PAGE);
       if (!hidden && (m === null || m.phys / PAGE !== f)) continue;
@@ -1500,7 +1501,21 @@ export class PageManager {
       owner.swap.delete(vpn);
       this.#releaseSwap(slot);
     });
-    this.#flushTlb(owner, cleaned);
+    // madvise_free_huge_pmd(): a huge page covered whole and young or dirty
+    // is made old and clean through pmdp_invalidate(), a flush of its range
+    // by 4 KiB strides (everything) of its own, and then counts in the
+    // gather as its PMD's one entry.
+    const whole: number[] = [];
+    for (const m of cleaned) {
+      const idx = Math.floor(m.virt / HPAGE);
+      const head = owner.huge.get(idx);
+      if (head === undefined || head === HUGE_ZERO_PAGE || whole.includes(idx)) continue;
+      // (One the range covers in part is left alone: another process maps some of it.)
+      if (idx * HPAGE < start || (idx + 1) * HPAGE > end) continue;
+      whole.push(idx);
+      this.flushAll(owner);
+    }
+    this.#flushTlb(owner, this.#withPmds(cleaned, whole));
   }
 
   /**
@@ -1730,9 +1745,8 @@ export class PageManager {
    * the whole address space) — with the process's pid and what the
    * tracepoint reports: the range's length in strides rounded down, or -1
    * for the whole address space (TLB_FLUSH_ALL). Other invalidations (a
-   * stale translation's after a spurious fault, the pages of a huge page's
-   * folio split by MADV_COLD, MADV_FREE or MADV_PAGEOUT over part of it)
-   * are not reported. Null: none.
+   * stale translation's after a spurious fault, the pages a huge page's
+   * folio split puts back on the zero page) are not reported. Null: none.
    */
   onTlbFlush: ((pid: number, strides: number) => void) | null = null;
 
