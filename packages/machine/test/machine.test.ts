@@ -477,8 +477,19 @@ describe("TLB flushes as the real kernel makes them (testkit's fixtures/linux/tl
     step("mprotect-thp-whole-none", () => p.mprotect(hs[7]!, HP, PROT_NONE));
     step("mprotect-thp-whole-rw-from-none", () => p.mprotect(hs[7]!, HP, RW));
     step("free-thp-10", () => p.madvise(hs[8]! + 5 * PAGE, 10 * PAGE, MADV_FREE));
+    let hk = 0;
+    let t512 = 0;
     step("cold-thp-10", () => {
       p.madvise(hs[9]! + 5 * PAGE, 10 * PAGE, MADV_COLD);
+      hk = huge(false);
+      t512 = Math.ceil(p.mmap(0, 2 * HP, RW, MAP_PRIVATE) / HP) * HP;
+      for (let i = 0; i < 512; i++) p.storeU8(V(t512 + i * PAGE), 1);
+    });
+    step("mremap-thp-whole-aligned", () =>
+      expect(p.mremap(hk, HP, HP, MREMAP_MAYMOVE | MREMAP_FIXED, 0x2004_0000_0000)).toBe(0x2004_0000_0000),
+    );
+    step("mremap-512-whole-table", () => {
+      expect(p.mremap(t512, HP, HP, MREMAP_MAYMOVE | MREMAP_FIXED, 0x2004_4000_0000)).toBe(0x2004_4000_0000);
       f = region(40);
     });
     step("fork", () => {

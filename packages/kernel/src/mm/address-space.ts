@@ -209,7 +209,7 @@ export interface PageLayer {
    * exist ahead of any page (false when memory ran out). Optional.
    */
   tables?: {
-    freed(space: AddressSpace, start: number, end: number): void;
+    freed(space: AddressSpace, start: number, end: number, moved?: boolean): void;
     made(space: AddressSpace, addr: number, pageSize: number): boolean;
   };
 }
@@ -328,7 +328,7 @@ export class AddressSpace {
       pages.tables === undefined
         ? null
         : {
-            freed: (start, end) => pages.tables!.freed(this, start, end),
+            freed: (start, end, moved) => pages.tables!.freed(this, start, end, moved),
             made: (addr, pageSize) => pages.tables!.made(this, addr, pageSize),
           },
     );

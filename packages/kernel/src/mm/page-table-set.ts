@@ -50,8 +50,13 @@ const SPANS = [PTE_SPAN, PMD_SPAN, PUD_SPAN] as const;
 
 /** What an MMU with tables in RAM is told, to hold the tables this set counts. */
 export interface TableHooks {
-  /** The tables over [start, end) went (a whole region of one level), deepest first. */
-  freed(start: number, end: number): void;
+  /**
+   * The tables over [start, end) went (a whole region of one level), deepest
+   * first; `moved` when the table went because an mremap moved it whole to
+   * another region (move_normal_pmd(), move_huge_pmd(): Linux moves the
+   * table itself, which no TLB flush of a freed table follows).
+   */
+  freed(start: number, end: number, moved?: boolean): void;
   /**
    * The tables over `addr` down to the one a page of `pageSize` would go in
    * exist (4 KiB: the PTE table; 2 MiB: the PMD table), made ahead of any
@@ -134,10 +139,10 @@ export class PageTableSet {
   }
 
   // Frees the table of region `r` at `level`, telling the MMU.
-  #free(level: number, r: number): void {
+  #free(level: number, r: number, moved = false): void {
     this.#levels[level]!.delete(r);
     const span = SPANS[level]!;
-    this.#hooks?.freed(r * span, (r + 1) * span);
+    this.#hooks?.freed(r * span, (r + 1) * span, moved);
   }
 
   /** Drops every table (the address space is gone). */
@@ -284,7 +289,7 @@ export class PageTableSet {
       // The pages have moved: the MMU made the tables over those that were
       // there; a range without any still gets its table, as Linux's does.
       if (!this.#made(newAddr, 4096)) return;
-      if (whole) this.#free(0, oldPte);
+      if (whole) this.#free(0, oldPte, true);
     }
   }
 

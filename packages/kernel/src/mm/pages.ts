@@ -367,12 +367,13 @@ export class PageManager {
       willNeed: (_space, _vma, start, end) => this.willNeed(owner, start, end),
       splitAt: (_space, at) => this.#splitHuge(owner, at),
       tables: {
-        freed: (_space, start, end) => {
+        freed: (_space, start, end, moved) => {
           if (!owner.alive) return;
           this.mmu.freeTables?.(owner.space, start, end);
           // pte_free_tlb() and its kin (include/asm-generic/tlb.h): the
           // table's first page joins the gather's range, its level the stride.
-          this.#flushTlb(owner, [{ virt: start, pageSize: PAGE, stride: end - start }]);
+          // (A table an mremap moved whole is Linux's still: the move flushed.)
+          if (!moved) this.#flushTlb(owner, [{ virt: start, pageSize: PAGE, stride: end - start }]);
         },
         // Making a table may reclaim or kill: a space the OOM killer took makes none.
         made: (_space, addr, size) =>
