@@ -23,6 +23,20 @@ const SMALL: TlbLevelConfig[] = [
   },
 ];
 
+// SMALL's first level above a second of `sets` × `ways` holding every size:
+// small enough to evict at both levels.
+function twoLevels(sets: number, ways: number): TlbLevelConfig[] {
+  return [
+    { ...SMALL[0]!, name: "L1" },
+    { name: "L2", arrays: [{ pageSizes: SIZES, sets, ways }] },
+  ];
+}
+
+// Every typed array of a TLB but its argument registers: stamps, PLRU bits,
+// counters, generations, stale marks.
+const state = (t: Tlb) =>
+  Object.entries(t).flatMap(([key, v]) => (ArrayBuffer.isView(v) && key !== "at" ? [[key, v]] : []));
+
 // Page k of set 0 (even 4 KiB page numbers land in set 0 of 2 sets).
 const page = (k: number) => k * 2 * 4096;
 
@@ -168,18 +182,7 @@ describe("Tlb", () => {
     // Two levels small enough to evict; addresses above 2^32 (the hot-path
     // methods take them through `at`). Every typed array (stamps, PLRU bits,
     // counters, generations, stale marks) and the statistics must agree.
-    const levels: TlbLevelConfig[] = [
-      {
-        name: "L1",
-        arrays: [
-          { pageSizes: [4096], sets: 2, ways: 4 },
-          { pageSizes: [2 ** 21, 2 ** 30], sets: 1, ways: 2 },
-        ],
-      },
-      { name: "L2", arrays: [{ pageSizes: SIZES, sets: 4, ways: 8 }] },
-    ];
-    const state = (t: Tlb) =>
-      Object.entries(t).flatMap(([key, v]) => (ArrayBuffer.isView(v) && key !== "at" ? [[key, v]] : []));
+    const levels = twoLevels(4, 8);
     for (const replacement of ["lru", "plru"] as const) {
       const a = new Tlb(SIZES, { levels, replacement });
       const b = new Tlb(SIZES, { levels, replacement });
@@ -240,18 +243,7 @@ describe("Tlb", () => {
     // probes level by level and copies up, `fused` takes the one-piece path
     // wherever it applies. Every typed array and the statistics must agree
     // after each step.
-    const levels: TlbLevelConfig[] = [
-      {
-        name: "L1",
-        arrays: [
-          { pageSizes: [4096], sets: 2, ways: 4 },
-          { pageSizes: [2 ** 21, 2 ** 30], sets: 1, ways: 2 },
-        ],
-      },
-      { name: "L2", arrays: [{ pageSizes: SIZES, sets: 2, ways: 6 }] },
-    ];
-    const state = (t: Tlb) =>
-      Object.entries(t).flatMap(([key, v]) => (ArrayBuffer.isView(v) && key !== "at" ? [[key, v]] : []));
+    const levels = twoLevels(2, 6);
     const base = 0x7f12_0000_0000;
     interface S {
       ref: Tlb;
