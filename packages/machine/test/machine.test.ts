@@ -431,12 +431,13 @@ describe("TLB flushes as the real kernel makes them (testkit's fixtures/linux/tl
     });
     step("pageout-10", () => p.madvise(o, 10 * PAGE, MADV_PAGEOUT));
     step("pageout-30", () => p.madvise(o + 10 * PAGE, 30 * PAGE, MADV_PAGEOUT));
-    // A transparent huge page: the 2 MiB region inside a fresh mapping of
-    // two, marked MADV_HUGEPAGE, written once (or read: the huge zero page).
+    // The 2 MiB-aligned region inside a fresh private mapping of 4 MiB; a
+    // transparent huge page: one marked MADV_HUGEPAGE, written once (or
+    // read: the huge zero page).
     const HP = 2 * 1024 * 1024;
+    const aligned = () => Math.ceil(p.mmap(0, 2 * HP, RW, MAP_PRIVATE) / HP) * HP;
     const huge = (read: boolean) => {
-      const at = p.mmap(0, 2 * HP, RW, MAP_PRIVATE);
-      const h = Math.ceil(at / HP) * HP;
+      const h = aligned();
       expect(p.madvise(h, HP, MADV_HUGEPAGE)).toBe(0);
       if (read) p.loadU8(V(h));
       else p.storeU8(V(h), 1);
@@ -482,7 +483,7 @@ describe("TLB flushes as the real kernel makes them (testkit's fixtures/linux/tl
     step("cold-thp-10", () => {
       p.madvise(hs[9]! + 5 * PAGE, 10 * PAGE, MADV_COLD);
       hk = huge(false);
-      t512 = Math.ceil(p.mmap(0, 2 * HP, RW, MAP_PRIVATE) / HP) * HP;
+      t512 = aligned();
       for (let i = 0; i < 512; i++) p.storeU8(V(t512 + i * PAGE), 1);
     });
     step("mremap-thp-whole-aligned", () =>
