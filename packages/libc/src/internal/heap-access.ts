@@ -436,7 +436,7 @@ export class HeapAccess {
       const t = this.tagLoad64(a);
       if (t >= 0) return t;
       if (!(a >= 0 && a < CANONICAL_LIMIT && Number.isSafeInteger(a))) this.nonCanonical(a, "read");
-      const v = (a & 7) === 0 && this.missLive() ? this.missLoad64(a) : this.portLoad64(a);
+      const v = this.untaggedLoad64(a);
       return v < TWO_53 ? v : this.split64(a);
     }
     // A word of 2^31 or more in the view, a view gone stale, or the port.
@@ -480,6 +480,13 @@ export class HeapAccess {
     return this.memory.loadU32((a + 4) as VirtAddr) * TWO_32 + lo;
   }
 
+  // A u64 at canonical `a` the tags did not serve: through their miss when
+  // it is aligned and the tags have one, else through the port; 2^53 for a
+  // word of 2^53 or more (the caller re-reads it as two u32 halves).
+  private untaggedLoad64(a: number): number {
+    return (a & 7) === 0 && this.missLive() ? this.missLoad64(a) : this.portLoad64(a);
+  }
+
   // One u64 through the port; 2^53 (never a real value) when the port
   // refuses the word for being too large, and the caller re-reads it as two
   // u32 halves.
@@ -512,7 +519,7 @@ export class HeapAccess {
         return u[i + 1]! * TWO_32 + ((u[i]! & ~7) >>> 0);
       }
       if (!(a >= 0 && a < CANONICAL_LIMIT && Number.isSafeInteger(a))) this.nonCanonical(a, "read");
-      const v = (a & 7) === 0 && this.missLive() ? this.missLoad64(a) : this.portLoad64(a);
+      const v = this.untaggedLoad64(a);
       if (v < TWO_53) return v - (v & 7);
       const lo = (this.memory.loadU32(a as VirtAddr) & ~7) >>> 0;
       return this.memory.loadU32((a + 4) as VirtAddr) * TWO_32 + lo;
@@ -676,7 +683,7 @@ export class HeapAccess {
     const t = this.tagLoad64(pos);
     if (t >= 0) return t < TWO_53 ? t : TWO_53;
     this.canonical(pos, "read");
-    return (pos & 7) === 0 && this.missLive() ? this.missLoad64(pos) : this.portLoad64(pos);
+    return this.untaggedLoad64(pos);
   }
 
   /** memset. */
