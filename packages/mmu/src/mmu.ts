@@ -1424,15 +1424,7 @@ export class Mmu implements MemoryManagementUnit {
     this.settleSet(set);
     const slot = tlb.copyUp(found);
     this.pruneSet(set);
-    this.hTag[e] = pageBase;
-    this.hSlot[e] = slot;
-    this.hGen[e] = tlb.gen[slot]!;
-    this.hRights[e] = rights;
-    const phys = tlb.phys[slot]!;
-    if (this.hPhys[e] !== phys) {
-      this.hPhys[e] = phys;
-      this.hSlab[e] = -1;
-    }
+    this.setHostEntry(e, pageBase, slot, rights, tlb.phys[slot]!);
     return e;
   }
 
@@ -1501,19 +1493,29 @@ export class Mmu implements MemoryManagementUnit {
       }
       flags = tlb.flags[slot]!;
     }
-    const rights = this.hostRights[flags]!;
+    this.setHostEntry(
+      e,
+      pageBase,
+      slot,
+      this.hostRights[flags]!,
+      tlb.phys[slot]! + (la - (la & 0xfff) - tlb.tag[slot]!),
+    );
+    return e;
+  }
+
+  // Points host entry `e` at L1 slot `slot`, which holds the 4 KiB page at
+  // `pageBase` (of frame `phys`) with host-table rights `rights`.
+  private setHostEntry(e: number, pageBase: number, slot: number, rights: number, phys: number): void {
     this.hTag[e] = pageBase;
     this.hSlot[e] = slot;
-    this.hGen[e] = tlb.gen[slot]!;
+    this.hGen[e] = this.tlb.gen[slot]!;
     this.hRights[e] = rights;
-    const phys = tlb.phys[slot]! + (la - (la & 0xfff) - tlb.tag[slot]!);
     // The host bytes of a frame never move (core's frameView contract):
     // those of the same frame, located before, stay.
     if (this.hPhys[e] !== phys) {
       this.hPhys[e] = phys;
       this.hSlab[e] = -1;
     }
-    return e;
   }
 
   // An L1 miss: try the lower levels, then walk. Returns the L1 slot or -(error code) - 2.
