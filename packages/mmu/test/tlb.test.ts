@@ -358,6 +358,11 @@ describe("Tlb", () => {
         },
       ),
     });
-    for (const n of Object.values(seen)) expect(n).toBeGreaterThan(50);
+    // Each answer must come up, or the comparison above proves nothing about
+    // it. Over 30 seeds the one-piece path was taken 48 to 95 times (mean 67,
+    // sd 12), the others hundreds of times; 20 is far below any of them, so
+    // this fails only when a change starves a path, not on an unlucky seed
+    // (it failed at > 50 once in CI).
+    for (const n of Object.values(seen)) expect(n).toBeGreaterThan(20);
   });
 });
