@@ -928,8 +928,9 @@ export class Mmu implements MemoryManagementUnit {
       }
       return size === 8 ? this.join64(hi, lo, addr) : lo;
     }
+    const faults = this.faults;
     const e = this.resolve(addr, 0);
-    if (this.loadRegister(e)) return this.readEntry(e, off, size, addr);
+    if (this.readyAfter(e, faults)) return this.readEntry(e, off, size, addr);
     const p = physAddr(this.hPhys[e]! + off);
     const m = this.memory;
     if (size === 1) return m.readU8(p);
@@ -1017,8 +1018,9 @@ export class Mmu implements MemoryManagementUnit {
       }
       return;
     }
+    const faults = this.faults;
     const e = this.resolve(addr, 1);
-    if (this.loadRegister(e)) {
+    if (this.readyAfter(e, faults)) {
       this.writeEntry(e, off, size, lo, hi);
       return;
     }
@@ -1355,6 +1357,18 @@ export class Mmu implements MemoryManagementUnit {
     this.own(e);
     if (this.hMulti[e] !== 1) this.switchRegister(e);
     return true;
+  }
+
+  // Host entry `e`, just resolved for a load or store with `faults` the
+  // fault count before it, made ready for that access: loaded into the
+  // register (loadRegister) — unless the resolve took a page fault, when
+  // it is only located. A page that just faulted in is as often touched
+  // once (a loop of first touches) as many times, and owning it costs as
+  // much as the claim of its next access, which owns it then, counting
+  // that access's hit as the register would. False without host bytes.
+  private readyAfter(e: number, faults: number): boolean {
+    if (this.faults === faults) return this.loadRegister(e);
+    return this.hSlab[e]! >= 0 || this.locateHost(e);
   }
 
   // Translates `addr` for `access`, giving faults to the handler; returns

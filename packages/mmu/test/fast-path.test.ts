@@ -675,6 +675,33 @@ describe.each([
     expect(l1.hits).toBeGreaterThan(1500);
     expect(fast.mmu.stats().pageFaults).toBe(1);
   });
+
+  it("a store that faults leaves its page located but not in the tags; the next access takes it (counted alike)", () => {
+    const fast = spreadSide({ tlb }, true);
+    const ref = spreadSide({ tlb }, false);
+    const tags = fast.mmu.fastTags;
+    // A hot page of another set first, so that the register holds something.
+    const hot = SPREAD[7]!;
+    expect(fastAccess(fast, "u32", true, hot, 1)).toEqual(refAccess(ref, "u32", true, hot, 1));
+    for (const page of DEMAND) {
+      const e = Math.floor(page / PAGE) % tags.read.length;
+      expect(fastAccess(fast, "u8", true, page + 8, 0x5a)).toEqual(
+        refAccess(ref, "u8", true, page + 8, 0x5a),
+      );
+      // The fault's retry translated the store but owned nothing: no tag serves the page yet.
+      expect(tags.write[e]).toBeNaN();
+      expect(tags.read[e]).toBeNaN();
+      // The next access claims it, and from then on the tags serve it.
+      expect(fastAccess(fast, "u32", false, page + 8, 0)).toEqual(refAccess(ref, "u32", false, page + 8, 0));
+      expect(tags.read[e]).toBe(page);
+      expect(fastAccess(fast, "u8", false, page + 8, 0, "tags")).toEqual({ value: 0x5a });
+      refAccess(ref, "u8", false, page + 8, 0);
+      // The hot page keeps its place.
+      expect(fastAccess(fast, "u32", false, hot, 0)).toEqual(refAccess(ref, "u32", false, hot, 0));
+      compare({ fast, ref });
+    }
+    expect(fast.mmu.stats().pageFaults).toBe(DEMAND.size);
+  });
 });
 
 it("touch() then a load of the same page gives the owned entry its fast tags (regression)", () => {
