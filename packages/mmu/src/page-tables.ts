@@ -127,6 +127,11 @@ export class PageTables {
   #leafBase = 0;
   #leafTable = 0;
   #leafInfo: TableInfo | null = null;
+  // The leaf table's host words (core's frame views alias a frame for the
+  // life of the memory) and the index of its first word there; null over a
+  // memory without frame views, where the map goes through PhysWords.
+  #leafU32: Uint32Array | null = null;
+  #leafWord = 0;
   readonly #leafSpan: number;
   readonly #leafLevel: number;
   readonly #physLimit: number;
@@ -150,6 +155,7 @@ export class PageTables {
   #forgetLeaf(): void {
     this.#leafSpace = -1;
     this.#leafInfo = null;
+    this.#leafU32 = null;
   }
 
   /** Physical address of the root table of `space`, or undefined. */
@@ -289,17 +295,31 @@ export class PageTables {
         const f = this.format;
         const words = this.#words;
         const e = this.#leafTable + (d / PAGE) * 8;
-        words.readEntry(e);
-        const lo = words.entry[0]!;
-        const hi = words.entry[1]!;
+        const w = this.#leafU32;
+        const i = this.#leafWord + (d / PAGE) * 2;
+        let lo: number;
+        let hi: number;
+        if (w !== null) {
+          lo = w[i]!;
+          hi = w[i + 1]!;
+        } else {
+          words.readEntry(e);
+          lo = words.entry[0]!;
+          hi = words.entry[1]!;
+        }
         const present = f.isPresent(lo, hi);
         if (!present || f.isLeaf(lo, hi, this.#leafLevel)) {
           this.lastMapReplaced = present;
           if (!present) this.#leafInfo!.count++;
           const out = this.#out;
           f.encodeLeaf(phys, flags, this.#leafLevel, out);
-          words.write(e + 4, out[1]!);
-          words.write(e, out[0]!);
+          if (w !== null) {
+            w[i + 1] = out[1]!;
+            w[i] = out[0]!;
+          } else {
+            words.write(e + 4, out[1]!);
+            words.write(e, out[0]!);
+          }
           return true;
         }
       }
@@ -597,6 +617,14 @@ export class PageTables {
       this.#leafBase = la - modPow2(la, this.#leafSpan);
       this.#leafTable = table;
       this.#leafInfo = this.#info(table);
+      // The table was just written, so its frame is backed.
+      const h = words.host;
+      if (words.fast && h.lookup(table / PAGE, true)) {
+        this.#leafU32 = h.u32[h.slab]!;
+        this.#leafWord = h.byte >>> 2;
+      } else {
+        this.#leafU32 = null;
+      }
     }
     return 1;
   }
@@ -966,6 +994,15 @@ export class PageTables {
         throw new CorruptionError(
           PKG,
           `PageTables: the remembered leaf table ${hex(this.#leafTable)} of space ${this.#leafSpace} is not the one its tables reach`,
+        );
+      }
+      // Its host words are the table's own.
+      const h = words.host;
+      const found = words.fast && h.lookup(table / PAGE, false);
+      if (this.#leafU32 !== (found ? h.u32[h.slab]! : null) || (found && this.#leafWord !== h.byte >>> 2)) {
+        throw new CorruptionError(
+          PKG,
+          `PageTables: the remembered host words of leaf table ${hex(this.#leafTable)} are not the table's`,
         );
       }
     }
