@@ -297,29 +297,16 @@ export class PageTables {
         const e = this.#leafTable + (d / PAGE) * 8;
         const w = this.#leafU32;
         const i = this.#leafWord + (d / PAGE) * 2;
-        let lo: number;
-        let hi: number;
-        if (w !== null) {
-          lo = w[i]!;
-          hi = w[i + 1]!;
-        } else {
-          words.readEntry(e);
-          lo = words.entry[0]!;
-          hi = words.entry[1]!;
-        }
+        words.readEntryIn(w, i, e);
+        const lo = words.entry[0]!;
+        const hi = words.entry[1]!;
         const present = f.isPresent(lo, hi);
         if (!present || f.isLeaf(lo, hi, this.#leafLevel)) {
           this.lastMapReplaced = present;
           if (!present) this.#leafInfo!.count++;
           const out = this.#out;
           f.encodeLeaf(phys, flags, this.#leafLevel, out);
-          if (w !== null) {
-            w[i + 1] = out[1]!;
-            w[i] = out[0]!;
-          } else {
-            words.write(e + 4, out[1]!);
-            words.write(e, out[0]!);
-          }
+          words.writeEntryIn(w, i, e, out[0]!, out[1]!);
           return true;
         }
       }

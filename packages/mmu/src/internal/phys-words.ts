@@ -61,6 +61,31 @@ export class PhysWords {
     out[1] = this.memory.readU32(physAddr(addr + 4));
   }
 
+  /**
+   * {@link PhysWords.readEntry} of the entry at `addr`, taken from `w[i]`
+   * and `w[i + 1]` when the caller holds its table's host words (`w` not
+   * null: a frame's views alias it for the life of the memory).
+   */
+  readEntryIn(w: Uint32Array | null, i: number, addr: number): void {
+    if (w === null) {
+      this.readEntry(addr);
+      return;
+    }
+    this.entry[0] = w[i]!;
+    this.entry[1] = w[i + 1]!;
+  }
+
+  /** Writes the two words of the entry at `addr` (high word first), into `w[i]` and `w[i + 1]` when `w` is not null. */
+  writeEntryIn(w: Uint32Array | null, i: number, addr: number, lo: number, hi: number): void {
+    if (w === null) {
+      this.write(addr + 4, hi);
+      this.write(addr, lo);
+      return;
+    }
+    w[i + 1] = hi;
+    w[i] = lo;
+  }
+
   /** Writes the aligned u32 `value` at physical address `addr` (inside the RAM). */
   write(addr: number, value: number): void {
     if (this.fast) {
