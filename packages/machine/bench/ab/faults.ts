@@ -22,6 +22,7 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { median } from "@memstack/testkit/bench";
 
 interface Options {
   pages: number;
@@ -67,12 +68,6 @@ function parse(argv: string[]): { dirs: [string, string]; options: Options } {
   }
   return { dirs: dirs as [string, string], options };
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const h = s.length >> 1;
-  return s.length % 2 === 1 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
-};
 
 // One build's sampler: a sample is the median over `rounds` passes, in ns per page.
 async function sampler(dir: string, o: Options): Promise<() => number> {
