@@ -54,38 +54,53 @@ function bytes(value: number | string | undefined, fallback: number, name: strin
   return n;
 }
 
-/** A FrameAllocator view of the buddy allocator that allocates with one GFP mask and counts what it holds. */
-function framesWith(
-  buddy: ReturnType<typeof createBuddyAllocator>,
-  gfp: number,
+/**
+ * A FrameAllocator view of the buddy allocator that allocates with one GFP
+ * mask and counts what it holds. A class, not an object literal: a literal's
+ * getters are new closures each time it is made, which V8 keeps in the
+ * object rather than its map, so optimized code reads them through a
+ * generic inline-cache call (every page fault's watermark check reads
+ * `freeFrameCount`); a prototype getter is inlined.
+ */
+class FramesView implements FrameAllocator {
+  private readonly buddy: ReturnType<typeof createBuddyAllocator>;
+  private readonly frames: FrameAllocator;
   // Views that free each other's frames share one count.
-  count = { inUse: 0 },
-): FrameAllocator & { readonly inUse: number } {
-  // The mask is checked and resolved once: a page fault allocates no object and re-checks nothing.
-  const frames = buddy.frameAllocator(gfp);
-  return {
-    get frameCount() {
-      return buddy.frameCount;
-    },
-    get freeFrameCount() {
-      return buddy.freeFrameCount;
-    },
-    get inUse() {
-      return count.inUse;
-    },
-    allocFrames(order: number): Pfn | null {
-      const p = frames.allocFrames(order);
-      if (p !== null) count.inUse += order === 0 ? 1 : 2 ** order;
-      return p;
-    },
-    freeFrames(frame: Pfn, order: number): void {
-      buddy.freeFrames(frame, order);
-      count.inUse -= order === 0 ? 1 : 2 ** order;
-    },
-    splitFrames(frame: Pfn, order: number): void {
-      buddy.splitFrames(frame, order);
-    },
-  };
+  private readonly count: { inUse: number };
+
+  constructor(buddy: ReturnType<typeof createBuddyAllocator>, gfp: number, count = { inUse: 0 }) {
+    this.buddy = buddy;
+    // The mask is checked and resolved once: a page fault allocates no object and re-checks nothing.
+    this.frames = buddy.frameAllocator(gfp);
+    this.count = count;
+  }
+
+  get frameCount(): number {
+    return this.buddy.frameCount;
+  }
+
+  get freeFrameCount(): number {
+    return this.buddy.freeFrameCount;
+  }
+
+  get inUse(): number {
+    return this.count.inUse;
+  }
+
+  allocFrames(order: number): Pfn | null {
+    const p = this.frames.allocFrames(order);
+    if (p !== null) this.count.inUse += order === 0 ? 1 : 2 ** order;
+    return p;
+  }
+
+  freeFrames(frame: Pfn, order: number): void {
+    this.buddy.freeFrames(frame, order);
+    this.count.inUse -= order === 0 ? 1 : 2 ** order;
+  }
+
+  splitFrames(frame: Pfn, order: number): void {
+    this.buddy.splitFrames(frame, order);
+  }
 }
 
 /**
@@ -114,12 +129,12 @@ export function createMachine(options: MachineOptions = {}): Machine {
   const ram = new SparseRam({ sizeBytes: ramBytes });
   const buddy = createBuddyAllocator({ memory: ram });
   const userCount = { inUse: 0 };
-  const userFrames = framesWith(buddy, GFP_HIGHUSER_MOVABLE, userCount);
+  const userFrames = new FramesView(buddy, GFP_HIGHUSER_MOVABLE, userCount);
   // Transparent huge pages: GFP_TRANSHUGE (direct reclaim, no kswapd, no
   // warning, never the OOM killer), not compound, so that the kernel can
   // split each into the order-0 pages it frees through userFrames.
-  const thpFrames = framesWith(buddy, GFP_TRANSHUGE & ~__GFP_COMP, userCount);
-  const tableFrames = framesWith(buddy, GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+  const thpFrames = new FramesView(buddy, GFP_TRANSHUGE & ~__GFP_COMP, userCount);
+  const tableFrames = new FramesView(buddy, GFP_KERNEL_ACCOUNT | __GFP_ZERO);
   const mmu = new Mmu({
     memory: ram,
     frames: tableFrames,
