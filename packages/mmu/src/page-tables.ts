@@ -605,13 +605,8 @@ export class PageTables {
       this.#leafTable = table;
       this.#leafInfo = this.#info(table);
       // The table was just written, so its frame is backed.
-      const h = words.host;
-      if (words.fast && h.lookup(table / PAGE, true)) {
-        this.#leafU32 = h.u32[h.slab]!;
-        this.#leafWord = h.byte >>> 2;
-      } else {
-        this.#leafU32 = null;
-      }
+      this.#leafU32 = words.frameWords(table, true);
+      this.#leafWord = words.firstWord;
     }
     return 1;
   }
@@ -685,7 +680,6 @@ export class PageTables {
   #forEachLeaf(root: number, start: number, end: number, visit: LeafVisitor): void {
     const f = this.format;
     const words = this.#words;
-    const host = words.host;
     let la = start;
     while (la < end) {
       let table = root;
@@ -707,12 +701,8 @@ export class PageTables {
       const size = this.#levelSize[level]!;
       const tableEnd = la - modPow2(la, size * 512) + size * 512;
       // The table's host words, when it has them: its bytes never move once backed.
-      let w: Uint32Array | null = null;
-      let wi = 0;
-      if (words.fast && host.lookup(table / PAGE, false)) {
-        w = host.u32[host.slab]!;
-        wi = (host.byte + (e - table)) >>> 2;
-      }
+      const w = words.frameWords(table, false);
+      let wi = w === null ? 0 : words.firstWord + ((e - table) >>> 2);
       const epoch = this.#epoch;
       for (;;) {
         const pageStart = la - modPow2(la, size);
@@ -984,9 +974,8 @@ export class PageTables {
         );
       }
       // Its host words are the table's own.
-      const h = words.host;
-      const found = words.fast && h.lookup(table / PAGE, false);
-      if (this.#leafU32 !== (found ? h.u32[h.slab]! : null) || (found && this.#leafWord !== h.byte >>> 2)) {
+      const w = words.frameWords(table, false);
+      if (this.#leafU32 !== w || (w !== null && this.#leafWord !== words.firstWord)) {
         throw new CorruptionError(
           PKG,
           `PageTables: the remembered host words of leaf table ${hex(this.#leafTable)} are not the table's`,

@@ -61,6 +61,23 @@ export class PhysWords {
     out[1] = this.memory.readU32(physAddr(addr + 4));
   }
 
+  /** The index of the first word of the frame {@link PhysWords.frameWords} last found. */
+  firstWord = 0;
+
+  /**
+   * The host words of the frame at page-aligned physical `frame` (backed
+   * first when `back`), the index of its first word left in
+   * {@link PhysWords.firstWord}; null over a memory without frame views, or
+   * for a frame not backed. A frame's views alias it for the life of the
+   * memory, so a caller may keep them.
+   */
+  frameWords(frame: number, back: boolean): Uint32Array | null {
+    const h = this.host;
+    if (!this.fast || !h.lookup(frame * INV_PAGE, back)) return null;
+    this.firstWord = h.byte >>> 2;
+    return h.u32[h.slab]!;
+  }
+
   /**
    * {@link PhysWords.readEntry} of the entry at `addr`, taken from `w[i]`
    * and `w[i + 1]` when the caller holds its table's host words (`w` not
