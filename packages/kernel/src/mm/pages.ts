@@ -1360,8 +1360,15 @@ export class PageManager {
       this.#setOwner(f, owner.pid, vpn);
       this.#markDroppable(f, vma);
       this.#prepareAnon(owner, vma);
+      // Mapping it may make a page table, whose allocation may run the OOM
+      // killer onto this process: the frame, mapped nowhere then, goes back
+      // (do_anonymous_page()'s release of its folio when it cannot map it).
+      if (!this.#install(owner, page, f, this.#rights(vma, true))) {
+        this.#drop(f, owner.pid, vpn);
+        return false;
+      }
       this.stats.zeroFills++;
-      return this.#install(owner, page, f, this.#rights(vma, true));
+      return true;
     }
     // A read of untouched private memory maps the shared zero page, read-only.
     this.stats.zeroPageMaps++;
