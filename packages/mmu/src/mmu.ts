@@ -58,7 +58,9 @@
  * the order of their last accesses (tree PLRU) — all that either keeps of
  * the order of hits.
  * A register only holds a page of a set of one owned slot, so its hits
- * need no stamp (owning a second slot of its set empties it first; a page
+ * need no stamp, nor do the host table's hits in such a set (owning a
+ * second slot of its set empties the register and hands the set's pending
+ * hits over first; a page
  * used alone takes its set back once the others have been idle for
  * IDLE_TICKS ticks of that clock, their pending hits handed over). A
  * lookup (L1 probe, STLB hit, walk, fills) changes only the L1 set that
@@ -712,7 +714,8 @@ export class Mmu implements MemoryManagementUnit {
   // Makes host entry `e` (its slot valid now) owned. When its set already
   // has owned entries of another slot, the set becomes MULTI: a register
   // holding a page of it is emptied first (its hits, all earlier than this
-  // access, move to its entry, stamped now).
+  // access, move to its entry, stamped now), and the set's pending hits go
+  // to the TLB.
   private own(e: number): void {
     if (this.hOwned[e] === 1) return;
     const slot = this.hSlot[e]!;
@@ -721,6 +724,11 @@ export class Mmu implements MemoryManagementUnit {
     if (other === -1) this.pendSlot[set] = slot;
     else if (other >= 0 && other !== slot) {
       this.emptyRegistersOf(set, true);
+      // The set's pending hits, all of its one slot, were counted without
+      // stamps (hostLoad and hostStore stamp only in a set of several
+      // slots): they go to the TLB now, before any hit of the new slot, so
+      // that the slot stays as recent as its last hit against it.
+      this.handOver(set);
       this.pendSlot[set] = MULTI;
       for (let x = this.ownHead[set]!; x >= 0; x = this.ownNext[x]!) this.hMulti[x] = 1;
     }

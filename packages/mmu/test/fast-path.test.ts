@@ -499,6 +499,49 @@ it("keeps an entry copied from the STLB into L1 stale when the STLB's copy was (
   s.mmu.check();
 });
 
+it("a host-table hit left unstamped in a set of one slot keeps its recency when a second slot is owned (regression)", () => {
+  // Shrunk by the LRU property above from seed -1369762879 (4 000 runs,
+  // 2026-11-27). In L1 set 0, only B's slot was owned; both registers held
+  // pieces of the 2 MiB page. B's next load hit its owned host entry, which
+  // counts a hit without a stamp in a set of one slot; then a load of A
+  // claimed A's slot, and the set became one of several slots, whose
+  // hand-over takes each entry's stamp: B's was that of its earlier store,
+  // so B went back to older than C, and the next fill evicted B, not C.
+  const fast = side({});
+  const ref = side({});
+  const [p0, p1, p2, p3, , , , , , p9] = PAGES as number[];
+  const run = (ops: [string, number][]) => {
+    for (const [op, addr] of ops) {
+      const kind = op === "load64" ? "u64" : "u8";
+      const write = op === "store";
+      expect(fastAccess(fast, kind, write, addr, 1)).toEqual(refAccess(ref, kind, write, addr, 1));
+    }
+    compare({ fast, ref });
+  };
+  run([
+    ["load", p9!],
+    ["load", p3!],
+  ]);
+  // B (p3) written; then C (p2) and the unmapped page after it, which faults.
+  run([
+    ["store", p3!],
+    ["load64", p2! + PAGE - 7],
+  ]);
+  // Two pieces of the 2 MiB page take both registers; B hits its entry; A (p9) is claimed.
+  run([
+    ["load", HUGE],
+    ["load", HUGE + 17 * PAGE],
+    ["load", p3!],
+    ["load", p9!],
+    ["load", p0!],
+  ]);
+  // The set is full: this fill evicts C, its least recently used.
+  run([
+    ["load", p1!],
+    ["load", p0!],
+  ]);
+});
+
 it("a rotation over pages of one TLB set and subpages of a 2 MiB page keeps counts and LRU order through owned host entries", () => {
   for (const tlb of [undefined, PLRU_TLB]) {
     const fast = side(tlb === undefined ? {} : { tlb });
