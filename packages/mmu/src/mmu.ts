@@ -60,9 +60,9 @@
  * A register only holds a page of a set of one owned slot, so its hits
  * need no stamp, nor do the host table's hits in such a set (owning a
  * second slot of its set empties the register and hands the set's pending
- * hits over first; a page
- * used alone takes its set back once the others have been idle for
- * IDLE_TICKS ticks of that clock, their pending hits handed over). A
+ * hits over first; a page used alone takes its set back once the others
+ * have been idle for IDLE_TICKS ticks of that clock, their pending hits
+ * handed over). A
  * lookup (L1 probe, STLB hit, walk, fills) changes only the L1 set that
  * holds its address and lower levels, which own nothing: it hands that
  * set's pending hits over first and keeps its entries owned, except those
@@ -727,7 +727,7 @@ export class Mmu implements MemoryManagementUnit {
       // The set's pending hits, all of its one slot, were counted without
       // stamps (hostLoad and hostStore stamp only in a set of several
       // slots): they go to the TLB now, before any hit of the new slot, so
-      // that the slot stays as recent as its last hit against it.
+      // that the slot keeps the recency of its last hit.
       this.handOver(set);
       this.pendSlot[set] = MULTI;
       for (let x = this.ownHead[set]!; x >= 0; x = this.ownNext[x]!) this.hMulti[x] = 1;
