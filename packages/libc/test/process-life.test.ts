@@ -1,0 +1,268 @@
+// libc's heap in a process of createMachine() while the rest of the machine
+// goes on: forks that share its pages copy-on-write, reclaim and
+// MADV_PAGEOUT that swap them out, other processes that take the MMU (and
+// with it the fast tags) and press on RAM. libc serves most of its accesses
+// through the MMU's fast tags, past the process and the page tables, so
+// each of these must leave the tags holding only what the TLB would: a
+// write to a page a fork shared must fault and copy, not land in the frame
+// the child still maps; a page swapped out must be read back, not through a
+// host view of a frame since given to someone else.
+//
+// Every block carries a tag in its first and last byte; every fork keeps
+// the tags its parent's blocks had at that moment, and must go on reading
+// them (or what it wrote itself) whatever the parent does after.
+import { Fault, MADV_PAGEOUT, MAP_PRIVATE, PROT_READ, PROT_WRITE, virtAddr } from "@memstack/core";
+import { createMachine, type Machine } from "@memstack/machine";
+import { checkSequences, step } from "@memstack/testkit";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { createMalloc, type Malloc } from "../src/index.js";
+
+const PAGE = 4096;
+type Process = ReturnType<Machine["spawn"]>;
+
+interface Block {
+  p: number;
+  n: number;
+  tag: number;
+}
+/** A fork of the process: what it must read at each block's first and last byte. */
+interface Child {
+  proc: Process;
+  bytes: Map<number, number>;
+}
+interface Hog {
+  proc: Process;
+  at: number;
+  pages: number;
+  tag: number;
+}
+interface State {
+  machine: Machine;
+  p: Process;
+  m: Malloc;
+  startBrk: number;
+  live: Block[];
+  nextTag: number;
+  children: Child[];
+  hogs: Hog[];
+  /** The kernel's counters at the last check, for {@link seen}. */
+  counted: Record<Counter, number>;
+}
+
+// What the runs made the kernel do to the heap's pages, over every run: the
+// property must have swapped pages out and in and broken copy-on-write
+// shares, or it tested nothing of what it is for.
+const COUNTERS = ["swapOuts", "swapIns", "cowCopies", "cowReuses"] as const;
+type Counter = (typeof COUNTERS)[number];
+const seen: Record<Counter, number> = { swapOuts: 0, swapIns: 0, cowCopies: 0, cowReuses: 0 };
+
+function setup(): State {
+  // Little RAM and more swap: the heap, its forks and the hogs do not all
+  // fit, so kswapd and direct reclaim swap pages out as the run goes on.
+  const machine = createMachine({ ram: "8M", swap: "64M" });
+  const p = machine.spawn("heap");
+  const m = createMalloc({ memory: p, programBreak: p, mapper: p });
+  const counted = { swapOuts: 0, swapIns: 0, cowCopies: 0, cowReuses: 0 };
+  return { machine, p, m, startBrk: p.brk(0), live: [], nextTag: 0, children: [], hogs: [], counted };
+}
+
+const ends = (b: Block): [number, number] => [b.p, b.p + Math.max(b.n, 1) - 1];
+
+function tagBlock(s: State, p: number, n: number): void {
+  if (p === 0) throw new Error(`malloc(${n}) failed`);
+  const tag = (s.nextTag++ % 250) + 1;
+  const b = { p, n, tag };
+  for (const a of ends(b)) s.p.storeU8(virtAddr(a), tag);
+  s.live.push(b);
+}
+
+function verify(s: State, b: Block): void {
+  for (const a of ends(b)) {
+    const got = s.p.loadU8(virtAddr(a));
+    if (got !== b.tag) {
+      throw new Error(
+        `block 0x${b.p.toString(16)} (${b.n} bytes) lost its tag ${b.tag} at 0x${a.toString(16)}: ${got}`,
+      );
+    }
+  }
+}
+
+function take(s: State, i: number): Block | undefined {
+  if (s.live.length === 0) return undefined;
+  const [b] = s.live.splice(i % s.live.length, 1);
+  verify(s, b!);
+  return b;
+}
+
+function checkAll(s: State): void {
+  const stats = s.machine.kernel.pages.stats;
+  for (const k of COUNTERS) {
+    seen[k] += stats[k] - s.counted[k];
+    s.counted[k] = stats[k];
+  }
+  s.m.check();
+  s.machine.check();
+  for (const b of s.live) verify(s, b);
+  for (const c of s.children) {
+    for (const [a, v] of c.bytes) {
+      const got = c.proc.loadU8(virtAddr(a));
+      if (got !== v) throw new Error(`fork ${c.proc.pid} reads ${got} at 0x${a.toString(16)}, not ${v}`);
+    }
+  }
+  for (const h of s.hogs) {
+    for (let i = 0; i < h.pages; i += 7) {
+      if (h.proc.loadU8(virtAddr(h.at + i * PAGE)) !== h.tag)
+        throw new Error(`hog ${h.proc.pid} lost page ${i}`);
+    }
+  }
+}
+
+const size = fc.oneof(
+  { weight: 6, arbitrary: fc.integer({ min: 0, max: 0x90 }) },
+  { weight: 3, arbitrary: fc.integer({ min: 0x91, max: 0x1200 }) },
+  { weight: 1, arbitrary: fc.integer({ min: 0x1201, max: 0x30000 }) },
+);
+
+const steps = fc.oneof(
+  {
+    weight: 6,
+    arbitrary: size.map((n) => step<State>(`malloc(${n})`, (s) => tagBlock(s, s.m.malloc(n), n))),
+  },
+  {
+    weight: 5,
+    arbitrary: fc.nat().map((i) =>
+      step<State>(`free(#${i})`, (s) => {
+        const b = take(s, i);
+        if (b) s.m.free(b.p);
+      }),
+    ),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.tuple(fc.nat(), size).map(([i, n]) =>
+      step<State>(`realloc(#${i}, ${n})`, (s) => {
+        const b = take(s, i);
+        if (!b) return;
+        const q = s.m.realloc(b.p, Math.max(n, 1));
+        if (q === 0) throw new Error("realloc failed");
+        if (s.p.loadU8(virtAddr(q)) !== b.tag) throw new Error("realloc lost the first byte");
+        tagBlock(s, q, Math.max(n, 1));
+      }),
+    ),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.nat().map((i) =>
+      step<State>(`fork(#${i})`, (s) => {
+        const proc = s.p.fork("child");
+        if (proc === null) throw new Error("fork failed");
+        const bytes = new Map<number, number>();
+        for (const b of s.live) for (const a of ends(b)) bytes.set(a, b.tag);
+        s.children.push({ proc, bytes });
+        // The child writes into one of the pages it shares with the parent
+        // (its copy-on-write break); the parent's block keeps its tag.
+        if (s.live.length > 0) {
+          const b = s.live[i % s.live.length]!;
+          proc.storeU8(virtAddr(b.p), 255);
+          bytes.set(b.p, 255);
+        }
+      }),
+    ),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.nat().map((i) =>
+      step<State>(`exit child #${i}`, (s) => {
+        if (s.children.length === 0) return;
+        const [c] = s.children.splice(i % s.children.length, 1);
+        c!.proc.exit();
+      }),
+    ),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.constant(
+      step<State>("reclaimAll", (s) => {
+        s.machine.kernel.reclaimAll();
+      }),
+    ),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.constant(
+      step<State>("madvise(heap, MADV_PAGEOUT)", (s) => {
+        const end = s.p.brk(0);
+        const len = Math.ceil((end - s.startBrk) / PAGE) * PAGE;
+        if (len > 0) expect(s.p.madvise(s.startBrk, len, MADV_PAGEOUT)).toBe(0);
+      }),
+    ),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.integer({ min: 0, max: 0x20000 }).map((pad) =>
+      step<State>(`malloc_trim(${pad})`, (s) => {
+        s.m.malloc_trim(pad);
+      }),
+    ),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.nat().map((i) =>
+      step<State>(`mprotect(page of #${i}, PROT_READ)`, (s) => {
+        // The page turns read-only under the tags that served its writes:
+        // a store must fault (the simulated SIGSEGV) and change nothing, a
+        // load still read it; then it is writable again.
+        if (s.live.length === 0) return;
+        const b = s.live[i % s.live.length]!;
+        const page = b.p - (b.p % PAGE);
+        s.p.storeU8(virtAddr(b.p), b.tag);
+        expect(s.p.mprotect(page, PAGE, PROT_READ)).toBe(0);
+        expect(() => s.p.storeU8(virtAddr(b.p), 0)).toThrow(Fault);
+        expect(s.p.loadU8(virtAddr(b.p))).toBe(b.tag);
+        expect(s.p.mprotect(page, PAGE, PROT_READ | PROT_WRITE)).toBe(0);
+      }),
+    ),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.integer({ min: 1, max: 768 }).map((pages) =>
+      step<State>(`hog(${pages}p)`, (s) => {
+        // Another process writes its own pages: it takes the MMU, and its
+        // frames press the heap's out to swap.
+        const proc = s.machine.spawn("hog");
+        const at = proc.mmap(0, pages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+        const tag = (s.nextTag++ % 250) + 1;
+        for (let i = 0; i < pages; i++) proc.storeU8(virtAddr(at + i * PAGE), tag);
+        s.hogs.push({ proc, at, pages, tag });
+        if (s.hogs.length > 2) s.hogs.shift()!.proc.exit();
+      }),
+    ),
+  },
+);
+
+describe("libc's heap in a process while the machine goes on", () => {
+  it("keeps every block's bytes, and every fork its own, through forks, swap and other processes (check() after each step)", () => {
+    checkSequences<State>({ setup, steps, check: checkAll, maxSteps: 60, numRuns: 25 });
+    for (const k of COUNTERS) expect(seen[k], k).toBeGreaterThan(0);
+  });
+
+  it("a write after fork copies the shared page: the child still reads the tag the parent overwrote", () => {
+    const s = setup();
+    const a = s.m.malloc(24);
+    s.p.storeU8(virtAddr(a), 7);
+    const child = s.p.fork("child")!;
+    // Warm the parent's tags on that page, then free and reuse the chunk:
+    // free writes the tcache's next pointer and key over the block's first
+    // bytes, malloc clears the key: all through the tags, all after fork.
+    expect(s.p.loadU8(virtAddr(a))).toBe(7);
+    s.m.free(a);
+    const b = s.m.malloc(24);
+    expect(b).toBe(a);
+    s.p.storeU8(virtAddr(b), 9);
+    expect(child.loadU8(virtAddr(a))).toBe(7);
+    expect(s.p.loadU8(virtAddr(a))).toBe(9);
+    s.m.check();
+    s.machine.check();
+  });
+});
