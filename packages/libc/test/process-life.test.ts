@@ -12,7 +12,7 @@
 // the tags its parent's blocks had at that moment, and must go on reading
 // them (or what it wrote itself) whatever the parent does after.
 import { Fault, MADV_PAGEOUT, MAP_PRIVATE, PROT_READ, PROT_WRITE, virtAddr } from "@memstack/core";
-import { createMachine, type Machine } from "@memstack/machine";
+import { createMachine, type Machine, type MachineOptions } from "@memstack/machine";
 import { checkSequences, step } from "@memstack/testkit";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -53,21 +53,54 @@ interface State {
 // What the runs made the kernel do to the heap's pages, over every run: the
 // property must have swapped pages out and in and broken copy-on-write
 // shares, or it tested nothing of what it is for.
-const COUNTERS = ["swapOuts", "swapIns", "cowCopies", "cowReuses"] as const;
+const COUNTERS = ["swapOuts", "swapIns", "cowCopies", "cowReuses", "thpFaults", "heapHuge"] as const;
 type Counter = (typeof COUNTERS)[number];
-const seen: Record<Counter, number> = { swapOuts: 0, swapIns: 0, cowCopies: 0, cowReuses: 0 };
+const zeros = (): Record<Counter, number> => ({
+  swapOuts: 0,
+  swapIns: 0,
+  cowCopies: 0,
+  cowReuses: 0,
+  thpFaults: 0,
+  // Checks that found a huge page mapped in the heap's process.
+  heapHuge: 0,
+});
+let seen = zeros();
 
-function setup(): State {
-  // Little RAM and more swap: the heap, its forks and the hogs do not all
-  // fit, so kswapd and direct reclaim swap pages out as the run goes on.
-  const machine = createMachine({ ram: "8M", swap: "64M" });
+// Little RAM and more swap: the heap, its forks and the hogs do not all
+// fit, so kswapd and direct reclaim swap pages out as the run goes on.
+const SMALL: MachineOptions = { ram: "8M", swap: "64M" };
+// Transparent huge pages for every anonymous region that can hold one, the
+// heap's among them: the tags then serve 4 KiB pieces of 2 MiB pages, which
+// fork shares, writes split and reclaim splits and swaps out.
+const HUGE: MachineOptions = { ram: "48M", swap: "64M", thp: "always" };
+
+function setup(options: MachineOptions = SMALL): State {
+  const machine = createMachine(options);
   const p = machine.spawn("heap");
   const m = createMalloc({ memory: p, programBreak: p, mapper: p });
-  const counted = { swapOuts: 0, swapIns: 0, cowCopies: 0, cowReuses: 0 };
-  return { machine, p, m, startBrk: p.brk(0), live: [], nextTag: 0, children: [], hogs: [], counted };
+  return {
+    machine,
+    p,
+    m,
+    startBrk: p.brk(0),
+    live: [],
+    nextTag: 0,
+    children: [],
+    hogs: [],
+    counted: zeros(),
+  };
 }
 
-const ends = (b: Block): [number, number] => [b.p, b.p + Math.max(b.n, 1) - 1];
+// The bytes of a block that carry its tag: the first and the last, and
+// one every 512 KiB between (so that a large block's pages are touched
+// inside, where a 2 MiB region lies whole in its mapping).
+function ends(b: Block): number[] {
+  const last = b.p + Math.max(b.n, 1) - 1;
+  const out = [b.p];
+  for (let a = b.p + 0x80000; a < last; a += 0x80000) out.push(a);
+  out.push(last);
+  return out;
+}
 
 function tagBlock(s: State, p: number, n: number): void {
   if (p === 0) throw new Error(`malloc(${n}) failed`);
@@ -98,9 +131,11 @@ function take(s: State, i: number): Block | undefined {
 function checkAll(s: State): void {
   const stats = s.machine.kernel.pages.stats;
   for (const k of COUNTERS) {
+    if (k === "heapHuge") continue;
     seen[k] += stats[k] - s.counted[k];
     s.counted[k] = stats[k];
   }
+  if (s.p.huge.size > 0) seen.heapHuge++;
   s.m.check();
   s.machine.check();
   for (const b of s.live) verify(s, b);
@@ -135,6 +170,19 @@ const steps = fc.oneof(
       step<State>(`free(#${i})`, (s) => {
         const b = take(s, i);
         if (b) s.m.free(b.p);
+      }),
+    ),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.integer({ min: 0x200000, max: 0x400000 }).map((n) =>
+      step<State>(`malloc(${n})`, (s) => {
+        // 2 to 4 MiB: mmapped, and so aligned for a huge page, until a free
+        // of one raises the mmap threshold; then from the break, grown at
+        // once past a 2 MiB boundary (a heap grown bit by bit has its page
+        // table before any 2 MiB of it is inside the VMA, and stays in
+        // 4 KiB pages, as Linux's does).
+        tagBlock(s, s.m.malloc(n), n);
       }),
     ),
   },
@@ -243,7 +291,15 @@ const steps = fc.oneof(
 
 describe("libc's heap in a process while the machine goes on", () => {
   it("keeps every block's bytes, and every fork its own, through forks, swap and other processes (check() after each step)", () => {
-    checkSequences<State>({ setup, steps, check: checkAll, maxSteps: 60, numRuns: 25 });
+    seen = zeros();
+    checkSequences<State>({ setup: () => setup(SMALL), steps, check: checkAll, maxSteps: 60, numRuns: 25 });
+    for (const k of COUNTERS)
+      if (k !== "thpFaults" && k !== "heapHuge") expect(seen[k], k).toBeGreaterThan(0);
+  });
+
+  it("the same with transparent huge pages under the heap", () => {
+    seen = zeros();
+    checkSequences<State>({ setup: () => setup(HUGE), steps, check: checkAll, maxSteps: 60, numRuns: 20 });
     for (const k of COUNTERS) expect(seen[k], k).toBeGreaterThan(0);
   });
 
