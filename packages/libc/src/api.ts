@@ -49,14 +49,18 @@ export interface MallocTunables {
   tcacheUnsortedLimit?: number;
 }
 
-/** Options of {@link createMalloc}: the process's memory, as three ports, and start-up settings. */
-export interface MallocOptions {
+/** A process's memory as malloc uses it: three ports (a kernel process or a FlatMemory implements all three). */
+export interface MallocPorts {
   /** Loads and stores: every header, link and byte of the heap goes through it. */
   memory: VirtualMemory;
   /** brk(2), for growing and trimming the main heap. */
   programBreak: ProgramBreak;
   /** mmap(2) and friends, for large chunks and for the arena's own page. */
   mapper: Mapper;
+}
+
+/** Options of {@link createMalloc}: the process's memory, as three ports, and start-up settings. */
+export interface MallocOptions extends MallocPorts {
   /** Seed of the random tcache_key (glibc reads it from getrandom). @defaultValue 1 */
   seed?: number;
   /** Start-up settings. @defaultValue glibc's defaults */
@@ -215,6 +219,19 @@ export interface Malloc extends Checkable {
   malloc_stats(): void;
   /** The text malloc_stats writes. */
   mallocStatsText(): string;
+
+  /**
+   * The malloc of a child that fork(2) made of this malloc's process, over
+   * the child's memory: the same heap, arena, tcache (and its key),
+   * parameters and counters, as the child inherits glibc's data and heap.
+   * The two go their own ways after: each call of one changes only its
+   * own process's memory. Call it right after the fork, before either
+   * malloc is used again.
+   *
+   * @throws {UsageError} when `child` is not a child of this malloc's
+   *   process as fork left it: its memory does not hold this malloc's arena.
+   */
+  forkChild(child: MallocPorts): Malloc;
 
   /** The chunks of the heap from the first to top, then mmapped chunks, lowest first. */
   chunks(): ChunkInfo[];

@@ -7,6 +7,7 @@ export type {
   Malloc,
   MallocCounters,
   MallocOptions,
+  MallocPorts,
   MallocTunables,
 } from "./api.js";
 export {

@@ -124,3 +124,47 @@ describe("random lists of every entry point, as glibc answers them (fixtures/cal
     }
   });
 });
+
+// The same lists with fork(2) between the calls (fixtures/fork: generate.mjs
+// put the F and P lines in, record.sh kept what the real glibc printed): in
+// the child, the rest of the list runs on the malloc it inherited
+// (`forkChild`); after P, the parent goes on, its pages shared with the
+// child until the child exits.
+describe("random lists with fork between the calls, as glibc answers them (fixtures/fork)", () => {
+  const lists = bySeed(fixture("fork/lists.txt.gz"));
+  const expected = bySeed(fixture("fork/expected.txt.gz"));
+
+  it("has the lists record.sh keeps, forking into the child and going on in the parent", () => {
+    expect(lists.size).toBe(100);
+    expect([...expected.keys()]).toEqual([...lists.keys()]);
+    const all = [...lists.values()].join("");
+    expect(all).toMatch(/^F$/m);
+    expect(all).toMatch(/^P$/m);
+  });
+
+  it("in a process of createMachine(): the same lines, every list, check() in every process", () => {
+    for (const [seed, list] of lists) {
+      const { machine, p, memptr, m } = inProcess("1G");
+      let proc = p;
+      let heap = m;
+      const heaps = [m];
+      const fork = (intoChild: boolean) => {
+        const child = proc.fork("child");
+        if (child === null) throw new Error("fork failed");
+        if (!intoChild) {
+          child.exit();
+          return { m: heap, memory: proc };
+        }
+        heap = heap.forkChild({ memory: child, programBreak: child, mapper: child });
+        heaps.push(heap);
+        proc = child;
+        return { m: heap, memory: child };
+      };
+      const inHeap = (q: number) => q >= m.heapBase && q - m.heapBase < 2 ** 32;
+      expect(runCalls(m, list, p, memptr, { inHeap, fork }), `seed ${seed}`).toBe(expected.get(seed));
+      // Every process's heap is whole: the parents' as they were at their fork.
+      for (const h of heaps) h.check();
+      machine.check();
+    }
+  });
+});

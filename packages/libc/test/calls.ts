@@ -14,6 +14,13 @@ export interface RunCallsOptions {
   inHeap?: (p: number) => boolean;
   /** Where the lines go as they are made, so that a caller keeps them when a call throws. */
   out?: string[];
+  /**
+   * fork(2) of the process `m` runs in, for the lists' F and P lines: with
+   * `intoChild`, the malloc and memory of the child, where the rest of the
+   * list runs; else the parent's again, the child gone. Without it, a list
+   * that forks throws.
+   */
+  fork?: (intoChild: boolean) => { m: Malloc; memory: VirtualMemory };
 }
 
 // A number field: negative ones (offsets, mallopt's int values) as they
@@ -35,12 +42,15 @@ function store64(memory: VirtualMemory, at: number, v: bigint): void {
  * the heap; the writes over the heap's words go through `memory`.
  */
 export function runCalls(
-  m: Malloc,
+  first: Malloc,
   text: string,
-  memory: VirtualMemory,
+  firstMemory: VirtualMemory,
   memptr: number,
   options: RunCallsOptions = {},
 ): string {
+  // The malloc and memory the list runs in: the child's after an F line.
+  let m = first;
+  let memory = firstMemory;
   const inHeap = options.inHeap ?? ((p: number) => p >= m.heapBase && p < m.heapEnd && !m.isMmapped(p));
   const live = new Map<number, number>();
   const ptr = (id: number) => live.get(id) ?? 0;
@@ -123,6 +133,13 @@ export function runCalls(
           `mallinfo2 arena=${i.arena} ordblks=${i.ordblks} smblks=${i.smblks} hblks=${i.hblks} hblkhd=${i.hblkhd}` +
             ` usmblks=${i.usmblks} fsmblks=${i.fsmblks} uordblks=${i.uordblks} fordblks=${i.fordblks} keepcost=${i.keepcost}`,
         );
+        break;
+      }
+      case "F":
+      case "P": {
+        if (options.fork === undefined) throw new Error(`${op}: this backend cannot fork`);
+        out.push("fork");
+        ({ m, memory } = options.fork(op === "F"));
         break;
       }
       default:

@@ -10,7 +10,9 @@
 //
 // Every block carries a tag in its first and last byte; every fork keeps
 // the tags its parent's blocks had at that moment, and must go on reading
-// them (or what it wrote itself) whatever the parent does after.
+// them (or what it wrote itself) whatever the parent does after. A fork
+// runs malloc too, on the heap it inherited (`forkChild`): the same
+// addresses in two address spaces, each through its own tags.
 import { Fault, MADV_PAGEOUT, MAP_PRIVATE, PROT_READ, PROT_WRITE, virtAddr } from "@memstack/core";
 import { createMachine, type Machine, type MachineOptions } from "@memstack/machine";
 import { checkSequences, step } from "@memstack/testkit";
@@ -26,10 +28,11 @@ interface Block {
   n: number;
   tag: number;
 }
-/** A fork of the process: what it must read at each block's first and last byte. */
-interface Child {
-  proc: Process;
-  bytes: Map<number, number>;
+/** A process with a heap: its malloc and the blocks it holds. */
+interface Heap {
+  p: Process;
+  m: Malloc;
+  live: Block[];
 }
 interface Hog {
   proc: Process;
@@ -37,14 +40,13 @@ interface Hog {
   pages: number;
   tag: number;
 }
-interface State {
+/** The heap's process (the Heap fields), its forks and the machine around them. */
+interface State extends Heap {
   machine: Machine;
-  p: Process;
-  m: Malloc;
   startBrk: number;
-  live: Block[];
   nextTag: number;
-  children: Child[];
+  /** Forks of the process, each with the malloc it inherited and blocks of its own. */
+  children: Heap[];
   hogs: Hog[];
   /** The kernel's counters at the last check, for {@link seen}. */
   counted: Record<Counter, number>;
@@ -102,29 +104,34 @@ function ends(b: Block): number[] {
   return out;
 }
 
-function tagBlock(s: State, p: number, n: number): void {
-  if (p === 0) throw new Error(`malloc(${n}) failed`);
-  const tag = (s.nextTag++ % 250) + 1;
-  const b = { p, n, tag };
-  for (const a of ends(b)) s.p.storeU8(virtAddr(a), tag);
-  s.live.push(b);
+// Writes a fresh tag over block `b` of heap `h` (into its list if new).
+function retag(s: State, h: Heap, b: Block): void {
+  b.tag = (s.nextTag++ % 250) + 1;
+  for (const a of ends(b)) h.p.storeU8(virtAddr(a), b.tag);
 }
 
-function verify(s: State, b: Block): void {
+function tagBlock(s: State, p: number, n: number, h: Heap = s): void {
+  if (p === 0) throw new Error(`malloc(${n}) failed`);
+  const b = { p, n, tag: 0 };
+  retag(s, h, b);
+  h.live.push(b);
+}
+
+function verify(h: Heap, b: Block): void {
   for (const a of ends(b)) {
-    const got = s.p.loadU8(virtAddr(a));
+    const got = h.p.loadU8(virtAddr(a));
     if (got !== b.tag) {
       throw new Error(
-        `block 0x${b.p.toString(16)} (${b.n} bytes) lost its tag ${b.tag} at 0x${a.toString(16)}: ${got}`,
+        `process ${h.p.pid}: block 0x${b.p.toString(16)} (${b.n} bytes) lost its tag ${b.tag} at 0x${a.toString(16)}: ${got}`,
       );
     }
   }
 }
 
-function take(s: State, i: number): Block | undefined {
-  if (s.live.length === 0) return undefined;
-  const [b] = s.live.splice(i % s.live.length, 1);
-  verify(s, b!);
+function take(h: Heap, i: number): Block | undefined {
+  if (h.live.length === 0) return undefined;
+  const [b] = h.live.splice(i % h.live.length, 1);
+  verify(h, b!);
   return b;
 }
 
@@ -140,10 +147,8 @@ function checkAll(s: State): void {
   s.machine.check();
   for (const b of s.live) verify(s, b);
   for (const c of s.children) {
-    for (const [a, v] of c.bytes) {
-      const got = c.proc.loadU8(virtAddr(a));
-      if (got !== v) throw new Error(`fork ${c.proc.pid} reads ${got} at 0x${a.toString(16)}, not ${v}`);
-    }
+    c.m.check();
+    for (const b of c.live) verify(c, b);
   }
   for (const h of s.hogs) {
     for (let i = 0; i < h.pages; i += 7) {
@@ -203,18 +208,14 @@ const steps = fc.oneof(
     weight: 2,
     arbitrary: fc.nat().map((i) =>
       step<State>(`fork(#${i})`, (s) => {
-        const proc = s.p.fork("child");
-        if (proc === null) throw new Error("fork failed");
-        const bytes = new Map<number, number>();
-        for (const b of s.live) for (const a of ends(b)) bytes.set(a, b.tag);
-        s.children.push({ proc, bytes });
-        // The child writes into one of the pages it shares with the parent
-        // (its copy-on-write break); the parent's block keeps its tag.
-        if (s.live.length > 0) {
-          const b = s.live[i % s.live.length]!;
-          proc.storeU8(virtAddr(b.p), 255);
-          bytes.set(b.p, 255);
-        }
+        const p = s.p.fork("child");
+        if (p === null) throw new Error("fork failed");
+        const m = s.m.forkChild({ memory: p, programBreak: p, mapper: p });
+        const child = { p, m, live: s.live.map((b) => ({ ...b })) };
+        s.children.push(child);
+        // The child writes over one of the blocks it shares with the parent
+        // (its copy-on-write breaks); the parent's block keeps its tag.
+        if (child.live.length > 0) retag(s, child, child.live[i % child.live.length]!);
       }),
     ),
   },
@@ -224,7 +225,28 @@ const steps = fc.oneof(
       step<State>(`exit child #${i}`, (s) => {
         if (s.children.length === 0) return;
         const [c] = s.children.splice(i % s.children.length, 1);
-        c!.proc.exit();
+        c!.p.exit();
+      }),
+    ),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.tuple(fc.nat(), size).map(([i, n]) =>
+      step<State>(`child #${i}: malloc(${n})`, (s) => {
+        if (s.children.length === 0) return;
+        const c = s.children[i % s.children.length]!;
+        tagBlock(s, c.m.malloc(n), n, c);
+      }),
+    ),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.tuple(fc.nat(), fc.nat()).map(([i, j]) =>
+      step<State>(`child #${i}: free(#${j})`, (s) => {
+        if (s.children.length === 0) return;
+        const c = s.children[i % s.children.length]!;
+        const b = take(c, j);
+        if (b) c.m.free(b.p);
       }),
     ),
   },
@@ -301,6 +323,54 @@ describe("libc's heap in a process while the machine goes on", () => {
     seen = zeros();
     checkSequences<State>({ setup: () => setup(HUGE), steps, check: checkAll, maxSteps: 60, numRuns: 20 });
     for (const k of COUNTERS) expect(seen[k], k).toBeGreaterThan(0);
+  });
+
+  it("forkChild: the child goes on with the heap it inherited, and the two heaps go their own ways", () => {
+    const s = setup();
+    const x = s.m.malloc(24);
+    const y = s.m.malloc(5000);
+    const child = s.p.fork("child")!;
+    const cm = s.m.forkChild({ memory: child, programBreak: child, mapper: child });
+    expect(cm.heapBase).toBe(s.m.heapBase);
+    expect(cm.arenaAddress).toBe(s.m.arenaAddress);
+    // Both grow from the same top: the same address, in two address spaces.
+    const a = s.m.malloc(70_000);
+    expect(cm.malloc(70_000)).toBe(a);
+    s.p.storeU8(virtAddr(a), 1);
+    child.storeU8(virtAddr(a), 2);
+    expect(s.p.loadU8(virtAddr(a))).toBe(1);
+    expect(child.loadU8(virtAddr(a))).toBe(2);
+    // The child frees what it inherited; its tcache hands x back, the parent's does not.
+    cm.free(x);
+    expect(cm.malloc(24)).toBe(x);
+    expect(s.m.malloc(24)).not.toBe(x);
+    cm.free(y);
+    expect(cm.chunks().find((c) => c.address === y - 16)?.state).not.toBe("in-use");
+    expect(s.m.chunks().find((c) => c.address === y - 16)?.state).toBe("in-use");
+    s.m.check();
+    cm.check();
+    s.machine.check();
+  });
+
+  it("forkChild refuses a memory that is not the process's fork as fork left it, naming the argument", () => {
+    const s = setup();
+    s.m.malloc(24);
+    // Another process with a malloc of its own: its arena lies at the same address, but holds another heap.
+    const other = s.machine.spawn("other");
+    const om = createMalloc({ memory: other, programBreak: other, mapper: other });
+    om.malloc(100);
+    const ports = (p: Process) => ({ memory: p, programBreak: p, mapper: p });
+    expect(() => s.m.forkChild(ports(other))).toThrow(expect.objectContaining({ argument: "child" }));
+    // A fork whose parent has called malloc since.
+    const child = s.p.fork("child")!;
+    s.m.malloc(3000);
+    expect(() => s.m.forkChild(ports(child))).toThrow(/as fork left it/);
+    // A process with nothing mapped there.
+    const empty = s.machine.spawn("empty");
+    expect(() => s.m.forkChild(ports(empty))).toThrow(expect.objectContaining({ argument: "child" }));
+    s.m.check();
+    om.check();
+    s.machine.check();
   });
 
   it("a write after fork copies the shared page: the child still reads the tag the parent overwrote", () => {

@@ -62,13 +62,16 @@ import {
   type ProgramBreak,
   sbrk,
   UsageError,
+  type VirtAddr,
 } from "@memstack/core";
 import type {
   BinsSnapshot,
   ChunkInfo,
   Mallinfo2,
+  Malloc,
   MallocCounters,
   MallocOptions,
+  MallocPorts,
   MallocTunables,
 } from "../api.js";
 import {
@@ -86,6 +89,7 @@ import { MallocAbort } from "../errors.js";
 import { HeapAccess } from "./heap-access.js";
 import { checkHeap, listChunks, snapshotBins } from "./inspect.js";
 import {
+  ARENA_SIZE,
   AV_ATTACHED_THREADS,
   AV_BINMAP,
   AV_FASTBINS,
@@ -247,10 +251,28 @@ export class Ptmalloc extends HeapAccess {
   /** Highest address the brk heap reached, for placement reports. */
   heapEnd: number;
 
-  constructor(options: MallocOptions) {
+  /**
+   * A new malloc over `options`' memory; with `parent`, the malloc of a
+   * child that fork(2) made of the parent's process (see forkChild), which
+   * takes over everything the parent holds outside the simulated memory.
+   */
+  constructor(options: MallocOptions, parent?: Ptmalloc) {
     super(options.memory);
     this.programBreak = options.programBreak;
     this.mapper = options.mapper;
+    if (parent !== undefined) {
+      // What glibc keeps in libc's data segment (mp_, the tcache pointer
+      // and key) and memstack's own books: copied, as fork copies them.
+      this.stderr = parent.stderr;
+      this.keyLo = parent.keyLo;
+      this.keyHi = parent.keyHi;
+      this.heapBase = parent.heapBase;
+      this.heapEnd = parent.heapEnd;
+      this.arenaAddress = parent.arenaAddress;
+      this.av = parent.av;
+      this.inherit(parent);
+      return;
+    }
     this.stderr =
       options.stderr ??
       ((text: string) => {
@@ -441,6 +463,62 @@ export class Ptmalloc extends HeapAccess {
   }
 
   // ------------------------------------------------------------ set-up
+
+  // The state a fork carries over beside the memory (see the constructor).
+  private inherit(parent: Ptmalloc): void {
+    this.errno = parent.errno;
+    this.trimThreshold = parent.trimThreshold;
+    this.topPad = parent.topPad;
+    this.topPadExact = parent.topPadExact;
+    this.mmapThreshold = parent.mmapThreshold;
+    this.nMmaps = parent.nMmaps;
+    this.nMmapsMax = parent.nMmapsMax;
+    this.maxNMmaps = parent.maxNMmaps;
+    this.noDynThreshold = parent.noDynThreshold;
+    this.mmappedMem = parent.mmappedMem;
+    this.maxMmappedMem = parent.maxMmappedMem;
+    this.sbrkBase = parent.sbrkBase;
+    this.tcacheBins = parent.tcacheBins;
+    this.tcacheMaxBytes = parent.tcacheMaxBytes;
+    this.tcacheCount = parent.tcacheCount;
+    this.tcacheUnsortedLimit = parent.tcacheUnsortedLimit;
+    this.arenaTest = parent.arenaTest;
+    this.arenaMax = parent.arenaMax;
+    this.globalMaxFast = parent.globalMaxFast;
+    this.perturbByte = parent.perturbByte;
+    this.tcache = parent.tcache;
+    this.segments.push(...parent.segments);
+    for (const [chunk, size] of parent.mmapped) this.mmapped.set(chunk, size);
+    Object.assign(this.stats, parent.stats);
+  }
+
+  forkChild(child: MallocPorts): Malloc {
+    if (child === null || typeof child !== "object" || child.memory === undefined) {
+      throw new UsageError(PKG, "forkChild: child must give memory, programBreak and mapper", "child");
+    }
+    // Right after fork the child's main_arena is a copy of the parent's,
+    // byte for byte (one read of it in each memory, as a debugger's would):
+    // a memory that does not hold it there is not a fork of this process.
+    const mine = new Uint8Array(ARENA_SIZE);
+    const theirs = new Uint8Array(ARENA_SIZE);
+    let same = true;
+    try {
+      this.memory.loadBytes(this.av as VirtAddr, mine);
+      child.memory.loadBytes(this.av as VirtAddr, theirs);
+      for (let i = 0; i < ARENA_SIZE && same; i++) same = mine[i] === theirs[i];
+    } catch (e) {
+      if (!(e instanceof Fault)) throw e;
+      same = false;
+    }
+    if (!same) {
+      throw new UsageError(
+        PKG,
+        `forkChild: the child's memory does not hold this malloc's arena at 0x${this.av.toString(16)} as fork left it: not a fork of its process, or one of the two has called malloc since`,
+        "child",
+      );
+    }
+    return new Ptmalloc({ ...child }, this);
+  }
 
   private mallocInitState(): void {
     for (let i = 1; i < NBINS; i++) {
