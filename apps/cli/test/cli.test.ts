@@ -112,6 +112,9 @@ describe("memstack CLI", () => {
     expect(out).toMatch(
       /fork\(\); child writes the chunk\s+1 copy\s+copy-on-write: parent still reads 0x11111111/,
     );
+    expect(out).toMatch(
+      /child: free\(chunk\); malloc\(100\)\s+brk0\+0x310\s+its own heap now; the parent's chunk stays in-use/,
+    );
     expect(out).toMatch(/^ {2}555555559000-[0-9a-f]+ rw-p 00000000 00:00 0 +\[heap\]$/m);
     expect(out).toContain("All invariants hold (RAM, buddy allocator, page tables and TLB, kernel).");
   });

@@ -159,6 +159,15 @@ function machineAct(io: CliIo, line: (call: string, result: string, note?: strin
     `${machine.kernel.pages.stats.cowCopies - faults} copy`,
     `copy-on-write: parent still reads ${toHex(proc.loadU32(virtAddr(q)))}`,
   );
+  // The child's malloc is the parent's, inherited with its heap.
+  const childMalloc = malloc.forkChild({ memory: child, programBreak: child, mapper: child });
+  childMalloc.free(q);
+  line(
+    "child: free(chunk); malloc(100)",
+    `brk0+${toHex(childMalloc.malloc(100) - brk0)}`,
+    `its own heap now; the parent's chunk stays ${malloc.chunks().find((c) => c.address === q - 16)?.state}`,
+  );
+  childMalloc.check();
   io.out("\n/proc/PID/maps of the parent:\n");
   for (const l of proc.maps().trimEnd().split("\n")) io.out(`  ${l}\n`);
   const meminfo = machine.meminfo();
