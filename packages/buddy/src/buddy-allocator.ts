@@ -1019,9 +1019,13 @@ function buildZones(
         "zones",
       );
     }
+    // (An empty zone holds no frame, so it shares no pair: a machine of an
+    // odd number of frames ends its last zone at an odd pfn, and the empty
+    // zones after it start there.)
     if (
       start === prevEnd &&
       start % 2 === 1 &&
+      spec.endPfn > start &&
       out.length > 0 &&
       out[out.length - 1]!.end > out[out.length - 1]!.start
     ) {

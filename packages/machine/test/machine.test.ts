@@ -164,6 +164,16 @@ describe("createMachine", () => {
     expect(() => createMachine({ swap: -4096 })).toThrow(/swap/);
     expect(() => createMachine({ maxMapCount: 0 })).toThrow(/maxMapCount/);
     expect(() => createMachine({ maxMapCount: 1.5 })).toThrow(UsageError);
+    // Any whole number of pages, odd ones too (the buddy allocator's last
+    // zone then ends at an odd frame): a machine sized as a real one's MemFree.
+    for (const ram of ["26148K", "16372K"]) {
+      const odd = createMachine({ ram });
+      const p = odd.spawn();
+      const a = p.mmap(0, 4 * MiB, RW, MAP_PRIVATE);
+      for (let i = 0; i < 4 * MiB; i += PAGE) p.storeU8(V(a + i), 1);
+      odd.check();
+      expect(odd.meminfo()).toMatch(new RegExp(`^MemTotal:\\s+${Number.parseInt(ram, 10)} kB$`, "m"));
+    }
   });
 
   it("makes PROT_EXEC alone execute-only, unless executeOnly is false", () => {
