@@ -9,6 +9,7 @@ import { UsageError } from "@memstack/core";
 import { Command, CommanderError } from "commander";
 import { runDemo } from "./commands/demo.js";
 import { type LackeyCommandOptions, runLackey } from "./commands/lackey.js";
+import { runMallocCalls } from "./commands/malloc-calls.js";
 import { runMallocReplay } from "./commands/malloc-replay.js";
 import { runVmRun, type VmRunOptions } from "./commands/vm-run.js";
 import { type CliIo, processIo } from "./io.js";
@@ -68,6 +69,25 @@ function buildProgram(io: CliIo): Command {
     .option("--progress", "draw a progress bar on stderr even when it is not a terminal")
     .action((file: string, options: { backend: string; memory: string; progress?: boolean }) => {
       status = runMallocReplay(file, options, io);
+    });
+  malloc
+    .command("calls")
+    .description(
+      "run a call list (malloc's calls, queries, writes over heap words, forks; - for stdin); glibc's lines on stdout",
+    )
+    .argument("<file>", "the call list")
+    .option(
+      "--backend <backend>",
+      "where the process runs: flat (FlatMemory) or process (a kernel process; needed for forks)",
+      "flat",
+    )
+    .option(
+      "--memory <size>",
+      "size of the flat address space, or of the machine's RAM with --backend process",
+      "1G",
+    )
+    .action((file: string, options: { backend: string; memory: string }) => {
+      status = runMallocCalls(file, options, io);
     });
   const vm = program.command("vm").description("the Linux kernel's virtual memory (@memstack/kernel)");
   vm.command("run")

@@ -75,6 +75,7 @@ describe("memstack CLI", () => {
     for (const argv of [
       ["vm", "run", "/nonexistent/x.vm"],
       ["malloc", "replay", "/nonexistent/x.trace"],
+      ["malloc", "calls", "/nonexistent/x.calls"],
       ["lackey", "/nonexistent/x.lackey"],
     ]) {
       const io = capture();
@@ -203,6 +204,61 @@ describe("memstack malloc replay", () => {
     expect(await main(["malloc", "replay", file], io)).toBe(EXIT_USAGE);
     expect(io.stdout()).toBe("");
     expect(io.stderr()).toBe("error 4: bad number\n");
+  });
+});
+
+describe("memstack malloc calls", () => {
+  const libcFixtures = new URL("../../../packages/libc/test/fixtures/", import.meta.url).pathname;
+  // One list of a recorded family (fixtures' lists.txt.gz and expected.txt.gz, "# seed N" sections).
+  const seed = (file: string, n: number): string => {
+    const text = gunzipSync(readFileSync(`${libcFixtures}${file}`)).toString("utf8");
+    const part = text.split("# seed ").find((p) => p.startsWith(`${n}\n`))!;
+    return part.slice(part.indexOf("\n") + 1);
+  };
+  const tmp = async (name: string, text: string): Promise<string> => {
+    const { writeFileSync, mkdtempSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const file = `${mkdtempSync(`${tmpdir()}/memstack-`)}/${name}`;
+    writeFileSync(file, text);
+    return file;
+  };
+
+  it("prints what the real glibc printed for a list with forks, in a process", async () => {
+    const file = await tmp("fork.calls", seed("fork/lists.txt.gz", 1003));
+    expect(seed("fork/lists.txt.gz", 1003)).toMatch(/^F$/m);
+    const io = capture();
+    expect(await main(["malloc", "calls", "--backend", "process", file], io)).toBe(0);
+    expect(io.stdout()).toBe(seed("fork/expected.txt.gz", 1003));
+    expect(io.stderr()).toBe("");
+    // On FlatMemory a fork cannot be had: said before anything runs.
+    const flat = capture();
+    expect(await main(["malloc", "calls", file], flat)).toBe(EXIT_USAGE);
+    expect(flat.stdout()).toBe("");
+    expect(flat.stderr()).toMatch(/^error \d+: 'F' forks: run the list with --backend process\n$/);
+  });
+
+  it("ends a corrupted heap as glibc's process ends: its message on stderr, exit 134; a fault, 139", async () => {
+    const file = await tmp("prev.calls", "m 1 24\nw 1 -8 0x1231\nf 1\n");
+    for (const backend of ["flat", "process"]) {
+      const io = capture();
+      expect(await main(["malloc", "calls", "--backend", backend, file], io)).toBe(134);
+      expect(io.stdout()).toBe("0x2a0\n");
+      expect(io.stderr()).toBe("double free or corruption (!prev)\n");
+    }
+    // A size field of 0x1234 (IS_MMAPPED clear, PREV_INUSE clear): glibc reads prev_size
+    // below the heap and faults, as the real process does.
+    const segv = await tmp("segv.calls", "m 1 24\nw 1 -8 0x1234\nf 1\n");
+    const io = capture();
+    expect(await main(["malloc", "calls", "--backend", "process", segv], io)).toBe(139);
+    expect(io.stderr()).toMatch(/^Segmentation fault \(read of 0x[0-9a-f]+: not-mapped\)\n$/);
+  });
+
+  it("answers a malformed line with error LINE: REASON and exit 2, running nothing", async () => {
+    const file = await tmp("bad.calls", "m 1 24\ni\nz 9\n");
+    const io = capture();
+    expect(await main(["malloc", "calls", file], io)).toBe(EXIT_USAGE);
+    expect(io.stdout()).toBe("");
+    expect(io.stderr()).toBe("error 3: unknown call 'z'\n");
   });
 });
 

@@ -21,6 +21,8 @@ export {
   M_TOP_PAD,
   M_TRIM_THRESHOLD,
 } from "./api.js";
+export type { CallListOptions, ListedCall } from "./calls.js";
+export { parseCallList, runCallList } from "./calls.js";
 export type { CxxHeap, NewHandler } from "./cxx.js";
 export { createCxxHeap } from "./cxx.js";
 export { BadAlloc, MallocAbort } from "./errors.js";

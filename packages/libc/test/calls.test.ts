@@ -5,7 +5,7 @@
 import { CorruptionError, FlatMemory, MAP_PRIVATE, PROT_READ, PROT_WRITE } from "@memstack/core";
 import { createMachine } from "@memstack/machine";
 import { describe, expect, it } from "vitest";
-import { createMalloc } from "../src/index.js";
+import { createMalloc, parseCallList, runCallList, TraceSyntaxError } from "../src/index.js";
 import { runCalls } from "./calls.js";
 import { bySeed, fixture, newHeap, RANDOM_MIXES, throughPorts } from "./helpers.js";
 
@@ -166,5 +166,43 @@ describe("random lists with fork between the calls, as glibc answers them (fixtu
       for (const h of heaps) h.check();
       machine.check();
     }
+  });
+});
+
+describe("parseCallList and runCallList", () => {
+  it("refuses a malformed line before any call runs, naming its line", () => {
+    const bad: [string, RegExp][] = [
+      ["m 1 24\nq 2\n", /error 2: unknown call 'q'$/],
+      ["m 1\n", /error 1: 'm' takes 2 field\(s\), got 1$/],
+      ["# a comment\n\nf 1 2\n", /error 3: 'f' takes 1 field\(s\), got 2$/],
+      ["m 1 2x\n", /error 1: bad number$/],
+      ["m 1 0x10000000000000000\n", /error 1: bad number$/],
+      ["m 65536 8\n", /error 1: ID must be below 65536$/],
+      ["x 1 8 -2 0\n", /error 1: ID must be below 65536$/],
+    ];
+    for (const [list, message] of bad) {
+      const { m } = newHeap(quiet);
+      const before = m.counters();
+      expect(() => runCallList(m, list, m as never, MEMPTR)).toThrow(TraceSyntaxError);
+      expect(() => parseCallList(list)).toThrow(message);
+      // Nothing ran: not even the valid lines before the bad one.
+      expect(m.counters()).toEqual(before);
+      expect(m.chunks()).toEqual([]);
+      m.check();
+    }
+    expect(parseCallList("w 1 -8 -0x10\nX 2 0 1 -16\n").map((c) => c.args)).toEqual([
+      [1, -8, -16],
+      [2, 0, 1, -16],
+    ]);
+  });
+
+  it("forks only where the memory can: F and P on a FlatMemory are a UsageError naming fork", () => {
+    const { m, mem } = newHeap(quiet);
+    const out: string[] = [];
+    expect(() => runCallList(m, "m 1 24\nF\nm 2 24\n", mem, MEMPTR, { out })).toThrow(
+      expect.objectContaining({ argument: "fork" }),
+    );
+    expect(out).toEqual(["0x2a0"]);
+    m.check();
   });
 });

@@ -15,43 +15,24 @@
  * exits 137 and one that faults exits 139, as a shell reports SIGKILL and
  * SIGSEGV.
  */
-import {
-  Fault,
-  FlatMemory,
-  formatSize,
-  type Mapper,
-  type ProgramBreak,
-  parseSize,
-  type VirtualMemory,
-} from "@memstack/core";
-import { ProcessKilled } from "@memstack/kernel";
+import { formatSize } from "@memstack/core";
 import {
   createMalloc,
   formatPlacements,
-  MallocAbort,
   parseMallocTrace,
   replayMallocTrace,
   TraceSyntaxError,
 } from "@memstack/libc";
-import { createMachine } from "@memstack/machine";
 import { type CliIo, readInput } from "../io.js";
+import { type BackendOptions, openSpace, processEnd } from "./malloc-backend.js";
 
 /** Options of `memstack malloc replay`. */
-export interface MallocReplayOptions {
-  /** Where the process runs: `flat` (FlatMemory) or `process` (a process of a simulated Linux machine). */
-  backend: string;
+export interface MallocReplayOptions extends BackendOptions {
   /** Show a progress bar on stderr even when it is not a terminal. */
   progress?: boolean;
-  /** Size of the flat address space, or of the machine's RAM for `process`, e.g. `1G`. */
-  memory: string;
 }
 
-/** Exit status of a process killed by SIGABRT, as a shell reports it. */
-export const EXIT_ABORT = 134;
-/** Exit status of a process killed by SIGKILL (the OOM killer). */
-export const EXIT_KILLED = 137;
-/** Exit status of a process killed by SIGSEGV. */
-export const EXIT_SEGV = 139;
+export { EXIT_ABORT, EXIT_KILLED, EXIT_SEGV } from "./malloc-backend.js";
 
 function bar(done: number, total: number): string {
   const width = 30;
@@ -66,28 +47,8 @@ function bar(done: number, total: number): string {
  * @returns the exit status: 0, 2 for a usage error or a malformed trace, 134 for a simulated abort.
  */
 export function runMallocReplay(file: string, options: MallocReplayOptions, io: CliIo): number {
-  if (options.backend !== "flat" && options.backend !== "process") {
-    io.err(`memstack: unknown backend '${options.backend}' (expected flat or process)\n`);
-    return 2;
-  }
-  let memoryBytes: number;
-  try {
-    memoryBytes = parseSize(options.memory);
-  } catch {
-    io.err(`memstack: --memory: not a size: '${options.memory}'\n`);
-    return 2;
-  }
-  if (
-    options.backend === "flat" &&
-    (memoryBytes < 1 << 20 || memoryBytes > 2 ** 32 || memoryBytes % 65536 !== 0)
-  ) {
-    io.err("memstack: --memory must be a multiple of 64K between 1M and 4G\n");
-    return 2;
-  }
-  if (options.backend === "process" && (memoryBytes < 4 << 20 || memoryBytes % 4096 !== 0)) {
-    io.err("memstack: --memory (the machine's RAM) must be a multiple of 4K of at least 4M\n");
-    return 2;
-  }
+  const opened = openSpace(options, "replay", io);
+  if (opened === null) return 2;
   const bytes = readInput(file, io);
   if (bytes === null) return 1;
   const text = bytes.toString("utf8");
@@ -101,13 +62,7 @@ export function runMallocReplay(file: string, options: MallocReplayOptions, io: 
     }
     throw e;
   }
-  let space: VirtualMemory & ProgramBreak & Mapper;
-  if (options.backend === "flat") {
-    // A fixed ArrayBuffer: typed arrays over a resizable one are several times slower.
-    space = new FlatMemory({ memory: new ArrayBuffer(memoryBytes), assumeZeroed: true });
-  } else {
-    space = createMachine({ ram: memoryBytes }).spawn("replay");
-  }
+  const { space } = opened;
   const malloc = createMalloc({ memory: space, programBreak: space, mapper: space });
   const showProgress = options.progress === true || io.errIsTty === true;
   const started = performance.now();
@@ -119,18 +74,8 @@ export function runMallocReplay(file: string, options: MallocReplayOptions, io: 
     }).placements;
   } catch (e) {
     if (showProgress) io.err("\n");
-    if (e instanceof MallocAbort) {
-      io.err(`${e.detail}\n`);
-      return EXIT_ABORT;
-    }
-    if (e instanceof ProcessKilled) {
-      io.err("Killed\n");
-      return EXIT_KILLED;
-    }
-    if (e instanceof Fault) {
-      io.err(`Segmentation fault (${e.access} of 0x${e.address.toString(16)}: ${e.reason})\n`);
-      return EXIT_SEGV;
-    }
+    const status = processEnd(e, io);
+    if (status !== null) return status;
     throw e;
   }
   const ms = performance.now() - started;
