@@ -14,20 +14,30 @@ import { createMalloc, type Malloc, MallocAbort } from "../src/index.js";
 import { runCalls } from "./calls.js";
 import { bySeed, fixture } from "./helpers.js";
 
-// Each family: its fixtures' prefix, its size, and the tunables glibc ran it with.
+// Each family: its fixtures' prefix, its size, the tunables glibc ran it
+// with, and whether its lists fork (then only a process can run them).
 const FAMILIES = [
-  { prefix: "", size: 299, tunables: {} },
-  { prefix: "tcache-off.", size: 150, tunables: { tcacheCount: 0 } },
+  { prefix: "", size: 299, tunables: {}, forks: false },
+  { prefix: "tcache-off.", size: 150, tunables: { tcacheCount: 0 }, forks: false },
+  { prefix: "fork.", size: 98, tunables: {}, forks: true },
 ] as const;
+
+type Fork = NonNullable<Parameters<typeof runCalls>[4]>["fork"];
 
 // Runs a list as calls.c does (runCalls): the printed lines, then the end
 // line record.sh writes from how it ended. A block is printed as an offset
 // from the initial break when `inHeap` says it lies there.
-function run(list: string, m: Malloc, memory: VirtualMemory, inHeap: (p: number) => boolean): string {
+function run(
+  list: string,
+  m: Malloc,
+  memory: VirtualMemory,
+  inHeap: (p: number) => boolean,
+  fork?: Fork,
+): string {
   const out: string[] = [];
   let end = "end ok";
   try {
-    runCalls(m, list, memory, 0, { inHeap, out });
+    runCalls(m, list, memory, 0, { inHeap, out, ...(fork ? { fork } : {}) });
   } catch (e) {
     if (e instanceof MallocAbort) end = `end SIGABRT ${e.detail}`;
     else if (e instanceof Fault) end = "end SIGSEGV";
@@ -36,7 +46,7 @@ function run(list: string, m: Malloc, memory: VirtualMemory, inHeap: (p: number)
   return [...out, end, ""].join("\n");
 }
 
-for (const { prefix, size, tunables } of FAMILIES) {
+for (const { prefix, size, tunables, forks } of FAMILIES) {
   const lists = bySeed(fixture(`corrupt/${prefix}lists.txt.gz`));
   const expected = bySeed(fixture(`corrupt/${prefix}expected.txt.gz`));
   const name = prefix === "" ? "default tunables" : prefix.slice(0, -1);
@@ -51,30 +61,47 @@ for (const { prefix, size, tunables } of FAMILIES) {
 
     it("in a process of createMachine(): the same lines and the same end, every list", () => {
       for (const [seed, list] of lists) {
-        const p = createMachine({ ram: "64M" }).spawn("corrupt");
-        const m = createMalloc({ memory: p, programBreak: p, mapper: p, tunables });
+        const machine = createMachine({ ram: "64M" });
+        let p = machine.spawn("corrupt");
+        let m = createMalloc({ memory: p, programBreak: p, mapper: p, tunables });
+        const first = m;
+        // F goes on in the child, with the malloc it inherited; P in the parent.
+        const fork: Fork = (intoChild) => {
+          const child = p.fork("corrupt")!;
+          if (!intoChild) {
+            child.exit();
+            return { m, memory: p };
+          }
+          m = m.forkChild({ memory: child, programBreak: child, mapper: child });
+          p = child;
+          return { m, memory: child };
+        };
         // The mmap area lies terabytes above the heap, as in glibc's process.
-        const got = run(list, m, p, (q) => q >= m.heapBase && q - m.heapBase < 2 ** 32);
+        const got = run(list, first, p, (q) => q >= first.heapBase && q - first.heapBase < 2 ** 32, fork);
         expect(got, `seed ${seed}`).toBe(expected.get(seed));
+        machine.check();
       }
+      if (forks) expect([...lists.values()].join("")).toMatch(/^F$[^]*^P$|^P$[^]*^F$/m);
     });
 
-    it("on FlatMemory: the same, except where glibc's process faulted", () => {
-      let faulted = 0;
-      for (const [seed, list] of lists) {
-        const want = expected.get(seed)!;
-        if (want.endsWith("end SIGSEGV\n")) {
-          faulted++;
-          continue;
+    // (A fork needs a process: the fork family runs in one only.)
+    if (!forks)
+      it("on FlatMemory: the same, except where glibc's process faulted", () => {
+        let faulted = 0;
+        for (const [seed, list] of lists) {
+          const want = expected.get(seed)!;
+          if (want.endsWith("end SIGSEGV\n")) {
+            faulted++;
+            continue;
+          }
+          const mem = new FlatMemory({ memory: new ArrayBuffer(64 << 20), assumeZeroed: true });
+          const m = createMalloc({ memory: mem, programBreak: mem, mapper: mem, tunables });
+          // FlatMemory's mappings share the buffer with the heap: the break bounds it.
+          const got = run(list, m, mem, (q) => q >= m.heapBase && q < m.heapEnd);
+          expect(got, `seed ${seed}`).toBe(want);
         }
-        const mem = new FlatMemory({ memory: new ArrayBuffer(64 << 20), assumeZeroed: true });
-        const m = createMalloc({ memory: mem, programBreak: mem, mapper: mem, tunables });
-        // FlatMemory's mappings share the buffer with the heap: the break bounds it.
-        const got = run(list, m, mem, (q) => q >= m.heapBase && q < m.heapEnd);
-        expect(got, `seed ${seed}`).toBe(want);
-      }
-      expect(faulted).toBeLessThan(size / 20);
-    });
+        expect(faulted).toBeLessThan(size / 20);
+      });
   });
 }
 
