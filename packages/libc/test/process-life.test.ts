@@ -365,6 +365,10 @@ describe("libc's heap in a process while the machine goes on", () => {
     const child = s.p.fork("child")!;
     s.m.malloc(3000);
     expect(() => s.m.forkChild(ports(child))).toThrow(/as fork left it/);
+    // Ports missing.
+    expect(() => s.m.forkChild({ memory: child } as never)).toThrow(
+      expect.objectContaining({ argument: "child" }),
+    );
     // A process with nothing mapped there.
     const empty = s.machine.spawn("empty");
     expect(() => s.m.forkChild(ports(empty))).toThrow(expect.objectContaining({ argument: "child" }));

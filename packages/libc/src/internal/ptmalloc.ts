@@ -493,7 +493,13 @@ export class Ptmalloc extends HeapAccess {
   }
 
   forkChild(child: MallocPorts): Malloc {
-    if (child === null || typeof child !== "object" || child.memory === undefined) {
+    if (
+      child === null ||
+      typeof child !== "object" ||
+      child.memory == null ||
+      child.programBreak == null ||
+      child.mapper == null
+    ) {
       throw new UsageError(PKG, "forkChild: child must give memory, programBreak and mapper", "child");
     }
     // Right after fork the child's main_arena is a copy of the parent's,
