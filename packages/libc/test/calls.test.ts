@@ -4,6 +4,7 @@
 // them): the simulated malloc must print the same lines.
 import { CorruptionError, FlatMemory, MAP_PRIVATE, PROT_READ, PROT_WRITE } from "@memstack/core";
 import { createMachine } from "@memstack/machine";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { createMalloc, parseCallList, runCallList, TraceSyntaxError } from "../src/index.js";
 import { runCalls } from "./calls.js";
@@ -204,5 +205,50 @@ describe("parseCallList and runCallList", () => {
     );
     expect(out).toEqual(["0x2a0"]);
     m.check();
+  });
+});
+
+describe("parseCallList on any text", () => {
+  it("returns calls or throws a TraceSyntaxError naming a line of the text, nothing else", () => {
+    const token = fc.oneof(
+      fc.constantFrom(..."mcarftuoipAvVewxXFPqZ#".split("")),
+      fc.constantFrom(
+        "0",
+        "1",
+        "-8",
+        "0x10",
+        "65535",
+        "65536",
+        "0xffffffffffffffff",
+        "18446744073709551616",
+        "1e3",
+        "-",
+        "0x",
+        "",
+      ),
+      fc.string({ maxLength: 4 }),
+    );
+    const line = fc
+      .tuple(fc.array(token, { maxLength: 6 }), fc.constantFrom(" ", "  ", "\t"))
+      .map(([t, sep]) => t.join(sep));
+    fc.assert(
+      fc.property(fc.array(line, { maxLength: 12 }), (lines) => {
+        const text = lines.join("\n");
+        try {
+          const calls = parseCallList(text);
+          for (const c of calls) {
+            expect(c.line).toBeGreaterThanOrEqual(1);
+            expect(c.line).toBeLessThanOrEqual(lines.length);
+            expect(c.args.every((a) => Number.isFinite(a))).toBe(true);
+          }
+        } catch (e) {
+          expect(e).toBeInstanceOf(TraceSyntaxError);
+          const n = (e as TraceSyntaxError).line;
+          expect(n).toBeGreaterThanOrEqual(1);
+          expect(n).toBeLessThanOrEqual(lines.length);
+        }
+      }),
+      { numRuns: Number(process.env.MEMSTACK_RUNS ?? 300) },
+    );
   });
 });
