@@ -91,6 +91,9 @@ export class Kernel {
   readonly #seed: number;
   // TS-private, not #private: read on every page fault (see PageManager).
   private cur: Process | null = null;
+  // The current process was killed (by the OOM killer, in the middle of a
+  // fault or a system call) and no process has run since: see oomKill.
+  #currentKilled = false;
   /** The kernel's own address space (init_mm), current when no process is. */
   readonly #kernelSpace: number;
   #inKswapd = false;
@@ -224,6 +227,7 @@ export class Kernel {
       mmu.switchAddressSpace(proc.space);
       this.cur = proc;
     }
+    this.#currentKilled = false;
     if (mmu.privilege !== "user") mmu.privilege = "user";
   }
 
@@ -426,6 +430,9 @@ export class Kernel {
     if (this.mmu.currentAddressSpace === proc.space) {
       this.mmu.switchAddressSpace(this.#kernelSpace);
       this.cur = null;
+      // Killed in the middle of what it was doing (a fault, a system call):
+      // until another process runs, what allocates is its unwinding.
+      this.#currentKilled = state === "killed";
     }
     proc.mm.unmapAll();
     proc.state = state;
@@ -478,8 +485,14 @@ export class Kernel {
   oomKill(): boolean {
     // out_of_memory(): when the task allocating is already a victim, its
     // death will free memory; no other process is killed for it, and the
-    // allocation fails instead.
-    if (this.#forkParent !== null && !this.#forkParent.alive) return false;
+    // allocation fails instead (task_will_free_mem(current) in
+    // mm/oom_kill.c). The task allocating is a fork's parent, or else the
+    // current process: one whose fault the killer chose in an earlier pass
+    // of the same allocation must not take others with it (the kill made
+    // the kernel's own space current, so the flag says whose it was).
+    if (this.#forkParent !== null) {
+      if (!this.#forkParent.alive) return false;
+    } else if (this.#currentKilled) return false;
     let victim: Process | null = null;
     let best = Number.NEGATIVE_INFINITY;
     for (const p of this.#procs.values()) {

@@ -77,3 +77,48 @@ describe("20 processes of 5 MiB on a 50 MiB machine, through the whole stack", (
     m.check();
   });
 });
+
+describe("the OOM killer takes no one else for an allocation whose task it chose", () => {
+  it("a writer it kills at its first fault dies alone: the process that filled memory lives on", () => {
+    // B fills memory; W, whose oom_score_adj makes it the first choice
+    // whatever it holds, has mapped but not yet written its pages.
+    const setup = () => {
+      const m = createMachine({ ram: "16M" });
+      const b = m.spawn("b");
+      const w = m.spawn("w");
+      w.oomScoreAdj = 1000;
+      return { m, b, w, bAt: b.mmap(0, 16 * MiB, RW, MAP_PRIVATE), wAt: w.mmap(0, MiB, RW, MAP_PRIVATE) };
+    };
+    const kills = (m: ReturnType<typeof createMachine>) =>
+      m.kernel.dmesg.filter((l) => l.startsWith("Out of memory: Killed process"));
+    // The machine is deterministic: on one, find the page of B's whose
+    // allocation first calls the killer (which takes W first)...
+    const probe = setup();
+    let n = 0;
+    for (; kills(probe.m).length === 0; n++) {
+      try {
+        probe.b.storeU32(V(probe.bAt + n * PAGE), 0);
+      } catch (e) {
+        if (!(e instanceof ProcessKilled)) throw e;
+        break;
+      }
+    }
+    expect(probe.w.state).toBe("killed");
+    // ...and on another, B writes the pages before it: memory is full to the page.
+    const { m, b, w, bAt, wAt } = setup();
+    for (let i = 0; i < n - 1; i++) b.storeU32(V(bAt + i * PAGE), pattern(b.pid, i));
+    expect(kills(m)).toEqual([]);
+    // W's first fault finds no page: the killer takes W, which frees next to
+    // nothing, and the allocation fails with W. Linux's out_of_memory() lets
+    // a task that is already a victim die (task_will_free_mem(current))
+    // rather than kill on for it, so B lives.
+    expect(() => w.storeU32(V(wAt), 1)).toThrow(ProcessKilled);
+    expect(w.state).toBe("killed");
+    expect(b.alive).toBe(true);
+    expect(kills(m)).toEqual([
+      expect.stringMatching(new RegExp(`^Out of memory: Killed process ${w.pid} \\(w\\)`)),
+    ]);
+    for (let i = 0; i < n - 1; i++) expect(b.loadU32(V(bAt + i * PAGE))).toBe(pattern(b.pid, i));
+    m.check();
+  });
+});
