@@ -8,7 +8,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { createMalloc, parseCallList, runCallList, TraceSyntaxError } from "../src/index.js";
 import { runCalls } from "./calls.js";
-import { bySeed, fixture, newHeap, RANDOM_MIXES, throughPorts } from "./helpers.js";
+import { bySeed, fixture, forker, newHeap, RANDOM_MIXES, throughPorts } from "./helpers.js";
 
 const quiet = { stderr: () => {} };
 // posix_memalign's pointer goes to 0x1000, below FlatMemory's heap (0x10000).
@@ -146,21 +146,7 @@ describe("random lists with fork between the calls, as glibc answers them (fixtu
   it("in a process of createMachine(): the same lines, every list, check() in every process", () => {
     for (const [seed, list] of lists) {
       const { machine, p, memptr, m } = inProcess("1G");
-      let proc = p;
-      let heap = m;
-      const heaps = [m];
-      const fork = (intoChild: boolean) => {
-        const child = proc.fork("child");
-        if (child === null) throw new Error("fork failed");
-        if (!intoChild) {
-          child.exit();
-          return { m: heap, memory: proc };
-        }
-        heap = heap.forkChild({ memory: child, programBreak: child, mapper: child });
-        heaps.push(heap);
-        proc = child;
-        return { m: heap, memory: child };
-      };
+      const { fork, heaps } = forker(p, m);
       const inHeap = (q: number) => q >= m.heapBase && q - m.heapBase < 2 ** 32;
       expect(runCalls(m, list, p, memptr, { inHeap, fork }), `seed ${seed}`).toBe(expected.get(seed));
       // Every process's heap is whole: the parents' as they were at their fork.

@@ -12,7 +12,7 @@ import { createMachine } from "@memstack/machine";
 import { describe, expect, it } from "vitest";
 import { createMalloc, type Malloc, MallocAbort } from "../src/index.js";
 import { runCalls } from "./calls.js";
-import { bySeed, fixture } from "./helpers.js";
+import { bySeed, fixture, forker } from "./helpers.js";
 
 // Each family: its fixtures' prefix, its size, the tunables glibc ran it
 // with, and whether its lists fork (then only a process can run them).
@@ -22,7 +22,7 @@ const FAMILIES = [
   { prefix: "fork.", size: 98, tunables: {}, forks: true },
 ] as const;
 
-type Fork = NonNullable<Parameters<typeof runCalls>[4]>["fork"];
+type Fork = ReturnType<typeof forker>["fork"];
 
 // Runs a list as calls.c does (runCalls): the printed lines, then the end
 // line record.sh writes from how it ended. A block is printed as an offset
@@ -62,22 +62,12 @@ for (const { prefix, size, tunables, forks } of FAMILIES) {
     it("in a process of createMachine(): the same lines and the same end, every list", () => {
       for (const [seed, list] of lists) {
         const machine = createMachine({ ram: "64M" });
-        let p = machine.spawn("corrupt");
-        let m = createMalloc({ memory: p, programBreak: p, mapper: p, tunables });
-        const first = m;
+        const p = machine.spawn("corrupt");
+        const m = createMalloc({ memory: p, programBreak: p, mapper: p, tunables });
         // F goes on in the child, with the malloc it inherited; P in the parent.
-        const fork: Fork = (intoChild) => {
-          const child = p.fork("corrupt")!;
-          if (!intoChild) {
-            child.exit();
-            return { m, memory: p };
-          }
-          m = m.forkChild({ memory: child, programBreak: child, mapper: child });
-          p = child;
-          return { m, memory: child };
-        };
+        const { fork } = forker(p, m);
         // The mmap area lies terabytes above the heap, as in glibc's process.
-        const got = run(list, first, p, (q) => q >= first.heapBase && q - first.heapBase < 2 ** 32, fork);
+        const got = run(list, m, p, (q) => q >= m.heapBase && q - m.heapBase < 2 ** 32, fork);
         expect(got, `seed ${seed}`).toBe(expected.get(seed));
         machine.check();
       }

@@ -3,7 +3,8 @@
 import { readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
 import { FlatMemory, type Mapper, type ProgramBreak, type VirtualMemory, virtAddr } from "@memstack/core";
-import { createMalloc, type Malloc, type MallocOptions } from "../src/index.js";
+import type { Machine } from "@memstack/machine";
+import { type CallListOptions, createMalloc, type Malloc, type MallocOptions } from "../src/index.js";
 
 export interface Heap {
   m: Malloc;
@@ -118,4 +119,32 @@ export function bySeed(text: string): Map<number, string> {
     out.set(Number(part.slice(0, nl)), part.slice(nl + 1));
   }
   return out;
+}
+
+/**
+ * fork(2) for the F and P lines of a call list (runCalls' `fork`) in
+ * process `p`, which runs `m`: F goes on in the child, with the malloc it
+ * inherited (`forkChild`), P in the parent once the child has exited.
+ * `heaps` lists every malloc it made, `m` first.
+ */
+export function forker(
+  p: ReturnType<Machine["spawn"]>,
+  m: Malloc,
+): { fork: NonNullable<CallListOptions["fork"]>; heaps: Malloc[] } {
+  let proc = p;
+  let heap = m;
+  const heaps = [m];
+  const fork = (intoChild: boolean) => {
+    const child = proc.fork(proc.name);
+    if (child === null) throw new Error("fork failed");
+    if (!intoChild) {
+      child.exit();
+      return { m: heap, memory: proc };
+    }
+    heap = heap.forkChild({ memory: child, programBreak: child, mapper: child });
+    heaps.push(heap);
+    proc = child;
+    return { m: heap, memory: child };
+  };
+  return { fork, heaps };
 }
