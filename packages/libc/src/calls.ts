@@ -103,15 +103,22 @@ export interface CallListOptions {
   fork?: (intoChild: boolean) => { m: Malloc; memory: VirtualMemory };
 }
 
-function parseField(text: string, line: number): number {
+// A field exactly: decimal or 0x hex, its magnitude at most 2^64 - 1, a
+// leading '-' making it negative.
+function exact(text: string, line: number): bigint {
   const neg = text.startsWith("-");
   const digits = neg ? text.slice(1) : text;
   if (!/^(0[xX][0-9a-fA-F]+|[0-9]+)$/.test(digits)) throw new TraceSyntaxError(line, "bad number");
   const v = BigInt(digits);
   if (v > U64_MAX) throw new TraceSyntaxError(line, "bad number");
+  return neg ? -v : v;
+}
+
+function parseField(text: string, line: number): number {
+  const v = exact(text, line);
   // A negative number stays as it is (offsets, mallopt's int values); the
   // others as strtoul reads them, rounded down to a double.
-  return neg ? -Number(v) : u64ToDouble(v);
+  return v < 0n ? Number(v) : u64ToDouble(v);
 }
 
 /**
@@ -180,7 +187,7 @@ export function runCallList(
     if (block === 0) out.push("null");
     else out.push(inHeap(block) ? `0x${(block - m.heapBase).toString(16)}` : "mmap");
   };
-  for (const { op, args, raw } of calls) {
+  for (const { op, args, raw, line } of calls) {
     const [a = 0, b = 0, c = 0] = args;
     switch (op) {
       case "m":
@@ -233,7 +240,7 @@ export function runCallList(
         break;
       case "w":
         // The value exactly, as a u64 (a negative one wraps round 2^64).
-        store64(memory, ptr(a) + b, raw[2]!.startsWith("-") ? -BigInt(raw[2]!.slice(1)) : BigInt(raw[2]!));
+        store64(memory, ptr(a) + b, exact(raw[2]!, line));
         break;
       case "x":
       case "X": {
