@@ -1,8 +1,9 @@
 export { runDemo } from "./commands/demo.js";
 export type { LackeyCommandOptions } from "./commands/lackey.js";
 export { runLackey } from "./commands/lackey.js";
+export { EXIT_ABORT } from "./commands/malloc-backend.js";
 export type { MallocReplayOptions } from "./commands/malloc-replay.js";
-export { EXIT_ABORT, runMallocReplay } from "./commands/malloc-replay.js";
+export { runMallocReplay } from "./commands/malloc-replay.js";
 export type { VmRunOptions } from "./commands/vm-run.js";
 export { runVmRun } from "./commands/vm-run.js";
 export type { CliIo } from "./io.js";

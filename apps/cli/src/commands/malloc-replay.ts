@@ -32,8 +32,6 @@ export interface MallocReplayOptions extends BackendOptions {
   progress?: boolean;
 }
 
-export { EXIT_ABORT, EXIT_KILLED, EXIT_SEGV } from "./malloc-backend.js";
-
 function bar(done: number, total: number): string {
   const width = 30;
   const filled = total === 0 ? width : Math.round((done / total) * width);
