@@ -325,6 +325,8 @@ export class Kernel {
    * initial stack cannot be committed.
    */
   spawn(name = "proc"): Process {
+    // A new process is made for someone alive: a victim's unwinding is over.
+    this.#currentKilled = false;
     const space = this.mmu.createAddressSpace();
     if (space === null) throw new UsageError(PKG, "spawn: no frame for the new page tables", "name");
     const proc = new Process(this, this.#nextPid++, 0, name, space, this.#seed, {

@@ -79,9 +79,11 @@ describe("20 processes of 5 MiB on a 50 MiB machine, through the whole stack", (
 });
 
 describe("the OOM killer takes no one else for an allocation whose task it chose", () => {
-  it("a writer it kills at its first fault dies alone: the process that filled memory lives on", () => {
-    // B fills memory; W, whose oom_score_adj makes it the first choice
-    // whatever it holds, has mapped but not yet written its pages.
+  const kills = (m: ReturnType<typeof createMachine>) =>
+    m.kernel.dmesg.filter((l) => l.startsWith("Out of memory: Killed process"));
+  // B fills memory to the page; W, whose oom_score_adj makes it the first
+  // choice whatever it holds, has mapped but not yet written its pages.
+  const full = () => {
     const setup = () => {
       const m = createMachine({ ram: "16M" });
       const b = m.spawn("b");
@@ -89,8 +91,6 @@ describe("the OOM killer takes no one else for an allocation whose task it chose
       w.oomScoreAdj = 1000;
       return { m, b, w, bAt: b.mmap(0, 16 * MiB, RW, MAP_PRIVATE), wAt: w.mmap(0, MiB, RW, MAP_PRIVATE) };
     };
-    const kills = (m: ReturnType<typeof createMachine>) =>
-      m.kernel.dmesg.filter((l) => l.startsWith("Out of memory: Killed process"));
     // The machine is deterministic: on one, find the page of B's whose
     // allocation first calls the killer (which takes W first)...
     const probe = setup();
@@ -104,10 +104,15 @@ describe("the OOM killer takes no one else for an allocation whose task it chose
       }
     }
     expect(probe.w.state).toBe("killed");
-    // ...and on another, B writes the pages before it: memory is full to the page.
-    const { m, b, w, bAt, wAt } = setup();
-    for (let i = 0; i < n - 1; i++) b.storeU32(V(bAt + i * PAGE), pattern(b.pid, i));
-    expect(kills(m)).toEqual([]);
+    // ...and on another, B writes the pages before it.
+    const s = setup();
+    for (let i = 0; i < n - 1; i++) s.b.storeU32(V(s.bAt + i * PAGE), pattern(s.b.pid, i));
+    expect(kills(s.m)).toEqual([]);
+    return { ...s, pages: n - 1 };
+  };
+
+  it("a writer it kills at its first fault dies alone: the process that filled memory lives on", () => {
+    const { m, b, w, bAt, wAt, pages } = full();
     // W's first fault finds no page: the killer takes W, which frees next to
     // nothing, and the allocation fails with W. Linux's out_of_memory() lets
     // a task that is already a victim die (task_will_free_mem(current))
@@ -118,7 +123,20 @@ describe("the OOM killer takes no one else for an allocation whose task it chose
     expect(kills(m)).toEqual([
       expect.stringMatching(new RegExp(`^Out of memory: Killed process ${w.pid} \\(w\\)`)),
     ]);
-    for (let i = 0; i < n - 1; i++) expect(b.loadU32(V(bAt + i * PAGE))).toBe(pattern(b.pid, i));
+    for (let i = 0; i < pages; i++) expect(b.loadU32(V(bAt + i * PAGE))).toBe(pattern(b.pid, i));
+    m.check();
+  });
+
+  it("only for that allocation: processes spawned into the full memory after it still call the killer", () => {
+    const { m, b, w, wAt } = full();
+    expect(() => w.storeU32(V(wAt), 1)).toThrow(ProcessKilled);
+    // With no process entered since W died, new processes' page tables take
+    // the last free frames, and the next one makes the killer take B (the
+    // one process with memory) rather than fail.
+    const spawned = [];
+    while (b.alive) spawned.push(m.spawn(`s${spawned.length}`));
+    expect(spawned.length).toBeGreaterThan(0);
+    expect(kills(m)).toHaveLength(2);
     m.check();
   });
 });
