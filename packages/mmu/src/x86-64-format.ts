@@ -69,6 +69,21 @@ const TWO_32 = 4294967296;
 const HI_FRAME = 0x000fffff;
 
 /**
+ * What the walker's x86-64 path (page-walk.ts) needs of a format this file
+ * made: the high-word bits that make an entry reserved, the NX bit (0 when
+ * NX is off), and the format's own `decode`, so that a format whose
+ * `decode` was replaced afterwards takes the generic walk.
+ */
+export interface X86WalkParams {
+  readonly hiCheck: number;
+  readonly nxBit: number;
+  readonly decode: PageTableFormat["decode"];
+}
+
+/** The formats made by {@link createX86_64Format}, with their {@link X86WalkParams}. */
+export const X86_WALK = new WeakMap<PageTableFormat, X86WalkParams>();
+
+/**
  * Creates the x86-64 4-level format.
  *
  * @throws {UsageError} when `physicalBits` is not in [32, 52].
@@ -112,7 +127,7 @@ export function createX86_64Format(options: X86_64FormatOptions = {}): PageTable
     return DECODE_LEAF;
   };
 
-  return {
+  const format: PageTableFormat = {
     name: "x86-64 4-level",
     levels: 4,
     virtualBits: 48,
@@ -209,4 +224,6 @@ export function createX86_64Format(options: X86_64FormatOptions = {}): PageTable
       out[1] = hi >>> 0;
     },
   };
+  X86_WALK.set(format, { hiCheck, nxBit, decode: format.decode });
+  return format;
 }
