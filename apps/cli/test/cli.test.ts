@@ -154,6 +154,12 @@ describe("memstack lackey", () => {
     const missing = capture();
     expect(await main(["lackey", `${dir}/none.lackey`], missing)).toBe(1);
     expect(missing.stderr()).toMatch(/^memstack: cannot read .*none\.lackey: ENOENT/);
+    // A file with no access line (not a lackey trace, or valgrind's messages alone): an error, no report.
+    writeFileSync(`${dir}/not.lackey`, "root:x:0:0:root:/root:/bin/bash\n==7== Lackey\n");
+    const empty = capture();
+    expect(await main(["lackey", `${dir}/not.lackey`], empty)).toBe(1);
+    expect(empty.stdout()).toBe("");
+    expect(empty.stderr()).toMatch(/^memstack: .*not\.lackey has no lackey access lines .* --trace-mem=yes/);
   });
 });
 

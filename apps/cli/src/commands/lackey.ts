@@ -22,7 +22,7 @@ export interface LackeyCommandOptions {
 /**
  * Replays `path` and prints the report to `io.out`.
  *
- * @returns the exit status: 0, or 1 when the file cannot be read (one line on `io.err`).
+ * @returns the exit status: 0, or 1 when the file cannot be read or holds no access line (one line on `io.err`).
  * @throws {UsageError} for an unknown format, a page size the format lacks, or a malformed trace line.
  */
 export function runLackey(path: string, options: LackeyCommandOptions, io: CliIo): number {
@@ -45,6 +45,14 @@ export function runLackey(path: string, options: LackeyCommandOptions, io: CliIo
   const r = replayLackey(trace, { format, pageSize, instructions: options.instructions });
   const seconds = (performance.now() - started) / 1000;
   const accesses = r.counts.I + r.counts.L + r.counts.S + r.counts.M;
+  if (accesses === 0) {
+    // Every lackey trace of a program that ran has access lines; the
+    // replay skips any other line (valgrind's own), so this is not one.
+    io.err(
+      `memstack: ${path} has no lackey access lines ("I  addr,size", " L addr,size", " S addr,size", " M addr,size"): record one with valgrind --tool=lackey --trace-mem=yes --log-file=FILE PROGRAM\n`,
+    );
+    return 1;
+  }
   io.out(`trace        ${path}\n`);
   io.out(`format       ${format.name}, ${pageSizeName(pageSize)} pages\n`);
   io.out(
