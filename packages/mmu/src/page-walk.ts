@@ -177,8 +177,8 @@ export class PageWalker {
   // Accessed/Dirty bits to OR into an entry used at each level: [level] for
   // a table entry or a read through a leaf, [levels + level] for a leaf written.
   private readonly adBits: Int32Array;
-  // The x86-64 path: taken when the format is createX86_64Format's own, its
-  // decode untouched, over a memory with frame views (see walkX86).
+  // The x86-64 path: taken when the format is createX86_64Format's own, the
+  // methods walkX86 writes out untouched, over a memory with frame views.
   private readonly x86: boolean;
   private readonly hiCheck: number;
   private readonly nxBit: number;
@@ -188,7 +188,12 @@ export class PageWalker {
     this.format = format;
     this.decoder = decoderFor(format);
     const x86 = X86_WALK.get(format);
-    this.x86 = x86 !== undefined && x86.decode === format.decode && words.fast;
+    this.x86 =
+      x86 !== undefined &&
+      x86.decode === format.decode &&
+      x86.permits === format.permits &&
+      x86.accessedBits === format.accessedBits &&
+      words.fast;
     this.hiCheck = x86?.hiCheck ?? 0;
     this.nxBit = x86?.nxBit ?? 0;
     this.lastPfn = new Float64Array(format.levels).fill(-1);

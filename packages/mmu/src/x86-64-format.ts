@@ -71,13 +71,15 @@ const HI_FRAME = 0x000fffff;
 /**
  * What the walker's x86-64 path (page-walk.ts) needs of a format this file
  * made: the high-word bits that make an entry reserved, the NX bit (0 when
- * NX is off), and the format's own `decode`, so that a format whose
- * `decode` was replaced afterwards takes the generic walk.
+ * NX is off), and the format's own methods that path writes out, so that a
+ * format object with any of them replaced afterwards takes the generic walk.
  */
 export interface X86WalkParams {
   readonly hiCheck: number;
   readonly nxBit: number;
   readonly decode: PageTableFormat["decode"];
+  readonly permits: PageTableFormat["permits"];
+  readonly accessedBits: PageTableFormat["accessedBits"];
 }
 
 /** The formats made by {@link createX86_64Format}, with their {@link X86WalkParams}. */
@@ -224,6 +226,7 @@ export function createX86_64Format(options: X86_64FormatOptions = {}): PageTable
       out[1] = hi >>> 0;
     },
   };
-  X86_WALK.set(format, { hiCheck, nxBit, decode: format.decode });
+  const { decode, permits, accessedBits } = format;
+  X86_WALK.set(format, { hiCheck, nxBit, decode, permits, accessedBits });
   return format;
 }

@@ -96,10 +96,12 @@ describe.each([
     const x86 = (w: PageWalker) => (w as unknown as { x86: boolean }).x86;
     expect(x86(t.walker[0]!)).toBe(true);
     expect(x86(t.walker[1]!)).toBe(false);
-    // A format whose decode was replaced walks generically too.
-    const patched = createX86_64Format();
-    patched.decode = createX86_64Format().decode;
-    expect(x86(new PageWalker(new PhysWords(t.ram[0]!), patched))).toBe(false);
+    // A format with a method the x86-64 path writes out replaced walks generically too.
+    for (const method of ["decode", "permits", "accessedBits"] as const) {
+      const patched = createX86_64Format();
+      (patched as unknown as Record<string, unknown>)[method] = createX86_64Format()[method];
+      expect(x86(new PageWalker(new PhysWords(t.ram[0]!), patched)), method).toBe(false);
+    }
   });
 
   it("gives the generic walk's result and A/D writes on random tables", () => {
