@@ -1065,6 +1065,24 @@ export class PageManager {
     }
   }
 
+  // Whether a process other than `pid` maps any page of the huge page at `head`.
+  #folioMappedElsewhere(head: number, pid: number): boolean {
+    for (let i = 0; i < HPAGE_PAGES; i++) {
+      const f = head + i;
+      if (this.folio[f] !== head + 1 || this.refs[f] === 0) continue;
+      if (this.refs[f]! > 1 || this.ownerPid[f] !== pid) return true;
+    }
+    return false;
+  }
+
+  // The frames of the huge page at `head` become small pages, as
+  // split_folio() leaves them in place (no page replaced by the zero page:
+  // that is #splitFolio's), each written since MADV_FREE if the folio was.
+  #splitMarks(head: number): void {
+    if (this.lazyFolios.delete(head) && this.#folioDirty(head)) this.#folioWritten(head);
+    for (let i = 0; i < HPAGE_PAGES; i++) if (this.folio[head + i] === head + 1) this.folio[head + i] = 0;
+  }
+
   // Whether any page of the huge page at `head` was written since MADV_FREE:
   // its entry is dirty, or it is not lazily freed while others are.
   #folioDirty(head: number): boolean {
@@ -1486,11 +1504,26 @@ export class PageManager {
     this.mmu.walkRange(owner.space, start, end, (m) => pages.push(m));
     // The entries made old and clean (those young or dirty before) are flushed as one range.
     const cleaned: PageMapping[] = [];
+    // madvise_free_pte_range(): a huge page another process maps any of
+    // (folio_maybe_mapped_shared(); #splitFoliosIn left it whole) is skipped,
+    // even the pages of it that this process alone maps.
+    const shared = new Map<number, boolean>();
+    const inShared = (frame: number): boolean => {
+      const head = this.folio[frame]! - 1;
+      if (head < 0) return false;
+      let s = shared.get(head);
+      if (s === undefined) {
+        s = this.#folioMappedElsewhere(head, owner.pid);
+        shared.set(head, s);
+      }
+      return s;
+    };
     for (const m of pages) {
       const frame = m.phys / PAGE;
       // A page of the swap cache is freed lazily only once it leaves the cache
       // (madvise_free_pte_range(): folio_free_swap(), or the page is skipped).
-      if (this.kind[frame] !== ANON || this.refs[frame] !== 1 || !this.#freeSwap(frame)) continue;
+      if (this.kind[frame] !== ANON || this.refs[frame] !== 1 || inShared(frame) || !this.#freeSwap(frame))
+        continue;
       // Old and clean in the tables now; the TLB flush comes once, below.
       this.mmu.clean(owner.space, m.virt, false);
       if (m.accessed || m.dirty) cleaned.push(m);
@@ -1501,7 +1534,8 @@ export class PageManager {
     // A page PROT_NONE keeps aside is present to Linux (a protnone entry,
     // pte_present()): it is freed lazily too, clean, as nothing can write it.
     this.#forEachIn(owner.hidden, start, end, (_vpn, frame) => {
-      if (this.kind[frame] !== ANON || this.refs[frame] !== 1 || !this.#freeSwap(frame)) return;
+      if (this.kind[frame] !== ANON || this.refs[frame] !== 1 || inShared(frame) || !this.#freeSwap(frame))
+        return;
       this.#markLazy(frame);
       if (this.folio[frame] !== 0) this.lazyFolios.add(this.folio[frame]! - 1);
     });
@@ -2214,6 +2248,13 @@ export class PageManager {
     const cached = this.cacheSlot[frame]! >= 0;
     const slot = cached ? this.cacheSlot[frame]! : this.swapDevice.allocate();
     if (slot < 0) return false;
+    // A page of a huge page goes out split from it, and so does the rest of
+    // it: shrink_folio_list() splits a large folio it cannot swap whole (no
+    // free cluster of swap takes it here) or that is mapped in part
+    // (split_folio_to_list()) before any page of it goes, shared after
+    // fork or not. (Without this the rest kept a head that had gone, and
+    // MADV_FREE listed that head as a lazily freed huge page.)
+    if (this.folio[frame] !== 0) this.#splitMarks(this.folio[frame]! - 1);
     const write = !cached || this.dirty[frame] === 1 || this.#mappedDirty(frame, mappers);
     // A page of zeros is only marked: no write to wait for, so it goes at once.
     const wrote = write && this.#writeSlot(slot, frame);
@@ -2226,12 +2267,7 @@ export class PageManager {
     if (cached && !keep) this.#cacheDel(frame);
     else if (!cached && keep) this.#cacheAdd(frame, slot);
     for (const [owner, vpn] of mappers) this.#unmapFrom(owner, frame, vpn);
-    if (keep) {
-      // What the slot holds now; a page of a huge page goes into the cache
-      // split from it (as when no free cluster of swap takes the folio whole).
-      this.dirty[frame] = 0;
-      this.folio[frame] = 0;
-    }
+    if (keep) this.dirty[frame] = 0; // what the slot holds now
     return true;
   }
 
