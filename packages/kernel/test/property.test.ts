@@ -145,7 +145,7 @@ describe("kernel invariants under random system calls on several processes", () 
     expect([...k.pages.lazyFolios]).toEqual([]);
   });
 
-  it("regression: MADV_FREE leaves alone a huge page another process maps, even its pages mapped here only", () => {
+  it("regression: MADV_FREE and MADV_PAGEOUT leave alone a huge page another process maps, even its pages mapped here only", () => {
     // The same failure by munmap instead of reclaim: with the huge page's
     // first frame freed and the rest still one huge page, MADV_FREE of a page
     // only the parent maps listed the freed frame. Linux skips the folio
@@ -159,6 +159,10 @@ describe("kernel invariants under random system calls on several processes", () 
     k.check();
     expect(k.pages.lazy[second]).toBe(0);
     expect([...k.pages.lazyFolios]).toEqual([]);
+    // MADV_PAGEOUT skips it the same way (madvise_cold_or_pageout_pte_range()): the page stays.
+    parent.madvise(a + PAGE, PAGE, MADV_PAGEOUT);
+    k.check();
+    expect(frameAt(parent, 1)).toBe(second);
     // Once the child is gone the parent maps the rest alone, and MADV_FREE
     // splits it and frees the page lazily.
     child.exit();

@@ -1019,16 +1019,17 @@ export class PageManager {
    */
   cold(owner: PageOwner, start: number, end: number): void {
     this.#splitFoliosIn(owner, start, end, false);
+    const inShared = this.#inSharedFolio(owner);
     const young: PageMapping[] = [];
     this.mmu.walkRange(owner.space, start, end, (m) => {
-      if (m.accessed && this.#mappedOnce(m.phys / PAGE)) young.push(m);
+      if (m.accessed && this.#mappedOnce(m.phys / PAGE) && !inShared(m.phys / PAGE)) young.push(m);
     });
     for (const m of young) this.mmu.testAndClearAccessed(owner.space, m.virt);
     // The entries made old are flushed as one range (the VMA's mmu_gather).
     this.#flushTlb(owner, young);
     // A page PROT_NONE keeps aside is a protnone entry to Linux, made old as any.
     this.#forEachIn(owner.hidden, start, end, (_vpn, frame) => {
-      if (this.#mappedOnce(frame)) this.hiddenYoung[frame] = 0;
+      if (this.#mappedOnce(frame) && !inShared(frame)) this.hiddenYoung[frame] = 0;
     });
   }
 
@@ -1065,14 +1066,29 @@ export class PageManager {
     }
   }
 
-  // Whether a process other than `pid` maps any page of the huge page at `head`.
-  #folioMappedElsewhere(head: number, pid: number): boolean {
-    for (let i = 0; i < HPAGE_PAGES; i++) {
-      const f = head + i;
-      if (this.folio[f] !== head + 1 || this.refs[f] === 0) continue;
-      if (this.refs[f]! > 1 || this.ownerPid[f] !== pid) return true;
-    }
-    return false;
+  // For MADV_FREE, MADV_COLD and MADV_PAGEOUT of `owner`'s pages: whether
+  // a frame is a page of a huge page some other process maps any page of.
+  // madvise_free_pte_range() and madvise_cold_or_pageout_pte_range() skip
+  // such a folio (folio_maybe_mapped_shared()), even the pages of it only
+  // the caller maps; #splitFoliosIn left it whole. Each huge page is
+  // looked at once per call.
+  #inSharedFolio(owner: PageOwner): (frame: number) => boolean {
+    const seen = new Map<number, boolean>();
+    return (frame) => {
+      const head = this.folio[frame]! - 1;
+      if (head < 0) return false;
+      let shared = seen.get(head);
+      if (shared === undefined) {
+        shared = false;
+        for (let i = 0; i < HPAGE_PAGES && !shared; i++) {
+          const f = head + i;
+          if (this.folio[f] !== head + 1 || this.refs[f] === 0) continue;
+          shared = this.refs[f]! > 1 || this.ownerPid[f] !== owner.pid;
+        }
+        seen.set(head, shared);
+      }
+      return shared;
+    };
   }
 
   // The frames of the huge page at `head` become small pages, as
@@ -1504,20 +1520,7 @@ export class PageManager {
     this.mmu.walkRange(owner.space, start, end, (m) => pages.push(m));
     // The entries made old and clean (those young or dirty before) are flushed as one range.
     const cleaned: PageMapping[] = [];
-    // madvise_free_pte_range(): a huge page another process maps any of
-    // (folio_maybe_mapped_shared(); #splitFoliosIn left it whole) is skipped,
-    // even the pages of it that this process alone maps.
-    const shared = new Map<number, boolean>();
-    const inShared = (frame: number): boolean => {
-      const head = this.folio[frame]! - 1;
-      if (head < 0) return false;
-      let s = shared.get(head);
-      if (s === undefined) {
-        s = this.#folioMappedElsewhere(head, owner.pid);
-        shared.set(head, s);
-      }
-      return s;
-    };
+    const inShared = this.#inSharedFolio(owner);
     for (const m of pages) {
       const frame = m.phys / PAGE;
       // A page of the swap cache is freed lazily only once it leaves the cache
@@ -1574,6 +1577,7 @@ export class PageManager {
     // one covered whole when there is no swap space to write it to
     // (shrink_folio_list(): add_to_swap() fails, split_folio_to_list()).
     this.#splitFoliosIn(owner, start, end, this.swapDevice.freeSlots === 0);
+    const inShared = this.#inSharedFolio(owner);
     const pages: [number, number, boolean][] = [];
     this.mmu.walkRange(owner.space, start, end, (m) => pages.push([m.virt, m.phys / PAGE, m.dirty]));
     // A lazily freed huge page is one folio to reclaim: written since in any
@@ -1604,7 +1608,7 @@ export class PageManager {
         this.#evictShmem(frame, true);
         continue;
       }
-      if (k !== ANON || this.refs[frame] !== 1 || this.pinned[frame] !== 0) continue;
+      if (k !== ANON || this.refs[frame] !== 1 || this.pinned[frame] !== 0 || inShared(frame)) continue;
       if (this.droppable[frame] === 1) {
         this.#unmapPage(owner, frame, virt / PAGE);
         this.stats.drops++;
@@ -1629,6 +1633,7 @@ export class PageManager {
     // Pages kept aside by PROT_NONE are mapped too (Linux's protnone
     // entries, which madvise_cold_or_pageout_pte_range() collects as any).
     this.#forEachIn(owner.hidden, start, end, (vpn, frame) => {
+      if (inShared(frame)) return;
       if (this.kind[frame] === ANON && this.refs[frame] === 1 && this.pinned[frame] === 0) {
         if (this.#discardHidden(owner, frame, vpn)) return;
         // An ordinary one is swapped out, when there is a slot for it.
