@@ -1091,9 +1091,12 @@ export class PageManager {
     };
   }
 
-  // The frames of the huge page at `head` become small pages, as
-  // split_folio() leaves them in place (no page replaced by the zero page:
-  // that is #splitFolio's), each written since MADV_FREE if the folio was.
+  // The frames of the huge page at `head` become small pages in place, each
+  // written since MADV_FREE if the folio was: reclaim's split. Simplified:
+  // Linux's split also maps each page of it that holds only zeros to the
+  // shared zero page (remap_page() with RMP_USE_SHARED_ZEROPAGE), in every
+  // process that maps it; here only #splitFolio, the split of MADV_FREE,
+  // MADV_COLD and MADV_PAGEOUT, does that.
   #splitMarks(head: number): void {
     if (this.lazyFolios.delete(head) && this.#folioDirty(head)) this.#folioWritten(head);
     for (let i = 0; i < HPAGE_PAGES; i++) if (this.folio[head + i] === head + 1) this.folio[head + i] = 0;
