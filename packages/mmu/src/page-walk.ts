@@ -141,6 +141,7 @@ const INV_PAGE = 1 / 4096;
 const TWO_32 = 4294967296;
 /** What walkX86 returns for an entry it leaves to the generic walk (a huge page, a reserved bit). */
 const RARE = -1;
+type Rare = typeof RARE;
 
 /** Translates addresses by reading page tables in RAM; one per MMU, allocation-free. */
 export class PageWalker {
@@ -242,7 +243,7 @@ export class PageWalker {
   walk(access: AccessCode, user: boolean, sideEffects: boolean): boolean {
     if (this.x86) {
       const done = this.walkX86(access, user, sideEffects);
-      if (done !== RARE) return done === 1;
+      if (done !== RARE) return done;
     }
     return this.walkAny(access, user, sideEffects);
   }
@@ -253,17 +254,16 @@ export class PageWalker {
    * caches as {@link PageWalker.walkAny}, with no decode call, no decode
    * cache and a fixed four levels. A demand fault walks twice (the try that
    * faults, the retry), and this made @memstack/machine's fault loop 3–6 %
-   * faster. Returns 1 (translated), 0 (a fault), or RARE, having written
+   * faster. Returns whether it translated, or RARE, having written
    * nothing, at a reserved high bit or PS above the last level (a huge page,
    * or reserved in a PML4E): the generic walk then does the whole walk.
    * `test/walk-x86.test.ts` runs both on the same random tables.
    */
-  private walkX86(access: AccessCode, user: boolean, sideEffects: boolean): number {
+  private walkX86(access: AccessCode, user: boolean, sideEffects: boolean): boolean | Rare {
     const la = this.input[1]!;
     const host = this.words.host;
     const hiCheck = this.hiCheck;
     const nxBit = this.nxBit;
-    const r = this.out;
     const base = accessErrorBits(access, user);
     let pfn = this.input[0]! * INV_PAGE;
     let rights = ENTRY_RIGHTS;
@@ -283,11 +283,11 @@ export class PageWalker {
         word = first + index * 2;
       } else {
         // A table never written reads as zeros: not present.
-        return this.absent(level, pfn * PAGE + index * 8, base);
+        return this.noPage(level, pfn * PAGE + index * 8, base);
       }
       const lo = w[word]!;
       const hi = w[word + 1]!;
-      if ((lo & PTE_P) === 0) return this.absent(level, pfn * PAGE + index * 8, base);
+      if ((lo & PTE_P) === 0) return this.noPage(level, pfn * PAGE + index * 8, base);
       // PS is the PAT bit in a PTE (level 3), a page size above it.
       if ((hi & hiCheck) !== 0 || ((lo & PTE_PS) !== 0 && level !== 3)) return RARE;
       this.pathWord[level] = word;
@@ -307,12 +307,7 @@ export class PageWalker {
         (access === 1 && (eff & ENTRY_WRITE) === 0) ||
         (access === 2 && (eff & ENTRY_EXECUTE) === 0)
       ) {
-        r[PAGE_PHYS] = pagePhys;
-        r[PAGE_SIZE] = PAGE;
-        r[FLAGS] = eff;
-        r[AD_WRITES] = 0;
-        this.fault(3, entry, base | PF_PRESENT);
-        return 0;
+        return this.denied(3, entry, base | PF_PRESENT, pagePhys, PAGE, eff);
       }
       let writes = 0;
       if (sideEffects) {
@@ -331,29 +326,9 @@ export class PageWalker {
         }
         eff |= access === 1 ? ENTRY_ACCESSED | ENTRY_DIRTY : ENTRY_ACCESSED;
       }
-      r[PAGE_PHYS] = pagePhys;
-      r[PAGE_SIZE] = PAGE;
-      r[FLAGS] = eff;
-      r[AD_WRITES] = writes;
-      r[OK] = 1;
-      r[ERROR_CODE] = -1;
-      r[LEVEL] = 3;
-      r[ENTRY_ADDRESS] = entry;
-      r[MEMORY_REFS] = 4;
-      return 1;
+      return this.translated(3, entry, pagePhys, PAGE, eff, writes);
     }
     return RARE; // not reached: level 3 always returns
-  }
-
-  // walkX86's fault at an entry that is not present (or in a table never written).
-  private absent(level: number, entry: number, error: number): number {
-    const r = this.out;
-    r[PAGE_PHYS] = -1;
-    r[PAGE_SIZE] = 0;
-    r[FLAGS] = 0;
-    r[AD_WRITES] = 0;
-    this.fault(level, entry, error);
-    return 0;
   }
 
   // The walk for any format, and for x86-64's rare entries.
@@ -366,7 +341,6 @@ export class PageWalker {
     const fast = words.fast;
     const decoder = this.decoder;
     const dec = this.decoded;
-    const r = this.out;
     const levels = f.levels;
     const base = accessErrorBits(access, user);
     // Tables are found by frame number (exact: table addresses are multiples of 4096).
@@ -440,12 +414,7 @@ export class PageWalker {
       let eff = (rights & flags) | (flags & NON_RIGHTS);
       const pagePhys = address;
       if (!f.permits(eff, access, user)) {
-        r[PAGE_PHYS] = pagePhys;
-        r[PAGE_SIZE] = this.divisors[level]!;
-        r[FLAGS] = eff;
-        r[AD_WRITES] = 0;
-        error = base | PF_PRESENT;
-        return this.fault(level, entry, error);
+        return this.denied(level, entry, base | PF_PRESENT, pagePhys, this.divisors[level]!, eff);
       }
       let writes = 0;
       if (sideEffects) {
@@ -463,17 +432,56 @@ export class PageWalker {
         }
         eff |= write ? ENTRY_ACCESSED | ENTRY_DIRTY : ENTRY_ACCESSED;
       }
-      r[PAGE_PHYS] = pagePhys;
-      r[PAGE_SIZE] = this.divisors[level]!;
-      r[FLAGS] = eff;
-      r[AD_WRITES] = writes;
-      r[OK] = 1;
-      r[ERROR_CODE] = -1;
-      r[LEVEL] = level;
-      r[ENTRY_ADDRESS] = entry;
-      r[MEMORY_REFS] = level + 1;
-      return true;
+      return this.translated(level, entry, pagePhys, this.divisors[level]!, eff, writes);
     }
+    return this.noPage(level, entry, error);
+  }
+
+  // The outputs of a walk that translated, through the leaf at `level`
+  // (entry address `entry`) to a page of `size` bytes at `pagePhys`, with
+  // rights and A/D bits `eff` and `writes` A/D writes.
+  private translated(
+    level: number,
+    entry: number,
+    pagePhys: number,
+    size: number,
+    eff: number,
+    writes: number,
+  ): true {
+    const r = this.out;
+    r[PAGE_PHYS] = pagePhys;
+    r[PAGE_SIZE] = size;
+    r[FLAGS] = eff;
+    r[AD_WRITES] = writes;
+    r[OK] = 1;
+    r[ERROR_CODE] = -1;
+    r[LEVEL] = level;
+    r[ENTRY_ADDRESS] = entry;
+    r[MEMORY_REFS] = level + 1;
+    return true;
+  }
+
+  // A fault at a leaf whose combined rights `eff` forbid the access.
+  private denied(
+    level: number,
+    entry: number,
+    error: number,
+    pagePhys: number,
+    size: number,
+    eff: number,
+  ): false {
+    const r = this.out;
+    r[PAGE_PHYS] = pagePhys;
+    r[PAGE_SIZE] = size;
+    r[FLAGS] = eff;
+    r[AD_WRITES] = 0;
+    return this.fault(level, entry, error);
+  }
+
+  // A fault with no page: an entry not present (or in a table never
+  // written), a reserved bit, or a walk that ran off the last level.
+  private noPage(level: number, entry: number, error: number): false {
+    const r = this.out;
     r[PAGE_PHYS] = -1;
     r[PAGE_SIZE] = 0;
     r[FLAGS] = 0;
