@@ -1098,8 +1098,17 @@ export class PageManager {
   // process that maps it; here only #splitFolio, the split of MADV_FREE,
   // MADV_COLD and MADV_PAGEOUT, does that.
   #splitMarks(head: number): void {
-    if (this.lazyFolios.delete(head) && this.#folioDirty(head)) this.#folioWritten(head);
+    this.#inheritDirty(head);
     for (let i = 0; i < HPAGE_PAGES; i++) if (this.folio[head + i] === head + 1) this.folio[head + i] = 0;
+  }
+
+  // The first step of a split of the huge page at `head`: it is no longer
+  // lazily freed as one, and unmapping it for the split moves each entry's
+  // Dirty bit to the folio (try_to_migrate_one()), whose flag every small
+  // page then inherits.
+  #inheritDirty(head: number): void {
+    this.lazyFolios.delete(head);
+    if (this.#folioDirty(head)) this.#folioWritten(head);
   }
 
   // Whether any page of the huge page at `head` was written since MADV_FREE:
@@ -1145,10 +1154,7 @@ export class PageManager {
       const f = head + i;
       if (this.folio[f] === head + 1 && this.refs[f]! > 1) return;
     }
-    this.lazyFolios.delete(head);
-    // Unmapping it for the split moves each entry's Dirty bit to the folio
-    // (try_to_migrate_one()), whose flag every small page then inherits.
-    if (this.#folioDirty(head)) this.#folioWritten(head);
+    this.#inheritDirty(head);
     const zeros = this.#scratch;
     for (let i = 0; i < HPAGE_PAGES; i++) {
       const f = head + i;
