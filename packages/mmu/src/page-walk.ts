@@ -461,7 +461,8 @@ export class PageWalker {
     return true;
   }
 
-  // A fault at a leaf whose combined rights `eff` forbid the access.
+  // A fault at a leaf whose combined rights `eff` forbid the access (and,
+  // with no leaf, noPage's).
   private denied(
     level: number,
     entry: number,
@@ -481,12 +482,7 @@ export class PageWalker {
   // A fault with no page: an entry not present (or in a table never
   // written), a reserved bit, or a walk that ran off the last level.
   private noPage(level: number, entry: number, error: number): false {
-    const r = this.out;
-    r[PAGE_PHYS] = -1;
-    r[PAGE_SIZE] = 0;
-    r[FLAGS] = 0;
-    r[AD_WRITES] = 0;
-    return this.fault(level, entry, error);
+    return this.denied(level, entry, error, -1, 0, 0);
   }
 
   // A fault: the walk stopped at `level` (with a well-formed format it never
