@@ -12,7 +12,7 @@
  * and wrapping sums are the kernel's; a read or write above 2^53 - 1 is
  * made at 2^53 - 1, which faults as the real address does.
  *
- * Eight lines, and more madvise advice, go beyond the shared format; their
+ * Nine lines, and more madvise advice, go beyond the shared format; their
  * real-kernel twin is packages/kernel/test/fixtures/vm/vm-script-ext.c:
  *
  *     mremap NAME OLD OLDLEN NEWLEN FLAGS NEWADDR
@@ -23,6 +23,7 @@
  *     mincore ADDR LEN
  *     vmswap
  *     reclaim
+ *     lazyfree
  *
  * mremap: FLAGS is `none` or `|`-joined `maymove`, `fixed`, `dontunmap`;
  * NEWADDR is an expression (`0` when unused). It prints what an mmap line
@@ -56,7 +57,10 @@
  * process's swapped-out pages, kB) moved since the script began (`vmswap
  * +8`), from `status()`; `err ENOSYS` without one. reclaim: the kernel
  * reclaims all it can (the oracle: its memory cgroup's memory.force_empty),
- * `ok`; `err ENOSYS` for a target without `reclaim()`.
+ * `ok`; `err ENOSYS` for a target without `reclaim()`. lazyfree:
+ * /proc/PID/smaps_rollup's LazyFree, the process's pages freed lazily
+ * (MADV_FREE) and not written since, in kB (`lazyfree 8`), from the
+ * target's `lazyFree()`; `err ENOSYS` without one.
  */
 import { virtAddr } from "./address.js";
 import { Fault } from "./errors.js";
@@ -131,6 +135,8 @@ export interface VmScriptTarget {
   mincore?(addr: number, length: number, vec: Uint8Array): number;
   /** Reclaims all the memory the kernel can (memory.force_empty), for reclaim lines. Optional. */
   reclaim?(): void;
+  /** /proc/PID/smaps_rollup's LazyFree in kB, for lazyfree lines. Optional. */
+  lazyFree?(): number;
 }
 
 // The /proc/PID/status fields a status line reports.
@@ -188,7 +194,8 @@ export type VmScriptOp =
   | { kind: "procmaps"; line: number }
   | { kind: "pte"; line: number }
   | { kind: "vmswap"; line: number }
-  | { kind: "reclaim"; line: number };
+  | { kind: "reclaim"; line: number }
+  | { kind: "lazyfree"; line: number };
 
 const U64 = (1n << 64n) - 1n;
 const FIELDS: Record<string, number> = {
@@ -208,6 +215,7 @@ const FIELDS: Record<string, number> = {
   mincore: 3,
   vmswap: 1,
   reclaim: 1,
+  lazyfree: 1,
 };
 // The longest range a mincore line takes: the oracle's vector is one page.
 const MINCORE_MAX = 16n << 20n;
@@ -419,6 +427,7 @@ export function parseVmScript(text: string): VmScriptOp[] {
       case "pte":
       case "vmswap":
       case "reclaim":
+      case "lazyfree":
         ops.push({ kind, line });
         break;
       default:
@@ -577,6 +586,10 @@ export function runVmScript(text: string, space: VmScriptTarget): string[] {
         target.reclaim();
         out.push("ok");
       }
+      continue;
+    }
+    if (op.kind === "lazyfree") {
+      out.push(target.lazyFree === undefined ? `err ${errnoName(-ENOSYS)}` : `lazyfree ${target.lazyFree()}`);
       continue;
     }
     if (op.kind === "vmswap") {

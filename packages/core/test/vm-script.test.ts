@@ -38,6 +38,7 @@ describe("parseVmScript", () => {
       [`${H}mincore a\n`, "error 2: wrong number of fields"],
       [`${H}vmswap now\n`, "error 2: wrong number of fields"],
       [`${H}reclaim all\n`, "error 2: wrong number of fields"],
+      [`${H}lazyfree now\n`, "error 2: wrong number of fields"],
       [`${H}mincore a 0x1000001\n`, "error 2: mincore length above 16M"],
       [`${H}mremap b a 4K 8K maymove|far 0\n`, "error 2: bad flag"],
       [`${H}mremap b a 4K 8K 0 0\n`, "error 2: bad flag"],
@@ -212,6 +213,25 @@ describe("runVmScript", () => {
     expect(calls).toBe(2);
     const { reclaim: _, ...none } = target;
     expect(runVmScript(`${H}reclaim\n`, none)).toEqual(["err ENOSYS"]);
+  });
+
+  it("asks the target for LazyFree at each lazyfree line; ENOSYS without one", () => {
+    const m = new FlatMemory({ sizeBytes: 1 << 20, maxBytes: 16 << 20 });
+    let kb = 0;
+    const target: VmScriptTarget = {
+      mapper: m,
+      programBreak: m,
+      memory: m,
+      maps: () => [],
+      lazyFree: () => {
+        kb += 4;
+        return kb;
+      },
+    };
+    const script = `${H}lazyfree\nwrite 0x1000 1\nlazyfree\n`;
+    expect(runVmScript(script, target)).toEqual(["lazyfree 4", "ok", "lazyfree 8"]);
+    const { lazyFree: _, ...none } = target;
+    expect(runVmScript(`${H}lazyfree\n`, none)).toEqual(["err ENOSYS"]);
   });
 
   it("prints how VmSwap moved since the script began for vmswap lines; ENOSYS without status", () => {

@@ -297,6 +297,15 @@ export class Process implements VirtualMemory, ProgramBreak, Mapper, PageOwner {
     return this.mm.maps();
   }
 
+  /**
+   * The LazyFree line of /proc/PID/smaps_rollup, in kB: this process's
+   * pages freed lazily (MADV_FREE) and not written since, which reclaim
+   * would discard rather than swap out.
+   */
+  lazyFree(): number {
+    return this.alive ? this.k.pages.lazyFreeKb(this) : 0;
+  }
+
   /** /proc/PID/status (the identity and memory lines, in the kernel's format). */
   status(): string {
     return this.k.status(this);

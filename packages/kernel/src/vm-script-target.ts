@@ -20,6 +20,7 @@ export function vmScriptTarget(p: Process, onFork?: (child: Process) => void): V
     memory: p,
     maps: () => p.mappings(),
     status: () => p.status(),
+    lazyFree: () => p.lazyFree(),
     procMaps: () => p.maps(),
     mincore: (addr, length, vec) => p.mincore(addr, length, vec),
     reclaim: () => void p.kernel.reclaimAll(),

@@ -1008,6 +1008,33 @@ describe("reclaimAll", () => {
   });
 });
 
+describe("MADV_FREE across fork", () => {
+  it("keeps a page written since the free once only the child maps it, and counts it LazyFree nowhere", () => {
+    // copy_present_pte() keeps a private entry's Dirty bit in the child
+    // (recorded: lazyfree-fork.vm). Without it the child's entry was clean,
+    // so once the parent was gone, reclaim discarded what it had written.
+    const k = testKernel(16 * MiB);
+    const p = k.spawn("parent");
+    const a = p.mmap(0, 2 * PAGE, RW, MAP_PRIVATE);
+    p.storeU32(V(a), 1);
+    p.storeU32(V(a + PAGE), 2);
+    expect(p.madvise(a, 2 * PAGE, MADV_FREE)).toBe(0);
+    expect(p.lazyFree()).toBe(8);
+    p.storeU32(V(a), 3); // written since: no longer free to discard
+    expect(p.lazyFree()).toBe(4);
+    const c = p.fork("child")!;
+    expect([p.lazyFree(), c.lazyFree()]).toEqual([4, 4]);
+    p.exit();
+    expect(p.lazyFree()).toBe(0);
+    k.check();
+    k.reclaimAll();
+    expect(c.loadU32(V(a))).toBe(3);
+    expect(c.loadU32(V(a + PAGE))).toBe(0); // clean: discarded, reads zeros
+    expect(c.lazyFree()).toBe(0);
+    k.check();
+  });
+});
+
 describe("mincore", () => {
   it("answers with a byte per page and refuses a vector that cannot hold them", () => {
     // What each page reports is recorded from Linux: mincore.vm, swap-pageout.vm.

@@ -691,6 +691,36 @@ export class PageManager {
   }
 
   /**
+   * /proc/PID/smaps_rollup's LazyFree (fs/proc/task_mmu.c, smaps_account()),
+   * in kB: the private pages of `owner` freed lazily (MADV_FREE) that no
+   * entry has written since, pages PROT_NONE keeps aside included (Linux's
+   * protnone entries are present to smaps). A huge page Linux maps whole
+   * counts whole, 2 MiB, or not at all once its PMD is dirty: here, once
+   * any of its 512 entries is.
+   */
+  lazyFreeKb(owner: PageOwner): number {
+    if (this.lazyCount === 0) return 0;
+    let pages = 0;
+    // Per 2 MiB region mapped whole: its lazily freed, clean pages, or -1 once one is written.
+    const whole = new Map<number, number>();
+    this.mmu.walkRange(owner.space, 0, TASK_SIZE, (m) => {
+      const frame = m.phys / PAGE;
+      if (this.kind[frame] !== ANON || this.lazy[frame] !== 1) return;
+      const region = Math.floor(m.virt / HPAGE);
+      if (!owner.huge.has(region)) {
+        if (!m.dirty) pages++;
+        return;
+      }
+      const had = whole.get(region) ?? 0;
+      if (had >= 0) whole.set(region, m.dirty ? -1 : had + 1);
+    });
+    for (const n of whole.values()) if (n > 0) pages += n;
+    for (const frame of owner.hidden.values())
+      if (this.kind[frame] === ANON && this.lazy[frame] === 1) pages++;
+    return pages * (PAGE / 1024);
+  }
+
+  /**
    * mincore(2) (mm/mincore.c): one byte per page of [start, start + length)
    * of `owner` into `vec`, 1 for a page in memory: mapped (the zero page and
    * a page PROT_NONE keeps aside included), a private page swapped out
@@ -2119,6 +2149,13 @@ export class PageManager {
         }
         continue;
       }
+      // copy_present_pte() keeps the Dirty bit in the child's entry of a
+      // private page, which the MMU's map cannot set. For a lazily freed
+      // page written since, that bit is what keeps reclaim from discarding
+      // it (and smaps from counting it LazyFree) once the parent's entry is
+      // gone: the page is made an ordinary one now, as reclaim would on
+      // finding either entry dirty (a huge page whole, its PMD one entry).
+      if (m.dirty && this.lazy[frame] === 1) this.#writtenSinceFree(frame);
       this.#addSharer(frame, [parent.pid, vpn], child.pid, vpn);
       this.refs[frame]!++;
       if (!this.#install(child, m.virt, frame, ro)) {
@@ -2200,6 +2237,14 @@ export class PageManager {
   // covers every page of it, none of them lazily freed and clean any more.
   #folioWritten(head: number): void {
     for (let i = 0; i < HPAGE_PAGES; i++) if (this.folio[head + i] === head + 1) this.#unlazy(head + i);
+  }
+
+  // Lazily freed `frame` was written since: no longer freed lazily, with
+  // every page of its huge page if one holds it lazily freed whole.
+  #writtenSinceFree(frame: number): void {
+    const head = this.folio[frame]! - 1;
+    if (head >= 0 && this.lazyFolios.delete(head)) this.#folioWritten(head);
+    else this.#unlazy(frame);
   }
 
   // `frame` is freed lazily (MADV_FREE).
