@@ -132,6 +132,7 @@ export class SimpleMmu implements MemoryManagementUnit {
     length: number,
     pageSize: number,
     rights: PageRights,
+    dirty = false,
   ): boolean {
     const s = this.#space(space, "map");
     if (pageSize !== PAGE)
@@ -152,7 +153,7 @@ export class SimpleMmu implements MemoryManagementUnit {
         execute: rights.execute,
         global: rights.global ?? false,
         accessed: false,
-        dirty: false,
+        dirty: dirty === true,
       });
     }
     return true;

@@ -51,4 +51,14 @@ describe("MemoryManagementUnit port", () => {
     expect(mmu.clean(space, 0x20000)).toBe(false);
     expect(() => mmu.clean(space + 1, 0x10000)).toThrow(expect.objectContaining({ argument: "space" }));
   });
+
+  it("SimpleMmu maps an entry dirty when asked (fork's copy of a dirty entry), accessed or not", () => {
+    const mmu = new SimpleMmu({ ram: new SparseRam({ sizeBytes: 1 << 24 }) });
+    const space = mmu.createAddressSpace()!;
+    const ro = { write: false, user: true, execute: false };
+    mmu.map(space, 0x10000, physAddr(0x5000), 8192, 4096, ro, true);
+    mmu.map(space, 0x20000, physAddr(0x7000), 4096, 4096, ro);
+    expect(mmu.query(space, 0x11000)).toMatchObject({ accessed: false, dirty: true, write: false });
+    expect(mmu.query(space, 0x20000)).toMatchObject({ accessed: false, dirty: false });
+  });
 });

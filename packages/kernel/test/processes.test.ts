@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import {
   ENOMEM,
   Fault,
@@ -1032,6 +1033,27 @@ describe("MADV_FREE across fork", () => {
     expect(c.loadU32(V(a + PAGE))).toBe(0); // clean: discarded, reads zeros
     expect(c.lazyFree()).toBe(0);
     k.check();
+  });
+
+  it("frees lazily a page a fork shares; reclaim takes the parent's mapping first, as Linux does", () => {
+    // Recorded by fixtures/proc/lazyfree-rmap.c: each side reads the page
+    // back after memory.force_empty, when one of them had freed it lazily.
+    const recorded = readFileSync(new URL("./fixtures/proc/lazyfree-rmap.txt", import.meta.url), "utf8");
+    for (const line of recorded.trim().split("\n")) {
+      const [who, , parentReads, , childReads] = line.split(" ");
+      const k = testKernel(16 * MiB);
+      const p = k.spawn("parent");
+      const a = p.mmap(0, PAGE, RW, MAP_PRIVATE);
+      p.storeU8(V(a), 42);
+      const c = p.fork("child")!;
+      const freer = who === "parent_frees" ? p : c;
+      expect(freer.madvise(a, PAGE, MADV_FREE)).toBe(0);
+      expect([p.lazyFree(), c.lazyFree()]).toEqual(freer === p ? [4, 0] : [0, 4]);
+      k.check();
+      k.reclaimAll();
+      k.check();
+      expect([p.loadU8(V(a)), c.loadU8(V(a))], line).toEqual([Number(parentReads), Number(childReads)]);
+    }
   });
 });
 

@@ -1828,8 +1828,10 @@ export class Mmu implements MemoryManagementUnit {
     length: number,
     pageSize: number,
     rights: PageRights,
+    dirty = false,
   ): boolean {
-    const ok = this.tables.map(space, virt, phys, length, pageSize, this.rightsFlags(rights, "map"));
+    const flags = this.rightsFlags(rights, "map") | (dirty === true ? ENTRY_DIRTY : 0);
+    const ok = this.tables.map(space, virt, phys, length, pageSize, flags);
     // Filling empty entries needs no stale marks: see PageTables.lastMapReplaced.
     if (ok && this.tables.lastMapReplaced) this.markStale(space, virt, length);
     return ok;

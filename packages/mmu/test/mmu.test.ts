@@ -11,7 +11,7 @@ import {
   UsageError,
 } from "@memstack/core";
 import { describe, expect, it } from "vitest";
-import { ENTRY_READ, Mmu, PageFault } from "../src/index.js";
+import { createSv39Format, ENTRY_READ, Mmu, PageFault } from "../src/index.js";
 import { GiB, MiB, machine, P, RO_USER, RW_USER, USER_BASE, V } from "./helpers.js";
 
 describe("the TLB caches translations: stale entries", () => {
@@ -651,5 +651,23 @@ describe("range walks read along a table (unmap, protect, walkRange)", () => {
     });
     expect(seen).toEqual(mapped(1200).filter((i) => i <= 510 || i >= 512));
     mmu.check();
+  });
+});
+
+describe("map with the Dirty bit set", () => {
+  it("writes D into the new entries (fork's copy of a dirty entry), not A, on both formats; a store still needs W", () => {
+    for (const format of [undefined, createSv39Format()]) {
+      const { mmu, space, frame } = machine(format === undefined ? {} : { format });
+      const base = format === undefined ? USER_BASE : 0x3f_0000_0000;
+      const f = frame();
+      expect(mmu.map(space, base, f, 4096, 4096, RO_USER, true)).toBe(true);
+      expect(mmu.map(space, base + 4096, frame(), 4096, 4096, RW_USER)).toBe(true);
+      expect(mmu.query(space, base)).toMatchObject({ dirty: true, accessed: false, write: false });
+      expect(mmu.query(space, base + 4096)).toMatchObject({ dirty: false, accessed: false });
+      expect(mmu.loadU8(V(base))).toBe(0);
+      expect(mmu.query(space, base)).toMatchObject({ dirty: true, accessed: true });
+      expect(() => mmu.storeU8(V(base), 1)).toThrow(PageFault);
+      mmu.check();
+    }
   });
 });

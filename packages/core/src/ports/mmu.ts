@@ -158,6 +158,10 @@ export interface MemoryManagementUnit extends VirtualMemory {
    * Replaces existing leaves of the same size; allocates page tables from
    * the frame allocator.
    *
+   * With `dirty`, the new entries have their Dirty bit set, as a copy of a
+   * dirty entry has (fork's copy of a private page, `copy_present_pte()`;
+   * an entry mremap moves): the Accessed bit starts clear either way.
+   *
    * @returns true, or false when a page-table frame could not be allocated
    * (nothing is changed then).
    * @throws {UsageError} for an unaligned or non-canonical range, a page size
@@ -171,6 +175,7 @@ export interface MemoryManagementUnit extends VirtualMemory {
     length: number,
     pageSize: number,
     rights: PageRights,
+    dirty?: boolean,
   ): boolean;
 
   /**

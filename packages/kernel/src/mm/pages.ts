@@ -419,12 +419,13 @@ export class PageManager {
     this.mmu.unmap(owner.space, virt, length, true);
   }
 
-  // Maps one frame at `page` of `owner`, counting it.
-  #install(owner: PageOwner, page: number, frame: number, rights: PageRights): boolean {
+  // Maps one frame at `page` of `owner` (its entry dirty with `dirty`), counting it.
+  #install(owner: PageOwner, page: number, frame: number, rights: PageRights, dirty = false): boolean {
     const k = this.kind[frame];
     if (k === SHMEM) {
       if (!this.#mapShmem(owner, page, frame, rights)) return false;
-    } else if (!this.mmu.map(owner.space, page, physAddr(frame * PAGE), PAGE, PAGE, rights)) return false;
+    } else if (!this.mmu.map(owner.space, page, physAddr(frame * PAGE), PAGE, PAGE, rights, dirty))
+      return false;
     owner.mm.tables.touch(page / PAGE);
     if (k === ANON) owner.rssAnon++;
     else if (k === SHMEM) owner.rssShmem++;
@@ -688,6 +689,18 @@ export class PageManager {
         this.stats.swapReadahead++;
       }
     }
+  }
+
+  // Whether MADV_FREE frees anonymous `frame` lazily (madvise_free_pte_range()):
+  // a page of the swap cache only when no other entry maps it and it can
+  // leave the cache (folio_free_swap(); it leaves it here), a page of a huge
+  // page only when no other process maps any of it (`inShared`, from
+  // #inSharedFolio), and any other page even when a fork shares it: Linux
+  // asks for an exclusive folio only of one in the swap cache or dirty.
+  #mayFreeLazily(frame: number, inShared: (frame: number) => boolean): boolean {
+    if (this.kind[frame] !== ANON || inShared(frame)) return false;
+    if (this.refs[frame] !== 1 && (this.cacheSlot[frame]! >= 0 || this.folio[frame] !== 0)) return false;
+    return this.#freeSwap(frame);
   }
 
   /**
@@ -1544,12 +1557,14 @@ export class PageManager {
 
   /**
    * MADV_FREE on [start, end) of a private anonymous VMA
-   * (madvise_free_pte_range): a page mapped by this process alone becomes
-   * lazily freed, its Accessed and Dirty bits cleared; it keeps its
-   * contents until reclaim drops it, which it does only if nothing wrote it
-   * since. Swapped-out pages are dropped at once, as their slots are
-   * released. Pages shared after fork, and pages kept aside by PROT_NONE,
-   * are left alone.
+   * (madvise_free_pte_range): a page becomes lazily freed, this process's
+   * entry of it made old and clean; it keeps its contents until reclaim
+   * drops it, which it does only if nothing wrote it since. A page a fork
+   * shares is freed so too (its other mappings keep their bits), but not
+   * one of the swap cache that another entry maps, nor a page of a huge
+   * page that another process maps (#mayFreeLazily). Pages kept aside by
+   * PROT_NONE are freed lazily as mapped ones are. Swapped-out pages are
+   * dropped at once, as their slots are released.
    */
   lazyFree(owner: PageOwner, start: number, end: number): void {
     // madvise_free_huge_pmd() and madvise_free_pte_range(): a huge page
@@ -1562,10 +1577,7 @@ export class PageManager {
     const inShared = this.#inSharedFolio(owner);
     for (const m of pages) {
       const frame = m.phys / PAGE;
-      // A page of the swap cache is freed lazily only once it leaves the cache
-      // (madvise_free_pte_range(): folio_free_swap(), or the page is skipped).
-      if (this.kind[frame] !== ANON || this.refs[frame] !== 1 || inShared(frame) || !this.#freeSwap(frame))
-        continue;
+      if (!this.#mayFreeLazily(frame, inShared)) continue;
       // Old and clean in the tables now; the TLB flush comes once, below.
       this.mmu.clean(owner.space, m.virt, false);
       if (m.accessed || m.dirty) cleaned.push(m);
@@ -1576,8 +1588,7 @@ export class PageManager {
     // A page PROT_NONE keeps aside is present to Linux (a protnone entry,
     // pte_present()): it is freed lazily too, clean, as nothing can write it.
     this.#forEachIn(owner.hidden, start, end, (_vpn, frame) => {
-      if (this.kind[frame] !== ANON || this.refs[frame] !== 1 || inShared(frame) || !this.#freeSwap(frame))
-        return;
+      if (!this.#mayFreeLazily(frame, inShared)) return;
       this.#markLazy(frame);
       if (this.folio[frame] !== 0) this.lazyFolios.add(this.folio[frame]! - 1);
     });
@@ -2013,11 +2024,9 @@ export class PageManager {
           if (!owner.alive) return false;
           const frame = m.phys / PAGE;
           const oldVpn = m.virt / PAGE;
-          // move_ptes() keeps each entry whole; the new one starts clean here, so
-          // what its Dirty bit said is kept on the frame: a shmem folio is dirty,
-          // a lazily freed page was written again.
-          if (m.dirty) this.#wasWritten(frame);
-          this.mmu.map(owner.space, m.virt + (to - from), m.phys, PAGE, PAGE, m);
+          // move_ptes() keeps each entry whole, its Dirty bit with it (its
+          // Accessed bit starts clear here).
+          this.mmu.map(owner.space, m.virt + (to - from), m.phys, PAGE, PAGE, m, m.dirty);
           this.#remapOwner(owner, frame, oldVpn, oldVpn + shift);
         }
         return true;
@@ -2149,16 +2158,12 @@ export class PageManager {
         }
         continue;
       }
-      // copy_present_pte() keeps the Dirty bit in the child's entry of a
-      // private page, which the MMU's map cannot set. For a lazily freed
-      // page written since, that bit is what keeps reclaim from discarding
-      // it (and smaps from counting it LazyFree) once the parent's entry is
-      // gone: the page is made an ordinary one now, as reclaim would on
-      // finding either entry dirty (a huge page whole, its PMD one entry).
-      if (m.dirty && this.lazy[frame] === 1) this.#writtenSinceFree(frame);
       this.#addSharer(frame, [parent.pid, vpn], child.pid, vpn);
       this.refs[frame]!++;
-      if (!this.#install(child, m.virt, frame, ro)) {
+      // copy_present_pte() keeps a private entry's Dirty bit in the child
+      // (copy_huge_pmd() a huge page's): a page written since MADV_FREE
+      // stays so in both, which reclaim and smaps' LazyFree look at.
+      if (!this.#install(child, m.virt, frame, ro, m.dirty)) {
         this.#drop(frame, child.pid, vpn);
         return false;
       }
@@ -2237,14 +2242,6 @@ export class PageManager {
   // covers every page of it, none of them lazily freed and clean any more.
   #folioWritten(head: number): void {
     for (let i = 0; i < HPAGE_PAGES; i++) if (this.folio[head + i] === head + 1) this.#unlazy(head + i);
-  }
-
-  // Lazily freed `frame` was written since: no longer freed lazily, with
-  // every page of its huge page if one holds it lazily freed whole.
-  #writtenSinceFree(frame: number): void {
-    const head = this.folio[frame]! - 1;
-    if (head >= 0 && this.lazyFolios.delete(head)) this.#folioWritten(head);
-    else this.#unlazy(frame);
   }
 
   // `frame` is freed lazily (MADV_FREE).
@@ -2366,6 +2363,37 @@ export class PageManager {
     return this.#liveMappers(list);
   }
 
+  // shrink_folio_list() for lazily freed `frame` that several processes
+  // map (a fork shared it, and one of them freed it lazily): unless an
+  // entry was accessed (every one tested and cleared), try_to_unmap() takes
+  // the mappings in rmap order, the earliest mapper first (the anon_vma's
+  // interval tree puts a fork's child after its parent). Each clean one is
+  // discarded (the page reads as zeros there again); the first written
+  // since makes the page an ordinary one (try_to_unmap_one() marks the
+  // folio dirty, puts the entry back and sets PG_swapbacked), and the
+  // mappings after it stay. Returns whether the frame was freed.
+  #reclaimSharedLazy(frame: number): boolean {
+    const list = this.shared.get(frame);
+    if (list === undefined || list.length !== this.refs[frame]) return false;
+    const mappers = this.#liveMappers(list);
+    if (mappers === null || this.#sharedYoung(frame, mappers)) return false;
+    for (const [owner, vpn] of mappers) {
+      if (owner.hidden.get(vpn) === frame) {
+        // Kept aside by PROT_NONE: clean (a page written since was made ordinary when it was hidden).
+        this.#unmapHidden(owner, frame, vpn);
+        continue;
+      }
+      const m = this.mmu.query(owner.space, vpn * PAGE);
+      if (m !== null && this.#writtenSince(owner, vpn, m.dirty)) {
+        this.#unlazy(frame);
+        return false;
+      }
+      this.#unmapPage(owner, frame, vpn);
+    }
+    this.stats.lazyFrees++;
+    return true;
+  }
+
   // folio_referenced() of a shared page: the Accessed bit of every mapping
   // (a hidden one's kept on the frame) is tested and cleared; any set gives
   // the page its second chance.
@@ -2437,6 +2465,10 @@ export class PageManager {
       // shared after fork (try_to_unmap() puts the same swap entry in each
       // mapping, rmap_walk over the anon_vma), or the one that maps it.
       let mappers: [PageOwner, number][] | null;
+      if (this.refs[frame] !== 1 && this.lazy[frame] === 1 && this.droppable[frame] === 0) {
+        if (this.#reclaimSharedLazy(frame)) freed++;
+        continue;
+      }
       if (this.refs[frame] !== 1) {
         mappers = this.#sharedSwappable(frame);
         if (mappers === null || this.#sharedYoung(frame, mappers)) continue;
