@@ -320,8 +320,13 @@ describe("libc's heap in a process while the machine goes on", () => {
   });
 
   it("the same with transparent huge pages under the heap", () => {
-    seen = zeros();
+    // Random sequences, checked after every step; then sequences of a fixed
+    // seed, which reach every path counted below. (Random ones alone missed
+    // a huge page under the heap in about one run of 13: seeds 16, 44 and
+    // 49 of the first 50.)
     checkSequences<State>({ setup: () => setup(HUGE), steps, check: checkAll, maxSteps: 60, numRuns: 20 });
+    seen = zeros();
+    checkSequences<State>({ setup: () => setup(HUGE), steps, check: checkAll, maxSteps: 60, numRuns: 20, seed: 1 });
     for (const k of COUNTERS) expect(seen[k], k).toBeGreaterThan(0);
   });
 
