@@ -786,8 +786,10 @@ export class Kernel {
       const cached = this.pages.cacheSlot[f]!;
       if (cached >= 0 && this.pages.swapCache.get(cached) !== f)
         fail(`frame ${f} says it holds slot ${cached} in the swap cache, the cache says otherwise`);
-      if (this.pages.dirty[f] === 1 && k !== 2 && cached < 0)
-        fail(`frame ${f} is marked dirty but is neither shmem nor in the swap cache`);
+      if (this.pages.dirty[f] === 1 && k !== 1 && k !== 2)
+        fail(`frame ${f} is marked dirty but is neither anonymous nor shmem`);
+      if (this.pages.dirty[f] === 1 && this.pages.lazy[f] === 1)
+        fail(`frame ${f} is lazily freed but marked dirty`);
       // Readahead's mark goes when a fault finds the page, before anything maps it.
       if (this.pages.readahead[f] === 1 && (cached < 0 || this.pages.refs[f] !== 0))
         fail(`frame ${f} is marked read ahead but is not an unmapped page of the swap cache`);

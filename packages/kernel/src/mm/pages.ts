@@ -57,9 +57,11 @@
  *     ownerPid[pfn]  for an ANON frame mapped once: the process mapping it
  *     ownerVpn[pfn]  ... and the virtual page number there (the reverse map)
  *     lazy[pfn]      1 for an ANON frame freed lazily (MADV_FREE) and not yet dropped
- *     dirty[pfn]     1 for a SHMEM frame written since it was allocated, or a frame of
- *                    the swap cache written since it was read (the folio's dirty
- *                    flag; a mapping's own Dirty bit is read from its entry)
+ *     dirty[pfn]     the folio's dirty flag (PG_dirty; a mapping's own Dirty bit is
+ *                    read from its entry): 1 for a SHMEM frame written since it was
+ *                    allocated, a frame of the swap cache written since it was read,
+ *                    or an ANON frame that left the swap cache or that GUP or reclaim
+ *                    marked (#leaveCache, #redirtied), until MADV_FREE clears it
  *     cacheSlot[pfn] for an ANON frame in the swap cache: its slot, else -1
  *     readahead[pfn] 1 for a frame of the swap cache that readahead read and no fault
  *                    has found since (PG_readahead)
@@ -566,8 +568,15 @@ export class PageManager {
   // the frame is out of the cache.
   #freeSwap(frame: number): boolean {
     if (!this.#ownsSwap(frame)) return false;
-    if (this.cacheSlot[frame]! >= 0) this.#cacheDel(frame);
+    if (this.cacheSlot[frame]! >= 0) this.#leaveCache(frame);
     return true;
+  }
+
+  // folio_free_swap(): `frame`, still in use, leaves the swap cache, marked
+  // dirty (PG_dirty) as its slot no longer holds it.
+  #leaveCache(frame: number): void {
+    this.#cacheDel(frame);
+    this.dirty[frame] = 1;
   }
 
   // free_swap_and_cache(): a swap entry referring to `slot` is gone (zap,
@@ -581,7 +590,7 @@ export class PageManager {
     if (frame === undefined) return;
     if (this.refs[frame] === 0) this.#dropCached(frame);
     else if (this.swapDevice.full) {
-      this.#cacheDel(frame);
+      this.#leaveCache(frame);
     }
   }
 
@@ -692,15 +701,19 @@ export class PageManager {
   }
 
   // Whether MADV_FREE frees anonymous `frame` lazily (madvise_free_pte_range()):
-  // a page of the swap cache only when no other entry maps it and it can
-  // leave the cache (folio_free_swap(); it leaves it here), a page of a huge
+  // a page of the swap cache or marked dirty (PG_dirty: see #redirtied and
+  // #leaveCache) only when no other entry maps it, and then clean, out of
+  // the cache (folio_free_swap(), folio_clear_dirty()); a page of a huge
   // page only when no other process maps any of it (`inShared`, from
-  // #inSharedFolio), and any other page even when a fork shares it: Linux
-  // asks for an exclusive folio only of one in the swap cache or dirty.
+  // #inSharedFolio); any other page even when a fork shares it.
   #mayFreeLazily(frame: number, inShared: (frame: number) => boolean): boolean {
     if (this.kind[frame] !== ANON || inShared(frame)) return false;
-    if (this.refs[frame] !== 1 && (this.cacheSlot[frame]! >= 0 || this.folio[frame] !== 0)) return false;
-    return this.#freeSwap(frame);
+    const marked = this.cacheSlot[frame]! >= 0 || this.dirty[frame] === 1;
+    if (this.refs[frame] !== 1 && (marked || this.folio[frame] !== 0)) return false;
+    if (!this.#freeSwap(frame)) return false;
+    // folio_clear_dirty(): freed lazily, the page is clean until written.
+    this.dirty[frame] = 0;
+    return true;
   }
 
   /**
@@ -850,7 +863,9 @@ export class PageManager {
     // would free a page only the cache holds). If that fails the page stays
     // in the cache, and the entry refers to it still.
     const rights = this.#rights(vma, exclusive && (vma.flags & VM_WRITE) !== 0);
-    if (!this.#withPinned([f], () => this.#install(owner, page, f, rights))) return false;
+    // do_swap_page() maps a write's page dirty when it may write it in place.
+    const dirty = write && exclusive && (vma.flags & VM_WRITE) !== 0;
+    if (!this.#withPinned([f], () => this.#install(owner, page, f, rights, dirty))) return false;
     if (this.refs[f] === 0) this.#setOwner(f, owner.pid, vpn);
     else this.#addSharer(f, [this.ownerPid[f]!, this.ownerVpn[f]!], owner.pid, vpn);
     this.refs[f]!++;
@@ -1449,7 +1464,8 @@ export class PageManager {
       // Mapping it may make a page table, whose allocation may run the OOM
       // killer onto this process: the frame, mapped nowhere then, goes back
       // (do_anonymous_page()'s release of its folio when it cannot map it).
-      if (!this.#install(owner, page, f, this.#rights(vma, true))) {
+      // The entry is made dirty, as do_anonymous_page() makes a write's.
+      if (!this.#install(owner, page, f, this.#rights(vma, true), true)) {
         this.#drop(f, owner.pid, vpn);
         return false;
       }
@@ -1516,7 +1532,8 @@ export class PageManager {
     this.#clear(owner, page, PAGE);
     this.#flushPage(owner, page);
     this.stats.cowCopies++;
-    return this.#install(owner, page, f, rights);
+    // wp_page_copy() maps the copy dirty.
+    return this.#install(owner, page, f, rights, true);
   }
 
   // --------------------------------------------------------- PageLayer
@@ -1674,7 +1691,7 @@ export class PageManager {
           this.stats.lazyFrees++;
           continue;
         }
-        this.#unlazy(frame);
+        this.#redirtied(frame);
         continue;
       }
       // No slot: the page stays (add_to_swap fails before anything is unmapped).
@@ -2072,8 +2089,9 @@ export class PageManager {
       if (m === null) ok = this.#missing(owner, vma, page, write);
       else if (write && !m.write) ok = this.#writeProtected(owner, vma, page, m);
       // A writable page is not faulted, but GUP's FOLL_TOUCH marks its folio
-      // dirty: a lazily freed page is an ordinary one again, as if written.
-      else if (write) this.#wasWritten(m.phys / PAGE);
+      // dirty when its entry is clean (follow_page_pte()): a lazily freed
+      // page is an ordinary one again, as if written.
+      else if (write && !m.dirty) this.#redirtied(m.phys / PAGE);
       if (!ok) return true;
     }
     return true;
@@ -2227,6 +2245,16 @@ export class PageManager {
       this.#releaseShmemSlot(slot);
       obj.swapped.delete(idx);
     });
+  }
+
+  // folio_mark_dirty() of `frame` where Linux calls it on a mapped page:
+  // GUP's FOLL_TOUCH for a write, and try_to_unmap_one() finding a lazily
+  // freed page's entry dirty. An anonymous page keeps the mark (PG_dirty)
+  // until MADV_FREE clears it, which it does only for a page no other
+  // process maps; a shmem page or one of the swap cache is dirty as before.
+  #redirtied(frame: number): void {
+    this.#wasWritten(frame);
+    if (this.kind[frame] === ANON) this.dirty[frame] = 1;
   }
 
   // What a Dirty bit said of `frame` when its entry is rewritten clean or
@@ -2385,7 +2413,7 @@ export class PageManager {
       }
       const m = this.mmu.query(owner.space, vpn * PAGE);
       if (m !== null && this.#writtenSince(owner, vpn, m.dirty)) {
-        this.#unlazy(frame);
+        this.#redirtied(frame);
         return false;
       }
       this.#unmapPage(owner, frame, vpn);
@@ -2509,7 +2537,7 @@ export class PageManager {
             }
             // Written since: an ordinary anonymous page again, left mapped
             // this time (try_to_unmap_one() puts the entry back).
-            this.#unlazy(frame);
+            this.#redirtied(frame);
             continue;
           }
         }
