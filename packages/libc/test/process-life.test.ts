@@ -326,7 +326,14 @@ describe("libc's heap in a process while the machine goes on", () => {
     // 49 of the first 50.)
     checkSequences<State>({ setup: () => setup(HUGE), steps, check: checkAll, maxSteps: 60, numRuns: 20 });
     seen = zeros();
-    checkSequences<State>({ setup: () => setup(HUGE), steps, check: checkAll, maxSteps: 60, numRuns: 20, seed: 1 });
+    checkSequences<State>({
+      setup: () => setup(HUGE),
+      steps,
+      check: checkAll,
+      maxSteps: 60,
+      numRuns: 20,
+      seed: 1,
+    });
     for (const k of COUNTERS) expect(seen[k], k).toBeGreaterThan(0);
   });
 

@@ -993,6 +993,10 @@ export class PageManager {
   // address space; mm/huge_memory.c, arch/x86/mm/tlb.c).
   #splitPmd(owner: PageOwner, idx: number): void {
     if (!owner.huge.has(idx)) return;
+    // __split_huge_pmd_locked(): a dirty PMD marks its folio dirty (written
+    // since MADV_FREE, and PG_dirty: see #redirtied).
+    const head = owner.huge.get(idx)!;
+    if (head >= 0 && this.#regionDirty(owner, idx)) this.#folioRedirtied(head);
     this.#unmarkHuge(owner, idx);
     this.flushAll(owner);
   }
@@ -1166,7 +1170,15 @@ export class PageManager {
   // page then inherits.
   #inheritDirty(head: number): void {
     this.lazyFolios.delete(head);
-    if (this.#folioDirty(head)) this.#folioWritten(head);
+    if (this.#folioDirty(head)) this.#folioRedirtied(head);
+  }
+
+  // folio_mark_dirty() of the huge page at `head`: written since MADV_FREE
+  // (#folioWritten), and each of its pages marked dirty (PG_dirty), which a
+  // split leaves on every small page.
+  #folioRedirtied(head: number): void {
+    this.#folioWritten(head);
+    for (let i = 0; i < HPAGE_PAGES; i++) if (this.folio[head + i] === head + 1) this.dirty[head + i] = 1;
   }
 
   // Whether any page of the huge page at `head` was written since MADV_FREE:
@@ -1231,10 +1243,12 @@ export class PageManager {
       this.ram.readBytes(physAddr(f * PAGE), zeros);
       if (!allZero(this.#scratchWords)) continue;
       if (hidden) {
-        // Under PROT_NONE Linux keeps a zero-page entry the protection hides;
-        // here the page is simply gone: it reads as zeros again either way.
+        // Under PROT_NONE Linux maps the zero page with the VMA's protection:
+        // a protnone entry, present (mincore counts it), kept aside here as
+        // mprotect keeps the zero page under PROT_NONE.
         owner.hidden.delete(vpn);
         this.#unref(owner, f, vpn);
+        owner.hidden.set(vpn, this.zeroFrame);
         continue;
       }
       const vma = owner.mm.tree.lookup(vpn * PAGE)!;
