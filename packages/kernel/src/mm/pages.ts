@@ -978,12 +978,14 @@ export class PageManager {
   // become 512 PTEs, each dirty if the PMD was (__split_huge_pmd_locked).
   // Here each page has its own Dirty bit already; a write to any of them
   // was the PMD's, so each lazily freed page of the huge page counts as
-  // written since.
-  #unmarkHuge(owner: PageOwner, idx: number): void {
+  // written since. Returns whether it was (the PMD's Dirty bit).
+  #unmarkHuge(owner: PageOwner, idx: number): boolean {
     const head = owner.huge.get(idx);
-    if (head === undefined) return;
+    if (head === undefined) return false;
     owner.huge.delete(idx);
-    if (head !== HUGE_ZERO_PAGE && this.#regionDirty(owner, idx)) this.#folioWritten(head);
+    if (head === HUGE_ZERO_PAGE || !this.#regionDirty(owner, idx)) return false;
+    this.#folioWritten(head);
+    return true;
   }
 
   // __split_huge_pmd() of region `idx` of `owner`, if a huge page (or the
@@ -992,12 +994,11 @@ export class PageManager {
   // transparent huge page, 512 of them: past the ceiling, the whole
   // address space; mm/huge_memory.c, arch/x86/mm/tlb.c).
   #splitPmd(owner: PageOwner, idx: number): void {
-    if (!owner.huge.has(idx)) return;
-    // __split_huge_pmd_locked(): a dirty PMD marks its folio dirty (written
-    // since MADV_FREE, and PG_dirty: see #redirtied).
-    const head = owner.huge.get(idx)!;
-    if (head >= 0 && this.#regionDirty(owner, idx)) this.#folioRedirtied(head);
-    this.#unmarkHuge(owner, idx);
+    const head = owner.huge.get(idx);
+    if (head === undefined) return;
+    // __split_huge_pmd_locked(): a dirty PMD also marks its folio dirty
+    // (PG_dirty: see #redirtied).
+    if (this.#unmarkHuge(owner, idx)) this.#folioRedirtied(head);
     this.flushAll(owner);
   }
 
@@ -2399,9 +2400,15 @@ export class PageManager {
   // may swap it: an ordinary page (not lazily freed, not droppable) whose
   // every mapper is a live process; else null.
   #sharedSwappable(frame: number): [PageOwner, number][] | null {
+    if (this.lazy[frame] === 1 || this.droppable[frame] === 1) return null;
+    return this.#sharedMappers(frame);
+  }
+
+  // The (owner, vpn) mappings of `frame`, shared after fork, when they
+  // account for every reference and every mapper is a live process; else null.
+  #sharedMappers(frame: number): [PageOwner, number][] | null {
     const list = this.shared.get(frame);
     if (list === undefined || list.length !== this.refs[frame]) return null;
-    if (this.lazy[frame] === 1 || this.droppable[frame] === 1) return null;
     return this.#liveMappers(list);
   }
 
@@ -2415,9 +2422,7 @@ export class PageManager {
   // folio dirty, puts the entry back and sets PG_swapbacked), and the
   // mappings after it stay. Returns whether the frame was freed.
   #reclaimSharedLazy(frame: number): boolean {
-    const list = this.shared.get(frame);
-    if (list === undefined || list.length !== this.refs[frame]) return false;
-    const mappers = this.#liveMappers(list);
+    const mappers = this.#sharedMappers(frame);
     if (mappers === null || this.#sharedYoung(frame, mappers)) return false;
     for (const [owner, vpn] of mappers) {
       if (owner.hidden.get(vpn) === frame) {
