@@ -1012,11 +1012,23 @@ export class PageManager {
   }
 
   // Whether `owner`'s page `vpn`, whose own entry says `dirty`, was written
-  // since MADV_FREE: in a huge page mapped whole, a write to any of its pages.
-  #writtenSince(owner: PageOwner, vpn: number, dirty: boolean): boolean {
-    if (dirty || owner.huge.size === 0) return dirty;
+  // since MADV_FREE: in a huge page mapped whole, a write to any of its
+  // pages; in one mapped by 4 KiB entries (its PMD split, the folio whole),
+  // a write to any page of it that `owner` maps in the same 2 MiB region.
+  // try_to_unmap_one() (mm/rmap.c) clears a lazily freed large folio's
+  // entries as one batch (folio_unmap_pte_batch(), within one VMA and one
+  // page table), and a Dirty bit among them keeps the whole folio.
+  #writtenSince(owner: PageOwner, vpn: number, frame: number, dirty: boolean): boolean {
+    if (dirty) return true;
     const idx = Math.floor(vpn / HPAGE_PAGES);
-    return owner.huge.has(idx) && this.#regionDirty(owner, idx);
+    if (owner.huge.has(idx)) return this.#regionDirty(owner, idx);
+    const folio = this.folio[frame]!;
+    if (folio === 0) return false;
+    let written = false;
+    this.mmu.walkRange(owner.space, idx * HPAGE, (idx + 1) * HPAGE, (m) => {
+      if (m.dirty && this.folio[m.phys / PAGE] === folio) written = true;
+    });
+    return written;
   }
 
   // Whether the huge page at `head` is mapped by one process alone (each of
@@ -2269,7 +2281,11 @@ export class PageManager {
   // process maps; a shmem page or one of the swap cache is dirty as before.
   #redirtied(frame: number): void {
     this.#wasWritten(frame);
-    if (this.kind[frame] === ANON) this.dirty[frame] = 1;
+    if (this.kind[frame] !== ANON) return;
+    // A page of a large folio: the mark is the folio's, which a split
+    // leaves on every small page.
+    if (this.folio[frame] !== 0) this.#folioRedirtied(this.folio[frame]! - 1);
+    else this.dirty[frame] = 1;
   }
 
   // What a Dirty bit said of `frame` when its entry is rewritten clean or
@@ -2431,7 +2447,7 @@ export class PageManager {
         continue;
       }
       const m = this.mmu.query(owner.space, vpn * PAGE);
-      if (m !== null && this.#writtenSince(owner, vpn, m.dirty)) {
+      if (m !== null && this.#writtenSince(owner, vpn, frame, m.dirty)) {
         this.#redirtied(frame);
         return false;
       }
@@ -2547,7 +2563,7 @@ export class PageManager {
             continue;
           }
           if (this.lazy[frame] === 1) {
-            if (!this.#writtenSince(owner, vpn, m.dirty)) {
+            if (!this.#writtenSince(owner, vpn, frame, m.dirty)) {
               // Clean since MADV_FREE: dropped, and the page reads as zeros again.
               this.#unmapPage(owner, frame, vpn);
               this.stats.lazyFrees++;
