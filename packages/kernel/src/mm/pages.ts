@@ -41,7 +41,10 @@
  *   and a copy-on-write break of a page another process shares. The frames
  *   are split into order-0 pages at once, where Linux keeps the folio
  *   whole until it is split: a page unmapped from a split huge page goes
- *   back to the buddy allocator at once, not at the deferred split.
+ *   back to the buddy allocator at once, not at the deferred split. The
+ *   folio's split itself comes where Linux's comes: at a partial MADV_FREE,
+ *   COLD or PAGEOUT, or at the next reclaim for a folio mapped in part
+ *   (the deferred split shrinker).
  * - A PROT_NONE page cannot be present in the MMU's tables (every present
  *   x86 page is readable), so its frame is kept aside, per process, until
  *   the protection allows access again — Linux's _PAGE_PROTNONE. An
@@ -246,6 +249,8 @@ export class PageManager {
    * of it was written since, and otherwise keeps whole, never splitting it.
    */
   readonly lazyFolios = new Set<number>();
+  // Heads of large folios that lost a frame: Linux's deferred split queue (#splitPartial).
+  readonly #partial = new Set<number>();
   /** (pid, vpn) pairs mapping each COW-shared anonymous frame. */
   readonly shared = new Map<number, [number, number][]>();
   /** For an anonymous frame in the swap cache: the slot whose page it holds; else -1. */
@@ -538,6 +543,9 @@ export class PageManager {
       this.shmemMappers.delete(frame);
     }
     if (this.folio[frame] === frame + 1) this.lazyFolios.delete(frame);
+    // A page of a large folio freed while others may stay mapped: the folio
+    // goes on the deferred split queue (see #splitPartial).
+    if (this.folio[frame] !== 0) this.#partial.add(this.folio[frame]! - 1);
     this.folio[frame] = 0;
     this.kind[frame] = FREE;
     this.ownerPid[frame] = -1;
@@ -1270,6 +1278,31 @@ export class PageManager {
       // (The entry's table is there: this cannot fail.)
       this.#install(owner, vpn * PAGE, this.zeroFrame, this.#rights(vma, false));
     }
+  }
+
+  // deferred_split_scan() (mm/huge_memory.c), the shrinker every reclaim
+  // runs: a large folio some of whose pages were unmapped while others stay
+  // mapped (queued by __folio_remove_rmap(); here, whose frames were freed
+  // in part, see #freeFrame) is split, its pages of zeros mapped to the zero
+  // page as every split of an anonymous folio maps them. One #splitFolio
+  // leaves whole (a fork shares it) stays queued.
+  #splitPartial(): void {
+    if (this.#partial.size === 0) return;
+    for (const head of this.#partial) {
+      const left = this.#folioFrames(head);
+      if (left > 0 && left < HPAGE_PAGES) {
+        this.#splitFolio(head);
+        if (this.#folioFrames(head) !== 0) continue;
+      }
+      this.#partial.delete(head);
+    }
+  }
+
+  // How many frames the large folio at `head` still has.
+  #folioFrames(head: number): number {
+    let n = 0;
+    for (let i = 0; i < HPAGE_PAGES; i++) if (this.folio[head + i] === head + 1) n++;
+    return n;
   }
 
   /** AnonHugePages of /proc/meminfo: the huge pages mapped whole, in pages, each counted once. */
@@ -2493,6 +2526,7 @@ export class PageManager {
    * @returns the number of frames freed.
    */
   reclaim(target: number): number {
+    this.#splitPartial();
     const n = this.refs.length;
     let freed = 0;
     // Without a free swap slot only clean lazily freed pages and droppable ones can go.
