@@ -1212,10 +1212,10 @@ export class PageManager {
       if (this.folio[f] !== head + 1) continue;
       if (this.lazy[f] === 1) lazy = true;
       else notLazy = true;
-      const owner = this.host.process(this.ownerPid[f]!);
-      if (owner === undefined || this.refs[f] !== 1) continue;
-      const m = this.mmu.query(owner.space, this.ownerVpn[f]! * PAGE);
-      if (m !== null && m.phys / PAGE === f && m.dirty) return true;
+      for (const [owner, vpn] of this.#mappersOf(f) ?? []) {
+        const m = this.mmu.query(owner.space, vpn * PAGE);
+        if (m !== null && m.phys / PAGE === f && m.dirty) return true;
+      }
     }
     return lazy && notLazy;
   }
@@ -1237,13 +1237,17 @@ export class PageManager {
 
   // split_folio() of the huge page at `head`, in Linux 6.18: it becomes
   // 512 small pages, and each one a single process maps that holds only
-  // zeros is replaced by the shared zero page and freed (remap_page() with
-  // RMP_USE_SHARED_ZEROPAGE, try_to_map_unused_to_zeropage()). Left alone
-  // while another process maps any of it.
-  #splitFolio(head: number): void {
-    for (let i = 0; i < HPAGE_PAGES; i++) {
-      const f = head + i;
-      if (this.folio[f] === head + 1 && this.refs[f]! > 1) return;
+  // zeros is replaced by the shared zero page in each mapping and freed
+  // (remap_page() with RMP_USE_SHARED_ZEROPAGE, try_to_map_unused_to_zeropage()).
+  // Left alone while another process maps any of it, unless `shared`: the
+  // madvise paths skip a folio a fork shares (folio_maybe_mapped_shared()),
+  // the deferred split does not.
+  #splitFolio(head: number, shared = false): void {
+    if (!shared) {
+      for (let i = 0; i < HPAGE_PAGES; i++) {
+        const f = head + i;
+        if (this.folio[f] === head + 1 && this.refs[f]! > 1) return;
+      }
     }
     this.#inheritDirty(head);
     const zeros = this.#scratch;
@@ -1251,47 +1255,65 @@ export class PageManager {
       const f = head + i;
       if (this.folio[f] !== head + 1) continue;
       this.folio[f] = 0;
-      const owner = this.host.process(this.ownerPid[f]!);
-      if (owner === undefined || this.refs[f] !== 1 || this.kind[f] !== ANON) continue;
-      const vpn = this.ownerVpn[f]!;
+      if (this.kind[f] !== ANON) continue;
+      const mappers = this.#mappersOf(f);
+      if (mappers === null) continue;
       // The PMD of a huge page mapped whole is split with it (unmap_folio():
       // TTU_SPLIT_HUGE_PMD, a flush of everything).
-      const idx = Math.floor(vpn / HPAGE_PAGES);
-      if (owner.huge.get(idx) === head) this.#splitPmd(owner, idx);
-      const hidden = owner.hidden.get(vpn) === f;
-      const m = hidden ? null : this.mmu.query(owner.space, vpn * PAGE);
-      if (!hidden && (m === null || m.phys / PAGE !== f)) continue;
+      for (const [owner, vpn] of mappers) {
+        const idx = Math.floor(vpn / HPAGE_PAGES);
+        if (owner.huge.get(idx) === head) this.#splitPmd(owner, idx);
+      }
       this.ram.readBytes(physAddr(f * PAGE), zeros);
       if (!allZero(this.#scratchWords)) continue;
-      if (hidden) {
-        // Under PROT_NONE Linux maps the zero page with the VMA's protection:
-        // a protnone entry, present (mincore counts it), kept aside here as
-        // mprotect keeps the zero page under PROT_NONE.
-        owner.hidden.delete(vpn);
-        this.#unref(owner, f, vpn);
-        owner.hidden.set(vpn, this.zeroFrame);
-        continue;
+      // A page of zeros: each mapping of it maps the zero page instead
+      // (remove_migration_pte(), try_to_map_unused_to_zeropage()).
+      for (const [owner, vpn] of mappers) {
+        const hidden = owner.hidden.get(vpn) === f;
+        const m = hidden ? null : this.mmu.query(owner.space, vpn * PAGE);
+        if (!hidden && (m === null || m.phys / PAGE !== f)) continue;
+        if (hidden) {
+          // Under PROT_NONE Linux maps the zero page with the VMA's protection:
+          // a protnone entry, present (mincore counts it), kept aside here as
+          // mprotect keeps the zero page under PROT_NONE.
+          owner.hidden.delete(vpn);
+          this.#unref(owner, f, vpn);
+          owner.hidden.set(vpn, this.zeroFrame);
+          continue;
+        }
+        const vma = owner.mm.tree.lookup(vpn * PAGE)!;
+        // (Linux flushes the split huge page's range instead: not reported.)
+        this.#unmapPage(owner, f, vpn, false);
+        // (The entry's table is there: this cannot fail.)
+        this.#install(owner, vpn * PAGE, this.zeroFrame, this.#rights(vma, false));
       }
-      const vma = owner.mm.tree.lookup(vpn * PAGE)!;
-      // (Linux flushes the split huge page's range instead: not reported.)
-      this.#unmapPage(owner, f, vpn, false);
-      // (The entry's table is there: this cannot fail.)
-      this.#install(owner, vpn * PAGE, this.zeroFrame, this.#rights(vma, false));
     }
+  }
+
+  // The live mappings of anonymous `frame`: its one owner's, or every
+  // process's a fork shares it with; null when they cannot all be found.
+  // (A copy: unmapping one changes the shared list.)
+  #mappersOf(frame: number): [PageOwner, number][] | null {
+    if (this.refs[frame] === 1) {
+      const owner = this.host.process(this.ownerPid[frame]!);
+      return owner === undefined ? null : [[owner, this.ownerVpn[frame]!]];
+    }
+    return this.#sharedMappers(frame);
   }
 
   // deferred_split_scan() (mm/huge_memory.c), the shrinker every reclaim
   // runs: a large folio some of whose pages were unmapped while others stay
   // mapped (queued by __folio_remove_rmap(); here, whose frames were freed
   // in part, see #freeFrame) is split, its pages of zeros mapped to the zero
-  // page as every split of an anonymous folio maps them. One #splitFolio
-  // leaves whole (a fork shares it) stays queued.
+  // page as every split of an anonymous folio maps them, in every process
+  // a fork shares it with. One #splitFolio leaves whole (a page whose
+  // mappings cannot all be found) stays queued.
   #splitPartial(): void {
     if (this.#partial.size === 0) return;
     for (const head of this.#partial) {
       const left = this.#folioFrames(head);
       if (left > 0 && left < HPAGE_PAGES) {
-        this.#splitFolio(head);
+        this.#splitFolio(head, true);
         if (this.#folioFrames(head) !== 0) continue;
       }
       this.#partial.delete(head);
