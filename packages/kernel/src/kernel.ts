@@ -729,6 +729,11 @@ export class Kernel {
         if (p.mm.tree.lookup(vpn * PAGE) === null)
           fail(`hidden page 0x${(vpn * PAGE).toString(16)} outside any VMA`);
       }
+      for (const vpn of p.hiddenDirty) {
+        const f = p.hidden.get(vpn);
+        if (f === undefined || this.pages.kind[f] === 3)
+          fail(`dirty mark of 0x${(vpn * PAGE).toString(16)} on no page PROT_NONE keeps aside`);
+      }
       for (const vpn of p.guards.keys()) {
         const at = `guard marker at 0x${(vpn * PAGE).toString(16)}`;
         if (p.mm.tree.lookup(vpn * PAGE) === null) fail(`${at} outside any VMA`);

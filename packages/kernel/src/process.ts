@@ -67,6 +67,7 @@ export class Process implements VirtualMemory, ProgramBreak, Mapper, PageOwner {
   readonly mm: AddressSpace;
   readonly swap = new Map<number, number>();
   readonly hidden = new Map<number, number>();
+  readonly hiddenDirty = new Set<number>();
   readonly guards = new Map<number, number>();
   readonly huge = new Map<number, number>();
   rssAnon = 0;

@@ -170,6 +170,12 @@ export interface PageOwner {
   readonly swap: Map<number, number>;
   /** Pages kept aside while their VMA is PROT_NONE: virtual page number → frame. */
   readonly hidden: Map<number, number>;
+  /**
+   * The pages of `hidden` whose entry is dirty: Linux's protnone entry
+   * keeps the Dirty bit the entry had, a fork copies it, and MADV_FREE
+   * clears it; reclaim of a lazily freed page reads it.
+   */
+  readonly hiddenDirty: Set<number>;
   /** Guard markers (MADV_GUARD_INSTALL), entries that fault with SIGSEGV: virtual page number → 1. */
   readonly guards: Map<number, number>;
   /**
@@ -749,8 +755,8 @@ export class PageManager {
       if (had >= 0) whole.set(region, m.dirty ? -1 : had + 1);
     });
     for (const n of whole.values()) if (n > 0) pages += n;
-    for (const frame of owner.hidden.values())
-      if (this.kind[frame] === ANON && this.lazy[frame] === 1) pages++;
+    for (const [vpn, frame] of owner.hidden)
+      if (this.kind[frame] === ANON && this.lazy[frame] === 1 && !owner.hiddenDirty.has(vpn)) pages++;
     return pages * (PAGE / 1024);
   }
 
@@ -1277,6 +1283,7 @@ export class PageManager {
           // a protnone entry, present (mincore counts it), kept aside here as
           // mprotect keeps the zero page under PROT_NONE.
           owner.hidden.delete(vpn);
+          owner.hiddenDirty.delete(vpn);
           this.#unref(owner, f, vpn);
           owner.hidden.set(vpn, this.zeroFrame);
           continue;
@@ -1651,6 +1658,7 @@ export class PageManager {
     this.#forEachIn(owner.hidden, start, end, (vpn, frame) => {
       this.#unref(owner, frame, vpn);
       owner.hidden.delete(vpn);
+      owner.hiddenDirty.delete(vpn);
     });
   }
 
@@ -1686,8 +1694,9 @@ export class PageManager {
     }
     // A page PROT_NONE keeps aside is present to Linux (a protnone entry,
     // pte_present()): it is freed lazily too, clean, as nothing can write it.
-    this.#forEachIn(owner.hidden, start, end, (_vpn, frame) => {
+    this.#forEachIn(owner.hidden, start, end, (vpn, frame) => {
       if (!this.#mayFreeLazily(frame, inShared)) return;
+      owner.hiddenDirty.delete(vpn);
       this.#markLazy(frame);
       if (this.folio[frame] !== 0) this.lazyFolios.add(this.folio[frame]! - 1);
     });
@@ -1802,6 +1811,11 @@ export class PageManager {
   #discardHidden(owner: PageOwner, frame: number, vpn: number): boolean {
     const droppable = this.droppable[frame] === 1;
     if (!droppable && this.lazy[frame] !== 1) return false;
+    if (!droppable && owner.hiddenDirty.has(vpn)) {
+      // Written since, by way of an entry a fork copied (see #reclaimSharedLazy).
+      this.#redirtied(frame);
+      return false;
+    }
     this.#unmapHidden(owner, frame, vpn);
     if (droppable) this.stats.drops++;
     else this.stats.lazyFrees++;
@@ -1814,6 +1828,7 @@ export class PageManager {
   #unmapHidden(owner: PageOwner, frame: number, vpn: number): void {
     if (owner.huge.size !== 0) this.#splitPmd(owner, Math.floor(vpn / HPAGE_PAGES));
     owner.hidden.delete(vpn);
+    owner.hiddenDirty.delete(vpn);
     this.#unref(owner, frame, vpn);
   }
 
@@ -2011,7 +2026,10 @@ export class PageManager {
         // swap-random-8.vm), with no reference and no RSS, as when mapped.
         if (this.kind[frame] !== ZERO) {
           // The entry goes, and its Dirty and Accessed bits with it: keep what they said.
-          if (m.dirty) this.#wasWritten(frame);
+          if (m.dirty) {
+            this.#wasWritten(frame);
+            owner.hiddenDirty.add(vpn);
+          }
           // (A shmem page hidden in several processes keeps whether any of their entries was accessed.)
           if (m.accessed) this.hiddenYoung[frame] = 1;
           else if (this.kind[frame] !== SHMEM) this.hiddenYoung[frame] = 0;
@@ -2060,8 +2078,18 @@ export class PageManager {
             writable &&
             this.kind[frame] !== ZERO &&
             (vma.object !== null || (this.refs[frame] === 1 && this.#ownsSwap(frame)));
-          // The frame is counted already; map it back without counting it again.
-          this.mmu.map(owner.space, vpn * PAGE, physAddr(frame * PAGE), PAGE, PAGE, this.#rights(vma, w));
+          // The frame is counted already; map it back without counting it
+          // again, with the Dirty bit its protnone entry kept.
+          const dirty = owner.hiddenDirty.delete(vpn);
+          this.mmu.map(
+            owner.space,
+            vpn * PAGE,
+            physAddr(frame * PAGE),
+            PAGE,
+            PAGE,
+            this.#rights(vma, w),
+            dirty,
+          );
           owner.hidden.delete(vpn);
         }
       },
@@ -2132,6 +2160,13 @@ export class PageManager {
       },
     );
     if (!moving) return;
+    // The Dirty bits of the pages PROT_NONE keeps aside move with them.
+    const dirtyMoved: number[] = [];
+    for (const vpn of owner.hiddenDirty) {
+      if (vpn * PAGE >= from && vpn * PAGE < from + length) dirtyMoved.push(vpn);
+    }
+    for (const vpn of dirtyMoved) owner.hiddenDirty.delete(vpn);
+    for (const vpn of dirtyMoved) owner.hiddenDirty.add(vpn + shift);
     for (const map of [owner.swap, owner.hidden, owner.guards]) {
       const moved: [number, number][] = [];
       this.#forEachIn(map, from, from + length, (vpn, v) => {
@@ -2280,6 +2315,8 @@ export class PageManager {
       if (idx * HPAGE >= vma.start && (idx + 1) * HPAGE <= vma.end) child.huge.set(idx, head);
     this.#forEachIn(parent.hidden, vma.start, vma.end, (vpn, frame) => {
       child.hidden.set(vpn, frame);
+      // copy_present_pte() keeps a private entry's Dirty bit.
+      if (parent.hiddenDirty.has(vpn)) child.hiddenDirty.add(vpn);
       // (The huge zero page under PROT_NONE: no reference, as when mapped.)
       if (this.kind[frame] === ZERO) return;
       this.refs[frame]!++;
@@ -2444,7 +2481,10 @@ export class PageManager {
   // Whether the present entry of any of `frame`'s `mappers` is dirty.
   #mappedDirty(frame: number, mappers: [PageOwner, number][]): boolean {
     for (const [owner, vpn] of mappers) {
-      if (owner.hidden.get(vpn) === frame) continue;
+      if (owner.hidden.get(vpn) === frame) {
+        if (owner.hiddenDirty.has(vpn)) return true;
+        continue;
+      }
       if (this.mmu.query(owner.space, vpn * PAGE)?.dirty) return true;
     }
     return false;
@@ -2497,7 +2537,13 @@ export class PageManager {
     if (mappers === null || this.#sharedYoung(frame, mappers)) return false;
     for (const [owner, vpn] of mappers) {
       if (owner.hidden.get(vpn) === frame) {
-        // Kept aside by PROT_NONE: clean (a page written since was made ordinary when it was hidden).
+        // Kept aside by PROT_NONE: its protnone entry's Dirty bit decides,
+        // as a mapped one's (a fork copies it; MADV_FREE cleared this
+        // process's own, if it freed the page here).
+        if (owner.hiddenDirty.has(vpn)) {
+          this.#redirtied(frame);
+          return false;
+        }
         this.#unmapHidden(owner, frame, vpn);
         continue;
       }
