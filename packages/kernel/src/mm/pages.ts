@@ -1016,11 +1016,12 @@ export class PageManager {
     this.flushAll(owner);
   }
 
-  // Whether any page of region `idx` of `owner` has its Dirty bit set.
-  #regionDirty(owner: PageOwner, idx: number): boolean {
+  // Whether any page of region `idx` of `owner` has its Dirty bit set; with
+  // `folio`, any page of the large folio that `folio` - 1 heads.
+  #regionDirty(owner: PageOwner, idx: number, folio = 0): boolean {
     let dirty = false;
     this.mmu.walkRange(owner.space, idx * HPAGE, (idx + 1) * HPAGE, (m) => {
-      if (m.dirty) dirty = true;
+      if (m.dirty && (folio === 0 || this.folio[m.phys / PAGE] === folio)) dirty = true;
     });
     return dirty;
   }
@@ -1037,12 +1038,7 @@ export class PageManager {
     const idx = Math.floor(vpn / HPAGE_PAGES);
     if (owner.huge.has(idx)) return this.#regionDirty(owner, idx);
     const folio = this.folio[frame]!;
-    if (folio === 0) return false;
-    let written = false;
-    this.mmu.walkRange(owner.space, idx * HPAGE, (idx + 1) * HPAGE, (m) => {
-      if (m.dirty && this.folio[m.phys / PAGE] === folio) written = true;
-    });
-    return written;
+    return folio !== 0 && this.#regionDirty(owner, idx, folio);
   }
 
   // Whether the huge page at `head` is mapped by one process alone (each of
@@ -2160,24 +2156,21 @@ export class PageManager {
       },
     );
     if (!moving) return;
-    // The Dirty bits of the pages PROT_NONE keeps aside move with them.
+    // (The Dirty bits of the pages PROT_NONE keeps aside move with them.)
     const dirtyMoved: number[] = [];
-    for (const vpn of owner.hiddenDirty) {
-      if (vpn * PAGE >= from && vpn * PAGE < from + length) dirtyMoved.push(vpn);
-    }
-    for (const vpn of dirtyMoved) owner.hiddenDirty.delete(vpn);
-    for (const vpn of dirtyMoved) owner.hiddenDirty.add(vpn + shift);
     for (const map of [owner.swap, owner.hidden, owner.guards]) {
       const moved: [number, number][] = [];
       this.#forEachIn(map, from, from + length, (vpn, v) => {
         moved.push([vpn + shift, v]);
         map.delete(vpn);
+        if (map === owner.hidden && owner.hiddenDirty.delete(vpn)) dirtyMoved.push(vpn + shift);
       });
       for (const [vpn, v] of moved) map.set(vpn, v);
       // A page PROT_NONE keeps aside moves in the reverse map too.
       if (map === owner.hidden)
         for (const [vpn, frame] of moved) this.#remapOwner(owner, frame, vpn - shift, vpn);
     }
+    for (const vpn of dirtyMoved) owner.hiddenDirty.add(vpn);
     for (const [idx, head] of keep) owner.huge.set(idx, head);
   }
 
