@@ -100,6 +100,14 @@ function buildProgram(io: CliIo): Command {
     .option("--overcommit <mode>", "vm.overcommit_memory: 0 heuristic, 1 always, 2 never", "0")
     .option("--thp <mode>", "transparent huge pages: always, madvise or never", "madvise")
     .option("--page-cluster <n>", "vm.page-cluster: swap readahead of up to 2^n pages (0: none)", "3")
+    .option(
+      "--no-execute-only",
+      "PROT_EXEC alone stays readable, as on an x86 CPU without protection keys (PKU); with them (the default) it is execute-only",
+    )
+    .option(
+      "--no-zero-page",
+      "a read of memory never written takes a page of zeros, as on a kernel booted with pvm_no_zero_page=1; by default it maps the shared zero page",
+    )
     .option("--proc", "print the process's /proc/PID/maps and status to stderr at the end")
     .option("--meminfo", "print the machine's /proc/meminfo to stderr at the end (after --proc's)")
     .action((file: string, options: VmRunOptions) => {

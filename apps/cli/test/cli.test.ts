@@ -346,6 +346,22 @@ describe("memstack vm run", () => {
     expect(io.stderr()).toMatch(/--page-cluster must be an integer from 0 to 31, got '32'/);
   });
 
+  it("models a CPU without protection keys with --no-execute-only and a kernel with no zero page with --no-zero-page", async () => {
+    for (const [args, name] of [
+      [[], "exec-only"],
+      [["--no-execute-only"], "exec-only.nopku"],
+      [["--no-zero-page"], "zero-page.nozero"],
+    ] as const) {
+      const io = capture();
+      expect(await main(["vm", "run", ...args, `${fixtures}${name}.vm`], io)).toBe(0);
+      expect(io.stdout()).toBe(readFileSync(`${fixtures}${name}.expected`, "utf8"));
+    }
+    // Without the flag, the zero page: the reads take no page, and the output differs.
+    const io = capture();
+    expect(await main(["vm", "run", `${fixtures}zero-page.nozero.vm`], io)).toBe(0);
+    expect(io.stdout()).not.toBe(readFileSync(`${fixtures}zero-page.nozero.expected`, "utf8"));
+  });
+
   it("shows the child's /proc after a fork line", async () => {
     const io = capture();
     expect(await main(["vm", "run", "--proc", "--ram", "64M", `${fixtures}fork-cow.vm`], io)).toBe(0);

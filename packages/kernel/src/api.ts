@@ -48,6 +48,20 @@ export interface KernelOptions {
    * implies read access, as on a CPU without PKU. @defaultValue true
    */
   executeOnly?: boolean;
+  /**
+   * The shared zero page. With true, a read of private anonymous memory
+   * never written maps the zero page (4 KiB, or the huge zero page in a
+   * region that may take a transparent huge page), read-only, and takes no
+   * frame. With false, the read allocates a page of zeros (a huge page
+   * where one may go) as a write would: mapped writable and dirty when the
+   * VMA is writable, a huge page dirty always (do_anonymous_page() and
+   * do_huge_pmd_anonymous_page() when mm_forbids_zeropage() holds). That is
+   * what the kernel of the machine the fixtures come from does on boots with
+   * `pvm_no_zero_page=1` on its command line (a patch of its hypervisor's
+   * guest kernel); a huge page split there still maps its pages of zeros to
+   * the zero page, as here. @defaultValue true
+   */
+  zeroPage?: boolean;
   /** Seed for every random choice the kernel makes (VMA tree priorities). @defaultValue 1 */
   seed?: number;
   /**

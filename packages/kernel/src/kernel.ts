@@ -138,6 +138,10 @@ export class Kernel {
     if (typeof executeOnly !== "boolean") {
       throw new UsageError(PKG, `Kernel: executeOnly must be a boolean, got ${executeOnly}`, "executeOnly");
     }
+    const zeroPage = options.zeroPage ?? true;
+    if (typeof zeroPage !== "boolean") {
+      throw new UsageError(PKG, `Kernel: zeroPage must be a boolean, got ${zeroPage}`, "zeroPage");
+    }
     const thp = options.thp ?? "madvise";
     if (thp !== "always" && thp !== "madvise" && thp !== "never") {
       throw new UsageError(
@@ -187,6 +191,7 @@ export class Kernel {
       executeOnly,
       thp,
       pageCluster,
+      zeroPage,
     );
     this.commit = new CommitPolicy(
       mode,

@@ -172,17 +172,19 @@ describe("kernel invariants under random system calls on several processes", () 
   });
 
   // Random sequences on a kernel of `ram` bytes with `swap` bytes of swap.
-  const balanced = (ram: number, swap: number, numRuns: number) => () =>
-    checkSequences<S>({
-      setup: () => {
-        const k = testKernel(ram, { swapBytes: swap, overcommit: { mode: 1 } });
-        return { k, procs: [k.spawn("p0")], maps: new Map() };
-      },
-      check: (s) => s.k.check(),
-      numRuns,
-      maxSteps: 60,
-      steps: randomSteps(),
-    });
+  const balanced =
+    (ram: number, swap: number, numRuns: number, zeroPage = true) =>
+    () =>
+      checkSequences<S>({
+        setup: () => {
+          const k = testKernel(ram, { swapBytes: swap, overcommit: { mode: 1 }, zeroPage });
+          return { k, procs: [k.spawn("p0")], maps: new Map() };
+        },
+        check: (s) => s.k.check(),
+        numRuns,
+        maxSteps: 60,
+        steps: randomSteps(),
+      });
 
   it(
     "keeps frames, references, swap and commit accounting balanced after every step",
@@ -195,6 +197,13 @@ describe("kernel invariants under random system calls on several processes", () 
     "keeps them balanced with room for transparent huge pages, which faults map and calls split",
     { timeout: 600_000 },
     balanced(24 * 1024 * 1024, 2 * 1024 * 1024, 60),
+  );
+
+  // zeroPage false: every read of memory never written takes a page (a huge one where it may).
+  it(
+    "keeps them balanced without the zero page",
+    { timeout: 600_000 },
+    balanced(24 * 1024 * 1024, 2 * 1024 * 1024, 30, false),
   );
 });
 

@@ -148,4 +148,40 @@ describe("transparent huge pages", () => {
     const plain = { frameCount: 4096, freeFrameCount: 4096, allocFrames: () => null, freeFrames: () => {} };
     expect(make({ thpFrames: plain })).toThrow(/thpFrames must be able to split/);
   });
+  it("without the zero page (zeroPage false) gives a read a page of zeros, writable where the VMA is", () => {
+    const k = testKernel(32 * 1024 * 1024, { zeroPage: false });
+    const p = k.spawn();
+    const a = p.mmap(0, 4 * PAGE, RW, MAP_PRIVATE);
+    expect(p.loadU8(V(a))).toBe(0);
+    expect(p.loadU8(V(a + PAGE))).toBe(0);
+    k.check();
+    expect(p.rssAnon).toBe(2);
+    expect(k.pages.stats).toMatchObject({ zeroFills: 2, zeroPageMaps: 0 });
+    // Mapped writable: the write that follows takes no fault and copies nothing.
+    const faults = k.pages.stats.faults;
+    p.storeU8(V(a), 7);
+    expect(k.pages.stats.faults).toBe(faults);
+    expect(k.pages.stats.cowCopies).toBe(0);
+    // MADV_FREE has both pages to free lazily, the one only read too.
+    expect(p.madvise(a, 4 * PAGE, MADV_FREE)).toBe(0);
+    expect(p.lazyFree()).toBe(8);
+    k.check();
+    // A read-only VMA gets the page too, mapped read-only.
+    const r = p.mmap(0, PAGE, PROT_READ, MAP_PRIVATE);
+    expect(p.loadU8(V(r))).toBe(0);
+    expect(p.rssAnon).toBe(3);
+    expect(() => p.storeU8(V(r), 1)).toThrow(expect.objectContaining({ reason: "not-permitted" }));
+    k.check();
+    // A region that may take a huge page takes one on a read.
+    const h = p.mmap(0, 2 * MB2, RW, MAP_PRIVATE);
+    const top = h + ((MB2 - (h % MB2)) % MB2);
+    expect(p.madvise(h, 2 * MB2, MADV_HUGEPAGE)).toBe(0);
+    expect(p.loadU8(V(top))).toBe(0);
+    expect(k.pages.stats).toMatchObject({ thpFaults: 1, thpZeroMaps: 0 });
+    expect(kb(k.meminfo(), "AnonHugePages")).toBe(2048);
+    k.check();
+    expect(() => testKernel(32 * 1024 * 1024, { zeroPage: "no" as unknown as boolean })).toThrow(
+      expect.objectContaining({ argument: "zeroPage" }),
+    );
+  });
 });

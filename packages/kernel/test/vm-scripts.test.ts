@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { runVmScript } from "@memstack/core";
+import { vmFixtureSetting } from "@memstack/testkit";
 import { describe, expect, it } from "vitest";
 import { scriptTarget, testKernel } from "./helpers.js";
 
@@ -9,10 +10,13 @@ const dir = new URL("./fixtures/vm/", import.meta.url);
 describe("VM scripts against the real kernel's recorded output", () => {
   for (const file of readdirSync(dir).filter((f) => f.endsWith(".vm"))) {
     it(`matches Linux line for line: ${file}`, () => {
-      // swap-*.vm were recorded with 64 MiB of swap on and vm.page-cluster 0
-      // (record.sh); the rest with no swap.
-      const swap = file.startsWith("swap-") ? { swapBytes: 64 * 1024 * 1024, pageCluster: 0 } : {};
-      const kernel = testKernel(64 * 1024 * 1024, swap);
+      // How record.sh recorded it, from its name (swap-*, .nopku., .nozero.).
+      const how = vmFixtureSetting(file);
+      const kernel = testKernel(64 * 1024 * 1024, {
+        ...(how.swap ? { swapBytes: 64 * 1024 * 1024, pageCluster: 0 } : {}),
+        executeOnly: how.executeOnly,
+        zeroPage: how.zeroPage,
+      });
       const p = kernel.spawn("script");
       const script = readFileSync(new URL(file, dir), "utf8");
       const expected = readFileSync(new URL(file.replace(/\.vm$/, ".expected"), dir), "utf8")

@@ -28,6 +28,13 @@ export interface MachineOptions {
    */
   executeOnly?: boolean;
   /**
+   * The shared zero page for reads of memory never written (see the
+   * kernel's `KernelOptions.zeroPage`); false allocates a page of zeros
+   * instead, as this machine's kernel does on boots with `pvm_no_zero_page=1`.
+   * @defaultValue true
+   */
+  zeroPage?: boolean;
+  /**
    * Transparent huge pages, as /sys/kernel/mm/transparent_hugepage/enabled
    * (see the kernel's `KernelOptions.thp`): `"madvise"` maps a 2 MiB page
    * for a fault in a MADV_HUGEPAGE region of private anonymous memory.

@@ -153,6 +153,7 @@ export function createMachine(options: MachineOptions = {}): Machine {
     ...(options.mmapMinAddr === undefined ? {} : { mmapMinAddr: options.mmapMinAddr }),
     ...(maxMapCount === undefined ? {} : { maxMapCount }),
     ...(options.executeOnly === undefined ? {} : { executeOnly: options.executeOnly }),
+    ...(options.zeroPage === undefined ? {} : { zeroPage: options.zeroPage }),
     ...(options.thp === undefined ? {} : { thp: options.thp }),
     ...(options.pageCluster === undefined ? {} : { pageCluster: options.pageCluster }),
     thpFrames,

@@ -24,7 +24,7 @@ import {
   virtAddr as V,
 } from "@memstack/core";
 import { ProcessKilled, vmScriptTarget } from "@memstack/kernel";
-import { describeMapper, describeVirtualMemory } from "@memstack/testkit";
+import { describeMapper, describeVirtualMemory, vmFixtureSetting } from "@memstack/testkit";
 import { describe, expect, it } from "vitest";
 import { createMachine } from "../src/index.js";
 
@@ -61,9 +61,14 @@ function countedTables(m: ReturnType<typeof createMachine>): number {
 describe("VM scripts through the whole machine match the real kernel", () => {
   for (const file of readdirSync(vmDir).filter((f) => f.endsWith(".vm"))) {
     it(file, () => {
-      // swap-*.vm were recorded with 64 MiB of swap on and vm.page-cluster 0; the rest with no swap.
-      const swap = file.startsWith("swap-") ? { swap: "64M", pageCluster: 0 } : {};
-      const m = createMachine({ ram: "64M", ...swap });
+      // How record.sh recorded it, from its name (swap-*, .nopku., .nozero.).
+      const how = vmFixtureSetting(file);
+      const m = createMachine({
+        ram: "64M",
+        ...(how.swap ? { swap: "64M", pageCluster: 0 } : {}),
+        executeOnly: how.executeOnly,
+        zeroPage: how.zeroPage,
+      });
       const p = m.spawn("script");
       const expected = readFileSync(new URL(file.replace(/\.vm$/, ".expected"), vmDir), "utf8")
         .trimEnd()

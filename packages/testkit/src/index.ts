@@ -11,3 +11,5 @@ export type { SequenceOptions, Step } from "./sequences.js";
 export { checkSequences, step } from "./sequences.js";
 export type { VirtualMemoryFixture } from "./virtual-memory-suite.js";
 export { describeVirtualMemory } from "./virtual-memory-suite.js";
+export type { VmFixtureSetting } from "./vm-fixtures.js";
+export { vmFixtureSetting } from "./vm-fixtures.js";

@@ -1,11 +1,13 @@
 /**
- * `memstack vm run FILE [--ram SIZE] [--swap SIZE] [--overcommit MODE] [--thp MODE] [--page-cluster N] [--proc] [--meminfo]`:
+ * `memstack vm run FILE [--ram SIZE] [--swap SIZE] [--overcommit MODE] [--thp MODE] [--page-cluster N] [--no-execute-only] [--no-zero-page] [--proc] [--meminfo]`:
  * runs a `# memstack vm script v1` (../shared/formats/README.md, section 2;
  * `-` for stdin) on a fresh process of a simulated Linux machine
  * (@memstack/machine) and prints one result line per call on stdout, in the
  * format of ../shared/oracles/linux/run-vm-script, so the two can be diffed.
  * A malformed line prints `error LINE: REASON` on stderr and exits 2 before
- * anything runs. With --proc, the process's /proc/PID/maps and status go to
+ * anything runs. --no-execute-only models a CPU without protection keys,
+ * where PROT_EXEC alone stays readable; --no-zero-page a kernel that maps
+ * no zero page, where a read of memory never written takes a page. With --proc, the process's /proc/PID/maps and status go to
  * stderr afterwards (the last child's, after fork lines); with --meminfo,
  * the machine's /proc/meminfo after them.
  */
@@ -26,6 +28,18 @@ export interface VmRunOptions {
   thp?: string;
   /** vm.page-cluster: `0` to `31`; swap readahead reads up to 2^min(n, 5) pages (`3`, the default). */
   pageCluster?: string;
+  /**
+   * PROT_EXEC alone is execute-only, as Linux makes it on an x86 CPU with
+   * protection keys (PKU): true by default; false (`--no-execute-only`)
+   * for a CPU without them, where such a mapping stays readable.
+   */
+  executeOnly?: boolean;
+  /**
+   * A read of memory never written maps the shared zero page: true by
+   * default; false (`--no-zero-page`) allocates a page of zeros, as a
+   * kernel booted with `pvm_no_zero_page=1` does.
+   */
+  zeroPage?: boolean;
   /** Print /proc/PID/maps and status to stderr at the end. */
   proc?: boolean;
   /** Print /proc/meminfo to stderr at the end (after --proc's). */
@@ -62,6 +76,8 @@ export function runVmRun(file: string, options: VmRunOptions, io: CliIo): number
     overcommit: mode as OvercommitMode,
     thp: thp as ThpMode,
     pageCluster,
+    executeOnly: options.executeOnly !== false,
+    zeroPage: options.zeroPage !== false,
   });
   // After a fork line the script runs in the child, whose /proc --proc shows.
   let proc = machine.spawn("vm-script");

@@ -316,6 +316,8 @@ export class PageManager {
   private readonly swapDevice: SwapDevice;
   private readonly host: PageHost;
   private readonly executeOnly: boolean;
+  // Whether reads of memory never written map the zero page (KernelOptions.zeroPage).
+  private readonly zeroPage: boolean;
   private readonly thp: ThpMode;
   // The largest readahead window, in pages: 2^min(vm.page-cluster, 5).
   private readonly raMaxWin: number;
@@ -333,8 +335,10 @@ export class PageManager {
     executeOnly = true,
     thp: ThpMode = "madvise",
     pageCluster = 3,
+    zeroPage = true,
   ) {
     this.executeOnly = executeOnly;
+    this.zeroPage = zeroPage;
     // SWAP_RA_ORDER_CEILING (mm/swap_state.c) caps the order at 5.
     this.raMaxWin = 2 ** Math.min(pageCluster, 5);
     this.thp = host.allocHuge === undefined ? "never" : thp;
@@ -952,7 +956,16 @@ export class PageManager {
   // zeroed and mapped writable; `fromZero`: it replaces the huge zero page
   // mapped there. Returns true, false when memory ran out making the PTE
   // table, or FALLBACK when no huge page could be had.
-  #hugeFault(owner: PageOwner, vma: Vma, region: number, fromZero: boolean): boolean | typeof FALLBACK {
+  // `read`: a read with no zero page to map, which maps the huge page as a
+  // write would but dirty (the PMD is made dirty either way) and writable
+  // only if the VMA is (maybe_pmd_mkwrite()).
+  #hugeFault(
+    owner: PageOwner,
+    vma: Vma,
+    region: number,
+    fromZero: boolean,
+    read = false,
+  ): boolean | typeof FALLBACK {
     const head = this.host.allocHuge!();
     if (head === null || !owner.alive) {
       if (head !== null) for (let i = 0; i < HPAGE_PAGES; i++) this.host.freeFrame(pfn(head + i));
@@ -975,9 +988,9 @@ export class PageManager {
       this.#setOwner(f, owner.pid, vpn + i);
       this.#markDroppable(f, vma);
     }
-    const rights = this.#rights(vma, true);
+    const rights = this.#rights(vma, !read || (vma.flags & VM_WRITE) !== 0);
     for (let i = 0; i < HPAGE_PAGES; i++) {
-      if (this.#install(owner, region + i * PAGE, head + i, rights)) continue;
+      if (this.#install(owner, region + i * PAGE, head + i, rights, read)) continue;
       // Only the first can fail (the PTE table): nothing is mapped then.
       for (let j = 0; j < HPAGE_PAGES; j++) this.#drop(head + j, owner.pid, vpn + j);
       return false;
@@ -1534,11 +1547,14 @@ export class PageManager {
     const region = this.#hugeRegion(owner, vma, page);
     if (region >= 0) {
       this.#prepareAnon(owner, vma);
-      if (!write) return this.#mapHugeZero(owner, vma, region);
-      const r = this.#hugeFault(owner, vma, region, false);
+      if (!write && this.zeroPage) return this.#mapHugeZero(owner, vma, region);
+      const r = this.#hugeFault(owner, vma, region, false, !write);
       if (r !== FALLBACK) return r;
     }
-    if (write) {
+    if (write || !this.zeroPage) {
+      // Without the zero page a read takes a page of zeros too, mapped as
+      // do_anonymous_page() maps one: writable and dirty if the VMA is.
+      const writable = write || (vma.flags & VM_WRITE) !== 0;
       const f = this.#newFrame();
       if (f === null) return false;
       this.kind[f] = ANON;
@@ -1550,7 +1566,7 @@ export class PageManager {
       // killer onto this process: the frame, mapped nowhere then, goes back
       // (do_anonymous_page()'s release of its folio when it cannot map it).
       // The entry is made dirty, as do_anonymous_page() makes a write's.
-      if (!this.#install(owner, page, f, this.#rights(vma, true), true)) {
+      if (!this.#install(owner, page, f, this.#rights(vma, writable), writable)) {
         this.#drop(f, owner.pid, vpn);
         return false;
       }
