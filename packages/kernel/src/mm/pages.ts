@@ -1189,17 +1189,6 @@ export class PageManager {
     };
   }
 
-  // The frames of the huge page at `head` become small pages in place, each
-  // written since MADV_FREE if the folio was: reclaim's split. Simplified:
-  // Linux's split also maps each page of it that holds only zeros to the
-  // shared zero page (remap_page() with RMP_USE_SHARED_ZEROPAGE), in every
-  // process that maps it; here only #splitFolio, the split of MADV_FREE,
-  // MADV_COLD and MADV_PAGEOUT, does that.
-  #splitMarks(head: number): void {
-    this.#inheritDirty(head);
-    for (let i = 0; i < HPAGE_PAGES; i++) if (this.folio[head + i] === head + 1) this.folio[head + i] = 0;
-  }
-
   // The first step of a split of the huge page at `head`: it is no longer
   // lazily freed as one, and unmapping it for the split moves each entry's
   // Dirty bit to the folio (try_to_migrate_one()), whose flag every small
@@ -2462,15 +2451,21 @@ export class PageManager {
   // Returns false, changing nothing, when no slot is free.
   #swapOut(frame: number, mappers: [PageOwner, number][], writeback = false): boolean {
     const cached = this.cacheSlot[frame]! >= 0;
+    if (!cached && this.swapDevice.freeSlots === 0) return false;
+    // A page of a huge page goes out split from it, and so does the rest of
+    // it: shrink_folio_list() splits a large folio it cannot swap whole
+    // (split_folio_to_list()) before any page of it goes, shared after fork
+    // or not. Only a block device takes a large folio whole
+    // (cluster_alloc_swap_entry(), mm/swapfile.c: a swap file cannot); the
+    // swap device here is a file, as the one the fixtures were recorded
+    // with. The split maps the folio's pages of zeros to the zero page
+    // (#splitFolio): if this page was one, it is gone, with nothing to write.
+    if (this.folio[frame] !== 0) {
+      this.#splitFolio(this.folio[frame]! - 1, true);
+      if (this.kind[frame] !== ANON || this.refs[frame] === 0) return true;
+    }
     const slot = cached ? this.cacheSlot[frame]! : this.swapDevice.allocate();
     if (slot < 0) return false;
-    // A page of a huge page goes out split from it, and so does the rest of
-    // it: shrink_folio_list() splits a large folio it cannot swap whole (no
-    // free cluster of swap takes it here) or that is mapped in part
-    // (split_folio_to_list()) before any page of it goes, shared after
-    // fork or not. (Without this the rest kept a head that had gone, and
-    // MADV_FREE listed that head as a lazily freed huge page.)
-    if (this.folio[frame] !== 0) this.#splitMarks(this.folio[frame]! - 1);
     const write = !cached || this.dirty[frame] === 1 || this.#mappedDirty(frame, mappers);
     // A page of zeros is only marked: no write to wait for, so it goes at once.
     const wrote = write && this.#writeSlot(slot, frame);
