@@ -1540,31 +1540,36 @@ export class PageManager {
       const r = this.#hugeFault(owner, vma, region, false, !write);
       if (r !== FALLBACK) return r;
     }
-    if (write || !this.zeroPage) {
-      // Without the zero page a read takes a page of zeros too, mapped as
-      // do_anonymous_page() maps one: writable and dirty if the VMA is.
-      const writable = write || (vma.flags & VM_WRITE) !== 0;
-      const f = this.#newFrame();
-      if (f === null) return false;
-      this.kind[f] = ANON;
-      this.refs[f] = 1;
-      this.#setOwner(f, owner.pid, vpn);
-      this.#markDroppable(f, vma);
-      this.#prepareAnon(owner, vma);
-      // Mapping it may make a page table, whose allocation may run the OOM
-      // killer onto this process: the frame, mapped nowhere then, goes back
-      // (do_anonymous_page()'s release of its folio when it cannot map it).
-      // The entry is made dirty, as do_anonymous_page() makes a write's.
-      if (!this.#install(owner, page, f, this.#rights(vma, writable), writable)) {
-        this.#drop(f, owner.pid, vpn);
-        return false;
-      }
-      this.stats.zeroFills++;
-      return true;
-    }
+    if (write) return this.#demandZero(owner, vma, page, true);
+    // Without the zero page a read takes a page of zeros too, mapped as
+    // do_anonymous_page() maps one: writable and dirty if the VMA is.
+    if (!this.zeroPage) return this.#demandZero(owner, vma, page, (vma.flags & VM_WRITE) !== 0);
     // A read of untouched private memory maps the shared zero page, read-only.
     this.stats.zeroPageMaps++;
     return this.#install(owner, page, this.zeroFrame, this.#rights(vma, false));
+  }
+
+  // do_anonymous_page()'s new page: a frame of zeros for page `page` of
+  // `owner`, mapped writable and dirty when `writable`, read-only and
+  // clean when not.
+  #demandZero(owner: PageOwner, vma: Vma, page: number, writable: boolean): boolean {
+    const vpn = page / PAGE;
+    const f = this.#newFrame();
+    if (f === null) return false;
+    this.kind[f] = ANON;
+    this.refs[f] = 1;
+    this.#setOwner(f, owner.pid, vpn);
+    this.#markDroppable(f, vma);
+    this.#prepareAnon(owner, vma);
+    // Mapping it may make a page table, whose allocation may run the OOM
+    // killer onto this process: the frame, mapped nowhere then, goes back
+    // (do_anonymous_page()'s release of its folio when it cannot map it).
+    if (!this.#install(owner, page, f, this.#rights(vma, writable), writable)) {
+      this.#drop(f, owner.pid, vpn);
+      return false;
+    }
+    this.stats.zeroFills++;
+    return true;
   }
 
   // do_wp_page(): a write to a present, write-protected page of a writable VMA.
