@@ -1245,13 +1245,15 @@ export class PageManager {
   // (remap_page() with RMP_USE_SHARED_ZEROPAGE, try_to_map_unused_to_zeropage()).
   // Left alone while another process maps any of it, unless `shared`: the
   // madvise paths skip a folio a fork shares (folio_maybe_mapped_shared()),
-  // the deferred split does not.
-  #splitFolio(head: number, shared = false): void {
-    if (!shared) {
-      for (let i = 0; i < HPAGE_PAGES; i++) {
-        const f = head + i;
-        if (this.folio[f] === head + 1 && this.refs[f]! > 1) return;
-      }
+  // the deferred split and reclaim do not. Left whole, too, while a fault in
+  // progress holds a page of it (pinned, as its copy-on-write source is
+  // while the copy's frame is allocated): that reference makes Linux's
+  // split fail (can_split_folio()). Returns whether it split the folio.
+  #splitFolio(head: number, shared = false): boolean {
+    for (let i = 0; i < HPAGE_PAGES; i++) {
+      const f = head + i;
+      if (this.folio[f] !== head + 1) continue;
+      if (this.pinned[f] !== 0 || (!shared && this.refs[f]! > 1)) return false;
     }
     this.#inheritDirty(head);
     const zeros = this.#scratch;
@@ -1293,6 +1295,7 @@ export class PageManager {
         this.#install(owner, vpn * PAGE, this.zeroFrame, this.#rights(vma, false));
       }
     }
+    return true;
   }
 
   // The live mappings of anonymous `frame`: its one owner's, or every
@@ -2466,7 +2469,8 @@ export class PageManager {
     // with. The split maps the folio's pages of zeros to the zero page
     // (#splitFolio): if this page was one, it is gone, with nothing to write.
     if (this.folio[frame] !== 0) {
-      this.#splitFolio(this.folio[frame]! - 1, true);
+      // (Not swapped, for now, while a fault holds a page of it.)
+      if (!this.#splitFolio(this.folio[frame]! - 1, true)) return false;
       if (this.kind[frame] !== ANON || this.refs[frame] === 0) return true;
     }
     const slot = cached ? this.cacheSlot[frame]! : this.swapDevice.allocate();
@@ -2694,8 +2698,9 @@ export class PageManager {
         continue;
       }
       if (!this.#swapOut(frame, mappers)) {
-        canSwap = false;
-        if (dropOnly()) break;
+        // No slot left, or a folio a fault holds a page of.
+        if (this.swapDevice.freeSlots === 0) canSwap = false;
+        if (!canSwap && dropOnly()) break;
         continue;
       }
       freed++;
