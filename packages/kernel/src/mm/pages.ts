@@ -2456,7 +2456,10 @@ export class PageManager {
   // clean and unmapped: Linux's write to a disk ends after
   // shrink_folio_list() has moved on, and the page goes at reclaim's next
   // pass (reclaim's own writes end at once here).
-  // Returns false, changing nothing, when no slot is free.
+  // Returns false, changing nothing, when no slot is free or when a fault
+  // in progress holds a page of the huge page `frame` belongs to (it cannot
+  // be split); true too when the split left `frame` nothing to write (a
+  // page of zeros, mapped to the zero page instead and freed).
   #swapOut(frame: number, mappers: [PageOwner, number][], writeback = false): boolean {
     const cached = this.cacheSlot[frame]! >= 0;
     if (!cached && this.swapDevice.freeSlots === 0) return false;
