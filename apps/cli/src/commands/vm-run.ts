@@ -7,9 +7,10 @@
  * A malformed line prints `error LINE: REASON` on stderr and exits 2 before
  * anything runs. --no-execute-only models a CPU without protection keys,
  * where PROT_EXEC alone stays readable; --no-zero-page a kernel that maps
- * no zero page, where a read of memory never written takes a page. With --proc, the process's /proc/PID/maps and status go to
- * stderr afterwards (the last child's, after fork lines); with --meminfo,
- * the machine's /proc/meminfo after them.
+ * no zero page, where a read of memory never written takes a page. With
+ * --proc, the process's /proc/PID/maps and status go to stderr afterwards
+ * (the last child's, after fork lines); with --meminfo, the machine's
+ * /proc/meminfo after them.
  */
 import { runVmScript, VmScriptError } from "@memstack/core";
 import { type OvercommitMode, type ThpMode, vmScriptTarget } from "@memstack/kernel";
