@@ -43,6 +43,7 @@ import type {
 } from "./api.js";
 import { FailPageAlloc } from "./fault-injection.js";
 import { fragmentationIndex, unusableFreeIndex } from "./fragmentation.js";
+import * as gfp from "./gfp.js";
 import {
   __GFP_COMP,
   __GFP_HIGHMEM,
@@ -50,26 +51,45 @@ import {
   __GFP_NOWARN,
   __GFP_RECLAIMABLE,
   __GFP_ZERO,
-  GFP_BITS_MASK,
-  GFP_KERNEL,
   gfpMigratetype,
   gfpZone,
   gfpZoneIsBad,
+  type ZoneName,
+} from "./gfp.js";
+import { checkIntOption } from "./internal/check-option.js";
+import { compactZone } from "./internal/compaction.js";
+import * as engine from "./internal/engine.js";
+import { Engine, type EngineZone } from "./internal/engine.js";
+import {
+  formatBuddyinfo,
+  formatExtfragIndex,
+  formatPagetypeinfo,
+  formatUnusableIndex,
+  formatZoneinfo,
+  type ProcZone,
+} from "./procfs.js";
+import {
+  calculateMinFreeKbytes,
+  computeWatermarks,
+  thpMinFreeKbytes,
+  type ZoneWatermarks,
+} from "./watermarks.js";
+
+// The constants this module reads on its hot paths, bound here (see
+// "Constants on hot paths" in the root README).
+const {
+  GFP_BITS_MASK,
+  GFP_KERNEL,
   MIGRATE_PCPTYPES,
   MIGRATE_UNMOVABLE,
   MIGRATETYPE_NAMES,
   ZONE_MOVABLE,
   ZONE_NAMES,
   ZONE_NORMAL,
-  type ZoneName,
-} from "./gfp.js";
-import { checkIntOption } from "./internal/check-option.js";
-import { compactZone } from "./internal/compaction.js";
-import {
+} = gfp;
+const {
   C_PGALLOC,
   C_PGFREE,
-  Engine,
-  type EngineZone,
   G_ALLOCS,
   G_ALLOCSTALL,
   G_COMPACT_FAIL,
@@ -89,21 +109,7 @@ import {
   G_PGMIGRATE_SUCCESS,
   G_SLOWPATH,
   G_SPLITS,
-} from "./internal/engine.js";
-import {
-  formatBuddyinfo,
-  formatExtfragIndex,
-  formatPagetypeinfo,
-  formatUnusableIndex,
-  formatZoneinfo,
-  type ProcZone,
-} from "./procfs.js";
-import {
-  calculateMinFreeKbytes,
-  computeWatermarks,
-  thpMinFreeKbytes,
-  type ZoneWatermarks,
-} from "./watermarks.js";
+} = engine;
 
 const PKG = "@memstack/buddy";
 const PAGE_SIZE = 4096;

@@ -28,10 +28,15 @@
  * slots are taken densely from 0, and `backedFrameCount` is their number.
  */
 
-import { PAGE_SIZE, type Pfn, type PhysAddr } from "./address.js";
+import type { Pfn, PhysAddr } from "./address.js";
+import * as address from "./address.js";
 import type { SparseRamOptions } from "./api.js";
 import { CorruptionError, UsageError } from "./errors.js";
 import type { PhysicalMemory } from "./ports/physical-memory.js";
+
+// The constants this module reads on its hot paths, bound here (see
+// "Constants on hot paths" in the root README).
+const { PAGE_SIZE } = address;
 
 const PKG = "@memstack/core";
 const DIR_SHIFT = 16;

@@ -88,6 +88,8 @@
  *                       oldest last access first)              set and the STLB)      the fill took disowned)
  *     owners of every other set: untouched, hits still pending
  */
+
+import * as core from "@memstack/core";
 import {
   type Access,
   CorruptionError,
@@ -97,8 +99,6 @@ import {
   type PageFaultHandler,
   type PageMapping,
   type PageRights,
-  PF_PRESENT,
-  PF_RESERVED,
   type PhysAddr,
   type PhysicalMemory,
   type Privilege,
@@ -106,24 +106,22 @@ import {
   UsageError,
   type VirtAddr,
 } from "@memstack/core";
-import {
-  type AccessCode,
-  ENTRY_DIRTY,
-  ENTRY_GLOBAL,
-  ENTRY_RIGHTS,
-  type MmuOptions,
-  type MmuStats,
-  type PageTableFormat,
-  type Translation,
-  type WalkResult,
-} from "./api.js";
+import type { AccessCode, MmuOptions, MmuStats, PageTableFormat, Translation, WalkResult } from "./api.js";
+import * as api from "./api.js";
 import type { HostFrames } from "./internal/host-frames.js";
 import { PhysWords } from "./internal/phys-words.js";
 import { PageFault } from "./page-fault.js";
 import { PageTables, rightsToFlags } from "./page-tables.js";
 import { accessErrorBits, PageWalker } from "./page-walk.js";
-import { BELOW_ABSENT, Tlb } from "./tlb.js";
+import * as tlbModule from "./tlb.js";
+import { Tlb } from "./tlb.js";
 import { createX86_64Format } from "./x86-64-format.js";
+
+// The constants this module reads on its hot paths, bound here (see
+// "Constants on hot paths" in the root README).
+const { PF_PRESENT, PF_RESERVED } = core;
+const { ENTRY_DIRTY, ENTRY_GLOBAL, ENTRY_RIGHTS } = api;
+const { BELOW_ABSENT } = tlbModule;
 
 const PKG = "@memstack/mmu";
 const PAGE = 4096;

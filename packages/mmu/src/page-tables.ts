@@ -32,20 +32,14 @@
  * is reachable (none leaked).
  */
 import { CorruptionError, type FrameAllocator, pfn, physAddr, UsageError } from "@memstack/core";
-import {
-  ENTRY_ACCESSED,
-  ENTRY_DIRTY,
-  ENTRY_EXECUTE,
-  ENTRY_GLOBAL,
-  ENTRY_READ,
-  ENTRY_USER,
-  ENTRY_WRITE,
-  type PageMapping,
-  type PageRights,
-  type PageTableFormat,
-} from "./api.js";
+import type { PageMapping, PageRights, PageTableFormat } from "./api.js";
+import * as api from "./api.js";
 import type { PhysWords } from "./internal/phys-words.js";
 import type { PageWalker } from "./page-walk.js";
+
+// The constants this module reads on its hot paths, bound here (see
+// "Constants on hot paths" in the root README).
+const { ENTRY_ACCESSED, ENTRY_DIRTY, ENTRY_EXECUTE, ENTRY_GLOBAL, ENTRY_READ, ENTRY_USER, ENTRY_WRITE } = api;
 
 const PKG = "@memstack/mmu";
 const PAGE = 4096;

@@ -38,9 +38,16 @@
  * format's decode written out (walkX86), about a quarter faster; it leaves
  * huge pages and reserved bits to the generic walk.
  */
-import { PF_INSTRUCTION, PF_PRESENT, PF_RESERVED, PF_USER, PF_WRITE } from "@memstack/core";
-import {
-  type AccessCode,
+import * as core from "@memstack/core";
+import type { AccessCode, PageTableFormat, WalkResult } from "./api.js";
+import * as api from "./api.js";
+import type { PhysWords } from "./internal/phys-words.js";
+import * as x86 from "./x86-64-format.js";
+
+// The constants this module reads on its hot paths, bound here (see
+// "Constants on hot paths" in the root README).
+const { PF_INSTRUCTION, PF_PRESENT, PF_RESERVED, PF_USER, PF_WRITE } = core;
+const {
   DECODE_ABSENT,
   DECODE_LEAF,
   DECODE_RESERVED,
@@ -53,11 +60,8 @@ import {
   ENTRY_RIGHTS,
   ENTRY_USER,
   ENTRY_WRITE,
-  type PageTableFormat,
-  type WalkResult,
-} from "./api.js";
-import type { PhysWords } from "./internal/phys-words.js";
-import { PTE_A, PTE_D, PTE_G, PTE_P, PTE_PS, PTE_RW, PTE_US, X86_WALK } from "./x86-64-format.js";
+} = api;
+const { PTE_A, PTE_D, PTE_G, PTE_P, PTE_PS, PTE_RW, PTE_US, X86_WALK } = x86;
 
 const NON_RIGHTS = ENTRY_GLOBAL | ENTRY_ACCESSED | ENTRY_DIRTY;
 

@@ -42,14 +42,12 @@
  * PLRU state fits the set.
  */
 import { CorruptionError, UsageError } from "@memstack/core";
-import {
-  ENTRY_GLOBAL,
-  type TlbArrayConfig,
-  type TlbLevelConfig,
-  type TlbLevelStats,
-  type TlbOptions,
-  type TlbSizeStats,
-} from "./api.js";
+import type { TlbArrayConfig, TlbLevelConfig, TlbLevelStats, TlbOptions, TlbSizeStats } from "./api.js";
+import * as api from "./api.js";
+
+// The constants this module reads on its hot paths, bound here (see
+// "Constants on hot paths" in the root README).
+const { ENTRY_GLOBAL } = api;
 
 const PKG = "@memstack/mmu";
 /** Ranges up to this many bytes are marked stale by probing their sets; larger ones by a full scan. */

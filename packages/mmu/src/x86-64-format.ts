@@ -24,8 +24,12 @@
  * (NX | frame bit 32).
  */
 import { UsageError } from "@memstack/core";
-import {
-  type AccessCode,
+import type { AccessCode, PageTableFormat, X86_64FormatOptions } from "./api.js";
+import * as api from "./api.js";
+
+// The constants this module reads on its hot paths, bound here (see
+// "Constants on hot paths" in the root README).
+const {
   DECODE_ABSENT,
   DECODE_LEAF,
   DECODE_RESERVED,
@@ -37,9 +41,7 @@ import {
   ENTRY_READ,
   ENTRY_USER,
   ENTRY_WRITE,
-  type PageTableFormat,
-  type X86_64FormatOptions,
-} from "./api.js";
+} = api;
 
 const PKG = "@memstack/mmu";
 

@@ -42,6 +42,7 @@ import { CorruptionError, type Pfn, type PhysicalMemory } from "@memstack/core";
 import type { BuddyHooks, ReclaimRequest } from "../api.js";
 import type { FailPageAlloc } from "../fault-injection.js";
 import { fragmentationIndex } from "../fragmentation.js";
+import * as gfp from "../gfp.js";
 import {
   __GFP_DIRECT_RECLAIM,
   __GFP_HIGH,
@@ -56,6 +57,15 @@ import {
   __GFP_THISNODE,
   __GFP_ZERO,
   formatGfpFlags,
+  type ZoneName,
+} from "../gfp.js";
+import { zonePcpSizes } from "../watermarks.js";
+import * as frameTable from "./frame-table.js";
+import { FrameTable, packPayload, payloadUsesOverflow } from "./frame-table.js";
+
+// The constants this module reads on its hot paths, bound here (see
+// "Constants on hot paths" in the root README).
+const {
   MIGRATE_MOVABLE,
   MIGRATE_PCPTYPES,
   MIGRATE_RECLAIMABLE,
@@ -63,22 +73,8 @@ import {
   ZONE_DMA32,
   ZONE_NAMES,
   ZONE_NORMAL,
-  type ZoneName,
-} from "../gfp.js";
-import { zonePcpSizes } from "../watermarks.js";
-import {
-  FrameTable,
-  INFO_RESERVED,
-  K_ALLOC,
-  K_FREE,
-  K_FREE_HI,
-  K_FREE_LO,
-  K_PAIR,
-  K_TAIL,
-  packPayload,
-  payloadUsesOverflow,
-  TYPE_RESERVED,
-} from "./frame-table.js";
+} = gfp;
+const { INFO_RESERVED, K_ALLOC, K_FREE, K_FREE_HI, K_FREE_LO, K_PAIR, K_TAIL, TYPE_RESERVED } = frameTable;
 
 const PKG = "@memstack/buddy";
 

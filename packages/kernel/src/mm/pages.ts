@@ -76,16 +76,15 @@
  * as a SHMEM frame does all of its own; an ANON frame that only the swap
  * cache holds has refs 0.
  */
+
+import * as core from "@memstack/core";
 import {
   CorruptionError,
-  EINVAL,
-  ENOMEM,
   Fault,
   type FrameAllocator,
   type MemoryManagementUnit,
   type PageMapping,
   type PageRights,
-  PF_PRESENT,
   type Pfn,
   type PhysicalMemory,
   pfn,
@@ -93,19 +92,17 @@ import {
   UsageError,
 } from "@memstack/core";
 import type { AddressSpace, PageLayer } from "./address-space.js";
-import { newAnonVma, TASK_SIZE } from "./address-space.js";
+import * as addressSpace from "./address-space.js";
+import { newAnonVma } from "./address-space.js";
 import { allZero, type SwapDevice } from "./swap.js";
-import {
-  anonVmaCompatible,
-  type ShmemObject,
-  VM_EXEC,
-  VM_HUGEPAGE,
-  VM_NOHUGEPAGE,
-  VM_READ,
-  VM_SHARED,
-  VM_WRITE,
-  type Vma,
-} from "./vma.js";
+import * as vmaModule from "./vma.js";
+import { anonVmaCompatible, type ShmemObject, type Vma } from "./vma.js";
+
+// The constants this module reads on its hot paths, bound here (see
+// "Constants on hot paths" in the root README).
+const { EINVAL, ENOMEM, PF_PRESENT } = core;
+const { TASK_SIZE } = addressSpace;
+const { VM_EXEC, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_READ, VM_SHARED, VM_WRITE } = vmaModule;
 
 const PKG = "@memstack/kernel";
 const PAGE = 4096;

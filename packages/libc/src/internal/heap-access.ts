@@ -59,7 +59,11 @@ import {
   type VirtAddr,
   type VirtualMemory,
 } from "@memstack/core";
-import { PAGE, PKG, TWO_32 } from "./layout.js";
+import * as layout from "./layout.js";
+
+// The constants this module reads on its hot paths, bound here (see
+// "Constants on hot paths" in the root README).
+const { PAGE, PKG, TWO_32 } = layout;
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 const CANONICAL_LIMIT = 2 ** 47;

@@ -47,18 +47,13 @@
  * range sorted largest first; tcache and fastbin chunks look in use; the
  * binmap has a bit for every non-empty bin.
  */
+
+import * as core from "@memstack/core";
 import {
   createRng,
-  EINVAL,
-  ENOMEM,
   Fault,
   isSyscallError,
-  MADV_DONTNEED,
-  MAP_PRIVATE,
   type Mapper,
-  MREMAP_MAYMOVE,
-  PROT_READ,
-  PROT_WRITE,
   type ProgramBreak,
   sbrk,
   UsageError,
@@ -74,7 +69,25 @@ import type {
   MallocPorts,
   MallocTunables,
 } from "../api.js";
+import * as api from "../api.js";
+import { MallocAbort } from "../errors.js";
+import { HeapAccess } from "./heap-access.js";
+import { checkHeap, listChunks, snapshotBins } from "./inspect.js";
+import * as layout from "./layout.js";
 import {
+  binIndex,
+  checkedRequest2size,
+  csize2tidx,
+  fastbinIndex,
+  largebinIndex,
+  maxFastFor,
+  request2size,
+} from "./layout.js";
+
+// The constants this module reads on its hot paths, bound here (see
+// "Constants on hot paths" in the root README).
+const { EINVAL, ENOMEM, MADV_DONTNEED, MAP_PRIVATE, MREMAP_MAYMOVE, PROT_READ, PROT_WRITE } = core;
+const {
   M_ARENA_MAX,
   M_ARENA_TEST,
   M_CHECK_ACTION,
@@ -84,11 +97,8 @@ import {
   M_PERTURB,
   M_TOP_PAD,
   M_TRIM_THRESHOLD,
-} from "../api.js";
-import { MallocAbort } from "../errors.js";
-import { HeapAccess } from "./heap-access.js";
-import { checkHeap, listChunks, snapshotBins } from "./inspect.js";
-import {
+} = api;
+const {
   ARENA_SIZE,
   AV_ATTACHED_THREADS,
   AV_BINMAP,
@@ -103,10 +113,7 @@ import {
   BINMAPSIZE,
   BK,
   BK_NEXTSIZE,
-  binIndex,
   CHUNK_HDR_SZ,
-  checkedRequest2size,
-  csize2tidx,
   DEFAULT_MMAP_MAX,
   DEFAULT_MMAP_THRESHOLD,
   DEFAULT_MMAP_THRESHOLD_MAX,
@@ -116,10 +123,8 @@ import {
   FASTBIN_CONSOLIDATION_THRESHOLD,
   FD,
   FD_NEXTSIZE,
-  fastbinIndex,
   HEAP_MAX_SIZE,
   IS_MMAPPED,
-  largebinIndex,
   MALLOC_ALIGN_MASK,
   MALLOC_ALIGNMENT,
   MALLOC_CHUNK_SIZE,
@@ -129,7 +134,6 @@ import {
   MIN_LARGE_SIZE,
   MINSIZE,
   MMAP_AS_MORECORE_SIZE,
-  maxFastFor,
   NBINS,
   NFASTBINS,
   NON_MAIN_ARENA,
@@ -138,7 +142,6 @@ import {
   PKG,
   PREV_INUSE,
   PTRDIFF_LIMIT,
-  request2size,
   SIZE_SZ,
   TCACHE_ENTRIES,
   TCACHE_FILL_COUNT,
@@ -146,7 +149,7 @@ import {
   TCACHE_STRUCT_SIZE,
   TWO_32,
   TWO_64,
-} from "./layout.js";
+} = layout;
 
 const RW = PROT_READ | PROT_WRITE;
 // The messages of glibc 2.36's __malloc_assert for the arena assertions
