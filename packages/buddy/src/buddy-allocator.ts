@@ -51,9 +51,6 @@ import {
   __GFP_NOWARN,
   __GFP_RECLAIMABLE,
   __GFP_ZERO,
-  gfpMigratetype,
-  gfpZone,
-  gfpZoneIsBad,
   type ZoneName,
 } from "./gfp.js";
 import { checkIntOption } from "./internal/check-option.js";
@@ -75,11 +72,14 @@ import {
   type ZoneWatermarks,
 } from "./watermarks.js";
 
-// The constants this module reads on its hot paths, bound here (see
-// "Constants on hot paths" in the root README).
+// The constants and functions this module reads on its hot paths, bound
+// here (see "Constants on hot paths" in the root README).
 const {
   GFP_BITS_MASK,
   GFP_KERNEL,
+  gfpMigratetype,
+  gfpZone,
+  gfpZoneIsBad,
   MIGRATE_PCPTYPES,
   MIGRATE_UNMOVABLE,
   MIGRATETYPE_NAMES,

@@ -102,7 +102,6 @@ import {
   type PhysAddr,
   type PhysicalMemory,
   type Privilege,
-  physAddr,
   UsageError,
   type VirtAddr,
 } from "@memstack/core";
@@ -117,9 +116,9 @@ import * as tlbModule from "./tlb.js";
 import { Tlb } from "./tlb.js";
 import { createX86_64Format } from "./x86-64-format.js";
 
-// The constants this module reads on its hot paths, bound here (see
-// "Constants on hot paths" in the root README).
-const { PF_PRESENT, PF_RESERVED } = core;
+// The constants and functions this module reads on its hot paths, bound
+// here (see "Constants on hot paths" in the root README).
+const { PF_PRESENT, PF_RESERVED, physAddr } = core;
 const { ENTRY_DIRTY, ENTRY_GLOBAL, ENTRY_RIGHTS } = api;
 const { BELOW_ABSENT } = tlbModule;
 

@@ -56,16 +56,16 @@ import {
   __GFP_RETRY_MAYFAIL,
   __GFP_THISNODE,
   __GFP_ZERO,
-  formatGfpFlags,
   type ZoneName,
 } from "../gfp.js";
 import { zonePcpSizes } from "../watermarks.js";
 import * as frameTable from "./frame-table.js";
-import { FrameTable, packPayload, payloadUsesOverflow } from "./frame-table.js";
+import { FrameTable } from "./frame-table.js";
 
-// The constants this module reads on its hot paths, bound here (see
-// "Constants on hot paths" in the root README).
+// The constants and functions this module reads on its hot paths, bound
+// here (see "Constants on hot paths" in the root README).
 const {
+  formatGfpFlags,
   MIGRATE_MOVABLE,
   MIGRATE_PCPTYPES,
   MIGRATE_RECLAIMABLE,
@@ -74,7 +74,18 @@ const {
   ZONE_NAMES,
   ZONE_NORMAL,
 } = gfp;
-const { INFO_RESERVED, K_ALLOC, K_FREE, K_FREE_HI, K_FREE_LO, K_PAIR, K_TAIL, TYPE_RESERVED } = frameTable;
+const {
+  INFO_RESERVED,
+  K_ALLOC,
+  K_FREE,
+  K_FREE_HI,
+  K_FREE_LO,
+  K_PAIR,
+  K_TAIL,
+  packPayload,
+  payloadUsesOverflow,
+  TYPE_RESERVED,
+} = frameTable;
 
 const PKG = "@memstack/buddy";
 

@@ -87,22 +87,19 @@ import {
   type PageRights,
   type Pfn,
   type PhysicalMemory,
-  pfn,
-  physAddr,
   UsageError,
 } from "@memstack/core";
 import type { AddressSpace, PageLayer } from "./address-space.js";
 import * as addressSpace from "./address-space.js";
-import { newAnonVma } from "./address-space.js";
 import { allZero, type SwapDevice } from "./swap.js";
+import type { ShmemObject, Vma } from "./vma.js";
 import * as vmaModule from "./vma.js";
-import { anonVmaCompatible, type ShmemObject, type Vma } from "./vma.js";
 
-// The constants this module reads on its hot paths, bound here (see
-// "Constants on hot paths" in the root README).
-const { EINVAL, ENOMEM, PF_PRESENT } = core;
-const { TASK_SIZE } = addressSpace;
-const { VM_EXEC, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_READ, VM_SHARED, VM_WRITE } = vmaModule;
+// The constants and functions this module reads on its hot paths, bound
+// here (see "Constants on hot paths" in the root README).
+const { EINVAL, ENOMEM, PF_PRESENT, pfn, physAddr } = core;
+const { newAnonVma, TASK_SIZE } = addressSpace;
+const { anonVmaCompatible, VM_EXEC, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_READ, VM_SHARED, VM_WRITE } = vmaModule;
 
 const PKG = "@memstack/kernel";
 const PAGE = 4096;

@@ -49,16 +49,7 @@
  */
 
 import * as core from "@memstack/core";
-import {
-  createRng,
-  Fault,
-  isSyscallError,
-  type Mapper,
-  type ProgramBreak,
-  sbrk,
-  UsageError,
-  type VirtAddr,
-} from "@memstack/core";
+import { Fault, type Mapper, type ProgramBreak, UsageError, type VirtAddr } from "@memstack/core";
 import type {
   BinsSnapshot,
   ChunkInfo,
@@ -74,19 +65,21 @@ import { MallocAbort } from "../errors.js";
 import { HeapAccess } from "./heap-access.js";
 import { checkHeap, listChunks, snapshotBins } from "./inspect.js";
 import * as layout from "./layout.js";
-import {
-  binIndex,
-  checkedRequest2size,
-  csize2tidx,
-  fastbinIndex,
-  largebinIndex,
-  maxFastFor,
-  request2size,
-} from "./layout.js";
 
-// The constants this module reads on its hot paths, bound here (see
-// "Constants on hot paths" in the root README).
-const { EINVAL, ENOMEM, MADV_DONTNEED, MAP_PRIVATE, MREMAP_MAYMOVE, PROT_READ, PROT_WRITE } = core;
+// The constants and functions this module reads on its hot paths, bound
+// here (see "Constants on hot paths" in the root README).
+const {
+  createRng,
+  EINVAL,
+  ENOMEM,
+  isSyscallError,
+  MADV_DONTNEED,
+  MAP_PRIVATE,
+  MREMAP_MAYMOVE,
+  PROT_READ,
+  PROT_WRITE,
+  sbrk,
+} = core;
 const {
   M_ARENA_MAX,
   M_ARENA_TEST,
@@ -110,10 +103,13 @@ const {
   AV_NEXT,
   AV_SYSTEM_MEM,
   AV_TOP,
+  binIndex,
   BINMAPSIZE,
   BK,
   BK_NEXTSIZE,
+  checkedRequest2size,
   CHUNK_HDR_SZ,
+  csize2tidx,
   DEFAULT_MMAP_MAX,
   DEFAULT_MMAP_THRESHOLD,
   DEFAULT_MMAP_THRESHOLD_MAX,
@@ -121,16 +117,19 @@ const {
   DEFAULT_TOP_PAD,
   DEFAULT_TRIM_THRESHOLD,
   FASTBIN_CONSOLIDATION_THRESHOLD,
+  fastbinIndex,
   FD,
   FD_NEXTSIZE,
   HEAP_MAX_SIZE,
   IS_MMAPPED,
+  largebinIndex,
   MALLOC_ALIGN_MASK,
   MALLOC_ALIGNMENT,
   MALLOC_CHUNK_SIZE,
   MAX_FAST_SIZE,
   MAX_TCACHE_COUNT,
   MAX_TCACHE_SIZE,
+  maxFastFor,
   MIN_LARGE_SIZE,
   MINSIZE,
   MMAP_AS_MORECORE_SIZE,
@@ -142,6 +141,7 @@ const {
   PKG,
   PREV_INUSE,
   PTRDIFF_LIMIT,
+  request2size,
   SIZE_SZ,
   TCACHE_ENTRIES,
   TCACHE_FILL_COUNT,
