@@ -181,24 +181,32 @@ const reused: number[] = [];
 const split: ReturnType<typeof parts>[] = [];
 const nativeSmall: number[] = [];
 const reusedSmall: number[] = [];
-freshFaultNs(); // warm-up
-recycled();
+recycled(); // warm-up
 parts();
 recycledSmall();
-// The native rounds go first, together: run between the others, each one's
-// 400 MB of fresh and freed pages disturbed the rounds after it (this VM
-// reports freed memory to its host, which takes the pages back).
+// Each row's rounds run where nothing else disturbs them. A row that takes
+// fresh host memory (a fresh machine, new ArrayBuffers, the real kernel's
+// process) leaves hundreds of MB to free behind it, which V8's GC and this
+// VM (it reports freed memory to its host, which takes the pages back) go
+// on freeing during whatever runs next: a recycled round right after a
+// fresh machine and the host row took 1.3-2.1 µs a fault against 1.0-1.3 in
+// a block of its own (2026-11-29). So the machine's own rows go first,
+// interleaved with each other; then the real kernel's, in its own process;
+// then the two that take fresh memory, interleaved with each other.
+for (let r = 0; r < ROUNDS; r++) {
+  reused.push(recycled());
+  split.push(parts());
+  reusedSmall.push(recycledSmall());
+}
 if (nativeBin !== null) {
   nativeFaultNs(); // warm-up
   for (let r = 0; r < ROUNDS; r++) native.push(nativeFaultNs());
   for (let r = 0; r < ROUNDS; r++) nativeSmall.push(nativeSmallNs());
 }
+freshFaultNs(); // warm-up
 for (let r = 0; r < ROUNDS; r++) {
   host.push(hostTouchNs());
   fresh.push(freshFaultNs());
-  reused.push(recycled());
-  split.push(parts());
-  reusedSmall.push(recycledSmall());
 }
 
 // ---------------------------------------------------------------- 2. fork of 1 GiB
