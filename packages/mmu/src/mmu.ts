@@ -1439,7 +1439,9 @@ export class Mmu implements MemoryManagementUnit {
     this.lastMark = -1;
     this.prevMark = -1;
     tlb.hitBelow(found);
-    const set = tlb.setForCopy(0, found);
+    // The page's set in the first level: the page is at[0], and probeBelow
+    // serves only a TLB whose entries are all of the smallest size.
+    const set = tlb.setForAt(0, 0);
     this.settleSet(set);
     const slot = tlb.copyUp(found);
     this.pruneSet(set);

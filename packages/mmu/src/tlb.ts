@@ -386,16 +386,20 @@ export class Tlb {
     const tags = this.tag;
     const pcids = this.pcid;
     const flags = this.flags;
+    // (Each loop's bound in a local: V8 loads a typed array's element again at every test.)
     if (counts[0] !== 0) {
-      const first = this.firstOfSet(this.arrayFor[0]!, pageLa);
-      for (let s = first; s < first + this.arrWays[this.arrayFor[0]!]!; s++) {
+      const a = this.arrayFor[0]!;
+      const first = this.firstOfSet(a, pageLa);
+      const end = first + this.arrWays[a]!;
+      for (let s = first; s < end; s++) {
         if (tags[s] === pageLa && (pcids[s] === pcid || (flags[s]! & ENTRY_GLOBAL) !== 0)) return -1;
       }
     }
     if (counts[nSizes] === 0) return BELOW_ABSENT;
     const a = this.arrayFor[nSizes]!;
     const first = this.firstOfSet(a, pageLa);
-    for (let s = first; s < first + this.arrWays[a]!; s++) {
+    const end = first + this.arrWays[a]!;
+    for (let s = first; s < end; s++) {
       if (tags[s] === pageLa && (pcids[s] === pcid || (flags[s]! & ENTRY_GLOBAL) !== 0)) return s;
     }
     return BELOW_ABSENT;
@@ -438,7 +442,8 @@ export class Tlb {
     let free = -1;
     let oldest = first;
     let oldestStamp = Number.POSITIVE_INFINITY;
-    for (let s = first; s < first + this.arrWays[a]!; s++) {
+    const end = first + this.arrWays[a]!;
+    for (let s = first; s < end; s++) {
       const p = pcids[s]!;
       if (p === -1) {
         if (free < 0) free = s;
