@@ -43,16 +43,8 @@ import type {
 } from "./api.js";
 import { FailPageAlloc } from "./fault-injection.js";
 import { fragmentationIndex, unusableFreeIndex } from "./fragmentation.js";
+import type { ZoneName } from "./gfp.js";
 import * as gfp from "./gfp.js";
-import {
-  __GFP_COMP,
-  __GFP_HIGHMEM,
-  __GFP_MOVABLE,
-  __GFP_NOWARN,
-  __GFP_RECLAIMABLE,
-  __GFP_ZERO,
-  type ZoneName,
-} from "./gfp.js";
 import { checkIntOption } from "./internal/check-option.js";
 import { compactZone } from "./internal/compaction.js";
 import * as engine from "./internal/engine.js";
@@ -76,7 +68,13 @@ import {
 // here (see "Constants on hot paths" in the root README).
 const {
   GFP_BITS_MASK,
+  __GFP_COMP,
+  __GFP_HIGHMEM,
   GFP_KERNEL,
+  __GFP_MOVABLE,
+  __GFP_NOWARN,
+  __GFP_RECLAIMABLE,
+  __GFP_ZERO,
   gfpMigratetype,
   gfpZone,
   gfpZoneIsBad,

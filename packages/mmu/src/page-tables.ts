@@ -31,14 +31,16 @@
  * has a reserved bit set or points outside the RAM; every allocated table
  * is reachable (none leaked).
  */
-import { CorruptionError, type FrameAllocator, pfn, physAddr, UsageError } from "@memstack/core";
+import * as core from "@memstack/core";
+import { CorruptionError, type FrameAllocator, UsageError } from "@memstack/core";
 import type { PageMapping, PageRights, PageTableFormat } from "./api.js";
 import * as api from "./api.js";
 import type { PhysWords } from "./internal/phys-words.js";
 import type { PageWalker } from "./page-walk.js";
 
-// The constants this module reads on its hot paths, bound here (see
-// "Constants on hot paths" in the root README).
+// The constants and functions this module reads on its hot paths, bound
+// here (see "Constants on hot paths" in the root README).
+const { pfn, physAddr } = core;
 const { ENTRY_ACCESSED, ENTRY_DIRTY, ENTRY_EXECUTE, ENTRY_GLOBAL, ENTRY_READ, ENTRY_USER, ENTRY_WRITE } = api;
 
 const PKG = "@memstack/mmu";

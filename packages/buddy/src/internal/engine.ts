@@ -42,8 +42,16 @@ import { CorruptionError, type Pfn, type PhysicalMemory } from "@memstack/core";
 import type { BuddyHooks, ReclaimRequest } from "../api.js";
 import type { FailPageAlloc } from "../fault-injection.js";
 import { fragmentationIndex } from "../fragmentation.js";
+import type { ZoneName } from "../gfp.js";
 import * as gfp from "../gfp.js";
-import {
+import { zonePcpSizes } from "../watermarks.js";
+import * as frameTable from "./frame-table.js";
+import { FrameTable } from "./frame-table.js";
+
+// The constants and functions this module reads on its hot paths, bound
+// here (see "Constants on hot paths" in the root README).
+const {
+  formatGfpFlags,
   __GFP_DIRECT_RECLAIM,
   __GFP_HIGH,
   __GFP_IO,
@@ -56,16 +64,6 @@ import {
   __GFP_RETRY_MAYFAIL,
   __GFP_THISNODE,
   __GFP_ZERO,
-  type ZoneName,
-} from "../gfp.js";
-import { zonePcpSizes } from "../watermarks.js";
-import * as frameTable from "./frame-table.js";
-import { FrameTable } from "./frame-table.js";
-
-// The constants and functions this module reads on its hot paths, bound
-// here (see "Constants on hot paths" in the root README).
-const {
-  formatGfpFlags,
   MIGRATE_MOVABLE,
   MIGRATE_PCPTYPES,
   MIGRATE_RECLAIMABLE,
